@@ -1,0 +1,167 @@
+import { glob } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type DuckDBAppender,
+  type DuckDBConnection,
+  DuckDBDecimalValue,
+  DuckDBInstance,
+} from '@duckdb/node-api';
+import {
+  compileSql,
+  type EventCatalog,
+  type EventRecord,
+  parseSqlRow,
+  quoteIdentifier,
+  quoteString,
+  RAW_EVENTS,
+  type SqlCell,
+  type ViewDefinition,
+  type ViewRow,
+} from '../core';
+
+/** Partition column of the archive: event-time day, `YYYY-MM-DD`, as in the Glue table. */
+export const PARTITION_COLUMN = 'dt';
+
+/** Where an archive folder keeps its events: `events/dt=YYYY-MM-DD/<file>.json.gz | .parquet`. */
+export const ARCHIVE_PREFIX = 'events';
+
+export function eventDay(ts: number): string {
+  return new Date(ts).toISOString().slice(0, 10);
+}
+
+const sqlType = (catalog: EventCatalog, field: string): string =>
+  catalog.fields[field]?.type === 'integer' ? 'BIGINT' : 'VARCHAR';
+
+/** The columns of `raw_events`, cast to the catalog's types, followed by the partition column. */
+function projection(catalog: EventCatalog): string {
+  const fields = Object.keys(catalog.fields).map(
+    (field) => `CAST(${quoteIdentifier(field)} AS ${sqlType(catalog, field)}) AS ${quoteIdentifier(field)}`,
+  );
+  return [...fields, `CAST(${PARTITION_COLUMN} AS VARCHAR) AS ${PARTITION_COLUMN}`].join(', ');
+}
+
+async function hasFiles(pattern: string, cwd: string): Promise<boolean> {
+  for await (const _ of glob(pattern, { cwd })) return true;
+  return false;
+}
+
+function toCell(value: unknown): SqlCell {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return value;
+  if (value instanceof DuckDBDecimalValue && value.scale === 0) return value.value;
+  return String(value);
+}
+
+/**
+ * DuckDB in place of Athena: exposes raw events as `raw_events` (a local archive folder, or events
+ * held in memory) and runs a view's compiled SQL on it, unchanged.
+ */
+export class DuckDbQueryEngine {
+  private archiveDir: string | null = null;
+  private rawEventsKind: 'VIEW' | 'TABLE' | null = null;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+    readonly catalog: EventCatalog,
+  ) {}
+
+  static async open(catalog: EventCatalog, path = ':memory:'): Promise<DuckDbQueryEngine> {
+    const instance = await DuckDBInstance.create(path);
+    return new DuckDbQueryEngine(instance, await instance.connect(), catalog);
+  }
+
+  /** Reads `raw_events` from an archive folder; files added later are seen by the next query. */
+  async useArchive(archiveDir: string): Promise<void> {
+    this.archiveDir = archiveDir;
+    await this.refreshArchiveView();
+  }
+
+  /** Holds the given events as `raw_events`; the partition column is derived from event time. */
+  async useEvents(events: Iterable<EventRecord>): Promise<void> {
+    this.archiveDir = null;
+    await this.dropRawEvents();
+    const fields = Object.keys(this.catalog.fields);
+    const columns = fields.map((field) => `${quoteIdentifier(field)} ${sqlType(this.catalog, field)}`);
+    await this.connection.run(
+      `CREATE TABLE ${RAW_EVENTS} (${[...columns, `${PARTITION_COLUMN} VARCHAR`].join(', ')})`,
+    );
+    this.rawEventsKind = 'TABLE';
+    const appender = await this.connection.createAppender(RAW_EVENTS);
+    try {
+      for (const event of events) {
+        for (const field of fields) this.appendValue(appender, field, event[field]);
+        const ts = event[this.catalog.timeField];
+        if (typeof ts === 'number' && Number.isSafeInteger(ts) && ts >= 0)
+          appender.appendVarchar(eventDay(ts));
+        else appender.appendNull();
+        appender.endRow();
+      }
+    } finally {
+      appender.closeSync();
+    }
+  }
+
+  /** Runs a statement and returns its rows with integers as bigint and DECIMAL(p, 0) as bigint. */
+  async query(sql: string): Promise<Record<string, SqlCell>[]> {
+    const reader = await this.connection.runAndReadAll(sql);
+    return reader
+      .getRowObjects()
+      .map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toCell(v)])));
+  }
+
+  async runView(view: ViewDefinition, sql: string = compileSql(view)): Promise<ViewRow[]> {
+    if (this.archiveDir !== null) await this.refreshArchiveView();
+    return (await this.query(sql)).map((record) => parseSqlRow(view, record));
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+
+  private appendValue(appender: DuckDBAppender, field: string, value: unknown): void {
+    if (value === null || value === undefined) appender.appendNull();
+    else if (this.catalog.fields[field]?.type === 'integer') appender.appendBigInt(BigInt(value as number));
+    else appender.appendVarchar(String(value));
+  }
+
+  private async dropRawEvents(): Promise<void> {
+    if (this.rawEventsKind !== null) await this.connection.run(`DROP ${this.rawEventsKind} ${RAW_EVENTS}`);
+    this.rawEventsKind = null;
+  }
+
+  private async refreshArchiveView(): Promise<void> {
+    const dir = this.archiveDir;
+    if (dir === null) return;
+    const select = projection(this.catalog);
+    const sources: string[] = [];
+    const jsonFiles = `${ARCHIVE_PREFIX}/${PARTITION_COLUMN}=*/*.json.gz`;
+    if (await hasFiles(jsonFiles, dir)) {
+      const columns = Object.keys(this.catalog.fields)
+        .map((field) => `${quoteString(field)}: ${quoteString(sqlType(this.catalog, field))}`)
+        .join(', ');
+      sources.push(
+        `SELECT ${select} FROM read_json(${quoteString(join(dir, jsonFiles))}, format = 'newline_delimited', ` +
+          `columns = {${columns}}, hive_partitioning = true, hive_types_autocast = false)`,
+      );
+    }
+    const parquetFiles = `${ARCHIVE_PREFIX}/${PARTITION_COLUMN}=*/*.parquet`;
+    if (await hasFiles(parquetFiles, dir)) {
+      sources.push(
+        `SELECT ${select} FROM read_parquet(${quoteString(join(dir, parquetFiles))}, ` +
+          'hive_partitioning = true, hive_types_autocast = false, union_by_name = true)',
+      );
+    }
+    if (sources.length === 0) {
+      // An empty archive still has the table's columns, as the Glue table has before the first delivery.
+      const nulls = Object.keys(this.catalog.fields).map((field) => `NULL AS ${quoteIdentifier(field)}`);
+      sources.push(
+        `SELECT ${select} FROM (SELECT ${[...nulls, `NULL AS ${PARTITION_COLUMN}`].join(', ')}) WHERE FALSE`,
+      );
+    }
+    await this.dropRawEvents();
+    await this.connection.run(`CREATE VIEW ${RAW_EVENTS} AS ${sources.join(' UNION ALL ')}`);
+    this.rawEventsKind = 'VIEW';
+  }
+}
