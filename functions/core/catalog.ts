@@ -45,11 +45,19 @@ export type ParseResult<E> = { ok: true; event: E } | { ok: false; errors: Field
  * The zod schema (speed layer, API) and the SQL validity predicate (batch layer) are both derived
  * from it, so an event quarantined by one layer is never counted by the other.
  */
-export interface EventCatalog<F extends FieldSpecs = FieldSpecs> {
+export interface EventCatalog {
   readonly name: string;
   /** Field that identifies an event; the batch layer keeps one event per id. */
-  readonly idField: keyof F & string;
+  readonly idField: string;
   /** Field holding event time in epoch milliseconds. */
+  readonly timeField: string;
+  readonly fields: FieldSpecs;
+  parse(input: unknown): ParseResult<Readonly<Record<string, unknown>>>;
+}
+
+/** An event catalog that knows its fields' names and types, for typed views and events. */
+export interface TypedEventCatalog<F extends FieldSpecs> extends EventCatalog {
+  readonly idField: keyof F & string;
   readonly timeField: keyof F & string;
   readonly fields: F;
   parse(input: unknown): ParseResult<EventOf<F>>;
@@ -79,7 +87,7 @@ export function defineEventCatalog<const F extends FieldSpecs>(definition: {
   idField: keyof F & string;
   timeField: keyof F & string;
   fields: F;
-}): EventCatalog<F> {
+}): TypedEventCatalog<F> {
   const { name, idField, timeField, fields } = definition;
   for (const [field, spec] of Object.entries(fields)) {
     if (!IDENTIFIER.test(field))

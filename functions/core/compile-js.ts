@@ -132,11 +132,14 @@ export function compileExpr(view: ViewDefinition, expr: Expr): Evaluate {
       };
     }
     case 'case': {
-      const whens = expr.whens.map((branch) => ({ when: compile(branch.when), then: compile(branch.then) }));
+      const whens = expr.whens.map((branch) => ({
+        when: compile(branch.when),
+        value: compile(branch.value),
+      }));
       const otherwise = expr.else === null ? () => null : compile(expr.else);
       return (event) => {
         for (const branch of whens) {
-          if (branch.when(event) === true) return branch.then(event);
+          if (branch.when(event) === true) return branch.value(event);
         }
         return otherwise(event);
       };

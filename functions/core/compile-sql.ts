@@ -44,7 +44,7 @@ export function exprToSql(expr: Expr): string {
       return `COALESCE(${expr.args.map(exprToSql).join(', ')})`;
     case 'case': {
       const whens = expr.whens.map(
-        (branch) => `WHEN ${exprToSql(branch.when)} THEN ${exprToSql(branch.then)}`,
+        (branch) => `WHEN ${exprToSql(branch.when)} THEN ${exprToSql(branch.value)}`,
       );
       const otherwise = expr.else === null ? '' : ` ELSE ${exprToSql(expr.else)}`;
       return `(CASE ${whens.join(' ')}${otherwise} END)`;

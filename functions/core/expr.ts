@@ -23,7 +23,7 @@ export type Expr =
   | { readonly kind: 'coalesce'; readonly args: readonly Expr[] }
   | {
       readonly kind: 'case';
-      readonly whens: readonly { readonly when: Expr; readonly then: Expr }[];
+      readonly whens: readonly { readonly when: Expr; readonly value: Expr }[];
       readonly else: Expr | null;
     };
 
@@ -145,18 +145,18 @@ export function caseWhen(when: BoolExpr, then: IntLike): IntCase;
 export function caseWhen(when: BoolExpr, then: StrLike): StrCase;
 export function caseWhen(when: BoolExpr, then: IntLike | StrLike): IntCase | StrCase {
   return typeof then === 'string' || then instanceof StrExpr
-    ? new StrCase([{ when: when.node, then: strNode(then) }])
-    : new IntCase([{ when: when.node, then: intNode(then) }]);
+    ? new StrCase([{ when: when.node, value: strNode(then) }])
+    : new IntCase([{ when: when.node, value: intNode(then) }]);
 }
 
-type When = { readonly when: Expr; readonly then: Expr };
+type When = { readonly when: Expr; readonly value: Expr };
 
 export class IntCase extends IntExpr {
   constructor(private readonly whens: readonly When[]) {
     super({ kind: 'case', whens, else: null });
   }
   when(when: BoolExpr, then: IntLike): IntCase {
-    return new IntCase([...this.whens, { when: when.node, then: intNode(then) }]);
+    return new IntCase([...this.whens, { when: when.node, value: intNode(then) }]);
   }
   else(value: IntLike): IntExpr {
     return new IntExpr({ kind: 'case', whens: this.whens, else: intNode(value) });
@@ -168,7 +168,7 @@ export class StrCase extends StrExpr {
     super({ kind: 'case', whens, else: null });
   }
   when(when: BoolExpr, then: StrLike): StrCase {
-    return new StrCase([...this.whens, { when: when.node, then: strNode(then) }]);
+    return new StrCase([...this.whens, { when: when.node, value: strNode(then) }]);
   }
   else(value: StrLike): StrExpr {
     return new StrExpr({ kind: 'case', whens: this.whens, else: strNode(value) });

@@ -21,7 +21,9 @@ export const MONOIDS: Readonly<Record<Measure['kind'], Monoid<MeasureValue>>> = 
   // count never sees null inputs, so its zero is 0 like COUNT(*) over no rows.
   count: { zero: 0n, plus: (a, b) => (a ?? 0n) + (b ?? 0n) },
   sum: nullable((a, b) => a + b),
+  // biome-ignore lint/complexity/useMathMinMax: bigint operands
   min: nullable((a, b) => (a < b ? a : b)),
+  // biome-ignore lint/complexity/useMathMinMax: bigint operands
   max: nullable((a, b) => (a > b ? a : b)),
 };
 

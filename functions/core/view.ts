@@ -1,4 +1,4 @@
-import type { EventCatalog, FieldSpecs, IntegerFieldSpec } from './catalog';
+import type { EventCatalog, FieldSpecs, IntegerFieldSpec, TypedEventCatalog } from './catalog';
 import { ViewDefinitionError } from './errors';
 import { type BoolExpr, type Expr, type ExprType, IntExpr, StrExpr } from './expr';
 import type { BucketWidth } from './keys';
@@ -37,7 +37,7 @@ type StringFieldOf<F extends FieldSpecs> = {
   string;
 
 /** Typed references to an event catalog's fields, for writing views. */
-export function fieldsOf<F extends FieldSpecs>(catalog: EventCatalog<F>): FieldExprs<F> {
+export function fieldsOf<F extends FieldSpecs>(catalog: TypedEventCatalog<F>): FieldExprs<F> {
   return Object.fromEntries(
     Object.entries(catalog.fields).map(([name, spec]) => {
       const node: Expr = { kind: 'field', name };
@@ -51,7 +51,7 @@ const RESERVED_COLUMNS = new Set(['bucket']);
 export const MAX_GROUP_FIELDS = 4;
 
 export function defineView<F extends FieldSpecs>(
-  catalog: EventCatalog<F>,
+  catalog: TypedEventCatalog<F>,
   definition: {
     name: string;
     version: number;
@@ -64,7 +64,7 @@ export function defineView<F extends FieldSpecs>(
   const view: ViewDefinition = {
     name: definition.name,
     version: definition.version,
-    events: catalog as unknown as EventCatalog,
+    events: catalog,
     where: definition.where?.node ?? null,
     time: { field: catalog.timeField, bucket: definition.bucket },
     groupBy: [...(definition.groupBy ?? [])],
@@ -186,7 +186,7 @@ export function typeOfExpr(
       expr.whens.forEach((branch, index) => {
         expect(branch.when, `${path}.whens.${index}.when`, 'boolean');
       });
-      const results = [...expr.whens.map((branch) => branch.then), ...(expr.else ? [expr.else] : [])];
+      const results = [...expr.whens.map((branch) => branch.value), ...(expr.else ? [expr.else] : [])];
       return sameScalar(results, `${path}.whens`);
     }
     default:

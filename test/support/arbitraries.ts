@@ -1,0 +1,260 @@
+import fc from 'fast-check';
+import { orderEvents } from '../../events';
+import {
+  type BucketWidth,
+  type Expr,
+  type IntegerLiteral,
+  MAX_EVENT_INTEGER,
+  type Measure,
+  type ViewDefinition,
+  validateView,
+} from '../../functions/core';
+
+/** Midnight UTC; generated events fall within two days from here. */
+export const DAY_ZERO = Date.UTC(2026, 10, 25);
+const SPAN_MS = 2 * 86_400_000;
+
+const INTEGER_FIELDS = ['ts', 'amount', 'discount'] as const;
+const STRING_FIELDS = ['id', 'customer', 'country', 'product', 'status'] as const;
+const GROUP_FIELDS = ['country', 'status', 'product', 'customer'] as const;
+/** Strings that trip up quoting and key encoding: quotes, the text "null", empty, non-ASCII. */
+const STRINGS = ['US', 'FR', 'DE', 'null', '', "o'brien", 'a"b', 'ünï', '日本', 'paid', '\\'];
+const HUGE = fc.integer({ min: 2 ** 50, max: MAX_EVENT_INTEGER });
+
+const eventTime = fc.oneof(
+  // exactly on minute, hour and day boundaries, and one millisecond either side
+  fc
+    .tuple(fc.constantFrom(60_000, 3_600_000, 86_400_000), fc.nat(48), fc.constantFrom(-1, 0, 0, 1))
+    .map(([width, index, offset]) => Math.max(0, DAY_ZERO + ((index * width) % SPAN_MS) + offset)),
+  fc.integer({ min: DAY_ZERO, max: DAY_ZERO + SPAN_MS - 1 }),
+);
+
+const amount = fc.oneof(fc.integer({ min: 0, max: 5_000 }), fc.constant(0), HUGE);
+/** undefined stands for a field missing from the JSON event. */
+const optional = <T>(value: fc.Arbitrary<T>) =>
+  fc.oneof(value, fc.constant(null), fc.constant(undefined as T | null | undefined));
+
+const validOrder = fc.record({
+  ts: eventTime,
+  customer: optional(fc.constantFrom('c1', 'c2', 'c3', ...STRINGS)),
+  country: optional(fc.constantFrom(...STRINGS)),
+  product: optional(fc.constantFrom('book', 'pen', 'null', '')),
+  amount,
+  discount: optional(fc.oneof(fc.integer({ min: 0, max: 500 }), HUGE)),
+  status: fc.constantFrom('paid', 'refunded', 'pending'),
+});
+
+/** One rule of the catalog broken: such events are quarantined by the speed layer. */
+const breakage = fc.constantFrom<Record<string, unknown>>(
+  { status: 'shipped' },
+  { status: null },
+  { amount: -1 },
+  { amount: MAX_EVENT_INTEGER + 3 },
+  { amount: null },
+  { discount: -7 },
+  { id: '' },
+  { id: null },
+  { ts: -60_000 },
+);
+
+export type RawEvent = Record<string, unknown>;
+
+/**
+ * Order events as they arrive: optional fields missing or null, huge amounts, times on bucket
+ * boundaries, producer duplicates (copies, some re-sent with a later time) and invalid records.
+ */
+export const arbOrderEvents = (
+  options: { maxLength?: number; invalid?: boolean; duplicates?: boolean } = {},
+) =>
+  fc
+    .array(
+      fc.record({
+        order: validOrder,
+        broken:
+          options.invalid === false
+            ? fc.constant(null)
+            : fc.oneof({ weight: 9, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: breakage }),
+        copies:
+          options.duplicates === false
+            ? fc.constant([])
+            : fc.array(fc.constantFrom(0, 0, 1, 60_000), { maxLength: 2 }),
+      }),
+      { maxLength: options.maxLength ?? 40 },
+    )
+    .chain((drafts) => {
+      const events: RawEvent[] = [];
+      drafts.forEach(({ order, broken, copies }, index) => {
+        const event: RawEvent = { id: `o${index}`, ...order, ...broken };
+        for (const [key, value] of Object.entries(event)) if (value === undefined) delete event[key];
+        events.push(event);
+        // A re-sent copy keeps its id; a later time loses to the earliest one in the batch layer.
+        for (const delay of copies) events.push({ ...event, ts: (event.ts as number) + delay });
+      });
+      return fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length });
+    });
+
+const intLiteral = (range: number): fc.Arbitrary<IntegerLiteral> =>
+  fc.integer({ min: -range, max: range }).map((value) => ({ kind: 'integer', value }));
+
+const { intExpr, strExpr, boolExpr } = fc.letrec<{ intExpr: Expr; strExpr: Expr; boolExpr: Expr }>((tie) => ({
+  intExpr: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.constantFrom(...INTEGER_FIELDS).map((name): Expr => ({ kind: 'field', name })),
+    intLiteral(1_000),
+    fc
+      .tuple(fc.constantFrom('+', '-') as fc.Arbitrary<'+' | '-'>, tie('intExpr'), tie('intExpr'))
+      .map(([op, left, right]): Expr => ({ kind: 'arith', op, left, right })),
+    fc
+      .tuple(tie('intExpr'), intLiteral(8))
+      .map(([left, right]): Expr => ({ kind: 'arith', op: '*', left, right })),
+    fc
+      .array(tie('intExpr'), { minLength: 1, maxLength: 3 })
+      .map((args): Expr => ({ kind: 'coalesce', args })),
+    fc
+      .tuple(tie('boolExpr'), tie('intExpr'), fc.option(tie('intExpr'), { nil: null }))
+      .map(([when, value, otherwise]): Expr => ({ kind: 'case', whens: [{ when, value }], else: otherwise })),
+  ),
+  strExpr: fc.oneof(
+    { depthSize: 'small' },
+    fc.constantFrom(...STRING_FIELDS).map((name): Expr => ({ kind: 'field', name })),
+    fc.constantFrom(...STRINGS).map((value): Expr => ({ kind: 'string', value })),
+    fc.tuple(fc.constantFrom(...STRING_FIELDS), fc.constantFrom(...STRINGS)).map(
+      ([name, value]): Expr => ({
+        kind: 'coalesce',
+        args: [
+          { kind: 'field', name },
+          { kind: 'string', value },
+        ],
+      }),
+    ),
+  ),
+  boolExpr: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc
+      .tuple(
+        fc.constantFrom('=', '<>', '<', '<=', '>', '>=') as fc.Arbitrary<'='>,
+        tie('intExpr'),
+        tie('intExpr'),
+      )
+      .map(([op, left, right]): Expr => ({ kind: 'compare', op, left, right })),
+    fc
+      .tuple(fc.constantFrom('=', '<>') as fc.Arbitrary<'='>, tie('strExpr'), tie('strExpr'))
+      .map(([op, left, right]): Expr => ({ kind: 'compare', op, left, right })),
+    fc
+      .tuple(
+        tie('strExpr'),
+        fc.uniqueArray(fc.constantFrom(...STRINGS, 'paid', 'refunded'), { minLength: 1, maxLength: 3 }),
+      )
+      .map(
+        ([arg, values]): Expr => ({
+          kind: 'in',
+          arg,
+          values: values.map((value) => ({ kind: 'string', value })),
+        }),
+      ),
+    fc
+      .tuple(
+        tie('intExpr'),
+        fc.uniqueArray(fc.integer({ min: -5, max: 5_000 }), { minLength: 1, maxLength: 3 }),
+      )
+      .map(
+        ([arg, values]): Expr => ({
+          kind: 'in',
+          arg,
+          values: values.map((value) => ({ kind: 'integer', value })),
+        }),
+      ),
+    fc.oneof(tie('intExpr'), tie('strExpr')).map((arg): Expr => ({ kind: 'isNull', arg })),
+    fc.array(tie('boolExpr'), { minLength: 1, maxLength: 3 }).map((args): Expr => ({ kind: 'and', args })),
+    fc.array(tie('boolExpr'), { minLength: 1, maxLength: 3 }).map((args): Expr => ({ kind: 'or', args })),
+    tie('boolExpr').map((arg): Expr => ({ kind: 'not', arg })),
+  ),
+}));
+
+/** Largest magnitude an integer expression can reach on valid events (every field within 2^53). */
+export function magnitudeBound(expr: Expr): number {
+  switch (expr.kind) {
+    case 'field':
+      return 2 ** 53;
+    case 'integer':
+      return Math.abs(expr.value);
+    case 'arith':
+      return expr.op === '*'
+        ? magnitudeBound(expr.left) * magnitudeBound(expr.right)
+        : magnitudeBound(expr.left) + magnitudeBound(expr.right);
+    case 'coalesce':
+      return Math.max(...expr.args.map(magnitudeBound));
+    case 'case':
+      return Math.max(
+        ...[...expr.whens.map((branch) => branch.value), ...(expr.else ? [expr.else] : [])].map(
+          magnitudeBound,
+        ),
+      );
+    default:
+      return 0;
+  }
+}
+
+/** Expressions inside a predicate are integers too; keep every one of them far from BIGINT overflow. */
+function integerSubexpressions(expr: Expr): Expr[] {
+  const children: Expr[] = [];
+  switch (expr.kind) {
+    case 'arith':
+    case 'compare':
+      children.push(expr.left, expr.right);
+      break;
+    case 'and':
+    case 'or':
+    case 'coalesce':
+      children.push(...expr.args);
+      break;
+    case 'not':
+    case 'in':
+    case 'isNull':
+      children.push(expr.arg);
+      break;
+    case 'case':
+      for (const branch of expr.whens) children.push(branch.when, branch.value);
+      if (expr.else) children.push(expr.else);
+      break;
+  }
+  return [expr, ...children.flatMap(integerSubexpressions)];
+}
+
+const SAFE_BOUND = 2 ** 62;
+const fitsBigint = (expr: Expr): boolean =>
+  integerSubexpressions(expr).every((node) => magnitudeBound(node) < SAFE_BOUND);
+
+const measure: fc.Arbitrary<Measure> = fc.oneof(
+  fc.constant<Measure>({ kind: 'count' }),
+  fc
+    .tuple(fc.constantFrom('sum', 'min', 'max') as fc.Arbitrary<'sum'>, intExpr)
+    .map(([kind, expr]) => ({ kind, expr })),
+);
+
+/** Random views over order events, every expression type-correct and clear of BIGINT overflow. */
+export const arbView: fc.Arbitrary<ViewDefinition> = fc
+  .record({
+    bucket: fc.constantFrom<BucketWidth>('minute', 'hour', 'day'),
+    groupBy: fc.uniqueArray(fc.constantFrom(...GROUP_FIELDS), { maxLength: 2 }),
+    where: fc.option(boolExpr, { nil: null, freq: 3 }),
+    measures: fc.array(measure, { minLength: 1, maxLength: 4 }),
+  })
+  .filter(
+    ({ where, measures }) =>
+      (where === null || fitsBigint(where)) &&
+      measures.every((m) => m.kind === 'count' || fitsBigint(m.expr)),
+  )
+  .map(({ bucket, groupBy, where, measures }) => {
+    const view: ViewDefinition = {
+      name: 'random_view',
+      version: 1,
+      events: orderEvents,
+      where,
+      time: { field: 'ts', bucket },
+      groupBy,
+      measures: Object.fromEntries(measures.map((m, index) => [`m${index}`, m])),
+    };
+    validateView(view);
+    return view;
+  });
