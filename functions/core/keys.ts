@@ -27,3 +27,11 @@ export function groupKey(values: readonly GroupValue[]): string {
 export function rowKey(bucket: number, values: readonly GroupValue[]): string {
   return `${bucket}|${groupKey(values)}`;
 }
+
+/** Attribute names of the one DynamoDB table; the CDK construct and the adapters both read these. */
+export const TABLE_ATTRIBUTES = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Epoch seconds after which DynamoDB may delete the item (speed items past the watermark). */
+  expiresAt: 'expiresAt',
+} as const;

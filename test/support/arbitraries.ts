@@ -96,7 +96,7 @@ export const arbOrderEvents = (
 const intLiteral = (range: number): fc.Arbitrary<IntegerLiteral> =>
   fc.integer({ min: -range, max: range }).map((value) => ({ kind: 'integer', value }));
 
-const { intExpr, strExpr, boolExpr } = fc.letrec<{ intExpr: Expr; strExpr: Expr; boolExpr: Expr }>((tie) => ({
+const { intExpr, boolExpr } = fc.letrec<{ intExpr: Expr; strExpr: Expr; boolExpr: Expr }>((tie) => ({
   intExpr: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc.constantFrom(...INTEGER_FIELDS).map((name): Expr => ({ kind: 'field', name })),

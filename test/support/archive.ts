@@ -1,0 +1,48 @@
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import {
+  ARCHIVE_PREFIX,
+  DuckDbQueryEngine,
+  eventDay,
+  PARTITION_COLUMN,
+} from '../../functions/adapters/duckdb';
+import { type EventCatalog, type EventRecord, quoteString } from '../../functions/core';
+
+export const tempDir = (prefix: string): Promise<string> => mkdtemp(join(tmpdir(), `driftless-${prefix}-`));
+
+const dayOf = (event: EventRecord): string =>
+  typeof event.ts === 'number' && event.ts >= 0 ? eventDay(event.ts) : '1970-01-01';
+
+/**
+ * Writes events into an archive folder the way the archive is laid out: per event-time day,
+ * the first half of each day's events as gzip JSON lines, the rest as a Parquet file.
+ */
+export async function writeArchive(
+  catalog: EventCatalog,
+  dir: string,
+  events: readonly EventRecord[],
+): Promise<void> {
+  const byDay = Map.groupBy(events, dayOf);
+  const parquetWriter = await DuckDbQueryEngine.open(catalog);
+  try {
+    for (const [day, dayEvents] of byDay) {
+      const folder = join(dir, ARCHIVE_PREFIX, `${PARTITION_COLUMN}=${day}`);
+      await mkdir(folder, { recursive: true });
+      const half = Math.ceil(dayEvents.length / 2);
+      const lines = dayEvents.slice(0, half).map((event) => `${JSON.stringify(event)}\n`);
+      await writeFile(join(folder, 'part-0.json.gz'), gzipSync(lines.join('')));
+      const rest = dayEvents.slice(half);
+      if (rest.length === 0) continue;
+      await parquetWriter.useEvents(rest);
+      const columns = Object.keys(catalog.fields)
+        .map((field) => `"${field}"`)
+        .join(', ');
+      const file = quoteString(join(folder, 'part-1.parquet'));
+      await parquetWriter.query(`COPY (SELECT ${columns} FROM raw_events) TO ${file} (FORMAT parquet)`);
+    }
+  } finally {
+    parquetWriter.close();
+  }
+}
