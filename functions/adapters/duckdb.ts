@@ -8,6 +8,7 @@ import {
 } from '@duckdb/node-api';
 import {
   compileSql,
+  dayOf,
   type EventCatalog,
   type EventRecord,
   parseSqlRow,
@@ -24,10 +25,6 @@ export const PARTITION_COLUMN = 'dt';
 
 /** Where an archive folder keeps its events: `events/dt=YYYY-MM-DD/<file>.json.gz | .parquet`. */
 export const ARCHIVE_PREFIX = 'events';
-
-export function eventDay(ts: number): string {
-  return new Date(ts).toISOString().slice(0, 10);
-}
 
 const sqlType = (catalog: EventCatalog, field: string): string =>
   catalog.fields[field]?.type === 'integer' ? 'BIGINT' : 'VARCHAR';
@@ -92,8 +89,7 @@ export class DuckDbQueryEngine {
       for (const event of events) {
         for (const field of fields) this.appendValue(appender, field, event[field]);
         const ts = event[this.catalog.timeField];
-        if (typeof ts === 'number' && Number.isSafeInteger(ts) && ts >= 0)
-          appender.appendVarchar(eventDay(ts));
+        if (typeof ts === 'number' && Number.isSafeInteger(ts) && ts >= 0) appender.appendVarchar(dayOf(ts));
         else appender.appendNull();
         appender.endRow();
       }

@@ -7,4 +7,5 @@ export * from './keys';
 export * from './merge';
 export * from './monoid';
 export * from './rows';
+export * from './speed';
 export * from './view';

@@ -35,3 +35,48 @@ export const TABLE_ATTRIBUTES = {
   /** Epoch seconds after which DynamoDB may delete the item (speed items past the watermark). */
   expiresAt: 'expiresAt',
 } as const;
+
+/**
+ * Kinesis sequence numbers are decimal strings of up to 129 digits. Left-padded to one width,
+ * string order is numeric order, so DynamoDB conditions can compare them as strings.
+ */
+export const SEQUENCE_WIDTH = 130;
+
+export function padSequence(sequenceNumber: string): string {
+  if (!/^\d{1,130}$/.test(sequenceNumber))
+    throw new RangeError(`not a Kinesis sequence number: ${sequenceNumber}`);
+  return sequenceNumber.padStart(SEQUENCE_WIDTH, '0');
+}
+
+/** Event-time day of an epoch-milliseconds time, `YYYY-MM-DD` in UTC: the archive's partition. */
+export function dayOf(ts: number): string {
+  return new Date(ts).toISOString().slice(0, 10);
+}
+
+/** Width of a bucket start in sort keys: epoch milliseconds stay below 10^15 until the year 33658. */
+const BUCKET_DIGITS = 15;
+
+/**
+ * Where a speed row lives: one partition per (view, version, day), so a series reads one Query per
+ * day whatever the number of groups; the sort key orders rows by bucket.
+ */
+export function speedItemKey(
+  view: { readonly name: string; readonly version: number },
+  bucket: number,
+  group: readonly GroupValue[],
+): { pk: string; sk: string } {
+  return {
+    pk: `speed#${view.name}#v${view.version}#${dayOf(bucket)}`,
+    sk: `${String(bucket).padStart(BUCKET_DIGITS, '0')}#${groupKey(group)}`,
+  };
+}
+
+/** Sort-key bounds for buckets in [from, to) within one speed partition. */
+export function speedSortKeyRange(from: number, to: number): { start: string; end: string } {
+  // A row's sort key is `<bucket>#[...]`, which sorts after `<bucket>#`: BETWEEN `from#` AND `to#`
+  // holds exactly the buckets in [from, to).
+  return {
+    start: `${String(from).padStart(BUCKET_DIGITS, '0')}#`,
+    end: `${String(to).padStart(BUCKET_DIGITS, '0')}#`,
+  };
+}

@@ -2,18 +2,13 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import {
-  ARCHIVE_PREFIX,
-  DuckDbQueryEngine,
-  eventDay,
-  PARTITION_COLUMN,
-} from '../../functions/adapters/duckdb';
-import { type EventCatalog, type EventRecord, quoteString } from '../../functions/core';
+import { ARCHIVE_PREFIX, DuckDbQueryEngine, PARTITION_COLUMN } from '../../functions/adapters/duckdb';
+import { dayOf, type EventCatalog, type EventRecord, quoteString } from '../../functions/core';
 
 export const tempDir = (prefix: string): Promise<string> => mkdtemp(join(tmpdir(), `driftless-${prefix}-`));
 
-const dayOf = (event: EventRecord): string =>
-  typeof event.ts === 'number' && event.ts >= 0 ? eventDay(event.ts) : '1970-01-01';
+const partitionOf = (event: EventRecord): string =>
+  typeof event.ts === 'number' && event.ts >= 0 ? dayOf(event.ts) : '1970-01-01';
 
 /**
  * Writes events into an archive folder the way the archive is laid out: per event-time day,
@@ -24,7 +19,7 @@ export async function writeArchive(
   dir: string,
   events: readonly EventRecord[],
 ): Promise<void> {
-  const byDay = Map.groupBy(events, dayOf);
+  const byDay = Map.groupBy(events, partitionOf);
   const parquetWriter = await DuckDbQueryEngine.open(catalog);
   try {
     for (const [day, dayEvents] of byDay) {

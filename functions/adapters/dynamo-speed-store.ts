@@ -1,0 +1,190 @@
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  BUCKET_WIDTH_MS,
+  dayOf,
+  type GroupValue,
+  type MeasureValue,
+  speedSortKeyRange,
+  TABLE_ATTRIBUTES,
+  type ViewDefinition,
+  type ViewRow,
+} from '../core';
+
+/** One conditional write of a batch's additive measures (count, sum) to one speed item. */
+export interface SpeedDelta {
+  readonly view: ViewDefinition;
+  readonly pk: string;
+  readonly sk: string;
+  readonly shardId: string;
+  /** Padded sequence numbers of the first and last record the delta covers. */
+  readonly firstSequence: string;
+  readonly lastSequence: string;
+  readonly row: ViewRow;
+  /** Epoch seconds after which the item may be deleted. */
+  readonly expiresAt: number;
+}
+
+/** The speed layer's storage; DynamoDB in AWS and locally (dynalite). */
+export interface SpeedStore {
+  /**
+   * ADDs the delta and moves the shard's checkpoint to `lastSequence`, only if the checkpoint is
+   * below `firstSequence`; `conflict` means some of these records were applied before.
+   */
+  addDelta(delta: SpeedDelta): Promise<'applied' | 'conflict'>;
+  /** The shard's checkpoint on an item (strongly consistent), or null if the shard never wrote it. */
+  checkpoint(pk: string, sk: string, shardId: string): Promise<string | null>;
+  /** Lowers a min (raises a max) when `value` improves on it: idempotent, so safe to repeat. */
+  applyExtreme(pk: string, sk: string, measure: string, kind: 'min' | 'max', value: bigint): Promise<void>;
+  /** Speed rows of a view for buckets in [from, to), unexpired. */
+  readRows(view: ViewDefinition, from: number, to: number, nowMs?: number): Promise<ViewRow[]>;
+}
+
+const { partitionKey: PK, sortKey: SK, expiresAt: EXPIRES_AT } = TABLE_ATTRIBUTES;
+export const BUCKET_ATTRIBUTE = 'bucket';
+export const GROUP_ATTRIBUTE = 'grp';
+export const measureAttribute = (name: string): string => `m_${name}`;
+/** A top-level attribute per shard: a nested map fails on an item's first write ("document path invalid"). */
+export const checkpointAttribute = (shardId: string): string => `ck_${shardId}`;
+
+const key = (pk: string, sk: string): Record<string, AttributeValue> => ({
+  [PK]: { S: pk },
+  [SK]: { S: sk },
+});
+
+export class DynamoSpeedStore implements SpeedStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async addDelta(delta: SpeedDelta): Promise<'applied' | 'conflict'> {
+    const names: Record<string, string> = {
+      '#ck': checkpointAttribute(delta.shardId),
+      '#bucket': BUCKET_ATTRIBUTE,
+      '#grp': GROUP_ATTRIBUTE,
+      '#exp': EXPIRES_AT,
+    };
+    const values: Record<string, AttributeValue> = {
+      ':first': { S: delta.firstSequence },
+      ':last': { S: delta.lastSequence },
+      ':bucket': { N: String(delta.row.bucket) },
+      ':grp': { S: JSON.stringify(delta.row.group) },
+      ':exp': { N: String(delta.expiresAt) },
+    };
+    const adds: string[] = [];
+    Object.entries(delta.view.measures).forEach(([name, measure], index) => {
+      const value = delta.row.values[name];
+      if ((measure.kind !== 'count' && measure.kind !== 'sum') || value === null || value === undefined)
+        return;
+      names[`#m${index}`] = measureAttribute(name);
+      values[`:m${index}`] = { N: value.toString() };
+      adds.push(`#m${index} :m${index}`);
+    });
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: key(delta.pk, delta.sk),
+          UpdateExpression: `SET #ck = :last, #bucket = :bucket, #grp = :grp, #exp = :exp${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
+          ConditionExpression: 'attribute_not_exists(#ck) OR #ck < :first',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return 'applied';
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'conflict';
+      throw error;
+    }
+  }
+
+  async checkpoint(pk: string, sk: string, shardId: string): Promise<string | null> {
+    const attribute = checkpointAttribute(shardId);
+    const { Item } = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: key(pk, sk),
+        ConsistentRead: true,
+        ProjectionExpression: '#ck',
+        ExpressionAttributeNames: { '#ck': attribute },
+      }),
+    );
+    return Item?.[attribute]?.S ?? null;
+  }
+
+  async applyExtreme(
+    pk: string,
+    sk: string,
+    measure: string,
+    kind: 'min' | 'max',
+    value: bigint,
+  ): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: key(pk, sk),
+          UpdateExpression: 'SET #m = :v',
+          ConditionExpression: `attribute_not_exists(#m) OR #m ${kind === 'min' ? '>' : '<'} :v`,
+          ExpressionAttributeNames: { '#m': measureAttribute(measure) },
+          ExpressionAttributeValues: { ':v': { N: value.toString() } },
+        }),
+      );
+    } catch (error) {
+      // The stored value is already at least as extreme: nothing to do.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async readRows(view: ViewDefinition, from: number, to: number, nowMs = Date.now()): Promise<ViewRow[]> {
+    const rows: ViewRow[] = [];
+    const day = BUCKET_WIDTH_MS.day;
+    const { start, end } = speedSortKeyRange(from, to);
+    for (let dayStart = from - (from % day); dayStart < to; dayStart += day) {
+      let exclusiveStartKey: Record<string, AttributeValue> | undefined;
+      do {
+        const page = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :start AND :end',
+            ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+            ExpressionAttributeValues: {
+              ':pk': { S: `speed#${view.name}#v${view.version}#${dayOf(dayStart)}` },
+              ':start': { S: start },
+              ':end': { S: end },
+            },
+            ExclusiveStartKey: exclusiveStartKey,
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          // TTL deletion is lazy in DynamoDB and absent in dynalite: expired items are filtered here.
+          const expiresAt = item[EXPIRES_AT]?.N;
+          if (expiresAt !== undefined && Number(expiresAt) * 1000 <= nowMs) continue;
+          rows.push(itemToRow(view, item));
+        }
+        exclusiveStartKey = page.LastEvaluatedKey;
+      } while (exclusiveStartKey !== undefined);
+    }
+    return rows;
+  }
+}
+
+function itemToRow(view: ViewDefinition, item: Record<string, AttributeValue>): ViewRow {
+  const values: Record<string, MeasureValue> = {};
+  for (const [name, measure] of Object.entries(view.measures)) {
+    const stored = item[measureAttribute(name)]?.N;
+    values[name] = stored === undefined ? (measure.kind === 'count' ? 0n : null) : BigInt(stored);
+  }
+  return {
+    bucket: Number(item[BUCKET_ATTRIBUTE]?.N),
+    group: JSON.parse(item[GROUP_ATTRIBUTE]?.S ?? '[]') as GroupValue[],
+    values,
+  };
+}

@@ -1,0 +1,78 @@
+import type { Dirent } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
+/** The little of S3 the application needs: S3 in AWS, a folder of the local data directory locally. */
+export interface ObjectStore {
+  put(key: string, body: string | Uint8Array, contentType?: string): Promise<void>;
+  get(key: string): Promise<Uint8Array>;
+  /** Keys under a prefix, in key order. */
+  list(prefix: string): Promise<string[]>;
+}
+
+export class S3ObjectStore implements ObjectStore {
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async put(key: string, body: string | Uint8Array, contentType = 'application/json'): Promise<void> {
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
+    );
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    const { Body } = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    if (Body === undefined) throw new Error(`s3://${this.bucket}/${key} has no body`);
+    return Body.transformToByteArray();
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
+      token = page.NextContinuationToken;
+    } while (token !== undefined);
+    return keys;
+  }
+}
+
+export class FileObjectStore implements ObjectStore {
+  constructor(private readonly root: string) {}
+
+  async put(key: string, body: string | Uint8Array): Promise<void> {
+    const path = this.pathOf(key);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, body);
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    return readFile(this.pathOf(key));
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(this.root, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    return entries
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(this.root, join(entry.parentPath, entry.name)).split(sep).join('/'))
+      .filter((key) => key.startsWith(prefix))
+      .sort();
+  }
+
+  private pathOf(key: string): string {
+    if (key.split('/').some((part) => part === '..' || part === '')) throw new Error(`bad object key ${key}`);
+    return join(this.root, ...key.split('/'));
+  }
+}

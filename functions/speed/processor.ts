@@ -1,0 +1,167 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import pLimit from 'p-limit';
+import type { SpeedStore } from '../adapters/dynamo-speed-store';
+import {
+  type CompiledView,
+  compileJs,
+  decodeRecord,
+  deltaAfter,
+  type EventCatalog,
+  type InvalidRecord,
+  padSequence,
+  planSpeedWrites,
+  type SpeedKeyPlan,
+  type StreamRecord,
+  type ViewDefinition,
+} from '../core';
+import type { Quarantine } from './quarantine';
+
+export interface SpeedProcessorOptions {
+  readonly catalog: EventCatalog;
+  readonly views: readonly ViewDefinition[];
+  readonly store: SpeedStore;
+  readonly quarantine: Quarantine;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** How long a speed item outlives its bucket before TTL may delete it. */
+  readonly retentionMs: number;
+  /** Parallel DynamoDB writes per batch. @default 16 */
+  readonly writeConcurrency?: number;
+  readonly now?: () => number;
+}
+
+export function toStreamRecord(record: KinesisStreamRecord): StreamRecord {
+  return {
+    sequenceNumber: record.kinesis.sequenceNumber,
+    partitionKey: record.kinesis.partitionKey,
+    data: record.kinesis.data,
+    // Lambda gives epoch seconds with a fraction.
+    approximateArrivalTimestamp: Math.round(record.kinesis.approximateArrivalTimestamp * 1000),
+  };
+}
+
+/** `eventID` is `<shardId>:<sequenceNumber>`; a Lambda batch holds records of one shard. */
+export const shardIdOf = (record: KinesisStreamRecord): string =>
+  record.eventID.slice(0, record.eventID.indexOf(':'));
+
+/**
+ * The speed layer: decodes a shard's batch, quarantines invalid records, pre-aggregates the rest
+ * per speed item and applies each item's delta exactly once, whatever the redeliveries.
+ */
+export class SpeedProcessor {
+  private readonly compiled: CompiledView[];
+  private readonly now: () => number;
+
+  constructor(private readonly options: SpeedProcessorOptions) {
+    this.compiled = options.views.map(compileJs);
+    this.now = options.now ?? Date.now;
+  }
+
+  async process(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
+    const { logger, metrics } = this.options;
+    const first = event.Records[0];
+    if (first === undefined) return { batchItemFailures: [] };
+    const shardId = shardIdOf(first);
+    const records = event.Records.map(toStreamRecord);
+    const decoded = records.map((record) => decodeRecord(this.options.catalog, record));
+    const valid = decoded.flatMap((item) => (item.ok ? [item] : []));
+    const plan = planSpeedWrites(this.compiled, valid);
+    const invalid: InvalidRecord[] = [
+      ...decoded.flatMap((item) => (item.ok ? [] : [item])),
+      ...plan.unevaluable,
+    ];
+
+    const failedSequences: string[] = [];
+    let conflicts = 0;
+    const limit = pLimit(this.options.writeConcurrency ?? 16);
+    await Promise.all([
+      ...invalid.map((item) =>
+        limit(async () => {
+          try {
+            await this.options.quarantine.put(shardId, item);
+            logger.warn('record quarantined', {
+              shardId,
+              sequenceNumber: item.record.sequenceNumber,
+              reason: item.reason,
+            });
+          } catch (error) {
+            logger.error('quarantine write failed', {
+              shardId,
+              sequenceNumber: item.record.sequenceNumber,
+              error,
+            });
+            failedSequences.push(padSequence(item.record.sequenceNumber));
+          }
+        }),
+      ),
+      ...[...plan.keys.values()].map((keyPlan) =>
+        limit(async () => {
+          try {
+            if (await this.applyKey(shardId, keyPlan)) conflicts++;
+          } catch (error) {
+            logger.error('speed item write failed', { shardId, pk: keyPlan.pk, sk: keyPlan.sk, error });
+            failedSequences.push(keyPlan.contributions[0]?.sequence ?? padSequence('0'));
+          }
+        }),
+      ),
+    ]);
+
+    const oldestArrival = Math.min(...records.map((record) => record.approximateArrivalTimestamp));
+    metrics.addMetric('events', MetricUnit.Count, valid.length - plan.unevaluable.length);
+    metrics.addMetric('invalid', MetricUnit.Count, invalid.length);
+    metrics.addMetric('keysWritten', MetricUnit.Count, plan.keys.size);
+    metrics.addMetric('conflicts', MetricUnit.Count, conflicts);
+    metrics.addMetric('batchAge', MetricUnit.Milliseconds, Math.max(0, this.now() - oldestArrival));
+    metrics.publishStoredMetrics();
+
+    if (failedSequences.length === 0) return { batchItemFailures: [] };
+    // Lambda retries from the lowest reported record; items already written skip it by their checkpoint.
+    const lowest = failedSequences.reduce((a, b) => (a < b ? a : b));
+    const record = records.find((candidate) => padSequence(candidate.sequenceNumber) === lowest);
+    return {
+      batchItemFailures: [{ itemIdentifier: record?.sequenceNumber ?? first.kinesis.sequenceNumber }],
+    };
+  }
+
+  /** Writes one item's delta; returns true when a redelivery was detected and trimmed. */
+  private async applyKey(shardId: string, plan: SpeedKeyPlan): Promise<boolean> {
+    const { store } = this.options;
+    const expiresAt = Math.ceil((plan.bucket + this.options.retentionMs) / 1000);
+    const lastSequence = plan.contributions.at(-1)?.sequence;
+    let after: string | null = null;
+    let conflicted = false;
+    // Two attempts: the whole delta, then, after a conflict, only the records above the checkpoint.
+    for (let attempt = 0; lastSequence !== undefined && attempt < 2; attempt++) {
+      const remaining = plan.contributions.filter(({ sequence }) => after === null || sequence > after);
+      const row = deltaAfter(plan, after);
+      const firstSequence = remaining[0]?.sequence;
+      if (row === null || firstSequence === undefined) break;
+      const outcome = await store.addDelta({
+        view: plan.view,
+        pk: plan.pk,
+        sk: plan.sk,
+        shardId,
+        firstSequence,
+        lastSequence,
+        row,
+        expiresAt,
+      });
+      if (outcome === 'applied') break;
+      conflicted = true;
+      if (attempt === 1)
+        throw new Error(`checkpoint of ${shardId} moved during the batch: is the shard read twice?`);
+      after = await store.checkpoint(plan.pk, plan.sk, shardId);
+    }
+    // min and max are idempotent: applied from every contribution, redelivered or not.
+    const whole = deltaAfter(plan, null);
+    for (const [name, measure] of Object.entries(plan.view.measures)) {
+      const value = whole?.values[name];
+      if ((measure.kind === 'min' || measure.kind === 'max') && value !== null && value !== undefined) {
+        await store.applyExtreme(plan.pk, plan.sk, name, measure.kind, value);
+      }
+    }
+    return conflicted;
+  }
+}

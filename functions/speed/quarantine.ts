@@ -1,0 +1,53 @@
+import type { ObjectStore } from '../adapters/object-store';
+import { dayOf, type FieldError, type InvalidRecord, padSequence } from '../core';
+
+export const QUARANTINE_PREFIX = 'quarantine/';
+
+/** A record the speed layer refused, kept whole with why. */
+export interface QuarantinedRecord {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly partitionKey: string;
+  readonly approximateArrivalTimestamp: number;
+  readonly reason: string;
+  readonly errors: readonly FieldError[];
+  /** The record's data as delivered, base64. */
+  readonly data: string;
+}
+
+/**
+ * Invalid records, one object each under `quarantine/dt=<arrival day>/<shard>/<sequence>.json`.
+ * The key depends only on the record, so a retried batch rewrites the same objects: no duplicates.
+ */
+export class Quarantine {
+  constructor(private readonly store: ObjectStore) {}
+
+  static keyOf(shardId: string, record: InvalidRecord['record']): string {
+    const day = dayOf(record.approximateArrivalTimestamp);
+    return `${QUARANTINE_PREFIX}dt=${day}/${shardId}/${padSequence(record.sequenceNumber)}.json`;
+  }
+
+  async put(shardId: string, invalid: InvalidRecord): Promise<void> {
+    const { record, reason, errors } = invalid;
+    const quarantined: QuarantinedRecord = {
+      shardId,
+      sequenceNumber: record.sequenceNumber,
+      partitionKey: record.partitionKey,
+      approximateArrivalTimestamp: record.approximateArrivalTimestamp,
+      reason,
+      errors,
+      data: record.data,
+    };
+    await this.store.put(Quarantine.keyOf(shardId, record), JSON.stringify(quarantined));
+  }
+
+  async list(): Promise<QuarantinedRecord[]> {
+    const keys = await this.store.list(QUARANTINE_PREFIX);
+    const records = await Promise.all(
+      keys.map(
+        async (key) => JSON.parse(new TextDecoder().decode(await this.store.get(key))) as QuarantinedRecord,
+      ),
+    );
+    return records;
+  }
+}

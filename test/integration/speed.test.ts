@@ -1,0 +1,191 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import type { KinesisStreamRecord } from 'aws-lambda';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { orderEvents } from '../../events';
+import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
+import { FileObjectStore } from '../../functions/adapters/object-store';
+import {
+  compileJs,
+  defineView,
+  fieldsOf,
+  max,
+  min,
+  sum,
+  type ViewDefinition,
+  type ViewRow,
+} from '../../functions/core';
+import { SpeedProcessor } from '../../functions/speed/processor';
+import { Quarantine } from '../../functions/speed/quarantine';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators';
+import { views as demoViews } from '../../views';
+import { arbOrderEvents, DAY_ZERO, type RawEvent } from '../support/arbitraries';
+import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
+import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
+
+const SCHEDULES = Number(process.env.DRIFTLESS_SPEED_SCHEDULES ?? 100);
+
+const order = fieldsOf(orderEvents);
+/** A view with every measure kind, so min and max are held to exactly-once too. */
+const spread = defineView(orderEvents, {
+  name: 'amount_spread',
+  version: 1,
+  bucket: 'minute',
+  groupBy: ['country'],
+  measures: { total: sum(order.amount), smallest: min(order.amount), largest: max(order.amount) },
+});
+const views: ViewDefinition[] = [...demoViews, spread];
+
+let fixture: Awaited<ReturnType<typeof startFixture>>;
+beforeAll(async () => {
+  fixture = await startFixture();
+});
+afterAll(() => fixture.close());
+
+/** A DynamoDB client whose UpdateItem calls fail with throttling while `throttle` says so. */
+function throttledClient(throttle: (pk: string) => boolean): DynamoDBClient {
+  const client = new DynamoDBClient({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint: fixture.dynamoEndpoint,
+    maxAttempts: 1,
+  });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { Key?: { pk?: { S?: string } } };
+      if (context.commandName === 'UpdateItemCommand' && throttle(input.Key?.pk?.S ?? '')) {
+        throw new ProvisionedThroughputExceededException({ message: 'injected throttling', $metadata: {} });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'injectThrottling' },
+  );
+  return client;
+}
+
+/** Record data: the event's JSON, or for a poison record, bytes that are not JSON at all. */
+const arbRecordData = (event: RawEvent) =>
+  fc.oneof(
+    { weight: 19, arbitrary: fc.constant(JSON.stringify(event)) },
+    { weight: 1, arbitrary: fc.constant('{"id": "tru') },
+  );
+
+const arbSchedule = fc
+  .tuple(arbOrderEvents({ maxLength: 80 }), fc.integer({ min: 1, max: 3 }))
+  .chain(([events, shardCount]) =>
+    fc.record({
+      data: fc.tuple(...events.map(arbRecordData)),
+      shardOf: fc.array(fc.nat(shardCount - 1), { minLength: events.length, maxLength: events.length }),
+      batchSizes: fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 10 }),
+      /** For each invocation: deliver it a second time (at-least-once). */
+      duplicates: fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+      /** Which shard moves next. */
+      turns: fc.array(fc.nat(shardCount - 1), { minLength: 40, maxLength: 40 }),
+      /** Throttle writes to these partitions for the first N write attempts. */
+      throttledDays: fc.subarray(['2026-11-25', '2026-11-26']),
+      throttleBudget: fc.nat(25),
+      shardCount: fc.constant(shardCount),
+    }),
+  );
+
+describe('speed layer: exactly-once counters on at-least-once delivery', () => {
+  it(`ends with the JS reducer's counters for random batch, duplicate, partial-failure and throttling schedules (${SCHEDULES} schedules)`, async () => {
+    let totalInvocations = 0;
+    let totalRetries = 0;
+    await fc.assert(
+      fc.asyncProperty(arbSchedule, async (schedule) => {
+        // Prepare
+        const table = await fixture.newTable();
+        const dir = await mkdtemp(join(tmpdir(), 'driftless-quarantine-'));
+        let budget = schedule.throttleBudget;
+        const client = throttledClient((pk) => {
+          if (budget <= 0 || !schedule.throttledDays.some((day) => pk.endsWith(day))) return false;
+          budget--;
+          return true;
+        });
+        const quarantine = new Quarantine(new FileObjectStore(dir));
+        const processor = new SpeedProcessor({
+          catalog: orderEvents,
+          views,
+          store: new DynamoSpeedStore(client, table),
+          quarantine,
+          logger: quietLogger(),
+          metrics: quietMetrics(),
+          retentionMs: 72 * 3_600_000,
+        });
+        const shards: KinesisStreamRecord[][] = Array.from({ length: schedule.shardCount }, () => []);
+        schedule.data.forEach((data, index) => {
+          const shardId = `shardId-00000000000${schedule.shardOf[index]}`;
+          shards[schedule.shardOf[index] ?? 0]?.push(
+            kinesisRecord({ shardId, sequenceNumber: sequenceNumber(index), data }),
+          );
+        });
+        // Act: Lambda's loop per shard, with redeliveries and retries from the reported record
+        const positions = shards.map(() => 0);
+        let step = 0;
+        while (positions.some((position, shard) => position < (shards[shard]?.length ?? 0))) {
+          const open = positions.flatMap((position, shard) =>
+            position < (shards[shard]?.length ?? 0) ? [shard] : [],
+          );
+          const shard = open[(schedule.turns[step % 40] ?? 0) % open.length] ?? 0;
+          const records = shards[shard] ?? [];
+          const size = schedule.batchSizes[step % schedule.batchSizes.length] ?? 1;
+          const batch = records.slice(positions[shard], (positions[shard] ?? 0) + size);
+          const response = await processor.process(kinesisEvent(batch));
+          if (schedule.duplicates[step % 40]) await processor.process(kinesisEvent(batch));
+          totalInvocations++;
+          const failed = response.batchItemFailures[0]?.itemIdentifier;
+          if (failed === undefined) positions[shard] = (positions[shard] ?? 0) + batch.length;
+          else {
+            totalRetries++;
+            const index = records.findIndex((record) => record.kinesis.sequenceNumber === failed);
+            expect(index).toBeGreaterThanOrEqual(positions[shard] ?? 0);
+            positions[shard] = index;
+          }
+          step++;
+          expect(step).toBeLessThan(10_000);
+        }
+        // Assess: counters equal the reducer over every valid record (duplicates by id included)
+        const valid = schedule.data.flatMap((data) => {
+          try {
+            const parsed = orderEvents.parse(JSON.parse(data));
+            return parsed.ok ? [parsed.event] : [];
+          } catch {
+            return [];
+          }
+        });
+        const reader = new DynamoSpeedStore(fixture.dynamo, table);
+        const times = valid.map((event) => event.ts);
+        const earliest = Math.min(DAY_ZERO, ...times);
+        const [from, to] = [earliest - (earliest % 86_400_000), Math.max(DAY_ZERO, ...times) + 86_400_000];
+        for (const view of views) {
+          const expected = compileJs(view).reduce(valid).sorted();
+          // Read "as of" the earliest event, before any TTL could have passed.
+          const stored = await reader.readRows(view, from, to, earliest);
+          expect(sortRows(stored), view.name).toEqual(expected);
+        }
+        const quarantined = await quarantine.list();
+        const invalidCount = schedule.data.length - valid.length;
+        expect(quarantined).toHaveLength(invalidCount);
+        for (const record of quarantined) expect(record.reason).toMatch(/^(not JSON|fails the order schema)/);
+        client.destroy();
+        await rm(dir, { recursive: true, force: true });
+      }),
+      { numRuns: SCHEDULES },
+    );
+    console.log(
+      `speed schedules: ${SCHEDULES}, invocations: ${totalInvocations}, retries from a reported record: ${totalRetries}`,
+    );
+    expect(totalRetries).toBeGreaterThan(0);
+  }, 300_000);
+});
+
+function sortRows(rows: ViewRow[]): ViewRow[] {
+  const key = (row: ViewRow) => `${String(row.bucket).padStart(15, '0')}|${JSON.stringify(row.group)}`;
+  return [...rows].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+vi.setConfig({ testTimeout: 300_000 });

@@ -1,0 +1,34 @@
+import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+
+const SEQUENCE_BASE = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898n;
+
+/** The n-th sequence number of a test shard: 56 digits, increasing, like Kinesis's. */
+export const sequenceNumber = (n: number): string => (SEQUENCE_BASE + BigInt(n) * 7n).toString();
+
+/** A record as Lambda delivers it from Kinesis: data base64-encoded, arrival in epoch seconds. */
+export function kinesisRecord(options: {
+  shardId: string;
+  sequenceNumber: string;
+  data: string;
+  partitionKey?: string;
+  arrivalMs?: number;
+}): KinesisStreamRecord {
+  return {
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey: options.partitionKey ?? 'pk',
+      sequenceNumber: options.sequenceNumber,
+      data: Buffer.from(options.data, 'utf8').toString('base64'),
+      approximateArrivalTimestamp: (options.arrivalMs ?? Date.UTC(2026, 10, 25, 12)) / 1000,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `${options.shardId}:${options.sequenceNumber}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: 'arn:aws:iam::123456789012:role/speed',
+    awsRegion: 'us-east-1',
+    eventSourceARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/driftless-events',
+  };
+}
+
+export const kinesisEvent = (records: KinesisStreamRecord[]): KinesisStreamEvent => ({ Records: records });
