@@ -10,9 +10,8 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecor
 import { type EventSourceSettings, SPEED_EVENT_SOURCE } from '../functions/speed/settings';
 import { LOCAL_REGION } from './emulators';
 
-export type KinesisHandler = (
-  event: KinesisStreamEvent,
-) => Promise<KinesisStreamBatchResponse | undefined | void>;
+/** Any Lambda handler: what it returns is read as Lambda reads it, as a partial batch response or nothing. */
+export type KinesisHandler = (event: KinesisStreamEvent) => Promise<unknown>;
 
 /** What Lambda sends to an on-failure destination when it gives up on a batch. */
 export interface FailedBatch {
@@ -235,13 +234,13 @@ export class KinesisConsumer {
     records: KinesisRecord[],
   ): Promise<{ kind: 'success' } | { kind: 'partial'; index: number } | { kind: 'error'; message: string }> {
     this.stats.invocations++;
-    let response: KinesisStreamBatchResponse | undefined | void;
+    let response: unknown;
     try {
       response = await this.options.handler(this.toEvent(shardId, records));
     } catch (error) {
       return { kind: 'error', message: (error as Error).message };
     }
-    const failures = response?.batchItemFailures ?? [];
+    const failures = (response as Partial<KinesisStreamBatchResponse> | undefined)?.batchItemFailures ?? [];
     if (failures.length === 0) return { kind: 'success' };
     // As Lambda: retry from the lowest reported record; an unknown or empty identifier fails the whole batch.
     const indexes = failures.map((failure) =>

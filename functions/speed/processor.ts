@@ -118,7 +118,7 @@ export class SpeedProcessor {
 
     if (failedSequences.length === 0) return { batchItemFailures: [] };
     // Lambda retries from the lowest reported record; items already written skip it by their checkpoint.
-    const lowest = failedSequences.reduce((a, b) => (a < b ? a : b));
+    const lowest = failedSequences.sort()[0];
     const record = records.find((candidate) => padSequence(candidate.sequenceNumber) === lowest);
     return {
       batchItemFailures: [{ itemIdentifier: record?.sequenceNumber ?? first.kinesis.sequenceNumber }],
