@@ -29,11 +29,15 @@ export const ARCHIVE_PREFIX = 'events';
 const sqlType = (catalog: EventCatalog, field: string): string =>
   catalog.fields[field]?.type === 'integer' ? 'BIGINT' : 'VARCHAR';
 
-/** The columns of `raw_events`, cast to the catalog's types, followed by the partition column. */
-function projection(catalog: EventCatalog): string {
-  const fields = Object.keys(catalog.fields).map(
-    (field) => `CAST(${quoteIdentifier(field)} AS ${sqlType(catalog, field)}) AS ${quoteIdentifier(field)}`,
-  );
+/**
+ * The columns of `raw_events`, cast to the catalog's types, then the partition column. A column
+ * missing from every file of a source (a field added to the catalog later) reads as NULL.
+ */
+function projection(catalog: EventCatalog, present?: ReadonlySet<string>): string {
+  const fields = Object.keys(catalog.fields).map((field) => {
+    const source = present === undefined || present.has(field) ? quoteIdentifier(field) : 'NULL';
+    return `CAST(${source} AS ${sqlType(catalog, field)}) AS ${quoteIdentifier(field)}`;
+  });
   return [...fields, `CAST(${PARTITION_COLUMN} AS VARCHAR) AS ${PARTITION_COLUMN}`].join(', ');
 }
 
@@ -144,10 +148,12 @@ export class DuckDbQueryEngine {
     }
     const parquetFiles = `${ARCHIVE_PREFIX}/${PARTITION_COLUMN}=*/*.parquet`;
     if (await hasFiles(parquetFiles, dir)) {
-      sources.push(
-        `SELECT ${select} FROM read_parquet(${quoteString(join(dir, parquetFiles))}, ` +
-          'hive_partitioning = true, hive_types_autocast = false, union_by_name = true)',
-      );
+      const parquet =
+        `read_parquet(${quoteString(join(dir, parquetFiles))}, ` +
+        'hive_partitioning = true, hive_types_autocast = false, union_by_name = true)';
+      const described = await this.query(`DESCRIBE SELECT * FROM ${parquet}`);
+      const present = new Set(described.map((column) => String(column.column_name)));
+      sources.push(`SELECT ${projection(this.catalog, present)} FROM ${parquet}`);
     }
     if (sources.length === 0) {
       // An empty archive still has the table's columns, as the Glue table has before the first delivery.

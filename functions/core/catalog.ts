@@ -74,10 +74,10 @@ function fieldSchema(spec: FieldSpec): z.ZodType {
   if (spec.type === 'integer') {
     const { min, max } = integerBounds(spec);
     schema = z.int().min(min).max(max);
-  } else if (spec.oneOf) {
-    schema = z.enum(spec.oneOf as [string, ...string[]]);
   } else {
-    schema = spec.nonEmpty ? z.string().min(1) : z.string();
+    // Each rule applies alone, as in the SQL validity predicate: oneOf and nonEmpty may both hold.
+    const base = spec.oneOf ? z.enum(spec.oneOf as [string, ...string[]]) : z.string();
+    schema = spec.nonEmpty ? base.refine((value) => value.length > 0, 'must not be empty') : base;
   }
   return spec.required ? schema : schema.nullish().transform((value) => value ?? null);
 }

@@ -187,19 +187,54 @@ export function compileJs(view: ViewDefinition): CompiledView {
   };
 }
 
+/** Compares strings by Unicode code point, as Trino and DuckDB order VARCHAR (UTF-8 bytes). */
+export function compareCodePoints(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a.codePointAt(i) as number;
+    const y = b.codePointAt(j) as number;
+    if (x !== y) return x - y;
+    i += x > 0xffff ? 2 : 1;
+    j += y > 0xffff ? 2 : 1;
+  }
+  return a.length - i - (b.length - j);
+}
+
+/** The order that picks which copy of an id is kept: event time, then every other field, nulls last. */
+export function dedupeOrderFields(catalog: ViewDefinition['events']): string[] {
+  const others = Object.keys(catalog.fields).filter(
+    (field) => field !== catalog.idField && field !== catalog.timeField,
+  );
+  return [catalog.timeField, ...others];
+}
+
+function compareEvents(fields: readonly string[], a: EventRecord, b: EventRecord): number {
+  for (const field of fields) {
+    const x = a[field] ?? null;
+    const y = b[field] ?? null;
+    if (x === y) continue;
+    if (x === null) return 1;
+    if (y === null) return -1;
+    const order = typeof x === 'string' ? compareCodePoints(x, y as string) : (x as number) - (y as number);
+    if (order !== 0) return order;
+  }
+  return 0;
+}
+
 /**
- * The batch layer's rule for producer duplicates, stated in JavaScript: one event per id, the one
- * with the earliest event time. Duplicates that tie on time are expected to be identical copies.
+ * The batch layer's rule for producer duplicates, stated in JavaScript: one event per id, the first
+ * in `dedupeOrderFields` order (earliest event time, ties broken by the other fields, nulls last).
+ * The SQL's `row_number()` orders by the same fields, so both keep the same copy.
  */
 export function deduplicateEvents(view: ViewDefinition, events: Iterable<EventRecord>): EventRecord[] {
   const idField = view.events.idField;
-  const timeField = view.events.timeField;
+  const fields = dedupeOrderFields(view.events);
   const kept = new Map<unknown, EventRecord>();
   for (const event of events) {
     const id = event[idField];
     const previous = kept.get(id);
-    if (previous === undefined || (event[timeField] as number) < (previous[timeField] as number))
-      kept.set(id, event);
+    if (previous === undefined || compareEvents(fields, event, previous) < 0) kept.set(id, event);
   }
   return [...kept.values()];
 }

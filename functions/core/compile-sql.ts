@@ -1,4 +1,5 @@
 import { type EventCatalog, integerBounds } from './catalog';
+import { dedupeOrderFields } from './compile-js';
 import type { Expr } from './expr';
 import { BUCKET_WIDTH_MS, type GroupValue } from './keys';
 import type { MeasureValue } from './monoid';
@@ -82,6 +83,9 @@ export function compileSql(view: ViewDefinition, options: SqlOptions = {}): stri
   const columns = Object.keys(catalog.fields).map(quoteIdentifier).join(', ');
   const id = quoteIdentifier(catalog.idField);
   const ts = quoteIdentifier(view.time.field);
+  const dedupeOrder = dedupeOrderFields(catalog)
+    .map((field) => `${quoteIdentifier(field)} ASC NULLS LAST`)
+    .join(', ');
   const bucket = `(${ts} - (${ts} % ${bigintLiteral(BUCKET_WIDTH_MS[view.time.bucket])}))`;
   const groups = view.groupBy.map(quoteIdentifier);
   const measures = Object.entries(view.measures).map(([name, measure]) => {
@@ -98,7 +102,7 @@ export function compileSql(view: ViewDefinition, options: SqlOptions = {}): stri
   WHERE ${validitySql(catalog)}
 ),
 ranked_events AS (
-  SELECT ${columns}, row_number() OVER (PARTITION BY ${id} ORDER BY ${ts}) AS "event_rank"
+  SELECT ${columns}, row_number() OVER (PARTITION BY ${id} ORDER BY ${dedupeOrder}) AS "event_rank"
   FROM valid_events
 ),
 deduplicated_events AS (

@@ -46,7 +46,8 @@ export function fieldsOf<F extends FieldSpecs>(catalog: TypedEventCatalog<F>): F
   ) as FieldExprs<F>;
 }
 
-const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+// Names become SQL identifiers and object keys: no leading '__' (`__proto__`).
+const IDENTIFIER = /^(?!__)[a-z_][a-z0-9_]*$/;
 const RESERVED_COLUMNS = new Set(['bucket']);
 export const MAX_GROUP_FIELDS = 4;
 
@@ -79,7 +80,7 @@ export function validateView(view: ViewDefinition): void {
   const fail = (path: string, message: string): never => {
     throw new ViewDefinitionError(view.name, path, message);
   };
-  if (!IDENTIFIER.test(view.name)) fail('name', 'must match [a-z_][a-z0-9_]*');
+  if (!IDENTIFIER.test(view.name)) fail('name', 'must match [a-z_][a-z0-9_]* without a leading __');
   if (!Number.isSafeInteger(view.version) || view.version < 1) fail('version', 'must be a positive integer');
   if (view.time.field !== view.events.timeField) {
     fail('time.field', `must be the catalog's time field ${view.events.timeField}`);
@@ -103,7 +104,7 @@ export function validateView(view: ViewDefinition): void {
   if (measures.length === 0) fail('measures', 'at least one measure is required');
   for (const [name, measure] of measures) {
     const path = `measures.${name}`;
-    if (!IDENTIFIER.test(name)) fail(path, 'name must match [a-z_][a-z0-9_]*');
+    if (!IDENTIFIER.test(name)) fail(path, 'name must match [a-z_][a-z0-9_]* without a leading __');
     if (columns.has(name)) fail(path, 'name clashes with the bucket or a group field');
     columns.add(name);
     if (measure.kind === 'count') continue;
@@ -173,6 +174,8 @@ export function typeOfExpr(
       if (type === 'boolean') fail(`${path}.arg`, 'must be an integer or a string');
       if (expr.values.length === 0) fail(`${path}.values`, 'needs at least one value');
       expr.values.forEach((value, index) => {
+        if (value.kind !== 'integer' && value.kind !== 'string')
+          fail(`${path}.values.${index}`, 'must be a literal');
         expect(value, `${path}.values.${index}`, type);
       });
       return 'boolean';

@@ -1,4 +1,5 @@
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
@@ -60,6 +61,30 @@ describe('DuckDB over a local archive folder', () => {
     expect(await engine.runView(revenue)).toEqual([
       { bucket: event.ts, group: ['US'], values: { revenue: 700n, orders: 1n } },
     ]);
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe('archive files written before a field existed', () => {
+  it('read the missing field as NULL in Parquet as in JSON', async () => {
+    // Prepare: a Parquet file without the optional discount column
+    const dir = await tempDir('old-schema');
+    const writer = await DuckDbQueryEngine.open(orderEvents);
+    const folder = join(dir, 'events', 'dt=2026-11-25');
+    await mkdir(folder, { recursive: true });
+    const ts = Date.UTC(2026, 10, 25, 8);
+    await writer.query(
+      `COPY (SELECT 'old-1' AS id, CAST(${ts} AS BIGINT) AS ts, NULL AS customer, 'US' AS country, NULL AS product, ` +
+        `CAST(500 AS BIGINT) AS amount, 'paid' AS status) TO '${join(folder, 'old.parquet')}' (FORMAT parquet)`,
+    );
+    writer.close();
+    await engine.useArchive(dir);
+    // Act
+    const [revenue] = views;
+    if (revenue === undefined) throw new Error('no views');
+    const rows = await engine.runView(revenue);
+    // Assess
+    expect(rows).toEqual([{ bucket: ts, group: ['US'], values: { revenue: 500n, orders: 1n } }]);
     await rm(dir, { recursive: true, force: true });
   });
 });

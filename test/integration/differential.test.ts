@@ -139,6 +139,17 @@ const brokenCompilers: [string, Compilers][] = [
     },
   ],
   ['sums nothing to 0 instead of NULL', { js: zeroSums, sql: compileSql }],
+  [
+    'keeps a different copy of an id when copies tie on time',
+    {
+      js: compileJs,
+      sql: (view) =>
+        compileSql(view).replace(
+          'ORDER BY "ts" ASC NULLS LAST, ',
+          'ORDER BY "ts" ASC NULLS LAST, "amount" DESC, ',
+        ),
+    },
+  ],
 ];
 
 describe('differential: the checker catches a broken compiler', () => {

@@ -77,7 +77,20 @@ export const arbOrderEvents = (
         copies:
           options.duplicates === false
             ? fc.constant([])
-            : fc.array(fc.constantFrom(0, 0, 1, 60_000), { maxLength: 2 }),
+            : fc.array(
+                fc.record({
+                  delay: fc.constantFrom(0, 0, 1, 60_000),
+                  // A copy that differs in content at the same time: the tie-break decides which is kept.
+                  change: fc.option(
+                    fc.record(
+                      { country: fc.option(fc.constantFrom(...STRINGS), { nil: null }), amount },
+                      { requiredKeys: [] },
+                    ),
+                    { nil: null, freq: 2 },
+                  ),
+                }),
+                { maxLength: 2 },
+              ),
       }),
       { maxLength: options.maxLength ?? 40 },
     )
@@ -87,8 +100,9 @@ export const arbOrderEvents = (
         const event: RawEvent = { id: `o${index}`, ...order, ...broken };
         for (const [key, value] of Object.entries(event)) if (value === undefined) delete event[key];
         events.push(event);
-        // A re-sent copy keeps its id; a later time loses to the earliest one in the batch layer.
-        for (const delay of copies) events.push({ ...event, ts: (event.ts as number) + delay });
+        // A re-sent copy keeps its id; the batch layer keeps the earliest, ties broken by content.
+        for (const { delay, change } of copies)
+          events.push({ ...event, ...change, ts: (event.ts as number) + delay });
       });
       return fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length });
     });
@@ -96,7 +110,7 @@ export const arbOrderEvents = (
 const intLiteral = (range: number): fc.Arbitrary<IntegerLiteral> =>
   fc.integer({ min: -range, max: range }).map((value) => ({ kind: 'integer', value }));
 
-const { intExpr, boolExpr } = fc.letrec<{ intExpr: Expr; strExpr: Expr; boolExpr: Expr }>((tie) => ({
+export const { intExpr, boolExpr } = fc.letrec<{ intExpr: Expr; strExpr: Expr; boolExpr: Expr }>((tie) => ({
   intExpr: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc.constantFrom(...INTEGER_FIELDS).map((name): Expr => ({ kind: 'field', name })),
@@ -111,22 +125,25 @@ const { intExpr, boolExpr } = fc.letrec<{ intExpr: Expr; strExpr: Expr; boolExpr
       .array(tie('intExpr'), { minLength: 1, maxLength: 3 })
       .map((args): Expr => ({ kind: 'coalesce', args })),
     fc
-      .tuple(tie('boolExpr'), tie('intExpr'), fc.option(tie('intExpr'), { nil: null }))
-      .map(([when, value, otherwise]): Expr => ({ kind: 'case', whens: [{ when, value }], else: otherwise })),
+      .tuple(
+        fc.array(fc.record({ when: tie('boolExpr'), value: tie('intExpr') }), { minLength: 1, maxLength: 3 }),
+        fc.option(tie('intExpr'), { nil: null }),
+      )
+      .map(([whens, otherwise]): Expr => ({ kind: 'case', whens, else: otherwise })),
   ),
   strExpr: fc.oneof(
-    { depthSize: 'small' },
+    { depthSize: 'small', withCrossShrink: true },
     fc.constantFrom(...STRING_FIELDS).map((name): Expr => ({ kind: 'field', name })),
     fc.constantFrom(...STRINGS).map((value): Expr => ({ kind: 'string', value })),
-    fc.tuple(fc.constantFrom(...STRING_FIELDS), fc.constantFrom(...STRINGS)).map(
-      ([name, value]): Expr => ({
-        kind: 'coalesce',
-        args: [
-          { kind: 'field', name },
-          { kind: 'string', value },
-        ],
-      }),
-    ),
+    fc
+      .array(tie('strExpr'), { minLength: 1, maxLength: 3 })
+      .map((args): Expr => ({ kind: 'coalesce', args })),
+    fc
+      .tuple(
+        fc.array(fc.record({ when: tie('boolExpr'), value: tie('strExpr') }), { minLength: 1, maxLength: 3 }),
+        fc.option(tie('strExpr'), { nil: null }),
+      )
+      .map(([whens, otherwise]): Expr => ({ kind: 'case', whens, else: otherwise })),
   ),
   boolExpr: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
@@ -164,7 +181,7 @@ const { intExpr, boolExpr } = fc.letrec<{ intExpr: Expr; strExpr: Expr; boolExpr
           values: values.map((value) => ({ kind: 'integer', value })),
         }),
       ),
-    fc.oneof(tie('intExpr'), tie('strExpr')).map((arg): Expr => ({ kind: 'isNull', arg })),
+    fc.oneof(tie('intExpr'), tie('strExpr'), tie('boolExpr')).map((arg): Expr => ({ kind: 'isNull', arg })),
     fc.array(tie('boolExpr'), { minLength: 1, maxLength: 3 }).map((args): Expr => ({ kind: 'and', args })),
     fc.array(tie('boolExpr'), { minLength: 1, maxLength: 3 }).map((args): Expr => ({ kind: 'or', args })),
     tie('boolExpr').map((arg): Expr => ({ kind: 'not', arg })),

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import {
@@ -20,6 +21,7 @@ import {
   sum,
 } from '../../functions/core';
 import { revenue, views } from '../../views';
+import { arbView } from '../support/arbitraries';
 
 const order = fieldsOf(orderEvents);
 const evaluate = (expr: { node: Expr }, event: Record<string, unknown>) =>
@@ -92,6 +94,18 @@ describe('SQL text', () => {
       expect(withoutAllowedNumbers).not.toMatch(/[^\w"]\d+[^\w"]/);
     },
   );
+
+  it('sums every sum measure as DECIMAL(38, 0), which Trino needs past 2^63 and DuckDB does not show', () => {
+    fc.assert(
+      fc.property(arbView, (view) => {
+        const sums = Object.values(view.measures).filter((measure) => measure.kind === 'sum').length;
+        const sql = compileSql(view);
+        expect(sql.match(/SUM\(CAST\(/g)?.length ?? 0).toBe(sums);
+        expect(sql.match(/AS DECIMAL\(38, 0\)\)\) AS "m\d+"/g)?.length ?? 0).toBe(sums);
+        expect(sql).not.toMatch(/SUM\((?!CAST)/);
+      }),
+    );
+  });
 
   it('writes AS before every output alias', () => {
     const sql = compileSql(revenue);

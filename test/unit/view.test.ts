@@ -123,6 +123,22 @@ describe('view validation names the offending part', () => {
       }),
       'measures.total.expr.args.1',
     ],
+    [
+      'a field in an IN list',
+      broken({
+        where: {
+          kind: 'in',
+          arg: { kind: 'field', name: 'country' },
+          values: [{ kind: 'field', name: 'customer' } as unknown as { kind: 'string'; value: string }],
+        },
+      }),
+      'where.values.0',
+    ],
+    [
+      'a measure named __proto__',
+      broken({ measures: JSON.parse('{"__proto__": {"kind": "count"}}') }),
+      'measures.__proto__',
+    ],
   ])('rejects %s', (_, view, path) => {
     try {
       validateView(view);
