@@ -1,0 +1,163 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { describe, expect, it, vi } from 'vitest';
+import { orderEvents } from '../../events';
+import type { SpeedDelta, SpeedStore } from '../../functions/adapters/dynamo-speed-store';
+import type { ObjectStore } from '../../functions/adapters/object-store';
+import { ConfigError } from '../../functions/commons/config';
+import { decodeRecord, padSequence } from '../../functions/core';
+import { loadSpeedConfig } from '../../functions/speed/config';
+import { SpeedProcessor } from '../../functions/speed/processor';
+import { Quarantine } from '../../functions/speed/quarantine';
+import { views } from '../../views';
+import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
+
+const order = (index: number) =>
+  JSON.stringify({
+    id: `o${index}`,
+    ts: Date.UTC(2026, 10, 25, 9, 30),
+    country: 'US',
+    amount: 1000,
+    status: 'paid',
+  });
+
+class RecordingStore implements SpeedStore {
+  readonly deltas: SpeedDelta[] = [];
+  async addDelta(delta: SpeedDelta) {
+    this.deltas.push(delta);
+    return 'applied' as const;
+  }
+  async checkpoint() {
+    return null;
+  }
+  async applyExtreme() {}
+  async readRows() {
+    return [];
+  }
+}
+
+const memoryObjects = (): ObjectStore & { objects: Map<string, string> } => {
+  const objects = new Map<string, string>();
+  return {
+    objects,
+    async put(key, body) {
+      objects.set(key, String(body));
+    },
+    async get(key) {
+      return new TextEncoder().encode(objects.get(key));
+    },
+    async list(prefix) {
+      return [...objects.keys()].filter((key) => key.startsWith(prefix)).sort();
+    },
+  };
+};
+
+describe('speed processor', () => {
+  it('writes one update per distinct (view, bucket, group), not one per event', async () => {
+    // Prepare
+    const store = new RecordingStore();
+    const processor = new SpeedProcessor({
+      catalog: orderEvents,
+      views,
+      store,
+      quarantine: new Quarantine(memoryObjects()),
+      logger: new Logger({ logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'Test' }),
+      retentionMs: 3_600_000,
+    });
+    const records = Array.from({ length: 500 }, (_, index) =>
+      kinesisRecord({
+        shardId: 'shardId-000000000000',
+        sequenceNumber: sequenceNumber(index),
+        data: order(index),
+      }),
+    );
+    // Act
+    const response = await processor.process(kinesisEvent(records));
+    // Assess: revenue (one hour, one country) and orders_per_minute (one minute, one status)
+    expect(response.batchItemFailures).toEqual([]);
+    expect(store.deltas).toHaveLength(2);
+    const revenue = store.deltas.find((delta) => delta.view.name === 'revenue');
+    expect(revenue?.row.values).toEqual({ revenue: 500_000n, orders: 500n });
+    expect(revenue?.firstSequence).toBe(padSequence(sequenceNumber(0)));
+    expect(revenue?.lastSequence).toBe(padSequence(sequenceNumber(499)));
+  });
+
+  it('publishes events, invalid, keys written, conflicts and batch age', async () => {
+    // Prepare
+    const metrics = new Metrics({ namespace: 'Test' });
+    const added = vi.spyOn(metrics, 'addMetric');
+    vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
+    const processor = new SpeedProcessor({
+      catalog: orderEvents,
+      views,
+      store: new RecordingStore(),
+      quarantine: new Quarantine(memoryObjects()),
+      logger: new Logger({ logLevel: 'SILENT' }),
+      metrics,
+      retentionMs: 3_600_000,
+      now: () => Date.UTC(2026, 10, 25, 12, 0, 5),
+    });
+    // Act
+    await processor.process(
+      kinesisEvent([
+        kinesisRecord({ shardId: 's', sequenceNumber: sequenceNumber(1), data: order(1) }),
+        kinesisRecord({ shardId: 's', sequenceNumber: sequenceNumber(2), data: 'garbage' }),
+      ]),
+    );
+    // Assess
+    const published = Object.fromEntries(added.mock.calls.map(([name, , value]) => [name, value]));
+    expect(published).toEqual({ events: 1, invalid: 1, keysWritten: 2, conflicts: 0, batchAge: 5_000 });
+  });
+
+  it('reports the lowest sequence number whose item could not be written', async () => {
+    // Prepare: the write for the 'FR' hour fails
+    const store = new RecordingStore();
+    store.addDelta = async (delta) => {
+      if (delta.row.group[0] === 'FR') throw new Error('throttled');
+      return 'applied';
+    };
+    const processor = new SpeedProcessor({
+      catalog: orderEvents,
+      views: views.filter((view) => view.name === 'revenue'),
+      store,
+      quarantine: new Quarantine(memoryObjects()),
+      logger: new Logger({ logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'Test' }),
+      retentionMs: 3_600_000,
+    });
+    const data = [order(1), order(2).replace('US', 'FR'), order(3), order(4).replace('US', 'FR')];
+    const records = data.map((value, index) =>
+      kinesisRecord({ shardId: 's', sequenceNumber: sequenceNumber(index), data: value }),
+    );
+    // Act
+    const response = await processor.process(kinesisEvent(records));
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: sequenceNumber(1) }]);
+  });
+});
+
+describe('record decoding', () => {
+  it.each([
+    ['not base64 JSON', 'not json', /^not JSON/],
+    ['a JSON array', '[1, 2]', /fails the order schema: event/],
+    ['a wrong field', order(1).replace('"paid"', '"lost"'), /fails the order schema: status/],
+  ])('quarantines %s with its reason', (_, data, reason) => {
+    const record = kinesisRecord({ shardId: 's', sequenceNumber: sequenceNumber(1), data }).kinesis;
+    const decoded = decodeRecord(orderEvents, { ...record, approximateArrivalTimestamp: 0 });
+    expect(decoded.ok).toBe(false);
+    if (!decoded.ok) expect(decoded.reason).toMatch(reason);
+  });
+});
+
+describe('speed configuration', () => {
+  it('names the missing variable', () => {
+    expect(() => loadSpeedConfig({ QUARANTINE_DIR: '/tmp/q' })).toThrow(ConfigError);
+    expect(() => loadSpeedConfig({ QUARANTINE_DIR: '/tmp/q' })).toThrow(/TABLE_NAME/);
+  });
+
+  it('wants exactly one quarantine location', () => {
+    expect(() => loadSpeedConfig({ TABLE_NAME: 't' })).toThrow(/QUARANTINE_BUCKET/);
+    expect(loadSpeedConfig({ TABLE_NAME: 't', QUARANTINE_BUCKET: 'b' }).SPEED_RETENTION_HOURS).toBe(72);
+  });
+});
