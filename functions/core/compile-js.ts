@@ -1,22 +1,57 @@
 import { ExpressionOverflowError } from './errors';
-import type { Expr } from './expr';
-import { BUCKET_WIDTH_MS, type GroupValue } from './keys';
-import type { MeasureValue } from './monoid';
+import type { ArithOp, Expr } from './expr';
+import { BUCKET_WIDTH_MS, type GroupValue, groupKey } from './keys';
+import { type MeasureValue, measureMonoids } from './monoid';
 import { type ViewRow, ViewRows } from './rows';
 import type { ViewDefinition } from './view';
 
 /** A validated event: field name to JSON value; missing optional fields are null or absent. */
 export type EventRecord = Readonly<Record<string, unknown>>;
 
-type Value = bigint | string | boolean | null;
+/**
+ * Integers while evaluating: a number while it is a safe integer, a bigint beyond. Every value is
+ * kept in this normal form, so `===` compares integers of either kind, and the common case (cents
+ * far below 2^53) allocates nothing.
+ */
+export type Int = number | bigint;
+type Value = Int | string | boolean | null;
 type Evaluate = (event: EventRecord) => Value;
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
+const SAFE_MIN = BigInt(Number.MIN_SAFE_INTEGER);
+const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+
+const normalize = (value: bigint): Int => (value >= SAFE_MIN && value <= SAFE_MAX ? Number(value) : value);
 
 function checked(value: bigint): bigint {
   if (value < INT64_MIN || value > INT64_MAX) throw new ExpressionOverflowError(value);
   return value;
+}
+
+/** Exact `+ - *` with BIGINT's range: a result past it fails, as in Trino and DuckDB. */
+function arithmetic(op: ArithOp, a: Int, b: Int): Int {
+  if (typeof a === 'number' && typeof b === 'number') {
+    // IEEE arithmetic is exact whenever the exact result is a safe integer; rounding is monotonic,
+    // so a result that is not safe was not exact either and is redone in bigint.
+    const result = op === '+' ? a + b : op === '-' ? a - b : a * b;
+    if (Number.isSafeInteger(result)) return result;
+  }
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return normalize(checked(op === '+' ? x + y : op === '-' ? x - y : x * y));
+}
+
+/** A measure's partial value while pre-aggregating: exact, in the evaluator's normal form. */
+export type PartialValue = Int | null;
+
+/** Exact sum without BIGINT's limit: measures sum as DECIMAL(38, 0). */
+export function addExact(a: Int, b: Int): Int {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const result = a + b;
+    if (Number.isSafeInteger(result)) return result;
+  }
+  return normalize(BigInt(a) + BigInt(b));
 }
 
 /** Compiles an expression to a closure with SQL semantics: NULL propagates, logic is three-valued. */
@@ -26,15 +61,13 @@ export function compileExpr(view: ViewDefinition, expr: Expr): Evaluate {
     case 'field': {
       const name = expr.name;
       if (view.events.fields[name]?.type === 'integer') {
-        return (event) => {
-          const value = event[name];
-          return value === null || value === undefined ? null : BigInt(value as number);
-        };
+        // Validated events hold safe integers: already in normal form.
+        return (event) => (event[name] ?? null) as Int | null;
       }
       return (event) => (event[name] ?? null) as Value;
     }
     case 'integer': {
-      const value = BigInt(expr.value);
+      const value = expr.value;
       return () => value;
     }
     case 'string': {
@@ -46,10 +79,10 @@ export function compileExpr(view: ViewDefinition, expr: Expr): Evaluate {
       const right = compile(expr.right);
       const op = expr.op;
       return (event) => {
-        const a = left(event) as bigint | null;
-        const b = right(event) as bigint | null;
+        const a = left(event) as Int | null;
+        const b = right(event) as Int | null;
         if (a === null || b === null) return null;
-        return checked(op === '+' ? a + b : op === '-' ? a - b : a * b);
+        return arithmetic(op, a, b);
       };
     }
     case 'compare': {
@@ -109,9 +142,7 @@ export function compileExpr(view: ViewDefinition, expr: Expr): Evaluate {
     }
     case 'in': {
       const arg = compile(expr.arg);
-      const values = new Set<Value>(
-        expr.values.map((literal) => (literal.kind === 'integer' ? BigInt(literal.value) : literal.value)),
-      );
+      const values = new Set<Value>(expr.values.map((literal) => literal.value));
       return (event) => {
         const value = arg(event);
         return value === null ? null : values.has(value);
@@ -148,8 +179,24 @@ export function compileExpr(view: ViewDefinition, expr: Expr): Evaluate {
 }
 
 /** The speed layer's compilation of a view: per event, its row; over events, the pre-aggregated rows. */
+const PARTIAL_MONOIDS = measureMonoids<Int>((a, b) => addExact(a, b), 0);
+
 export interface CompiledView {
   readonly view: ViewDefinition;
+  /** Measure names, in the order `accumulate` fills its totals. */
+  readonly measureNames: readonly string[];
+  /** Whether `where` holds (true, not false or NULL). */
+  matches(event: EventRecord): boolean;
+  bucketOf(event: EventRecord): number;
+  groupOf(event: EventRecord): GroupValue[];
+  /** A Map key equal for two events exactly when their groups are equal, built without an array when it can be. */
+  groupIdOf(event: EventRecord): unknown;
+  /** Fresh totals holding each measure's zero. */
+  zeros(): PartialValue[];
+  /** Adds one matching event's measures into `totals` with the monoids: pre-aggregation without a row per event. */
+  accumulate(event: EventRecord, totals: PartialValue[]): void;
+  /** Totals as measure values by name. */
+  valuesOf(totals: readonly PartialValue[]): Record<string, MeasureValue>;
   /** The event's own row (one event's contribution), or null when `where` does not hold. */
   rowOf(event: EventRecord): ViewRow | null;
   /** Pre-aggregates events into rows, merging into `into` when given. */
@@ -162,29 +209,58 @@ export function compileJs(view: ViewDefinition): CompiledView {
   const timeField = view.time.field;
   const groupFields = view.groupBy;
   const measures = Object.entries(view.measures).map(([name, measure]) => {
-    if (measure.kind === 'count') return { name, lift: (): MeasureValue => 1n };
+    const monoid = PARTIAL_MONOIDS[measure.kind];
+    if (measure.kind === 'count') return { name, monoid, lift: (): PartialValue => 1 };
     const evaluate = compileExpr(view, measure.expr);
-    return { name, lift: (event: EventRecord) => evaluate(event) as MeasureValue };
+    return { name, monoid, lift: (event: EventRecord) => evaluate(event) as PartialValue };
   });
-  const rowOf = (event: EventRecord): ViewRow | null => {
-    if (where(event) !== true) return null;
-    const ts = event[timeField] as number;
-    const group = groupFields.map((field) => (event[field] ?? null) as GroupValue);
-    const values: Record<string, MeasureValue> = {};
-    for (const measure of measures) values[measure.name] = measure.lift(event);
-    return { bucket: ts - (ts % width), group, values };
-  };
-  return {
+  const valueOf = (value: PartialValue | undefined): MeasureValue =>
+    value === null || value === undefined ? null : BigInt(value);
+  const compiled: CompiledView = {
     view,
-    rowOf,
+    measureNames: measures.map((measure) => measure.name),
+    matches: (event) => where(event) === true,
+    bucketOf(event) {
+      const ts = event[timeField] as number;
+      return ts - (ts % width);
+    },
+    groupOf: (event) => groupFields.map((field) => (event[field] ?? null) as GroupValue),
+    // Map keys tell null from "null" by themselves; only several fields need an encoding.
+    groupIdOf:
+      groupFields.length === 0
+        ? () => ''
+        : groupFields.length === 1
+          ? (event) => event[groupFields[0] as string] ?? null
+          : (event) => groupKey(compiled.groupOf(event)),
+    zeros: () => measures.map((measure) => measure.monoid.zero),
+    accumulate(event, totals) {
+      for (let index = 0; index < measures.length; index++) {
+        const measure = measures[index] as (typeof measures)[number];
+        totals[index] = measure.monoid.plus(totals[index] ?? measure.monoid.zero, measure.lift(event));
+      }
+    },
+    valuesOf(totals) {
+      const values: Record<string, MeasureValue> = {};
+      measures.forEach((measure, index) => {
+        values[measure.name] = valueOf(totals[index]);
+      });
+      return values;
+    },
+    rowOf(event) {
+      if (!compiled.matches(event)) return null;
+      const values: Record<string, MeasureValue> = {};
+      for (const measure of measures) values[measure.name] = valueOf(measure.lift(event));
+      return { bucket: compiled.bucketOf(event), group: compiled.groupOf(event), values };
+    },
     reduce(events, into = new ViewRows(view)) {
       for (const event of events) {
-        const row = rowOf(event);
+        const row = compiled.rowOf(event);
         if (row !== null) into.add(row);
       }
       return into;
     },
   };
+  return compiled;
 }
 
 /** Compares strings by Unicode code point, as Trino and DuckDB order VARCHAR (UTF-8 bytes). */

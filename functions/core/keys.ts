@@ -48,6 +48,11 @@ export function padSequence(sequenceNumber: string): string {
   return sequenceNumber.padStart(SEQUENCE_WIDTH, '0');
 }
 
+/** Numeric order of two sequence numbers without padding them (digits, no leading zeros). */
+export function compareSequenceNumbers(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
 /** Event-time day of an epoch-milliseconds time, `YYYY-MM-DD` in UTC: the archive's partition. */
 export function dayOf(ts: number): string {
   return new Date(ts).toISOString().slice(0, 10);

@@ -12,20 +12,32 @@ export interface Monoid<T> {
   plus(a: T, b: T): T;
 }
 
-const nullable = (combine: (a: bigint, b: bigint) => bigint): Monoid<MeasureValue> => ({
-  zero: null,
-  plus: (a, b) => (a === null ? b : b === null ? a : combine(a, b)),
-});
+type MeasureMonoids<T> = Readonly<Record<Measure['kind'], Monoid<T | null>>>;
 
-export const MONOIDS: Readonly<Record<Measure['kind'], Monoid<MeasureValue>>> = {
-  // count never sees null inputs, so its zero is 0 like COUNT(*) over no rows.
-  count: { zero: 0n, plus: (a, b) => (a ?? 0n) + (b ?? 0n) },
-  sum: nullable((a, b) => a + b),
-  // biome-ignore lint/complexity/useMathMinMax: bigint operands
-  min: nullable((a, b) => (a < b ? a : b)),
-  // biome-ignore lint/complexity/useMathMinMax: bigint operands
-  max: nullable((a, b) => (a > b ? a : b)),
-};
+/**
+ * The measures' monoids over any exact integer type: stated once, used with bigint for stored and
+ * served rows, and with the evaluator's number-or-bigint while pre-aggregating.
+ */
+export function measureMonoids<T extends number | bigint>(
+  add: (a: T, b: T) => T,
+  zeroCount: T,
+): MeasureMonoids<T> {
+  const nullable = (combine: (a: T, b: T) => T): Monoid<T | null> => ({
+    zero: null,
+    plus: (a, b) => (a === null ? b : b === null ? a : combine(a, b)),
+  });
+  return {
+    // count never sees null inputs, so its zero is 0 like COUNT(*) over no rows.
+    count: { zero: zeroCount, plus: (a, b) => add(a ?? zeroCount, b ?? zeroCount) },
+    sum: nullable(add),
+    // biome-ignore lint/complexity/useMathMinMax: bigint operands
+    min: nullable((a, b) => (a < b ? a : b)),
+    // biome-ignore lint/complexity/useMathMinMax: bigint operands
+    max: nullable((a, b) => (a > b ? a : b)),
+  };
+}
+
+export const MONOIDS: MeasureMonoids<bigint> = measureMonoids<bigint>((a, b) => a + b, 0n);
 
 export function monoidOf(measure: Measure): Monoid<MeasureValue> {
   return MONOIDS[measure.kind];

@@ -1,8 +1,7 @@
 import type { EventCatalog, FieldError } from './catalog';
-import type { CompiledView } from './compile-js';
+import type { CompiledView, PartialValue } from './compile-js';
 import { type GroupValue, padSequence, speedItemKey } from './keys';
 import type { ViewRow } from './rows';
-import { ViewRows } from './rows';
 import type { ViewDefinition } from './view';
 
 /** One stream record as the speed layer sees it: Kinesis's fields, data still base64. */
@@ -32,39 +31,45 @@ export function decodeRecord(catalog: EventCatalog, record: StreamRecord): Decod
   } catch (error) {
     return { ok: false, record, reason: `not JSON: ${(error as Error).message}`, errors: [] };
   }
+  // Valid events are used as parsed: fields the catalog does not know are never read.
+  if (catalog.accepts(input)) return { ok: true, record, event: input as Readonly<Record<string, unknown>> };
   const parsed = catalog.parse(input);
   if (parsed.ok) return { ok: true, record, event: parsed.event };
   const fields = [...new Set(parsed.errors.map((error) => error.field))].join(', ');
   return { ok: false, record, reason: `fails the ${catalog.name} schema: ${fields}`, errors: parsed.errors };
 }
 
-/** One event's row in one view, with the record it came from. */
+/** One event that counts in a speed item, with the record it came from. */
 export interface Contribution {
-  /** Padded sequence number of the record. */
-  readonly sequence: string;
-  readonly row: ViewRow;
+  /** Sequence number of the record, as Kinesis gives it. */
+  readonly sequenceNumber: string;
+  readonly event: Readonly<Record<string, unknown>>;
 }
 
 /** Everything a batch adds to one speed item: its key and the contributions in stream order. */
 export interface SpeedKeyPlan {
   readonly view: ViewDefinition;
+  readonly compiled: CompiledView;
   readonly pk: string;
   readonly sk: string;
   readonly bucket: number;
   readonly group: readonly GroupValue[];
   readonly contributions: Contribution[];
+  /** The monoid sum of all contributions, in `compiled.measureNames` order, kept as they are added. */
+  readonly totals: PartialValue[];
 }
 
 export interface SpeedPlan {
-  /** By `pk|sk`, in the order keys first appear in the batch. */
+  /** In the order keys first appear in the batch. */
   readonly keys: Map<string, SpeedKeyPlan>;
   /** Valid records no view could evaluate (an expression overflowed): quarantined too. */
   readonly unevaluable: InvalidRecord[];
 }
 
 /**
- * Groups a shard's valid events, in sequence order, by the speed item each view row lands in.
- * A record contributes to every view or, if one view cannot evaluate it, to none.
+ * Groups a shard's valid events, in sequence order, by the speed item each view row lands in,
+ * pre-aggregating into each item's totals as it goes. A record contributes to every view or, if
+ * one view cannot evaluate it, to none.
  */
 export function planSpeedWrites(
   views: readonly CompiledView[],
@@ -72,37 +77,78 @@ export function planSpeedWrites(
 ): SpeedPlan {
   const keys = new Map<string, SpeedKeyPlan>();
   const unevaluable: InvalidRecord[] = [];
+  const touched: SpeedKeyPlan[] = [];
+  const spoiled = new Set<SpeedKeyPlan>();
+  // Per view, bucket, then group: no key string built per event.
+  const index = views.map(() => new Map<number, Map<unknown, SpeedKeyPlan>>());
   for (const { record, event } of events) {
-    const sequence = padSequence(record.sequenceNumber);
-    let rows: { compiled: CompiledView; row: ViewRow }[];
+    touched.length = 0;
     try {
-      rows = views.flatMap((compiled) => {
-        const row = compiled.rowOf(event);
-        return row === null ? [] : [{ compiled, row }];
-      });
+      for (let viewIndex = 0; viewIndex < views.length; viewIndex++) {
+        const compiled = views[viewIndex] as CompiledView;
+        if (!compiled.matches(event)) continue;
+        const bucket = compiled.bucketOf(event);
+        const buckets = index[viewIndex] as Map<number, Map<unknown, SpeedKeyPlan>>;
+        let groups = buckets.get(bucket);
+        if (groups === undefined) {
+          groups = new Map();
+          buckets.set(bucket, groups);
+        }
+        const groupId = compiled.groupIdOf(event);
+        let plan = groups.get(groupId);
+        if (plan === undefined) {
+          const group = compiled.groupOf(event);
+          const { pk, sk } = speedItemKey(compiled.view, bucket, group);
+          plan = {
+            view: compiled.view,
+            compiled,
+            pk,
+            sk,
+            bucket,
+            group,
+            contributions: [],
+            totals: compiled.zeros(),
+          };
+          groups.set(groupId, plan);
+          keys.set(`${pk}|${sk}`, plan);
+        }
+        touched.push(plan);
+        compiled.accumulate(event, plan.totals);
+      }
     } catch (error) {
+      // Totals already touched by this record are rebuilt from their contributions below.
+      for (const plan of touched) spoiled.add(plan);
       unevaluable.push({ record, reason: `cannot be evaluated: ${(error as Error).message}`, errors: [] });
       continue;
     }
-    for (const { compiled, row } of rows) {
-      const { pk, sk } = speedItemKey(compiled.view, row.bucket, row.group);
-      const id = `${pk}|${sk}`;
-      let plan = keys.get(id);
-      if (plan === undefined) {
-        plan = { view: compiled.view, pk, sk, bucket: row.bucket, group: row.group, contributions: [] };
-        keys.set(id, plan);
-      }
-      plan.contributions.push({ sequence, row });
-    }
+    for (const plan of touched) plan.contributions.push({ sequenceNumber: record.sequenceNumber, event });
   }
+  for (const plan of spoiled) {
+    const rebuilt = plan.compiled.zeros();
+    for (const { event } of plan.contributions) plan.compiled.accumulate(event, rebuilt);
+    plan.totals.splice(0, plan.totals.length, ...rebuilt);
+  }
+  for (const [id, plan] of keys) if (plan.contributions.length === 0) keys.delete(id);
   return { keys, unevaluable };
 }
 
-/** The monoid sum of a key's contributions after `afterSequence` (all when null), or null if none. */
+const toRow = (plan: SpeedKeyPlan, totals: readonly PartialValue[]): ViewRow => ({
+  bucket: plan.bucket,
+  group: plan.group,
+  values: plan.compiled.valuesOf(totals),
+});
+
+/**
+ * The monoid sum of a key's contributions after a checkpoint (a padded sequence number; all when
+ * null), or null if none.
+ */
 export function deltaAfter(plan: SpeedKeyPlan, afterSequence: string | null): ViewRow | null {
-  const rows = new ViewRows(plan.view);
-  for (const { sequence, row } of plan.contributions) {
-    if (afterSequence === null || sequence > afterSequence) rows.add(row);
+  if (afterSequence === null) return toRow(plan, plan.totals);
+  let totals: PartialValue[] | null = null;
+  for (const { sequenceNumber, event } of plan.contributions) {
+    if (padSequence(sequenceNumber) <= afterSequence) continue;
+    totals ??= plan.compiled.zeros();
+    plan.compiled.accumulate(event, totals);
   }
-  return rows.sorted()[0] ?? null;
+  return totals === null ? null : toRow(plan, totals);
 }

@@ -5,6 +5,7 @@ import pLimit from 'p-limit';
 import type { SpeedStore } from '../adapters/dynamo-speed-store';
 import {
   type CompiledView,
+  compareSequenceNumbers,
   compileJs,
   decodeRecord,
   deltaAfter,
@@ -65,13 +66,15 @@ export class SpeedProcessor {
     if (first === undefined) return { batchItemFailures: [] };
     const shardId = shardIdOf(first);
     const records = event.Records.map(toStreamRecord);
-    const decoded = records.map((record) => decodeRecord(this.options.catalog, record));
-    const valid = decoded.flatMap((item) => (item.ok ? [item] : []));
+    const valid: { record: StreamRecord; event: Readonly<Record<string, unknown>> }[] = [];
+    const invalid: InvalidRecord[] = [];
+    for (const record of records) {
+      const decoded = decodeRecord(this.options.catalog, record);
+      if (decoded.ok) valid.push(decoded);
+      else invalid.push(decoded);
+    }
     const plan = planSpeedWrites(this.compiled, valid);
-    const invalid: InvalidRecord[] = [
-      ...decoded.flatMap((item) => (item.ok ? [] : [item])),
-      ...plan.unevaluable,
-    ];
+    invalid.push(...plan.unevaluable);
 
     const failedSequences: string[] = [];
     let conflicts = 0;
@@ -92,7 +95,7 @@ export class SpeedProcessor {
               sequenceNumber: item.record.sequenceNumber,
               error,
             });
-            failedSequences.push(padSequence(item.record.sequenceNumber));
+            failedSequences.push(item.record.sequenceNumber);
           }
         }),
       ),
@@ -102,7 +105,7 @@ export class SpeedProcessor {
             if (await this.applyKey(shardId, keyPlan)) conflicts++;
           } catch (error) {
             logger.error('speed item write failed', { shardId, pk: keyPlan.pk, sk: keyPlan.sk, error });
-            failedSequences.push(keyPlan.contributions[0]?.sequence ?? padSequence('0'));
+            failedSequences.push(keyPlan.contributions[0]?.sequenceNumber ?? first.kinesis.sequenceNumber);
           }
         }),
       ),
@@ -118,25 +121,25 @@ export class SpeedProcessor {
 
     if (failedSequences.length === 0) return { batchItemFailures: [] };
     // Lambda retries from the lowest reported record; items already written skip it by their checkpoint.
-    const lowest = failedSequences.sort()[0];
-    const record = records.find((candidate) => padSequence(candidate.sequenceNumber) === lowest);
-    return {
-      batchItemFailures: [{ itemIdentifier: record?.sequenceNumber ?? first.kinesis.sequenceNumber }],
-    };
+    const lowest = failedSequences.sort(compareSequenceNumbers)[0] ?? first.kinesis.sequenceNumber;
+    return { batchItemFailures: [{ itemIdentifier: lowest }] };
   }
 
   /** Writes one item's delta; returns true when a redelivery was detected and trimmed. */
   private async applyKey(shardId: string, plan: SpeedKeyPlan): Promise<boolean> {
     const { store } = this.options;
     const expiresAt = Math.ceil((plan.bucket + this.options.retentionMs) / 1000);
-    const lastSequence = plan.contributions.at(-1)?.sequence;
+    const last = plan.contributions.at(-1)?.sequenceNumber;
+    const lastSequence = last === undefined ? undefined : padSequence(last);
     let after: string | null = null;
     let conflicted = false;
     // Two attempts: the whole delta, then, after a conflict, only the records above the checkpoint.
     for (let attempt = 0; lastSequence !== undefined && attempt < 2; attempt++) {
-      const remaining = plan.contributions.filter(({ sequence }) => after === null || sequence > after);
+      const remaining = plan.contributions.filter(
+        ({ sequenceNumber }) => after === null || padSequence(sequenceNumber) > after,
+      );
       const row = deltaAfter(plan, after);
-      const firstSequence = remaining[0]?.sequence;
+      const firstSequence = remaining[0] === undefined ? undefined : padSequence(remaining[0].sequenceNumber);
       if (row === null || firstSequence === undefined) break;
       const outcome = await store.addDelta({
         view: plan.view,
