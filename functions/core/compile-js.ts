@@ -214,7 +214,7 @@ export function compileJs(view: ViewDefinition): CompiledView {
     const evaluate = compileExpr(view, measure.expr);
     return { name, monoid, lift: (event: EventRecord) => evaluate(event) as PartialValue };
   });
-  const valueOf = (value: PartialValue | undefined): MeasureValue =>
+  const measureValue = (value: PartialValue | undefined): MeasureValue =>
     value === null || value === undefined ? null : BigInt(value);
   const compiled: CompiledView = {
     view,
@@ -242,14 +242,14 @@ export function compileJs(view: ViewDefinition): CompiledView {
     valuesOf(totals) {
       const values: Record<string, MeasureValue> = {};
       measures.forEach((measure, index) => {
-        values[measure.name] = valueOf(totals[index]);
+        values[measure.name] = measureValue(totals[index]);
       });
       return values;
     },
     rowOf(event) {
       if (!compiled.matches(event)) return null;
       const values: Record<string, MeasureValue> = {};
-      for (const measure of measures) values[measure.name] = valueOf(measure.lift(event));
+      for (const measure of measures) values[measure.name] = measureValue(measure.lift(event));
       return { bucket: compiled.bucketOf(event), group: compiled.groupOf(event), values };
     },
     reduce(events, into = new ViewRows(view)) {
