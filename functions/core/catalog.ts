@@ -61,6 +61,8 @@ export interface EventCatalog {
   parse(input: unknown): ParseResult<Readonly<Record<string, unknown>>>;
   /** Whether `parse` would accept the input, without copying it: the speed layer's hot path. */
   accepts(input: unknown): boolean;
+  /** The zod schema `parse` reports errors with (and an API can describe events with). */
+  readonly schema: z.ZodType;
 }
 
 /** An event catalog that knows its fields' names and types, for typed views and events. */
@@ -127,6 +129,7 @@ export function defineEventCatalog<const F extends FieldSpecs>(definition: {
     timeField,
     fields,
     accepts,
+    schema,
     parse(input) {
       if (accepts(input)) {
         // As zod does: keep the catalog's fields only.

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import { defineEventCatalog } from '../../functions/core';
@@ -77,5 +78,60 @@ describe('defineEventCatalog', () => {
         },
       }),
     ).toThrow(/Total Amount/);
+  });
+});
+
+describe('the hot-path acceptor', () => {
+  const fieldValue = fc.oneof(
+    fc.jsonValue(),
+    fc.constantFrom(
+      'paid',
+      'refunded',
+      'pending',
+      '',
+      'US',
+      null,
+      undefined,
+      0,
+      -1,
+      1.5,
+      2 ** 53,
+      2 ** 53 - 1,
+      -0,
+    ),
+    fc.integer(),
+  );
+  const candidate = fc.oneof(
+    fc.record(Object.fromEntries(Object.keys(orderEvents.fields).map((field) => [field, fieldValue])), {
+      requiredKeys: [],
+    }),
+    fc.record({
+      id: fc.string(),
+      ts: fc.nat(),
+      amount: fc.nat(),
+      status: fc.constantFrom('paid', 'pending'),
+    }),
+    fc.jsonValue(),
+  );
+
+  it('accepts exactly what the zod schema accepts', () => {
+    fc.assert(
+      fc.property(candidate, (input) => {
+        expect(orderEvents.accepts(input)).toBe(orderEvents.schema.safeParse(input).success);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('parses to what zod parses', () => {
+    fc.assert(
+      fc.property(candidate, (input) => {
+        const zod = orderEvents.schema.safeParse(input);
+        const parsed = orderEvents.parse(input);
+        expect(parsed.ok).toBe(zod.success);
+        if (parsed.ok && zod.success) expect(parsed.event).toEqual(zod.data);
+      }),
+      { numRuns: 5_000 },
+    );
   });
 });
