@@ -1,3 +1,4 @@
+export * from './archive';
 export * from './catalog';
 export * from './compile-js';
 export * from './compile-sql';
