@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { glob } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -11,6 +12,7 @@ import {
   dayOf,
   type EventCatalog,
   type EventRecord,
+  PARTITION_COLUMN,
   parseSqlRow,
   quoteIdentifier,
   quoteString,
@@ -19,9 +21,7 @@ import {
   type ViewDefinition,
   type ViewRow,
 } from '../core';
-
-/** Partition column of the archive: event-time day, `YYYY-MM-DD`, as in the Glue table. */
-export const PARTITION_COLUMN = 'dt';
+import { type QueryEngine, QueryFailedError } from './query-engine';
 
 /** Where an archive folder keeps its events: `events/dt=YYYY-MM-DD/<file>.json.gz | .parquet`. */
 export const ARCHIVE_PREFIX = 'events';
@@ -57,8 +57,11 @@ function toCell(value: unknown): SqlCell {
  * DuckDB in place of Athena: exposes raw events as `raw_events` (a local archive folder, or events
  * held in memory) and runs a view's compiled SQL on it, unchanged.
  */
-export class DuckDbQueryEngine {
+export class DuckDbQueryEngine implements QueryEngine {
   private archiveDir: string | null = null;
+  /** Results of started queries, by id, until read: Athena keeps them in S3, this engine in memory. */
+  private readonly finished = new Map<string, Record<string, SqlCell>[]>();
+
   private rawEventsKind: 'VIEW' | 'TABLE' | null = null;
 
   private constructor(
@@ -113,6 +116,29 @@ export class DuckDbQueryEngine {
   async runView(view: ViewDefinition, sql: string = compileSql(view)): Promise<ViewRow[]> {
     if (this.archiveDir !== null) await this.refreshArchiveView();
     return (await this.query(sql)).map((record) => parseSqlRow(view, record));
+  }
+
+  /** QueryEngine: runs the query at once; its rows wait for `results`. */
+  async start(sql: string): Promise<string> {
+    const id = randomUUID();
+    if (this.archiveDir !== null) await this.refreshArchiveView();
+    try {
+      this.finished.set(id, await this.query(sql));
+    } catch (error) {
+      throw new QueryFailedError(id, 'FAILED', (error as Error).message);
+    }
+    return id;
+  }
+
+  async wait(queryId: string): Promise<void> {
+    if (!this.finished.has(queryId)) throw new QueryFailedError(queryId, 'UNKNOWN', 'no such query');
+  }
+
+  async *results(queryId: string): AsyncIterable<Record<string, SqlCell>> {
+    const rows = this.finished.get(queryId);
+    if (rows === undefined) throw new QueryFailedError(queryId, 'UNKNOWN', 'no such query');
+    this.finished.delete(queryId);
+    yield* rows;
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 import type { Dirent } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
@@ -7,8 +7,15 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 export interface ObjectStore {
   put(key: string, body: string | Uint8Array, contentType?: string): Promise<void>;
   get(key: string): Promise<Uint8Array>;
-  /** Keys under a prefix, in key order. */
-  list(prefix: string): Promise<string[]>;
+  /** Objects under a prefix, in key order. */
+  list(prefix: string): Promise<StoredObject[]>;
+}
+
+export interface StoredObject {
+  readonly key: string;
+  /** Epoch milliseconds. */
+  readonly lastModified: number;
+  readonly size: number;
 }
 
 export class S3ObjectStore implements ObjectStore {
@@ -29,17 +36,24 @@ export class S3ObjectStore implements ObjectStore {
     return Body.transformToByteArray();
   }
 
-  async list(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
+  async list(prefix: string): Promise<StoredObject[]> {
+    const objects: StoredObject[] = [];
     let token: string | undefined;
     do {
       const page = await this.client.send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
       );
-      for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        objects.push({
+          key: object.Key,
+          lastModified: object.LastModified?.getTime() ?? 0,
+          size: object.Size ?? 0,
+        });
+      }
       token = page.NextContinuationToken;
     } while (token !== undefined);
-    return keys;
+    return objects;
   }
 }
 
@@ -56,7 +70,7 @@ export class FileObjectStore implements ObjectStore {
     return readFile(this.pathOf(key));
   }
 
-  async list(prefix: string): Promise<string[]> {
+  async list(prefix: string): Promise<StoredObject[]> {
     let entries: Dirent[];
     try {
       entries = await readdir(this.root, { recursive: true, withFileTypes: true });
@@ -64,11 +78,18 @@ export class FileObjectStore implements ObjectStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
-    return entries
+    const files = entries
       .filter((entry) => entry.isFile())
-      .map((entry) => relative(this.root, join(entry.parentPath, entry.name)).split(sep).join('/'))
-      .filter((key) => key.startsWith(prefix))
-      .sort();
+      .map((entry) => join(entry.parentPath, entry.name))
+      .map((path) => ({ path, key: relative(this.root, path).split(sep).join('/') }))
+      .filter(({ key }) => key.startsWith(prefix))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return Promise.all(
+      files.map(async ({ path, key }) => {
+        const stats = await stat(path);
+        return { key, lastModified: stats.mtimeMs, size: stats.size };
+      }),
+    );
   }
 
   private pathOf(key: string): string {

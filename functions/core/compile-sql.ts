@@ -72,9 +72,18 @@ export function validitySql(catalog: EventCatalog): string {
   return conditions.length === 0 ? 'TRUE' : conditions.join('\n    AND ');
 }
 
+/** The archive's partition column: event-time day, `YYYY-MM-DD`. */
+export const PARTITION_COLUMN = 'dt';
+
 export interface SqlOptions {
   /** Relation holding the raw events. @default raw_events */
   readonly relation?: string;
+  /**
+   * Only these event-time days (partitions): what bounds the bytes a run scans. Copies of an event
+   * are deduplicated within the days read; producer duplicates share `ts`, hence the day.
+   * @default every day
+   */
+  readonly days?: readonly string[];
 }
 
 export function compileSql(view: ViewDefinition, options: SqlOptions = {}): string {
@@ -96,10 +105,19 @@ export function compileSql(view: ViewDefinition, options: SqlOptions = {}): stri
     return `${measure.kind.toUpperCase()}(${value}) AS ${alias}`;
   });
   const ordinals = [1, ...groups.map((_, index) => index + 2)];
+  const days = options.days;
+  if (days?.some((day) => !/^\d{4}-\d{2}-\d{2}$/.test(day)))
+    throw new RangeError(`bad day in ${days.join(', ')}`);
+  const partitions =
+    days === undefined
+      ? ''
+      : days.length === 0
+        ? 'FALSE\n    AND '
+        : `${PARTITION_COLUMN} IN (${days.map(quoteString).join(', ')})\n    AND `;
   return `WITH valid_events AS (
   SELECT ${columns}
   FROM ${relation}
-  WHERE ${validitySql(catalog)}
+  WHERE ${partitions}${validitySql(catalog)}
 ),
 ranked_events AS (
   SELECT ${columns}, row_number() OVER (PARTITION BY ${id} ORDER BY ${dedupeOrder}) AS "event_rank"

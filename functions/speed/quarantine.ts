@@ -42,12 +42,12 @@ export class Quarantine {
   }
 
   async list(): Promise<QuarantinedRecord[]> {
-    const keys = await this.store.list(QUARANTINE_PREFIX);
-    const records = await Promise.all(
-      keys.map(
-        async (key) => JSON.parse(new TextDecoder().decode(await this.store.get(key))) as QuarantinedRecord,
+    const objects = await this.store.list(QUARANTINE_PREFIX);
+    return Promise.all(
+      objects.map(
+        async ({ key }) =>
+          JSON.parse(new TextDecoder().decode(await this.store.get(key))) as QuarantinedRecord,
       ),
     );
-    return records;
   }
 }

@@ -2,8 +2,14 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ARCHIVE_PREFIX, DuckDbQueryEngine, PARTITION_COLUMN } from '../../functions/adapters/duckdb';
-import { dayOf, type EventCatalog, type EventRecord, quoteString } from '../../functions/core';
+import { ARCHIVE_PREFIX, DuckDbQueryEngine } from '../../functions/adapters/duckdb';
+import {
+  dayOf,
+  type EventCatalog,
+  type EventRecord,
+  PARTITION_COLUMN,
+  quoteString,
+} from '../../functions/core';
 
 export const tempDir = (prefix: string): Promise<string> => mkdtemp(join(tmpdir(), `driftless-${prefix}-`));
 

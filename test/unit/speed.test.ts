@@ -47,7 +47,10 @@ const memoryObjects = (): ObjectStore & { objects: Map<string, string> } => {
       return new TextEncoder().encode(objects.get(key));
     },
     async list(prefix) {
-      return [...objects.keys()].filter((key) => key.startsWith(prefix)).sort();
+      return [...objects.keys()]
+        .filter((key) => key.startsWith(prefix))
+        .sort()
+        .map((key) => ({ key, lastModified: 0, size: objects.get(key)?.length ?? 0 }));
     },
   };
 };
