@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { benchBatch } from './batch';
 import { benchSpeed } from './speed';
 
 // Handlers publish metrics per batch; a benchmark measures their work, not stdout.
@@ -21,6 +22,20 @@ program
       batchSize: Number(options.batchSize),
       groups: Number(options.groups),
       rounds: Number(options.rounds),
+    });
+  });
+
+program
+  .command('batch')
+  .description('a full local batch run over N archived events, then the incremental run after one late event')
+  .option('--events <n>', 'events in the archive', '10000000')
+  .option('--days <n>', 'event-time days they span', '7')
+  .option('--data-dir <dir>', 'scratch archive folder (deleted first)', '.driftless/bench-batch')
+  .action(async (options: { events: string; days: string; dataDir: string }) => {
+    await benchBatch({
+      events: Number(options.events),
+      days: Number(options.days),
+      dataDir: options.dataDir,
     });
   });
 

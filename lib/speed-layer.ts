@@ -1,16 +1,14 @@
-import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
-import { Architecture, Runtime, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { QUARANTINE_PREFIX } from '../functions/speed/quarantine';
 import { SPEED_EVENT_SOURCE } from '../functions/speed/settings';
+import { DriftlessFunction } from './function';
 
 export interface SpeedLayerProps {
   /** The table of speed items (and batch items and manifests). */
@@ -35,7 +33,7 @@ export interface SpeedLayerProps {
  */
 export class SpeedLayer extends Construct {
   public readonly stream: Stream;
-  public readonly function: NodejsFunction;
+  public readonly function: DriftlessFunction;
   public readonly quarantineBucket: Bucket;
   public readonly failureQueue: Queue;
 
@@ -65,30 +63,13 @@ export class SpeedLayer extends Construct {
     });
 
     const speedRetention = props.speedRetention ?? Duration.hours(72);
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: fileURLToPath(new URL('../functions/speed/handler.ts', import.meta.url)),
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
-      memorySize: 512,
-      timeout: Duration.minutes(1),
-      logGroup: new LogGroup(this, 'Logs', {
-        retention: RetentionDays.ONE_MONTH,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
+    this.function = new DriftlessFunction(this, 'Function', {
+      handlerFile: 'functions/speed/handler.ts',
+      service: 'driftless-speed',
       environment: {
         TABLE_NAME: props.table.tableName,
         QUARANTINE_BUCKET: this.quarantineBucket.bucketName,
         SPEED_RETENTION_HOURS: String(speedRetention.toHours()),
-        POWERTOOLS_SERVICE_NAME: 'driftless-speed',
-        POWERTOOLS_METRICS_NAMESPACE: 'Driftless',
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        minify: true,
-        sourceMap: true,
-        // Some dependencies still call require(); ESM bundles need it defined.
-        banner:
-          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },
     });
 

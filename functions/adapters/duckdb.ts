@@ -61,6 +61,7 @@ export class DuckDbQueryEngine implements QueryEngine {
   private archiveDir: string | null = null;
   /** Results of started queries, by id, until read: Athena keeps them in S3, this engine in memory. */
   private readonly finished = new Map<string, Record<string, SqlCell>[]>();
+  private queue: Promise<unknown> = Promise.resolve();
 
   private rawEventsKind: 'VIEW' | 'TABLE' | null = null;
 
@@ -114,20 +115,38 @@ export class DuckDbQueryEngine implements QueryEngine {
   }
 
   async runView(view: ViewDefinition, sql: string = compileSql(view)): Promise<ViewRow[]> {
-    if (this.archiveDir !== null) await this.refreshArchiveView();
-    return (await this.query(sql)).map((record) => parseSqlRow(view, record));
+    const records = await this.exclusively(async () => {
+      if (this.archiveDir !== null) await this.refreshArchiveView();
+      return this.query(sql);
+    });
+    return records.map((record) => parseSqlRow(view, record));
   }
 
   /** QueryEngine: runs the query at once; its rows wait for `results`. */
   async start(sql: string): Promise<string> {
     const id = randomUUID();
-    if (this.archiveDir !== null) await this.refreshArchiveView();
     try {
-      this.finished.set(id, await this.query(sql));
+      this.finished.set(
+        id,
+        await this.exclusively(async () => {
+          if (this.archiveDir !== null) await this.refreshArchiveView();
+          return this.query(sql);
+        }),
+      );
     } catch (error) {
       throw new QueryFailedError(id, 'FAILED', (error as Error).message);
     }
     return id;
+  }
+
+  /** One query at a time: a refresh replaces `raw_events`, which a concurrent query would lose. */
+  private exclusively<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(work);
+    this.queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
   }
 
   async wait(queryId: string): Promise<void> {

@@ -9,13 +9,13 @@ import {
 import {
   BUCKET_WIDTH_MS,
   dayOf,
-  type GroupValue,
-  type MeasureValue,
+  speedPartitionKey,
   speedSortKeyRange,
   TABLE_ATTRIBUTES,
   type ViewDefinition,
   type ViewRow,
 } from '../core';
+import { BUCKET_ATTRIBUTE, GROUP_ATTRIBUTE, itemToRow, measureAttribute } from './dynamo-rows';
 
 /** One conditional write of a batch's additive measures (count, sum) to one speed item. */
 export interface SpeedDelta {
@@ -47,9 +47,6 @@ export interface SpeedStore {
 }
 
 const { partitionKey: PK, sortKey: SK, expiresAt: EXPIRES_AT } = TABLE_ATTRIBUTES;
-export const BUCKET_ATTRIBUTE = 'bucket';
-export const GROUP_ATTRIBUTE = 'grp';
-export const measureAttribute = (name: string): string => `m_${name}`;
 /** A top-level attribute per shard: a nested map fails on an item's first write ("document path invalid"). */
 export const checkpointAttribute = (shardId: string): string => `ck_${shardId}`;
 
@@ -156,7 +153,7 @@ export class DynamoSpeedStore implements SpeedStore {
             KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :start AND :end',
             ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
             ExpressionAttributeValues: {
-              ':pk': { S: `speed#${view.name}#v${view.version}#${dayOf(dayStart)}` },
+              ':pk': { S: speedPartitionKey(view, dayOf(dayStart)) },
               ':start': { S: start },
               ':end': { S: end },
             },
@@ -174,17 +171,4 @@ export class DynamoSpeedStore implements SpeedStore {
     }
     return rows;
   }
-}
-
-function itemToRow(view: ViewDefinition, item: Record<string, AttributeValue>): ViewRow {
-  const values: Record<string, MeasureValue> = {};
-  for (const [name, measure] of Object.entries(view.measures)) {
-    const stored = item[measureAttribute(name)]?.N;
-    values[name] = stored === undefined ? (measure.kind === 'count' ? 0n : null) : BigInt(stored);
-  }
-  return {
-    bucket: Number(item[BUCKET_ATTRIBUTE]?.N),
-    group: JSON.parse(item[GROUP_ATTRIBUTE]?.S ?? '[]') as GroupValue[],
-    values,
-  };
 }

@@ -70,11 +70,37 @@ export function speedItemKey(
   bucket: number,
   group: readonly GroupValue[],
 ): { pk: string; sk: string } {
-  return {
-    pk: `speed#${view.name}#v${view.version}#${dayOf(bucket)}`,
-    sk: `${String(bucket).padStart(BUCKET_DIGITS, '0')}#${groupKey(group)}`,
-  };
+  return { pk: speedPartitionKey(view, dayOf(bucket)), sk: rowSortKey(bucket, group) };
 }
+
+export const speedPartitionKey = (
+  view: { readonly name: string; readonly version: number },
+  day: string,
+): string => `speed#${view.name}#v${view.version}#${day}`;
+
+/** A row's sort key, the same in speed and batch partitions: rows ordered by bucket. */
+export const rowSortKey = (bucket: number, group: readonly GroupValue[]): string =>
+  `${String(bucket).padStart(BUCKET_DIGITS, '0')}#${groupKey(group)}`;
+
+/**
+ * Where a batch run puts one day of a view: a partition per (view, version, day, batch version), so
+ * a run writes beside what readers use and the manifest flips to it in one update.
+ */
+export const batchPartitionKey = (
+  view: { readonly name: string; readonly version: number },
+  day: string,
+  batchVersion: string,
+): string => `batch#${view.name}#v${view.version}#${day}#${batchVersion}`;
+
+export const manifestKey = (viewName: string) => ({ pk: `manifest#${viewName}`, sk: 'manifest' });
+
+/** Every (batch version, day) a run wrote for a view, so clean-up finds retired and orphaned ones. */
+export const versionRegistryKey = (viewName: string, batchVersion: string, day: string) => ({
+  pk: `versions#${viewName}`,
+  sk: `${batchVersion}#${day}`,
+});
+
+export const driftReportKey = (viewName: string, runId: string) => ({ pk: `drift#${viewName}`, sk: runId });
 
 /** Sort-key bounds for buckets in [from, to) within one speed partition. */
 export function speedSortKeyRange(from: number, to: number): { start: string; end: string } {

@@ -1,0 +1,255 @@
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import pLimit from 'p-limit';
+import {
+  batchPartitionKey,
+  dayOf,
+  driftReportKey,
+  manifestKey,
+  rowSortKey,
+  TABLE_ATTRIBUTES,
+  type ViewDefinition,
+  type ViewRow,
+  versionRegistryKey,
+} from '../core';
+import { itemToRow, rowToItem } from './dynamo-rows';
+
+const { partitionKey: PK, sortKey: SK } = TABLE_ATTRIBUTES;
+
+/** A view's manifest: what readers serve. Changed only by one conditional update per batch run. */
+export interface Manifest {
+  readonly view: string;
+  /** The view definition's version the batch items were computed with. */
+  readonly version: number;
+  /** Bumped by every commit; a commit names the revision it read (optimistic lock). */
+  readonly revision: number;
+  /** Batch rows are exact for buckets below it; the speed layer serves from it on. */
+  readonly watermark: number;
+  /** Active batch version per event-time day. */
+  readonly days: Readonly<Record<string, string>>;
+  readonly lastRunId: string;
+  /** When the last committed run started: archive objects newer than this are dirty. */
+  readonly lastRunStartedAt: number;
+  readonly committedAt: number;
+}
+
+export class ManifestConflictError extends Error {
+  override readonly name = 'ManifestConflictError';
+}
+
+export interface VersionEntry {
+  readonly view: string;
+  readonly batchVersion: string;
+  readonly day: string;
+  readonly viewVersion: number;
+  readonly createdAt: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Batch items, manifests, the version registry and drift reports, in the one table. */
+export class DynamoBatchStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async getManifest(viewName: string): Promise<Manifest | null> {
+    const { pk, sk } = manifestKey(viewName);
+    const { Item } = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { [PK]: { S: pk }, [SK]: { S: sk } },
+        ConsistentRead: true,
+      }),
+    );
+    const body = Item?.manifest?.S;
+    return body === undefined ? null : (JSON.parse(body) as Manifest);
+  }
+
+  /** Writes the next manifest if the stored one is still at `expectedRevision` (0: none yet). */
+  async commitManifest(next: Manifest, expectedRevision: number): Promise<void> {
+    const { pk, sk } = manifestKey(next.view);
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: {
+            [PK]: { S: pk },
+            [SK]: { S: sk },
+            revision: { N: String(next.revision) },
+            manifest: { S: JSON.stringify(next) },
+          },
+          ConditionExpression: expectedRevision === 0 ? 'attribute_not_exists(#pk)' : '#revision = :expected',
+          ExpressionAttributeNames: expectedRevision === 0 ? { '#pk': PK } : { '#revision': 'revision' },
+          ...(expectedRevision === 0
+            ? {}
+            : { ExpressionAttributeValues: { ':expected': { N: String(expectedRevision) } } }),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new ManifestConflictError(
+          `manifest of ${next.view} moved past revision ${expectedRevision}: another run committed first`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** Writes one day of a view under a batch version, registering the version first so clean-up finds it. */
+  async writeDay(
+    view: ViewDefinition,
+    batchVersion: string,
+    day: string,
+    rows: readonly ViewRow[],
+    now: number,
+  ) {
+    const registry = versionRegistryKey(view.name, batchVersion, day);
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: {
+          [PK]: { S: registry.pk },
+          [SK]: { S: registry.sk },
+          entry: {
+            S: JSON.stringify({
+              view: view.name,
+              batchVersion,
+              day,
+              viewVersion: view.version,
+              createdAt: now,
+            }),
+          },
+        },
+      }),
+    );
+    const pk = batchPartitionKey(view, day, batchVersion);
+    await this.batchWrite(
+      rows.map((row) => ({
+        PutRequest: { Item: rowToItem(row, { pk, sk: rowSortKey(row.bucket, row.group) }) },
+      })),
+    );
+  }
+
+  /** Batch rows for buckets in [from, to) from the manifest's active versions. */
+  async readRows(view: ViewDefinition, manifest: Manifest, from: number, to: number): Promise<ViewRow[]> {
+    const rows: ViewRow[] = [];
+    const days = Object.keys(manifest.days).filter(
+      (day) => day >= dayOf(from) && day <= dayOf(Math.max(from, to - 1)),
+    );
+    for (const day of days) {
+      const pk = batchPartitionKey(
+        { name: view.name, version: manifest.version },
+        day,
+        manifest.days[day] as string,
+      );
+      for await (const item of this.query(pk)) {
+        const row = itemToRow(view, item);
+        if (row.bucket >= from && row.bucket < to) rows.push(row);
+      }
+    }
+    return rows;
+  }
+
+  async listVersions(viewName: string): Promise<VersionEntry[]> {
+    const entries: VersionEntry[] = [];
+    for await (const item of this.query(`versions#${viewName}`)) {
+      entries.push(JSON.parse(item.entry?.S ?? '{}') as VersionEntry);
+    }
+    return entries;
+  }
+
+  /** Deletes one (batch version, day) of a view and then its registry entry. */
+  async deleteVersion(entry: VersionEntry): Promise<number> {
+    const pk = batchPartitionKey(
+      { name: entry.view, version: entry.viewVersion },
+      entry.day,
+      entry.batchVersion,
+    );
+    const keys: WriteRequest[] = [];
+    for await (const item of this.query(pk)) {
+      keys.push({
+        DeleteRequest: { Key: { [PK]: item[PK] as AttributeValue, [SK]: item[SK] as AttributeValue } },
+      });
+    }
+    await this.batchWrite(keys);
+    const registry = versionRegistryKey(entry.view, entry.batchVersion, entry.day);
+    await this.batchWrite([
+      { DeleteRequest: { Key: { [PK]: { S: registry.pk }, [SK]: { S: registry.sk } } } },
+    ]);
+    return keys.length;
+  }
+
+  async putDriftReport(viewName: string, runId: string, report: unknown): Promise<void> {
+    const { pk, sk } = driftReportKey(viewName, runId);
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: { [PK]: { S: pk }, [SK]: { S: sk }, report: { S: JSON.stringify(report) } },
+      }),
+    );
+  }
+
+  /** The latest drift reports of a view, newest first (run ids sort by start time). */
+  async latestDriftReports(viewName: string, limit: number): Promise<unknown[]> {
+    const { Items } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': PK },
+        ExpressionAttributeValues: { ':pk': { S: `drift#${viewName}` } },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (Items ?? []).map((item) => JSON.parse(item.report?.S ?? 'null'));
+  }
+
+  private async *query(pk: string): AsyncIterable<Record<string, AttributeValue>> {
+    let exclusiveStartKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': PK },
+          ExpressionAttributeValues: { ':pk': { S: pk } },
+          ExclusiveStartKey: exclusiveStartKey,
+        }),
+      );
+      yield* page.Items ?? [];
+      exclusiveStartKey = page.LastEvaluatedKey;
+    } while (exclusiveStartKey !== undefined);
+  }
+
+  /** BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed. */
+  private async batchWrite(requests: readonly WriteRequest[]): Promise<void> {
+    const limit = pLimit(8);
+    const chunks: WriteRequest[][] = [];
+    for (let start = 0; start < requests.length; start += 25) chunks.push(requests.slice(start, start + 25));
+    await Promise.all(
+      chunks.map((chunk) =>
+        limit(async () => {
+          let pending = chunk;
+          for (let attempt = 0; pending.length > 0; attempt++) {
+            if (attempt > 0) await sleep(Math.min(2_000, 50 * 2 ** attempt));
+            if (attempt > 10) throw new Error(`BatchWriteItem left ${pending.length} items unprocessed`);
+            const { UnprocessedItems } = await this.client.send(
+              new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }),
+            );
+            pending = UnprocessedItems?.[this.tableName] ?? [];
+          }
+        }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,30 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { DynamoBatchStore } from '../adapters/dynamo-batch-store';
+import type { SpeedStore } from '../adapters/dynamo-speed-store';
+import type { ObjectStore } from '../adapters/object-store';
+import type { QueryEngine } from '../adapters/query-engine';
+import type { ViewDefinition } from '../core';
+
+/** What the batch steps work with; handlers build it from the environment, tests from emulators. */
+export interface BatchDeps {
+  readonly views: readonly ViewDefinition[];
+  readonly store: DynamoBatchStore;
+  readonly speed: SpeedStore;
+  /** The raw archive: `events/dt=YYYY-MM-DD/...` objects. */
+  readonly archive: ObjectStore;
+  readonly engine: QueryEngine;
+  /** Delivery delay plus allowed lateness: the watermark trails now by at least this. */
+  readonly settleMs: number;
+  /** How long a replaced batch version stays readable before clean-up deletes it. */
+  readonly graceMs: number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly now: () => number;
+}
+
+export function viewNamed(deps: BatchDeps, name: string): ViewDefinition {
+  const view = deps.views.find((candidate) => candidate.name === name);
+  if (view === undefined) throw new Error(`unknown view ${name}`);
+  return view;
+}

@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { BUCKET_WIDTH_MS, compileSql, dayOf } from '../core';
+import { batchContext } from './context';
+import type { BatchDeps } from './deps';
+
+export interface PlanInput {
+  /** Views to recompute over all history, whatever their manifest says (the CLI's `backfill`). */
+  readonly backfill?: readonly string[];
+  /** Epoch milliseconds to plan as of; tests and replays set it. @default now */
+  readonly now?: number;
+}
+
+export interface ViewPlan {
+  readonly view: string;
+  readonly version: number;
+  readonly watermark: number;
+  readonly previousWatermark: number | null;
+  /** The manifest revision this plan read; the commit is conditional on it (0: no manifest yet). */
+  readonly expectedRevision: number;
+  /** Event-time days to recompute. */
+  readonly days: readonly string[];
+  readonly backfill: boolean;
+  readonly sql: string;
+}
+
+export interface RunPlan {
+  readonly runId: string;
+  readonly startedAt: number;
+  readonly views: readonly ViewPlan[];
+}
+
+const ARCHIVE_PREFIX = 'events/';
+const DAY_OF_KEY = /^events\/dt=(\d{4}-\d{2}-\d{2})\//;
+
+/**
+ * Plans a run: per view, the new watermark `floor(now - settle)` and the days to recompute, up to the
+ * watermark's day: days that received archive objects since the last committed run started, and days
+ * never computed; every day on a first run or a backfill (a new view version).
+ */
+export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunPlan> {
+  const startedAt = input.now ?? deps.now();
+  const runId = `run-${new Date(startedAt).toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+  const objects = await deps.archive.list(ARCHIVE_PREFIX);
+  const lastModifiedByDay = new Map<string, number>();
+  for (const object of objects) {
+    const day = DAY_OF_KEY.exec(object.key)?.[1];
+    if (day !== undefined)
+      lastModifiedByDay.set(day, Math.max(lastModifiedByDay.get(day) ?? 0, object.lastModified));
+  }
+  const views: ViewPlan[] = [];
+  for (const view of deps.views) {
+    const manifest = await deps.store.getManifest(view.name);
+    const width = BUCKET_WIDTH_MS[view.time.bucket];
+    const settled = startedAt - deps.settleMs;
+    const backfill =
+      manifest === null || manifest.version !== view.version || (input.backfill ?? []).includes(view.name);
+    // The watermark never moves back: buckets once served exact stay exact.
+    const watermark = Math.max(settled - (settled % width), backfill ? 0 : (manifest?.watermark ?? 0));
+    const lastDay = dayOf(Math.max(0, watermark - 1));
+    const days = [...lastModifiedByDay.entries()]
+      .filter(([day, lastModified]) => {
+        if (day > lastDay || watermark === 0) return false;
+        if (backfill || manifest === null) return true;
+        // A run computes whole days, buckets past its watermark included: a day needs another run only
+        // if it was never computed or received objects since the last run started.
+        return manifest.days[day] === undefined || lastModified >= manifest.lastRunStartedAt;
+      })
+      .map(([day]) => day)
+      .sort();
+    views.push({
+      view: view.name,
+      version: view.version,
+      watermark,
+      previousWatermark: backfill ? null : (manifest?.watermark ?? null),
+      expectedRevision: manifest?.revision ?? 0,
+      days,
+      backfill,
+      sql: compileSql(view, { days }),
+    });
+  }
+  deps.logger.info('batch run planned', {
+    runId,
+    views: views.map(({ view, watermark, days, backfill }) => ({
+      view,
+      watermark,
+      days: days.length,
+      backfill,
+    })),
+  });
+  return { runId, startedAt, views };
+}
+
+export const handler = async (input: PlanInput): Promise<RunPlan> => plan(await batchContext(), input);

@@ -1,0 +1,85 @@
+import { App } from 'aws-cdk-lib';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { cleanup } from '../functions/batch/cleanup';
+import { commit } from '../functions/batch/commit';
+import type { BatchDeps } from '../functions/batch/deps';
+import { load } from '../functions/batch/load';
+import { type PlanInput, plan, type RunPlan } from '../functions/batch/plan';
+import { reconcile } from '../functions/batch/reconcile';
+import { BATCH_STATES } from '../lib/batch-layer';
+import { DriftlessStack } from '../lib/stack';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type StateName = (typeof BATCH_STATES)[keyof typeof BATCH_STATES];
+
+/** Joins an `Fn::Join` of the synthesized definition; references (function ARNs) become placeholders. */
+function resolveJoin(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join === undefined) return 'arn:aws:lambda:us-east-1:000000000000:function:local';
+  return join[1].map(resolveJoin).join(join[0]);
+}
+
+let cachedDefinition: object | undefined;
+
+/** The batch state machine exactly as CDK synthesizes it for AWS (without bundling the functions). */
+export function synthesizeBatchDefinition(): object {
+  if (cachedDefinition !== undefined) return cachedDefinition;
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  new DriftlessStack(app, 'Local');
+  const template = app.synth().getStackByName('Local').template as {
+    Resources: Record<string, { Type: string; Properties: { DefinitionString: unknown } }>;
+  };
+  const machine = Object.values(template.Resources).find(
+    (resource) => resource.Type === 'AWS::StepFunctions::StateMachine',
+  );
+  if (machine === undefined) throw new Error('the stack has no state machine');
+  cachedDefinition = JSON.parse(resolveJoin(machine.Properties.DefinitionString)) as object;
+  return cachedDefinition;
+}
+
+export interface LocalRunOptions {
+  readonly input?: PlanInput;
+  /** Throws in this state, before its step runs: for crash tests. */
+  readonly crashAt?: StateName;
+  /** Sees the run's plan (which days it reads), for statistics. */
+  readonly onPlan?: (plan: RunPlan) => void;
+}
+
+/**
+ * Runs the synthesized batch state machine with aws-local-stepfunctions, its tasks routed to the
+ * same step code the Lambda handlers call, and Athena's `.sync` query routed to DuckDB.
+ */
+export async function runBatchLocally(deps: BatchDeps, options: LocalRunOptions = {}): Promise<Json> {
+  const machine = new StateMachine(synthesizeBatchDefinition() as never, {
+    validationOptions: { checkArn: false },
+  });
+  const step =
+    <I, O>(state: StateName, run: (input: I) => Promise<O>) =>
+    async (input: I): Promise<O> => {
+      if (options.crashAt === state) throw new Error(`injected crash in ${state}`);
+      return run(input);
+    };
+  const taskResourceLocalHandlers = {
+    [BATCH_STATES.plan]: step(BATCH_STATES.plan, async (input: PlanInput) => {
+      const planned = await plan(deps, { ...input, ...options.input });
+      options.onPlan?.(planned);
+      return planned;
+    }),
+    [BATCH_STATES.query]: step(BATCH_STATES.query, async (input: { QueryString: string }) => {
+      const queryExecutionId = await deps.engine.start(input.QueryString);
+      await deps.engine.wait(queryExecutionId);
+      return { QueryExecution: { QueryExecutionId: queryExecutionId, Status: { State: 'SUCCEEDED' } } };
+    }),
+    [BATCH_STATES.load]: step(BATCH_STATES.load, (input: Parameters<typeof load>[1]) => load(deps, input)),
+    [BATCH_STATES.commit]: step(BATCH_STATES.commit, (input: Parameters<typeof commit>[1]) =>
+      commit(deps, input),
+    ),
+    [BATCH_STATES.reconcile]: step(BATCH_STATES.reconcile, (input: Parameters<typeof reconcile>[1]) =>
+      reconcile(deps, input),
+    ),
+    [BATCH_STATES.cleanup]: step(BATCH_STATES.cleanup, () => cleanup(deps)),
+  } as unknown as Record<string, (input: Json) => Promise<Json>>;
+  const execution = machine.run((options.input ?? {}) as Json, { overrides: { taskResourceLocalHandlers } });
+  return (await execution.result) as Json;
+}

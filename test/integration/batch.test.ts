@@ -1,0 +1,336 @@
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderEvents } from '../../events';
+import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
+import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
+import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
+import { FileObjectStore } from '../../functions/adapters/object-store';
+import type { BatchDeps } from '../../functions/batch/deps';
+import type { DriftReport } from '../../functions/batch/reconcile';
+import {
+  BUCKET_WIDTH_MS,
+  caseWhen,
+  compileJs,
+  count,
+  deduplicateEvents,
+  defineView,
+  fieldsOf,
+  sum,
+  type ViewDefinition,
+  type ViewRow,
+} from '../../functions/core';
+import { BATCH_STATES } from '../../lib/batch-layer';
+import { localArchiver } from '../../local/archiver';
+import { runBatchLocally } from '../../local/batch-runner';
+import { views as demoViews } from '../../views';
+import { tempDir } from '../support/archive';
+import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
+import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const today = Date.now() - (Date.now() % DAY);
+
+let fixture: Awaited<ReturnType<typeof startFixture>>;
+beforeAll(async () => {
+  fixture = await startFixture();
+});
+afterAll(() => fixture.close());
+
+let sequence = 0;
+type Order = { id: string; ts: number; country?: string; amount: number; discount?: number; status: string };
+
+/** A fresh table, archive folder and DuckDB engine; events reach the archive through the local archiver. */
+async function setUp(views: readonly ViewDefinition[] = demoViews) {
+  const table = await fixture.newTable();
+  const dir = await tempDir('batch');
+  const archive = new FileObjectStore(dir);
+  const engine = await DuckDbQueryEngine.open(orderEvents);
+  await engine.useArchive(dir);
+  const deps: BatchDeps = {
+    views,
+    store: new DynamoBatchStore(fixture.dynamo, table),
+    speed: new DynamoSpeedStore(fixture.dynamo, table),
+    archive,
+    engine,
+    settleMs: 0,
+    graceMs: 0,
+    logger: quietLogger(),
+    metrics: quietMetrics(),
+    now: Date.now,
+  };
+  const archiver = localArchiver(orderEvents, archive);
+  const send = async (orders: readonly (Order | string)[]) => {
+    await archiver(
+      kinesisEvent(
+        orders.map((order) =>
+          kinesisRecord({
+            shardId: 'shardId-000000000000',
+            sequenceNumber: sequenceNumber(sequence++),
+            data: typeof order === 'string' ? order : JSON.stringify(order),
+          }),
+        ),
+      ),
+    );
+  };
+  const close = async () => {
+    engine.close();
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { deps, send, close, with: (other: readonly ViewDefinition[]) => ({ ...deps, views: other }) };
+}
+
+const countries = ['US', 'FR', 'DE'];
+const ordersOver = (days: number, perDay: number, prefix = 'o'): Order[] =>
+  Array.from({ length: days * perDay }, (_, index) => ({
+    id: `${prefix}${index}`,
+    ts: today - days * DAY + Math.floor((index * DAY) / perDay) + (index % 7) * 1000,
+    country: countries[index % 3],
+    amount: 1_000 + index,
+    ...(index % 4 === 0 ? { discount: 150 } : {}),
+    status: index % 5 === 0 ? 'refunded' : 'paid',
+  }));
+
+/** The exact answer below the watermark: valid events, one per id. */
+function exact(view: ViewDefinition, orders: readonly (Order | string)[], watermark: number): ViewRow[] {
+  const valid = orders.flatMap((order) => {
+    if (typeof order === 'string') return [];
+    const parsed = orderEvents.parse(order);
+    return parsed.ok ? [parsed.event] : [];
+  });
+  return compileJs(view)
+    .reduce(deduplicateEvents(view, valid))
+    .sorted()
+    .filter((row) => row.bucket < watermark);
+}
+
+const sorted = (rows: ViewRow[]) =>
+  [...rows].sort(
+    (a, b) => a.bucket - b.bucket || JSON.stringify(a.group).localeCompare(JSON.stringify(b.group)),
+  );
+
+async function served(deps: BatchDeps, view: ViewDefinition) {
+  const manifest = await deps.store.getManifest(view.name);
+  if (manifest === null) return { manifest, rows: [] as ViewRow[] };
+  return { manifest, rows: sorted(await deps.store.readRows(view, manifest, 0, manifest.watermark)) };
+}
+
+async function expectExact(deps: BatchDeps, orders: readonly (Order | string)[]) {
+  for (const view of deps.views) {
+    const { manifest, rows } = await served(deps, view);
+    expect(manifest, view.name).not.toBeNull();
+    expect(rows, view.name).toEqual(sorted(exact(view, orders, manifest?.watermark ?? 0)));
+  }
+}
+
+describe('batch layer: the synthesized state machine run locally', () => {
+  it('computes every view exactly below the new watermark, without producer duplicates or invalid records', async () => {
+    // Prepare
+    const env = await setUp();
+    const orders: (Order | string)[] = ordersOver(3, 40);
+    orders.push({ ...(orders[3] as Order) }, { ...(orders[10] as Order) }); // producer duplicates
+    orders.push('{"not": "an order"}', { id: 'bad', ts: today - DAY, amount: -5, status: 'paid' });
+    await env.send(orders);
+    // Act
+    const started = Date.now();
+    await runBatchLocally(env.deps, { input: { now: started } });
+    // Assess
+    for (const view of demoViews) {
+      const manifest = await env.deps.store.getManifest(view.name);
+      const width = BUCKET_WIDTH_MS[view.time.bucket];
+      expect(manifest?.watermark).toBe(started - (started % width));
+      expect(Object.keys(manifest?.days ?? {})).toHaveLength(3);
+    }
+    await expectExact(env.deps, orders);
+    await env.close();
+  });
+
+  it('corrects a late event in an old day on the next run, rereading only the dirty days', async () => {
+    // Prepare
+    const env = await setUp();
+    const orders: Order[] = ordersOver(4, 10);
+    await env.send(orders);
+    await runBatchLocally(env.deps);
+    const late: Order = {
+      id: 'late-1',
+      ts: today - 3 * DAY + 5 * HOUR,
+      country: 'US',
+      amount: 77_700,
+      status: 'paid',
+    };
+    // Act
+    await env.send([late]);
+    const result = (await runBatchLocally(env.deps)) as unknown;
+    // Assess
+    await expectExact(env.deps, [...orders, late]);
+    const revenue = await env.deps.store.getManifest('revenue');
+    const lateDay = new Date(late.ts).toISOString().slice(0, 10);
+    expect(revenue?.days[lateDay]).toBe(revenue?.lastRunId);
+    const untouched = Object.entries(revenue?.days ?? {}).filter(
+      ([day]) => day !== lateDay && day < new Date(today).toISOString().slice(0, 10),
+    );
+    expect(untouched.every(([, version]) => version !== revenue?.lastRunId)).toBe(true);
+    expect(result).toBeDefined();
+    await env.close();
+  });
+
+  describe.each(Object.values(BATCH_STATES).filter((state) => state !== BATCH_STATES.perView))(
+    'a crash in %s',
+    (state) => {
+      it('never leaves the manifest pointing at a partial load, and the rerun converges to the exact answer', async () => {
+        // Prepare: a committed first run, then more events
+        const env = await setUp();
+        const first = ordersOver(2, 12, 'a');
+        await env.send(first);
+        await runBatchLocally(env.deps);
+        const before = await Promise.all(demoViews.map((view) => served(env.deps, view)));
+        const more = [
+          ...ordersOver(2, 9, 'b'),
+          { id: 'late', ts: today - 2 * DAY + HOUR, amount: 5, status: 'paid' },
+        ];
+        await env.send(more);
+        // Act
+        await expect(runBatchLocally(env.deps, { crashAt: state })).rejects.toThrow();
+        // Assess: before the commit nothing changed; after it, the new manifest is whole
+        const afterCrash = await Promise.all(demoViews.map((view) => served(env.deps, view)));
+        const committed = state === BATCH_STATES.reconcile || state === BATCH_STATES.cleanup;
+        for (const [index, view] of demoViews.entries()) {
+          const now = afterCrash[index];
+          if (committed)
+            expect(now?.rows).toEqual(
+              sorted(exact(view, [...first, ...more], now?.manifest?.watermark ?? 0)),
+            );
+          else expect(now).toEqual(before[index]);
+        }
+        await runBatchLocally(env.deps);
+        await expectExact(env.deps, [...first, ...more]);
+        await env.close();
+      });
+    },
+  );
+
+  it('keeps the manifest whole when the load fails half-way through its days', async () => {
+    // Prepare
+    const env = await setUp();
+    const orders = ordersOver(3, 10);
+    await env.send(orders);
+    await runBatchLocally(env.deps);
+    const before = await served(env.deps, demoViews[0] as ViewDefinition);
+    await env.send(ordersOver(3, 10, 'x'));
+    let writes = 0;
+    const store = env.deps.store;
+    const failing = Object.create(store) as DynamoBatchStore;
+    failing.writeDay = async (...args) => {
+      if (++writes === 2) throw new Error('injected: DynamoDB unavailable');
+      return store.writeDay(...args);
+    };
+    // Act
+    await expect(runBatchLocally({ ...env.deps, store: failing })).rejects.toThrow();
+    // Assess
+    expect(await served(env.deps, demoViews[0] as ViewDefinition)).toEqual(before);
+    await runBatchLocally(env.deps);
+    await expectExact(env.deps, [...orders, ...ordersOver(3, 10, 'x')]);
+    await env.close();
+  });
+
+  it('refuses the commit of a second run planned against the same manifest revision', async () => {
+    // Prepare: two runs that both read revision 1
+    const env = await setUp();
+    await env.send(ordersOver(2, 10));
+    await runBatchLocally(env.deps);
+    const slow = runBatchLocally(env.deps);
+    const fast = runBatchLocally(env.deps);
+    // Act
+    const outcomes = await Promise.allSettled([slow, fast]);
+    // Assess: at most one commit per revision; the manifest is whole either way
+    const revenue = await env.deps.store.getManifest('revenue');
+    expect(revenue?.revision).toBeLessThanOrEqual(3);
+    if (outcomes.some((outcome) => outcome.status === 'rejected')) expect(revenue?.revision).toBe(2);
+    await expectExact(env.deps, ordersOver(2, 10));
+    await env.close();
+  });
+
+  it('backfills a changed view definition over all history, and cleans up the old versions', async () => {
+    // Prepare: revenue v1 counts refunds as revenue; v2 subtracts them, the fix made once, in the view
+    const order = fieldsOf(orderEvents);
+    const v1 = defineView(orderEvents, {
+      name: 'revenue',
+      version: 1,
+      bucket: 'hour',
+      groupBy: ['country'],
+      measures: { revenue: sum(order.amount), orders: count() },
+    });
+    const v2 = defineView(orderEvents, {
+      name: 'revenue',
+      version: 2,
+      bucket: 'hour',
+      groupBy: ['country'],
+      measures: {
+        revenue: sum(caseWhen(order.status.eq('refunded'), order.amount.times(-1)).else(order.amount)),
+        orders: count(),
+      },
+    });
+    const env = await setUp([v1]);
+    const orders = ordersOver(3, 12);
+    await env.send(orders);
+    await runBatchLocally(env.deps);
+    // Act
+    const fixed = env.with([v2]);
+    await runBatchLocally(fixed);
+    // Assess
+    const manifest = await env.deps.store.getManifest('revenue');
+    expect(manifest?.version).toBe(2);
+    expect(Object.keys(manifest?.days ?? {})).toHaveLength(3);
+    await expectExact(fixed, orders);
+    const versions = await env.deps.store.listVersions('revenue');
+    expect(versions.every((entry) => entry.viewVersion === 2)).toBe(true);
+    await env.close();
+  });
+
+  it('reconciles the buckets that became exact: no drift when speed saw the same events once', async () => {
+    // Prepare: the speed layer's items hold exactly the archived events
+    const env = await setUp();
+    const now = Date.now();
+    const orders = ordersOver(1, 30).map((order) => ({ ...order, ts: order.ts - DAY }));
+    await env.send(orders);
+    await runBatchLocally(env.deps, { input: { now: now - 6 * HOUR } });
+    const manifest = await env.deps.store.getManifest('orders_per_minute');
+    const newer: Order[] = Array.from({ length: 40 }, (_, index) => ({
+      id: `n${index}`,
+      ts: now - 5 * HOUR + index * 397_000,
+      country: countries[index % 3],
+      amount: 500 + index,
+      status: index % 3 === 0 ? 'pending' : 'paid',
+    }));
+    const { SpeedProcessor } = await import('../../functions/speed/processor');
+    const { Quarantine } = await import('../../functions/speed/quarantine');
+    const processor = new SpeedProcessor({
+      catalog: orderEvents,
+      views: demoViews,
+      store: env.deps.speed,
+      quarantine: new Quarantine(env.deps.archive),
+      logger: quietLogger(),
+      metrics: quietMetrics(),
+      retentionMs: 72 * HOUR,
+    });
+    const records = newer.map((order) =>
+      kinesisRecord({
+        shardId: 'shardId-000000000001',
+        sequenceNumber: sequenceNumber(sequence++),
+        data: JSON.stringify(order),
+      }),
+    );
+    await processor.process(kinesisEvent(records));
+    await env.send(newer);
+    // Act
+    const result = (await runBatchLocally(env.deps, { input: { now } })) as unknown;
+    // Assess
+    const reports = (await env.deps.store.latestDriftReports('orders_per_minute', 1)) as DriftReport[];
+    expect(reports[0]?.from).toBe(manifest?.watermark);
+    expect(reports[0]?.rowsCompared).toBeGreaterThan(0);
+    expect(reports[0]?.rowsDiffering).toBe(0);
+    expect(reports[0]?.driftRatio).toBe(0);
+    expect(result).toBeDefined();
+    await env.close();
+  });
+});
