@@ -1,11 +1,15 @@
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { SPEED_EVENT_SOURCE } from '../../functions/speed/settings';
-import { DriftlessStack } from '../../lib/stack';
+import { SpeedLayer } from '../../lib/speed-layer';
+import { Storage } from '../../lib/storage';
 
-// Synthesizing bundles the handler with esbuild: a broken import fails here.
-const template = Template.fromStack(new DriftlessStack(new App(), 'Test'));
+// The speed layer alone, so its grants are the only ones; synthesizing bundles the handler with
+// esbuild: a broken import fails here.
+const stack = new Stack(new App(), 'Test');
+new SpeedLayer(stack, 'Speed', { table: new Storage(stack, 'Storage').table });
+const template = Template.fromStack(stack);
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 const statements = (): Statement[] =>

@@ -1,0 +1,142 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { orderEvents } from '../../events';
+import { BATCH_STATES } from '../../lib/batch-layer';
+import { DriftlessStack } from '../../lib/stack';
+import { synthesizeBatchDefinition } from '../../local/batch-runner';
+import { views } from '../../views';
+
+const template = Template.fromStack(
+  new DriftlessStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test'),
+);
+
+type State = {
+  Type: string;
+  Resource?: string;
+  Next?: string;
+  End?: boolean;
+  ItemProcessor?: { StartAt: string; States: Record<string, State> };
+};
+const definition = synthesizeBatchDefinition() as {
+  StartAt: string;
+  States: Record<string, State>;
+  QueryLanguage?: string;
+};
+
+describe('raw archive', () => {
+  it('delivers the stream to S3 by event-time day, gzip, through the transform Lambda, with dynamic partitioning', () => {
+    template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+      DeliveryStreamType: 'KinesisStreamAsSource',
+      ExtendedS3DestinationConfiguration: Match.objectLike({
+        Prefix: 'events/dt=!{partitionKeyFromLambda:dt}/',
+        CompressionFormat: 'GZIP',
+        BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 64 },
+        DynamicPartitioningConfiguration: { Enabled: true },
+        ProcessingConfiguration: Match.objectLike({
+          Enabled: true,
+          Processors: [Match.objectLike({ Type: 'Lambda' })],
+        }),
+      }),
+    });
+  });
+
+  it('has a Glue table raw_events whose columns are the catalog fields, partitioned by dt with projection', () => {
+    template.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({
+        Name: 'raw_events',
+        PartitionKeys: [{ Name: 'dt', Type: 'string' }],
+        Parameters: Match.objectLike({
+          'projection.enabled': 'true',
+          'projection.dt.type': 'date',
+          'projection.dt.format': 'yyyy-MM-dd',
+        }),
+        StorageDescriptor: Match.objectLike({
+          Columns: Object.entries(orderEvents.fields).map(([name, spec]) => ({
+            Name: name,
+            Type: spec.type === 'integer' ? 'bigint' : 'string',
+          })),
+          SerdeInfo: { SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' },
+        }),
+      }),
+    });
+  });
+
+  it('queries in an Athena engine 3 workgroup with enforced results location and a bytes-scanned cutoff', () => {
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({
+        EnforceWorkGroupConfiguration: true,
+        BytesScannedCutoffPerQuery: 100 * 1024 ** 3,
+        EngineVersion: { SelectedEngineVersion: 'Athena engine version 3' },
+        ResultConfiguration: Match.objectLike({ EncryptionConfiguration: { EncryptionOption: 'SSE_S3' } }),
+      }),
+    });
+  });
+});
+
+describe('batch state machine', () => {
+  it('is a Standard workflow on JSONPath: plan, then per view query and load, then commit, reconcile, clean up', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'STANDARD' });
+    expect(definition.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+    const order: string[] = [];
+    for (
+      let name: string | undefined = definition.StartAt;
+      name !== undefined;
+      name = definition.States[name]?.Next
+    ) {
+      order.push(name);
+    }
+    expect(order).toEqual([
+      BATCH_STATES.plan,
+      BATCH_STATES.perView,
+      BATCH_STATES.commit,
+      BATCH_STATES.reconcile,
+      BATCH_STATES.cleanup,
+    ]);
+    const perView = definition.States[BATCH_STATES.perView];
+    expect(perView?.Type).toBe('Map');
+    expect(perView?.ItemProcessor?.StartAt).toBe(BATCH_STATES.query);
+    expect(perView?.ItemProcessor?.States[BATCH_STATES.query]?.Next).toBe(BATCH_STATES.load);
+  });
+
+  it('waits for each Athena query to finish (.sync) before loading its results', () => {
+    const query = definition.States[BATCH_STATES.perView]?.ItemProcessor?.States[BATCH_STATES.query];
+    expect(query?.Resource).toMatch(/:states:::athena:startQueryExecution\.sync$/);
+  });
+
+  it('routes its tasks to the five batch functions (nodejs24.x, arm64), one per step', () => {
+    const functions = template.findResources('AWS::Lambda::Function', {
+      Properties: {
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Environment: { Variables: { POWERTOOLS_SERVICE_NAME: 'driftless-batch' } },
+      },
+    });
+    expect(Object.keys(functions)).toHaveLength(5);
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const definitionText = JSON.stringify(machine?.Properties.DefinitionString);
+    for (const logicalId of Object.keys(functions)) expect(definitionText).toContain(`"${logicalId}"`);
+  });
+
+  it('is started hourly by an EventBridge Scheduler schedule', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 hour)',
+      Target: Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('StateMachine') } }),
+    });
+  });
+
+  it('alarms on drift past the threshold for every view, and on a failed run', () => {
+    for (const view of views) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'driftRatio',
+        Namespace: 'Driftless',
+        Threshold: 0.01,
+        Dimensions: Match.arrayWith([{ Name: 'view', Value: view.name }]),
+      });
+    }
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ExecutionsFailed',
+      Threshold: 0,
+    });
+  });
+});
