@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import { CfnWorkGroup } from 'aws-cdk-lib/aws-athena';
 import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
@@ -75,6 +75,12 @@ export class RawArchive extends Construct {
         processors: [new LambdaFunctionProcessor(this.transform)],
         dynamicPartitioning: { enabled: true },
       }),
+    });
+
+    // The mapping belongs to the stack, so the acknowledgment has to be made there.
+    Validations.of(Stack.of(this)).acknowledge({
+      id: 'CloudFormation-Validate::W7001',
+      reason: "Firehose's L2 adds a mapping of its service CIDR blocks, used only by destinations in a VPC; this one is S3.",
     });
 
     const account = Stack.of(this).account;

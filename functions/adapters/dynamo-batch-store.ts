@@ -1,3 +1,4 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   type AttributeValue,
   BatchWriteItemCommand,
@@ -13,14 +14,14 @@ import {
   batchPartitionKey,
   dayOf,
   driftReportKey,
+  type GroupValue,
+  type MeasureValue,
   manifestKey,
-  rowSortKey,
   TABLE_ATTRIBUTES,
   type ViewDefinition,
   type ViewRow,
   versionRegistryKey,
 } from '../core';
-import { itemToRow, rowToItem } from './dynamo-rows';
 
 const { partitionKey: PK, sortKey: SK } = TABLE_ATTRIBUTES;
 
@@ -52,6 +53,9 @@ export interface VersionEntry {
   readonly viewVersion: number;
   readonly createdAt: number;
 }
+
+/** Packed rows per item: about 60 bytes of JSON a row, gzipped, far below DynamoDB's 400 KB. */
+const ROWS_PER_ITEM = 4_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -105,7 +109,11 @@ export class DynamoBatchStore {
     }
   }
 
-  /** Writes one day of a view under a batch version, registering the version first so clean-up finds it. */
+  /**
+   * Writes one day of a view under a batch version, registering the version first so clean-up finds
+   * it. Rows are packed, gzip JSON, a few thousand to an item: a day is read or written in a few
+   * requests however many groups it has.
+   */
   async writeDay(
     view: ViewDefinition,
     batchVersion: string,
@@ -133,11 +141,24 @@ export class DynamoBatchStore {
       }),
     );
     const pk = batchPartitionKey(view, day, batchVersion);
-    await this.batchWrite(
-      rows.map((row) => ({
-        PutRequest: { Item: rowToItem(row, { pk, sk: rowSortKey(row.bucket, row.group) }) },
-      })),
-    );
+    const measures = Object.keys(view.measures);
+    const requests: WriteRequest[] = [];
+    for (let start = 0, chunk = 0; start < rows.length; start += ROWS_PER_ITEM, chunk++) {
+      const packed = rows
+        .slice(start, start + ROWS_PER_ITEM)
+        .map((row) => [row.bucket, row.group, measures.map((name) => row.values[name]?.toString() ?? null)]);
+      requests.push({
+        PutRequest: {
+          Item: {
+            [PK]: { S: pk },
+            [SK]: { S: `rows#${String(chunk).padStart(5, '0')}` },
+            measures: { S: JSON.stringify(measures) },
+            rows: { B: gzipSync(JSON.stringify(packed)) },
+          },
+        },
+      });
+    }
+    await this.batchWrite(requests);
   }
 
   /** Batch rows for buckets in [from, to) from the manifest's active versions. */
@@ -153,8 +174,21 @@ export class DynamoBatchStore {
         manifest.days[day] as string,
       );
       for await (const item of this.query(pk)) {
-        const row = itemToRow(view, item);
-        if (row.bucket >= from && row.bucket < to) rows.push(row);
+        const measures = JSON.parse(item.measures?.S ?? '[]') as string[];
+        const packed = JSON.parse(gunzipSync(item.rows?.B ?? new Uint8Array()).toString('utf8')) as [
+          number,
+          GroupValue[],
+          (string | null)[],
+        ][];
+        for (const [bucket, group, values] of packed) {
+          if (bucket < from || bucket >= to) continue;
+          const measureValues: Record<string, MeasureValue> = {};
+          measures.forEach((name, index) => {
+            const value = values[index];
+            measureValues[name] = value === null || value === undefined ? null : BigInt(value);
+          });
+          rows.push({ bucket, group, values: measureValues });
+        }
       }
     }
     return rows;

@@ -7,28 +7,10 @@ import {
   type ViewRow,
 } from '../core';
 
-/** How a view row is stored, the same in speed and batch items. Numbers stay exact: DynamoDB keeps 38 digits. */
+/** How a speed row is stored: one item per row. Numbers stay exact: DynamoDB keeps 38 digits. */
 export const BUCKET_ATTRIBUTE = 'bucket';
 export const GROUP_ATTRIBUTE = 'grp';
 export const measureAttribute = (name: string): string => `m_${name}`;
-
-export function rowToItem(
-  row: ViewRow,
-  key: { pk: string; sk: string },
-  extra: Record<string, AttributeValue> = {},
-): Record<string, AttributeValue> {
-  const item: Record<string, AttributeValue> = {
-    [TABLE_ATTRIBUTES.partitionKey]: { S: key.pk },
-    [TABLE_ATTRIBUTES.sortKey]: { S: key.sk },
-    [BUCKET_ATTRIBUTE]: { N: String(row.bucket) },
-    [GROUP_ATTRIBUTE]: { S: JSON.stringify(row.group) },
-    ...extra,
-  };
-  for (const [name, value] of Object.entries(row.values)) {
-    if (value !== null) item[measureAttribute(name)] = { N: value.toString() };
-  }
-  return item;
-}
 
 export function itemToRow(view: ViewDefinition, item: Record<string, AttributeValue>): ViewRow {
   const values: Record<string, MeasureValue> = {};

@@ -19,6 +19,8 @@ import {
   type ViewDefinition,
   type ViewRow,
 } from '../../functions/core';
+import { SpeedProcessor } from '../../functions/speed/processor';
+import { Quarantine } from '../../functions/speed/quarantine';
 import { BATCH_STATES } from '../../lib/batch-layer';
 import { localArchiver } from '../../local/archiver';
 import { runBatchLocally } from '../../local/batch-runner';
@@ -79,6 +81,38 @@ async function setUp(views: readonly ViewDefinition[] = demoViews) {
   };
   return { deps, send, close, with: (other: readonly ViewDefinition[]) => ({ ...deps, views: other }) };
 }
+
+/** Counts orders in the speed layer, as the speed handler would. */
+async function speedProcess(deps: BatchDeps, orders: readonly Order[]) {
+  const processor = new SpeedProcessor({
+    catalog: orderEvents,
+    views: deps.views,
+    store: deps.speed,
+    quarantine: new Quarantine(deps.archive),
+    logger: quietLogger(),
+    metrics: quietMetrics(),
+    retentionMs: 72 * HOUR,
+  });
+  const records = orders.map((order) =>
+    kinesisRecord({
+      shardId: 'shardId-000000000001',
+      sequenceNumber: sequenceNumber(sequence++),
+      data: JSON.stringify(order),
+    }),
+  );
+  const response = await processor.process(kinesisEvent(records));
+  expect(response.batchItemFailures).toEqual([]);
+}
+
+/** Orders in the last hours before `now`, for the buckets a run is about to make exact. */
+const recentOrders = (now: number, prefix: string): Order[] =>
+  Array.from({ length: 40 }, (_, index) => ({
+    id: `${prefix}${index}`,
+    ts: now - 5 * HOUR + index * 397_000,
+    country: countries[index % 3],
+    amount: 500 + index,
+    status: index % 3 === 0 ? 'refunded' : 'paid',
+  }));
 
 const countries = ['US', 'FR', 'DE'];
 const ordersOver = (days: number, perDay: number, prefix = 'o'): Order[] =>
@@ -271,19 +305,28 @@ describe('batch layer: the synthesized state machine run locally', () => {
       },
     });
     const env = await setUp([v1]);
-    const orders = ordersOver(3, 12);
+    const now = Date.now();
+    const orders = ordersOver(3, 12).map((order) => ({ ...order, ts: order.ts - DAY }));
     await env.send(orders);
-    await runBatchLocally(env.deps);
+    await runBatchLocally(env.deps, { input: { now: now - 8 * HOUR } });
     // Act
     const fixed = env.with([v2]);
-    await runBatchLocally(fixed);
-    // Assess
+    await runBatchLocally(fixed, { input: { now: now - 6 * HOUR } });
+    // Assess: all history recomputed with v2, v1's versions cleaned up
     const manifest = await env.deps.store.getManifest('revenue');
     expect(manifest?.version).toBe(2);
     expect(Object.keys(manifest?.days ?? {})).toHaveLength(3);
     await expectExact(fixed, orders);
     const versions = await env.deps.store.listVersions('revenue');
     expect(versions.every((entry) => entry.viewVersion === 2)).toBe(true);
+    // and from then on, speed (running v2) and batch agree on new events
+    const newer = recentOrders(now, 'after-fix-');
+    await speedProcess(fixed, newer);
+    await env.send(newer);
+    await runBatchLocally(fixed, { input: { now } });
+    const [report] = (await env.deps.store.latestDriftReports('revenue', 1)) as DriftReport[];
+    expect(report?.rowsCompared).toBeGreaterThan(0);
+    expect(report?.rowsDiffering).toBe(0);
     await env.close();
   });
 
@@ -295,32 +338,8 @@ describe('batch layer: the synthesized state machine run locally', () => {
     await env.send(orders);
     await runBatchLocally(env.deps, { input: { now: now - 6 * HOUR } });
     const manifest = await env.deps.store.getManifest('orders_per_minute');
-    const newer: Order[] = Array.from({ length: 40 }, (_, index) => ({
-      id: `n${index}`,
-      ts: now - 5 * HOUR + index * 397_000,
-      country: countries[index % 3],
-      amount: 500 + index,
-      status: index % 3 === 0 ? 'pending' : 'paid',
-    }));
-    const { SpeedProcessor } = await import('../../functions/speed/processor');
-    const { Quarantine } = await import('../../functions/speed/quarantine');
-    const processor = new SpeedProcessor({
-      catalog: orderEvents,
-      views: demoViews,
-      store: env.deps.speed,
-      quarantine: new Quarantine(env.deps.archive),
-      logger: quietLogger(),
-      metrics: quietMetrics(),
-      retentionMs: 72 * HOUR,
-    });
-    const records = newer.map((order) =>
-      kinesisRecord({
-        shardId: 'shardId-000000000001',
-        sequenceNumber: sequenceNumber(sequence++),
-        data: JSON.stringify(order),
-      }),
-    );
-    await processor.process(kinesisEvent(records));
+    const newer = recentOrders(now, 'n');
+    await speedProcess(env.deps, newer);
     await env.send(newer);
     // Act
     const result = (await runBatchLocally(env.deps, { input: { now } })) as unknown;
