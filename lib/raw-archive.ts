@@ -80,7 +80,8 @@ export class RawArchive extends Construct {
     // The mapping belongs to the stack, so the acknowledgment has to be made there.
     Validations.of(Stack.of(this)).acknowledge({
       id: 'CloudFormation-Validate::W7001',
-      reason: "Firehose's L2 adds a mapping of its service CIDR blocks, used only by destinations in a VPC; this one is S3.",
+      reason:
+        "Firehose's L2 adds a mapping of its service CIDR blocks, used only by destinations in a VPC; this one is S3.",
     });
 
     const account = Stack.of(this).account;

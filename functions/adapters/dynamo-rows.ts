@@ -1,11 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import {
-  type GroupValue,
-  type MeasureValue,
-  TABLE_ATTRIBUTES,
-  type ViewDefinition,
-  type ViewRow,
-} from '../core';
+import type { GroupValue, MeasureValue, ViewDefinition, ViewRow } from '../core';
 
 /** How a speed row is stored: one item per row. Numbers stay exact: DynamoDB keeps 38 digits. */
 export const BUCKET_ATTRIBUTE = 'bucket';
