@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
@@ -24,10 +25,13 @@ import { Quarantine } from '../../functions/speed/quarantine';
 import { BATCH_STATES } from '../../lib/batch-layer';
 import { localArchiver } from '../../local/archiver';
 import { runBatchLocally } from '../../local/batch-runner';
+import { createStream } from '../../local/emulators';
+import { KinesisConsumer } from '../../local/kinesis-consumer';
 import { views as demoViews } from '../../views';
 import { tempDir } from '../support/archive';
 import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
 import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
+import { waitFor } from '../support/wait';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -156,6 +160,47 @@ async function expectExact(deps: BatchDeps, orders: readonly (Order | string)[])
     expect(rows, view.name).toEqual(sorted(exact(view, orders, manifest?.watermark ?? 0)));
   }
 }
+
+describe('local archiver', () => {
+  it('consumes the stream into events/dt=<event day>/ gzip JSON lines, valid events only', async () => {
+    // Prepare
+    const env = await setUp();
+    const stream = `archive-${Date.now()}`;
+    await createStream(fixture.kinesis, stream, 2);
+    const orders = ordersOver(2, 25);
+    await fixture.kinesis.send(
+      new PutRecordsCommand({
+        StreamName: stream,
+        Records: [...orders.map((order) => JSON.stringify(order)), 'garbage'].map((data, index) => ({
+          Data: Buffer.from(data),
+          PartitionKey: `k${index}`,
+        })),
+      }),
+    );
+    const consumer = new KinesisConsumer({
+      kinesis: fixture.kinesis,
+      streamName: stream,
+      handler: localArchiver(orderEvents, env.deps.archive),
+      onFailure: async () => {},
+      settings: { batchSize: 20, maximumBatchingWindowMs: 0 },
+      pollIntervalMs: 20,
+    });
+    // Act
+    consumer.start();
+    await waitFor(async () => consumer.idle && (await env.deps.archive.list('events/')).length > 0, {
+      what: 'the archive',
+    });
+    await consumer.stop();
+    // Assess
+    const keys = (await env.deps.archive.list('events/')).map((object) => object.key);
+    expect(keys.every((key) => /^events\/dt=\d{4}-\d{2}-\d{2}\/shardId-\d+-\d+\.json\.gz$/.test(key))).toBe(
+      true,
+    );
+    await runBatchLocally(env.deps);
+    await expectExact(env.deps, orders);
+    await env.close();
+  });
+});
 
 describe('batch layer: the synthesized state machine run locally', () => {
   it('computes every view exactly below the new watermark, without producer duplicates or invalid records', async () => {
