@@ -43,7 +43,11 @@ export interface BatchLayerProps {
    * @default Duration.minutes(15)
    */
   readonly settle?: Duration;
-  /** How long a replaced batch version stays readable. @default Duration.hours(1) */
+  /**
+   * How long a replaced or uncommitted batch version is kept; longer than a run may take (2 h), so
+   * clean-up never deletes what a run still in progress is about to commit.
+   * @default Duration.hours(3)
+   */
   readonly grace?: Duration;
   /** Alarm when speed and batch differ by more than this ratio on the buckets a run made exact. @default 0.01 */
   readonly driftAlarmThreshold?: number;
@@ -81,7 +85,7 @@ export class BatchLayer extends Construct {
       ATHENA_WORKGROUP: archive.workGroupName,
       GLUE_DATABASE: archive.database,
       SETTLE_MINUTES: String((props.settle ?? Duration.minutes(15)).toMinutes()),
-      GRACE_MINUTES: String((props.grace ?? Duration.hours(1)).toMinutes()),
+      GRACE_MINUTES: String((props.grace ?? Duration.hours(3)).toMinutes()),
     };
     const step = (name: keyof BatchLayer['functions'], timeout = Duration.minutes(1)) =>
       new DriftlessFunction(this, `${name[0]?.toUpperCase()}${name.slice(1)}Function`, {
@@ -173,7 +177,9 @@ export class BatchLayer extends Construct {
         includeExecutionData: false,
       },
     });
+    // Athena reads the archive and writes results with the state machine's credentials.
     archive.archiveBucket.grantRead(this.stateMachine);
+    archive.resultsBucket.grantReadWrite(this.stateMachine);
 
     this.schedule = new Schedule(this, 'Schedule', {
       schedule: props.schedule ?? ScheduleExpression.rate(Duration.hours(1)),

@@ -17,7 +17,7 @@ const batchEnvironment = z.object({
   ATHENA_WORKGROUP: z.string({ error: 'ATHENA_WORKGROUP is required' }).min(1),
   GLUE_DATABASE: z.string({ error: 'GLUE_DATABASE is required' }).min(1),
   SETTLE_MINUTES: z.coerce.number().int().nonnegative().default(15),
-  GRACE_MINUTES: z.coerce.number().int().nonnegative().default(60),
+  GRACE_MINUTES: z.coerce.number().int().nonnegative().default(180),
 });
 
 let deps: BatchDeps | undefined;

@@ -108,12 +108,7 @@ export function compileSql(view: ViewDefinition, options: SqlOptions = {}): stri
   const days = options.days;
   if (days?.some((day) => !/^\d{4}-\d{2}-\d{2}$/.test(day)))
     throw new RangeError(`bad day in ${days.join(', ')}`);
-  const partitions =
-    days === undefined
-      ? ''
-      : days.length === 0
-        ? 'FALSE\n    AND '
-        : `${PARTITION_COLUMN} IN (${days.map(quoteString).join(', ')})\n    AND `;
+  const partitions = days === undefined ? '' : `${dayRangesSql(days)}\n    AND `;
   return `WITH valid_events AS (
   SELECT ${columns}
   FROM ${relation}
@@ -132,6 +127,31 @@ FROM deduplicated_events
 WHERE ${view.where === null ? 'TRUE' : exprToSql(view.where)}
 GROUP BY ${ordinals.join(', ')}
 ORDER BY ${ordinals.map((ordinal) => `${ordinal} ASC NULLS LAST`).join(', ')}`;
+}
+
+const nextDay = (day: string): string =>
+  new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+
+/**
+ * The days as ranges of consecutive days: a backfill of years stays one short predicate (the SQL
+ * travels in the state machine's payload), and Athena prunes date-projected partitions by range.
+ */
+export function dayRangesSql(days: readonly string[]): string {
+  const sorted = [...new Set(days)].sort();
+  const ranges: [string, string][] = [];
+  for (const day of sorted) {
+    const last = ranges.at(-1);
+    if (last !== undefined && nextDay(last[1]) === day) last[1] = day;
+    else ranges.push([day, day]);
+  }
+  if (ranges.length === 0) return 'FALSE';
+  const column = PARTITION_COLUMN;
+  const predicates = ranges.map(([first, last]) =>
+    first === last
+      ? `${column} = ${quoteString(first)}`
+      : `${column} BETWEEN ${quoteString(first)} AND ${quoteString(last)}`,
+  );
+  return `(${predicates.join(' OR ')})`;
 }
 
 /** A result cell as an engine returns it: Athena gives text, DuckDB numbers and bigints. */

@@ -8,6 +8,7 @@ import {
   compileJs,
   compileSql,
   count,
+  dayRangesSql,
   defineView,
   type Expr,
   ExpressionOverflowError,
@@ -146,5 +147,23 @@ describe('SQL text', () => {
       group: [null],
       values: { total: 123456789012345678901234567890n, low: -5n, high: null },
     });
+  });
+});
+
+describe('day filter', () => {
+  it('reads the planned days as ranges of consecutive days', () => {
+    expect(
+      dayRangesSql(['2026-11-03', '2026-11-01', '2026-11-02', '2026-11-05', '2026-12-31', '2027-01-01']),
+    ).toBe(
+      "(dt BETWEEN '2026-11-01' AND '2026-11-03' OR dt = '2026-11-05' OR dt BETWEEN '2026-12-31' AND '2027-01-01')",
+    );
+    expect(dayRangesSql([])).toBe('FALSE');
+  });
+
+  it('keeps a backfill of three years to one predicate', () => {
+    const days = Array.from({ length: 1_096 }, (_, index) =>
+      new Date(Date.UTC(2024, 0, 1) + index * 86_400_000).toISOString().slice(0, 10),
+    );
+    expect(dayRangesSql(days)).toBe("(dt BETWEEN '2024-01-01' AND '2026-12-31')");
   });
 });
