@@ -1,5 +1,6 @@
 import { App } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
+import type { BatchRunInput, BatchRunner, BatchRunState } from '../functions/adapters/batch-runner';
 import { cleanup } from '../functions/batch/cleanup';
 import { commit } from '../functions/batch/commit';
 import type { BatchDeps } from '../functions/batch/deps';
@@ -82,4 +83,46 @@ export async function runBatchLocally(deps: BatchDeps, options: LocalRunOptions 
   } as unknown as Record<string, (input: Json) => Promise<Json>>;
   const execution = machine.run((options.input ?? {}) as Json, { overrides: { taskResourceLocalHandlers } });
   return (await execution.result) as Json;
+}
+
+/**
+ * Batch runs started through the local API: the synthesized state machine run in this process. Their
+ * states live in memory, as long as the runtime does; the manifests and drift reports they write persist.
+ */
+export class LocalBatchRunner implements BatchRunner {
+  private readonly runs = new Map<string, BatchRunState>();
+  private readonly running = new Set<Promise<unknown>>();
+
+  constructor(private readonly deps: BatchDeps) {}
+
+  async start(input: BatchRunInput): Promise<void> {
+    const startedAt = this.deps.now();
+    this.runs.set(input.runId, {
+      id: input.runId,
+      status: 'RUNNING',
+      startedAt,
+      stoppedAt: null,
+      error: null,
+    });
+    const finish = (status: 'SUCCEEDED' | 'FAILED', error: string | null) =>
+      this.runs.set(input.runId, { id: input.runId, status, startedAt, stoppedAt: this.deps.now(), error });
+    const run = runBatchLocally(this.deps, { input: { ...input, now: startedAt } }).then(
+      () => finish('SUCCEEDED', null),
+      (error: Error) => {
+        this.deps.logger.error('local batch run failed', { runId: input.runId, error });
+        finish('FAILED', error.message);
+      },
+    );
+    this.running.add(run);
+    void run.finally(() => this.running.delete(run));
+  }
+
+  async describe(id: string): Promise<BatchRunState | null> {
+    return this.runs.get(id) ?? null;
+  }
+
+  /** Resolves when no run is in progress: for a clean stop. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
 }

@@ -139,6 +139,16 @@ export class DuckDbQueryEngine implements QueryEngine {
     return id;
   }
 
+  /** Writes a query's rows to a file (CSV with a header, or Parquet); resolves to the rows written. */
+  async copyTo(sql: string, path: string, format: 'csv' | 'parquet'): Promise<number> {
+    const options = format === 'csv' ? 'FORMAT CSV, HEADER' : 'FORMAT PARQUET';
+    const [result] = await this.exclusively(async () => {
+      if (this.archiveDir !== null) await this.refreshArchiveView();
+      return this.query(`COPY (${sql}) TO ${quoteString(path)} (${options})`);
+    });
+    return Number(result?.Count ?? 0);
+  }
+
   /** One query at a time: a refresh replaces `raw_events`, which a concurrent query would lose. */
   private exclusively<T>(work: () => Promise<T>): Promise<T> {
     const result = this.queue.then(work);

@@ -42,6 +42,17 @@ export interface Manifest {
   readonly committedAt: number;
 }
 
+/** The manifest's active (day, batch version) pairs whose days overlap [from, to). */
+export function activeDays(
+  manifest: Manifest,
+  from: number,
+  to: number,
+): [day: string, batchVersion: string][] {
+  const first = dayOf(from);
+  const last = dayOf(Math.max(from, to - 1));
+  return Object.entries(manifest.days).filter(([day]) => day >= first && day <= last);
+}
+
 export class ManifestConflictError extends Error {
   override readonly name = 'ManifestConflictError';
 }
@@ -164,31 +175,33 @@ export class DynamoBatchStore {
   /** Batch rows for buckets in [from, to) from the manifest's active versions. */
   async readRows(view: ViewDefinition, manifest: Manifest, from: number, to: number): Promise<ViewRow[]> {
     const rows: ViewRow[] = [];
-    const days = Object.keys(manifest.days).filter(
-      (day) => day >= dayOf(from) && day <= dayOf(Math.max(from, to - 1)),
-    );
-    for (const day of days) {
-      const pk = batchPartitionKey(
-        { name: view.name, version: manifest.version },
-        day,
-        manifest.days[day] as string,
-      );
-      for await (const item of this.query(pk)) {
-        const measures = JSON.parse(item.measures?.S ?? '[]') as string[];
-        const packed = JSON.parse(gunzipSync(item.rows?.B ?? new Uint8Array()).toString('utf8')) as [
-          number,
-          GroupValue[],
-          (string | null)[],
-        ][];
-        for (const [bucket, group, values] of packed) {
-          if (bucket < from || bucket >= to) continue;
-          const measureValues: Record<string, MeasureValue> = {};
-          measures.forEach((name, index) => {
-            const value = values[index];
-            measureValues[name] = value === null || value === undefined ? null : BigInt(value);
-          });
-          rows.push({ bucket, group, values: measureValues });
-        }
+    for (const [day, batchVersion] of activeDays(manifest, from, to))
+      for (const row of await this.readDayRows(view.name, manifest.version, day, batchVersion))
+        if (row.bucket >= from && row.bucket < to) rows.push(row);
+    return rows;
+  }
+
+  /**
+   * Every row of one day of one batch version. A (view, version, day, batch version) is written once
+   * before any manifest points at it and never changed, so readers may cache it by these four.
+   */
+  async readDayRows(view: string, version: number, day: string, batchVersion: string): Promise<ViewRow[]> {
+    const rows: ViewRow[] = [];
+    const pk = batchPartitionKey({ name: view, version }, day, batchVersion);
+    for await (const item of this.query(pk)) {
+      const measures = JSON.parse(item.measures?.S ?? '[]') as string[];
+      const packed = JSON.parse(gunzipSync(item.rows?.B ?? new Uint8Array()).toString('utf8')) as [
+        number,
+        GroupValue[],
+        (string | null)[],
+      ][];
+      for (const [bucket, group, values] of packed) {
+        const measureValues: Record<string, MeasureValue> = {};
+        measures.forEach((name, index) => {
+          const value = values[index];
+          measureValues[name] = value === null || value === undefined ? null : BigInt(value);
+        });
+        rows.push({ bucket, group, values: measureValues });
       }
     }
     return rows;
@@ -231,6 +244,15 @@ export class DynamoBatchStore {
         Item: { [PK]: { S: pk }, [SK]: { S: sk }, report: { S: JSON.stringify(report) } },
       }),
     );
+  }
+
+  /** One run's drift report for a view; null if it did not reconcile (yet). */
+  async driftReport(viewName: string, runId: string): Promise<unknown> {
+    const { pk, sk } = driftReportKey(viewName, runId);
+    const { Item } = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: { [PK]: { S: pk }, [SK]: { S: sk } } }),
+    );
+    return Item?.report?.S === undefined ? null : JSON.parse(Item.report.S);
   }
 
   /** The latest drift reports of a view, newest first (run ids sort by start time). */

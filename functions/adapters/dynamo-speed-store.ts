@@ -171,4 +171,28 @@ export class DynamoSpeedStore implements SpeedStore {
     }
     return rows;
   }
+
+  /**
+   * The newest bucket the speed layer has counted for a view, looking back `lookbackDays` day
+   * partitions from now: its freshness. Null when it has counted nothing in that time.
+   */
+  async latestBucket(view: ViewDefinition, nowMs = Date.now(), lookbackDays = 2): Promise<number | null> {
+    const day = BUCKET_WIDTH_MS.day;
+    for (let back = 0; back < lookbackDays; back++) {
+      const dayStart = nowMs - (nowMs % day) - back * day;
+      const { Items } = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': PK },
+          ExpressionAttributeValues: { ':pk': { S: speedPartitionKey(view, dayOf(dayStart)) } },
+          ScanIndexForward: false,
+          Limit: 1,
+        }),
+      );
+      const item = Items?.[0];
+      if (item !== undefined) return itemToRow(view, item).bucket;
+    }
+    return null;
+  }
 }

@@ -8,6 +8,15 @@ export interface PlanInput {
   readonly backfill?: readonly string[];
   /** Epoch milliseconds to plan as of; tests and replays set it. @default now */
   readonly now?: number;
+  /** The run's id, when its starter chose one (the API does, to report on it). @default a new one */
+  readonly runId?: string;
+}
+
+/** A run id is also the batch version it writes and a Step Functions execution name (≤ 80 chars). */
+const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
+
+export function newRunId(now: number): string {
+  return `run-${new Date(now).toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
 }
 
 export interface ViewPlan {
@@ -39,7 +48,8 @@ const DAY_OF_KEY = /^events\/dt=(\d{4}-\d{2}-\d{2})\//;
  */
 export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunPlan> {
   const startedAt = input.now ?? deps.now();
-  const runId = `run-${new Date(startedAt).toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+  const runId = input.runId ?? newRunId(startedAt);
+  if (!RUN_ID.test(runId)) throw new RangeError(`bad run id ${JSON.stringify(runId)}: want ${RUN_ID.source}`);
   const objects = await deps.archive.list(ARCHIVE_PREFIX);
   const lastModifiedByDay = new Map<string, number>();
   for (const object of objects) {

@@ -1,7 +1,7 @@
 import { type EventCatalog, integerBounds } from './catalog';
 import { dedupeOrderFields } from './compile-js';
 import type { Expr } from './expr';
-import { BUCKET_WIDTH_MS, type GroupValue } from './keys';
+import { BUCKET_WIDTH_MS, dayOf, type GroupValue } from './keys';
 import type { MeasureValue } from './monoid';
 import type { ViewRow } from './rows';
 import type { ViewDefinition } from './view';
@@ -131,6 +131,27 @@ ORDER BY ${ordinals.map((ordinal) => `${ordinal} ASC NULLS LAST`).join(', ')}`;
 
 const nextDay = (day: string): string =>
   new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+
+/** Every UTC day from the one holding `from` to the one holding `to - 1`. */
+export function daysBetween(from: number, to: number): string[] {
+  const days: string[] = [];
+  const width = BUCKET_WIDTH_MS.day;
+  for (let start = from - (from % width); start < to; start += width) days.push(dayOf(start));
+  return days;
+}
+
+/**
+ * The view's rows for buckets in [from, to), in bucket then group order: the batch layer's SQL
+ * (deduplicated, exact), read over only the days that hold those buckets. Finance exports run it.
+ */
+export function compileExportSql(view: ViewDefinition, from: number, to: number): string {
+  const order = ['"bucket"', ...view.groupBy.map((field) => `${quoteIdentifier(field)} ASC NULLS LAST`)];
+  return `SELECT * FROM (
+${compileSql(view, { days: daysBetween(from, to) })}
+) AS "exported"
+WHERE "bucket" >= ${bigintLiteral(from)} AND "bucket" < ${bigintLiteral(to)}
+ORDER BY ${order.join(', ')}`;
+}
 
 /**
  * The days as ranges of consecutive days: a backfill of years stays one short predicate (the SQL

@@ -8,5 +8,6 @@ export * from './keys';
 export * from './merge';
 export * from './monoid';
 export * from './rows';
+export * from './series';
 export * from './speed';
 export * from './view';

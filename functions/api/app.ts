@@ -1,0 +1,320 @@
+import { randomUUID } from 'node:crypto';
+import { Router, ServiceUnavailableError } from '@aws-lambda-powertools/event-handler/http';
+import { cors } from '@aws-lambda-powertools/event-handler/http/middleware';
+import type { Manifest } from '../adapters/dynamo-batch-store';
+import { EXPORT_FORMATS, type ExportFormat, type ExportJob } from '../adapters/exports';
+import { newRunId } from '../batch/plan';
+import {
+  BUCKET_WIDTH_MS,
+  compileExportSql,
+  isStepOf,
+  rollUpSeries,
+  topGroups,
+  type ViewDefinition,
+} from '../core';
+import type { ApiDeps } from './deps';
+import { openApiDocument } from './openapi';
+import {
+  badParameter,
+  notFound,
+  parseBoolean,
+  parseLimit,
+  parseStep,
+  parseTime,
+  readJsonBody,
+} from './params';
+import { ViewReader } from './view-reader';
+
+/** At most this many buckets per series answer. */
+export const MAX_SERIES_BUCKETS = 5_000;
+/** At most this much time per series, top or export request: what bounds the days read. */
+export const MAX_RANGE_MS = 400 * BUCKET_WIDTH_MS.day;
+export const MAX_EVENTS_PER_REQUEST = 500;
+export const MAX_TOP_LIMIT = 1_000;
+
+const SERIES_PARAMETERS = new Set(['from', 'to', 'step', 'exact']);
+const TOP_PARAMETERS = new Set(['from', 'to', 'measure', 'limit']);
+
+function viewNamed(deps: ApiDeps, name: string): ViewDefinition {
+  const view = deps.views.find((candidate) => candidate.name === name);
+  if (view === undefined)
+    throw notFound(
+      'name',
+      `no view named ${JSON.stringify(name)}; views: ${deps.views.map((v) => v.name).join(', ')}`,
+    );
+  return view;
+}
+
+/** from < to, both given, span capped; `align` widens them to whole steps. */
+function parseRange(query: URLSearchParams, alignTo?: number): { from: number; to: number } {
+  let from = parseTime('from', query.get('from'));
+  let to = parseTime('to', query.get('to'));
+  if (alignTo !== undefined) {
+    from -= from % alignTo;
+    to = to % alignTo === 0 ? to : to - (to % alignTo) + alignTo;
+  }
+  if (from >= to) throw badParameter('to', `must be after from (${from} >= ${to})`);
+  if (to - from > MAX_RANGE_MS)
+    throw badParameter('to', `from..to spans more than ${MAX_RANGE_MS / BUCKET_WIDTH_MS.day} days`);
+  return { from, to };
+}
+
+/** The group filters: every query parameter not in `known` must be one of the view's group fields. */
+function groupFilter(view: ViewDefinition, query: URLSearchParams, known: ReadonlySet<string>) {
+  const filter: Record<string, string> = {};
+  for (const [name, value] of query) {
+    if (known.has(name)) continue;
+    if (!view.groupBy.includes(name))
+      throw badParameter(
+        name,
+        `unknown parameter: not a group field of view ${view.name} (${view.groupBy.join(', ') || 'none'})`,
+      );
+    if (name in filter) throw badParameter(name, 'given more than once');
+    filter[name] = value;
+  }
+  return filter;
+}
+
+/** A JSON answer. (Handlers return Responses: Powertools' JSON types do not admit interfaces.) */
+const json = (body: unknown, status = 200): Response =>
+  new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+
+const batchRunOf = (manifest: Manifest | null) =>
+  manifest === null ? null : { id: manifest.lastRunId, committedAt: manifest.committedAt };
+
+/**
+ * The serving API: one router for every route, over the adapters in `deps`. The Lambda handler and the
+ * local server both call `resolve` on it with API Gateway proxy events.
+ */
+export function createApi(deps: ApiDeps): Router {
+  const app = new Router({ logger: deps.logger });
+  const reader = new ViewReader(deps.batchStore, deps.speedStore, deps.speedRetentionMs);
+  app.use(cors({ origin: '*', allowHeaders: ['Content-Type', 'Authorization', 'X-Api-Key', 'X-Amz-Date'] }));
+
+  const openApi = openApiDocument(deps.views.map((view) => view.name));
+  app.get('/openapi.json', () => json(openApi));
+
+  app.get('/views', async () => {
+    const now = deps.now();
+    const views = await Promise.all(
+      deps.views.map(async (view) => {
+        const [manifest, latestSpeedBucket] = await Promise.all([
+          reader.manifestOf(view),
+          deps.speedStore.latestBucket(view, now),
+        ]);
+        return {
+          name: view.name,
+          version: view.version,
+          bucket: view.time.bucket,
+          groupBy: [...view.groupBy],
+          measures: Object.fromEntries(Object.entries(view.measures).map(([name, m]) => [name, m.kind])),
+          watermark: manifest?.watermark ?? 0,
+          batchRun: batchRunOf(manifest),
+          speed: {
+            latestBucket: latestSpeedBucket,
+            lagMs: latestSpeedBucket === null ? null : now - latestSpeedBucket,
+          },
+        };
+      }),
+    );
+    return json({ views });
+  });
+
+  app.get('/views/:name/series', async ({ params, req }) => {
+    const view = viewNamed(deps, params.name as string);
+    const query = new URL(req.url).searchParams;
+    const step = parseStep(query.get('step'), view.time.bucket);
+    if (!isStepOf(view, step))
+      throw badParameter('step', `${step} is finer than view ${view.name}'s ${view.time.bucket} buckets`);
+    const width = BUCKET_WIDTH_MS[step];
+    const { from, to } = parseRange(query, width);
+    if ((to - from) / width > MAX_SERIES_BUCKETS)
+      throw badParameter('step', `${(to - from) / width} buckets of ${step}: at most ${MAX_SERIES_BUCKETS}`);
+    const exact = parseBoolean('exact', query.get('exact'));
+    const filter = groupFilter(view, query, SERIES_PARAMETERS);
+    const served = await reader.read(view, from, to, deps.now());
+    let buckets = rollUpSeries(view, served.rows, { step, watermark: served.watermark, filter });
+    if (exact) buckets = buckets.filter((bucket) => bucket.source === 'batch');
+    return json({
+      view: view.name,
+      version: view.version,
+      watermark: served.watermark,
+      step,
+      from,
+      to,
+      exact,
+      batchRun: batchRunOf(served.manifest),
+      buckets,
+    });
+  });
+
+  app.get('/views/:name/top', async ({ params, req }) => {
+    const view = viewNamed(deps, params.name as string);
+    const query = new URL(req.url).searchParams;
+    const measure = query.get('measure');
+    if (measure === null || !(measure in view.measures))
+      throw badParameter(
+        'measure',
+        `${measure === null ? 'is required' : `${JSON.stringify(measure)} is not a measure`}: one of ${Object.keys(view.measures).join(', ')}`,
+      );
+    const limit = parseLimit(query.get('limit'), 10, MAX_TOP_LIMIT);
+    const { from, to } = parseRange(query, BUCKET_WIDTH_MS[view.time.bucket]);
+    const filter = groupFilter(view, query, TOP_PARAMETERS);
+    const served = await reader.read(view, from, to, deps.now());
+    return json({
+      view: view.name,
+      watermark: served.watermark,
+      from,
+      to,
+      measure,
+      groups: topGroups(view, served.rows, { measure, limit, filter }),
+    });
+  });
+
+  app.post('/events', async ({ req }) => {
+    const body = await readJsonBody(req);
+    const events = Array.isArray(body) ? body : [body];
+    if (body === undefined || events.length === 0 || events.length > MAX_EVENTS_PER_REQUEST)
+      throw badParameter('body', `one event or an array of 1 to ${MAX_EVENTS_PER_REQUEST} events`);
+    const errors: { index: number; message: string; fields: { field: string; message: string }[] }[] = [];
+    const valid: { index: number; partitionKey: string; data: string }[] = [];
+    events.forEach((input, index) => {
+      const parsed = deps.catalog.parse(input);
+      if (parsed.ok)
+        valid.push({
+          index,
+          partitionKey: String(parsed.event[deps.catalog.idField]),
+          data: JSON.stringify(parsed.event),
+        });
+      else
+        errors.push({
+          index,
+          message: `fails the ${deps.catalog.name} schema: ${[...new Set(parsed.errors.map((e) => e.field))].join(', ')}`,
+          fields: parsed.errors.map((e) => ({ field: e.field, message: e.message })),
+        });
+    });
+    const notPut = valid.length === 0 ? new Map<number, string>() : await deps.events.put(valid);
+    for (const [position, reason] of notPut) {
+      const index = valid[position]?.index as number;
+      errors.push({ index, message: `not put on the stream: ${reason}`, fields: [] });
+    }
+    errors.sort((a, b) => a.index - b.index);
+    const accepted = valid.length - notPut.size;
+    const result = { accepted, rejected: errors.length, errors };
+    if (accepted === 0 && notPut.size > 0)
+      throw new ServiceUnavailableError('the stream refused every event; retry later', undefined, result);
+    return json(result, accepted > 0 ? 202 : 400);
+  });
+
+  app.post('/batch-runs', async ({ req }) => {
+    const body = (await readJsonBody(req)) ?? {};
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw badParameter('body', 'an object, e.g. {} or {"backfill": ["revenue"]}');
+    const { backfill, ...rest } = body as { backfill?: unknown };
+    const unknown = Object.keys(rest)[0];
+    if (unknown !== undefined) throw badParameter(unknown, 'unknown field; the only field is backfill');
+    if (backfill !== undefined) {
+      if (!Array.isArray(backfill) || backfill.some((name) => typeof name !== 'string'))
+        throw badParameter('backfill', 'an array of view names');
+      for (const name of backfill as string[])
+        if (!deps.views.some((view) => view.name === name))
+          throw badParameter('backfill', `no view named ${JSON.stringify(name)}`);
+    }
+    const id = newRunId(deps.now());
+    await deps.batchRuns.start({
+      runId: id,
+      ...(backfill === undefined ? {} : { backfill: backfill as string[] }),
+    });
+    return json({ id }, 202);
+  });
+
+  app.get('/batch-runs/:id', async ({ params }) => {
+    const id = params.id as string;
+    const run = /^[A-Za-z0-9_-]{1,80}$/.test(id) ? await deps.batchRuns.describe(id) : null;
+    if (run === null) throw notFound('id', `no batch run ${JSON.stringify(id)}`);
+    const views = await Promise.all(
+      deps.views.map(async (view) => {
+        const manifest = await reader.manifestOf(view);
+        const drift = run.status === 'SUCCEEDED' ? await deps.batchStore.driftReport(view.name, id) : null;
+        return {
+          view: view.name,
+          watermark: manifest?.watermark ?? 0,
+          committedByThisRun: manifest?.lastRunId === id,
+          drift,
+        };
+      }),
+    );
+    return json({ ...run, views });
+  });
+
+  app.get('/drift', async ({ req }) => {
+    const limit = parseLimit(new URL(req.url).searchParams.get('limit'), 5, 100);
+    const reports = await Promise.all(
+      deps.views.map(async (view) => ({
+        view: view.name,
+        reports: await deps.batchStore.latestDriftReports(view.name, limit),
+      })),
+    );
+    return json({ views: reports });
+  });
+
+  app.post('/exports', async ({ req }) => {
+    const body = await readJsonBody(req);
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw badParameter('body', 'an object: {"view", "from", "to", "format"}');
+    const fields = body as Record<string, unknown>;
+    const unknown = Object.keys(fields).find((key) => !['view', 'from', 'to', 'format'].includes(key));
+    if (unknown !== undefined)
+      throw badParameter(unknown, 'unknown field; fields are view, from, to, format');
+    if (typeof fields.view !== 'string') throw badParameter('view', 'is required: a view name');
+    const view = deps.views.find((candidate) => candidate.name === fields.view);
+    if (view === undefined) throw badParameter('view', `no view named ${JSON.stringify(fields.view)}`);
+    const format = (fields.format ?? 'csv') as ExportFormat;
+    if (!EXPORT_FORMATS.includes(format)) throw badParameter('format', `one of ${EXPORT_FORMATS.join(', ')}`);
+    const time = (name: 'from' | 'to') => {
+      const value = fields[name];
+      return parseTime(
+        name,
+        typeof value === 'number' ? String(value) : typeof value === 'string' ? value : null,
+      );
+    };
+    const range = parseRange(
+      new URLSearchParams({ from: String(time('from')), to: String(time('to')) }),
+      BUCKET_WIDTH_MS[view.time.bucket],
+    );
+    const manifest = await reader.manifestOf(view);
+    if (manifest === null || range.to > manifest.watermark)
+      throw badParameter(
+        'to',
+        `exports are exact: to must be at or before the watermark (${manifest?.watermark ?? 0}, ` +
+          `${manifest === null ? 'no batch run yet' : new Date(manifest.watermark).toISOString()})`,
+      );
+    const id = randomUUID();
+    const engineRef = await deps.exports.start(id, compileExportSql(view, range.from, range.to), format);
+    const job: ExportJob = {
+      id,
+      view: view.name,
+      version: view.version,
+      ...range,
+      format,
+      createdAt: deps.now(),
+      watermark: manifest.watermark,
+      batchRunId: manifest.lastRunId,
+      engineRef,
+    };
+    await deps.exportJobs.put(job);
+    return json({ id }, 202);
+  });
+
+  app.get('/exports/:id', async ({ params }) => {
+    const id = params.id as string;
+    const job = /^[0-9a-f-]{36}$/.test(id) ? await deps.exportJobs.get(id) : null;
+    if (job === null) throw notFound('id', `no export ${JSON.stringify(id)}`);
+    const status = await deps.exports.status(job);
+    const downloads = await Promise.all(status.files.map((file) => deps.exports.downloadUrl(file)));
+    const { engineRef: _engineRef, ...described } = job;
+    return json({ ...described, status: status.state, rows: status.rows, downloads, error: status.error });
+  });
+
+  return app;
+}

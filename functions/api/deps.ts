@@ -1,0 +1,23 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { BatchRunner } from '../adapters/batch-runner';
+import type { DynamoBatchStore } from '../adapters/dynamo-batch-store';
+import type { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
+import type { DynamoExportJobs, ExportEngine } from '../adapters/exports';
+import type { EventSink } from '../adapters/kinesis-events';
+import type { EventCatalog, ViewDefinition } from '../core';
+
+/** What the API works with: the handler builds it from the environment, the local runtime from emulators. */
+export interface ApiDeps {
+  readonly catalog: EventCatalog;
+  readonly views: readonly ViewDefinition[];
+  readonly batchStore: DynamoBatchStore;
+  readonly speedStore: DynamoSpeedStore;
+  /** How long speed items live past their bucket (the speed layer's TTL). */
+  readonly speedRetentionMs: number;
+  readonly events: EventSink;
+  readonly batchRuns: BatchRunner;
+  readonly exportJobs: DynamoExportJobs;
+  readonly exports: ExportEngine;
+  readonly logger: Logger;
+  readonly now: () => number;
+}

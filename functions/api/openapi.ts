@@ -1,0 +1,252 @@
+import { z } from 'zod';
+
+/** A measure value: a JSON number while a safe integer, else its exact decimal text; null for no input. */
+const measureValue = z
+  .union([z.number().int(), z.string().regex(/^-?\d+$/), z.null()])
+  .meta({ description: 'An exact integer: a number up to 2^53 - 1 in size, a decimal string beyond.' });
+
+const epochMs = z.number().int().meta({ description: 'Epoch milliseconds (UTC).' });
+const groupKey = z.record(z.string(), z.string().nullable());
+const group = z.object({ key: groupKey, values: z.record(z.string(), measureValue) });
+const batchRun = z.object({ id: z.string(), committedAt: epochMs }).nullable();
+
+const error = z.object({
+  statusCode: z.number().int(),
+  error: z.string(),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+const viewSummary = z.object({
+  name: z.string(),
+  version: z.number().int(),
+  bucket: z.enum(['minute', 'hour', 'day']),
+  groupBy: z.array(z.string()),
+  measures: z.record(z.string(), z.enum(['count', 'sum', 'min', 'max'])),
+  watermark: epochMs,
+  batchRun,
+  speed: z.object({ latestBucket: epochMs.nullable(), lagMs: z.number().int().nullable() }),
+});
+
+const series = z.object({
+  view: z.string(),
+  version: z.number().int(),
+  watermark: epochMs,
+  step: z.enum(['minute', 'hour', 'day']),
+  from: epochMs,
+  to: epochMs,
+  exact: z.boolean(),
+  batchRun,
+  buckets: z.array(
+    z.object({ start: epochMs, source: z.enum(['batch', 'speed', 'mixed']), groups: z.array(group) }),
+  ),
+});
+
+const top = z.object({
+  view: z.string(),
+  watermark: epochMs,
+  from: epochMs,
+  to: epochMs,
+  measure: z.string(),
+  groups: z.array(group),
+});
+
+const ingestResult = z.object({
+  accepted: z.number().int(),
+  rejected: z.number().int(),
+  errors: z.array(
+    z.object({
+      index: z.number().int(),
+      message: z.string(),
+      fields: z.array(z.object({ field: z.string(), message: z.string() })),
+    }),
+  ),
+});
+
+const created = z.object({ id: z.string() });
+
+const batchRunStatus = z.object({
+  id: z.string(),
+  status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']),
+  startedAt: epochMs,
+  stoppedAt: epochMs.nullable(),
+  error: z.string().nullable(),
+  views: z.array(
+    z.object({
+      view: z.string(),
+      watermark: epochMs,
+      committedByThisRun: z.boolean(),
+      drift: z.unknown().meta({ description: 'The run’s drift report for the view, once reconciled.' }),
+    }),
+  ),
+});
+
+const exportStatus = z.object({
+  id: z.string(),
+  view: z.string(),
+  version: z.number().int(),
+  from: epochMs,
+  to: epochMs,
+  format: z.enum(['csv', 'parquet']),
+  createdAt: epochMs,
+  watermark: epochMs,
+  batchRunId: z.string(),
+  status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']),
+  rows: z.number().int().nullable(),
+  downloads: z.array(z.string()),
+  error: z.string().nullable(),
+});
+
+const drift = z.object({ views: z.array(z.object({ view: z.string(), reports: z.array(z.unknown()) })) });
+
+/** Every response body schema, by name: the OpenAPI document's components and the tests' checks. */
+export const RESPONSE_SCHEMAS = {
+  Error: error,
+  Views: z.object({ views: z.array(viewSummary) }),
+  Series: series,
+  Top: top,
+  IngestResult: ingestResult,
+  Created: created,
+  BatchRun: batchRunStatus,
+  Export: exportStatus,
+  Drift: drift,
+} as const;
+
+type SchemaName = keyof typeof RESPONSE_SCHEMAS;
+
+const json = (name: SchemaName) => ({
+  content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } },
+});
+const errors = {
+  '400': { description: 'Bad input; `details.parameter` names it.', ...json('Error') },
+  '404': { description: 'Unknown view or id.', ...json('Error') },
+  '413': { description: 'Body too large.', ...json('Error') },
+};
+const time = (name: string, description: string) => ({
+  name,
+  in: 'query',
+  required: true,
+  description: `${description} Epoch milliseconds or ISO 8601 with a zone.`,
+  schema: { type: 'string' },
+});
+
+/** The OpenAPI 3.1 document of the API, built from the same schemas the tests validate answers with. */
+export function openApiDocument(viewNames: readonly string[]): object {
+  const viewName = { name: 'name', in: 'path', required: true, schema: { type: 'string', enum: viewNames } };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'driftless',
+      version: '1',
+      description:
+        'Views served from the batch layer below each watermark and the speed layer from it on. ' +
+        'Integers beyond 2^53 are decimal strings.',
+    },
+    paths: {
+      '/views': { get: { summary: 'Views, watermarks, freshness', responses: { '200': json('Views') } } },
+      '/views/{name}/series': {
+        get: {
+          summary: 'A view over time, merged per watermark',
+          parameters: [
+            viewName,
+            time('from', 'Start (inclusive), aligned down to the step.'),
+            time('to', 'End (exclusive), aligned up to the step.'),
+            { name: 'step', in: 'query', schema: { type: 'string', enum: ['minute', 'hour', 'day'] } },
+            { name: 'exact', in: 'query', schema: { type: 'boolean' }, description: 'Only buckets below W.' },
+          ],
+          description: 'Any other query parameter filters on a group field: `?country=US`.',
+          responses: { '200': json('Series'), ...errors },
+        },
+      },
+      '/views/{name}/top': {
+        get: {
+          summary: 'Top groups by a measure',
+          parameters: [
+            viewName,
+            time('from', 'Start (inclusive).'),
+            time('to', 'End (exclusive).'),
+            { name: 'measure', in: 'query', required: true, schema: { type: 'string' } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+          ],
+          responses: { '200': json('Top'), ...errors },
+        },
+      },
+      '/events': {
+        post: {
+          summary: 'Ingest one event or up to 500',
+          requestBody: { required: true, content: { 'application/json': { schema: {} } } },
+          responses: {
+            '202': { description: 'Some or all accepted.', ...json('IngestResult') },
+            '400': { description: 'None accepted, or a bad body.', ...json('IngestResult') },
+            '503': { description: 'The stream refused every valid event.', ...json('Error') },
+          },
+        },
+      },
+      '/batch-runs': {
+        post: {
+          summary: 'Start a batch run now',
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: { backfill: { type: 'array', items: { type: 'string' } } },
+                },
+              },
+            },
+          },
+          responses: { '202': json('Created'), ...errors },
+        },
+      },
+      '/batch-runs/{id}': {
+        get: {
+          summary: 'A batch run: status, watermarks, drift',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': json('BatchRun'), ...errors },
+        },
+      },
+      '/exports': {
+        post: {
+          summary: 'Start an exact export (to at or before the watermark)',
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['view', 'from', 'to'],
+                  properties: {
+                    view: { type: 'string' },
+                    from: { type: ['string', 'integer'] },
+                    to: { type: ['string', 'integer'] },
+                    format: { type: 'string', enum: ['csv', 'parquet'] },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '202': json('Created'), ...errors },
+        },
+      },
+      '/exports/{id}': {
+        get: {
+          summary: 'An export: status, rows, download links',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': json('Export'), ...errors },
+        },
+      },
+      '/drift': { get: { summary: 'Latest reconciliation reports', responses: { '200': json('Drift') } } },
+      '/openapi.json': {
+        get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
+      },
+    },
+    components: {
+      schemas: Object.fromEntries(
+        Object.entries(RESPONSE_SCHEMAS).map(([name, schema]) => {
+          const { $schema: _dialect, ...jsonSchema } = z.toJSONSchema(schema) as Record<string, unknown>;
+          return [name, jsonSchema];
+        }),
+      ),
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import { activeDays, type DynamoBatchStore, type Manifest } from '../adapters/dynamo-batch-store';
+import type { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
+import {
+  BUCKET_WIDTH_MS,
+  batchPartitionKey,
+  type ServedRow,
+  serveByWatermark,
+  type ViewDefinition,
+  type ViewRow,
+} from '../core';
+
+export interface ServedView {
+  /** The manifest served from, if it holds this view version's batch rows. */
+  readonly manifest: Manifest | null;
+  /** 0 until the batch layer has computed this view version. */
+  readonly watermark: number;
+  readonly rows: readonly ServedRow[];
+}
+
+/** How many batch days (about 500 rows each for an hourly view of 20 groups) a reader keeps. */
+const CACHED_DAYS = 1_000;
+
+/**
+ * Reads a view for [from, to) as the serving layer answers it: one consistent read of the manifest,
+ * then only the active batch days below the watermark and the speed partitions from it on. Batch days
+ * never change once written, so they are cached by their key; the manifest and speed rows never are.
+ */
+export class ViewReader {
+  private readonly batchDays = new Map<string, Promise<ViewRow[]>>();
+
+  constructor(
+    private readonly batch: DynamoBatchStore,
+    private readonly speed: DynamoSpeedStore,
+    /** Speed items live this long past their bucket: older buckets are not read from the speed layer. */
+    private readonly speedRetentionMs: number,
+  ) {}
+
+  async manifestOf(view: ViewDefinition): Promise<Manifest | null> {
+    const manifest = await this.batch.getManifest(view.name);
+    // A manifest of another view version holds rows of another definition: none are served.
+    return manifest !== null && manifest.version === view.version ? manifest : null;
+  }
+
+  async read(view: ViewDefinition, from: number, to: number, now: number): Promise<ServedView> {
+    const manifest = await this.manifestOf(view);
+    const watermark = manifest?.watermark ?? 0;
+    const batchTo = Math.min(to, watermark);
+    const dayWidth = BUCKET_WIDTH_MS.day;
+    const oldestSpeed = now - this.speedRetentionMs;
+    const speedFrom = Math.max(from, watermark, oldestSpeed - (oldestSpeed % dayWidth));
+    const [batchDays, speedRows] = await Promise.all([
+      manifest === null || from >= batchTo
+        ? []
+        : Promise.all(
+            activeDays(manifest, from, batchTo).map(([day, batchVersion]) =>
+              this.batchDay(view, manifest.version, day, batchVersion),
+            ),
+          ),
+      speedFrom < to ? this.speed.readRows(view, speedFrom, to, now) : [],
+    ]);
+    const batchRows = batchDays.flat().filter((row) => row.bucket >= from && row.bucket < batchTo);
+    return {
+      manifest,
+      watermark,
+      rows: serveByWatermark(view, watermark, { batch: batchRows, speed: speedRows }),
+    };
+  }
+
+  private batchDay(
+    view: ViewDefinition,
+    version: number,
+    day: string,
+    batchVersion: string,
+  ): Promise<ViewRow[]> {
+    const key = batchPartitionKey({ name: view.name, version }, day, batchVersion);
+    const cached = this.batchDays.get(key);
+    if (cached !== undefined) {
+      // Refresh its place: the map's order is the eviction order.
+      this.batchDays.delete(key);
+      this.batchDays.set(key, cached);
+      return cached;
+    }
+    const reading = this.batch.readDayRows(view.name, version, day, batchVersion);
+    this.batchDays.set(key, reading);
+    reading.catch(() => this.batchDays.delete(key));
+    while (this.batchDays.size > CACHED_DAYS) {
+      const oldest = this.batchDays.keys().next().value as string;
+      this.batchDays.delete(oldest);
+    }
+    return reading;
+  }
+}
