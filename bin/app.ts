@@ -1,5 +1,14 @@
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { resolveStageConfig } from '../lib/config';
 import { DriftlessStack } from '../lib/stack';
 
 const app = new App();
-new DriftlessStack(app, app.node.tryGetContext('stackName') ?? 'Driftless');
+// `-c stage=prod` picks a block of cdk.json's driftless:stages; bad context fails here, naming the key.
+const config = resolveStageConfig((key) => app.node.tryGetContext(key));
+new DriftlessStack(app, config.stackName, {
+  config,
+  description: `driftless (${config.stage}): Lambda Architecture with one view definition for batch and speed`,
+});
+// Findings fail the synth unless acknowledged on the construct with a reason.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));

@@ -1,5 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -7,8 +6,8 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import {
+  CustomState,
   DefinitionBody,
-  IntegrationPattern,
   JsonPath,
   LogLevel,
   Map as MapState,
@@ -17,10 +16,11 @@ import {
   StateMachineType,
   TaskInput,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { AthenaStartQueryExecution, LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import type { ViewDefinition } from '../functions/core';
+import { RAW_EVENTS, type ViewDefinition } from '../functions/core';
 import { DriftlessFunction } from './function';
+import { acknowledgeWildcardResources } from './nag';
 
 /** What the batch layer reads: the raw archive, its Glue table and the Athena workgroup. */
 export interface ArchiveReferences {
@@ -29,11 +29,14 @@ export interface ArchiveReferences {
   /** Glue database holding the `raw_events` table. */
   readonly database: string;
   readonly workGroupName: string;
+  /** @default 'results/' */
+  readonly queryResultsPrefix?: string;
 }
 
 export interface BatchLayerProps {
   readonly table: ITableV2;
   readonly archive: ArchiveReferences;
+  /** The views a run computes; reconcile publishes a drift metric per view. */
   readonly views: readonly ViewDefinition[];
   /** @default ScheduleExpression.rate(Duration.hours(1)) */
   readonly schedule?: ScheduleExpression;
@@ -49,9 +52,12 @@ export interface BatchLayerProps {
    * @default Duration.hours(3)
    */
   readonly grace?: Duration;
-  /** Alarm when speed and batch differ by more than this ratio on the buckets a run made exact. @default 0.01 */
-  readonly driftAlarmThreshold?: number;
+  /** Log retention of the step functions and the state machine. @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
 }
+
+/** Firehose files events under this prefix of the archive bucket; the batch layer reads only these. */
+const ARCHIVE_EVENTS_PREFIX = 'events/';
 
 /** State names: the local runner routes tasks to the step code by these. */
 export const BATCH_STATES = {
@@ -71,6 +77,7 @@ export const BATCH_STATES = {
  */
 export class BatchLayer extends Construct {
   public readonly stateMachine: StateMachine;
+  public readonly views: readonly ViewDefinition[];
   public readonly schedule: Schedule;
   public readonly functions: Readonly<
     Record<'plan' | 'load' | 'commit' | 'reconcile' | 'cleanup', DriftlessFunction>
@@ -79,6 +86,7 @@ export class BatchLayer extends Construct {
   constructor(scope: Construct, id: string, props: BatchLayerProps) {
     super(scope, id);
     const { table, archive } = props;
+    this.views = props.views;
     const environment = {
       TABLE_NAME: table.tableName,
       ARCHIVE_BUCKET: archive.archiveBucket.bucketName,
@@ -94,7 +102,10 @@ export class BatchLayer extends Construct {
         environment,
         timeout,
         memorySize: name === 'load' ? 1024 : 512,
-      });
+        logRetention: props.logRetention,
+      }).invokedSynchronouslyBy(
+        'the batch state machine, which retries service errors and fails the run (alarmed)',
+      );
     this.functions = {
       plan: step('plan'),
       load: step('load', Duration.minutes(15)),
@@ -104,23 +115,45 @@ export class BatchLayer extends Construct {
     };
     const { plan, load, commit, reconcile, cleanup } = this.functions;
 
-    // Least privilege per step.
-    archive.archiveBucket.grantRead(plan, 'events/*');
+    const resultsPrefix = archive.queryResultsPrefix ?? 'results/';
+    const stack = Stack.of(this);
+    const workGroupArn = stack.formatArn({
+      service: 'athena',
+      resource: 'workgroup',
+      resourceName: archive.workGroupName,
+    });
+
+    // Least privilege per step. Plan only lists the archive's events/ (object times and sizes).
+    plan.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [archive.archiveBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [ARCHIVE_EVENTS_PREFIX, `${ARCHIVE_EVENTS_PREFIX}*`] } },
+      }),
+    );
     table.grant(plan, 'dynamodb:GetItem');
     table.grant(load, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
     load.addToRolePolicy(
       new PolicyStatement({
         actions: ['athena:GetQueryResults'],
-        resources: [
-          Stack.of(this).formatArn({
-            service: 'athena',
-            resource: 'workgroup',
-            resourceName: archive.workGroupName,
-          }),
-        ],
+        resources: [workGroupArn],
       }),
     );
-    archive.resultsBucket.grantRead(load);
+    // GetQueryResults reads the result object with the caller's credentials.
+    load.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [archive.resultsBucket.arnForObjects(`${resultsPrefix}*`)],
+      }),
+    );
+    if (load.role) {
+      acknowledgeWildcardResources(
+        load.role,
+        archive.resultsBucket,
+        [`/${resultsPrefix}*`],
+        "Load reads a query's result object, whose key Athena derives from the query id; read-only, under results/.",
+      );
+    }
     table.grant(commit, 'dynamodb:GetItem', 'dynamodb:PutItem');
     table.grant(reconcile, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
     table.grant(cleanup, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem');
@@ -133,13 +166,20 @@ export class BatchLayer extends Construct {
         retryOnServiceExceptions: true,
       });
 
-    const query = new AthenaStartQueryExecution(this, BATCH_STATES.query, {
-      queryString: JsonPath.stringAt('$.view.sql'),
-      workGroup: archive.workGroupName,
-      queryExecutionContext: { databaseName: archive.database },
-      // The default is REQUEST_RESPONSE, which would load results before the query finished.
-      integrationPattern: IntegrationPattern.RUN_JOB,
-      resultPath: '$.query',
+    // A custom state, not AthenaStartQueryExecution: that L2 grants s3:GetObject and s3:ListBucket on
+    // every bucket ('*'); the statements below name the archive and the results prefix instead.
+    // `.sync` waits for the query to finish before Load reads its results.
+    const query = new CustomState(this, BATCH_STATES.query, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${stack.partition}:states:::athena:startQueryExecution.sync`,
+        Parameters: {
+          'QueryString.$': '$.view.sql',
+          WorkGroup: archive.workGroupName,
+          QueryExecutionContext: { Database: archive.database },
+        },
+        ResultPath: '$.query',
+      },
     });
     const loadView = invoke(
       BATCH_STATES.load,
@@ -164,6 +204,7 @@ export class BatchLayer extends Construct {
       .next(invoke(BATCH_STATES.reconcile, reconcile))
       .next(invoke(BATCH_STATES.cleanup, cleanup, TaskInput.fromObject({})));
 
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineType: StateMachineType.STANDARD,
       // aws-local-stepfunctions runs JSONPath only.
@@ -172,14 +213,16 @@ export class BatchLayer extends Construct {
       timeout: Duration.hours(2),
       tracingEnabled: true,
       logs: {
-        destination: new LogGroup(this, 'StateMachineLogs', { retention: RetentionDays.ONE_MONTH }),
-        level: LogLevel.ERROR,
+        destination: new LogGroup(this, 'StateMachineLogs', {
+          retention: logRetention,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+        // Every state transition, without payloads: the views' rows stay out of the logs.
+        level: LogLevel.ALL,
         includeExecutionData: false,
       },
     });
-    // Athena reads the archive and writes results with the state machine's credentials.
-    archive.archiveBucket.grantRead(this.stateMachine);
-    archive.resultsBucket.grantReadWrite(this.stateMachine);
+    this.grantQuery(archive, workGroupArn, resultsPrefix);
 
     this.schedule = new Schedule(this, 'Schedule', {
       schedule: props.schedule ?? ScheduleExpression.rate(Duration.hours(1)),
@@ -188,30 +231,88 @@ export class BatchLayer extends Construct {
       }),
       description: 'driftless batch run',
     });
+  }
 
-    for (const view of props.views) {
-      new Alarm(this, `Drift-${view.name}`, {
-        metric: new Metric({
-          namespace: 'Driftless',
-          metricName: 'driftRatio',
-          dimensionsMap: { service: 'driftless-batch', view: view.name },
-          statistic: 'Maximum',
-          period: Duration.hours(1),
-        }),
-        threshold: props.driftAlarmThreshold ?? 0.01,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-        alarmDescription: `speed and batch of view ${view.name} differ past the threshold`,
-      });
+  /**
+   * Athena runs the query with the state machine's credentials: it starts and watches the query in the
+   * workgroup, reads the table's metadata from Glue, reads the archive's events/ and writes results.
+   */
+  private grantQuery(archive: ArchiveReferences, workGroupArn: string, resultsPrefix: string): void {
+    const stack = Stack.of(this);
+    const { archiveBucket, resultsBucket } = archive;
+    const statements = [
+      new PolicyStatement({
+        actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:StopQueryExecution'],
+        resources: [workGroupArn],
+      }),
+      new PolicyStatement({
+        actions: ['athena:GetDataCatalog'],
+        resources: [
+          stack.formatArn({ service: 'athena', resource: 'datacatalog', resourceName: 'AwsDataCatalog' }),
+        ],
+      }),
+      new PolicyStatement({
+        actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'],
+        resources: [
+          stack.formatArn({ service: 'glue', resource: 'catalog' }),
+          stack.formatArn({ service: 'glue', resource: 'database', resourceName: archive.database }),
+          stack.formatArn({
+            service: 'glue',
+            resource: 'table',
+            resourceName: `${archive.database}/${RAW_EVENTS}`,
+          }),
+        ],
+      }),
+      new PolicyStatement({
+        actions: ['s3:GetBucketLocation'],
+        resources: [archiveBucket.bucketArn, resultsBucket.bucketArn],
+      }),
+      new PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [archiveBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [ARCHIVE_EVENTS_PREFIX, `${ARCHIVE_EVENTS_PREFIX}*`] } },
+      }),
+      new PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [archiveBucket.arnForObjects(`${ARCHIVE_EVENTS_PREFIX}*`)],
+      }),
+      new PolicyStatement({
+        actions: ['s3:ListBucket', 's3:ListBucketMultipartUploads'],
+        resources: [resultsBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [resultsPrefix, `${resultsPrefix}*`] } },
+      }),
+      new PolicyStatement({
+        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        resources: [resultsBucket.arnForObjects(`${resultsPrefix}*`)],
+      }),
+    ];
+    for (const statement of statements) this.stateMachine.addToRolePolicy(statement);
+
+    const role = this.stateMachine.role;
+    acknowledgeWildcardResources(
+      role,
+      archiveBucket,
+      [`/${ARCHIVE_EVENTS_PREFIX}*`],
+      'Athena reads every object of the raw archive under events/ (one per Firehose delivery, keys unknown in advance); read-only.',
+    );
+    acknowledgeWildcardResources(
+      role,
+      resultsBucket,
+      [`/${resultsPrefix}*`],
+      'Athena writes each query result as new objects under results/, keyed by query id; the bucket is scratch space.',
+    );
+    for (const fn of Object.values(this.functions)) {
+      acknowledgeWildcardResources(
+        role,
+        fn,
+        [':*'],
+        "LambdaInvoke's grant covers the function's qualified ARNs (versions); it is this one function.",
+      );
     }
-    new Alarm(this, 'RunFailed', {
-      metric: this.stateMachine.metricFailed({ period: Duration.hours(1) }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-      alarmDescription: 'a batch run failed',
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray tracing (PutTraceSegments, GetSamplingRules...) and vended log delivery (logs:CreateLogDelivery...) support no resource-level permissions; data actions on * are refused by the IAM policy test.',
     });
   }
 }

@@ -5,14 +5,23 @@ import type { IStream } from 'aws-cdk-lib/aws-kinesis';
 import {
   Compression,
   DeliveryStream,
+  EnableLogging,
   KinesisStreamSource,
   LambdaFunctionProcessor,
   S3Bucket,
 } from 'aws-cdk-lib/aws-kinesisfirehose';
-import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { type EventCatalog, PARTITION_COLUMN, RAW_EVENTS } from '../functions/core';
+import { DriftlessBucket } from './bucket';
 import { DriftlessFunction } from './function';
+import { acknowledgeWildcardResources } from './nag';
+
+/** Where the serving layer writes finance exports in `exportsBucket`; expired by a lifecycle rule. */
+export const EXPORTS_PREFIX = 'exports/';
+/** Where Athena writes query results in `resultsBucket` (the workgroup enforces it). */
+export const QUERY_RESULTS_PREFIX = 'results/';
 
 export interface RawArchiveProps {
   readonly stream: IStream;
@@ -22,8 +31,21 @@ export interface RawArchiveProps {
   readonly bufferInterval?: Duration;
   /** Athena refuses a query past this many bytes scanned. @default 100 GiB */
   readonly bytesScannedCutoff?: Size;
-  /** @default RemovalPolicy.RETAIN for the archive bucket */
+  /** @default RemovalPolicy.RETAIN for the archive and exports buckets */
   readonly removalPolicy?: RemovalPolicy;
+  /** Athena query results are deleted after this long. @default Duration.days(7) */
+  readonly queryResultsRetention?: Duration;
+  /** Objects under `exports/` are deleted after this long. @default Duration.days(30) */
+  readonly exportsRetention?: Duration;
+  /** Log retention of the transform function and of Firehose's delivery errors. @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+  /** Where the buckets write their server access logs. @default no access logs */
+  readonly accessLogsBucket?: IBucket;
+  /**
+   * Names of the Athena workgroup and (with `_` for `-`) the Glue database.
+   * @default `driftless-<stack name>`
+   */
+  readonly namePrefix?: string;
 }
 
 /**
@@ -32,8 +54,13 @@ export interface RawArchiveProps {
  * MSCK REPAIR) and the Athena workgroup the batch layer queries it in.
  */
 export class RawArchive extends Construct {
-  public readonly archiveBucket: Bucket;
-  public readonly resultsBucket: Bucket;
+  public readonly archiveBucket: DriftlessBucket;
+  public readonly resultsBucket: DriftlessBucket;
+  /**
+   * Finance exports: the serving layer writes them under `exports/` (EXPORTS_PREFIX), where a lifecycle
+   * rule deletes them after `exportsRetention`.
+   */
+  public readonly exportsBucket: DriftlessBucket;
   public readonly deliveryStream: DeliveryStream;
   public readonly transform: DriftlessFunction;
   public readonly database: string;
@@ -42,27 +69,39 @@ export class RawArchive extends Construct {
 
   constructor(scope: Construct, id: string, props: RawArchiveProps) {
     super(scope, id);
-    const bucketDefaults = {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-    };
-    this.archiveBucket = new Bucket(this, 'Bucket', {
-      ...bucketDefaults,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const serverAccessLogsBucket = props.accessLogsBucket;
+    this.archiveBucket = new DriftlessBucket(this, 'Bucket', {
+      removalPolicy,
+      serverAccessLogsBucket,
+      serverAccessLogsPrefix: 'archive/',
     });
-    this.resultsBucket = new Bucket(this, 'QueryResults', {
-      ...bucketDefaults,
-      lifecycleRules: [{ expiration: Duration.days(7) }],
+    this.resultsBucket = new DriftlessBucket(this, 'QueryResults', {
+      lifecycleRules: [{ id: 'ExpireResults', expiration: props.queryResultsRetention ?? Duration.days(7) }],
+      // Scratch space: every result can be recomputed from the archive.
       removalPolicy: RemovalPolicy.DESTROY,
-      autoDeleteObjects: true,
+      serverAccessLogsBucket,
+      serverAccessLogsPrefix: 'query-results/',
+    });
+    this.exportsBucket = new DriftlessBucket(this, 'Exports', {
+      lifecycleRules: [
+        {
+          id: 'ExpireExports',
+          prefix: EXPORTS_PREFIX,
+          expiration: props.exportsRetention ?? Duration.days(30),
+        },
+      ],
+      removalPolicy,
+      serverAccessLogsBucket,
+      serverAccessLogsPrefix: 'exports/',
     });
 
     this.transform = new DriftlessFunction(this, 'Transform', {
       handlerFile: 'functions/archive/firehose-transform.ts',
       service: 'driftless-archive',
       timeout: Duration.minutes(1),
-    });
+      logRetention: props.logRetention,
+    }).invokedSynchronouslyBy('Firehose, which retries and files records it gives up on under errors/');
     this.deliveryStream = new DeliveryStream(this, 'DeliveryStream', {
       source: new KinesisStreamSource(props.stream),
       destination: new S3Bucket(this.archiveBucket, {
@@ -74,8 +113,16 @@ export class RawArchive extends Construct {
         bufferingSize: Size.mebibytes(64),
         processors: [new LambdaFunctionProcessor(this.transform)],
         dynamicPartitioning: { enabled: true },
+        loggingConfig: new EnableLogging(
+          new LogGroup(this, 'DeliveryLogs', {
+            retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+            removalPolicy: RemovalPolicy.DESTROY,
+          }),
+        ),
       }),
     });
+
+    this.acknowledgeDeliveryFindings();
 
     // The mapping belongs to the stack, so the acknowledgment has to be made there.
     Validations.of(Stack.of(this)).acknowledge({
@@ -85,13 +132,10 @@ export class RawArchive extends Construct {
     });
 
     const account = Stack.of(this).account;
+    const namePrefix = props.namePrefix ?? `driftless-${Stack.of(this).stackName}`;
     const database = new CfnDatabase(this, 'Database', {
       catalogId: account,
-      databaseInput: {
-        name: `driftless_${Stack.of(this)
-          .stackName.toLowerCase()
-          .replace(/[^a-z0-9_]/g, '_')}`,
-      },
+      databaseInput: { name: namePrefix.toLowerCase().replace(/[^a-z0-9_]/g, '_') },
     });
     this.database = database.ref;
     const location = `s3://${this.archiveBucket.bucketName}/events/`;
@@ -126,7 +170,7 @@ export class RawArchive extends Construct {
     });
 
     const workGroup = new CfnWorkGroup(this, 'WorkGroup', {
-      name: `driftless-${Stack.of(this).stackName}`,
+      name: namePrefix,
       recursiveDeleteOption: true,
       workGroupConfiguration: {
         enforceWorkGroupConfiguration: true,
@@ -134,11 +178,39 @@ export class RawArchive extends Construct {
         bytesScannedCutoffPerQuery: (props.bytesScannedCutoff ?? Size.gibibytes(100)).toBytes(),
         publishCloudWatchMetricsEnabled: true,
         resultConfiguration: {
-          outputLocation: `s3://${this.resultsBucket.bucketName}/results/`,
+          outputLocation: `s3://${this.resultsBucket.bucketName}/${QUERY_RESULTS_PREFIX}`,
           encryptionConfiguration: { encryptionOption: 'SSE_S3' },
         },
       },
     });
     this.workGroupName = workGroup.ref;
+  }
+
+  /** What cdk-nag finds on the Firehose delivery, each with why it stays. */
+  private acknowledgeDeliveryFindings(): void {
+    Validations.of(this.deliveryStream).acknowledge({
+      id: 'AwsSolutions-KDF1',
+      reason:
+        'Firehose refuses server-side encryption settings on a delivery stream whose source is a Kinesis stream; records are encrypted at rest in the source stream (KMS) and in the archive bucket (SSE-S3), and in transit by TLS.',
+    });
+    // The L2's S3 destination role: the grants Firehose's S3 delivery documents, on this bucket only.
+    const destinationRole = this.deliveryStream.node.tryFindChild('S3 Destination Role');
+    if (destinationRole === undefined)
+      throw new Error('the Firehose L2 no longer creates its S3 destination role');
+    const firehoseS3 =
+      "Firehose S3 delivery needs multipart upload, listing and object reads on the archive bucket (AWS-documented destination policy); the grant is the L2's, on this one bucket.";
+    for (const action of ['s3:Abort*', 's3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*']) {
+      Validations.of(destinationRole).acknowledge({
+        id: `AwsSolutions-IAM5[Action::${action}]`,
+        reason: firehoseS3,
+      });
+    }
+    acknowledgeWildcardResources(destinationRole, this.archiveBucket, ['/*'], firehoseS3);
+    acknowledgeWildcardResources(
+      destinationRole,
+      this.transform,
+      [':*'],
+      'Firehose invokes the transform by a qualified ARN (version or alias); the grant covers this one function.',
+    );
   }
 }

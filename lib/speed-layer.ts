@@ -1,14 +1,18 @@
-import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { QUARANTINE_PREFIX } from '../functions/speed/quarantine';
 import { SPEED_EVENT_SOURCE } from '../functions/speed/settings';
+import { DriftlessBucket } from './bucket';
 import { DriftlessFunction } from './function';
+import { acknowledgeWildcardResources } from './nag';
 
 export interface SpeedLayerProps {
   /** The table of speed items (and batch items and manifests). */
@@ -25,6 +29,10 @@ export interface SpeedLayerProps {
   readonly quarantineRetention?: Duration;
   /** @default RemovalPolicy.RETAIN for the quarantine bucket */
   readonly removalPolicy?: RemovalPolicy;
+  /** The function's log retention. @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+  /** Where the quarantine bucket writes its server access logs. @default no access logs */
+  readonly accessLogsBucket?: IBucket;
 }
 
 /**
@@ -34,7 +42,7 @@ export interface SpeedLayerProps {
 export class SpeedLayer extends Construct {
   public readonly stream: Stream;
   public readonly function: DriftlessFunction;
-  public readonly quarantineBucket: Bucket;
+  public readonly quarantineBucket: DriftlessBucket;
   public readonly failureQueue: Queue;
 
   constructor(scope: Construct, id: string, props: SpeedLayerProps) {
@@ -46,10 +54,9 @@ export class SpeedLayer extends Construct {
     });
 
     // S3, not SQS: a Kinesis record may be 1 MiB, past SQS's 256 KiB message limit.
-    this.quarantineBucket = new Bucket(this, 'QuarantineBucket', {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+    this.quarantineBucket = new DriftlessBucket(this, 'QuarantineBucket', {
+      serverAccessLogsBucket: props.accessLogsBucket,
+      serverAccessLogsPrefix: 'quarantine/',
       lifecycleRules: [
         { prefix: QUARANTINE_PREFIX, expiration: props.quarantineRetention ?? Duration.days(90) },
       ],
@@ -61,6 +68,12 @@ export class SpeedLayer extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    const endOfTheLine =
+      "It is the Kinesis mapping's on-failure destination, itself the dead-letter queue: its messages point at shard ranges for a person to replay (alarmed on depth); a queue behind it would add nothing.";
+    Validations.of(this.failureQueue).acknowledge(
+      { id: 'AwsSolutions-SQS3', reason: endOfTheLine },
+      { id: 'Serverless-SQSRedrivePolicy', reason: endOfTheLine },
+    );
 
     const speedRetention = props.speedRetention ?? Duration.hours(72);
     this.function = new DriftlessFunction(this, 'Function', {
@@ -71,7 +84,8 @@ export class SpeedLayer extends Construct {
         QUARANTINE_BUCKET: this.quarantineBucket.bucketName,
         SPEED_RETENTION_HOURS: String(speedRetention.toHours()),
       },
-    });
+      logRetention: props.logRetention,
+    }).invokedSynchronouslyBy('the Kinesis event source mapping (bisect, bounded retries, on-failure queue)');
 
     this.function.addEventSource(
       new KinesisEventSource(this.stream, {
@@ -90,7 +104,21 @@ export class SpeedLayer extends Construct {
 
     // Least privilege: the conditional update and the checkpoint read, nothing else.
     props.table.grant(this.function, 'dynamodb:UpdateItem', 'dynamodb:GetItem');
-    this.quarantineBucket.grantPut(this.function, `${QUARANTINE_PREFIX}*`);
+    // PutObject alone: grantPut would add s3:Abort* and object tagging, which quarantine never uses.
+    this.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [this.quarantineBucket.arnForObjects(`${QUARANTINE_PREFIX}*`)],
+      }),
+    );
+    if (this.function.role) {
+      acknowledgeWildcardResources(
+        this.function.role,
+        this.quarantineBucket,
+        [`/${QUARANTINE_PREFIX}*`],
+        'Each quarantined record is a new object with a generated key under quarantine/; the grant is PutObject on that prefix only.',
+      );
+    }
 
     new CfnOutput(this, 'StreamName', {
       value: this.stream.streamName,

@@ -1,27 +1,83 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Stack, type StackProps } from 'aws-cdk-lib';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
 import { orderEvents } from '../events';
 import { views } from '../views';
 import { BatchLayer } from './batch-layer';
+import { type ApiAuth, DEFAULT_STAGE_CONFIG, type StageConfig } from './config';
+import { Observability } from './observability';
 import { RawArchive } from './raw-archive';
 import { SpeedLayer } from './speed-layer';
 import { Storage } from './storage';
 
+export interface DriftlessStackProps extends StackProps {
+  /** The stage's settings, resolved from CDK context by `resolveStageConfig`. @default DEFAULT_STAGE_CONFIG */
+  readonly config?: StageConfig;
+}
+
 /**
- * The driftless application: shared storage, the speed layer, the raw archive and the batch layer;
- * the serving layer is added as its construct lands (see the README's status).
+ * The driftless application: shared storage, the speed layer, the raw archive, the batch layer and
+ * observability, configured per stage; the serving layer is added as its construct lands (see the
+ * README's status).
  */
 export class DriftlessStack extends Stack {
+  public readonly config: StageConfig;
+  /** How the serving layer's API authenticates callers (from the stage config). */
+  public readonly apiAuth: ApiAuth;
   public readonly storage: Storage;
   public readonly speed: SpeedLayer;
   public readonly archive: RawArchive;
   public readonly batch: BatchLayer;
+  public readonly observability: Observability;
 
-  constructor(scope: Construct, id: string, props?: StackProps) {
+  constructor(scope: Construct, id: string, props: DriftlessStackProps = {}) {
     super(scope, id, props);
-    this.storage = new Storage(this, 'Storage');
-    this.speed = new SpeedLayer(this, 'Speed', { table: this.storage.table });
-    this.archive = new RawArchive(this, 'Archive', { stream: this.speed.stream, catalog: orderEvents });
-    this.batch = new BatchLayer(this, 'Batch', { table: this.storage.table, archive: this.archive, views });
+    // S3 server access logs are granted by bucket policy, not the legacy LogDeliveryWrite ACL.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
+    const config = props.config ?? DEFAULT_STAGE_CONFIG;
+    this.config = config;
+    this.apiAuth = config.apiAuth;
+    const removalPolicy = config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const logRetention = config.logRetentionDays as RetentionDays;
+
+    this.storage = new Storage(this, 'Storage', { removalPolicy });
+    const accessLogsBucket = this.storage.accessLogsBucket;
+    this.speed = new SpeedLayer(this, 'Speed', {
+      table: this.storage.table,
+      speedRetention: Duration.hours(config.speedRetentionHours),
+      removalPolicy,
+      logRetention,
+      accessLogsBucket,
+    });
+    this.archive = new RawArchive(this, 'Archive', {
+      stream: this.speed.stream,
+      catalog: orderEvents,
+      bytesScannedCutoff: Size.gibibytes(config.athenaBytesScannedCutoffGiB),
+      queryResultsRetention: Duration.days(config.queryResultsRetentionDays),
+      exportsRetention: Duration.days(config.exportsRetentionDays),
+      namePrefix: config.prefix,
+      removalPolicy,
+      logRetention,
+      accessLogsBucket,
+    });
+    this.batch = new BatchLayer(this, 'Batch', {
+      table: this.storage.table,
+      archive: this.archive,
+      views,
+      schedule: ScheduleExpression.expression(config.batchSchedule),
+      settle: Duration.minutes(config.settleMinutes),
+      grace: Duration.minutes(config.graceMinutes),
+      logRetention,
+    });
+    this.observability = new Observability(this, 'Observability', {
+      table: this.storage.table,
+      speed: this.speed,
+      archive: this.archive,
+      batch: this.batch,
+      thresholds: config.alarms,
+      alarmEmail: config.alarmEmail,
+      namePrefix: config.prefix,
+    });
   }
 }

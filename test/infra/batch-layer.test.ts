@@ -5,7 +5,6 @@ import { orderEvents } from '../../events';
 import { BATCH_STATES } from '../../lib/batch-layer';
 import { DriftlessStack } from '../../lib/stack';
 import { synthesizeBatchDefinition } from '../../local/batch-runner';
-import { views } from '../../views';
 
 const template = Template.fromStack(
   new DriftlessStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test'),
@@ -122,21 +121,6 @@ describe('batch state machine', () => {
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(1 hour)',
       Target: Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('StateMachine') } }),
-    });
-  });
-
-  it('alarms on drift past the threshold for every view, and on a failed run', () => {
-    for (const view of views) {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        MetricName: 'driftRatio',
-        Namespace: 'Driftless',
-        Threshold: 0.01,
-        Dimensions: Match.arrayWith([{ Name: 'view', Value: view.name }]),
-      });
-    }
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ExecutionsFailed',
-      Threshold: 0,
     });
   });
 });

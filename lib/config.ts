@@ -1,0 +1,160 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { z } from 'zod';
+
+/** How the serving layer's REST API authenticates callers. */
+export const API_AUTH_MODES = ['iam', 'apiKey'] as const;
+export type ApiAuth = (typeof API_AUTH_MODES)[number];
+
+const LOG_RETENTION_DAYS = new Set<number>(
+  Object.values(RetentionDays).filter((value): value is number => typeof value === 'number'),
+);
+
+const positiveInt = z.coerce.number().int().positive();
+
+/** EventBridge Scheduler expressions: `rate(1 hour)`, `cron(0 * * * ? *)`. */
+const scheduleExpression = z
+  .string()
+  .regex(
+    /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$/,
+    'expected rate(N unit) or cron(min hour day month weekday year)',
+  );
+
+const alarmsSchema = z
+  .object({
+    /** Alarm when speed and batch differ by more than this ratio on the buckets a run made exact. */
+    driftRatio: z.coerce.number().positive().max(1).default(0.01),
+    /** Alarm when the speed function reads this far behind the stream's tip. */
+    iteratorAgeSeconds: positiveInt.default(300),
+    /** Alarm when the on-failure queue holds more than this many given-up batches. */
+    failedBatches: z.coerce.number().int().min(0).default(0),
+    /** Alarm when more than this many invalid records are quarantined in an hour. */
+    quarantinedRecordsPerHour: z.coerce.number().int().min(0).default(100),
+    /** Alarm when the API answers more than this many 5xx in five minutes (when an API is wired). */
+    api5xxPer5Minutes: z.coerce.number().int().min(0).default(0),
+  })
+  .strict();
+
+/**
+ * One stage's settings. Every field has a default, so a stage block in `cdk.json` names only what it
+ * changes; unknown keys are errors, so a misspelt setting cannot be silently ignored.
+ */
+export const stageConfigSchema = z
+  .object({
+    /** CloudFormation stack name. */
+    stackName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'expected a CloudFormation stack name')
+      .default('Driftless'),
+    /** Prefix of the names this app gives resources (Athena workgroup, dashboard, alarms). */
+    prefix: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,29}$/, 'expected lowercase letters, digits and dashes, at most 30')
+      .default('driftless'),
+    /** When the batch layer runs. */
+    batchSchedule: scheduleExpression.default('rate(1 hour)'),
+    /** Archive delivery delay plus allowed lateness: the watermark trails a run's start by this. */
+    settleMinutes: positiveInt.default(15),
+    /** How long a replaced batch version is kept; longer than a run may take (2 h). */
+    graceMinutes: z.coerce.number().int().min(121).default(180),
+    /** How long speed items outlive their bucket before TTL removes them; more than settle. */
+    speedRetentionHours: positiveInt.default(72),
+    /** CloudWatch Logs retention of every function and the state machine, in days. */
+    logRetentionDays: z.coerce
+      .number()
+      .refine((days) => LOG_RETENTION_DAYS.has(days), {
+        message: `expected one of ${[...LOG_RETENTION_DAYS].join(', ')}`,
+      })
+      .default(30),
+    /** Athena refuses a query that would scan more than this. */
+    athenaBytesScannedCutoffGiB: positiveInt.default(100),
+    /** Athena query results are deleted after this many days. */
+    queryResultsRetentionDays: positiveInt.default(7),
+    /** Finance exports under `exports/` are deleted after this many days. */
+    exportsRetentionDays: positiveInt.default(30),
+    /** `retain` keeps the table and the data buckets on `cdk destroy`; `destroy` deletes them. */
+    removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
+    /** Alarm notifications go to this address when set (confirm the SNS subscription mail). */
+    alarmEmail: z.email().optional(),
+    /** How the serving layer's API authenticates: IAM (SigV4) or an API key with a usage plan. */
+    apiAuth: z.enum(API_AUTH_MODES).default('iam'),
+    alarms: alarmsSchema.default(alarmsSchema.parse({})),
+  })
+  .strict()
+  .superRefine((config, context) => {
+    if (config.speedRetentionHours * 60 <= config.settleMinutes) {
+      context.addIssue({
+        code: 'custom',
+        path: ['speedRetentionHours'],
+        message: 'must exceed settleMinutes, so the batch view takes over before speed items expire',
+      });
+    }
+  });
+
+export type StageConfig = z.output<typeof stageConfigSchema>;
+
+/** The defaults: what a stage block that names nothing gets. */
+export const DEFAULT_STAGE_CONFIG: StageConfig = stageConfigSchema.parse({});
+
+export class StageConfigError extends Error {
+  override readonly name = 'StageConfigError';
+}
+
+/** Context keys this module reads. */
+export const CONTEXT_KEYS = {
+  stage: 'stage',
+  stages: 'driftless:stages',
+} as const;
+
+const OVERRIDABLE_KEYS = [
+  ...Object.keys(stageConfigSchema.shape).filter((key) => key !== 'alarms'),
+  ...Object.keys(alarmsSchema.shape).map((key) => `alarms.${key}`),
+];
+
+/**
+ * Resolves a stage's configuration from CDK context: `-c stage=<name>` picks the block
+ * `driftless:stages.<name>` of `cdk.json` (default `dev`), and any setting given on its own
+ * (`-c settleMinutes=30`, `-c alarms.driftRatio=0.05`) overrides the block. Fails with a message naming
+ * every bad key.
+ */
+export function resolveStageConfig(tryGetContext: (key: string) => unknown): StageConfig & { stage: string } {
+  const stage = tryGetContext(CONTEXT_KEYS.stage) ?? 'dev';
+  if (typeof stage !== 'string' || stage === '') {
+    throw new StageConfigError(`bad context: ${CONTEXT_KEYS.stage}: expected a stage name`);
+  }
+  const stages = tryGetContext(CONTEXT_KEYS.stages) ?? {};
+  if (typeof stages !== 'object' || stages === null || Array.isArray(stages)) {
+    throw new StageConfigError(`bad context: ${CONTEXT_KEYS.stages}: expected an object of stage blocks`);
+  }
+  const block = (stages as Record<string, unknown>)[stage];
+  if (block === undefined) {
+    const known = Object.keys(stages).join(', ') || 'none';
+    throw new StageConfigError(
+      `bad context: ${CONTEXT_KEYS.stage}: no stage '${stage}' in ${CONTEXT_KEYS.stages} (known: ${known})`,
+    );
+  }
+  if (typeof block !== 'object' || block === null || Array.isArray(block)) {
+    throw new StageConfigError(`bad context: ${CONTEXT_KEYS.stages}.${stage}: expected an object`);
+  }
+
+  const merged: Record<string, unknown> = { ...block };
+  const origin = new Map<string, string>();
+  for (const key of OVERRIDABLE_KEYS) {
+    const value = tryGetContext(key);
+    if (value === undefined) continue;
+    origin.set(key, `-c ${key}`);
+    const [head, tail] = key.split('.') as [string, string | undefined];
+    if (tail === undefined) merged[head] = value;
+    else merged[head] = { ...(merged[head] as object | undefined), [tail]: value };
+  }
+
+  const result = stageConfigSchema.safeParse(merged);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const path = issue.path.join('.');
+      const where = origin.get(path) ?? `${CONTEXT_KEYS.stages}.${stage}${path ? `.${path}` : ''}`;
+      return `${where}: ${issue.message}`;
+    });
+    throw new StageConfigError(`bad context for stage '${stage}': ${problems.join('; ')}`);
+  }
+  return { ...result.data, stage };
+}

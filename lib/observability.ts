@@ -1,0 +1,291 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import type { IRestApi } from 'aws-cdk-lib/aws-apigateway';
+import {
+  Alarm,
+  AlarmStatusWidget,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  MathExpression,
+  Metric,
+  TextWidget,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import type { BatchLayer } from './batch-layer';
+import { DEFAULT_STAGE_CONFIG, type StageConfig } from './config';
+import type { RawArchive } from './raw-archive';
+import type { SpeedLayer } from './speed-layer';
+
+/** The namespace every handler publishes its EMF metrics in (POWERTOOLS_METRICS_NAMESPACE). */
+export const METRICS_NAMESPACE = 'Driftless';
+
+export type AlarmThresholds = StageConfig['alarms'];
+
+export interface ObservabilityProps {
+  readonly table: ITableV2;
+  readonly speed: SpeedLayer;
+  readonly archive: RawArchive;
+  readonly batch: BatchLayer;
+  /** @default the stage defaults of `lib/config.ts` */
+  readonly thresholds?: AlarmThresholds;
+  /**
+   * The serving layer's REST API: when given, a 5xx alarm and API widgets are added (or call
+   * `monitorApi` later).
+   * @default no API alarm or widgets
+   */
+  readonly api?: IRestApi;
+  /** Alarm notifications are mailed here. @default no subscription (the topic is still created) */
+  readonly alarmEmail?: string;
+  /** Prefix of the alarm and dashboard names. @default 'driftless' */
+  readonly namePrefix?: string;
+}
+
+/**
+ * The pipeline's health in one place: an alarm for each way it can go wrong (the speed layer falling
+ * behind, batches given up on, invalid events piling up, batch runs failing, speed and batch
+ * disagreeing, the API failing), all notifying one SNS topic, and a dashboard of the same signals.
+ */
+export class Observability extends Construct {
+  public readonly alarmTopic: Topic;
+  public readonly dashboard: Dashboard;
+  public readonly alarms: {
+    readonly iteratorAge: Alarm;
+    readonly failedBatches: Alarm;
+    readonly quarantine: Alarm;
+    readonly runFailed: Alarm;
+    /** One per view, keyed by view name. */
+    readonly drift: Readonly<Record<string, Alarm>>;
+  };
+  /** Set by `monitorApi` (or the `api` prop). */
+  public api5xxAlarm?: Alarm;
+
+  private readonly thresholds: AlarmThresholds;
+  private readonly namePrefix: string;
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    const { speed, archive, batch, table } = props;
+    this.thresholds = props.thresholds ?? DEFAULT_STAGE_CONFIG.alarms;
+    this.namePrefix = props.namePrefix ?? 'driftless';
+    const thresholds = this.thresholds;
+
+    this.alarmTopic = new Topic(this, 'AlarmTopic', { enforceSSL: true, displayName: 'driftless alarms' });
+    Validations.of(this.alarmTopic).acknowledge({
+      id: 'AwsSolutions-SNS2',
+      reason:
+        'Alarm notifications carry alarm names and states, no data; CloudWatch cannot publish to a topic under the AWS managed SNS key, and a customer key would cost more than what it protects.',
+    });
+    if (props.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
+
+    const speedMetric = (metricName: string, statistic = 'Sum', period = Duration.minutes(5)) =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: 'driftless-speed' },
+        statistic,
+        period,
+      });
+
+    const iteratorAge = this.alarm('IteratorAge', {
+      metric: speed.function.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(5) }),
+      threshold: thresholds.iteratorAgeSeconds * 1000,
+      description: `the speed layer reads more than ${thresholds.iteratorAgeSeconds} s behind the stream`,
+    });
+    const failedBatches = this.alarm('FailedBatches', {
+      metric: speed.failureQueue.metricApproximateNumberOfMessagesVisible({
+        statistic: 'Maximum',
+        period: Duration.minutes(5),
+      }),
+      threshold: thresholds.failedBatches,
+      description: 'the speed layer gave up on batches: replay them from the on-failure queue',
+    });
+    const quarantine = this.alarm('Quarantine', {
+      metric: speedMetric('invalid', 'Sum', Duration.hours(1)),
+      threshold: thresholds.quarantinedRecordsPerHour,
+      description: `more than ${thresholds.quarantinedRecordsPerHour} invalid records quarantined in an hour`,
+    });
+    const runFailed = this.alarm('RunFailed', {
+      metric: new MathExpression({
+        expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
+        usingMetrics: {
+          failed: batch.stateMachine.metricFailed(),
+          timedOut: batch.stateMachine.metricTimedOut(),
+          aborted: batch.stateMachine.metricAborted(),
+        },
+        period: Duration.hours(1),
+        label: 'batch runs not completed',
+      }),
+      threshold: 0,
+      description: 'a batch run failed, timed out or was aborted',
+    });
+    const driftMetrics = Object.fromEntries(
+      batch.views.map((view) => [
+        view.name,
+        new Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: 'driftRatio',
+          dimensionsMap: { service: 'driftless-batch', view: view.name },
+          statistic: 'Maximum',
+          period: Duration.hours(1),
+        }),
+      ]),
+    );
+    const drift = Object.fromEntries(
+      Object.entries(driftMetrics).map(([view, metric]) => [
+        view,
+        this.alarm(`Drift-${view}`, {
+          metric,
+          threshold: thresholds.driftRatio,
+          description: `speed and batch of view ${view} differ past the threshold`,
+        }),
+      ]),
+    );
+    this.alarms = { iteratorAge, failedBatches, quarantine, runFailed, drift };
+
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: `${this.namePrefix}-pipeline`,
+      defaultInterval: Duration.hours(12),
+    });
+    const graph = (title: string, left: IMetric[], right: IMetric[] = []) =>
+      new GraphWidget({ title, left, right, width: 8, height: 6 });
+    this.dashboard.addWidgets(
+      new TextWidget({
+        markdown:
+          '# driftless pipeline\nKinesis → speed Lambda → DynamoDB; Firehose → S3 → Athena batch runs; alarms notify the alarm topic.',
+        width: 24,
+        height: 2,
+      }),
+      new AlarmStatusWidget({
+        title: 'Alarms',
+        alarms: [iteratorAge, failedBatches, quarantine, runFailed, ...Object.values(drift)],
+        width: 24,
+        height: 3,
+      }),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Ingest: records in',
+        [speed.stream.metricIncomingRecords({ statistic: 'Sum' })],
+        [speed.stream.metricIncomingBytes({ statistic: 'Sum' })],
+      ),
+      graph('Speed: iterator age (ms)', [
+        speed.function.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1) }),
+      ]),
+      graph(
+        'Speed: invocations and errors',
+        [speed.function.metricInvocations(), speed.function.metricErrors(), speed.function.metricThrottles()],
+        [speed.function.metricDuration({ statistic: 'p99' })],
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Speed: events, invalid, conflicts',
+        [speedMetric('events'), speedMetric('invalid'), speedMetric('conflicts')],
+        [speedMetric('keysWritten')],
+      ),
+      graph('Speed: failed batches waiting', [
+        speed.failureQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' }),
+      ]),
+      graph(
+        'DynamoDB: consumed capacity',
+        [table.metricConsumedWriteCapacityUnits(), table.metricConsumedReadCapacityUnits()],
+        [table.metricUserErrors()],
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Archive: Firehose freshness (s)',
+        [
+          new Metric({
+            namespace: 'AWS/Firehose',
+            metricName: 'DeliveryToS3.DataFreshness',
+            dimensionsMap: { DeliveryStreamName: archive.deliveryStream.deliveryStreamName },
+            statistic: 'Maximum',
+          }),
+        ],
+        [archive.transform.metricErrors()],
+      ),
+      graph(
+        'Batch: runs',
+        [
+          batch.stateMachine.metricSucceeded({ period: Duration.hours(1) }),
+          batch.stateMachine.metricFailed({ period: Duration.hours(1) }),
+          batch.stateMachine.metricTimedOut({ period: Duration.hours(1) }),
+        ],
+        [batch.stateMachine.metricTime({ statistic: 'Maximum', period: Duration.hours(1) })],
+      ),
+      graph(
+        'Batch: drift ratio per view',
+        Object.entries(driftMetrics).map(([view, metric]) => metric.with({ label: view })),
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph('Athena: bytes scanned per hour', [
+        new MathExpression({
+          expression: `SUM(SEARCH('{AWS/Athena,QueryState,QueryType,WorkGroup} MetricName="ProcessedBytes" WorkGroup="${archive.workGroupName}"', 'Sum', 3600))`,
+          label: 'bytes scanned',
+          period: Duration.hours(1),
+        }),
+      ]),
+    );
+
+    if (props.api) this.monitorApi(props.api);
+  }
+
+  /** Adds the API's 5xx alarm and its widgets; the serving layer's API is wired in through this. */
+  monitorApi(api: IRestApi): Alarm {
+    if (this.api5xxAlarm) throw new Error('Observability already monitors an API');
+    const apiMetric = (metricName: string, statistic = 'Sum') =>
+      new Metric({
+        namespace: 'AWS/ApiGateway',
+        metricName,
+        dimensionsMap: { ApiName: api.restApiName },
+        statistic,
+        period: Duration.minutes(5),
+      });
+    this.api5xxAlarm = this.alarm('Api5xx', {
+      metric: apiMetric('5XXError'),
+      threshold: this.thresholds.api5xxPer5Minutes,
+      description: `the API answered more than ${this.thresholds.api5xxPer5Minutes} 5xx in five minutes`,
+    });
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'API: requests and errors',
+        left: [apiMetric('Count'), apiMetric('4XXError'), apiMetric('5XXError')],
+        width: 12,
+        height: 6,
+      }),
+      new GraphWidget({
+        title: 'API: latency (ms)',
+        left: [apiMetric('Latency', 'p50'), apiMetric('Latency', 'p99')],
+        right: [apiMetric('IntegrationLatency', 'p99')],
+        width: 12,
+        height: 6,
+      }),
+    );
+    return this.api5xxAlarm;
+  }
+
+  /** An alarm past `threshold` in one period, notifying the topic; no data is not a breach. */
+  private alarm(id: string, options: { metric: IMetric; threshold: number; description: string }): Alarm {
+    const alarm = new Alarm(this, id, {
+      alarmName: `${this.namePrefix}-${id}`,
+      metric: options.metric,
+      threshold: options.threshold,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      alarmDescription: options.description,
+    });
+    const action = new SnsAction(this.alarmTopic);
+    alarm.addAlarmAction(action);
+    alarm.addOkAction(action);
+    return alarm;
+  }
+}
