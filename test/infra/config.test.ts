@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_STAGE_CONFIG, resolveStageConfig, StageConfigError } from '../../lib/config';
+import { synthesizeStack } from '../support/template';
+
+const cdkJsonContext = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'))
+  .context as Record<string, unknown>;
+/** Context as the CDK CLI gives it: cdk.json's, then `-c key=value` (always strings) on top. */
+const context =
+  (overrides: Record<string, unknown> = {}) =>
+  (key: string) =>
+    ({ ...cdkJsonContext, ...overrides })[key];
+
+describe('stage configuration from CDK context', () => {
+  it('picks the dev block of cdk.json when no stage is given, defaults filling the rest', () => {
+    const config = resolveStageConfig(context());
+    expect(config.stage).toBe('dev');
+    expect(config.stackName).toBe('Driftless-dev');
+    expect(config.removalPolicy).toBe('destroy');
+    expect(config.settleMinutes).toBe(DEFAULT_STAGE_CONFIG.settleMinutes);
+    expect(config.apiAuth).toBe('iam');
+  });
+
+  it('picks the block -c stage=prod names', () => {
+    const config = resolveStageConfig(context({ stage: 'prod' }));
+    expect(config.stackName).toBe('Driftless-prod');
+    expect(config.removalPolicy).toBe('retain');
+    expect(config.alarms.iteratorAgeSeconds).toBe(120);
+    expect(config.alarms.driftRatio).toBe(0.01);
+  });
+
+  it('lets -c key=value override the block, numbers and nested alarm keys included', () => {
+    const config = resolveStageConfig(
+      context({
+        stage: 'prod',
+        settleMinutes: '30',
+        batchSchedule: 'cron(0 */2 * * ? *)',
+        'alarms.driftRatio': '0.05',
+        apiAuth: 'apiKey',
+      }),
+    );
+    expect(config.settleMinutes).toBe(30);
+    expect(config.batchSchedule).toBe('cron(0 */2 * * ? *)');
+    expect(config.alarms.driftRatio).toBe(0.05);
+    expect(config.alarms.iteratorAgeSeconds).toBe(120);
+    expect(config.apiAuth).toBe('apiKey');
+  });
+
+  it.each([
+    [{ settleMinutes: 'soon' }, /-c settleMinutes: .*expected number/],
+    [{ apiAuth: 'basic' }, /-c apiAuth: .*"iam"\|"apiKey"/],
+    [{ batchSchedule: 'hourly' }, /-c batchSchedule: expected rate\(N unit\) or cron/],
+    [{ logRetentionDays: '31' }, /-c logRetentionDays: expected one of 1, 3, 5, 7/],
+    [{ 'alarms.driftRatio': '2' }, /-c alarms\.driftRatio: Too big/],
+    [{ speedRetentionHours: '1', settleMinutes: '90' }, /-c speedRetentionHours: must exceed settleMinutes/],
+    [{ stage: 'staging' }, /stage: no stage 'staging' in driftless:stages \(known: dev, prod\)/],
+  ])('refuses bad context %o with a message naming the key', (overrides, message) => {
+    expect(() => resolveStageConfig(context(overrides))).toThrow(StageConfigError);
+    expect(() => resolveStageConfig(context(overrides))).toThrow(message);
+  });
+
+  it('refuses an unknown or misspelt key in a stage block, naming it', () => {
+    const stages = { dev: { settleMinute: 20, alarms: { driftRatio: 0 } } };
+    const resolve = () => resolveStageConfig(context({ 'driftless:stages': stages }));
+    expect(resolve).toThrow(/driftless:stages\.dev: Unrecognized key: "settleMinute"/);
+    expect(resolve).toThrow(/driftless:stages\.dev\.alarms\.driftRatio: Too small/);
+  });
+
+  it('fails `cdk synth` (bin/app.ts) on bad context, naming the key', async () => {
+    const run = promisify(execFile)('npx', ['tsx', 'bin/app.ts'], {
+      cwd: new URL('../..', import.meta.url),
+      env: {
+        ...process.env,
+        CDK_OUTDIR: mkdtempSync(join(tmpdir(), 'driftless-cdk-')),
+        CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJsonContext, stage: 'prod', graceMinutes: '60' }),
+      },
+    });
+    await expect(run).rejects.toThrow(/bad context for stage 'prod': -c graceMinutes: Too small/);
+  });
+
+  it("hands the auth mode to the serving layer through the stack's apiAuth", () => {
+    expect(synthesizeStack().stack.apiAuth).toBe('iam');
+    expect(synthesizeStack({ ...DEFAULT_STAGE_CONFIG, apiAuth: 'apiKey' }).stack.apiAuth).toBe('apiKey');
+  });
+});
