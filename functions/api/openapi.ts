@@ -177,7 +177,20 @@ export function openApiDocument(viewNames: readonly string[]): object {
           requestBody: { required: true, content: { 'application/json': { schema: {} } } },
           responses: {
             '202': { description: 'Some or all accepted.', ...json('IngestResult') },
-            '400': { description: 'None accepted, or a bad body.', ...json('IngestResult') },
+            '400': {
+              description: 'None accepted (per-event errors), or a bad body (an error naming it).',
+              content: {
+                'application/json': {
+                  schema: {
+                    oneOf: [
+                      { $ref: '#/components/schemas/IngestResult' },
+                      { $ref: '#/components/schemas/Error' },
+                    ],
+                  },
+                },
+              },
+            },
+            '413': errors['413'],
             '503': { description: 'The stream refused every valid event.', ...json('Error') },
           },
         },

@@ -1,0 +1,322 @@
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BUCKET_WIDTH_MS,
+  compileJs,
+  deduplicateEvents,
+  type EventRecord,
+  encodeMeasure,
+  type ViewDefinition,
+} from '../../functions/core';
+import { type Runtime, startRuntime } from '../../local/runtime';
+import { revenue, views } from '../../views';
+import { apiClient } from '../support/api-client';
+import { tempDir } from '../support/archive';
+import { quietLogger } from '../support/fixture';
+import { waitFor } from '../support/wait';
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const countries = ['US', 'FR', 'DE', 'JP'];
+
+let runtime: Runtime;
+let dir: string;
+let call: ReturnType<typeof apiClient>;
+const now = Date.now();
+const hourStart = now - (now % HOUR);
+
+/** Orders over the last two days and the current hour, some with discounts, some not paid. */
+const orders: EventRecord[] = Array.from({ length: 1_200 }, (_, index) => ({
+  id: `order-${index}`,
+  ts:
+    index < 1_000
+      ? now - 2 * DAY + Math.floor((index * 2 * DAY) / 1_000)
+      : hourStart + ((index * 997) % (now - hourStart + 1)),
+  country: countries[index % countries.length],
+  amount: 1_000 + (index % 97),
+  ...(index % 4 === 0 ? { discount: 125 } : {}),
+  status: index % 5 === 0 ? 'refunded' : 'paid',
+}));
+/** Producer retries: the same events again. The speed layer counts them; the batch layer removes them. */
+const duplicates = orders.filter((_, index) => index % 10 === 3);
+const invalid = [
+  { id: 'bad-1', ts: -5, amount: 10, status: 'paid' },
+  { id: 'bad-2', ts: now, status: 'lost' },
+  'not an object',
+];
+
+const keyOf = (start: number, key: Record<string, unknown>) => `${start}|${JSON.stringify(key)}`;
+
+/** The view's rows as the series answers them, keyed by bucket and group. */
+function expectedSeries(view: ViewDefinition, events: readonly EventRecord[], from: number, to: number) {
+  const rows = compileJs(view).reduce(events).sorted();
+  return new Map(
+    rows
+      .filter((row) => row.bucket >= from && row.bucket < to)
+      .map((row) => [
+        keyOf(row.bucket, Object.fromEntries(view.groupBy.map((field, i) => [field, row.group[i] ?? null]))),
+        Object.fromEntries(Object.entries(row.values).map(([name, value]) => [name, encodeMeasure(value)])),
+      ]),
+  );
+}
+
+function answeredSeries(body: { buckets: { start: number; groups: { key: object; values: object }[] }[] }) {
+  return new Map(
+    body.buckets.flatMap((bucket) =>
+      bucket.groups.map((group) => [keyOf(bucket.start, group.key as Record<string, unknown>), group.values]),
+    ),
+  );
+}
+
+async function postAll(events: readonly unknown[]) {
+  for (let offset = 0; offset < events.length; offset += 500) {
+    const answer = await call('POST', '/events', events.slice(offset, offset + 500));
+    expect(answer.status).toBe(202);
+  }
+}
+
+const seriesPath = (from: number, to: number, extra = '') =>
+  `/views/revenue/series?from=${from}&to=${to}${extra}`;
+
+beforeAll(async () => {
+  dir = await tempDir('api');
+  runtime = await startRuntime({
+    dataDir: dir,
+    port: 0,
+    batchEveryMs: 0,
+    settleMs: 0,
+    logger: quietLogger(),
+  });
+  call = apiClient(
+    runtime.apiUrl,
+    views.map((view) => view.name),
+  );
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the serving API over the local pipeline', () => {
+  const from = now - 3 * DAY - ((now - 3 * DAY) % HOUR);
+  const to = hourStart + HOUR;
+  let runId: string;
+  let watermark: number;
+
+  it('accepts valid events, names each invalid one by index, and counts them in the speed layer', async () => {
+    const answer = await call('POST', '/events', [orders[0], ...invalid, orders[1]]);
+    expect(answer.status).toBe(202);
+    expect(answer.body.accepted).toBe(2);
+    expect(answer.body.errors.map((error: { index: number }) => error.index)).toEqual([1, 2, 3]);
+    expect(answer.body.errors[0].fields.map((field: { field: string }) => field.field)).toContain('ts');
+    expect(answer.body.errors[1].fields.map((field: { field: string }) => field.field)).toEqual(
+      expect.arrayContaining(['amount', 'status']),
+    );
+    await postAll([...orders.slice(2), ...duplicates]);
+
+    const speedTruth = expectedSeries(revenue, [...orders, ...duplicates], from, to);
+    await waitFor(async () => {
+      const series = await call('GET', seriesPath(from, to));
+      expect(series.status).toBe(200);
+      expect(series.body.watermark).toBe(0);
+      expect(answeredSeries(series.body)).toEqual(speedTruth);
+      return true;
+    });
+  });
+
+  it('serves exact batch buckets below the new watermark and speed from it, with no bucket counted twice', async () => {
+    await waitFor(() => runtime.archiveConsumer.stats.records >= orders.length + duplicates.length, {
+      what: `the archive (${JSON.stringify(runtime.archiveConsumer.stats)})`,
+    });
+    const started = await call('POST', '/batch-runs', {});
+    expect(started.status).toBe(202);
+    runId = started.body.id;
+    await waitFor(async () => {
+      const run = await call('GET', `/batch-runs/${runId}`);
+      return run.body.status === 'SUCCEEDED';
+    });
+    const run = await call('GET', `/batch-runs/${runId}`);
+    const revenueRun = run.body.views.find((view: { view: string }) => view.view === 'revenue');
+    expect(revenueRun.committedByThisRun).toBe(true);
+    watermark = revenueRun.watermark;
+    expect(watermark).toBe(hourStart + (Date.now() - hourStart >= HOUR ? HOUR : 0));
+    // A first run has no earlier watermark, so nothing to reconcile yet.
+    expect(revenueRun.drift).toBeNull();
+
+    const series = await call('GET', seriesPath(from, to));
+    expect(series.body.watermark).toBe(watermark);
+    expect(series.body.batchRun.id).toBe(runId);
+    for (const bucket of series.body.buckets)
+      expect(bucket.source).toBe(bucket.start < watermark ? 'batch' : 'speed');
+    const exact = expectedSeries(revenue, deduplicateEvents(revenue, orders), from, watermark);
+    const speed = expectedSeries(revenue, [...orders, ...duplicates], watermark, to);
+    expect(answeredSeries(series.body)).toEqual(new Map([...exact, ...speed]));
+
+    const exactOnly = await call('GET', seriesPath(from, to, '&exact=true'));
+    expect(answeredSeries(exactOnly.body)).toEqual(exact);
+    expect(exactOnly.body.batchRun.id).toBe(runId);
+  });
+
+  it('rolls hours up to days with the monoids, marking the day that straddles the watermark mixed', async () => {
+    const daily = await call('GET', seriesPath(from, to, '&step=day'));
+    expect(daily.status).toBe(200);
+    const hourly = await call('GET', seriesPath(daily.body.from, daily.body.to));
+    const sums = new Map<string, { revenue: number; orders: number }>();
+    for (const bucket of hourly.body.buckets)
+      for (const group of bucket.groups) {
+        const key = keyOf(bucket.start - (bucket.start % DAY), group.key);
+        const sum = sums.get(key) ?? { revenue: 0, orders: 0 };
+        sums.set(key, {
+          revenue: sum.revenue + group.values.revenue,
+          orders: sum.orders + group.values.orders,
+        });
+      }
+    expect(answeredSeries(daily.body)).toEqual(sums);
+    for (const bucket of daily.body.buckets) {
+      const expected =
+        bucket.start + DAY <= watermark ? 'batch' : bucket.start >= watermark ? 'speed' : 'mixed';
+      expect(bucket.source).toBe(expected);
+    }
+  });
+
+  it('filters on a group field and ranks groups by a measure', async () => {
+    const us = await call('GET', seriesPath(from, to, '&country=US'));
+    for (const bucket of us.body.buckets)
+      for (const group of bucket.groups) expect(group.key).toEqual({ country: 'US' });
+    expect(us.body.buckets.length).toBeGreaterThan(0);
+
+    const top = await call('GET', `/views/revenue/top?from=${from}&to=${watermark}&measure=revenue&limit=2`);
+    expect(top.status).toBe(200);
+    const totals = new Map<string, bigint>();
+    for (const row of compileJs(revenue).reduce(deduplicateEvents(revenue, orders)).sorted())
+      if (row.bucket >= from && row.bucket < watermark)
+        totals.set(
+          String(row.group[0]),
+          (totals.get(String(row.group[0])) ?? 0n) + (row.values.revenue ?? 0n),
+        );
+    const ranked = [...totals.entries()].sort((a, b) => (a[1] > b[1] ? -1 : a[1] < b[1] ? 1 : 0)).slice(0, 2);
+    expect(
+      top.body.groups.map((group: { key: { country: string }; values: { revenue: number } }) => [
+        group.key.country,
+        BigInt(group.values.revenue),
+      ]),
+    ).toEqual(ranked);
+  });
+
+  it('lists views with their watermark, last batch run and speed freshness, and the latest drift', async () => {
+    const listed = await call('GET', '/views');
+    const summary = listed.body.views.find((view: { name: string }) => view.name === 'revenue');
+    expect(summary).toMatchObject({
+      version: 1,
+      bucket: 'hour',
+      groupBy: ['country'],
+      watermark,
+      batchRun: { id: runId },
+    });
+    expect(summary.measures).toEqual({ revenue: 'sum', orders: 'count' });
+    expect(summary.speed.latestBucket).toBe(hourStart);
+  });
+
+  it('serves the latest drift reports, newest first', async () => {
+    for (const id of ['run-a', 'run-b'])
+      await runtime.api.batchStore.putDriftReport('revenue', id, {
+        runId: id,
+        view: 'revenue',
+        driftRatio: 0,
+      });
+    const drift = await call('GET', '/drift?limit=1');
+    const reports = drift.body.views.find((view: { view: string }) => view.view === 'revenue').reports;
+    expect(reports).toEqual([{ runId: 'run-b', view: 'revenue', driftRatio: 0 }]);
+  });
+
+  it.each(['csv', 'parquet'] as const)('exports the exact rows below the watermark as %s', async (format) => {
+    const exportFrom = from;
+    const started = await call('POST', '/exports', {
+      view: 'revenue',
+      from: new Date(exportFrom).toISOString(),
+      to: watermark,
+      format,
+    });
+    expect(started.status).toBe(202);
+    let job: { status: string; rows: number; downloads: string[] } | undefined;
+    await waitFor(async () => {
+      job = (await call('GET', `/exports/${started.body.id}`)).body;
+      return job?.status !== 'RUNNING';
+    });
+    expect(job?.status).toBe('SUCCEEDED');
+    const exact = expectedSeries(revenue, deduplicateEvents(revenue, orders), exportFrom, watermark);
+    expect(job?.rows).toBe(exact.size);
+    expect(job?.downloads).toHaveLength(1);
+    const download = await fetch(job?.downloads[0] as string);
+    expect(download.status).toBe(200);
+    if (format === 'csv') {
+      const [header, ...lines] = (await download.text()).trim().split('\n');
+      expect(header).toBe('bucket,country,revenue,orders');
+      const fromCsv = new Map(
+        lines.map((line) => {
+          const [bucket, country, revenueValue, ordersValue] = line.split(',');
+          return [
+            keyOf(Number(bucket), { country }),
+            { revenue: Number(revenueValue), orders: Number(ordersValue) },
+          ];
+        }),
+      );
+      expect(fromCsv).toEqual(exact);
+    } else {
+      expect(
+        Buffer.from(await download.arrayBuffer())
+          .subarray(0, 4)
+          .toString(),
+      ).toBe('PAR1');
+    }
+  });
+
+  it('refuses an export past the watermark, naming to', async () => {
+    const answer = await call('POST', '/exports', {
+      view: 'revenue',
+      from,
+      to: watermark + BUCKET_WIDTH_MS.hour,
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.body.details.parameter).toBe('to');
+  });
+});
+
+describe('bad input gets a 4xx naming the parameter', () => {
+  const from = now - DAY;
+  it.each([
+    ['GET', '/views/nope/series?from=0&to=1', undefined, 404, 'name'],
+    ['GET', '/views/revenue/series?from=yesterday&to=1', undefined, 400, 'from'],
+    ['GET', `/views/revenue/series?from=${from}`, undefined, 400, 'to'],
+    ['GET', `/views/revenue/series?from=${from}&to=${from - HOUR}`, undefined, 400, 'to'],
+    ['GET', `/views/revenue/series?from=${from}&to=${now}&step=minute`, undefined, 400, 'step'],
+    ['GET', `/views/revenue/series?from=${from}&to=${now}&step=week`, undefined, 400, 'step'],
+    ['GET', `/views/orders_per_minute/series?from=0&to=${400 * DAY}&step=minute`, undefined, 400, 'step'],
+    ['GET', `/views/revenue/series?from=0&to=${now}&step=day`, undefined, 400, 'to'],
+    ['GET', `/views/revenue/series?from=${from}&to=${now}&colour=red`, undefined, 400, 'colour'],
+    ['GET', `/views/revenue/series?from=${from}&to=${now}&exact=maybe`, undefined, 400, 'exact'],
+    ['GET', `/views/revenue/top?from=${from}&to=${now}&measure=profit`, undefined, 400, 'measure'],
+    ['GET', `/views/revenue/top?from=${from}&to=${now}&measure=revenue&limit=0`, undefined, 400, 'limit'],
+    ['POST', '/events', '{"id": ', 400, 'body'],
+    ['POST', '/events', [], 400, 'body'],
+    ['POST', '/events', Array.from({ length: 501 }, () => ({})), 400, 'body'],
+    ['POST', '/events', 'x'.repeat(1024 * 1024 + 1), 413, 'body'],
+    ['POST', '/batch-runs', { backfill: ['nope'] }, 400, 'backfill'],
+    ['POST', '/batch-runs', { runNow: true }, 400, 'runNow'],
+    ['POST', '/exports', { view: 'revenue', from: 0, to: HOUR, format: 'xlsx' }, 400, 'format'],
+    ['POST', '/exports', { from: 0, to: HOUR }, 400, 'view'],
+    ['GET', '/exports/0b7c7a5e-1b7b-4c1b-9d5e-000000000000', undefined, 404, 'id'],
+    ['GET', '/batch-runs/run-none', undefined, 404, 'id'],
+  ] as const)('%s %s', async (method, path, body, status, parameter) => {
+    const answer = await call(method, path, body);
+    expect(answer.status).toBe(status);
+    expect(answer.body.details?.parameter).toBe(parameter);
+  });
+
+  it('answers an unknown route with a JSON 404', async () => {
+    const answer = await call('GET', '/nothing/here');
+    expect(answer.status).toBe(404);
+    expect(answer.body.statusCode).toBe(404);
+  });
+});
