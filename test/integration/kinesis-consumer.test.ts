@@ -14,7 +14,10 @@ import { waitFor } from '../support/wait';
 
 let fixture: Awaited<ReturnType<typeof startFixture>>;
 beforeAll(async () => {
-  fixture = await startFixture();
+  // Bisect-on-error is the local consumer's emulation of Lambda's mapping; LocalStack's has none.
+  fixture = await startFixture({
+    emulatorsOnlyFor: "Kinesis bisect-on-error (LocalStack's event source mapping has none)",
+  });
 });
 afterAll(() => fixture.close());
 
