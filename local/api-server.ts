@@ -3,8 +3,8 @@ import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
-import type { Router } from '@aws-lambda-powertools/event-handler/http';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import type { ServingApi } from '../functions/api/app';
 
 /** API Gateway REST refuses payloads above 10 MB before the Lambda sees them; so does this server. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -31,24 +31,28 @@ export interface LocalApiServer {
   close(): Promise<void>;
 }
 
+/** The request's URL; `//x` is a path here, not a host as `new URL('//x', base)` would read it. */
+const requestUrl = (request: IncomingMessage): URL => new URL(`http://localhost${request.url ?? '/'}`);
+
 /** The API Gateway REST proxy event for a request, as API Gateway would build it. */
 export function toProxyEvent(request: IncomingMessage, body: Buffer): APIGatewayProxyEvent {
-  const url = new URL(request.url ?? '/', 'http://localhost');
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  const url = requestUrl(request);
+  // Maps, not object literals: a parameter may be called `__proto__` or `toString`.
+  const headerValues = new Map<string, string[]>();
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const name = request.rawHeaders[i] as string;
-    const value = request.rawHeaders[i + 1] as string;
-    headers[name] = value;
-    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
+    headerValues.set(name, [...(headerValues.get(name) ?? []), request.rawHeaders[i + 1] as string]);
   }
-  const query: Record<string, string> = {};
-  const multiValueQuery: Record<string, string[]> = {};
-  for (const [name, value] of url.searchParams) {
-    query[name] = value;
-    multiValueQuery[name] = [...(multiValueQuery[name] ?? []), value];
-  }
-  const hasQuery = Object.keys(query).length > 0;
+  const queryValues = new Map<string, string[]>();
+  for (const [name, value] of url.searchParams)
+    queryValues.set(name, [...(queryValues.get(name) ?? []), value]);
+  const last = (values: Map<string, string[]>) =>
+    Object.fromEntries([...values].map(([name, list]) => [name, list.at(-1) as string]));
+  const headers = last(headerValues);
+  const multiValueHeaders = Object.fromEntries(headerValues);
+  const query = last(queryValues);
+  const multiValueQuery = Object.fromEntries(queryValues);
+  const hasQuery = queryValues.size > 0;
   const method = request.method ?? 'GET';
   return {
     httpMethod: method,
@@ -132,13 +136,13 @@ async function serveStatic(
  * the same router the Lambda handler uses answers it. Static mounts are tried first, for GETs.
  */
 export async function startApiServer(
-  api: Router,
+  api: ServingApi,
   options: { readonly port?: number; readonly host?: string; readonly mounts?: readonly StaticMount[] } = {},
 ): Promise<LocalApiServer> {
   const mounts = options.mounts ?? [];
   const server = createServer(async (request, response) => {
     try {
-      const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+      const path = requestUrl(request).pathname;
       if (request.method === 'GET' && (await serveStatic(mounts, path, response))) return;
       const body = await readBody(request);
       if (body === null) {
@@ -148,7 +152,7 @@ export async function startApiServer(
         );
         return;
       }
-      const result = await api.resolve(toProxyEvent(request, body), LAMBDA_CONTEXT);
+      const result = await api.handle(toProxyEvent(request, body), LAMBDA_CONTEXT);
       const headers: Record<string, string | string[]> = {
         ...(result.multiValueHeaders as Record<string, string[]>),
       };

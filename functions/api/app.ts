@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Router, ServiceUnavailableError } from '@aws-lambda-powertools/event-handler/http';
+import {
+  RouteMatchingError,
+  Router,
+  ServiceUnavailableError,
+} from '@aws-lambda-powertools/event-handler/http';
 import { cors } from '@aws-lambda-powertools/event-handler/http/middleware';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { Manifest } from '../adapters/dynamo-batch-store';
 import { EXPORT_FORMATS, type ExportFormat, type ExportJob } from '../adapters/exports';
 import { newRunId } from '../batch/plan';
@@ -69,7 +74,7 @@ function groupFilter(view: ViewDefinition, query: URLSearchParams, known: Readon
         name,
         `unknown parameter: not a group field of view ${view.name} (${view.groupBy.join(', ') || 'none'})`,
       );
-    if (name in filter) throw badParameter(name, 'given more than once');
+    if (Object.hasOwn(filter, name)) throw badParameter(name, 'given more than once');
     filter[name] = value;
   }
   return filter;
@@ -82,13 +87,25 @@ const json = (body: unknown, status = 200): Response =>
 const batchRunOf = (manifest: Manifest | null) =>
   manifest === null ? null : { id: manifest.lastRunId, committedAt: manifest.committedAt };
 
+/** The API as the Lambda runtime and the local server call it. */
+export interface ServingApi {
+  handle(event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult>;
+}
+
 /**
  * The serving API: one router for every route, over the adapters in `deps`. The Lambda handler and the
  * local server both call `resolve` on it with API Gateway proxy events.
  */
-export function createApi(deps: ApiDeps): Router {
+export function createApi(deps: ApiDeps): ServingApi {
   const app = new Router({ logger: deps.logger });
   const reader = new ViewReader(deps.batchStore, deps.speedStore, deps.speedRetentionMs);
+  // Path parameters the router cannot take (blank, or badly encoded) are the client's mistake.
+  app.errorHandler(RouteMatchingError, async (error) =>
+    json(
+      { statusCode: 400, error: 'BadRequestError', message: error.message, details: { parameter: 'path' } },
+      400,
+    ),
+  );
   app.use(cors({ origin: '*', allowHeaders: ['Content-Type', 'Authorization', 'X-Api-Key', 'X-Amz-Date'] }));
 
   const openApi = openApiDocument(deps.views.map((view) => view.name));
@@ -152,7 +169,7 @@ export function createApi(deps: ApiDeps): Router {
     const view = viewNamed(deps, params.name as string);
     const query = new URL(req.url).searchParams;
     const measure = query.get('measure');
-    if (measure === null || !(measure in view.measures))
+    if (measure === null || !Object.hasOwn(view.measures, measure))
       throw badParameter(
         'measure',
         `${measure === null ? 'is required' : `${JSON.stringify(measure)} is not a measure`}: one of ${Object.keys(view.measures).join(', ')}`,
@@ -316,5 +333,24 @@ export function createApi(deps: ApiDeps): Router {
     return json({ ...described, status: status.state, rows: status.rows, downloads, error: status.error });
   });
 
-  return app;
+  return {
+    async handle(event, context) {
+      try {
+        return await app.resolve(event, context);
+      } catch (error) {
+        // The router turns the event into a URL before routing; a path no URL can hold ends here.
+        deps.logger.warn('request refused before routing', { error, path: event.path });
+        return {
+          statusCode: 400,
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({
+            statusCode: 400,
+            error: 'BadRequestError',
+            message: `path: ${(error as Error).message}`,
+            details: { parameter: 'path' },
+          }),
+        };
+      }
+    },
+  };
 }

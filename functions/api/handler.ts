@@ -5,4 +5,4 @@ import { apiContext } from './context';
 const api = createApi(apiContext());
 
 export const handler = (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> =>
-  api.resolve(event, context);
+  api.handle(event, context);

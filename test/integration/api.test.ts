@@ -218,6 +218,39 @@ describe('the serving API over the local pipeline', () => {
     expect(summary.speed.latestBucket).toBe(hourStart);
   });
 
+  it('reads the manifest once, batch days once, and speed days per call: not more with more groups', async () => {
+    let requests = 0;
+    runtime.emulators.dynamo.middlewareStack.add(
+      (next) => async (args) => {
+        requests++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countRequests' },
+    );
+    const measure = async () => {
+      requests = 0;
+      expect((await call('GET', seriesPath(from, to))).status).toBe(200);
+      return requests;
+    };
+    const speedDays = new Set([watermark, to - 1].map((time) => Math.floor(time / DAY))).size;
+    // Batch days were read (and cached) by the calls above: one manifest read and the speed days remain.
+    expect(await measure()).toBe(1 + speedDays);
+    const manyCountries = Array.from({ length: 300 }, (_, index) => ({
+      id: `many-${index}`,
+      ts: now,
+      country: `C${index}`,
+      amount: 1,
+      status: 'paid',
+    }));
+    await postAll(manyCountries);
+    await waitFor(async () => {
+      const series = await call('GET', seriesPath(from, to));
+      return series.body.buckets.at(-1).groups.length >= 300;
+    });
+    expect(await measure()).toBe(1 + speedDays);
+    runtime.emulators.dynamo.middlewareStack.remove('countRequests');
+  });
+
   it('serves the latest drift reports, newest first', async () => {
     for (const id of ['run-a', 'run-b'])
       await runtime.api.batchStore.putDriftReport('revenue', id, {

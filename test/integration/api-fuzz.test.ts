@@ -1,0 +1,118 @@
+import { rm } from 'node:fs/promises';
+import fc from 'fast-check';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type Runtime, startRuntime } from '../../local/runtime';
+import { tempDir } from '../support/archive';
+import { quietLogger } from '../support/fixture';
+
+const RUNS = Number(process.env.DRIFTLESS_API_FUZZ_RUNS ?? 400);
+
+let runtime: Runtime;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await tempDir('api-fuzz');
+  runtime = await startRuntime({
+    dataDir: dir,
+    port: 0,
+    batchEveryMs: 0,
+    settleMs: 0,
+    logger: quietLogger(),
+  });
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const segment = fc.oneof(
+  fc.constantFrom(
+    'revenue',
+    'orders_per_minute',
+    'run-x',
+    '0b7c7a5e-1b7b-4c1b-9d5e-000000000000',
+    '..',
+    '%',
+    '',
+  ),
+  fc.string(),
+);
+const path = fc.oneof(
+  fc.constantFrom('/views', '/events', '/batch-runs', '/exports', '/drift', '/openapi.json', '/'),
+  segment.map((name) => `/views/${encodeURIComponent(name)}/series`),
+  segment.map((name) => `/views/${encodeURIComponent(name)}/top`),
+  segment.map((id) => `/batch-runs/${encodeURIComponent(id)}`),
+  segment.map((id) => `/exports/${encodeURIComponent(id)}`),
+  fc.webPath(),
+);
+const time = fc.oneof(
+  fc.integer({ min: -1e17, max: 1e17 }).map(String),
+  fc
+    .date({ noInvalidDate: false })
+    .map((date) => (Number.isNaN(date.getTime()) ? 'Invalid' : date.toISOString())),
+  fc.constantFrom('', '0', '2026-11-25', '2026-11-25T10:00:00+01:00', '1e3', '-0', '99999999999999999'),
+  fc.string(),
+);
+const parameter = fc.oneof(
+  fc.tuple(fc.constantFrom('from', 'to'), time),
+  fc.tuple(fc.constant('step'), fc.oneof(fc.constantFrom('minute', 'hour', 'day', 'week'), fc.string())),
+  fc.tuple(fc.constantFrom('exact', 'measure', 'limit', 'country', 'status'), fc.string()),
+  fc.tuple(fc.string(), fc.string()),
+);
+const event = fc.record(
+  {
+    id: fc.oneof(fc.string(), fc.integer()),
+    ts: fc.oneof(fc.integer(), fc.double(), fc.string()),
+    amount: fc.oneof(fc.integer(), fc.double(), fc.constant(null)),
+    status: fc.oneof(fc.constantFrom('paid', 'refunded', 'pending'), fc.string()),
+    country: fc.string(),
+  },
+  { requiredKeys: [] },
+);
+const body = fc.oneof(
+  fc.constant(undefined),
+  fc.string(),
+  fc.json(),
+  event.map((value) => JSON.stringify(value)),
+  fc.array(event, { maxLength: 5 }).map((value) => JSON.stringify(value)),
+  fc
+    .record(
+      { view: segment, from: time, to: time, format: fc.string(), backfill: fc.array(segment) },
+      { requiredKeys: [] },
+    )
+    .map((value) => JSON.stringify(value)),
+);
+
+it(`never answers client input with a 5xx (${RUNS} random requests)`, async () => {
+  let requests = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'),
+      path,
+      fc.array(parameter, { maxLength: 6 }),
+      body,
+      async (method, requestPath, parameters, requestBody) => {
+        const query = new URLSearchParams(parameters).toString();
+        const response = await fetch(`${runtime.apiUrl}${requestPath}${query ? `?${query}` : ''}`, {
+          method,
+          ...(method === 'GET' || requestBody === undefined ? {} : { body: requestBody }),
+        });
+        const text = await response.text();
+        requests++;
+        expect(
+          response.status,
+          `${method} ${requestPath}?${query} ${requestBody ?? ''}: ${text}`,
+        ).toBeLessThan(500);
+        if (response.status >= 400) {
+          // Every refusal is JSON: an error naming its status, or ingest's per-event errors.
+          const answer = JSON.parse(text);
+          if (answer.statusCode === undefined) expect(answer.errors.length).toBeGreaterThan(0);
+          else expect(answer.statusCode).toBe(response.status);
+        }
+      },
+    ),
+    { numRuns: RUNS },
+  );
+  console.log(`api fuzz: ${requests} requests, none answered 5xx`);
+});
