@@ -71,7 +71,7 @@ export class DriftlessFunction extends NodejsFunction {
   invokedSynchronouslyBy(invoker: string): this {
     Validations.of(this).acknowledge({
       id: 'Serverless-LambdaDLQ',
-      reason: `Invoked synchronously by ${invoker}, which handles its failures; a DLQ only receives failed asynchronous invocations.`,
+      reason: `Invoked synchronously by ${invoker}; a DLQ only receives failed asynchronous invocations, so it would stay empty.`,
     });
     return this;
   }
