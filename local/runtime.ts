@@ -146,11 +146,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const engine = await DuckDbQueryEngine.open(orderEvents);
   await engine.useArchive(archiveDir);
 
+  const quarantine = new Quarantine(new FileObjectStore(join(dataDir, 'quarantine')));
   const processor = new SpeedProcessor({
     catalog: orderEvents,
     views,
     store: speedStore,
-    quarantine: new Quarantine(new FileObjectStore(join(dataDir, 'quarantine'))),
+    quarantine,
     logger,
     metrics,
     retentionMs: speedRetentionMs,
@@ -196,6 +197,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     batchRuns: batchRunner,
     exportJobs: new DynamoExportJobs(emulators.dynamo, TABLE_NAME),
     exports: new DuckDbExportEngine(engine, exportsDir, () => `${server?.url ?? ''}/downloads/exports`),
+    quarantine,
     logger,
     now: Date.now,
   };

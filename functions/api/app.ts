@@ -275,6 +275,11 @@ export function createApi(deps: ApiDeps): ServingApi {
     return json({ views: reports });
   });
 
+  app.get('/quarantine', async ({ req }) => {
+    const limit = parseLimit(new URL(req.url).searchParams.get('limit'), 50, 500);
+    return json(await deps.quarantine.recent(limit));
+  });
+
   app.post('/exports', async ({ req }) => {
     const body = await readJsonBody(req);
     if (typeof body !== 'object' || body === null || Array.isArray(body))

@@ -12,8 +12,10 @@ import { DynamoBatchStore } from '../adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
 import { DynamoExportJobs } from '../adapters/exports';
 import { KinesisEventSink } from '../adapters/kinesis-events';
+import { S3ObjectStore } from '../adapters/object-store';
 import { readConfig } from '../commons/config';
 import { logger } from '../commons/powertools';
+import { Quarantine } from '../speed/quarantine';
 import type { ApiDeps } from './deps';
 
 const required = (name: string, what: string) => z.string({ error: `${name} is required: ${what}` }).min(1);
@@ -26,6 +28,7 @@ const apiEnvironment = z.object({
   GLUE_DATABASE: required('GLUE_DATABASE', 'the Glue database of raw_events'),
   EXPORT_BUCKET: required('EXPORT_BUCKET', 'the bucket Parquet exports are unloaded to'),
   EXPORT_PREFIX: z.string().default('exports/'),
+  QUARANTINE_BUCKET: required('QUARANTINE_BUCKET', 'the bucket of quarantined records'),
   SPEED_RETENTION_HOURS: z.coerce.number().int().positive().default(72),
 });
 
@@ -49,6 +52,7 @@ export function apiContext(env: NodeJS.ProcessEnv = process.env): ApiDeps {
       bucket: config.EXPORT_BUCKET,
       prefix: config.EXPORT_PREFIX,
     }),
+    quarantine: new Quarantine(new S3ObjectStore(s3, config.QUARANTINE_BUCKET)),
     logger,
     now: Date.now,
   };

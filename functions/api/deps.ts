@@ -5,6 +5,7 @@ import type { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
 import type { DynamoExportJobs, ExportEngine } from '../adapters/exports';
 import type { EventSink } from '../adapters/kinesis-events';
 import type { EventCatalog, ViewDefinition } from '../core';
+import type { Quarantine } from '../speed/quarantine';
 
 /** What the API works with: the handler builds it from the environment, the local runtime from emulators. */
 export interface ApiDeps {
@@ -18,6 +19,8 @@ export interface ApiDeps {
   readonly batchRuns: BatchRunner;
   readonly exportJobs: DynamoExportJobs;
   readonly exports: ExportEngine;
+  /** Records the speed layer refused, with why. */
+  readonly quarantine: Quarantine;
   readonly logger: Logger;
   readonly now: () => number;
 }

@@ -97,6 +97,21 @@ const exportStatus = z.object({
   error: z.string().nullable(),
 });
 
+const quarantine = z.object({
+  total: z.number().int(),
+  records: z.array(
+    z.object({
+      shardId: z.string(),
+      sequenceNumber: z.string(),
+      partitionKey: z.string(),
+      approximateArrivalTimestamp: epochMs,
+      reason: z.string(),
+      errors: z.array(z.object({ field: z.string(), message: z.string() })),
+      data: z.string().meta({ description: 'The record as delivered, base64.' }),
+    }),
+  ),
+});
+
 const drift = z.object({ views: z.array(z.object({ view: z.string(), reports: z.array(z.unknown()) })) });
 
 /** Every response body schema, by name: the OpenAPI document's components and the tests' checks. */
@@ -110,6 +125,7 @@ export const RESPONSE_SCHEMAS = {
   BatchRun: batchRunStatus,
   Export: exportStatus,
   Drift: drift,
+  Quarantine: quarantine,
 } as const;
 
 type SchemaName = keyof typeof RESPONSE_SCHEMAS;
@@ -246,6 +262,13 @@ export function openApiDocument(viewNames: readonly string[]): object {
           summary: 'An export: status, rows, download links',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
           responses: { '200': json('Export'), ...errors },
+        },
+      },
+      '/quarantine': {
+        get: {
+          summary: 'Records the speed layer refused, newest first, with why',
+          parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } }],
+          responses: { '200': json('Quarantine'), ...errors },
         },
       },
       '/drift': { get: { summary: 'Latest reconciliation reports', responses: { '200': json('Drift') } } },

@@ -41,6 +41,21 @@ export class Quarantine {
     await this.store.put(Quarantine.keyOf(shardId, record), JSON.stringify(quarantined));
   }
 
+  /** How many records are quarantined, and the newest `limit` of them (by when they were written). */
+  async recent(limit: number): Promise<{ total: number; records: QuarantinedRecord[] }> {
+    const objects = await this.store.list(QUARANTINE_PREFIX);
+    const newest = objects
+      .sort((a, b) => b.lastModified - a.lastModified || (a.key < b.key ? 1 : -1))
+      .slice(0, limit);
+    const records = await Promise.all(
+      newest.map(
+        async ({ key }) =>
+          JSON.parse(new TextDecoder().decode(await this.store.get(key))) as QuarantinedRecord,
+      ),
+    );
+    return { total: objects.length, records };
+  }
+
   async list(): Promise<QuarantinedRecord[]> {
     const objects = await this.store.list(QUARANTINE_PREFIX);
     return Promise.all(

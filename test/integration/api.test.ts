@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BUCKET_WIDTH_MS,
@@ -249,6 +250,22 @@ describe('the serving API over the local pipeline', () => {
     });
     expect(await measure()).toBe(1 + speedDays);
     runtime.emulators.dynamo.middlewareStack.remove('countRequests');
+  });
+
+  it('lists records put straight on the stream that the speed layer quarantined, with the reason', async () => {
+    await runtime.emulators.kinesis.send(
+      new PutRecordCommand({
+        StreamName: runtime.streamName,
+        PartitionKey: 'raw',
+        Data: Buffer.from(JSON.stringify({ id: 'raw-1', ts: now, amount: -1, status: 'paid' })),
+      }),
+    );
+    const quarantined = await waitFor(async () => {
+      const answer = await call('GET', '/quarantine?limit=10');
+      return answer.body.total > 0 ? answer.body : undefined;
+    });
+    expect(quarantined.records[0].reason).toContain('amount');
+    expect(JSON.parse(Buffer.from(quarantined.records[0].data, 'base64').toString()).id).toBe('raw-1');
   });
 
   it('serves the latest drift reports, newest first', async () => {
