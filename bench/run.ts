@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { benchBatch } from './batch';
+import { benchServe } from './serve';
 import { benchSpeed } from './speed';
 
 // Handlers publish metrics per batch; a benchmark measures their work, not stdout.
@@ -38,5 +39,36 @@ program
       dataDir: options.dataDir,
     });
   });
+
+program
+  .command('serve')
+  .description(
+    'the local API over dynalite: concurrent clients asking for an hourly series; latency percentiles',
+  )
+  .option('--days <n>', 'days of seeded data', '30')
+  .option('--groups <n>', 'groups per hour', '20')
+  .option('--clients <n>', 'concurrent clients, each asking back to back', '50')
+  .option('--seconds <n>', 'how long the clients ask', '10')
+  .option('--series-days <n>', 'days the series covers, hourly', '7')
+  .option('--data-dir <dir>', 'scratch data folder (deleted first)', '.driftless/bench-serve')
+  .action(
+    async (options: {
+      days: string;
+      groups: string;
+      clients: string;
+      seconds: string;
+      seriesDays: string;
+      dataDir: string;
+    }) => {
+      await benchServe({
+        days: Number(options.days),
+        groups: Number(options.groups),
+        clients: Number(options.clients),
+        seconds: Number(options.seconds),
+        seriesDays: Number(options.seriesDays),
+        dataDir: options.dataDir,
+      });
+    },
+  );
 
 await program.parseAsync(process.argv);
