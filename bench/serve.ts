@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { BUCKET_WIDTH_MS } from '../functions/core';
 import { startRuntime } from '../local/runtime';
@@ -14,6 +15,27 @@ export interface ServeBenchOptions {
 
 const HOUR = BUCKET_WIDTH_MS.hour;
 const print = (line: object) => console.log(JSON.stringify(line));
+
+/** `clients` closed-loop clients asking `url` back to back for `seconds`; posts each latency. */
+const CLIENTS = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { url, clients, seconds } = workerData;
+const latencies = [];
+const deadline = performance.now() + seconds * 1000;
+async function client() {
+  while (performance.now() < deadline) {
+    const started = performance.now();
+    const response = await fetch(url);
+    await response.arrayBuffer();
+    if (response.status !== 200) throw new Error('series answered ' + response.status);
+    latencies.push(performance.now() - started);
+  }
+}
+const started = performance.now();
+Promise.all(Array.from({ length: clients }, client)).then(() =>
+  parentPort.postMessage({ latencies, elapsed: (performance.now() - started) / 1000 }),
+);
+`;
 
 const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
@@ -79,20 +101,16 @@ export async function benchServe(options: ServeBenchOptions): Promise<void> {
     const check = (await (await fetch(url)).json()) as { buckets: { groups: unknown[] }[] };
     const groupsServed = check.buckets.reduce((sum, bucket) => sum + bucket.groups.length, 0);
     dynamoRequests = 0;
-    const latencies: number[] = [];
-    const deadline = performance.now() + options.seconds * 1000;
-    const client = async () => {
-      while (performance.now() < deadline) {
-        const started = performance.now();
-        const response = await fetch(url);
-        await response.arrayBuffer();
-        if (response.status !== 200) throw new Error(`series answered ${response.status}`);
-        latencies.push(performance.now() - started);
-      }
-    };
-    const started = performance.now();
-    await Promise.all(Array.from({ length: options.clients }, client));
-    const elapsed = (performance.now() - started) / 1000;
+    // The clients run on a worker thread, as they would on other machines: the API's thread serves only.
+    const worker = new Worker(CLIENTS, {
+      eval: true,
+      workerData: { url, clients: options.clients, seconds: options.seconds },
+    });
+    const { latencies, elapsed } = (await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    })) as { latencies: number[]; elapsed: number };
+    await worker.terminate();
     latencies.sort((a, b) => a - b);
     const round = (value: number) => Math.round(value * 100) / 100;
     print({

@@ -37,6 +37,45 @@ export const MAX_RANGE_MS = 400 * BUCKET_WIDTH_MS.day;
 export const MAX_EVENTS_PER_REQUEST = 500;
 export const MAX_TOP_LIMIT = 1_000;
 
+/** Settled series parts kept (a few KB to a few hundred KB of JSON each). */
+const SETTLED_ANSWERS_CACHED = 200;
+
+/** Answers computed once per key (concurrent askers share the computation); least recently used go first. */
+class AnswerCache {
+  private readonly answers = new Map<string, Promise<string>>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(key: string, compute: () => Promise<string>): Promise<string> {
+    let answer = this.answers.get(key);
+    if (answer === undefined) {
+      answer = compute();
+      answer.catch(() => this.answers.delete(key));
+    } else this.answers.delete(key);
+    this.answers.set(key, answer);
+    while (this.answers.size > this.capacity) this.answers.delete(this.answers.keys().next().value as string);
+    return answer;
+  }
+}
+
+/** The last answer per distinct question, reused while its parts are unchanged. */
+class LastAnswers {
+  private readonly answers = new Map<string, { settled: string; body: string }>();
+
+  constructor(private readonly capacity: number) {}
+
+  reuse(key: string, settled: string, build: () => string): string {
+    const last = this.answers.get(key);
+    // The settled part comes from a cache: the same string object means the same batch rows.
+    if (last !== undefined && last.settled === settled) return last.body;
+    const body = build();
+    this.answers.delete(key);
+    this.answers.set(key, { settled, body });
+    while (this.answers.size > this.capacity) this.answers.delete(this.answers.keys().next().value as string);
+    return body;
+  }
+}
+
 const SERIES_PARAMETERS = new Set(['from', 'to', 'step', 'exact']);
 const TOP_PARAMETERS = new Set(['from', 'to', 'measure', 'limit']);
 
@@ -99,6 +138,8 @@ export interface ServingApi {
 export function createApi(deps: ApiDeps): ServingApi {
   const app = new Router({ logger: deps.logger });
   const reader = new ViewReader(deps.batchStore, deps.speedStore, deps.speedRetentionMs);
+  const settledBuckets = new AnswerCache(SETTLED_ANSWERS_CACHED);
+  const lastSeriesAnswers = new LastAnswers(SETTLED_ANSWERS_CACHED);
   // Path parameters the router cannot take (blank, or badly encoded) are the client's mistake.
   app.errorHandler(RouteMatchingError, async (error) =>
     json(
@@ -149,20 +190,42 @@ export function createApi(deps: ApiDeps): ServingApi {
       throw badParameter('step', `${(to - from) / width} buckets of ${step}: at most ${MAX_SERIES_BUCKETS}`);
     const exact = parseBoolean('exact', query.get('exact'));
     const filter = groupFilter(view, query, SERIES_PARAMETERS);
-    const served = await reader.read(view, from, to, deps.now());
-    let buckets = rollUpSeries(view, served.rows, { step, watermark: served.watermark, filter });
-    if (exact) buckets = buckets.filter((bucket) => bucket.source === 'batch');
-    return json({
+    const manifest = await reader.manifestOf(view);
+    const watermark = manifest?.watermark ?? 0;
+    // Steps wholly below the watermark are batch rows only, fixed until the next commit: their answer is
+    // kept per manifest revision. Only the steps from the watermark's on are computed per request.
+    const settledTo = Math.min(to, Math.max(from, watermark - (watermark % width)));
+    const settled =
+      manifest === null || settledTo <= from
+        ? ''
+        : await settledBuckets.get(
+            JSON.stringify([view.name, manifest.revision, from, settledTo, step, filter]),
+            async () => {
+              const { rows } = await reader.read(view, from, settledTo, deps.now(), manifest);
+              return JSON.stringify(rollUpSeries(view, rows, { step, watermark, filter })).slice(1, -1);
+            },
+          );
+    let recent = '';
+    if (!exact && settledTo < to) {
+      const { rows } = await reader.read(view, settledTo, to, deps.now(), manifest);
+      recent = JSON.stringify(rollUpSeries(view, rows, { step, watermark, filter })).slice(1, -1);
+    }
+    const head = JSON.stringify({
       view: view.name,
       version: view.version,
-      watermark: served.watermark,
+      watermark,
       step,
       from,
       to,
       exact,
-      batchRun: batchRunOf(served.manifest),
-      buckets,
+      batchRun: batchRunOf(manifest),
     });
+    // Dashboards ask the same thing again and again: an answer equal to the last one is not rebuilt.
+    const body = lastSeriesAnswers.reuse(`${head}\u0000${settled.length}\u0000${recent}`, settled, () => {
+      const buckets = [settled, recent].filter((part) => part !== '').join(',');
+      return `${head.slice(0, -1)},"buckets":[${buckets}]}`;
+    });
+    return new Response(body, { headers: { 'Content-Type': 'application/json' } });
   });
 
   app.get('/views/:name/top', async ({ params, req }) => {

@@ -27,6 +27,7 @@ const CACHED_DAYS = 1_000;
  */
 export class ViewReader {
   private readonly batchDays = new Map<string, Promise<ViewRow[]>>();
+  private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly batch: DynamoBatchStore,
@@ -35,14 +36,36 @@ export class ViewReader {
     private readonly speedRetentionMs: number,
   ) {}
 
+  /**
+   * Requests that arrive while the same read is under way share it (single flight): many dashboards
+   * asking the same thing cost one read, not one each. A joined read started at most one read earlier.
+   */
+  private shared<T>(key: string, read: () => Promise<T>): Promise<T> {
+    const running = this.inFlight.get(key) as Promise<T> | undefined;
+    if (running !== undefined) return running;
+    const reading = read().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, reading);
+    return reading;
+  }
+
   async manifestOf(view: ViewDefinition): Promise<Manifest | null> {
-    const manifest = await this.batch.getManifest(view.name);
+    const manifest = await this.shared(`manifest|${view.name}`, () => this.batch.getManifest(view.name));
     // A manifest of another view version holds rows of another definition: none are served.
     return manifest !== null && manifest.version === view.version ? manifest : null;
   }
 
-  async read(view: ViewDefinition, from: number, to: number, now: number): Promise<ServedView> {
-    const manifest = await this.manifestOf(view);
+  /**
+   * The served rows of [from, to). Pass the manifest when the caller has read it for this request; it is
+   * read here otherwise.
+   */
+  async read(
+    view: ViewDefinition,
+    from: number,
+    to: number,
+    now: number,
+    manifest: Manifest | null | undefined = undefined,
+  ): Promise<ServedView> {
+    if (manifest === undefined) manifest = await this.manifestOf(view);
     const watermark = manifest?.watermark ?? 0;
     const batchTo = Math.min(to, watermark);
     const dayWidth = BUCKET_WIDTH_MS.day;
@@ -53,10 +76,14 @@ export class ViewReader {
         ? []
         : Promise.all(
             activeDays(manifest, from, batchTo).map(([day, batchVersion]) =>
-              this.batchDay(view, manifest.version, day, batchVersion),
+              this.batchDay(view, (manifest as Manifest).version, day, batchVersion),
             ),
           ),
-      speedFrom < to ? this.speed.readRows(view, speedFrom, to, now) : [],
+      speedFrom < to
+        ? this.shared(`speed|${view.name}|${view.version}|${speedFrom}|${to}`, () =>
+            this.speed.readRows(view, speedFrom, to, now),
+          )
+        : [],
     ]);
     const batchRows = batchDays.flat().filter((row) => row.bucket >= from && row.bucket < batchTo);
     return {
