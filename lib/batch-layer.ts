@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
@@ -17,7 +17,7 @@ import {
   TaskInput,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { RAW_EVENTS, type ViewDefinition } from '../functions/core';
 import { DriftlessFunction } from './function';
 import { acknowledgeWildcardResources } from './nag';
@@ -233,74 +233,10 @@ export class BatchLayer extends Construct {
     });
   }
 
-  /**
-   * Athena runs the query with the state machine's credentials: it starts and watches the query in the
-   * workgroup, reads the table's metadata from Glue, reads the archive's events/ and writes results.
-   */
+  /** The state machine runs the views' queries on Athena with its own role. */
   private grantQuery(archive: ArchiveReferences, workGroupArn: string, resultsPrefix: string): void {
-    const stack = Stack.of(this);
-    const { archiveBucket, resultsBucket } = archive;
-    const statements = [
-      new PolicyStatement({
-        actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:StopQueryExecution'],
-        resources: [workGroupArn],
-      }),
-      new PolicyStatement({
-        actions: ['athena:GetDataCatalog'],
-        resources: [
-          stack.formatArn({ service: 'athena', resource: 'datacatalog', resourceName: 'AwsDataCatalog' }),
-        ],
-      }),
-      new PolicyStatement({
-        actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'],
-        resources: [
-          stack.formatArn({ service: 'glue', resource: 'catalog' }),
-          stack.formatArn({ service: 'glue', resource: 'database', resourceName: archive.database }),
-          stack.formatArn({
-            service: 'glue',
-            resource: 'table',
-            resourceName: `${archive.database}/${RAW_EVENTS}`,
-          }),
-        ],
-      }),
-      new PolicyStatement({
-        actions: ['s3:GetBucketLocation'],
-        resources: [archiveBucket.bucketArn, resultsBucket.bucketArn],
-      }),
-      new PolicyStatement({
-        actions: ['s3:ListBucket'],
-        resources: [archiveBucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [ARCHIVE_EVENTS_PREFIX, `${ARCHIVE_EVENTS_PREFIX}*`] } },
-      }),
-      new PolicyStatement({
-        actions: ['s3:GetObject'],
-        resources: [archiveBucket.arnForObjects(`${ARCHIVE_EVENTS_PREFIX}*`)],
-      }),
-      new PolicyStatement({
-        actions: ['s3:ListBucket', 's3:ListBucketMultipartUploads'],
-        resources: [resultsBucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [resultsPrefix, `${resultsPrefix}*`] } },
-      }),
-      new PolicyStatement({
-        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-        resources: [resultsBucket.arnForObjects(`${resultsPrefix}*`)],
-      }),
-    ];
-    for (const statement of statements) this.stateMachine.addToRolePolicy(statement);
-
     const role = this.stateMachine.role;
-    acknowledgeWildcardResources(
-      role,
-      archiveBucket,
-      [`/${ARCHIVE_EVENTS_PREFIX}*`],
-      'Athena reads every object of the raw archive under events/ (one per Firehose delivery, keys unknown in advance); read-only.',
-    );
-    acknowledgeWildcardResources(
-      role,
-      resultsBucket,
-      [`/${resultsPrefix}*`],
-      'Athena writes each query result as new objects under results/, keyed by query id; the bucket is scratch space.',
-    );
+    grantAthenaQuery(this.stateMachine, role, archive, workGroupArn, resultsPrefix);
     for (const fn of Object.values(this.functions)) {
       acknowledgeWildcardResources(
         role,
@@ -315,4 +251,80 @@ export class BatchLayer extends Construct {
         'X-Ray tracing (PutTraceSegments, GetSamplingRules...) and vended log delivery (logs:CreateLogDelivery...) support no resource-level permissions; data actions on * are refused by the IAM policy test.',
     });
   }
+}
+
+/**
+ * Athena runs a query with its caller's credentials: the caller starts and watches the query in the
+ * workgroup, reads the table's metadata from Glue, reads the archive's events/ and writes results. The
+ * batch state machine and the API (for exports) both query, with these grants.
+ */
+export function grantAthenaQuery(
+  grantee: IGrantable & IConstruct,
+  role: IConstruct,
+  archive: ArchiveReferences,
+  workGroupArn: string,
+  resultsPrefix: string,
+): void {
+  const stack = Stack.of(grantee);
+  const { archiveBucket, resultsBucket } = archive;
+  const statements = [
+    new PolicyStatement({
+      actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:StopQueryExecution'],
+      resources: [workGroupArn],
+    }),
+    new PolicyStatement({
+      actions: ['athena:GetDataCatalog'],
+      resources: [
+        stack.formatArn({ service: 'athena', resource: 'datacatalog', resourceName: 'AwsDataCatalog' }),
+      ],
+    }),
+    new PolicyStatement({
+      actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'],
+      resources: [
+        stack.formatArn({ service: 'glue', resource: 'catalog' }),
+        stack.formatArn({ service: 'glue', resource: 'database', resourceName: archive.database }),
+        stack.formatArn({
+          service: 'glue',
+          resource: 'table',
+          resourceName: `${archive.database}/${RAW_EVENTS}`,
+        }),
+      ],
+    }),
+    new PolicyStatement({
+      actions: ['s3:GetBucketLocation'],
+      resources: [archiveBucket.bucketArn, resultsBucket.bucketArn],
+    }),
+    new PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [archiveBucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [ARCHIVE_EVENTS_PREFIX, `${ARCHIVE_EVENTS_PREFIX}*`] } },
+    }),
+    new PolicyStatement({
+      actions: ['s3:GetObject'],
+      resources: [archiveBucket.arnForObjects(`${ARCHIVE_EVENTS_PREFIX}*`)],
+    }),
+    new PolicyStatement({
+      actions: ['s3:ListBucket', 's3:ListBucketMultipartUploads'],
+      resources: [resultsBucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [resultsPrefix, `${resultsPrefix}*`] } },
+    }),
+    new PolicyStatement({
+      actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      resources: [resultsBucket.arnForObjects(`${resultsPrefix}*`)],
+    }),
+  ];
+  for (const statement of statements) grantee.grantPrincipal.addToPrincipalPolicy(statement);
+
+  acknowledgeWildcardResources(
+    role,
+    archiveBucket,
+    [`/${ARCHIVE_EVENTS_PREFIX}*`],
+    'Athena reads every object of the raw archive under events/ (one per Firehose delivery, keys unknown in advance); read-only.',
+  );
+  acknowledgeWildcardResources(
+    role,
+    resultsBucket,
+    [`/${resultsPrefix}*`],
+    'Athena writes each query result as new objects under results/, keyed by query id; the bucket is scratch space.',
+  );
 }

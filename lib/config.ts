@@ -75,8 +75,11 @@ export const stageConfigSchema = z
     removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
     /** Alarm notifications go to this address when set (confirm the SNS subscription mail). */
     alarmEmail: z.email().optional(),
-    /** How the serving layer's API authenticates: IAM (SigV4) or an API key with a usage plan. */
-    apiAuth: z.enum(API_AUTH_MODES).default('iam'),
+    /**
+     * How the serving layer's API authenticates: an API key with a usage plan (the default: a dashboard
+     * page and the CLI can send it), or IAM (SigV4, for callers with AWS credentials).
+     */
+    apiAuth: z.enum(API_AUTH_MODES).default('apiKey'),
     alarms: alarmsSchema.default(alarmsSchema.parse({})),
   })
   .strict()

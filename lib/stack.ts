@@ -8,6 +8,7 @@ import { BatchLayer } from './batch-layer';
 import { type ApiAuth, DEFAULT_STAGE_CONFIG, type StageConfig } from './config';
 import { Observability } from './observability';
 import { RawArchive } from './raw-archive';
+import { ServingLayer } from './serving-layer';
 import { SpeedLayer } from './speed-layer';
 import { Storage } from './storage';
 
@@ -17,9 +18,8 @@ export interface DriftlessStackProps extends StackProps {
 }
 
 /**
- * The driftless application: shared storage, the speed layer, the raw archive, the batch layer and
- * observability, configured per stage; the serving layer is added as its construct lands (see the
- * README's status).
+ * The driftless application, configured per stage: shared storage, the speed layer, the raw archive,
+ * the batch layer, the serving layer and observability.
  */
 export class DriftlessStack extends Stack {
   public readonly config: StageConfig;
@@ -29,6 +29,7 @@ export class DriftlessStack extends Stack {
   public readonly speed: SpeedLayer;
   public readonly archive: RawArchive;
   public readonly batch: BatchLayer;
+  public readonly serving: ServingLayer;
   public readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: DriftlessStackProps = {}) {
@@ -70,7 +71,18 @@ export class DriftlessStack extends Stack {
       grace: Duration.minutes(config.graceMinutes),
       logRetention,
     });
+    this.serving = new ServingLayer(this, 'Serving', {
+      table: this.storage.table,
+      stream: this.speed.stream,
+      stateMachine: this.batch.stateMachine,
+      archive: this.archive,
+      quarantineBucket: this.speed.quarantineBucket,
+      auth: config.apiAuth,
+      speedRetention: Duration.hours(config.speedRetentionHours),
+      logRetention,
+    });
     this.observability = new Observability(this, 'Observability', {
+      api: this.serving.api,
       table: this.storage.table,
       speed: this.speed,
       archive: this.archive,

@@ -22,7 +22,7 @@ describe('stage configuration from CDK context', () => {
     expect(config.stackName).toBe('Driftless-dev');
     expect(config.removalPolicy).toBe('destroy');
     expect(config.settleMinutes).toBe(DEFAULT_STAGE_CONFIG.settleMinutes);
-    expect(config.apiAuth).toBe('iam');
+    expect(config.apiAuth).toBe('apiKey');
   });
 
   it('picks the block -c stage=prod names', () => {
@@ -83,7 +83,7 @@ describe('stage configuration from CDK context', () => {
   });
 
   it("hands the auth mode to the serving layer through the stack's apiAuth", () => {
-    expect(synthesizeStack().stack.apiAuth).toBe('iam');
-    expect(synthesizeStack({ ...DEFAULT_STAGE_CONFIG, apiAuth: 'apiKey' }).stack.apiAuth).toBe('apiKey');
+    expect(synthesizeStack().stack.apiAuth).toBe('apiKey');
+    expect(synthesizeStack({ ...DEFAULT_STAGE_CONFIG, apiAuth: 'iam' }).stack.apiAuth).toBe('iam');
   });
 });

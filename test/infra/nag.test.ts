@@ -68,12 +68,14 @@ describe('cdk-nag', () => {
     }
   });
 
-  it('acknowledges no wildcard on a data resource as a whole: only object prefixes and function versions', () => {
+  it('acknowledges no wildcard on a data resource as a whole: only object prefixes, versions and run executions', () => {
     const wildcards = acknowledgments(stack)
       .map(({ id }) => id)
       .filter((id) => id.startsWith('AwsSolutions-IAM5[Resource::'));
     for (const id of wildcards) {
-      expect(id).toMatch(/^AwsSolutions-IAM5\[Resource::(\*|<\w+\.Arn>(\/[\w-]+\/\*|\/\*|:\*))\]$/);
+      expect(id).toMatch(
+        /^AwsSolutions-IAM5\[Resource::(\*|<\w+\.Arn>(\/[\w-]+\/\*|\/\*|:\*)|arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<\w+\.Name>:\*)\]$/,
+      );
     }
   });
 });

@@ -162,9 +162,13 @@ describe('observability', () => {
     for (const view of views) expect(body).toContain(`"view","${view.name}"`);
   });
 
-  it('has no API alarm or widgets in the stack until the serving layer passes its API', () => {
-    const { template: withoutApi } = synthesizeStack();
-    withoutApi.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { Namespace: 'AWS/ApiGateway' }, 0);
-    withoutApi.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  it("alarms on the composed stack's API 5xx, in one dashboard", () => {
+    const { template: composed } = synthesizeStack();
+    composed.resourcePropertiesCountIs(
+      'AWS::CloudWatch::Alarm',
+      { Namespace: 'AWS/ApiGateway', MetricName: '5XXError' },
+      1,
+    );
+    composed.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 });

@@ -1,0 +1,276 @@
+import {
+  ArnFormat,
+  CfnOutput,
+  type CfnResource,
+  Duration,
+  RemovalPolicy,
+  Size,
+  Stack,
+  Validations,
+} from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  ApiKey,
+  ApiKeySourceType,
+  AuthorizationType,
+  Cors,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  type MethodOptions,
+  Period,
+  RequestValidator,
+  type Resource,
+  RestApi,
+  UsagePlan,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IStream } from 'aws-cdk-lib/aws-kinesis';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { QUARANTINE_PREFIX } from '../functions/speed/quarantine';
+import { type ArchiveReferences, grantAthenaQuery } from './batch-layer';
+import type { ApiAuth } from './config';
+import { DriftlessFunction } from './function';
+import { acknowledgeWildcardResources } from './nag';
+import { EXPORTS_PREFIX } from './raw-archive';
+
+export interface ServingLayerProps {
+  readonly table: ITableV2;
+  readonly stream: IStream;
+  readonly stateMachine: StateMachine;
+  readonly archive: ArchiveReferences & { readonly exportsBucket: IBucket };
+  readonly quarantineBucket: IBucket;
+  /**
+   * How callers authenticate. `apiKey`: an API key (header `x-api-key`) under a usage plan with its own
+   * throttle and quota: what a dashboard page or the CLI can send. `iam`: SigV4-signed requests, for
+   * callers with AWS credentials.
+   * @default 'apiKey'
+   */
+  readonly auth?: ApiAuth;
+  /** How long speed items live past their bucket (the speed layer's TTL). @default 72 hours */
+  readonly speedRetention?: Duration;
+  /** Steady-state and burst request limits of the stage (and of the usage plan). @default 50 rps, burst 100 */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Requests per day per API key. @default 100,000 */
+  readonly dailyQuota?: number;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * The serving layer: API Gateway REST in front of one Lambda whose router answers every route
+ * (`functions/api/handler.ts`). API Gateway authenticates, throttles, validates required parameters,
+ * answers CORS preflights, compresses large answers and writes access logs; the Lambda does the rest.
+ */
+export class ServingLayer extends Construct {
+  public readonly api: RestApi;
+  public readonly function: DriftlessFunction;
+  public readonly apiKey?: ApiKey;
+
+  constructor(scope: Construct, id: string, props: ServingLayerProps) {
+    super(scope, id);
+    const auth = props.auth ?? 'apiKey';
+    const { table, stream, stateMachine, archive, quarantineBucket } = props;
+    const stack = Stack.of(this);
+    const resultsPrefix = archive.queryResultsPrefix ?? 'results/';
+
+    this.function = new DriftlessFunction(this, 'Function', {
+      handlerFile: 'functions/api/handler.ts',
+      service: 'driftless-api',
+      memorySize: 1024,
+      // API Gateway gives up after 29 s.
+      timeout: Duration.seconds(29),
+      logRetention: props.logRetention,
+      environment: {
+        TABLE_NAME: table.tableName,
+        STREAM_NAME: stream.streamName,
+        STATE_MACHINE_ARN: stateMachine.stateMachineArn,
+        ATHENA_WORKGROUP: archive.workGroupName,
+        GLUE_DATABASE: archive.database,
+        EXPORT_BUCKET: archive.exportsBucket.bucketName,
+        EXPORT_PREFIX: EXPORTS_PREFIX,
+        QUARANTINE_BUCKET: quarantineBucket.bucketName,
+        SPEED_RETENTION_HOURS: String((props.speedRetention ?? Duration.hours(72)).toHours()),
+      },
+    }).invokedSynchronouslyBy('API Gateway');
+    const fn = this.function;
+    const role = fn.role as NonNullable<typeof fn.role>;
+
+    // Reads: manifests, batch and speed items, drift reports, export jobs. Writes: export jobs only.
+    table.grant(fn, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
+    stream.grant(fn, 'kinesis:PutRecords');
+    stateMachine.grantStartExecution(fn);
+    const executions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
+    );
+
+    // Exports: Athena runs them with this function's credentials (CSV results under results/, Parquet
+    // UNLOADed under exports/), and the function presigns downloads of both.
+    const workGroupArn = stack.formatArn({
+      service: 'athena',
+      resource: 'workgroup',
+      resourceName: archive.workGroupName,
+    });
+    grantAthenaQuery(fn, role, archive, workGroupArn, resultsPrefix);
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['athena:GetQueryRuntimeStatistics'], resources: [workGroupArn] }),
+    );
+    const exportsBucket = archive.exportsBucket;
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        resources: [exportsBucket.arnForObjects(`${EXPORTS_PREFIX}*`)],
+      }),
+    );
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:ListBucket', 's3:GetBucketLocation'],
+        resources: [exportsBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [EXPORTS_PREFIX, `${EXPORTS_PREFIX}*`] } },
+      }),
+    );
+    acknowledgeWildcardResources(
+      role,
+      exportsBucket,
+      [`/${EXPORTS_PREFIX}*`],
+      'Each export is written by Athena UNLOAD under exports/<export id>/ with names Athena chooses; the function lists and presigns them.',
+    );
+    // GET /quarantine lists and reads quarantined records.
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [quarantineBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [QUARANTINE_PREFIX, `${QUARANTINE_PREFIX}*`] } },
+      }),
+    );
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [quarantineBucket.arnForObjects(`${QUARANTINE_PREFIX}*`)],
+      }),
+    );
+    acknowledgeWildcardResources(
+      role,
+      quarantineBucket,
+      [`/${QUARANTINE_PREFIX}*`],
+      'Quarantined records are one object each, keyed by their sequence number; the API reads them.',
+    );
+    const machineId = stack.getLogicalId(stateMachine.node.defaultChild as CfnResource);
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${machineId}.Name>:*]`,
+      reason:
+        'DescribeExecution on the batch state machine’s executions, named by run id when the API starts them.',
+    });
+
+    const accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const throttle = props.throttle ?? { rateLimit: 50, burstLimit: 100 };
+    const authorization: MethodOptions =
+      auth === 'iam' ? { authorizationType: AuthorizationType.IAM } : { apiKeyRequired: true };
+    this.api = new RestApi(this, 'Api', {
+      restApiName: `${stack.stackName}-api`,
+      description:
+        'driftless: views served from the batch layer below the watermark, the speed layer from it on',
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      apiKeySourceType: ApiKeySourceType.HEADER,
+      minCompressionSize: Size.kibibytes(8),
+      deployOptions: {
+        stageName: 'v1',
+        tracingEnabled: true,
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+        throttlingRateLimit: throttle.rateLimit,
+        throttlingBurstLimit: throttle.burstLimit,
+      },
+      defaultCorsPreflightOptions: {
+        // Dashboards are static pages served from anywhere; the credential is the key, not the origin.
+        allowOrigins: Cors.ALL_ORIGINS,
+        allowHeaders: [...Cors.DEFAULT_HEADERS, 'X-Api-Key'],
+        allowMethods: ['GET', 'POST', 'OPTIONS'],
+      },
+      defaultMethodOptions: authorization,
+    });
+    const validator = new RequestValidator(this, 'Validator', {
+      restApi: this.api,
+      validateRequestParameters: true,
+      validateRequestBody: true,
+    });
+    const integration = new LambdaIntegration(fn, { proxy: true });
+    const route = (resource: Resource, method: 'GET' | 'POST', required: readonly string[] = []) =>
+      resource.addMethod(method, integration, {
+        requestValidator: validator,
+        requestParameters: Object.fromEntries(
+          required.map((name) => [`method.request.querystring.${name}`, true]),
+        ),
+      });
+
+    const root = this.api.root;
+    const views = root.addResource('views');
+    route(views, 'GET');
+    const view = views.addResource('{name}');
+    route(view.addResource('series'), 'GET', ['from', 'to']);
+    route(view.addResource('top'), 'GET', ['from', 'to', 'measure']);
+    route(root.addResource('events'), 'POST');
+    const batchRuns = root.addResource('batch-runs');
+    route(batchRuns, 'POST');
+    route(batchRuns.addResource('{id}'), 'GET');
+    const exportsResource = root.addResource('exports');
+    route(exportsResource, 'POST');
+    route(exportsResource.addResource('{id}'), 'GET');
+    route(root.addResource('drift'), 'GET');
+    route(root.addResource('quarantine'), 'GET');
+    route(root.addResource('openapi.json'), 'GET');
+
+    if (auth === 'apiKey') {
+      const plan = new UsagePlan(this, 'UsagePlan', {
+        description: 'driftless API callers',
+        apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+        throttle,
+        quota: { limit: props.dailyQuota ?? 100_000, period: Period.DAY },
+      });
+      this.apiKey = new ApiKey(this, 'Key', { description: 'driftless dashboards and CLI' });
+      plan.addApiKey(this.apiKey);
+      new CfnOutput(this, 'ApiKeyId', {
+        value: this.apiKey.keyId,
+        description: 'aws apigateway get-api-key --include-value --api-key <id> prints the key',
+      });
+    }
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'The driftless API' });
+
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason:
+        'No WAF web ACL: callers are authenticated and throttled per stage and usage plan; add a WAF in front for public exposure.',
+    });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason: `Callers authenticate with ${auth === 'iam' ? 'IAM (SigV4)' : 'API keys under a usage plan'}, not Cognito user pools.`,
+    });
+    if (auth === 'apiKey')
+      Validations.of(this.api).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Every method requires an API key under a usage plan (throttle and quota): the credential a dashboard page or the CLI can send.',
+      });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason:
+        'API Gateway’s account-level CloudWatch role uses the AWS managed AmazonAPIGatewayPushToCloudWatchLogs policy, which only writes logs.',
+    });
+  }
+}
