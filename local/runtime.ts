@@ -1,5 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { ResourceInUseException } from '@aws-sdk/client-dynamodb';
@@ -23,6 +24,7 @@ import { views as defaultViews } from '../views';
 import { type LocalApiServer, type StaticMount, startApiServer } from './api-server';
 import { localArchiver } from './archiver';
 import { LocalBatchRunner } from './batch-runner';
+import { type Demo, startDemo } from './demo';
 import { createStream, createTable, type Emulators, startEmulators } from './emulators';
 import { type CheckpointStore, type FailedBatch, KinesisConsumer } from './kinesis-consumer';
 
@@ -45,14 +47,27 @@ export interface RuntimeOptions {
   readonly settleMs?: number;
   /** Speed items live this long past their bucket. @default 72 hours */
   readonly speedRetentionMs?: number;
-  /** Extra folders the API serves (the dashboard page). */
+  /** Extra folders the API serves. */
   readonly mounts?: readonly StaticMount[];
+  /** Serves the dashboard page at `/` (and uPlot under `/vendor/uplot/`). @default false */
+  readonly dashboard?: boolean;
+  /** Posts demo order events through the API at this many per second; 0 or absent: no demo. */
+  readonly demoRate?: number;
+  /**
+   * Publishes Powertools' EMF metrics to stdout. Off by default: locally they are noise (CloudWatch
+   * reads them in AWS), so the runtime sets POWERTOOLS_METRICS_DISABLED unless it is already set.
+   */
+  readonly metrics?: boolean;
   readonly views?: readonly ViewDefinition[];
   readonly logger?: Logger;
 }
 
 export interface Runtime {
   readonly apiUrl: string;
+  /** The dashboard's address, when it is served. */
+  readonly dashboardUrl: string | null;
+  /** The demo generator, when it runs. */
+  readonly demo: Demo | null;
   readonly dataDir: string;
   readonly emulators: Emulators;
   readonly tableName: string;
@@ -108,6 +123,25 @@ const failureLog = (file: string) => async (failure: FailedBatch) => {
   await writeFile(file, `${JSON.stringify({ ...failure, at: new Date().toISOString() })}\n`, { flag: 'a' });
 };
 
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The dashboard page and the chart library it loads, as static mounts (uPlot first: `/` takes the rest). */
+export const DASHBOARD_MOUNTS: readonly StaticMount[] = [
+  { prefix: '/vendor/uplot', dir: join(ROOT, 'node_modules', 'uplot', 'dist') },
+  { prefix: '/', dir: join(ROOT, 'dashboard') },
+];
+
+/** What a user needs to point a browser, the CLI, or the AWS SDK and CLI at the local pipeline. */
+export function describeEndpoints(runtime: Runtime): Record<string, string> {
+  return {
+    ...(runtime.dashboardUrl === null ? {} : { dashboard: runtime.dashboardUrl }),
+    api: runtime.apiUrl,
+    kinesis: `${runtime.emulators.kinesisEndpoint} (stream ${runtime.streamName})`,
+    dynamodb: `${runtime.emulators.dynamoEndpoint} (table ${runtime.tableName})`,
+    data: runtime.dataDir,
+  };
+}
+
 const ignoreExisting = (error: unknown, type: new (...args: never[]) => Error) => {
   if (!(error instanceof type)) throw error;
 };
@@ -120,6 +154,7 @@ const ignoreExisting = (error: unknown, type: new (...args: never[]) => Error) =
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const dataDir = resolve(options.dataDir ?? '.driftless');
   const views = options.views ?? defaultViews;
+  if (options.metrics !== true) process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const logger = options.logger ?? new Logger({ serviceName: 'driftless-local' });
   const metrics = new Metrics({ namespace: 'Driftless', serviceName: 'driftless-local' });
   await mkdir(join(dataDir, 'emulators'), { recursive: true });
@@ -203,7 +238,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   };
   server = await startApiServer(createApi(api), {
     port: options.port ?? 3000,
-    mounts: [{ prefix: '/downloads/exports', dir: exportsDir }, ...(options.mounts ?? [])],
+    mounts: [
+      { prefix: '/downloads/exports', dir: exportsDir },
+      ...(options.mounts ?? []),
+      ...(options.dashboard ? DASHBOARD_MOUNTS : []),
+    ],
   });
   speedConsumer.start();
   archiveConsumer.start();
@@ -224,8 +263,18 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       : undefined;
 
   const apiServer = server;
+  const demo =
+    options.demoRate !== undefined && options.demoRate > 0
+      ? startDemo({
+          apiUrl: apiServer.url,
+          rate: options.demoRate,
+          onError: (error) => logger.warn('demo post failed', { error }),
+        })
+      : null;
   return {
     apiUrl: apiServer.url,
+    dashboardUrl: options.dashboard ? `${apiServer.url}/` : null,
+    demo,
     dataDir,
     emulators,
     tableName: TABLE_NAME,
@@ -237,6 +286,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     server: apiServer,
     startBatchRun,
     async stop() {
+      // The demo first: every event it posts is then accepted before the API closes.
+      await demo?.stop();
       clearInterval(schedule);
       await apiServer.close();
       await Promise.all([speedConsumer.stop(), archiveConsumer.stop()]);

@@ -1,0 +1,551 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { generateOrders } from '../local/demo';
+
+/** The local runtime's API, where `npm start` puts it. */
+const LOCAL_API = 'http://127.0.0.1:3000';
+const MAX_EVENTS_PER_POST = 500;
+const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `30s`, `5m`, `1h`, `2d`, `500ms`, `0s`: a duration in milliseconds. */
+function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  if (match === null)
+    throw new InvalidArgumentError(`a duration like 30s, 5m or 1h, not ${JSON.stringify(text)}`);
+  return Math.round(Number(match[1]) * (UNITS[match[2] as string] as number));
+}
+
+/** `now`, `-2h` (two hours ago), epoch milliseconds or ISO 8601: epoch milliseconds. */
+function parseInstant(text: string, now = Date.now()): number {
+  if (text === 'now') return now;
+  if (/^-\d/.test(text)) return now - parseDuration(text.slice(1));
+  if (/^\d+$/.test(text)) return Number(text);
+  const parsed = Date.parse(text);
+  if (Number.isNaN(parsed))
+    throw new InvalidArgumentError(`a time: now, -2h, epoch ms or ISO 8601, not ${JSON.stringify(text)}`);
+  return parsed;
+}
+
+const parseRate = (text: string): number => {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new InvalidArgumentError('a number of events per second');
+  return value;
+};
+const parseShare = (text: string): number => {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || value > 1)
+    throw new InvalidArgumentError('a share from 0 to 1');
+  return value;
+};
+const parseCount = (text: string): number => {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError('a whole number');
+  return value;
+};
+
+const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : '-');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A failure to tell the user in one line, without a stack trace. */
+class CliError extends Error {}
+
+/** Progress on stderr: rewritten in place on a terminal, a line now and then otherwise. */
+function progress(): { update(text: string): void; done(text?: string): void } {
+  const tty = process.stderr.isTTY;
+  let lastLine = 0;
+  return {
+    update(text) {
+      if (tty) process.stderr.write(`\r\x1b[K${text}`);
+      else if (Date.now() - lastLine > 2_000) {
+        lastLine = Date.now();
+        process.stderr.write(`${text}\n`);
+      }
+    },
+    done(text) {
+      if (tty) process.stderr.write('\r\x1b[K');
+      if (text !== undefined) process.stderr.write(`${text}\n`);
+    },
+  };
+}
+
+/** Prints rows as an aligned text table. */
+function printTable(rows: readonly Record<string, unknown>[]): void {
+  if (rows.length === 0) {
+    console.log('(no rows)');
+    return;
+  }
+  const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  const text = (value: unknown) => (value === null || value === undefined ? '' : String(value));
+  const widths = columns.map((column) =>
+    Math.max(column.length, ...rows.map((row) => text(row[column]).length)),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, index) => cell.padEnd(widths[index] as number))
+      .join('  ')
+      .trimEnd();
+  console.log(line(columns));
+  console.log(line(widths.map((width) => '-'.repeat(width))));
+  for (const row of rows) console.log(line(columns.map((column) => text(row[column]))));
+}
+
+/** The driftless API over HTTP: the local runtime's, or a deployed one (with an API key). */
+class DriftlessApi {
+  private readonly base: string;
+
+  constructor(
+    url: string,
+    private readonly apiKey?: string,
+  ) {
+    this.base = url.endsWith('/') ? url : `${url}/`;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: answers are the API's documented JSON (GET /openapi.json)
+  async call(method: string, path: string, body?: unknown): Promise<any> {
+    const url = new URL(path.replace(/^\//, ''), this.base);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: {
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+          ...(this.apiKey ? { 'x-api-key': this.apiKey } : {}),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      throw new CliError(
+        `no API answers at ${this.base} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}); ` +
+          'start one with `npm start`, or pass --api <url> (or set DRIFTLESS_API)',
+      );
+    }
+    const text = await response.text();
+    let answer: unknown = text;
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      // Not JSON: reported as text below.
+    }
+    if (response.status >= 400 && !(response.status === 400 && path === '/events')) {
+      const message = (answer as { message?: string })?.message ?? text.slice(0, 200);
+      throw new CliError(`${method} ${url.pathname} answered ${response.status}: ${message}`);
+    }
+    return answer;
+  }
+
+  /** Posts up to 500 events; answers how many were accepted and the errors for the others. */
+  async postEvents(events: readonly unknown[]): Promise<{
+    accepted: number;
+    rejected: number;
+    errors: { index: number; message: string }[];
+  }> {
+    return this.call('POST', '/events', events);
+  }
+
+  /** Waits for a batch run to finish, showing its state; throws if it failed. */
+  // biome-ignore lint/suspicious/noExplicitAny: see call()
+  async waitForBatchRun(id: string): Promise<any> {
+    const shown = progress();
+    const started = Date.now();
+    for (;;) {
+      const run = await this.call('GET', `/batch-runs/${encodeURIComponent(id)}`);
+      if (run.status !== 'RUNNING') {
+        shown.done();
+        if (run.status === 'FAILED') throw new CliError(`batch run ${id} failed: ${run.error}`);
+        return run;
+      }
+      shown.update(`batch run ${id}: ${run.status} ${((Date.now() - started) / 1000).toFixed(1)}s`);
+      await sleep(500);
+    }
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the BatchRun answer (GET /openapi.json)
+function printBatchRun(run: any): void {
+  console.log(
+    `batch run ${run.id} ${run.status} in ${(((run.stoppedAt ?? Date.now()) - run.startedAt) / 1000).toFixed(1)}s`,
+  );
+  printTable(
+    // biome-ignore lint/suspicious/noExplicitAny: as above
+    run.views.map((view: any) => ({
+      view: view.view,
+      watermark: iso(view.watermark),
+      committed: view.committedByThisRun ? 'yes' : 'no',
+      rowsCompared: view.drift?.rowsCompared ?? '',
+      rowsDiffering: view.drift?.rowsDiffering ?? '',
+      driftRatio: view.drift?.driftRatio ?? '',
+    })),
+  );
+}
+
+/** Lines of a file, or of stdin for `-` or no file. */
+function linesOf(file: string | undefined) {
+  const input = file === undefined || file === '-' ? process.stdin : createReadStream(file);
+  return createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+}
+
+/** Sends events in posts of 500, showing progress; answers the totals. */
+async function sendAll(api: DriftlessApi, events: AsyncIterable<unknown> | Iterable<unknown>) {
+  const shown = progress();
+  const totals = { sent: 0, accepted: 0, rejected: 0 };
+  const errors: string[] = [];
+  let pending: unknown[] = [];
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const answer = await api.postEvents(pending);
+    for (const error of answer.errors.slice(0, Math.max(0, 5 - errors.length)))
+      errors.push(`event ${totals.sent + error.index + 1}: ${error.message}`);
+    totals.sent += pending.length;
+    totals.accepted += answer.accepted;
+    totals.rejected += answer.rejected;
+    pending = [];
+    shown.update(`sent ${totals.sent}, accepted ${totals.accepted}, rejected ${totals.rejected}`);
+  };
+  for await (const event of events) {
+    pending.push(event);
+    if (pending.length === MAX_EVENTS_PER_POST) await flush();
+  }
+  await flush();
+  shown.done();
+  for (const error of errors) console.error(error);
+  return totals;
+}
+
+const program = new Command('driftless')
+  .description('driftless: the local pipeline, and a client of its API (local or deployed)')
+  .addOption(
+    new Option('--api <url>', 'the API to talk to (every command but start)')
+      .env('DRIFTLESS_API')
+      .default(LOCAL_API),
+  )
+  .addOption(new Option('--api-key <key>', 'sent as x-api-key, for a deployed API').env('DRIFTLESS_API_KEY'))
+  .showHelpAfterError();
+
+const apiOf = (command: Command) => {
+  const { api, apiKey } = command.optsWithGlobals<{ api: string; apiKey?: string }>();
+  return new DriftlessApi(api, apiKey);
+};
+
+program
+  .command('start')
+  .description('start the whole pipeline locally: emulators, speed and batch layers, API, dashboard, demo')
+  .option('--port <port>', 'the API and dashboard port (0: any free one)', parseCount, 3000)
+  .option('--data-dir <dir>', 'where everything persists between runs', '.driftless')
+  .option('--no-demo', 'do not generate demo order events')
+  .option('--demo-rate <events/s>', 'demo order events per second', parseRate, 20)
+  .option(
+    '--batch-every <duration>',
+    'how often a batch run starts (0s: only on request)',
+    parseDuration,
+    180_000,
+  )
+  .option('--settle <duration>', 'how far the batch watermark trails now', parseDuration, 60_000)
+  .option('--log-level <level>', 'DEBUG, INFO, WARN, ERROR or SILENT', 'WARN')
+  .action(
+    async (options: {
+      port: number;
+      dataDir: string;
+      demo: boolean;
+      demoRate: number;
+      batchEvery: number;
+      settle: number;
+      logLevel: string;
+    }) => {
+      const [{ Logger }, { describeEndpoints, startRuntime }] = await Promise.all([
+        import('@aws-lambda-powertools/logger'),
+        import('../local/runtime'),
+      ]);
+      const runtime = await startRuntime({
+        port: options.port,
+        dataDir: options.dataDir,
+        batchEveryMs: options.batchEvery,
+        settleMs: options.settle,
+        dashboard: true,
+        demoRate: options.demo ? options.demoRate : 0,
+        logger: new Logger({ serviceName: 'driftless-local', logLevel: options.logLevel as 'WARN' }),
+      });
+      console.log('driftless is running');
+      for (const [name, value] of Object.entries(describeEndpoints(runtime)))
+        console.log(`  ${name.padEnd(10)}${value}`);
+      console.log(
+        `  demo      ${runtime.demo ? `${options.demoRate} orders/s` : 'off'}; batch run every ${options.batchEvery > 0 ? `${options.batchEvery / 1000}s` : 'never (driftless batch run)'}, settle ${options.settle / 1000}s`,
+      );
+      console.log('Ctrl-C stops (accepted events are kept; a restart resumes).');
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) {
+          console.error(`${signal} again: exiting without finishing the batches in hand`);
+          process.exit(130);
+        }
+        stopping = true;
+        console.error(`\n${signal}: finishing the batches in hand, then stopping...`);
+        await runtime.stop();
+        console.error('stopped');
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+    },
+  );
+
+program
+  .command('send [file]')
+  .description('send NDJSON events (one JSON event per line) from a file or stdin, 500 per request')
+  .action(async (file: string | undefined, _options: object, command: Command) => {
+    const api = apiOf(command);
+    async function* events() {
+      let line = 0;
+      for await (const text of linesOf(file)) {
+        line++;
+        if (text.trim() === '') continue;
+        try {
+          yield JSON.parse(text) as unknown;
+        } catch {
+          throw new CliError(`line ${line}: not JSON: ${text.slice(0, 80)}`);
+        }
+      }
+    }
+    const totals = await sendAll(api, events());
+    console.log(JSON.stringify(totals));
+    if (totals.accepted === 0 && totals.sent > 0) process.exitCode = 1;
+  });
+
+program
+  .command('generate')
+  .description('synthetic order events, as NDJSON on stdout or posted to the API (--post)')
+  .option('-n, --count <n>', 'how many records (0: until stopped)', parseCount, 1_000)
+  .option('--rate <events/s>', 'records per second (0: as fast as possible)', parseRate, 0)
+  .option('--duplicates <share>', 'share of records repeating an earlier event id', parseShare, 0)
+  .option('--late <share>', 'share of events with an event time hours in the past', parseShare, 0)
+  .option('--late-by <duration>', 'how late a late event is, at least', parseDuration, 7_200_000)
+  .option('--invalid <share>', 'share of records the schema refuses', parseShare, 0)
+  .option('--seed <n>', 'random seed: the same seed gives the same events', parseCount)
+  .option('--post', 'post the events to the API instead of printing them')
+  .action(
+    async (
+      options: {
+        count: number;
+        rate: number;
+        duplicates: number;
+        late: number;
+        lateBy: number;
+        invalid: number;
+        seed?: number;
+        post?: boolean;
+      },
+      command: Command,
+    ) => {
+      const records = generateOrders({
+        ...(options.seed === undefined ? {} : { seed: options.seed, idPrefix: `g${options.seed}` }),
+        duplicates: options.duplicates,
+        late: options.late,
+        lateByMs: options.lateBy,
+        invalid: options.invalid,
+      });
+      async function* paced() {
+        const started = Date.now();
+        for (let index = 0; options.count === 0 || index < options.count; index++) {
+          if (options.rate > 0) {
+            const due = started + (index * 1000) / options.rate;
+            if (due > Date.now()) await sleep(due - Date.now());
+          }
+          yield records.next().value?.event as unknown;
+        }
+      }
+      if (options.post) {
+        console.log(JSON.stringify(await sendAll(apiOf(command), paced())));
+        return;
+      }
+      for await (const event of paced())
+        if (!process.stdout.write(`${JSON.stringify(event)}\n`))
+          await new Promise((resolve) => process.stdout.once('drain', resolve));
+    },
+  );
+
+program
+  .command('batch')
+  .description('batch runs')
+  .command('run')
+  .description('start a batch run, wait for it, and print the watermarks and drift')
+  .action(async (_options: object, command: Command) => {
+    const api = apiOf(command);
+    const { id } = await api.call('POST', '/batch-runs', {});
+    printBatchRun(await api.waitForBatchRun(id));
+  });
+
+program
+  .command('backfill <view...>')
+  .description("recompute a view's whole history (after its definition changed), and wait")
+  .action(async (views: string[], _options: object, command: Command) => {
+    const api = apiOf(command);
+    const { id } = await api.call('POST', '/batch-runs', { backfill: views });
+    printBatchRun(await api.waitForBatchRun(id));
+  });
+
+const collectFilter = (text: string, filters: Record<string, string>) => {
+  const at = text.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError('field=value, e.g. country=US');
+  return { ...filters, [text.slice(0, at)]: text.slice(at + 1) };
+};
+
+program
+  .command('query <view>')
+  .description('a merged series: batch below the watermark, speed from it')
+  .option('--from <time>', 'now, -2h, epoch ms or ISO 8601', '-6h')
+  .option('--to <time>', 'as --from', 'now')
+  .option('--step <step>', "minute, hour or day (default: the view's bucket)")
+  .option('-g, --group <field=value>', 'only this group (repeatable)', collectFilter, {})
+  .option('--exact', 'batch buckets only')
+  .option('--json', 'print the API answer as JSON')
+  .action(
+    async (
+      view: string,
+      options: {
+        from: string;
+        to: string;
+        step?: string;
+        group: Record<string, string>;
+        exact?: boolean;
+        json?: boolean;
+      },
+      command: Command,
+    ) => {
+      const now = Date.now();
+      const query = new URLSearchParams({
+        from: String(parseInstant(options.from, now)),
+        to: String(parseInstant(options.to, now) + 1),
+        ...(options.step ? { step: options.step } : {}),
+        ...(options.exact ? { exact: 'true' } : {}),
+        ...options.group,
+      });
+      const series = await apiOf(command).call('GET', `/views/${encodeURIComponent(view)}/series?${query}`);
+      if (options.json) {
+        console.log(JSON.stringify(series, null, 2));
+        return;
+      }
+      console.log(
+        `${series.view} v${series.version} by ${series.step}; watermark ${iso(series.watermark)} ` +
+          `(batch below it, speed from it)`,
+      );
+      printTable(
+        // biome-ignore lint/suspicious/noExplicitAny: the Series answer (GET /openapi.json)
+        series.buckets.flatMap((bucket: any) =>
+          // biome-ignore lint/suspicious/noExplicitAny: as above
+          bucket.groups.map((group: any) => ({
+            bucket: iso(bucket.start),
+            source: bucket.source,
+            ...group.key,
+            ...group.values,
+          })),
+        ),
+      );
+    },
+  );
+
+program
+  .command('export <view>')
+  .description('an exact export (buckets below the watermark) to CSV or Parquet; prints the download URLs')
+  .option('--from <time>', 'now, -2h, epoch ms or ISO 8601', '-1d')
+  .option('--to <time>', "as --from (default: the view's watermark)")
+  .option('--format <format>', 'csv or parquet', 'csv')
+  .action(async (view: string, options: { from: string; to?: string; format: string }, command: Command) => {
+    const api = apiOf(command);
+    let to: number;
+    if (options.to !== undefined) to = parseInstant(options.to);
+    else {
+      const { views } = await api.call('GET', '/views');
+      const summary = views.find((candidate: { name: string }) => candidate.name === view);
+      if (summary === undefined) throw new CliError(`no view named ${view}`);
+      if (!summary.watermark) throw new CliError(`${view} has no batch run yet: run \`driftless batch run\``);
+      to = summary.watermark;
+    }
+    const { id } = await api.call('POST', '/exports', {
+      view,
+      from: parseInstant(options.from),
+      to,
+      format: options.format,
+    });
+    const shown = progress();
+    for (;;) {
+      const job = await api.call('GET', `/exports/${id}`);
+      if (job.status === 'FAILED') throw new CliError(`export ${id} failed: ${job.error}`);
+      if (job.status === 'SUCCEEDED') {
+        shown.done(`export ${id}: ${job.rows} rows of ${view} from ${iso(job.from)} to ${iso(job.to)}`);
+        for (const url of job.downloads) console.log(url);
+        return;
+      }
+      shown.update(`export ${id}: ${job.status}`);
+      await sleep(300);
+    }
+  });
+
+program
+  .command('drift')
+  .description('the latest drift reports: speed vs batch on the buckets each run settled')
+  .option('--limit <n>', 'reports per view', parseCount, 5)
+  .action(async (options: { limit: number }, command: Command) => {
+    const { views } = await apiOf(command).call('GET', `/drift?limit=${options.limit}`);
+    printTable(
+      // biome-ignore lint/suspicious/noExplicitAny: the Drift answer (GET /openapi.json)
+      views.flatMap((view: any) =>
+        // biome-ignore lint/suspicious/noExplicitAny: as above
+        view.reports.map((report: any) => ({
+          view: view.view,
+          run: report.runId,
+          from: iso(report.from),
+          to: iso(report.to),
+          rowsCompared: report.rowsCompared,
+          rowsDiffering: report.rowsDiffering,
+          driftRatio: report.driftRatio,
+        })),
+      ),
+    );
+  });
+
+program
+  .command('quarantine')
+  .description('the newest records the speed layer refused, with the reason')
+  .option('--limit <n>', 'how many', parseCount, 20)
+  .action(async (options: { limit: number }, command: Command) => {
+    const { total, records } = await apiOf(command).call('GET', `/quarantine?limit=${options.limit}`);
+    console.log(`${total} records quarantined; the newest ${records.length}:`);
+    printTable(
+      // biome-ignore lint/suspicious/noExplicitAny: the Quarantine answer (GET /openapi.json)
+      records.map((record: any) => ({
+        arrived: iso(record.approximateArrivalTimestamp),
+        partitionKey: record.partitionKey,
+        reason: record.reason,
+      })),
+    );
+  });
+
+program
+  .command('status')
+  .description('each view: watermark, last batch run, speed lag')
+  .action(async (_options: object, command: Command) => {
+    const api = apiOf(command);
+    const { views } = await api.call('GET', '/views');
+    console.log(`API ${command.optsWithGlobals<{ api: string }>().api}`);
+    printTable(
+      // biome-ignore lint/suspicious/noExplicitAny: the Views answer (GET /openapi.json)
+      views.map((view: any) => ({
+        view: view.name,
+        version: view.version,
+        bucket: view.bucket,
+        groupBy: view.groupBy.join(','),
+        watermark: iso(view.watermark),
+        lastBatchRun: view.batchRun?.id ?? '-',
+        committed: iso(view.batchRun?.committedAt),
+        latestSpeedBucket: iso(view.speed.latestBucket),
+      })),
+    );
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (!(error instanceof CliError)) throw error;
+  console.error(`driftless: ${error.message}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,232 @@
+// The driftless dashboard: one live chart per view, from the API's merged series. No framework: the API
+// answers say, per bucket, whether it came from the batch or the speed layer, and where the watermark is.
+import uPlot from './vendor/uplot/uPlot.esm.js';
+
+const STORAGE = { apiUrl: 'driftless.apiUrl', apiKey: 'driftless.apiKey' };
+const BUCKET_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+/** How much history each chart shows, by the view's bucket width. */
+const WINDOW_MS = { minute: 90 * 60_000, hour: 48 * 3_600_000, day: 60 * 86_400_000 };
+const params = new URLSearchParams(location.search);
+const REFRESH_MS = Number(params.get('refresh') ?? 5_000);
+const COLORS = { batch: '#2f6fdf', speed: '#f08c1a' };
+
+const statusLine = document.getElementById('status');
+const viewsElement = document.getElementById('views');
+const apiUrlInput = document.getElementById('api-url');
+const apiKeyInput = document.getElementById('api-key');
+
+/** `?api=` first, then what was saved, then the server that served this page. */
+function initialApiUrl() {
+  const fromPage = location.protocol.startsWith('http') ? location.origin : '';
+  return params.get('api') ?? localStorage.getItem(STORAGE.apiUrl) ?? fromPage;
+}
+
+let connection = { url: initialApiUrl(), key: localStorage.getItem(STORAGE.apiKey) ?? '' };
+apiUrlInput.value = connection.url;
+apiKeyInput.value = connection.key;
+
+async function api(path) {
+  const base = connection.url.endsWith('/') ? connection.url : `${connection.url}/`;
+  const response = await fetch(new URL(path.replace(/^\//, ''), base), {
+    headers: connection.key ? { 'x-api-key': connection.key } : {},
+  });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new Error(`${path.split('?')[0]}: ${response.status} ${body?.message ?? ''}`);
+  return body;
+}
+
+function setStatus(text, isError = false) {
+  statusLine.textContent = text;
+  statusLine.classList.toggle('error', isError);
+}
+
+/** Measure values are numbers, or decimal strings past 2^53: close enough for a chart. */
+const numberOf = (value) => (value === null || value === undefined ? 0 : Number(value));
+const timeText = (ms) => (ms > 0 ? new Date(ms).toISOString().replace('.000Z', 'Z') : 'none yet');
+
+/** One view's panel: controls, chart, summary; refreshes itself from the series endpoint. */
+class ViewPanel {
+  constructor(view) {
+    this.view = view;
+    this.groupValues = new Map(view.groupBy.map((field) => [field, new Set()]));
+    this.section = document.createElement('section');
+    this.section.className = 'view';
+    this.section.dataset.view = view.name;
+    const measures = Object.keys(view.measures);
+    this.section.innerHTML = `
+      <h2>${view.name} <small>v${view.version}, per ${view.bucket}</small></h2>
+      <p class="meta"></p>
+      <div class="controls">
+        <label>measure <select data-role="measure">${measures.map((m) => `<option>${m}</option>`).join('')}</select></label>
+        ${view.groupBy
+          .map(
+            (field) =>
+              `<label>${field} <select data-role="group" data-field="${field}"><option value="">all</option></select></label>`,
+          )
+          .join('')}
+      </div>
+      <div class="chart"></div>
+      <p class="summary"></p>`;
+    this.meta = this.section.querySelector('.meta');
+    this.summary = this.section.querySelector('.summary');
+    this.chartElement = this.section.querySelector('.chart');
+    this.measureSelect = this.section.querySelector('[data-role="measure"]');
+    for (const select of this.section.querySelectorAll('select'))
+      select.addEventListener('change', () => this.refresh());
+    this.watermarkLine = document.createElement('div');
+    this.watermarkLine.className = 'watermark-line';
+    this.watermarkLine.innerHTML = '<span>W</span>';
+    this.refreshes = 0;
+  }
+
+  filter() {
+    const filter = {};
+    for (const select of this.section.querySelectorAll('[data-role="group"]'))
+      if (select.value !== '') filter[select.dataset.field] = select.value;
+    return filter;
+  }
+
+  /** Adds group values seen in answers to the selectors, keeping the current choice. */
+  learnGroups(buckets) {
+    for (const bucket of buckets)
+      for (const group of bucket.groups)
+        for (const [field, value] of Object.entries(group.key))
+          if (value !== null) this.groupValues.get(field)?.add(value);
+    for (const select of this.section.querySelectorAll('[data-role="group"]')) {
+      const known = new Set([...select.options].map((option) => option.value));
+      for (const value of [...this.groupValues.get(select.dataset.field)].sort())
+        if (!known.has(value)) select.add(new Option(value, value));
+    }
+  }
+
+  chart(width) {
+    if (this.plot !== undefined) return this.plot;
+    const bars = uPlot.paths.bars({ size: [0.85, 40], align: 1 });
+    const series = (label, color) => ({
+      label,
+      stroke: color,
+      fill: `${color}cc`,
+      paths: bars,
+      points: { show: false },
+    });
+    this.plot = new uPlot(
+      {
+        width,
+        height: 260,
+        series: [{}, series('batch', COLORS.batch), series('speed', COLORS.speed)],
+        axes: [{}, { size: 70 }],
+        scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        hooks: { draw: [(u) => this.placeWatermark(u)] },
+      },
+      [[], [], []],
+      this.chartElement,
+    );
+    this.plot.over.appendChild(this.watermarkLine);
+    return this.plot;
+  }
+
+  /** The watermark as a line over the plot, where W falls on the time axis. */
+  placeWatermark(u) {
+    const left = this.watermark > 0 ? u.valToPos(this.watermark / 1000, 'x') : -1;
+    const visible = left >= 0 && left <= u.over.clientWidth;
+    this.watermarkLine.style.display = visible ? 'block' : 'none';
+    this.watermarkLine.style.left = `${left}px`;
+    this.section.dataset.watermarkDrawn = String(visible);
+  }
+
+  async refresh() {
+    const { view } = this;
+    const width = BUCKET_MS[view.bucket];
+    const to = Date.now() + width;
+    const from = to - WINDOW_MS[view.bucket];
+    const filter = this.filter();
+    const query = new URLSearchParams({ from: String(from), to: String(to), ...filter });
+    const series = await api(`/views/${encodeURIComponent(view.name)}/series?${query}`);
+    if (Object.keys(filter).length === 0) this.learnGroups(series.buckets);
+    const measure = this.measureSelect.value;
+    const xs = [];
+    const batch = [];
+    const speed = [];
+    let total = 0;
+    const counts = { batch: 0, speed: 0 };
+    for (const bucket of series.buckets) {
+      const value = bucket.groups.reduce((sum, group) => sum + numberOf(group.values[measure]), 0);
+      const fromBatch = bucket.source === 'batch';
+      xs.push(bucket.start / 1000);
+      batch.push(fromBatch ? value : null);
+      speed.push(fromBatch ? null : value);
+      counts[fromBatch ? 'batch' : 'speed']++;
+      total += value;
+    }
+    this.watermark = series.watermark;
+    const plot = this.chart(this.chartElement.clientWidth || 900);
+    plot.setScale('x', { min: series.from / 1000, max: series.to / 1000 });
+    plot.setData([xs, batch, speed], false);
+    plot.setScale('x', { min: series.from / 1000, max: series.to / 1000 });
+    this.refreshes++;
+    const run = series.batchRun ? `last batch run ${series.batchRun.id}` : 'no batch run yet';
+    this.meta.textContent = `watermark ${timeText(series.watermark)} · ${run} · grouped by ${view.groupBy.join(', ') || 'nothing'}`;
+    const filterText =
+      Object.entries(filter)
+        .map(([field, value]) => `${field}=${value}`)
+        .join(', ') || 'all groups';
+    this.summary.textContent = `${measure}, ${filterText}: ${total.toLocaleString()} over ${xs.length} buckets (${counts.batch} batch, ${counts.speed} speed)`;
+    Object.assign(this.section.dataset, {
+      measure,
+      filter: filterText,
+      total: String(total),
+      buckets: String(xs.length),
+      batchBuckets: String(counts.batch),
+      speedBuckets: String(counts.speed),
+      watermark: String(series.watermark),
+      refreshes: String(this.refreshes),
+    });
+  }
+}
+
+let panels = [];
+let timer;
+
+async function refreshAll() {
+  try {
+    await Promise.all(panels.map((panel) => panel.refresh()));
+    setStatus(
+      `${connection.url} · refreshed ${new Date().toLocaleTimeString()} · every ${REFRESH_MS / 1000}s`,
+    );
+  } catch (error) {
+    setStatus(`${connection.url}: ${error.message}`, true);
+  }
+}
+
+async function connect() {
+  clearInterval(timer);
+  viewsElement.replaceChildren();
+  panels = [];
+  if (!connection.url) {
+    setStatus('enter the API URL (the local one is printed by npm start)', true);
+    return;
+  }
+  try {
+    const { views } = await api('/views');
+    panels = views.map((view) => new ViewPanel(view));
+    viewsElement.append(...panels.map((panel) => panel.section));
+  } catch (error) {
+    setStatus(`${connection.url}: ${error.message}`, true);
+  }
+  await refreshAll();
+  timer = setInterval(refreshAll, REFRESH_MS);
+}
+
+document.getElementById('connection').addEventListener('submit', (event) => {
+  event.preventDefault();
+  connection = { url: apiUrlInput.value.trim(), key: apiKeyInput.value.trim() };
+  localStorage.setItem(STORAGE.apiUrl, connection.url);
+  localStorage.setItem(STORAGE.apiKey, connection.key);
+  void connect();
+});
+
+window.addEventListener('resize', () => {
+  for (const panel of panels) panel.plot?.setSize({ width: panel.chartElement.clientWidth, height: 260 });
+});
+
+void connect();
