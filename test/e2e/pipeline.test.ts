@@ -1,0 +1,252 @@
+import { rm } from 'node:fs/promises';
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OrderEvent } from '../../events';
+import {
+  BUCKET_WIDTH_MS,
+  compileJs,
+  deduplicateEvents,
+  type EventRecord,
+  encodeMeasure,
+  type ViewDefinition,
+} from '../../functions/core';
+import { generateOrders, take } from '../../local/demo';
+import { type Runtime, startRuntime } from '../../local/runtime';
+import { views } from '../../views';
+import { apiClient } from '../support/api-client';
+import { tempDir } from '../support/archive';
+import { quietLogger } from '../support/fixture';
+import { waitFor } from '../support/wait';
+
+const HOUR = 3_600_000;
+const TOTAL_RECORDS = 10_000;
+const INVALID_RECORDS = TOTAL_RECORDS / 100;
+const LATE_EVENTS = 1_500;
+const ON_TIME_RECORDS = TOTAL_RECORDS - INVALID_RECORDS - LATE_EVENTS;
+
+const startedAt = Date.now();
+/** On-time events: the last 50 minutes, in order, with 5% producer retries (same id, same event). */
+const onTime = take(
+  generateOrders({
+    seed: 6,
+    idPrefix: 'e2e',
+    duplicates: 0.05,
+    time: (index) => startedAt - 50 * 60_000 + Math.floor((index * 50 * 60_000) / ON_TIME_RECORDS),
+  }),
+  ON_TIME_RECORDS,
+).map((record) => record.event as OrderEvent);
+/** Late events: event times 2 to 26 hours back, arriving after the first batch run settled those hours. */
+const late = take(generateOrders({ seed: 7, idPrefix: 'e2e-late' }), LATE_EVENTS).map((record, index) => ({
+  ...(record.event as OrderEvent),
+  ts: startedAt - 2 * HOUR - index * 57_600,
+}));
+/** Invalid records, put straight on the stream (the API would refuse them). */
+const invalid = take(generateOrders({ seed: 8, idPrefix: 'e2e-bad', invalid: 1 }), INVALID_RECORDS).map(
+  (record) => record.event,
+);
+
+/** The field each kind of invalid record breaks (see the generator's invalid shapes). */
+function brokenField(record: Record<string, unknown>): string {
+  if (typeof record.ts !== 'number') return 'ts';
+  if (!['paid', 'refunded', 'pending'].includes(String(record.status))) return 'status';
+  return 'amount'; // negative, or missing
+}
+
+let runtime: Runtime;
+let dir: string;
+let call: ReturnType<typeof apiClient>;
+
+const keyOf = (start: number, key: Record<string, unknown>) => `${start}|${JSON.stringify(key)}`;
+
+/** The view's rows over [from, to) as the series answers them, keyed by bucket and group. */
+function expectedSeries(view: ViewDefinition, events: readonly EventRecord[], from: number, to: number) {
+  return new Map(
+    compileJs(view)
+      .reduce(events)
+      .sorted()
+      .filter((row) => row.bucket >= from && row.bucket < to)
+      .map((row) => [
+        keyOf(row.bucket, Object.fromEntries(view.groupBy.map((field, i) => [field, row.group[i] ?? null]))),
+        Object.fromEntries(Object.entries(row.values).map(([name, value]) => [name, encodeMeasure(value)])),
+      ]),
+  );
+}
+
+interface SeriesAnswer {
+  watermark: number;
+  buckets: { start: number; source: string; groups: { key: Record<string, unknown>; values: object }[] }[];
+}
+
+function answered(body: SeriesAnswer, from: number, to: number) {
+  return new Map(
+    body.buckets
+      .filter((bucket) => bucket.start >= from && bucket.start < to)
+      .flatMap((bucket) => bucket.groups.map((group) => [keyOf(bucket.start, group.key), group.values])),
+  );
+}
+
+/** The whole window the test's events fall in, aligned to the view's buckets. */
+function windowOf(view: ViewDefinition) {
+  const width = BUCKET_WIDTH_MS[view.time.bucket];
+  const from = startedAt - 27 * HOUR;
+  return { from: from - (from % width), to: Date.now() + width };
+}
+
+async function series(view: ViewDefinition): Promise<SeriesAnswer> {
+  const { from, to } = windowOf(view);
+  const answer = await call('GET', `/views/${view.name}/series?from=${from}&to=${to}`);
+  expect(answer.status).toBe(200);
+  return answer.body;
+}
+
+async function postEvents(events: readonly unknown[]) {
+  let accepted = 0;
+  for (let offset = 0; offset < events.length; offset += 500) {
+    const answer = await call('POST', '/events', events.slice(offset, offset + 500));
+    expect(answer.status).toBe(202);
+    accepted += answer.body.accepted;
+  }
+  return accepted;
+}
+
+async function batchRun(): Promise<Map<string, number>> {
+  const started = await call('POST', '/batch-runs', {});
+  expect(started.status).toBe(202);
+  const run = await waitFor(
+    async () => {
+      const answer = await call('GET', `/batch-runs/${started.body.id}`);
+      expect(answer.body.status).not.toBe('FAILED');
+      return answer.body.status === 'SUCCEEDED' ? answer.body : undefined;
+    },
+    { timeoutMs: 30_000, what: 'the batch run' },
+  );
+  for (const view of run.views) expect(view.committedByThisRun).toBe(true);
+  return new Map(run.views.map((view: { view: string; watermark: number }) => [view.view, view.watermark]));
+}
+
+const consumed = (records: number) =>
+  waitFor(
+    () => runtime.speedConsumer.stats.records >= records && runtime.archiveConsumer.stats.records >= records,
+    { timeoutMs: 40_000, what: `both consumers to read ${records} records` },
+  );
+
+beforeAll(async () => {
+  dir = await tempDir('e2e');
+  runtime = await startRuntime({
+    dataDir: dir,
+    port: 0,
+    batchEveryMs: 0,
+    settleMs: 0,
+    logger: quietLogger(),
+  });
+  call = apiClient(
+    runtime.apiUrl,
+    views.map((view) => view.name),
+  );
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the local pipeline end to end: 10,000 records with duplicates, late and invalid ones', () => {
+  let firstWatermarks: Map<string, number>;
+
+  it('counts every accepted event in the speed layer, duplicates included, within seconds', async () => {
+    expect(new Set(onTime.map((event) => event.id)).size).toBeLessThan(onTime.length);
+    expect(await postEvents(onTime)).toBe(onTime.length);
+    const put = await runtime.emulators.kinesis.send(
+      new PutRecordsCommand({
+        StreamName: runtime.streamName,
+        Records: invalid.map((record, index) => ({
+          PartitionKey: String(record.id ?? `bad-${index}`),
+          Data: Buffer.from(JSON.stringify(record)),
+        })),
+      }),
+    );
+    expect(put.FailedRecordCount).toBe(0);
+
+    for (const view of views) {
+      const { from, to } = windowOf(view);
+      const speedTruth = expectedSeries(view, onTime, from, to);
+      await waitFor(
+        async () => {
+          const body = await series(view);
+          expect(body.watermark).toBe(0);
+          expect(answered(body, from, to)).toEqual(speedTruth);
+          return true;
+        },
+        { timeoutMs: 40_000, what: `${view.name}'s speed answers` },
+      );
+    }
+  }, 60_000);
+
+  it('serves exact buckets below the first watermark: duplicates removed, the invalid records left out', async () => {
+    await consumed(onTime.length + INVALID_RECORDS);
+    firstWatermarks = await batchRun();
+    for (const view of views) {
+      const watermark = firstWatermarks.get(view.name) as number;
+      const width = BUCKET_WIDTH_MS[view.time.bucket];
+      // W moved from none to the newest bucket boundary settled (settle 0s: the current bucket's start).
+      expect(watermark).toBeGreaterThan(startedAt - width);
+      expect(watermark % width).toBe(0);
+      const body = await series(view);
+      expect(body.watermark).toBe(watermark);
+      for (const bucket of body.buckets)
+        expect(bucket.source).toBe(bucket.start < watermark ? 'batch' : 'speed');
+      const { from, to } = windowOf(view);
+      const exact = expectedSeries(view, deduplicateEvents(view, onTime), from, watermark);
+      expect(exact.size).toBeGreaterThan(0);
+      expect(answered(body, from, watermark)).toEqual(exact);
+      expect(answered(body, watermark, to)).toEqual(expectedSeries(view, onTime, watermark, to));
+    }
+  }, 60_000);
+
+  it('corrects late events in the next batch run, moving the watermark on', async () => {
+    const before = new Map(
+      await Promise.all(views.map(async (view) => [view.name, await series(view)] as const)),
+    );
+    expect(await postEvents(late)).toBe(late.length);
+    await consumed(onTime.length + INVALID_RECORDS + late.length);
+    // Counted by the speed layer in buckets below the watermark, which are served from the batch layer.
+    for (const view of views) {
+      const watermark = firstWatermarks.get(view.name) as number;
+      const { from } = windowOf(view);
+      expect(answered(await series(view), from, watermark)).toEqual(
+        answered(before.get(view.name) as SeriesAnswer, from, watermark),
+      );
+    }
+
+    const watermarks = await batchRun();
+    const all = [...onTime, ...late];
+    for (const view of views) {
+      const watermark = watermarks.get(view.name) as number;
+      expect(watermark).toBeGreaterThanOrEqual(firstWatermarks.get(view.name) as number);
+      const { from } = windowOf(view);
+      const body = await series(view);
+      const exact = expectedSeries(view, deduplicateEvents(view, all), from, watermark);
+      expect(answered(body, from, watermark)).toEqual(exact);
+      const lateBuckets = expectedSeries(view, late, from, watermark);
+      expect(lateBuckets.size).toBeGreaterThan(0);
+      for (const key of lateBuckets.keys()) expect(answered(body, from, watermark).has(key)).toBe(true);
+    }
+  }, 60_000);
+
+  it('lists every invalid record in quarantine with a reason naming the bad field', async () => {
+    const answer = await call('GET', `/quarantine?limit=${INVALID_RECORDS * 2}`);
+    expect(answer.status).toBe(200);
+    expect(answer.body.total).toBe(INVALID_RECORDS);
+    const quarantined = new Map<string, string>(
+      answer.body.records.map((record: { data: string; reason: string }) => [
+        JSON.parse(Buffer.from(record.data, 'base64').toString()).id,
+        record.reason,
+      ]),
+    );
+    for (const record of invalid) {
+      const reason = quarantined.get(String(record.id));
+      expect(reason, `quarantined ${String(record.id)}`).toBeDefined();
+      expect(reason).toContain(brokenField(record));
+    }
+  });
+});
