@@ -9,6 +9,7 @@ const WINDOW_MS = { minute: 90 * 60_000, hour: 48 * 3_600_000, day: 60 * 86_400_
 const params = new URLSearchParams(location.search);
 const REFRESH_MS = Number(params.get('refresh') ?? 5_000);
 const COLORS = { batch: '#2f6fdf', speed: '#f08c1a' };
+const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
 
 const statusLine = document.getElementById('status');
 const viewsElement = document.getElementById('views');
@@ -114,7 +115,7 @@ class ViewPanel {
         width,
         height: 260,
         series: [{}, series('batch', COLORS.batch), series('speed', COLORS.speed)],
-        axes: [{}, { size: 70 }],
+        axes: [{}, { size: 60, values: (_u, splits) => splits.map((value) => compact.format(value)) }],
         scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         hooks: { draw: [(u) => this.placeWatermark(u)] },
       },

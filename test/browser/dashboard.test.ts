@@ -1,0 +1,180 @@
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OrderEvent } from '../../events';
+import { generateOrders, take } from '../../local/demo';
+import { type Runtime, startRuntime } from '../../local/runtime';
+import { tempDir } from '../support/archive';
+import { quietLogger } from '../support/fixture';
+import { waitFor } from '../support/wait';
+
+/** Debian's chromium: CI installs it (`apt-get install -y chromium` in .ci/run). */
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOT = 'docs/dashboard.png';
+const HOUR = 3_600_000;
+
+const now = Date.now();
+/** Two days of orders, denser in the last 90 minutes so the per-minute chart has data too. */
+const orders = [
+  ...take(
+    generateOrders({ seed: 11, idPrefix: 'b-days', time: (index) => now - 46 * HOUR + index * 36_000 }),
+    4_600,
+  ),
+  ...take(
+    generateOrders({ seed: 12, idPrefix: 'b-recent', time: (index) => now - 85 * 60_000 + index * 2_500 }),
+    2_000,
+  ),
+].map((record) => record.event as OrderEvent);
+
+/** The revenue view's measure over the given orders: paid amounts net of discount. */
+const revenueOf = (events: readonly OrderEvent[]) =>
+  events
+    .filter((event) => event.status === 'paid')
+    .reduce((sum, event) => sum + event.amount - (event.discount ?? 0), 0);
+
+/** The few DOM shapes the page callbacks use (the project's type-check has no DOM library). */
+type PanelElement = { dataset: Record<string, string> };
+type Canvas = {
+  width: number;
+  height: number;
+  getContext(
+    kind: '2d',
+  ): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
+};
+
+let runtime: Runtime;
+let dir: string;
+let browser: Browser;
+let page: Page;
+const pageErrors: string[] = [];
+
+const revenuePanel = 'section[data-view="revenue"]';
+const panelData = (selector: string) =>
+  page.$eval(selector, (element) => ({ ...(element as unknown as PanelElement).dataset }));
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `chromium is missing at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (CI does, in .ci/run)`,
+    );
+  dir = await tempDir('browser');
+  // A settle of 20 minutes puts the watermark inside both charts: batch bars left of it, speed bars right.
+  runtime = await startRuntime({
+    dataDir: dir,
+    port: 0,
+    batchEveryMs: 0,
+    settleMs: 20 * 60_000,
+    dashboard: true,
+    logger: quietLogger(),
+  });
+  for (let offset = 0; offset < orders.length; offset += 500) {
+    const response = await fetch(`${runtime.apiUrl}/events`, {
+      method: 'POST',
+      body: JSON.stringify(orders.slice(offset, offset + 500)),
+    });
+    expect(response.status).toBe(202);
+  }
+  await waitFor(
+    () =>
+      runtime.speedConsumer.stats.records >= orders.length &&
+      runtime.archiveConsumer.stats.records >= orders.length,
+    { timeoutMs: 30_000, what: 'the consumers' },
+  );
+  const runId = await runtime.startBatchRun();
+  await waitFor(async () => (await runtime.batchRunner.describe(runId))?.status === 'SUCCEEDED', {
+    timeoutMs: 30_000,
+    what: 'the batch run',
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await runtime?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('the dashboard page', () => {
+  it('loads from the local API and charts each view, batch and speed buckets apart', async () => {
+    await page.goto(`${runtime.apiUrl}/?refresh=1000`);
+    await page.waitForSelector(`${revenuePanel}[data-refreshes] canvas`);
+    const revenue = await panelData(revenuePanel);
+    expect(Number(revenue.buckets)).toBeGreaterThan(40);
+    expect(Number(revenue.batchBuckets)).toBeGreaterThan(0);
+    expect(Number(revenue.speedBuckets)).toBeGreaterThan(0);
+    // Every order falls in the chart's two days: the chart's total is the view's exact revenue.
+    expect(Number(revenue.total)).toBe(revenueOf(orders));
+    const perMinute = await panelData('section[data-view="orders_per_minute"]');
+    expect(Number(perMinute.batchBuckets)).toBeGreaterThan(0);
+    expect(Number(perMinute.speedBuckets)).toBeGreaterThan(0);
+    await expect(page.textContent('#status')).resolves.toContain('refreshed');
+    expect(pageErrors).toEqual([]);
+
+    // Batch bars are blue and speed bars orange on the canvas itself.
+    const colours = await page.$eval(`${revenuePanel} canvas`, (element) => {
+      const canvas = element as unknown as Canvas;
+      const pixels = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data;
+      let blue = 0;
+      let orange = 0;
+      for (let i = 0; pixels !== undefined && i < pixels.length; i += 4) {
+        const [r, g, b] = [pixels[i] as number, pixels[i + 1] as number, pixels[i + 2] as number];
+        if (b > r + 80 && b > g + 40) blue++;
+        if (r > b + 120 && g > b + 40) orange++;
+      }
+      return { blue, orange };
+    });
+    expect(colours.blue).toBeGreaterThan(500);
+    expect(colours.orange).toBeGreaterThan(100);
+  });
+
+  it('draws the watermark where the API puts it', async () => {
+    const revenue = await panelData(revenuePanel);
+    expect(Number(revenue.watermark)).toBeGreaterThan(now - 2 * HOUR);
+    expect(revenue.watermarkDrawn).toBe('true');
+    const line = page.locator(`${revenuePanel} .watermark-line`);
+    await expect(line.isVisible()).resolves.toBe(true);
+    const lineBox = await line.boundingBox();
+    const plotBox = await page.locator(`${revenuePanel} .u-over`).boundingBox();
+    expect(lineBox).not.toBeNull();
+    expect(plotBox).not.toBeNull();
+    // The watermark is an hour or two before the chart's right edge (now + 1 hour, of 48 hours shown).
+    const fromRight = ((plotBox?.x ?? 0) + (plotBox?.width ?? 0) - (lineBox?.x ?? 0)) / (plotBox?.width ?? 1);
+    expect(fromRight).toBeGreaterThan(1 / 48);
+    expect(fromRight).toBeLessThan(4 / 48);
+    await mkdir('docs', { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  });
+
+  it('switching the group charts that group only', async () => {
+    const all = await panelData(revenuePanel);
+    await page.selectOption(`${revenuePanel} select[data-field="country"]`, 'US');
+    const us = await waitFor<Record<string, string> | null>(
+      async () => {
+        const data = await panelData(revenuePanel);
+        return data.filter === 'country=US' ? data : null;
+      },
+      { what: 'the US series' },
+    );
+    if (us === null) throw new Error('waitFor returns only a value');
+    expect(Number(us.total)).toBe(revenueOf(orders.filter((order) => order.country === 'US')));
+    expect(Number(us.total)).toBeLessThan(Number(all.total));
+    expect(Number(us.total)).toBeGreaterThan(0);
+    // It stays filtered across auto-refreshes.
+    const refreshes = Number(us.refreshes);
+    const later = await waitFor<Record<string, string> | null>(
+      async () => {
+        const data = await panelData(revenuePanel);
+        return Number(data.refreshes) > refreshes ? data : null;
+      },
+      { what: 'an auto-refresh' },
+    );
+    expect(later?.total).toBe(us.total);
+    expect(pageErrors).toEqual([]);
+  });
+});
