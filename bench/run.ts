@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { benchBatch } from './batch';
+import { benchFreshness } from './freshness';
 import { benchServe } from './serve';
+import { benchSoak } from './soak';
 import { benchSpeed } from './speed';
 
 // Handlers publish metrics per batch; a benchmark measures their work, not stdout.
@@ -49,7 +51,8 @@ program
   .option('--groups <n>', 'groups per hour', '20')
   .option('--clients <n>', 'concurrent clients, each asking back to back', '50')
   .option('--seconds <n>', 'how long the clients ask', '10')
-  .option('--series-days <n>', 'days the series covers, hourly', '7')
+  .option('--series-days <n>', 'days the series covers', '7')
+  .option('--step <width>', 'the series step: hour or day', 'hour')
   .option('--data-dir <dir>', 'scratch data folder (deleted first)', '.driftless/bench-serve')
   .action(
     async (options: {
@@ -58,6 +61,7 @@ program
       clients: string;
       seconds: string;
       seriesDays: string;
+      step: string;
       dataDir: string;
     }) => {
       await benchServe({
@@ -66,9 +70,40 @@ program
         clients: Number(options.clients),
         seconds: Number(options.seconds),
         seriesDays: Number(options.seriesDays),
+        step: options.step,
         dataDir: options.dataDir,
       });
     },
   );
+
+program
+  .command('freshness')
+  .description('the local runtime: delay from POST /events until the event shows in the series')
+  .option('--events <n>', 'events timed', '200')
+  .option('--interval-ms <n>', 'between posts', '100')
+  .option('--poll-ms <n>', 'between series requests', '20')
+  .option('--data-dir <dir>', 'scratch data folder (deleted first)', '.driftless/bench-freshness')
+  .action(async (options: { events: string; intervalMs: string; pollMs: string; dataDir: string }) => {
+    await benchFreshness({
+      events: Number(options.events),
+      intervalMs: Number(options.intervalMs),
+      pollMs: Number(options.pollMs),
+      dataDir: options.dataDir,
+    });
+  });
+
+program
+  .command('soak')
+  .description('N events through the local runtime, then a batch run: accepted = archived = batch-counted')
+  .option('--events <n>', 'events posted', '1000000')
+  .option('--concurrency <n>', 'POST /events requests in flight', '4')
+  .option('--data-dir <dir>', 'scratch data folder (deleted first)', '.driftless/bench-soak')
+  .action(async (options: { events: string; concurrency: string; dataDir: string }) => {
+    await benchSoak({
+      events: Number(options.events),
+      concurrency: Number(options.concurrency),
+      dataDir: options.dataDir,
+    });
+  });
 
 await program.parseAsync(process.argv);
