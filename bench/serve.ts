@@ -10,6 +10,7 @@ export interface ServeBenchOptions {
   readonly clients: number;
   readonly seconds: number;
   readonly seriesDays: number;
+  readonly step: string;
   readonly dataDir: string;
 }
 
@@ -97,7 +98,7 @@ export async function benchServe(options: ServeBenchOptions): Promise<void> {
       { step: 'initialize', name: 'countRequests' },
     );
     const to = now - (now % HOUR) + HOUR;
-    const url = `${runtime.apiUrl}/views/revenue/series?from=${to - options.seriesDays * 24 * HOUR}&to=${to}`;
+    const url = `${runtime.apiUrl}/views/revenue/series?from=${to - options.seriesDays * 24 * HOUR}&to=${to}&step=${options.step}`;
     const check = (await (await fetch(url)).json()) as { buckets: { groups: unknown[] }[] };
     const groupsServed = check.buckets.reduce((sum, bucket) => sum + bucket.groups.length, 0);
     dynamoRequests = 0;
@@ -119,6 +120,7 @@ export async function benchServe(options: ServeBenchOptions): Promise<void> {
       groups: options.groups,
       clients: options.clients,
       seconds: options.seconds,
+      step: options.step,
       seriesBuckets: check.buckets.length,
       seriesGroups: groupsServed,
       requests: latencies.length,

@@ -4,7 +4,6 @@ import {
   type CfnResource,
   Duration,
   RemovalPolicy,
-  Size,
   Stack,
   Validations,
 } from 'aws-cdk-lib';
@@ -64,7 +63,7 @@ export interface ServingLayerProps {
 /**
  * The serving layer: API Gateway REST in front of one Lambda whose router answers every route
  * (`functions/api/handler.ts`). API Gateway authenticates, throttles, validates required parameters,
- * answers CORS preflights, compresses large answers and writes access logs; the Lambda does the rest.
+ * answers CORS preflights and writes access logs; the Lambda does the rest.
  */
 export class ServingLayer extends Construct {
   public readonly api: RestApi;
@@ -186,7 +185,9 @@ export class ServingLayer extends Construct {
       cloudWatchRole: true,
       cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
       apiKeySourceType: ApiKeySourceType.HEADER,
-      minCompressionSize: Size.kibibytes(8),
+      // The function gzips large answers itself (series answers are compressed once and reused), so
+      // API Gateway passes bodies through as binary rather than compressing them again.
+      binaryMediaTypes: ['*/*'],
       deployOptions: {
         stageName: 'v1',
         tracingEnabled: true,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import {
   RouteMatchingError,
   Router,
@@ -60,19 +61,23 @@ class AnswerCache {
 
 /** The last answer per distinct question, reused while its parts are unchanged. */
 class LastAnswers {
-  private readonly answers = new Map<string, { settled: string; body: string }>();
+  private readonly answers = new Map<string, { settled: string; body: Uint8Array; gzipped?: Uint8Array }>();
 
   constructor(private readonly capacity: number) {}
 
-  reuse(key: string, settled: string, build: () => string): string {
-    const last = this.answers.get(key);
+  reuse(key: string, settled: string, build: () => string): { body: Uint8Array; gzipped: () => Uint8Array } {
+    let answer = this.answers.get(key);
     // The settled part comes from a cache: the same string object means the same batch rows.
-    if (last !== undefined && last.settled === settled) return last.body;
-    const body = build();
-    this.answers.delete(key);
-    this.answers.set(key, { settled, body });
-    while (this.answers.size > this.capacity) this.answers.delete(this.answers.keys().next().value as string);
-    return body;
+    if (answer === undefined || answer.settled !== settled) {
+      // Kept encoded, and compressed once when asked: a reused answer is neither encoded nor compressed again.
+      answer = { settled, body: Buffer.from(build(), 'utf8') };
+      this.answers.delete(key);
+      this.answers.set(key, answer);
+      while (this.answers.size > this.capacity)
+        this.answers.delete(this.answers.keys().next().value as string);
+    }
+    const kept = answer;
+    return { body: kept.body, gzipped: () => (kept.gzipped ??= gzipSync(kept.body, { level: 6 })) };
   }
 }
 
@@ -225,7 +230,11 @@ export function createApi(deps: ApiDeps): ServingApi {
       const buckets = [settled, recent].filter((part) => part !== '').join(',');
       return `${head.slice(0, -1)},"buckets":[${buckets}]}`;
     });
-    return new Response(body, { headers: { 'Content-Type': 'application/json' } });
+    if (/\bgzip\b/.test(req.headers.get('accept-encoding') ?? ''))
+      return new Response(body.gzipped(), {
+        headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' },
+      });
+    return new Response(body.body, { headers: { 'Content-Type': 'application/json' } });
   });
 
   app.get('/views/:name/top', async ({ params, req }) => {

@@ -181,6 +181,15 @@ describe('the serving API over the local pipeline', () => {
     }
   });
 
+  it('gzips a series answer for clients that accept it, and sends the same JSON plain to others', async () => {
+    const url = `${runtime.apiUrl}${seriesPath(from, to)}`;
+    const zipped = await fetch(url, { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(zipped.headers.get('content-encoding')).toBe('gzip');
+    const plain = await fetch(url, { headers: { 'Accept-Encoding': 'identity' } });
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(await zipped.json()).toEqual(await plain.json());
+  });
+
   it('filters on a group field and ranks groups by a measure', async () => {
     const us = await call('GET', seriesPath(from, to, '&country=US'));
     for (const bucket of us.body.buckets)
