@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { generateOrders } from '../local/demo';
@@ -46,6 +47,13 @@ const parseCount = (text: string): number => {
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : '-');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const portIsFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
 
 /** A failure to tell the user in one line, without a stack trace. */
 class CliError extends Error {}
@@ -256,6 +264,9 @@ program
         import('@aws-lambda-powertools/logger'),
         import('../local/runtime'),
       ]);
+      // The local API server does not report a busy port as an error it returns: check first.
+      if (options.port !== 0 && !(await portIsFree(options.port)))
+        throw new CliError(`port ${options.port} is in use: pass --port <port> (0 picks a free one)`);
       const runtime = await startRuntime({
         port: options.port,
         dataDir: options.dataDir,
@@ -547,5 +558,6 @@ try {
 } catch (error) {
   if (!(error instanceof CliError)) throw error;
   console.error(`driftless: ${error.message}`);
-  process.exitCode = 1;
+  // Exits now: a `start` that failed half-way may hold emulators open.
+  process.exit(1);
 }
