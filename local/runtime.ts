@@ -41,6 +41,8 @@ export interface RuntimeOptions {
   /** The emulators' ports; 0 picks free ones. @default 0 */
   readonly dynamoPort?: number;
   readonly kinesisPort?: number;
+  /** Keep the emulators' data in memory instead of under the data folder (benchmarks). @default false */
+  readonly emulatorsInMemory?: boolean;
   /** How often a batch run starts; 0 never (runs start through the API). @default 5 minutes */
   readonly batchEveryMs?: number;
   /** How far the watermark trails now. @default 1 minute */
@@ -159,7 +161,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const metrics = new Metrics({ namespace: 'Driftless', serviceName: 'driftless-local' });
   await mkdir(join(dataDir, 'emulators'), { recursive: true });
   const emulators = await startEmulators({
-    dataDir: join(dataDir, 'emulators'),
+    ...(options.emulatorsInMemory ? {} : { dataDir: join(dataDir, 'emulators') }),
     dynamoPort: options.dynamoPort ?? 0,
     kinesisPort: options.kinesisPort ?? 0,
   });

@@ -29,6 +29,7 @@ import {
   parseTime,
   readJsonBody,
 } from './params';
+import { SingleFlight } from './single-flight';
 import { ViewReader } from './view-reader';
 
 /** At most this many buckets per series answer. */
@@ -145,6 +146,7 @@ export function createApi(deps: ApiDeps): ServingApi {
   const reader = new ViewReader(deps.batchStore, deps.speedStore, deps.speedRetentionMs);
   const settledBuckets = new AnswerCache(SETTLED_ANSWERS_CACHED);
   const lastSeriesAnswers = new LastAnswers(SETTLED_ANSWERS_CACHED);
+  const recentBuckets = new SingleFlight();
   // Path parameters the router cannot take (blank, or badly encoded) are the client's mistake.
   app.errorHandler(RouteMatchingError, async (error) =>
     json(
@@ -210,11 +212,18 @@ export function createApi(deps: ApiDeps): ServingApi {
               return JSON.stringify(rollUpSeries(view, rows, { step, watermark, filter })).slice(1, -1);
             },
           );
-    let recent = '';
-    if (!exact && settledTo < to) {
-      const { rows } = await reader.read(view, settledTo, to, deps.now(), manifest);
-      recent = JSON.stringify(rollUpSeries(view, rows, { step, watermark, filter })).slice(1, -1);
-    }
+    // The steps from the watermark's on change with every speed write: computed per request, but
+    // shared by the requests that ask while it is being computed.
+    const recent =
+      exact || settledTo >= to
+        ? ''
+        : await recentBuckets.run(
+            JSON.stringify([view.name, manifest?.revision ?? 0, settledTo, to, step, filter]),
+            async () => {
+              const { rows } = await reader.read(view, settledTo, to, deps.now(), manifest);
+              return JSON.stringify(rollUpSeries(view, rows, { step, watermark, filter })).slice(1, -1);
+            },
+          );
     const head = JSON.stringify({
       view: view.name,
       version: view.version,

@@ -8,6 +8,7 @@ import {
   type ViewDefinition,
   type ViewRow,
 } from '../core';
+import { SingleFlight } from './single-flight';
 
 export interface ServedView {
   /** The manifest served from, if it holds this view version's batch rows. */
@@ -27,7 +28,8 @@ const CACHED_DAYS = 1_000;
  */
 export class ViewReader {
   private readonly batchDays = new Map<string, Promise<ViewRow[]>>();
-  private readonly inFlight = new Map<string, Promise<unknown>>();
+  /** Concurrent identical reads share one request. */
+  private readonly reads = new SingleFlight();
 
   constructor(
     private readonly batch: DynamoBatchStore,
@@ -36,20 +38,8 @@ export class ViewReader {
     private readonly speedRetentionMs: number,
   ) {}
 
-  /**
-   * Requests that arrive while the same read is under way share it (single flight): many dashboards
-   * asking the same thing cost one read, not one each. A joined read started at most one read earlier.
-   */
-  private shared<T>(key: string, read: () => Promise<T>): Promise<T> {
-    const running = this.inFlight.get(key) as Promise<T> | undefined;
-    if (running !== undefined) return running;
-    const reading = read().finally(() => this.inFlight.delete(key));
-    this.inFlight.set(key, reading);
-    return reading;
-  }
-
   async manifestOf(view: ViewDefinition): Promise<Manifest | null> {
-    const manifest = await this.shared(`manifest|${view.name}`, () => this.batch.getManifest(view.name));
+    const manifest = await this.reads.run(`manifest|${view.name}`, () => this.batch.getManifest(view.name));
     // A manifest of another view version holds rows of another definition: none are served.
     return manifest !== null && manifest.version === view.version ? manifest : null;
   }
@@ -80,7 +70,7 @@ export class ViewReader {
             ),
           ),
       speedFrom < to
-        ? this.shared(`speed|${view.name}|${view.version}|${speedFrom}|${to}`, () =>
+        ? this.reads.run(`speed|${view.name}|${view.version}|${speedFrom}|${to}`, () =>
             this.speed.readRows(view, speedFrom, to, now),
           )
         : [],
