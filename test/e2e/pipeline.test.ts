@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderEvent } from '../../events';
@@ -11,11 +10,9 @@ import {
   type ViewDefinition,
 } from '../../functions/core';
 import { generateOrders, take } from '../../local/demo';
-import { type Runtime, startRuntime } from '../../local/runtime';
+import type { Runtime } from '../../local/runtime';
 import { views } from '../../views';
-import { apiClient } from '../support/api-client';
-import { tempDir } from '../support/archive';
-import { quietLogger } from '../support/fixture';
+import { startTestRuntime, type TestRuntime } from '../support/runtime';
 import { waitFor } from '../support/wait';
 
 const HOUR = 3_600_000;
@@ -53,8 +50,8 @@ function brokenField(record: Record<string, unknown>): string {
 }
 
 let runtime: Runtime;
-let dir: string;
-let call: ReturnType<typeof apiClient>;
+let stop: () => Promise<void>;
+let call: TestRuntime['call'];
 
 const keyOf = (start: number, key: Record<string, unknown>) => `${start}|${JSON.stringify(key)}`;
 
@@ -131,24 +128,10 @@ const consumed = (records: number) =>
   );
 
 beforeAll(async () => {
-  dir = await tempDir('e2e');
-  runtime = await startRuntime({
-    dataDir: dir,
-    port: 0,
-    batchEveryMs: 0,
-    settleMs: 0,
-    logger: quietLogger(),
-  });
-  call = apiClient(
-    runtime.apiUrl,
-    views.map((view) => view.name),
-  );
+  ({ runtime, call, stop } = await startTestRuntime('e2e'));
 });
 
-afterAll(async () => {
-  await runtime?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => stop?.());
 
 describe('the local pipeline end to end: 10,000 records with duplicates, late and invalid ones', () => {
   let firstWatermarks: Map<string, number>;

@@ -1,30 +1,18 @@
-import { rm } from 'node:fs/promises';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Runtime, startRuntime } from '../../local/runtime';
-import { tempDir } from '../support/archive';
-import { quietLogger } from '../support/fixture';
+import type { Runtime } from '../../local/runtime';
+import { startTestRuntime } from '../support/runtime';
 
 const RUNS = Number(process.env.DRIFTLESS_API_FUZZ_RUNS ?? 400);
 
 let runtime: Runtime;
-let dir: string;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  dir = await tempDir('api-fuzz');
-  runtime = await startRuntime({
-    dataDir: dir,
-    port: 0,
-    batchEveryMs: 0,
-    settleMs: 0,
-    logger: quietLogger(),
-  });
+  ({ runtime, stop } = await startTestRuntime('api-fuzz'));
 });
 
-afterAll(async () => {
-  await runtime?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => stop?.());
 
 const segment = fc.oneof(
   fc.constantFrom(

@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -9,11 +8,9 @@ import {
   encodeMeasure,
   type ViewDefinition,
 } from '../../functions/core';
-import { type Runtime, startRuntime } from '../../local/runtime';
-import { revenue, views } from '../../views';
-import { apiClient } from '../support/api-client';
-import { tempDir } from '../support/archive';
-import { quietLogger } from '../support/fixture';
+import type { Runtime } from '../../local/runtime';
+import { revenue } from '../../views';
+import { startTestRuntime, type TestRuntime } from '../support/runtime';
 import { waitFor } from '../support/wait';
 
 const HOUR = 3_600_000;
@@ -21,8 +18,8 @@ const DAY = 86_400_000;
 const countries = ['US', 'FR', 'DE', 'JP'];
 
 let runtime: Runtime;
-let dir: string;
-let call: ReturnType<typeof apiClient>;
+let stop: () => Promise<void>;
+let call: TestRuntime['call'];
 const now = Date.now();
 const hourStart = now - (now % HOUR);
 
@@ -80,24 +77,10 @@ const seriesPath = (from: number, to: number, extra = '') =>
   `/views/revenue/series?from=${from}&to=${to}${extra}`;
 
 beforeAll(async () => {
-  dir = await tempDir('api');
-  runtime = await startRuntime({
-    dataDir: dir,
-    port: 0,
-    batchEveryMs: 0,
-    settleMs: 0,
-    logger: quietLogger(),
-  });
-  call = apiClient(
-    runtime.apiUrl,
-    views.map((view) => view.name),
-  );
+  ({ runtime, call, stop } = await startTestRuntime('api'));
 });
 
-afterAll(async () => {
-  await runtime?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => stop?.());
 
 describe('the serving API over the local pipeline', () => {
   const from = now - 3 * DAY - ((now - 3 * DAY) % HOUR);
