@@ -22,13 +22,16 @@ const LATE_EVENTS = 1_500;
 const ON_TIME_RECORDS = TOTAL_RECORDS - INVALID_RECORDS - LATE_EVENTS;
 
 const startedAt = Date.now();
-/** On-time events: the last 50 minutes, in order, with 5% producer retries (same id, same event). */
+/**
+ * On-time events: the last 110 minutes, in order, with 5% producer retries (same id, same event). More
+ * than an hour, so an hourly view has settled buckets whatever the minute the test starts at.
+ */
 const onTime = take(
   generateOrders({
     seed: 6,
     idPrefix: 'e2e',
     duplicates: 0.05,
-    time: (index) => startedAt - 50 * 60_000 + Math.floor((index * 50 * 60_000) / ON_TIME_RECORDS),
+    time: (index) => startedAt - 110 * 60_000 + Math.floor((index * 110 * 60_000) / ON_TIME_RECORDS),
   }),
   ON_TIME_RECORDS,
 ).map((record) => record.event as OrderEvent);
