@@ -133,10 +133,14 @@ export class ServingLayer extends Construct {
     );
     fn.addToRolePolicy(
       new PolicyStatement({
-        actions: ['s3:ListBucket', 's3:GetBucketLocation'],
+        actions: ['s3:ListBucket', 's3:ListBucketMultipartUploads'],
         resources: [exportsBucket.bucketArn],
         conditions: { StringLike: { 's3:prefix': [EXPORTS_PREFIX, `${EXPORTS_PREFIX}*`] } },
       }),
+    );
+    // GetBucketLocation carries no s3:prefix, so it cannot share the condition above.
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['s3:GetBucketLocation'], resources: [exportsBucket.bucketArn] }),
     );
     acknowledgeWildcardResources(
       role,

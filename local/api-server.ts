@@ -114,7 +114,12 @@ async function serveStatic(
       )
     )
       continue;
-    let relative = decodeURIComponent(path.slice(mount.prefix.length)).replace(/^\/+/, '');
+    let relative: string;
+    try {
+      relative = decodeURIComponent(path.slice(mount.prefix.length)).replace(/^\/+/, '');
+    } catch {
+      return false; // not a path any file has
+    }
     if (relative === '') relative = 'index.html';
     const file = normalize(join(mount.dir, relative));
     // Never outside the mounted folder.

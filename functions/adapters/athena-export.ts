@@ -70,14 +70,14 @@ export class AthenaExportEngine implements ExportEngine {
         error: QueryExecution?.Status?.StateChangeReason ?? state,
       };
     if (state !== 'SUCCEEDED') return { state: 'RUNNING', rows: null, files: [], error: null };
-    const { QueryRuntimeStatistics } = await this.athena.send(
-      new GetQueryRuntimeStatisticsCommand({ QueryExecutionId: job.engineRef }),
-    );
-    const rows = QueryRuntimeStatistics?.Rows?.OutputRows ?? null;
+    // Statistics can lag the query's end: the export is done, its row count not yet known.
+    const rows = await this.athena
+      .send(new GetQueryRuntimeStatisticsCommand({ QueryExecutionId: job.engineRef }))
+      .then(({ QueryRuntimeStatistics }) => QueryRuntimeStatistics?.Rows?.OutputRows ?? null)
+      .catch(() => null);
+    const location = QueryExecution?.ResultConfiguration?.OutputLocation;
     const files =
-      job.format === 'csv'
-        ? [QueryExecution?.ResultConfiguration?.OutputLocation ?? '']
-        : await this.listUnloaded(job.id);
+      job.format === 'csv' ? (location === undefined ? [] : [location]) : await this.listUnloaded(job.id);
     return { state: 'SUCCEEDED', rows: rows === null ? null : Number(rows), files, error: null };
   }
 

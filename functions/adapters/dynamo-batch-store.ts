@@ -279,6 +279,8 @@ export class DynamoBatchStore {
           KeyConditionExpression: '#pk = :pk',
           ExpressionAttributeNames: { '#pk': PK },
           ExpressionAttributeValues: { ':pk': { S: pk } },
+          // A day read just after its commit must see every item the load wrote: readers cache it.
+          ConsistentRead: true,
           ExclusiveStartKey: exclusiveStartKey,
         }),
       );

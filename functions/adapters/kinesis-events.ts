@@ -1,4 +1,9 @@
-import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import {
+  type KinesisClient,
+  PutRecordsCommand,
+  type PutRecordsRequestEntry,
+  type PutRecordsResultEntry,
+} from '@aws-sdk/client-kinesis';
 
 /** One event to put on the stream: its partition key (the event id) and its JSON text. */
 export interface OutgoingEvent {
@@ -39,9 +44,17 @@ export class KinesisEventSink implements EventSink {
           PartitionKey: event.partitionKey,
           Data: Buffer.from(event.data, 'utf8'),
         }));
-        const { Records = [] } = await this.client.send(
-          new PutRecordsCommand({ StreamName: this.streamName, Records: entries }),
-        );
+        let Records: PutRecordsResultEntry[];
+        try {
+          ({ Records = [] } = await this.client.send(
+            new PutRecordsCommand({ StreamName: this.streamName, Records: entries }),
+          ));
+        } catch (error) {
+          // The whole call failed: what earlier attempts put stays put; the rest is reported, not thrown.
+          for (const entry of pending)
+            failed.set(entry.index, `PutRecords failed: ${(error as Error).message}`);
+          break;
+        }
         const retry: typeof pending = [];
         pending.forEach((entry, position) => {
           const result = Records[position];
