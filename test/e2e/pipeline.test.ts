@@ -1,18 +1,12 @@
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderEvent } from '../../events';
-import {
-  BUCKET_WIDTH_MS,
-  compileJs,
-  deduplicateEvents,
-  type EventRecord,
-  encodeMeasure,
-  type ViewDefinition,
-} from '../../functions/core';
+import { BUCKET_WIDTH_MS, deduplicateEvents, type ViewDefinition } from '../../functions/core';
 import { generateOrders, take } from '../../local/demo';
 import type { Runtime } from '../../local/runtime';
 import { views } from '../../views';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
+import { answeredSeries, expectedSeries, type SeriesAnswer } from '../support/series';
 import { waitFor } from '../support/wait';
 
 const HOUR = 3_600_000;
@@ -55,35 +49,6 @@ function brokenField(record: Record<string, unknown>): string {
 let runtime: Runtime;
 let stop: () => Promise<void>;
 let call: TestRuntime['call'];
-
-const keyOf = (start: number, key: Record<string, unknown>) => `${start}|${JSON.stringify(key)}`;
-
-/** The view's rows over [from, to) as the series answers them, keyed by bucket and group. */
-function expectedSeries(view: ViewDefinition, events: readonly EventRecord[], from: number, to: number) {
-  return new Map(
-    compileJs(view)
-      .reduce(events)
-      .sorted()
-      .filter((row) => row.bucket >= from && row.bucket < to)
-      .map((row) => [
-        keyOf(row.bucket, Object.fromEntries(view.groupBy.map((field, i) => [field, row.group[i] ?? null]))),
-        Object.fromEntries(Object.entries(row.values).map(([name, value]) => [name, encodeMeasure(value)])),
-      ]),
-  );
-}
-
-interface SeriesAnswer {
-  watermark: number;
-  buckets: { start: number; source: string; groups: { key: Record<string, unknown>; values: object }[] }[];
-}
-
-function answered(body: SeriesAnswer, from: number, to: number) {
-  return new Map(
-    body.buckets
-      .filter((bucket) => bucket.start >= from && bucket.start < to)
-      .flatMap((bucket) => bucket.groups.map((group) => [keyOf(bucket.start, group.key), group.values])),
-  );
-}
 
 /** The whole window the test's events fall in, aligned to the view's buckets. */
 function windowOf(view: ViewDefinition) {
@@ -160,7 +125,7 @@ describe('the local pipeline end to end: 10,000 records with duplicates, late an
         async () => {
           const body = await series(view);
           expect(body.watermark).toBe(0);
-          expect(answered(body, from, to)).toEqual(speedTruth);
+          expect(answeredSeries(body, from, to)).toEqual(speedTruth);
           return true;
         },
         { timeoutMs: 40_000, what: `${view.name}'s speed answers` },
@@ -184,8 +149,8 @@ describe('the local pipeline end to end: 10,000 records with duplicates, late an
       const { from, to } = windowOf(view);
       const exact = expectedSeries(view, deduplicateEvents(view, onTime), from, watermark);
       expect(exact.size).toBeGreaterThan(0);
-      expect(answered(body, from, watermark)).toEqual(exact);
-      expect(answered(body, watermark, to)).toEqual(expectedSeries(view, onTime, watermark, to));
+      expect(answeredSeries(body, from, watermark)).toEqual(exact);
+      expect(answeredSeries(body, watermark, to)).toEqual(expectedSeries(view, onTime, watermark, to));
     }
   }, 60_000);
 
@@ -199,8 +164,8 @@ describe('the local pipeline end to end: 10,000 records with duplicates, late an
     for (const view of views) {
       const watermark = firstWatermarks.get(view.name) as number;
       const { from } = windowOf(view);
-      expect(answered(await series(view), from, watermark)).toEqual(
-        answered(before.get(view.name) as SeriesAnswer, from, watermark),
+      expect(answeredSeries(await series(view), from, watermark)).toEqual(
+        answeredSeries(before.get(view.name) as SeriesAnswer, from, watermark),
       );
     }
 
@@ -212,10 +177,10 @@ describe('the local pipeline end to end: 10,000 records with duplicates, late an
       const { from } = windowOf(view);
       const body = await series(view);
       const exact = expectedSeries(view, deduplicateEvents(view, all), from, watermark);
-      expect(answered(body, from, watermark)).toEqual(exact);
+      expect(answeredSeries(body, from, watermark)).toEqual(exact);
       const lateBuckets = expectedSeries(view, late, from, watermark);
       expect(lateBuckets.size).toBeGreaterThan(0);
-      for (const key of lateBuckets.keys()) expect(answered(body, from, watermark).has(key)).toBe(true);
+      for (const key of lateBuckets.keys()) expect(answeredSeries(body, from, watermark).has(key)).toBe(true);
     }
   }, 60_000);
 

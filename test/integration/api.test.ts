@@ -1,16 +1,10 @@
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BUCKET_WIDTH_MS,
-  compileJs,
-  deduplicateEvents,
-  type EventRecord,
-  encodeMeasure,
-  type ViewDefinition,
-} from '../../functions/core';
+import { BUCKET_WIDTH_MS, compileJs, deduplicateEvents, type EventRecord } from '../../functions/core';
 import type { Runtime } from '../../local/runtime';
 import { revenue } from '../../views';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
+import { answeredSeries, expectedSeries, seriesKey } from '../support/series';
 import { waitFor } from '../support/wait';
 
 const HOUR = 3_600_000;
@@ -42,29 +36,6 @@ const invalid = [
   { id: 'bad-2', ts: now, status: 'lost' },
   'not an object',
 ];
-
-const keyOf = (start: number, key: Record<string, unknown>) => `${start}|${JSON.stringify(key)}`;
-
-/** The view's rows as the series answers them, keyed by bucket and group. */
-function expectedSeries(view: ViewDefinition, events: readonly EventRecord[], from: number, to: number) {
-  const rows = compileJs(view).reduce(events).sorted();
-  return new Map(
-    rows
-      .filter((row) => row.bucket >= from && row.bucket < to)
-      .map((row) => [
-        keyOf(row.bucket, Object.fromEntries(view.groupBy.map((field, i) => [field, row.group[i] ?? null]))),
-        Object.fromEntries(Object.entries(row.values).map(([name, value]) => [name, encodeMeasure(value)])),
-      ]),
-  );
-}
-
-function answeredSeries(body: { buckets: { start: number; groups: { key: object; values: object }[] }[] }) {
-  return new Map(
-    body.buckets.flatMap((bucket) =>
-      bucket.groups.map((group) => [keyOf(bucket.start, group.key as Record<string, unknown>), group.values]),
-    ),
-  );
-}
 
 async function postAll(events: readonly unknown[]) {
   for (let offset = 0; offset < events.length; offset += 500) {
@@ -149,7 +120,7 @@ describe('the serving API over the local pipeline', () => {
     const sums = new Map<string, { revenue: number; orders: number }>();
     for (const bucket of hourly.body.buckets)
       for (const group of bucket.groups) {
-        const key = keyOf(bucket.start - (bucket.start % DAY), group.key);
+        const key = seriesKey(bucket.start - (bucket.start % DAY), group.key);
         const sum = sums.get(key) ?? { revenue: 0, orders: 0 };
         sums.set(key, {
           revenue: sum.revenue + group.values.revenue,
@@ -299,7 +270,7 @@ describe('the serving API over the local pipeline', () => {
         lines.map((line) => {
           const [bucket, country, revenueValue, ordersValue] = line.split(',');
           return [
-            keyOf(Number(bucket), { country }),
+            seriesKey(Number(bucket), { country }),
             { revenue: Number(revenueValue), orders: Number(ordersValue) },
           ];
         }),
