@@ -19,6 +19,7 @@ import {
   type ViewDefinition,
 } from '../core';
 import type { ApiDeps } from './deps';
+import { computeOnce, Lru } from './lru';
 import { openApiDocument } from './openapi';
 import {
   badParameter,
@@ -42,29 +43,13 @@ export const MAX_TOP_LIMIT = 1_000;
 /** Settled series parts kept (a few KB to a few hundred KB of JSON each). */
 const SETTLED_ANSWERS_CACHED = 200;
 
-/** Answers computed once per key (concurrent askers share the computation); least recently used go first. */
-class AnswerCache {
-  private readonly answers = new Map<string, Promise<string>>();
-
-  constructor(private readonly capacity: number) {}
-
-  get(key: string, compute: () => Promise<string>): Promise<string> {
-    let answer = this.answers.get(key);
-    if (answer === undefined) {
-      answer = compute();
-      answer.catch(() => this.answers.delete(key));
-    } else this.answers.delete(key);
-    this.answers.set(key, answer);
-    while (this.answers.size > this.capacity) this.answers.delete(this.answers.keys().next().value as string);
-    return answer;
-  }
-}
-
 /** The last answer per distinct question, reused while its parts are unchanged. */
 class LastAnswers {
-  private readonly answers = new Map<string, { settled: string; body: Uint8Array; gzipped?: Uint8Array }>();
+  private readonly answers: Lru<{ settled: string; body: Uint8Array; gzipped?: Uint8Array }>;
 
-  constructor(private readonly capacity: number) {}
+  constructor(capacity: number) {
+    this.answers = new Lru(capacity);
+  }
 
   reuse(key: string, settled: string, build: () => string): { body: Uint8Array; gzipped: () => Uint8Array } {
     let answer = this.answers.get(key);
@@ -72,10 +57,7 @@ class LastAnswers {
     if (answer === undefined || answer.settled !== settled) {
       // Kept encoded, and compressed once when asked: a reused answer is neither encoded nor compressed again.
       answer = { settled, body: Buffer.from(build(), 'utf8') };
-      this.answers.delete(key);
       this.answers.set(key, answer);
-      while (this.answers.size > this.capacity)
-        this.answers.delete(this.answers.keys().next().value as string);
     }
     const kept = answer;
     return { body: kept.body, gzipped: () => (kept.gzipped ??= gzipSync(kept.body, { level: 6 })) };
@@ -144,7 +126,7 @@ export interface ServingApi {
 export function createApi(deps: ApiDeps): ServingApi {
   const app = new Router({ logger: deps.logger });
   const reader = new ViewReader(deps.batchStore, deps.speedStore, deps.speedRetentionMs);
-  const settledBuckets = new AnswerCache(SETTLED_ANSWERS_CACHED);
+  const settledBuckets = new Lru<Promise<string>>(SETTLED_ANSWERS_CACHED);
   const lastSeriesAnswers = new LastAnswers(SETTLED_ANSWERS_CACHED);
   const recentBuckets = new SingleFlight();
   // Path parameters the router cannot take (blank, or badly encoded) are the client's mistake.
@@ -205,7 +187,8 @@ export function createApi(deps: ApiDeps): ServingApi {
     const settled =
       manifest === null || settledTo <= from
         ? ''
-        : await settledBuckets.get(
+        : await computeOnce(
+            settledBuckets,
             JSON.stringify([view.name, manifest.revision, from, settledTo, step, filter]),
             async () => {
               const { rows } = await reader.read(view, from, settledTo, deps.now(), manifest);

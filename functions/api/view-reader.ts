@@ -8,6 +8,7 @@ import {
   type ViewDefinition,
   type ViewRow,
 } from '../core';
+import { computeOnce, Lru } from './lru';
 import { SingleFlight } from './single-flight';
 
 export interface ServedView {
@@ -27,7 +28,7 @@ const CACHED_DAYS = 1_000;
  * never change once written, so they are cached by their key; the manifest and speed rows never are.
  */
 export class ViewReader {
-  private readonly batchDays = new Map<string, Promise<ViewRow[]>>();
+  private readonly batchDays = new Lru<Promise<ViewRow[]>>(CACHED_DAYS);
   /** Concurrent identical reads share one request. */
   private readonly reads = new SingleFlight();
 
@@ -90,20 +91,8 @@ export class ViewReader {
     batchVersion: string,
   ): Promise<ViewRow[]> {
     const key = batchPartitionKey({ name: view.name, version }, day, batchVersion);
-    const cached = this.batchDays.get(key);
-    if (cached !== undefined) {
-      // Refresh its place: the map's order is the eviction order.
-      this.batchDays.delete(key);
-      this.batchDays.set(key, cached);
-      return cached;
-    }
-    const reading = this.batch.readDayRows(view.name, version, day, batchVersion);
-    this.batchDays.set(key, reading);
-    reading.catch(() => this.batchDays.delete(key));
-    while (this.batchDays.size > CACHED_DAYS) {
-      const oldest = this.batchDays.keys().next().value as string;
-      this.batchDays.delete(oldest);
-    }
-    return reading;
+    return computeOnce(this.batchDays, key, () =>
+      this.batch.readDayRows(view.name, version, day, batchVersion),
+    );
   }
 }
