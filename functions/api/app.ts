@@ -45,19 +45,27 @@ const SETTLED_ANSWERS_CACHED = 200;
 
 /** The last answer per distinct question, reused while its parts are unchanged. */
 class LastAnswers {
-  private readonly answers: Lru<{ settled: string; body: Uint8Array; gzipped?: Uint8Array }>;
+  private readonly answers: Lru<{ settled: string; recent: string; body: Uint8Array; gzipped?: Uint8Array }>;
 
   constructor(capacity: number) {
     this.answers = new Lru(capacity);
   }
 
-  reuse(key: string, settled: string, build: () => string): { body: Uint8Array; gzipped: () => Uint8Array } {
-    let answer = this.answers.get(key);
-    // The settled part comes from a cache: the same string object means the same batch rows.
-    if (answer === undefined || answer.settled !== settled) {
+  /**
+   * Keyed by the question alone: the parts (kilobytes of JSON) are compared, never hashed. The settled
+   * part comes from a cache, so the same batch rows are the same string object.
+   */
+  reuse(
+    question: string,
+    settled: string,
+    recent: string,
+    build: () => string,
+  ): { body: Uint8Array; gzipped: () => Uint8Array } {
+    let answer = this.answers.get(question);
+    if (answer === undefined || answer.settled !== settled || answer.recent !== recent) {
       // Kept encoded, and compressed once when asked: a reused answer is neither encoded nor compressed again.
-      answer = { settled, body: Buffer.from(build(), 'utf8') };
-      this.answers.set(key, answer);
+      answer = { settled, recent, body: Buffer.from(build(), 'utf8') };
+      this.answers.set(question, answer);
     }
     const kept = answer;
     return { body: kept.body, gzipped: () => (kept.gzipped ??= gzipSync(kept.body, { level: 6 })) };
@@ -218,7 +226,7 @@ export function createApi(deps: ApiDeps): ServingApi {
       batchRun: batchRunOf(manifest),
     });
     // Dashboards ask the same thing again and again: an answer equal to the last one is not rebuilt.
-    const body = lastSeriesAnswers.reuse(`${head}\u0000${settled.length}\u0000${recent}`, settled, () => {
+    const body = lastSeriesAnswers.reuse(`${head}${JSON.stringify(filter)}`, settled, recent, () => {
       const buckets = [settled, recent].filter((part) => part !== '').join(',');
       return `${head.slice(0, -1)},"buckets":[${buckets}]}`;
     });

@@ -168,6 +168,26 @@ describe('the serving API over the local pipeline', () => {
     ).toEqual(ranked);
   });
 
+  it('answers a question asked again anew once the speed layer counts more, each filter apart', async () => {
+    const latest = async (extra: string) => {
+      const series = await call('GET', seriesPath(from, to, extra));
+      return answeredSeries(series.body).get(seriesKey(hourStart, { country: extra.split('=')[1] })) as
+        | { revenue: number; orders: number }
+        | undefined;
+    };
+    // Asked twice each: the second answers are the kept ones.
+    const before = { US: await latest('&country=US'), FR: await latest('&country=FR') };
+    expect(await latest('&country=US')).toEqual(before.US);
+    expect(await latest('&country=FR')).toEqual(before.FR);
+    await postAll([{ id: 'again-1', ts: now, country: 'US', amount: 7, status: 'paid' }]);
+    const afterUs = await waitFor(async () => {
+      const us = await latest('&country=US');
+      return us !== undefined && us.orders === (before.US?.orders ?? 0) + 1 ? us : undefined;
+    });
+    expect(afterUs?.revenue).toBe((before.US?.revenue ?? 0) + 7);
+    expect(await latest('&country=FR')).toEqual(before.FR);
+  });
+
   it('lists views with their watermark, last batch run and speed freshness, and the latest drift', async () => {
     const listed = await call('GET', '/views');
     const summary = listed.body.views.find((view: { name: string }) => view.name === 'revenue');
