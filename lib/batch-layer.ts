@@ -156,7 +156,13 @@ export class BatchLayer extends Construct {
     }
     table.grant(commit, 'dynamodb:GetItem', 'dynamodb:PutItem');
     table.grant(reconcile, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
-    table.grant(cleanup, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem');
+    table.grant(
+      cleanup,
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'dynamodb:BatchWriteItem',
+    );
 
     const invoke = (stateName: string, fn: DriftlessFunction, payload?: TaskInput) =>
       new LambdaInvoke(this, stateName, {

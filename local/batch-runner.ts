@@ -45,6 +45,8 @@ export interface LocalRunOptions {
   readonly crashAt?: StateName;
   /** Sees the run's plan (which days it reads), for statistics. */
   readonly onPlan?: (plan: RunPlan) => void;
+  /** Runs each step: to see what a step does (the calls it makes), for tests. */
+  readonly aroundStep?: <O>(state: StateName, run: () => Promise<O>) => Promise<O>;
 }
 
 /**
@@ -59,7 +61,7 @@ export async function runBatchLocally(deps: BatchDeps, options: LocalRunOptions 
     <I, O>(state: StateName, run: (input: I) => Promise<O>) =>
     async (input: I): Promise<O> => {
       if (options.crashAt === state) throw new Error(`injected crash in ${state}`);
-      return run(input);
+      return options.aroundStep === undefined ? run(input) : options.aroundStep(state, () => run(input));
     };
   const taskResourceLocalHandlers = {
     [BATCH_STATES.plan]: step(BATCH_STATES.plan, async (input: PlanInput) => {

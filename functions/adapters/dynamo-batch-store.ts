@@ -7,6 +7,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  UpdateItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import pLimit from 'p-limit';
@@ -63,6 +64,8 @@ export interface VersionEntry {
   readonly day: string;
   readonly viewVersion: number;
   readonly createdAt: number;
+  /** When clean-up first found no manifest pointing at it: the grace period is counted from then. */
+  readonly inactiveSince?: number;
 }
 
 /** Packed rows per item: about 60 bytes of JSON a row, gzipped, far below DynamoDB's 400 KB. */
@@ -210,9 +213,34 @@ export class DynamoBatchStore {
   async listVersions(viewName: string): Promise<VersionEntry[]> {
     const entries: VersionEntry[] = [];
     for await (const item of this.query(`versions#${viewName}`)) {
-      entries.push(JSON.parse(item.entry?.S ?? '{}') as VersionEntry);
+      const entry = JSON.parse(item.entry?.S ?? '{}') as VersionEntry;
+      const inactiveSince = item.inactiveSince?.N;
+      entries.push(inactiveSince === undefined ? entry : { ...entry, inactiveSince: Number(inactiveSince) });
     }
     return entries;
+  }
+
+  /**
+   * Records that no manifest points at this version as of `at`, unless an earlier time is recorded
+   * (`null` clears it: the version is active). Returns the time recorded.
+   */
+  async markInactive(entry: VersionEntry, at: number | null): Promise<number | undefined> {
+    const registry = versionRegistryKey(entry.view, entry.batchVersion, entry.day);
+    const answer = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { [PK]: { S: registry.pk }, [SK]: { S: registry.sk } },
+        // Never creates an entry that clean-up has just deleted.
+        ConditionExpression: 'attribute_exists(#pk)',
+        UpdateExpression:
+          at === null ? 'REMOVE inactiveSince' : 'SET inactiveSince = if_not_exists(inactiveSince, :at)',
+        ExpressionAttributeNames: { '#pk': PK },
+        ...(at === null ? {} : { ExpressionAttributeValues: { ':at': { N: String(at) } } }),
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    const recorded = answer.Attributes?.inactiveSince?.N;
+    return recorded === undefined ? undefined : Number(recorded);
   }
 
   /** Deletes one (batch version, day) of a view and then its registry entry. */

@@ -4,29 +4,46 @@ import type { BatchDeps } from './deps';
 export interface CleanupOutput {
   readonly versionsDeleted: number;
   readonly itemsDeleted: number;
+  /** Replaced or orphaned versions still within their grace period. */
+  readonly versionsKept: number;
 }
 
 /**
  * Deletes batch versions no manifest points at (replaced by a later run, or written by a run that
- * failed before its commit) once they are older than the grace period, so a reader that fetched the
- * previous manifest can still finish. Speed items below the watermark expire by TTL.
+ * failed before its commit) once the grace period has passed since clean-up first found them so, so a
+ * reader that fetched the previous manifest can still finish. Versions younger than the grace period
+ * may belong to a run still loading, and are left alone. Speed items below the watermark expire by TTL.
  */
 export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
   let versionsDeleted = 0;
   let itemsDeleted = 0;
-  const cutoff = deps.now() - deps.graceMs;
+  let versionsKept = 0;
+  const now = deps.now();
+  const cutoff = now - deps.graceMs;
   for (const view of deps.views) {
     const manifest = await deps.store.getManifest(view.name);
     for (const entry of await deps.store.listVersions(view.name)) {
       const active =
         manifest?.days[entry.day] === entry.batchVersion && manifest.version === entry.viewVersion;
-      if (active || entry.createdAt > cutoff) continue;
+      if (active) {
+        // Marked by a clean-up that ran while its run was still loading: its grace starts afresh.
+        if (entry.inactiveSince !== undefined) await deps.store.markInactive(entry, null);
+        continue;
+      }
+      if (entry.createdAt > cutoff) continue;
+      // The grace period counts from the replacement (or from when the failed run's version was
+      // found), not from the write: a version replaced just now may be in use by a reader.
+      const inactiveSince = entry.inactiveSince ?? (await deps.store.markInactive(entry, now)) ?? now;
+      if (inactiveSince > cutoff) {
+        versionsKept++;
+        continue;
+      }
       itemsDeleted += await deps.store.deleteVersion(entry);
       versionsDeleted++;
     }
   }
-  deps.logger.info('batch versions cleaned up', { versionsDeleted, itemsDeleted });
-  return { versionsDeleted, itemsDeleted };
+  deps.logger.info('batch versions cleaned up', { versionsDeleted, itemsDeleted, versionsKept });
+  return { versionsDeleted, itemsDeleted, versionsKept };
 }
 
 export const handler = async (): Promise<CleanupOutput> => cleanup(await batchContext());

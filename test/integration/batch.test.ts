@@ -1,11 +1,19 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { rm } from 'node:fs/promises';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
-import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
+import {
+  DynamoBatchStore,
+  type Manifest,
+  type VersionEntry,
+} from '../../functions/adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
 import { FileObjectStore } from '../../functions/adapters/object-store';
+import { cleanup } from '../../functions/batch/cleanup';
 import type { BatchDeps } from '../../functions/batch/deps';
 import type { DriftReport } from '../../functions/batch/reconcile';
 import {
@@ -23,6 +31,7 @@ import {
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
 import { BATCH_STATES } from '../../lib/batch-layer';
+import { DriftlessStack } from '../../lib/stack';
 import { localArchiver } from '../../local/archiver';
 import { runBatchLocally } from '../../local/batch-runner';
 import { createStream } from '../../local/emulators';
@@ -253,6 +262,47 @@ describe('batch layer: the synthesized state machine run locally', () => {
     await env.close();
   });
 
+  it('keeps a replaced day version for the grace period counted from its replacement, not its write', async () => {
+    // Prepare: run 1 writes every day; four hours later a late event makes run 2 replace one day
+    const env = await setUp([demoViews[0] as ViewDefinition]);
+    await env.send(ordersOver(3, 10));
+    const written = Date.now();
+    await runBatchLocally({ ...env.deps, now: () => written });
+    const before = (await env.deps.store.getManifest('revenue')) as Manifest;
+    const lateDay = Object.keys(before.days)[0] as string;
+    const replacedVersion = before.days[lateDay] as string;
+    const readReplaced = () =>
+      env.deps.store.readDayRows('revenue', before.version, lateDay, replacedVersion);
+    const rowsBefore = await readReplaced();
+    expect(rowsBefore.length).toBeGreaterThan(0);
+    // A clean-up that ran while run 1 was still loading found that version unreferenced; the next one
+    // finds it active and clears the mark, so the mark cannot shorten its grace later.
+    const [entry] = (await env.deps.store.listVersions('revenue')).filter((v) => v.day === lateDay);
+    await env.deps.store.markInactive(entry as VersionEntry, written - 1);
+    await cleanup({ ...env.deps, now: () => written });
+    await env.send([
+      { id: 'late', ts: Date.parse(lateDay) + HOUR, country: 'US', amount: 5, status: 'paid' },
+    ]);
+    const grace = 3 * HOUR;
+    const replaced = written + 4 * HOUR;
+    const at = (now: number): BatchDeps => ({ ...env.deps, graceMs: grace, now: () => now });
+    // Act: run 2 commits the new version of that day, then cleans up
+    await runBatchLocally(at(replaced));
+    // Assess: a reader that fetched the previous manifest can still read the replaced version
+    expect((await env.deps.store.getManifest('revenue'))?.days[lateDay]).not.toBe(replacedVersion);
+    expect(await readReplaced()).toEqual(rowsBefore);
+    expect(await cleanup(at(replaced + grace - 1))).toMatchObject({ versionsDeleted: 0, versionsKept: 1 });
+    expect(await readReplaced()).toEqual(rowsBefore);
+    // ...until the grace period after the replacement has passed
+    expect(await cleanup(at(replaced + grace))).toMatchObject({ versionsDeleted: 1, versionsKept: 0 });
+    expect(await readReplaced()).toEqual([]);
+    const versions = await env.deps.store.listVersions('revenue');
+    expect(versions.some((entry) => entry.batchVersion === replacedVersion && entry.day === lateDay)).toBe(
+      false,
+    );
+    await env.close();
+  });
+
   describe.each(Object.values(BATCH_STATES).filter((state) => state !== BATCH_STATES.perView))(
     'a crash in %s',
     (state) => {
@@ -395,6 +445,74 @@ describe('batch layer: the synthesized state machine run locally', () => {
     expect(reports[0]?.rowsDiffering).toBe(0);
     expect(reports[0]?.driftRatio).toBe(0);
     expect(result).toBeDefined();
+    await env.close();
+  });
+
+  it("calls DynamoDB in each step only with actions the step's function is granted in AWS", async () => {
+    // Prepare: the grants of each step's function role in the synthesized stack
+    const template = Template.fromStack(
+      new DriftlessStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Grants'),
+    );
+    const functions = template.findResources('AWS::Lambda::Function');
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as {
+      Properties: {
+        Roles: { Ref: string }[];
+        PolicyDocument: { Statement: { Action: string | string[] }[] };
+      };
+    }[];
+    const granted = new Map<string, Set<string>>();
+    for (const [key, state] of Object.entries(BATCH_STATES)) {
+      const prefix = `Batch${key[0]?.toUpperCase()}${key.slice(1)}Function`;
+      const fn = Object.entries(functions).find(([id]) => id.startsWith(prefix) && !id.includes('Role'));
+      if (fn === undefined) continue; // not a Lambda step: Athena's query runs on the state machine's role
+      const role = (fn[1] as { Properties: { Role: { 'Fn::GetAtt': [string] } } }).Properties.Role[
+        'Fn::GetAtt'
+      ][0];
+      const actions = policies
+        .filter((policy) => policy.Properties.Roles.some((ref) => ref.Ref === role))
+        .flatMap((policy) =>
+          policy.Properties.PolicyDocument.Statement.flatMap((statement) => statement.Action),
+        );
+      granted.set(state, new Set(actions));
+    }
+    expect(granted.size).toBe(5);
+    const env = await setUp();
+    const stepOf = new AsyncLocalStorage<string>();
+    const called = new Map<string, Set<string>>();
+    fixture.dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        const state = stepOf.getStore();
+        if (state !== undefined)
+          called.set(
+            state,
+            (called.get(state) ?? new Set()).add(`dynamodb:${context.commandName?.replace(/Command$/, '')}`),
+          );
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordActions' },
+    );
+    try {
+      // Act: a first run six hours ago, then one that settles the recent hours (reconciled with the
+      // speed layer) and replaces a day with a late event (so clean-up finds a replaced version)
+      const now = Date.now();
+      const aroundStep = <O>(state: string, run: () => Promise<O>) => stepOf.run(state, run);
+      await env.send(ordersOver(3, 10));
+      await runBatchLocally(env.deps, { aroundStep, input: { now: now - 6 * HOUR } });
+      const newer = recentOrders(now, 'n');
+      await speedProcess(env.deps, newer);
+      const late = { id: 'late', ts: today - 2 * DAY + HOUR, country: 'US', amount: 5, status: 'paid' };
+      await env.send([...newer, late]);
+      await runBatchLocally(env.deps, { aroundStep, input: { now } });
+    } finally {
+      fixture.dynamo.middlewareStack.remove('recordActions');
+    }
+    // Assess
+    expect([...called.keys()].sort()).toEqual([...granted.keys()].sort());
+    for (const [state, actions] of called)
+      expect(
+        [...actions].filter((action) => !granted.get(state)?.has(action)),
+        state,
+      ).toEqual([]);
     await env.close();
   });
 });
