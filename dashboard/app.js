@@ -41,8 +41,8 @@ function setStatus(text, isError = false) {
   statusLine.classList.toggle('error', isError);
 }
 
-/** Measure values are numbers, or decimal strings past 2^53: close enough for a chart. */
-const numberOf = (value) => (value === null || value === undefined ? 0 : Number(value));
+/** Measure values are integers: numbers, or decimal strings past 2^53. */
+const bigIntOf = (value) => (value === null || value === undefined ? 0n : BigInt(value));
 const timeText = (ms) => (ms > 0 ? new Date(ms).toISOString().replace('.000Z', 'Z') : 'none yet');
 
 /** One view's panel: controls, chart, summary; refreshes itself from the series endpoint. */
@@ -148,16 +148,18 @@ class ViewPanel {
     const xs = [];
     const batch = [];
     const speed = [];
-    let total = 0;
+    // The total is shown as text: summed exactly, as BigInt, where the chart's float is close enough.
+    let total = 0n;
     const counts = { batch: 0, speed: 0 };
     for (const bucket of series.buckets) {
-      const value = bucket.groups.reduce((sum, group) => sum + numberOf(group.values[measure]), 0);
+      const exact = bucket.groups.reduce((sum, group) => sum + bigIntOf(group.values[measure]), 0n);
+      const value = Number(exact);
       const fromBatch = bucket.source === 'batch';
       xs.push(bucket.start / 1000);
       batch.push(fromBatch ? value : null);
       speed.push(fromBatch ? null : value);
       counts[fromBatch ? 'batch' : 'speed']++;
-      total += value;
+      total += exact;
     }
     this.watermark = series.watermark;
     const plot = this.chart(this.chartElement.clientWidth || 900);

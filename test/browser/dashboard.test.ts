@@ -185,4 +185,30 @@ describe('the dashboard page', () => {
     expect(later?.total).toBe(us.total);
     expect(pageErrors).toEqual([]);
   });
+
+  it('shows a total past 2^53 exactly', async () => {
+    const huge = [
+      { id: 'xl-1', ts: Date.now(), country: 'XL', amount: Number.MAX_SAFE_INTEGER, status: 'paid' },
+      { id: 'xl-2', ts: Date.now(), country: 'XL', amount: 2, status: 'paid' },
+    ];
+    const posted = await fetch(`${runtime.apiUrl}/events`, { method: 'POST', body: JSON.stringify(huge) });
+    expect(posted.status).toBe(202);
+    // The group list is learned from unfiltered answers.
+    await page.selectOption(`${revenuePanel} select[data-field="country"]`, '');
+    await page.waitForSelector(`${revenuePanel} select[data-field="country"] option[value="XL"]`, {
+      state: 'attached',
+    });
+    await page.selectOption(`${revenuePanel} select[data-field="country"]`, 'XL');
+    const xl = await waitFor(
+      async () => {
+        const data = await panelData(revenuePanel);
+        return data.filter === 'country=XL' ? data : null;
+      },
+      { what: 'the XL series' },
+    );
+    // 2^53 + 1: a float sum would show 9007199254740992.
+    expect(xl?.total).toBe('9007199254740993');
+    await expect(page.textContent(`${revenuePanel} .summary`)).resolves.toContain('9,007,199,254,740,993');
+    expect(pageErrors).toEqual([]);
+  });
 });
