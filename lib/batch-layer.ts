@@ -131,7 +131,7 @@ export class BatchLayer extends Construct {
         conditions: { StringLike: { 's3:prefix': [ARCHIVE_EVENTS_PREFIX, `${ARCHIVE_EVENTS_PREFIX}*`] } },
       }),
     );
-    table.grant(plan, 'dynamodb:GetItem');
+    table.grant(plan, 'dynamodb:GetItem', 'dynamodb:PutItem');
     table.grant(load, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
     load.addToRolePolicy(
       new PolicyStatement({
@@ -204,7 +204,12 @@ export class BatchLayer extends Construct {
     });
     perView.itemProcessor(query.next(loadView));
 
-    const definition = invoke(BATCH_STATES.plan, plan)
+    // Plan records the execution under its run id: scheduled executions are not named by it.
+    const definition = invoke(
+      BATCH_STATES.plan,
+      plan,
+      TaskInput.fromObject({ input: JsonPath.entirePayload, executionArn: JsonPath.executionId }),
+    )
       .next(perView)
       .next(invoke(BATCH_STATES.commit, commit))
       .next(invoke(BATCH_STATES.reconcile, reconcile))

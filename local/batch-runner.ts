@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { App } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { BatchRunInput, BatchRunner, BatchRunState } from '../functions/adapters/batch-runner';
@@ -5,13 +6,17 @@ import { cleanup } from '../functions/batch/cleanup';
 import { commit } from '../functions/batch/commit';
 import type { BatchDeps } from '../functions/batch/deps';
 import { load } from '../functions/batch/load';
-import { type PlanInput, plan, type RunPlan } from '../functions/batch/plan';
+import { type PlanEvent, type PlanInput, plan, type RunPlan } from '../functions/batch/plan';
 import { reconcile } from '../functions/batch/reconcile';
 import { BATCH_STATES } from '../lib/batch-layer';
 import { DriftlessStack } from '../lib/stack';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type StateName = (typeof BATCH_STATES)[keyof typeof BATCH_STATES];
+
+/** The ARN local executions are named under, as if the state machine were deployed. */
+export const LOCAL_STATE_MACHINE_ARN =
+  'arn:aws:states:us-east-1:000000000000:stateMachine:driftless-batch-local';
 
 /** Joins an `Fn::Join` of the synthesized definition; references (function ARNs) become placeholders. */
 function resolveJoin(value: unknown): string {
@@ -64,8 +69,12 @@ export async function runBatchLocally(deps: BatchDeps, options: LocalRunOptions 
       return options.aroundStep === undefined ? run(input) : options.aroundStep(state, () => run(input));
     };
   const taskResourceLocalHandlers = {
-    [BATCH_STATES.plan]: step(BATCH_STATES.plan, async (input: PlanInput) => {
-      const planned = await plan(deps, { ...input, ...options.input });
+    [BATCH_STATES.plan]: step(BATCH_STATES.plan, async (event: PlanEvent) => {
+      const planned = await plan(deps, {
+        ...event.input,
+        ...options.input,
+        executionArn: event.executionArn,
+      });
       options.onPlan?.(planned);
       return planned;
     }),
@@ -83,7 +92,18 @@ export async function runBatchLocally(deps: BatchDeps, options: LocalRunOptions 
     ),
     [BATCH_STATES.cleanup]: step(BATCH_STATES.cleanup, () => cleanup(deps)),
   } as unknown as Record<string, (input: Json) => Promise<Json>>;
-  const execution = machine.run((options.input ?? {}) as Json, { overrides: { taskResourceLocalHandlers } });
+  // The context object Step Functions gives an execution: Plan records the execution under the run id.
+  const name = options.input?.runId ?? randomUUID();
+  const context = {
+    Execution: {
+      Id: `${LOCAL_STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`,
+      Name: name,
+    },
+  };
+  const execution = machine.run((options.input ?? {}) as Json, {
+    overrides: { taskResourceLocalHandlers },
+    context,
+  });
   return (await execution.result) as Json;
 }
 

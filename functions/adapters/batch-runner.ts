@@ -28,11 +28,15 @@ export interface BatchRunner {
   describe(id: string): Promise<BatchRunState | null>;
 }
 
-/** Step Functions: the run id is the execution's name, so the execution ARN follows from it. */
+/**
+ * Step Functions. A run the API starts is the execution named by its id; a scheduled one is not (the
+ * scheduler names it), so its plan records its execution under the id, and `executionOf` finds it.
+ */
 export class StepFunctionsBatchRunner implements BatchRunner {
   constructor(
     private readonly client: SFNClient,
     private readonly stateMachineArn: string,
+    private readonly executionOf: (runId: string) => Promise<string | null> = async () => null,
   ) {}
 
   async start(input: BatchRunInput): Promise<void> {
@@ -46,7 +50,16 @@ export class StepFunctionsBatchRunner implements BatchRunner {
   }
 
   async describe(id: string): Promise<BatchRunState | null> {
-    const executionArn = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${id}`;
+    const named = await this.describeExecution(
+      id,
+      `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${id}`,
+    );
+    if (named !== null) return named;
+    const recorded = await this.executionOf(id);
+    return recorded === null ? null : this.describeExecution(id, recorded);
+  }
+
+  private async describeExecution(id: string, executionArn: string): Promise<BatchRunState | null> {
     try {
       const execution = await this.client.send(new DescribeExecutionCommand({ executionArn }));
       const status: BatchRunStatus =

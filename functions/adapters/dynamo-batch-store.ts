@@ -18,13 +18,17 @@ import {
   type GroupValue,
   type MeasureValue,
   manifestKey,
+  runExecutionKey,
   TABLE_ATTRIBUTES,
   type ViewDefinition,
   type ViewRow,
   versionRegistryKey,
 } from '../core';
 
-const { partitionKey: PK, sortKey: SK } = TABLE_ATTRIBUTES;
+const { partitionKey: PK, sortKey: SK, expiresAt: EXPIRES_AT } = TABLE_ATTRIBUTES;
+
+/** Step Functions keeps a Standard execution's history 90 days; its record is kept as long. */
+const RUN_EXECUTION_TTL_SECONDS = 90 * 86_400;
 
 /** A view's manifest: what readers serve. Changed only by one conditional update per batch run. */
 export interface Manifest {
@@ -81,15 +85,7 @@ export class DynamoBatchStore {
   ) {}
 
   async getManifest(viewName: string): Promise<Manifest | null> {
-    const { pk, sk } = manifestKey(viewName);
-    const { Item } = await this.client.send(
-      new GetItemCommand({
-        TableName: this.tableName,
-        Key: { [PK]: { S: pk }, [SK]: { S: sk } },
-        ConsistentRead: true,
-      }),
-    );
-    const body = Item?.manifest?.S;
+    const body = (await this.getItem(manifestKey(viewName), true))?.manifest?.S;
     return body === undefined ? null : (JSON.parse(body) as Manifest);
   }
 
@@ -264,26 +260,28 @@ export class DynamoBatchStore {
     return keys.length;
   }
 
+  /** Records which Step Functions execution runs `runId`, for as long as Step Functions can describe it. */
+  async putRunExecution(runId: string, executionArn: string, now: number): Promise<void> {
+    await this.putItem(runExecutionKey(runId), {
+      executionArn: { S: executionArn },
+      [EXPIRES_AT]: { N: String(Math.floor(now / 1000) + RUN_EXECUTION_TTL_SECONDS) },
+    });
+  }
+
+  /** The execution recorded for `runId`, or null. */
+  async runExecution(runId: string): Promise<string | null> {
+    return (await this.getItem(runExecutionKey(runId)))?.executionArn?.S ?? null;
+  }
+
   async putDriftReport(viewName: string, runId: string, report: unknown): Promise<void> {
-    const { pk, sk } = driftReportKey(viewName, runId);
-    await this.client.send(
-      new PutItemCommand({
-        TableName: this.tableName,
-        Item: { [PK]: { S: pk }, [SK]: { S: sk }, report: { S: JSON.stringify(report) } },
-      }),
-    );
+    await this.putItem(driftReportKey(viewName, runId), { report: { S: JSON.stringify(report) } });
   }
 
-  /** One run's drift report for a view; null if it did not reconcile (yet). */
   async driftReport(viewName: string, runId: string): Promise<unknown> {
-    const { pk, sk } = driftReportKey(viewName, runId);
-    const { Item } = await this.client.send(
-      new GetItemCommand({ TableName: this.tableName, Key: { [PK]: { S: pk }, [SK]: { S: sk } } }),
-    );
-    return Item?.report?.S === undefined ? null : JSON.parse(Item.report.S);
+    const body = (await this.getItem(driftReportKey(viewName, runId)))?.report?.S;
+    return body === undefined ? null : JSON.parse(body);
   }
 
-  /** The latest drift reports of a view, newest first (run ids sort by start time). */
   async latestDriftReports(viewName: string, limit: number): Promise<unknown[]> {
     const { Items } = await this.client.send(
       new QueryCommand({
@@ -318,6 +316,29 @@ export class DynamoBatchStore {
   }
 
   /** BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed. */
+  private async getItem(
+    key: { pk: string; sk: string },
+    consistent = false,
+  ): Promise<Record<string, AttributeValue> | undefined> {
+    const { Item } = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { [PK]: { S: key.pk }, [SK]: { S: key.sk } },
+        ConsistentRead: consistent,
+      }),
+    );
+    return Item;
+  }
+
+  private async putItem(key: { pk: string; sk: string }, attributes: Record<string, AttributeValue>) {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: { [PK]: { S: key.pk }, [SK]: { S: key.sk }, ...attributes },
+      }),
+    );
+  }
+
   private async batchWrite(requests: readonly WriteRequest[]): Promise<void> {
     const limit = pLimit(8);
     const chunks: WriteRequest[][] = [];

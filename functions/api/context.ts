@@ -37,14 +37,17 @@ export function apiContext(env: NodeJS.ProcessEnv = process.env): ApiDeps {
   const config = readConfig(apiEnvironment, env);
   const dynamo = new DynamoDBClient({});
   const s3 = new S3Client({});
+  const batchStore = new DynamoBatchStore(dynamo, config.TABLE_NAME);
   return {
     catalog: orderEvents,
     views,
-    batchStore: new DynamoBatchStore(dynamo, config.TABLE_NAME),
+    batchStore,
     speedStore: new DynamoSpeedStore(dynamo, config.TABLE_NAME),
     speedRetentionMs: config.SPEED_RETENTION_HOURS * 3_600_000,
     events: new KinesisEventSink(new KinesisClient({}), config.STREAM_NAME),
-    batchRuns: new StepFunctionsBatchRunner(new SFNClient({}), config.STATE_MACHINE_ARN),
+    batchRuns: new StepFunctionsBatchRunner(new SFNClient({}), config.STATE_MACHINE_ARN, (runId) =>
+      batchStore.runExecution(runId),
+    ),
     exportJobs: new DynamoExportJobs(dynamo, config.TABLE_NAME),
     exports: new AthenaExportEngine(new AthenaClient({}), s3, {
       workGroup: config.ATHENA_WORKGROUP,

@@ -10,6 +10,8 @@ export interface PlanInput {
   readonly now?: number;
   /** The run's id, when its starter chose one (the API does, to report on it). @default a new one */
   readonly runId?: string;
+  /** The Step Functions execution running the plan: recorded, so the run can be described by its id. */
+  readonly executionArn?: string;
 }
 
 /** A run id is also the batch version it writes and a Step Functions execution name (≤ 80 chars). */
@@ -50,6 +52,8 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
   const startedAt = input.now ?? deps.now();
   const runId = input.runId ?? newRunId(startedAt);
   if (!RUN_ID.test(runId)) throw new RangeError(`bad run id ${JSON.stringify(runId)}: want ${RUN_ID.source}`);
+  if (input.executionArn !== undefined)
+    await deps.store.putRunExecution(runId, input.executionArn, deps.now());
   const objects = await deps.archive.list(ARCHIVE_PREFIX);
   const lastModifiedByDay = new Map<string, number>();
   for (const object of objects) {
@@ -100,4 +104,11 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
   return { runId, startedAt, views };
 }
 
-export const handler = async (input: PlanInput): Promise<RunPlan> => plan(await batchContext(), input);
+/** What the state machine passes: its input, and the execution's ARN from the context object. */
+export interface PlanEvent {
+  readonly input: PlanInput;
+  readonly executionArn: string;
+}
+
+export const handler = async (event: PlanEvent): Promise<RunPlan> =>
+  plan(await batchContext(), { ...event.input, executionArn: event.executionArn });

@@ -102,6 +102,9 @@ export const versionRegistryKey = (viewName: string, batchVersion: string, day: 
 
 export const driftReportKey = (viewName: string, runId: string) => ({ pk: `drift#${viewName}`, sk: runId });
 
+/** A batch run's Step Functions execution, recorded by its plan: scheduled runs are not named by their id. */
+export const runExecutionKey = (runId: string) => ({ pk: `run#${runId}`, sk: 'execution' });
+
 /** Sort-key bounds for buckets in [from, to) within one speed partition. */
 export function speedSortKeyRange(from: number, to: number): { start: string; end: string } {
   // A row's sort key is `<bucket>#[...]`, which sorts after `<bucket>#`: BETWEEN `from#` AND `to#`

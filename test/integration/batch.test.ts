@@ -262,6 +262,21 @@ describe('batch layer: the synthesized state machine run locally', () => {
     await env.close();
   });
 
+  it('records the execution of each run under its run id, for runs its starter did not name', async () => {
+    const env = await setUp([demoViews[0] as ViewDefinition]);
+    await env.send(ordersOver(1, 5));
+    await runBatchLocally(env.deps);
+    const scheduled = (await env.deps.store.getManifest('revenue'))?.lastRunId as string;
+    const recorded = await env.deps.store.runExecution(scheduled);
+    // The execution is not named by the run id, as the scheduler's are not: only the record finds it.
+    expect(recorded).toMatch(/^arn:aws:states:[^:]+:\d+:execution:[^:]+:[\w-]+$/);
+    expect(recorded?.endsWith(`:${scheduled}`)).toBe(false);
+    await runBatchLocally(env.deps, { input: { runId: 'run-named' } });
+    expect(await env.deps.store.runExecution('run-named')).toMatch(/:execution:[^:]+:run-named$/);
+    await expect(env.deps.store.runExecution('run-never')).resolves.toBeNull();
+    await env.close();
+  });
+
   it('keeps a replaced day version for the grace period counted from its replacement, not its write', async () => {
     // Prepare: run 1 writes every day; four hours later a late event makes run 2 replace one day
     const env = await setUp([demoViews[0] as ViewDefinition]);
