@@ -21,7 +21,7 @@ const print = (line: object) => console.log(JSON.stringify(line));
  * `clients` closed-loop clients asking `url` back to back for `seconds`, each on a kept-alive connection,
  * accepting gzip as a dashboard does; posts each latency (to the answer's last byte). Unzipping is the
  * client machine's work: here it would take the second core from the server, so each client unzips only
- * its first answer, to check it is the `expected` text.
+ * its first answer, to check it is the `expected` text, and checks the others' status and size.
  */
 const CLIENTS = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -32,23 +32,32 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
 const latencies = [];
 const deadline = performance.now() + seconds * 1000;
 let bytes = 0;
+let gzippedSize;
+/** One answer; the first one a client gets is unzipped and compared, the others only by their size. */
 function get(check) {
   return new Promise((resolve, reject) => {
-    http.get(url, { agent, headers: { 'Accept-Encoding': 'gzip' } }, (response) => {
-      if (response.statusCode !== 200) reject(new Error('series answered ' + response.statusCode));
-      if (response.headers['content-encoding'] !== 'gzip') reject(new Error('series answered without gzip'));
+    const request = http.get(url, { agent, headers: { 'Accept-Encoding': 'gzip' }, timeout: 10000 }, (response) => {
       const chunks = [];
+      let size = 0;
       response.on('data', (chunk) => {
-        bytes += chunk.length;
+        size += chunk.length;
         if (check) chunks.push(chunk);
       });
+      response.on('error', reject);
       response.on('end', () => {
-        if (check && gunzipSync(Buffer.concat(chunks)).toString() !== expected)
-          reject(new Error('series answered other than the checked answer'));
+        bytes += size;
+        if (response.statusCode !== 200) return reject(new Error('series answered ' + response.statusCode));
+        if (response.headers['content-encoding'] !== 'gzip') return reject(new Error('series answered without gzip'));
+        if (check) {
+          if (gunzipSync(Buffer.concat(chunks)).toString() !== expected)
+            return reject(new Error('series answered other than the checked answer'));
+          gzippedSize ??= size;
+        } else if (size !== gzippedSize) return reject(new Error('series answered ' + size + ' bytes, not ' + gzippedSize));
         resolve();
       });
-      response.on('error', reject);
-    }).on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error('series did not answer in 10 s')));
+    request.on('error', reject);
   });
 }
 async function client() {

@@ -218,23 +218,30 @@ export class DynamoBatchStore {
 
   /**
    * Records that no manifest points at this version as of `at`, unless an earlier time is recorded
-   * (`null` clears it: the version is active). Returns the time recorded.
+   * (`null` clears it: the version is active). Returns the time recorded, undefined if none, and null
+   * if the entry is gone (another clean-up deleted it).
    */
-  async markInactive(entry: VersionEntry, at: number | null): Promise<number | undefined> {
+  async markInactive(entry: VersionEntry, at: number | null): Promise<number | undefined | null> {
     const registry = versionRegistryKey(entry.view, entry.batchVersion, entry.day);
-    const answer = await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.tableName,
-        Key: { [PK]: { S: registry.pk }, [SK]: { S: registry.sk } },
-        // Never creates an entry that clean-up has just deleted.
-        ConditionExpression: 'attribute_exists(#pk)',
-        UpdateExpression:
-          at === null ? 'REMOVE inactiveSince' : 'SET inactiveSince = if_not_exists(inactiveSince, :at)',
-        ExpressionAttributeNames: { '#pk': PK },
-        ...(at === null ? {} : { ExpressionAttributeValues: { ':at': { N: String(at) } } }),
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
+    let answer: { Attributes?: Record<string, AttributeValue> };
+    try {
+      answer = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { [PK]: { S: registry.pk }, [SK]: { S: registry.sk } },
+          // Never creates an entry that clean-up has just deleted.
+          ConditionExpression: 'attribute_exists(#pk)',
+          UpdateExpression:
+            at === null ? 'REMOVE inactiveSince' : 'SET inactiveSince = if_not_exists(inactiveSince, :at)',
+          ExpressionAttributeNames: { '#pk': PK },
+          ...(at === null ? {} : { ExpressionAttributeValues: { ':at': { N: String(at) } } }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return null;
+      throw error;
+    }
     const recorded = answer.Attributes?.inactiveSince?.N;
     return recorded === undefined ? undefined : Number(recorded);
   }

@@ -10,16 +10,17 @@ export interface CleanupOutput {
 
 /**
  * Deletes batch versions no manifest points at (replaced by a later run, or written by a run that
- * failed before its commit) once the grace period has passed since clean-up first found them so, so a
- * reader that fetched the previous manifest can still finish. Versions younger than the grace period
- * may belong to a run still loading, and are left alone. Speed items below the watermark expire by TTL.
+ * failed before its commit) once the grace period has passed both since they were written (younger
+ * ones may belong to a run still loading) and since a clean-up first found them unreferenced (a reader
+ * that fetched the previous manifest may still be reading them). A version replaced soon after its
+ * write, as today's is every run, so lives up to twice the grace period. Speed items below the
+ * watermark expire by TTL.
  */
 export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
   let versionsDeleted = 0;
   let itemsDeleted = 0;
   let versionsKept = 0;
-  const now = deps.now();
-  const cutoff = now - deps.graceMs;
+  const cutoff = deps.now() - deps.graceMs;
   for (const view of deps.views) {
     const manifest = await deps.store.getManifest(view.name);
     for (const entry of await deps.store.listVersions(view.name)) {
@@ -31,10 +32,11 @@ export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
         continue;
       }
       if (entry.createdAt > cutoff) continue;
-      // The grace period counts from the replacement (or from when the failed run's version was
-      // found), not from the write: a version replaced just now may be in use by a reader.
-      const inactiveSince = entry.inactiveSince ?? (await deps.store.markInactive(entry, now)) ?? now;
-      if (inactiveSince > cutoff) {
+      // Now, not when clean-up started: the manifest read above may hold a replacement made since.
+      const now = deps.now();
+      const inactiveSince = entry.inactiveSince ?? (await deps.store.markInactive(entry, now));
+      if (inactiveSince === null) continue; // deleted by a concurrent clean-up
+      if ((inactiveSince ?? now) > cutoff) {
         versionsKept++;
         continue;
       }

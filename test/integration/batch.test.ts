@@ -315,6 +315,9 @@ describe('batch layer: the synthesized state machine run locally', () => {
     expect(versions.some((entry) => entry.batchVersion === replacedVersion && entry.day === lateDay)).toBe(
       false,
     );
+    // A concurrent clean-up that still listed it finds it gone, and does not bring its entry back.
+    await expect(env.deps.store.markInactive(entry as VersionEntry, replaced + grace)).resolves.toBeNull();
+    expect(await env.deps.store.listVersions('revenue')).toEqual(versions);
     await env.close();
   });
 
