@@ -50,7 +50,8 @@ program
   .option('--days <n>', 'days of seeded data', '30')
   .option('--groups <n>', 'groups per hour', '20')
   .option('--clients <n>', 'concurrent clients, each asking back to back', '50')
-  .option('--seconds <n>', 'how long the clients ask', '10')
+  .option('--seconds <n>', 'how long the clients ask, measured', '10')
+  .option('--warmup <n>', 'seconds the clients ask before that, unmeasured', '2')
   .option('--series-days <n>', 'days the series covers', '7')
   .option('--step <width>', 'the series step: hour or day', 'hour')
   .option('--data-dir <dir>', 'scratch data folder (deleted first)', '.driftless/bench-serve')
@@ -60,6 +61,7 @@ program
       groups: string;
       clients: string;
       seconds: string;
+      warmup: string;
       seriesDays: string;
       step: string;
       dataDir: string;
@@ -69,6 +71,7 @@ program
         groups: Number(options.groups),
         clients: Number(options.clients),
         seconds: Number(options.seconds),
+        warmupSeconds: Number(options.warmup),
         seriesDays: Number(options.seriesDays),
         step: options.step,
         dataDir: options.dataDir,

@@ -9,6 +9,8 @@ export interface ServeBenchOptions {
   readonly groups: number;
   readonly clients: number;
   readonly seconds: number;
+  /** Seconds the clients ask, unmeasured, before the measured `seconds`. */
+  readonly warmupSeconds: number;
   readonly seriesDays: number;
   readonly step: string;
   readonly dataDir: string;
@@ -27,10 +29,9 @@ const CLIENTS = `
 const { parentPort, workerData } = require('node:worker_threads');
 const http = require('node:http');
 const { gunzipSync } = require('node:zlib');
-const { url, clients, seconds, expected } = workerData;
+const { url, clients, seconds, warmupSeconds, expected } = workerData;
 const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
 const latencies = [];
-const deadline = performance.now() + seconds * 1000;
 let bytes = 0;
 let gzippedSize;
 /** One answer; the first one a client gets is unzipped and compared, the others only by their size. */
@@ -60,20 +61,27 @@ function get(check) {
     request.on('error', reject);
   });
 }
-async function client() {
-  let first = true;
+async function client(deadline, measured) {
   while (performance.now() < deadline) {
     const started = performance.now();
-    await get(first);
-    latencies.push(performance.now() - started);
-    first = false;
+    await get(false);
+    if (measured) latencies.push(performance.now() - started);
   }
 }
-const started = performance.now();
-Promise.all(Array.from({ length: clients }, client)).then(
-  () => parentPort.postMessage({ latencies, bytes, elapsed: (performance.now() - started) / 1000 }),
-  (error) => { throw error; },
-);
+const all = (deadline, measured) =>
+  Promise.all(Array.from({ length: clients }, () => client(deadline, measured)));
+// Each client connects and checks its first answer, then all ask unmeasured for warmupSeconds (the
+// server's code is compiled and optimized as it runs): what is measured is the steady state after.
+Promise.all(Array.from({ length: clients }, () => get(true)))
+  .then(() => all(performance.now() + warmupSeconds * 1000, false))
+  .then(() => {
+    bytes = 0;
+    const started = performance.now();
+    return all(started + seconds * 1000, true).then(() =>
+      parentPort.postMessage({ latencies, bytes, elapsed: (performance.now() - started) / 1000 }),
+    );
+  })
+  .catch((error) => { throw error; });
 `;
 
 const percentile = (sorted: readonly number[], p: number): number =>
@@ -146,7 +154,13 @@ export async function benchServe(options: ServeBenchOptions): Promise<void> {
     // The clients run on a worker thread, as they would on other machines: the API's thread serves only.
     const worker = new Worker(CLIENTS, {
       eval: true,
-      workerData: { url, clients: options.clients, seconds: options.seconds, expected },
+      workerData: {
+        url,
+        clients: options.clients,
+        seconds: options.seconds,
+        warmupSeconds: options.warmupSeconds,
+        expected,
+      },
     });
     const { latencies, bytes, elapsed } = (await new Promise((resolve, reject) => {
       worker.once('message', resolve);
@@ -161,6 +175,7 @@ export async function benchServe(options: ServeBenchOptions): Promise<void> {
       groups: options.groups,
       clients: options.clients,
       seconds: options.seconds,
+      warmupSeconds: options.warmupSeconds,
       step: options.step,
       seriesBuckets: check.buckets.length,
       seriesGroups: groupsServed,

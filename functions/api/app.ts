@@ -43,9 +43,17 @@ export const MAX_TOP_LIMIT = 1_000;
 /** Settled series parts kept (a few KB to a few hundred KB of JSON each). */
 const SETTLED_ANSWERS_CACHED = 200;
 
+/** An answer's bytes in an ArrayBuffer of their own, as the router takes a binary body. */
+const ownBuffer = (bytes: Uint8Array): ArrayBuffer => new Uint8Array(bytes).buffer;
+
 /** The last answer per distinct question, reused while its parts are unchanged. */
 class LastAnswers {
-  private readonly answers: Lru<{ settled: string; recent: string; body: Uint8Array; gzipped?: Uint8Array }>;
+  private readonly answers: Lru<{
+    settled: string;
+    recent: string;
+    body: ArrayBuffer;
+    gzipped?: ArrayBuffer;
+  }>;
 
   constructor(capacity: number) {
     this.answers = new Lru(capacity);
@@ -60,15 +68,18 @@ class LastAnswers {
     settled: string,
     recent: string,
     build: () => string,
-  ): { body: Uint8Array; gzipped: () => Uint8Array } {
+  ): { body: ArrayBuffer; gzipped: () => ArrayBuffer } {
     let answer = this.answers.get(question);
     if (answer === undefined || answer.settled !== settled || answer.recent !== recent) {
       // Kept encoded, and compressed once when asked: a reused answer is neither encoded nor compressed again.
-      answer = { settled, recent, body: Buffer.from(build(), 'utf8') };
+      answer = { settled, recent, body: ownBuffer(Buffer.from(build(), 'utf8')) };
       this.answers.set(question, answer);
     }
     const kept = answer;
-    return { body: kept.body, gzipped: () => (kept.gzipped ??= gzipSync(kept.body, { level: 6 })) };
+    return {
+      body: kept.body,
+      gzipped: () => (kept.gzipped ??= ownBuffer(gzipSync(kept.body, { level: 6 }))),
+    };
   }
 }
 
@@ -230,11 +241,12 @@ export function createApi(deps: ApiDeps): ServingApi {
       const buckets = [settled, recent].filter((part) => part !== '').join(',');
       return `${head.slice(0, -1)},"buckets":[${buckets}]}`;
     });
-    if (/\bgzip\b/.test(req.headers.get('accept-encoding') ?? ''))
-      return new Response(body.gzipped(), {
-        headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' },
-      });
-    return new Response(body.body, { headers: { 'Content-Type': 'application/json' } });
+    // A proxy result, not a Response: the router copies a Response to add its headers, body stream and all.
+    const gzip = /\bgzip\b/.test(req.headers.get('accept-encoding') ?? '');
+    const headers: Record<string, string> = gzip
+      ? { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' }
+      : { 'Content-Type': 'application/json' };
+    return { statusCode: 200, headers, body: gzip ? body.gzipped() : body.body };
   });
 
   app.get('/views/:name/top', async ({ params, req }) => {
