@@ -20,7 +20,6 @@ export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
   let versionsDeleted = 0;
   let itemsDeleted = 0;
   let versionsKept = 0;
-  const cutoff = deps.now() - deps.graceMs;
   for (const view of deps.views) {
     const manifest = await deps.store.getManifest(view.name);
     for (const entry of await deps.store.listVersions(view.name)) {
@@ -31,9 +30,10 @@ export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
         if (entry.inactiveSince !== undefined) await deps.store.markInactive(entry, null);
         continue;
       }
-      if (entry.createdAt > cutoff) continue;
       // Now, not when clean-up started: the manifest read above may hold a replacement made since.
       const now = deps.now();
+      const cutoff = now - deps.graceMs;
+      if (entry.createdAt > cutoff) continue;
       const inactiveSince = entry.inactiveSince ?? (await deps.store.markInactive(entry, now));
       if (inactiveSince === null) continue; // deleted by a concurrent clean-up
       if ((inactiveSince ?? now) > cutoff) {
