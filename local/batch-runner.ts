@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { App } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
-import type { BatchRunInput, BatchRunner, BatchRunState } from '../functions/adapters/batch-runner';
+import {
+  type BatchRunInput,
+  type BatchRunner,
+  type BatchRunState,
+  executionArnOf,
+} from '../functions/adapters/batch-runner';
 import { cleanup } from '../functions/batch/cleanup';
 import { commit } from '../functions/batch/commit';
 import type { BatchDeps } from '../functions/batch/deps';
@@ -96,7 +101,7 @@ export async function runBatchLocally(deps: BatchDeps, options: LocalRunOptions 
   const name = options.input?.runId ?? randomUUID();
   const context = {
     Execution: {
-      Id: `${LOCAL_STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`,
+      Id: executionArnOf(LOCAL_STATE_MACHINE_ARN, name),
       Name: name,
     },
   };

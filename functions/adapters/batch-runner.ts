@@ -28,6 +28,10 @@ export interface BatchRunner {
   describe(id: string): Promise<BatchRunState | null>;
 }
 
+/** The ARN of the execution named `name` of a state machine. */
+export const executionArnOf = (stateMachineArn: string, name: string): string =>
+  `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+
 /**
  * Step Functions. A run the API starts is the execution named by its id; a scheduled one is not (the
  * scheduler names it), so its plan records its execution under the id, and `executionOf` finds it.
@@ -50,10 +54,7 @@ export class StepFunctionsBatchRunner implements BatchRunner {
   }
 
   async describe(id: string): Promise<BatchRunState | null> {
-    const named = await this.describeExecution(
-      id,
-      `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${id}`,
-    );
+    const named = await this.describeExecution(id, executionArnOf(this.stateMachineArn, id));
     if (named !== null) return named;
     const recorded = await this.executionOf(id);
     return recorded === null ? null : this.describeExecution(id, recorded);

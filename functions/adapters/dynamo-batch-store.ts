@@ -27,6 +27,12 @@ import {
 
 const { partitionKey: PK, sortKey: SK, expiresAt: EXPIRES_AT } = TABLE_ATTRIBUTES;
 
+/** The table's key attributes for a `{ pk, sk }` from `../core`'s key functions. */
+const tableKey = (key: { pk: string; sk: string }): Record<string, AttributeValue> => ({
+  [PK]: { S: key.pk },
+  [SK]: { S: key.sk },
+});
+
 /** Step Functions keeps a Standard execution's history 90 days; its record is kept as long. */
 const RUN_EXECUTION_TTL_SECONDS = 90 * 86_400;
 
@@ -228,7 +234,7 @@ export class DynamoBatchStore {
       answer = await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
-          Key: { [PK]: { S: registry.pk }, [SK]: { S: registry.sk } },
+          Key: tableKey(registry),
           // Never creates an entry that clean-up has just deleted.
           ConditionExpression: 'attribute_exists(#pk)',
           UpdateExpression:
@@ -261,9 +267,7 @@ export class DynamoBatchStore {
     }
     await this.batchWrite(keys);
     const registry = versionRegistryKey(entry.view, entry.batchVersion, entry.day);
-    await this.batchWrite([
-      { DeleteRequest: { Key: { [PK]: { S: registry.pk }, [SK]: { S: registry.sk } } } },
-    ]);
+    await this.batchWrite([{ DeleteRequest: { Key: tableKey(registry) } }]);
     return keys.length;
   }
 
@@ -284,11 +288,13 @@ export class DynamoBatchStore {
     await this.putItem(driftReportKey(viewName, runId), { report: { S: JSON.stringify(report) } });
   }
 
+  /** One run's drift report for a view; null if it did not reconcile (yet). */
   async driftReport(viewName: string, runId: string): Promise<unknown> {
     const body = (await this.getItem(driftReportKey(viewName, runId)))?.report?.S;
     return body === undefined ? null : JSON.parse(body);
   }
 
+  /** The latest drift reports of a view, newest first (run ids sort by start time). */
   async latestDriftReports(viewName: string, limit: number): Promise<unknown[]> {
     const { Items } = await this.client.send(
       new QueryCommand({
@@ -322,7 +328,6 @@ export class DynamoBatchStore {
     } while (exclusiveStartKey !== undefined);
   }
 
-  /** BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed. */
   private async getItem(
     key: { pk: string; sk: string },
     consistent = false,
@@ -330,7 +335,7 @@ export class DynamoBatchStore {
     const { Item } = await this.client.send(
       new GetItemCommand({
         TableName: this.tableName,
-        Key: { [PK]: { S: key.pk }, [SK]: { S: key.sk } },
+        Key: tableKey(key),
         ConsistentRead: consistent,
       }),
     );
@@ -341,11 +346,12 @@ export class DynamoBatchStore {
     await this.client.send(
       new PutItemCommand({
         TableName: this.tableName,
-        Item: { [PK]: { S: key.pk }, [SK]: { S: key.sk }, ...attributes },
+        Item: { ...tableKey(key), ...attributes },
       }),
     );
   }
 
+  /** BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed. */
   private async batchWrite(requests: readonly WriteRequest[]): Promise<void> {
     const limit = pLimit(8);
     const chunks: WriteRequest[][] = [];

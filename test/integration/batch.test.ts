@@ -1,8 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { rm } from 'node:fs/promises';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
@@ -31,7 +29,6 @@ import {
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
 import { BATCH_STATES } from '../../lib/batch-layer';
-import { DriftlessStack } from '../../lib/stack';
 import { localArchiver } from '../../local/archiver';
 import { runBatchLocally } from '../../local/batch-runner';
 import { createStream } from '../../local/emulators';
@@ -40,6 +37,7 @@ import { views as demoViews } from '../../views';
 import { tempDir } from '../support/archive';
 import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
 import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
+import { synthesizeStack } from '../support/template';
 import { waitFor } from '../support/wait';
 
 const HOUR = 3_600_000;
@@ -468,9 +466,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
 
   it("calls DynamoDB in each step only with actions the step's function is granted in AWS", async () => {
     // Prepare: the grants of each step's function role in the synthesized stack
-    const template = Template.fromStack(
-      new DriftlessStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Grants'),
-    );
+    const { template } = synthesizeStack();
     const functions = template.findResources('AWS::Lambda::Function');
     const policies = Object.values(template.findResources('AWS::IAM::Policy')) as {
       Properties: {
