@@ -18,6 +18,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
+import { batchFunctions } from '../functions/batch/context';
 import { RAW_EVENTS, type ViewDefinition } from '../functions/core';
 import { DriftlessFunction } from './function';
 import { acknowledgeWildcardResources } from './nag';
@@ -97,8 +98,7 @@ export class BatchLayer extends Construct {
     };
     const step = (name: keyof BatchLayer['functions'], timeout = Duration.minutes(1)) =>
       new DriftlessFunction(this, `${name[0]?.toUpperCase()}${name.slice(1)}Function`, {
-        handlerFile: `functions/batch/${name}.ts`,
-        service: 'driftless-batch',
+        definition: batchFunctions[name],
         environment,
         timeout,
         memorySize: name === 'load' ? 1024 : 512,

@@ -1,16 +1,41 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import {
+  type EnvironmentOf,
+  FUNCTION_METADATA_KEY,
+  type FunctionDefinition,
+} from '../functions/commons/function';
+import { METRICS_NAMESPACE } from '../functions/commons/metrics';
+import { powertoolsEnvironment } from '../functions/commons/powertools';
 
-export interface DriftlessFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'logRetention' | 'role'> {
-  /** The handler file, relative to the repository root, e.g. `functions/speed/handler.ts`. */
-  readonly handlerFile: string;
-  /** Powertools service name. */
-  readonly service: string;
+/** Fails synth unless `environment` has exactly the variables the function's schema reads. */
+function checkEnvironment(id: string, definition: FunctionDefinition, environment: object): void {
+  const expected = Object.keys(definition.environment.shape).filter(
+    (name) => !Object.hasOwn(powertoolsEnvironment, name),
+  );
+  const given = Object.keys(environment);
+  const missing = expected.filter((name) => !given.includes(name));
+  const extra = given.filter((name) => !expected.includes(name));
+  if (missing.length > 0 || extra.length > 0)
+    throw new Error(
+      `${id} (${definition.handlerFile}): environment does not match its schema:${missing.length ? ` missing ${missing.join(', ')}` : ''}${extra.length ? ` extra ${extra.join(', ')}` : ''}`,
+    );
+}
+
+export interface DriftlessFunctionProps<D extends FunctionDefinition>
+  extends Omit<NodejsFunctionProps, 'entry' | 'handler' | 'logRetention' | 'role' | 'environment'> {
+  /** The function: its handler file and export, its service, the environment it reads. */
+  readonly definition: D;
+  /**
+   * Exactly the variables of the definition's schema (Powertools' are added from the metrics table);
+   * a missing or extra one fails synth.
+   */
+  readonly environment: EnvironmentOf<D>;
   /** How long the function's log group keeps its logs. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
 }
@@ -20,9 +45,13 @@ export interface DriftlessFunctionProps extends Omit<NodejsFunctionProps, 'entry
  * and its own role that may write to that log group only (no AWSLambdaBasicExecutionRole, which lets a
  * function create log groups and write to any of them).
  */
-export class DriftlessFunction extends NodejsFunction {
-  constructor(scope: Construct, id: string, props: DriftlessFunctionProps) {
-    const { handlerFile, service, environment, logRetention, ...rest } = props;
+export class DriftlessFunction<D extends FunctionDefinition = FunctionDefinition> extends NodejsFunction {
+  public readonly definition: D;
+
+  constructor(scope: Construct, id: string, props: DriftlessFunctionProps<D>) {
+    const { definition, environment, logRetention, ...rest } = props;
+    const { handlerFile, service } = definition;
+    checkEnvironment(id, definition, environment);
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -34,6 +63,7 @@ export class DriftlessFunction extends NodejsFunction {
     logGroup.grantWrite(role);
     super(scope, id, {
       entry: fileURLToPath(new URL(`../${handlerFile}`, import.meta.url)),
+      handler: definition.handlerExport,
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       memorySize: 512,
@@ -42,9 +72,9 @@ export class DriftlessFunction extends NodejsFunction {
       logGroup,
       role,
       environment: {
+        ...(environment as Record<string, string>),
         POWERTOOLS_SERVICE_NAME: service,
-        POWERTOOLS_METRICS_NAMESPACE: 'Driftless',
-        ...environment,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       },
       bundling: {
         format: OutputFormat.ESM,
@@ -56,6 +86,9 @@ export class DriftlessFunction extends NodejsFunction {
       },
       ...rest,
     });
+    this.definition = definition;
+    // The local run finds the function's factory by this name.
+    (this.node.defaultChild as CfnFunction).addMetadata(FUNCTION_METADATA_KEY, definition.name);
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:

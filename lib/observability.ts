@@ -17,13 +17,37 @@ import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import {
+  BATCH_METRICS,
+  METRICS_NAMESPACE,
+  type MetricSpec,
+  SPEED_METRICS,
+} from '../functions/commons/metrics';
 import type { BatchLayer } from './batch-layer';
 import { DEFAULT_STAGE_CONFIG, type StageConfig } from './config';
 import type { RawArchive } from './raw-archive';
 import type { SpeedLayer } from './speed-layer';
 
-/** The namespace every handler publishes its EMF metrics in (POWERTOOLS_METRICS_NAMESPACE). */
-export const METRICS_NAMESPACE = 'Driftless';
+/** A metric of the table the handlers publish from, with the dimension values given. */
+export function emittedMetric(
+  spec: MetricSpec,
+  options: {
+    readonly statistic: string;
+    readonly period: Duration;
+    readonly dimensions?: Record<string, string>;
+  },
+): Metric {
+  const dimensions = options.dimensions ?? {};
+  const missing = spec.dimensions.filter((name) => dimensions[name] === undefined);
+  if (missing.length > 0) throw new Error(`metric ${spec.name} needs dimensions ${missing.join(', ')}`);
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: spec.name,
+    dimensionsMap: { service: spec.service, ...dimensions },
+    statistic: options.statistic,
+    period: options.period,
+  });
+}
 
 export type AlarmThresholds = StageConfig['alarms'];
 
@@ -83,14 +107,8 @@ export class Observability extends Construct {
     });
     if (props.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
 
-    const speedMetric = (metricName: string, statistic = 'Sum', period = Duration.minutes(5)) =>
-      new Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: { service: 'driftless-speed' },
-        statistic,
-        period,
-      });
+    const speedMetric = (spec: MetricSpec, statistic = 'Sum', period = Duration.minutes(5)) =>
+      emittedMetric(spec, { statistic, period });
 
     const iteratorAge = this.alarm('IteratorAge', {
       metric: speed.function.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(5) }),
@@ -106,7 +124,7 @@ export class Observability extends Construct {
       description: 'the speed layer gave up on batches: replay them from the on-failure queue',
     });
     const quarantine = this.alarm('Quarantine', {
-      metric: speedMetric('invalid', 'Sum', Duration.hours(1)),
+      metric: speedMetric(SPEED_METRICS.invalid, 'Sum', Duration.hours(1)),
       threshold: thresholds.quarantinedRecordsPerHour,
       description: `more than ${thresholds.quarantinedRecordsPerHour} invalid records quarantined in an hour`,
     });
@@ -127,12 +145,10 @@ export class Observability extends Construct {
     const driftMetrics = Object.fromEntries(
       batch.views.map((view) => [
         view.name,
-        new Metric({
-          namespace: METRICS_NAMESPACE,
-          metricName: 'driftRatio',
-          dimensionsMap: { service: 'driftless-batch', view: view.name },
+        emittedMetric(BATCH_METRICS.driftRatio, {
           statistic: 'Maximum',
           period: Duration.hours(1),
+          dimensions: { view: view.name },
         }),
       ]),
     );
@@ -186,8 +202,12 @@ export class Observability extends Construct {
     this.dashboard.addWidgets(
       graph(
         'Speed: events, invalid, conflicts',
-        [speedMetric('events'), speedMetric('invalid'), speedMetric('conflicts')],
-        [speedMetric('keysWritten')],
+        [
+          speedMetric(SPEED_METRICS.events),
+          speedMetric(SPEED_METRICS.invalid),
+          speedMetric(SPEED_METRICS.conflicts),
+        ],
+        [speedMetric(SPEED_METRICS.keysWritten)],
       ),
       graph('Speed: failed batches waiting', [
         speed.failureQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' }),

@@ -13,6 +13,7 @@ import {
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { archiveTransformFunction } from '../functions/archive/firehose-transform';
 import { type EventCatalog, PARTITION_COLUMN, RAW_EVENTS } from '../functions/core';
 import { DriftlessBucket } from './bucket';
 import { DriftlessFunction } from './function';
@@ -97,8 +98,8 @@ export class RawArchive extends Construct {
     });
 
     this.transform = new DriftlessFunction(this, 'Transform', {
-      handlerFile: 'functions/archive/firehose-transform.ts',
-      service: 'driftless-archive',
+      definition: archiveTransformFunction,
+      environment: {},
       timeout: Duration.minutes(1),
       logRetention: props.logRetention,
     }).invokedSynchronouslyBy('Firehose, which retries and files records it gives up on under errors/');

@@ -30,6 +30,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { apiFunction } from '../functions/api/context';
 import { QUARANTINE_PREFIX } from '../functions/speed/quarantine';
 import { type ArchiveReferences, grantAthenaQuery } from './batch-layer';
 import type { ApiAuth } from './config';
@@ -78,8 +79,7 @@ export class ServingLayer extends Construct {
     const resultsPrefix = archive.queryResultsPrefix ?? 'results/';
 
     this.function = new DriftlessFunction(this, 'Function', {
-      handlerFile: 'functions/api/handler.ts',
-      service: 'driftless-api',
+      definition: apiFunction,
       memorySize: 1024,
       // API Gateway gives up after 29 s.
       timeout: Duration.seconds(29),

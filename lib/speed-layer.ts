@@ -8,6 +8,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { speedFunction } from '../functions/speed/config';
 import { QUARANTINE_PREFIX } from '../functions/speed/quarantine';
 import { SPEED_EVENT_SOURCE } from '../functions/speed/settings';
 import { DriftlessBucket } from './bucket';
@@ -77,8 +78,7 @@ export class SpeedLayer extends Construct {
 
     const speedRetention = props.speedRetention ?? Duration.hours(72);
     this.function = new DriftlessFunction(this, 'Function', {
-      handlerFile: 'functions/speed/handler.ts',
-      service: 'driftless-speed',
+      definition: speedFunction,
       environment: {
         TABLE_NAME: props.table.tableName,
         QUARANTINE_BUCKET: this.quarantineBucket.bucketName,

@@ -1,8 +1,4 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { createApi } from './app';
-import { apiContext } from './context';
+import { awsPlatform } from '../commons/aws-platform';
+import { apiFunction } from './context';
 
-const api = createApi(apiContext());
-
-export const handler = (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> =>
-  api.handle(event, context);
+export const handler = apiFunction.create(process.env, awsPlatform());

@@ -1,5 +1,7 @@
 import type { FirehoseTransformationEvent, FirehoseTransformationResult } from 'aws-lambda';
 import { orderEvents } from '../../events';
+import { defineFunction } from '../commons/function';
+import { SERVICES } from '../commons/metrics';
 import { archiveRecord } from '../core';
 
 /**
@@ -7,7 +9,9 @@ import { archiveRecord } from '../core';
  * its event-time day (the `dt` partition key). Invalid records are dropped here: the speed layer
  * quarantines them with their reason, and the batch layer must not count what the speed layer refused.
  */
-export const handler = async (event: FirehoseTransformationEvent): Promise<FirehoseTransformationResult> => ({
+export const transformRecords = async (
+  event: FirehoseTransformationEvent,
+): Promise<FirehoseTransformationResult> => ({
   records: event.records.map((record) => {
     const archived = archiveRecord(orderEvents, {
       sequenceNumber: '0',
@@ -23,4 +27,13 @@ export const handler = async (event: FirehoseTransformationEvent): Promise<Fireh
       metadata: { partitionKeys: { dt: archived.day } },
     };
   }),
+});
+
+/** The transform function: no configuration beyond Powertools'. */
+export const archiveTransformFunction = defineFunction({
+  name: 'archive-transform',
+  handlerFile: 'functions/archive/transform-handler.ts',
+  service: SERVICES.archive,
+  environment: {},
+  build: () => transformRecords,
 });

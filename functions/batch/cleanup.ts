@@ -1,4 +1,3 @@
-import { batchContext } from './context';
 import type { BatchDeps } from './deps';
 
 export interface CleanupOutput {
@@ -47,5 +46,3 @@ export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
   deps.logger.info('batch versions cleaned up', { versionsDeleted, itemsDeleted, versionsKept });
   return { versionsDeleted, itemsDeleted, versionsKept };
 }
-
-export const handler = async (): Promise<CleanupOutput> => cleanup(await batchContext());

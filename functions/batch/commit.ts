@@ -1,5 +1,4 @@
 import type { Manifest } from '../adapters/dynamo-batch-store';
-import { batchContext } from './context';
 import type { BatchDeps } from './deps';
 import type { RunPlan } from './plan';
 
@@ -46,5 +45,3 @@ export async function commit(deps: BatchDeps, input: RunPlan): Promise<CommitOut
   deps.logger.info('batch run committed', { runId: input.runId, committed });
   return { runId: input.runId, committed };
 }
-
-export const handler = async (input: RunPlan): Promise<CommitOutput> => commit(await batchContext(), input);

@@ -1,46 +1,72 @@
-import { AthenaClient } from '@aws-sdk/client-athena';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { views } from '../../views';
-import { AthenaQueryEngine } from '../adapters/athena';
 import { DynamoBatchStore } from '../adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
-import { S3ObjectStore } from '../adapters/object-store';
-import { readConfig } from '../commons/config';
-import { logger, metrics } from '../commons/powertools';
+import { defineFunction } from '../commons/function';
+import { SERVICES } from '../commons/metrics';
+import type { Platform } from '../commons/platform';
+import { createPowertools } from '../commons/powertools';
+import { cleanup } from './cleanup';
+import { commit } from './commit';
 import type { BatchDeps } from './deps';
+import { load } from './load';
+import { type PlanEvent, plan } from './plan';
+import { reconcile } from './reconcile';
 
-const batchEnvironment = z.object({
-  TABLE_NAME: z.string({ error: 'TABLE_NAME is required: the DynamoDB table' }).min(1),
-  ARCHIVE_BUCKET: z.string({ error: 'ARCHIVE_BUCKET is required: the raw archive bucket' }).min(1),
-  ATHENA_WORKGROUP: z.string({ error: 'ATHENA_WORKGROUP is required' }).min(1),
-  GLUE_DATABASE: z.string({ error: 'GLUE_DATABASE is required' }).min(1),
-  SETTLE_MINUTES: z.coerce.number().int().nonnegative().default(15),
-  GRACE_MINUTES: z.coerce.number().int().nonnegative().default(180),
-});
+const required = (name: string, what: string) => z.string({ error: `${name} is required: ${what}` }).min(1);
 
-let deps: BatchDeps | undefined;
+/** What every batch step reads (the five functions share one environment). */
+const batchEnvironment = {
+  TABLE_NAME: required('TABLE_NAME', 'the DynamoDB table'),
+  ARCHIVE_BUCKET: required('ARCHIVE_BUCKET', 'the raw archive bucket'),
+  ATHENA_WORKGROUP: required('ATHENA_WORKGROUP', 'the Athena workgroup'),
+  GLUE_DATABASE: required('GLUE_DATABASE', 'the Glue database of raw_events'),
+  SETTLE_MINUTES: z.coerce.number().int().nonnegative(),
+  GRACE_MINUTES: z.coerce.number().int().nonnegative(),
+};
 
-/** The batch steps' AWS dependencies, from the environment, made once per container. */
-export async function batchContext(): Promise<BatchDeps> {
-  if (deps !== undefined) return deps;
-  const config = readConfig(batchEnvironment);
-  const dynamo = new DynamoDBClient({});
-  deps = {
+type BatchConfig = z.output<z.ZodObject<typeof batchEnvironment>> & {
+  readonly POWERTOOLS_SERVICE_NAME: string;
+  readonly POWERTOOLS_METRICS_NAMESPACE: string;
+};
+
+/** The batch steps' dependencies, from their environment and the platform. */
+export function batchDeps(config: BatchConfig, platform: Platform): BatchDeps {
+  const { logger, metrics } = createPowertools(config);
+  return {
     views,
-    store: new DynamoBatchStore(dynamo, config.TABLE_NAME),
-    speed: new DynamoSpeedStore(dynamo, config.TABLE_NAME),
-    archive: new S3ObjectStore(new S3Client({}), config.ARCHIVE_BUCKET),
-    engine: new AthenaQueryEngine(new AthenaClient({}), {
-      workGroup: config.ATHENA_WORKGROUP,
-      database: config.GLUE_DATABASE,
-    }),
+    store: new DynamoBatchStore(platform.dynamo, config.TABLE_NAME),
+    speed: new DynamoSpeedStore(platform.dynamo, config.TABLE_NAME),
+    archive: platform.bucket(config.ARCHIVE_BUCKET),
+    engine: platform.queryEngine({ workGroup: config.ATHENA_WORKGROUP, database: config.GLUE_DATABASE }),
     settleMs: config.SETTLE_MINUTES * 60_000,
     graceMs: config.GRACE_MINUTES * 60_000,
     logger,
     metrics,
-    now: Date.now,
+    now: platform.now,
   };
-  return deps;
 }
+
+const step = <I, O>(name: string, run: (deps: BatchDeps, input: I) => Promise<O>) =>
+  defineFunction({
+    name: `batch-${name}`,
+    handlerFile: 'functions/batch/handler.ts',
+    handlerExport: name,
+    service: SERVICES.batch,
+    environment: batchEnvironment,
+    build: (config, platform) => {
+      const deps = batchDeps(config, platform);
+      return (input: I): Promise<O> => run(deps, input);
+    },
+  });
+
+/** The five batch functions, one per Lambda task of the state machine; `handler.ts` exports each. */
+export const batchFunctions = {
+  plan: step('plan', (deps, event: PlanEvent) =>
+    plan(deps, { ...event.input, executionArn: event.executionArn }),
+  ),
+  load: step('load', load),
+  commit: step('commit', commit),
+  reconcile: step('reconcile', reconcile),
+  cleanup: step('cleanup', (deps, _input: unknown) => cleanup(deps)),
+};

@@ -1,5 +1,4 @@
 import { dayOf, parseSqlRow, type ViewRow } from '../core';
-import { batchContext } from './context';
 import { type BatchDeps, viewNamed } from './deps';
 import type { ViewPlan } from './plan';
 
@@ -39,5 +38,3 @@ export async function load(deps: BatchDeps, input: LoadInput): Promise<LoadOutpu
   deps.logger.info('batch view loaded', { runId: input.runId, view: view.name, rows, days: byDay.size });
   return { view: view.name, rows, days: byDay.size };
 }
-
-export const handler = async (input: LoadInput): Promise<LoadOutput> => load(await batchContext(), input);

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { BUCKET_WIDTH_MS, compileSql, dayOf } from '../core';
-import { batchContext } from './context';
 import type { BatchDeps } from './deps';
 
 export interface PlanInput {
@@ -109,6 +108,3 @@ export interface PlanEvent {
   readonly input: PlanInput;
   readonly executionArn: string;
 }
-
-export const handler = async (event: PlanEvent): Promise<RunPlan> =>
-  plan(await batchContext(), { ...event.input, executionArn: event.executionArn });

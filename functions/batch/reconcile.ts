@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { BATCH_METRICS } from '../commons/metrics';
 import { rowKey, type ViewRow } from '../core';
 import type { CommitOutput } from './commit';
-import { batchContext } from './context';
 import { type BatchDeps, viewNamed } from './deps';
 
 /** How far the speed layer was from the exact answer on the buckets that just became exact. */
@@ -94,8 +94,8 @@ export async function reconcile(deps: BatchDeps, input: CommitOutput): Promise<{
     const report = compareLayers(input.runId, view.name, from, to, Object.keys(view.measures), batch, speed);
     await deps.store.putDriftReport(view.name, input.runId, report);
     const metric = deps.metrics.singleMetric();
-    metric.addDimension('view', view.name);
-    metric.addMetric('driftRatio', MetricUnit.NoUnit, report.driftRatio);
+    metric.addDimension(BATCH_METRICS.driftRatio.dimensions[0] as string, view.name);
+    metric.addMetric(BATCH_METRICS.driftRatio.name, MetricUnit.NoUnit, report.driftRatio);
     reports.push(report);
   }
   deps.logger.info('batch run reconciled', {
@@ -104,5 +104,3 @@ export async function reconcile(deps: BatchDeps, input: CommitOutput): Promise<{
   });
   return { reports };
 }
-
-export const handler = async (input: CommitOutput) => reconcile(await batchContext(), input);

@@ -1,22 +1,37 @@
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { z } from 'zod';
-import { readConfig } from '../commons/config';
+import { orderEvents } from '../../events';
+import { views } from '../../views';
+import { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
+import { defineFunction } from '../commons/function';
+import { SERVICES } from '../commons/metrics';
+import { createPowertools } from '../commons/powertools';
+import { SpeedProcessor } from './processor';
+import { Quarantine } from './quarantine';
 
-const speedEnvironment = z
-  .object({
+/** The speed function: Kinesis batches in, speed items and quarantined records out. */
+export const speedFunction = defineFunction({
+  name: 'speed',
+  handlerFile: 'functions/speed/handler.ts',
+  service: SERVICES.speed,
+  environment: {
     TABLE_NAME: z.string({ error: 'TABLE_NAME is required: the DynamoDB table of speed items' }).min(1),
-    /** In AWS: the bucket that keeps quarantined records. */
-    QUARANTINE_BUCKET: z.string().min(1).optional(),
-    /** Locally: the folder that keeps quarantined records. */
-    QUARANTINE_DIR: z.string().min(1).optional(),
+    QUARANTINE_BUCKET: z.string({ error: 'QUARANTINE_BUCKET is required: where invalid records go' }).min(1),
     /** How long speed items live past their bucket (TTL); the batch layer must overtake them first. */
-    SPEED_RETENTION_HOURS: z.coerce.number().int().positive().default(72),
-  })
-  .refine((env) => (env.QUARANTINE_BUCKET === undefined) !== (env.QUARANTINE_DIR === undefined), {
-    message: 'set exactly one of QUARANTINE_BUCKET (AWS) or QUARANTINE_DIR (local)',
-    path: ['QUARANTINE_BUCKET'],
-  });
-
-export type SpeedConfig = z.output<typeof speedEnvironment>;
-
-export const loadSpeedConfig = (env: NodeJS.ProcessEnv = process.env): SpeedConfig =>
-  readConfig(speedEnvironment, env);
+    SPEED_RETENTION_HOURS: z.coerce.number().int().positive(),
+  },
+  build: (config, platform) => {
+    const { logger, metrics } = createPowertools(config);
+    const processor = new SpeedProcessor({
+      catalog: orderEvents,
+      views,
+      store: new DynamoSpeedStore(platform.dynamo, config.TABLE_NAME),
+      quarantine: new Quarantine(platform.bucket(config.QUARANTINE_BUCKET)),
+      logger,
+      metrics,
+      retentionMs: config.SPEED_RETENTION_HOURS * 3_600_000,
+      now: platform.now,
+    });
+    return (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => processor.process(event);
+  },
+});

@@ -3,6 +3,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import pLimit from 'p-limit';
 import type { SpeedStore } from '../adapters/dynamo-speed-store';
+import { SPEED_METRICS } from '../commons/metrics';
 import {
   type CompiledView,
   compareSequenceNumbers,
@@ -112,11 +113,15 @@ export class SpeedProcessor {
     ]);
 
     const oldestArrival = Math.min(...records.map((record) => record.approximateArrivalTimestamp));
-    metrics.addMetric('events', MetricUnit.Count, valid.length - plan.unevaluable.length);
-    metrics.addMetric('invalid', MetricUnit.Count, invalid.length);
-    metrics.addMetric('keysWritten', MetricUnit.Count, plan.keys.size);
-    metrics.addMetric('conflicts', MetricUnit.Count, conflicts);
-    metrics.addMetric('batchAge', MetricUnit.Milliseconds, Math.max(0, this.now() - oldestArrival));
+    metrics.addMetric(SPEED_METRICS.events.name, MetricUnit.Count, valid.length - plan.unevaluable.length);
+    metrics.addMetric(SPEED_METRICS.invalid.name, MetricUnit.Count, invalid.length);
+    metrics.addMetric(SPEED_METRICS.keysWritten.name, MetricUnit.Count, plan.keys.size);
+    metrics.addMetric(SPEED_METRICS.conflicts.name, MetricUnit.Count, conflicts);
+    metrics.addMetric(
+      SPEED_METRICS.batchAge.name,
+      MetricUnit.Milliseconds,
+      Math.max(0, this.now() - oldestArrival),
+    );
     metrics.publishStoredMetrics();
 
     if (failedSequences.length === 0) return { batchItemFailures: [] };

@@ -1,6 +1,6 @@
 import type { FirehoseTransformationEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { handler } from '../../functions/archive/firehose-transform';
+import { transformRecords as handler } from '../../functions/archive/firehose-transform';
 
 const record = (recordId: string, data: string) => ({
   recordId,

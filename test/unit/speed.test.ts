@@ -4,9 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { orderEvents } from '../../events';
 import type { SpeedDelta, SpeedStore } from '../../functions/adapters/dynamo-speed-store';
 import type { ObjectStore } from '../../functions/adapters/object-store';
-import { ConfigError } from '../../functions/commons/config';
 import { decodeRecord, padSequence } from '../../functions/core';
-import { loadSpeedConfig } from '../../functions/speed/config';
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
 import { views } from '../../views';
@@ -150,17 +148,5 @@ describe('record decoding', () => {
     const decoded = decodeRecord(orderEvents, { ...record, approximateArrivalTimestamp: 0 });
     expect(decoded.ok).toBe(false);
     if (!decoded.ok) expect(decoded.reason).toMatch(reason);
-  });
-});
-
-describe('speed configuration', () => {
-  it('names the missing variable', () => {
-    expect(() => loadSpeedConfig({ QUARANTINE_DIR: '/tmp/q' })).toThrow(ConfigError);
-    expect(() => loadSpeedConfig({ QUARANTINE_DIR: '/tmp/q' })).toThrow(/TABLE_NAME/);
-  });
-
-  it('wants exactly one quarantine location', () => {
-    expect(() => loadSpeedConfig({ TABLE_NAME: 't' })).toThrow(/QUARANTINE_BUCKET/);
-    expect(loadSpeedConfig({ TABLE_NAME: 't', QUARANTINE_BUCKET: 'b' }).SPEED_RETENTION_HOURS).toBe(72);
   });
 });

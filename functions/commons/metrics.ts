@@ -1,0 +1,42 @@
+/**
+ * The one table of what the functions publish to CloudWatch: the namespace, each function's `service`
+ * dimension, and each metric's name and extra dimensions. The handlers publish from it and
+ * `lib/observability.ts` alarms on it, so an alarm cannot watch a metric nobody emits.
+ */
+export const METRICS_NAMESPACE = 'Driftless';
+
+/** The `service` dimension (and POWERTOOLS_SERVICE_NAME) of each function. */
+export const SERVICES = {
+  speed: 'driftless-speed',
+  batch: 'driftless-batch',
+  api: 'driftless-api',
+  archive: 'driftless-archive',
+} as const;
+
+export type ServiceName = (typeof SERVICES)[keyof typeof SERVICES];
+
+/** A metric: its name, the service that emits it and the dimensions it carries besides `service`. */
+export interface MetricSpec {
+  readonly name: string;
+  readonly service: ServiceName;
+  readonly dimensions: readonly string[];
+}
+
+const metric = (service: ServiceName, name: string, dimensions: readonly string[] = []): MetricSpec => ({
+  name,
+  service,
+  dimensions,
+});
+
+export const SPEED_METRICS = {
+  events: metric(SERVICES.speed, 'events'),
+  invalid: metric(SERVICES.speed, 'invalid'),
+  keysWritten: metric(SERVICES.speed, 'keysWritten'),
+  conflicts: metric(SERVICES.speed, 'conflicts'),
+  batchAge: metric(SERVICES.speed, 'batchAge'),
+} as const;
+
+export const BATCH_METRICS = {
+  /** Per view: the share of reconciled rows where speed and batch differ. */
+  driftRatio: metric(SERVICES.batch, 'driftRatio', ['view']),
+} as const;
