@@ -10,30 +10,37 @@ import { StepFunctionsBatchRunner } from '../adapters/batch-runner';
 import { S3ObjectStore } from '../adapters/object-store';
 import type { Platform } from './platform';
 
+/** A value made when first asked for: a function that uses no S3 never creates an S3 client. */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => {
+    made ??= { value: make() };
+    return made.value;
+  };
+}
+
 /**
- * The AWS SDK's clients, made when first asked for. Endpoints come from the SDK's own variables
- * (`AWS_ENDPOINT_URL_<SERVICE>`), which is how the bundle test points a shipped bundle at emulators.
+ * The AWS SDK's clients. Endpoints come from the SDK's own variables (`AWS_ENDPOINT_URL_<SERVICE>`),
+ * which is how the bundle test points a shipped bundle at emulators.
  */
 export function awsPlatform(): Platform {
-  let dynamo: DynamoDBClient | undefined;
-  let kinesis: KinesisClient | undefined;
-  let s3: S3Client | undefined;
-  let athena: AthenaClient | undefined;
-  const s3Client = () => (s3 ??= new S3Client({}));
-  const athenaClient = () => (athena ??= new AthenaClient({}));
+  const dynamo = once(() => new DynamoDBClient({}));
+  // HTTP/1.1: PutRecords needs nothing of HTTP/2, and kinesalite speaks only HTTP/1.1.
+  const kinesis = once(() => new KinesisClient({ requestHandler: new NodeHttpHandler() }));
+  const s3 = once(() => new S3Client({}));
+  const athena = once(() => new AthenaClient({}));
   return {
     get dynamo() {
-      return (dynamo ??= new DynamoDBClient({}));
+      return dynamo();
     },
     get kinesis() {
-      // HTTP/1.1: PutRecords needs nothing of HTTP/2, and kinesalite speaks only HTTP/1.1.
-      return (kinesis ??= new KinesisClient({ requestHandler: new NodeHttpHandler() }));
+      return kinesis();
     },
-    bucket: (name) => new S3ObjectStore(s3Client(), name),
+    bucket: (name) => new S3ObjectStore(s3(), name),
     queryEngine: (place) =>
-      new AthenaQueryEngine(athenaClient(), { workGroup: place.workGroup, database: place.database }),
+      new AthenaQueryEngine(athena(), { workGroup: place.workGroup, database: place.database }),
     exportEngine: (place) =>
-      new AthenaExportEngine(athenaClient(), s3Client(), {
+      new AthenaExportEngine(athena(), s3(), {
         workGroup: place.workGroup,
         database: place.database,
         bucket: place.bucket,
