@@ -7,11 +7,13 @@ import { DuckDbQueryEngine } from '../functions/adapters/duckdb';
 import { DynamoBatchStore } from '../functions/adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../functions/adapters/dynamo-speed-store';
 import { FileObjectStore } from '../functions/adapters/object-store';
+import { transformRecords } from '../functions/archive/firehose-transform';
 import type { BatchDeps } from '../functions/batch/deps';
 import type { RunPlan } from '../functions/batch/plan';
-import { localArchiver } from '../local/archiver';
-import { runBatchLocally } from '../local/batch-runner';
+import { batchTargetOver, runBatchLocally } from '../local/batch-runner';
 import { createTable, startEmulators } from '../local/emulators';
+import { localFirehose } from '../local/firehose';
+import { deliveryOf, LocalNames, synthesizeTemplate } from '../local/template';
 import { views } from '../views';
 
 const DAY = 86_400_000;
@@ -53,6 +55,7 @@ export async function benchBatch(options: { events: number; days: number; dataDi
     seconds: (performance.now() - fillStarted) / 1000,
   });
 
+  const template = synthesizeTemplate();
   const emulators = await startEmulators();
   await createTable(emulators.dynamo, 'bench');
   const archive = new FileObjectStore(options.dataDir);
@@ -77,7 +80,7 @@ export async function benchBatch(options: { events: number; days: number; dataDi
   const timedRun = async (phase: string) => {
     let planned: RunPlan | undefined;
     const started = performance.now();
-    await runBatchLocally(deps, { onPlan: (plan) => (planned = plan) });
+    await runBatchLocally(batchTargetOver(deps, template), { onPlan: (plan) => (planned = plan) });
     const seconds = (performance.now() - started) / 1000;
     const days = new Set(planned?.views.flatMap((view) => view.days) ?? []);
     const bytesRead = await bytesOf(days);
@@ -87,8 +90,9 @@ export async function benchBatch(options: { events: number; days: number; dataDi
 
   const full = await timedRun('full');
   const late = { id: 'late-1', ts: start + DAY + 3_600_000, country: 'C1', amount: 4_200, status: 'paid' };
-  await localArchiver(
-    orderEvents,
+  await localFirehose(
+    deliveryOf(template, new LocalNames(template)),
+    transformRecords,
     archive,
   )({
     Records: [

@@ -120,7 +120,7 @@ export async function benchSoak(options: SoakBenchOptions): Promise<void> {
     let batchCounted = 0;
     for (const bucket of series.buckets)
       for (const group of bucket.groups) batchCounted += Number(group.values.orders);
-    const archived = await archivedLines(join(runtime.dataDir, 'archive'));
+    const archived = await archivedLines(runtime.archiveDir);
     const seconds = (to: number, from: number) => Math.round((to - from) / 100) / 10;
     print({
       bench: 'soak',

@@ -53,7 +53,7 @@ export const stageConfigSchema = z
     /** When the batch layer runs. */
     batchSchedule: scheduleExpression.default('rate(1 hour)'),
     /** Archive delivery delay plus allowed lateness: the watermark trails a run's start by this. */
-    settleMinutes: positiveInt.default(15),
+    settleMinutes: z.coerce.number().int().min(0).default(15),
     /** How long a replaced batch version is kept; longer than a run may take (2 h). */
     graceMinutes: z.coerce.number().int().min(121).default(180),
     /** How long speed items outlive their bucket before TTL removes them; more than settle. */

@@ -1,35 +1,35 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { ResourceInUseException as StreamInUseException } from '@aws-sdk/client-kinesis';
 import { orderEvents } from '../events';
 import { DuckDbQueryEngine } from '../functions/adapters/duckdb';
-import { DuckDbExportEngine } from '../functions/adapters/duckdb-export';
-import { DynamoBatchStore } from '../functions/adapters/dynamo-batch-store';
-import { DynamoSpeedStore } from '../functions/adapters/dynamo-speed-store';
-import { DynamoExportJobs } from '../functions/adapters/exports';
-import { KinesisEventSink } from '../functions/adapters/kinesis-events';
-import { FileObjectStore } from '../functions/adapters/object-store';
-import { createApi } from '../functions/api/app';
-import type { ApiDeps } from '../functions/api/deps';
-import type { BatchDeps } from '../functions/batch/deps';
+import { apiFunction } from '../functions/api/context';
 import { newRunId } from '../functions/batch/plan';
-import type { ViewDefinition } from '../functions/core';
-import { SpeedProcessor } from '../functions/speed/processor';
-import { Quarantine } from '../functions/speed/quarantine';
-import { views as defaultViews } from '../views';
-import { type LocalApiServer, type StaticMount, startApiServer } from './api-server';
-import { localArchiver } from './archiver';
+import { speedFunction } from '../functions/speed/config';
+import { stageConfigSchema } from '../lib/config';
+import { type LocalApiServer, type StaticMount, startApiGateway } from './api-server';
 import { LocalBatchRunner } from './batch-runner';
 import { type Demo, startDemo } from './demo';
 import { createStream, createTable, type Emulators, startEmulators } from './emulators';
+import { type FirehoseTransform, localFirehose } from './firehose';
 import { type CheckpointStore, type FailedBatch, KinesisConsumer } from './kinesis-consumer';
+import { bucketDir, localPlatform } from './platform';
+import {
+  archiveLocationOf,
+  type CloudFormationTemplate,
+  deliveryOf,
+  eventSourceOf,
+  LocalNames,
+  stateMachineArnOf,
+  stateMachineDefinitionOf,
+  synthesizeTemplate,
+  templateFunctions,
+} from './template';
 
-export const TABLE_NAME = 'driftless';
-export const STREAM_NAME = 'driftless-events';
 /** Shards of the local stream: more than one, so per-shard ordering and checkpoints are exercised. */
 const LOCAL_SHARDS = 2;
 
@@ -45,10 +45,15 @@ export interface RuntimeOptions {
   readonly emulatorsInMemory?: boolean;
   /** How often a batch run starts; 0 never (runs start through the API). @default 5 minutes */
   readonly batchEveryMs?: number;
-  /** How far the watermark trails now. @default 1 minute */
+  /**
+   * How far the watermark trails now, in whole minutes: the stage's `settleMinutes`, which the template
+   * gives the batch functions as SETTLE_MINUTES. @default 1 minute
+   */
   readonly settleMs?: number;
-  /** Speed items live this long past their bucket. @default 72 hours */
+  /** Speed items live this long past their bucket, in whole hours (the stage's `speedRetentionHours`). @default 72 hours */
   readonly speedRetentionMs?: number;
+  /** The key callers send as x-api-key. @default the one kept in `<dataDir>/api-key`, made on first start */
+  readonly apiKey?: string;
   /** Extra folders the API serves. */
   readonly mounts?: readonly StaticMount[];
   /** Serves the dashboard page at `/` (and uPlot under `/vendor/uplot/`). @default false */
@@ -60,24 +65,31 @@ export interface RuntimeOptions {
    * reads them in AWS), so the runtime sets POWERTOOLS_METRICS_DISABLED unless it is already set.
    */
   readonly metrics?: boolean;
-  readonly views?: readonly ViewDefinition[];
+  /** The functions' log level (POWERTOOLS_LOG_LEVEL, unless already set). @default WARN */
+  readonly logLevel?: string;
+  /** The runtime's own log (failed batch runs, demo errors). */
   readonly logger?: Logger;
 }
 
 export interface Runtime {
   readonly apiUrl: string;
+  /** What callers send as x-api-key (the template's methods require a key). */
+  readonly apiKey: string;
   /** The dashboard's address, when it is served. */
   readonly dashboardUrl: string | null;
   /** The demo generator, when it runs. */
   readonly demo: Demo | null;
   readonly dataDir: string;
+  /** The archive bucket's folder: what Firehose delivers and `raw_events` reads. */
+  readonly archiveDir: string;
   readonly emulators: Emulators;
   readonly tableName: string;
   readonly streamName: string;
+  /** The synthesized stack the run reproduces. */
+  readonly template: CloudFormationTemplate;
   readonly batchRunner: LocalBatchRunner;
   readonly speedConsumer: KinesisConsumer;
   readonly archiveConsumer: KinesisConsumer;
-  readonly api: ApiDeps;
   readonly server: LocalApiServer;
   /** Starts a batch run now; resolves to its id. */
   startBatchRun(): Promise<string>;
@@ -125,6 +137,9 @@ const failureLog = (file: string) => async (failure: FailedBatch) => {
   await writeFile(file, `${JSON.stringify({ ...failure, at: new Date().toISOString() })}\n`, { flag: 'a' });
 };
 
+/** Where the local server serves bucket folders from (export downloads; presigned URLs in AWS). */
+const DOWNLOADS = '/downloads';
+
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The dashboard page and the chart library it loads, as static mounts (uPlot first: `/` takes the rest). */
@@ -138,110 +153,155 @@ export function describeEndpoints(runtime: Runtime): Record<string, string> {
   return {
     ...(runtime.dashboardUrl === null ? {} : { dashboard: runtime.dashboardUrl }),
     api: runtime.apiUrl,
+    'api key': `${runtime.apiKey} (x-api-key; kept in ${join(runtime.dataDir, API_KEY_FILE)})`,
     kinesis: `${runtime.emulators.kinesisEndpoint} (stream ${runtime.streamName})`,
     dynamodb: `${runtime.emulators.dynamoEndpoint} (table ${runtime.tableName})`,
     data: runtime.dataDir,
   };
 }
 
+/** Where the local API key is kept, in the data folder: the CLI reads it from there. */
+export const API_KEY_FILE = 'api-key';
+
+async function apiKeyOf(dataDir: string, given: string | undefined): Promise<string> {
+  if (given !== undefined) return given;
+  const file = join(dataDir, API_KEY_FILE);
+  const kept = await readFile(file, 'utf8').catch(() => null);
+  if (kept !== null && kept.trim() !== '') return kept.trim();
+  const made = randomBytes(20).toString('base64url');
+  await writeFile(file, `${made}\n`, { mode: 0o600 });
+  return made;
+}
+
 const ignoreExisting = (error: unknown, type: new (...args: never[]) => Error) => {
   if (!(error instanceof type)) throw error;
 };
 
+const wholeUnits = (ms: number, unit: number, what: string): number => {
+  if (!Number.isInteger(ms / unit) || ms < 0)
+    throw new Error(
+      `${what} must be whole ${unit === 60_000 ? 'minutes' : 'hours'} (the stage's setting is), got ${ms} ms`,
+    );
+  return ms / unit;
+};
+
 /**
- * The whole pipeline in one process: dynalite and kinesalite, the Kinesis consumers feeding the speed
- * handler's processor and the archiver, the batch state machine on a schedule, and the API. The code
- * is the Lambda code; only the adapters' endpoints differ.
+ * The whole pipeline in one process, as the synthesized stack deploys it: every function is built by
+ * its own factory from the environment the template gives it, with the SDK clients pointed at dynalite
+ * and kinesalite and local stand-ins for S3, Athena and Step Functions. Around them, what AWS does: the
+ * Kinesis event source mapping (the local poller, with the template's settings), Firehose (its
+ * transform and prefixes), Step Functions (the synthesized definition) and API Gateway (the synthesized
+ * REST API: keys, binary bodies, limits, gateway responses).
  */
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const dataDir = resolve(options.dataDir ?? '.driftless');
-  const views = options.views ?? defaultViews;
   if (options.metrics !== true) process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  process.env.POWERTOOLS_LOG_LEVEL ??= options.logLevel ?? 'WARN';
   const logger = options.logger ?? new Logger({ serviceName: 'driftless-local' });
-  const metrics = new Metrics({ namespace: 'Driftless', serviceName: 'driftless-local' });
+  const config = stageConfigSchema.parse({
+    settleMinutes: wholeUnits(options.settleMs ?? 60_000, 60_000, 'settle'),
+    speedRetentionHours: wholeUnits(options.speedRetentionMs ?? 72 * 3_600_000, 3_600_000, 'speed retention'),
+  });
+  const template = synthesizeTemplate(config);
+  const names = new LocalNames(template);
+  const functions = templateFunctions(template, names);
+  const functionNamed = (name: string) => {
+    const found = functions.find((fn) => fn.definition.name === name);
+    if (found === undefined) throw new Error(`the template has no function ${name}`);
+    return found;
+  };
+
   await mkdir(join(dataDir, 'emulators'), { recursive: true });
+  const apiKey = await apiKeyOf(dataDir, options.apiKey);
   const emulators = await startEmulators({
     ...(options.emulatorsInMemory ? {} : { dataDir: join(dataDir, 'emulators') }),
     dynamoPort: options.dynamoPort ?? 0,
     kinesisPort: options.kinesisPort ?? 0,
   });
-  await createTable(emulators.dynamo, TABLE_NAME).catch((error) =>
+  const tableName = functionNamed(speedFunction.name).environment.TABLE_NAME as string;
+  const streamName = functionNamed(apiFunction.name).environment.STREAM_NAME as string;
+  await createTable(emulators.dynamo, tableName).catch((error) =>
     ignoreExisting(error, ResourceInUseException),
   );
-  await createStream(emulators.kinesis, STREAM_NAME, LOCAL_SHARDS).catch((error) =>
+  await createStream(emulators.kinesis, streamName, LOCAL_SHARDS).catch((error) =>
     ignoreExisting(error, StreamInUseException),
   );
 
-  const archiveDir = join(dataDir, 'archive');
-  const exportsDir = join(dataDir, 'exports');
+  const bucketsDir = join(dataDir, 'buckets');
+  const archiveLocation = archiveLocationOf(template, names);
+  const archiveDir = bucketDir(bucketsDir, archiveLocation.bucket);
   await mkdir(archiveDir, { recursive: true });
-  await mkdir(exportsDir, { recursive: true });
-  const archive = new FileObjectStore(archiveDir);
-  const speedRetentionMs = options.speedRetentionMs ?? 72 * 3_600_000;
-  const speedStore = new DynamoSpeedStore(emulators.dynamo, TABLE_NAME);
-  const batchStore = new DynamoBatchStore(emulators.dynamo, TABLE_NAME);
   const engine = await DuckDbQueryEngine.open(orderEvents);
   await engine.useArchive(archiveDir);
 
-  const quarantine = new Quarantine(new FileObjectStore(join(dataDir, 'quarantine')));
-  const processor = new SpeedProcessor({
-    catalog: orderEvents,
-    views,
-    store: speedStore,
-    quarantine,
-    logger,
-    metrics,
-    retentionMs: speedRetentionMs,
+  let server: LocalApiServer | undefined;
+  let batchRunner: LocalBatchRunner | undefined;
+  const platform = localPlatform({
+    dynamo: emulators.dynamo,
+    kinesis: emulators.kinesis,
+    bucketsDir,
+    engine,
+    downloadBaseUrl: (bucket, prefix) =>
+      `${server?.url ?? ''}${DOWNLOADS}/${bucket}/${prefix.replace(/\/$/, '')}`,
+    // The API is built before the runner: it asks for the runner only when a run starts.
+    batchRunner: () => ({
+      start: (input) => (batchRunner as LocalBatchRunner).start(input),
+      describe: (id) => (batchRunner as LocalBatchRunner).describe(id),
+    }),
   });
+  const handlers = new Map(
+    functions.map((fn) => [fn.definition.name, fn.definition.create({ ...fn.environment }, platform)]),
+  );
+  const handlerOf = <H>(name: string) => handlers.get(name) as H;
+
+  const speed = functionNamed(speedFunction.name);
   const speedConsumer = new KinesisConsumer({
     kinesis: emulators.kinesis,
-    streamName: STREAM_NAME,
-    handler: (event) => processor.process(event),
+    streamName,
+    handler: handlerOf(speedFunction.name),
+    settings: eventSourceOf(template, speed.logicalId),
     onFailure: failureLog(join(dataDir, 'speed-failures.ndjson')),
     checkpoints: new FileCheckpoints(join(dataDir, 'speed-checkpoints.json')),
   });
-  // Firehose buffers; the local archiver writes one file per batch it is given, so batches are large.
+  const delivery = deliveryOf(template, names);
+  // Firehose buffers; the local poller hands it large batches, each one delivery.
   const archiveConsumer = new KinesisConsumer({
     kinesis: emulators.kinesis,
-    streamName: STREAM_NAME,
-    handler: localArchiver(orderEvents, archive),
+    streamName,
+    handler: localFirehose(
+      delivery,
+      delivery.transform === null ? null : handlerOf<FirehoseTransform>(delivery.transform),
+      platform.bucket(delivery.bucket),
+    ),
     onFailure: failureLog(join(dataDir, 'archive-failures.ndjson')),
     checkpoints: new FileCheckpoints(join(dataDir, 'archive-checkpoints.json')),
     settings: { batchSize: 10_000, maximumBatchingWindowMs: 1000 },
   });
 
-  const batchDeps: BatchDeps = {
-    views,
-    store: batchStore,
-    speed: speedStore,
-    archive,
-    engine,
-    settleMs: options.settleMs ?? 60_000,
-    graceMs: 10 * 60_000,
-    logger,
-    metrics,
-    now: Date.now,
-  };
-  const batchRunner = new LocalBatchRunner(batchDeps);
-  let server: LocalApiServer | undefined;
-  const api: ApiDeps = {
-    catalog: orderEvents,
-    views,
-    batchStore,
-    speedStore,
-    speedRetentionMs,
-    events: new KinesisEventSink(emulators.kinesis, STREAM_NAME),
-    batchRuns: batchRunner,
-    exportJobs: new DynamoExportJobs(emulators.dynamo, TABLE_NAME),
-    exports: new DuckDbExportEngine(engine, exportsDir, () => `${server?.url ?? ''}/downloads/exports`),
-    quarantine,
-    logger,
-    now: Date.now,
-  };
-  server = await startApiServer(createApi(api), {
+  const runner = new LocalBatchRunner(
+    {
+      definition: stateMachineDefinitionOf(template, names),
+      stateMachineArn: stateMachineArnOf(template, names),
+      functions: handlers as ReadonlyMap<string, (input: never) => Promise<unknown>>,
+      engine,
+    },
+    Date.now,
+    (runId, error) => logger.error('local batch run failed', { runId, error }),
+  );
+  batchRunner = runner;
+  const exportsBucket = functionNamed(apiFunction.name).environment;
+  const apiServer = await startApiGateway(handlerOf(apiFunction.name), {
+    template,
+    apiKey,
     port: options.port ?? 3000,
     mounts: [
-      { prefix: '/downloads/exports', dir: exportsDir },
+      {
+        prefix: `${DOWNLOADS}/${exportsBucket.EXPORT_BUCKET}/${(exportsBucket.EXPORT_PREFIX as string).replace(/\/$/, '')}`,
+        dir: join(
+          bucketDir(bucketsDir, exportsBucket.EXPORT_BUCKET as string),
+          exportsBucket.EXPORT_PREFIX as string,
+        ),
+      },
       ...(options.mounts ?? []),
       ...(options.dashboard ? DASHBOARD_MOUNTS : []),
     ],
@@ -251,7 +311,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 
   const startBatchRun = async () => {
     const runId = newRunId(Date.now());
-    await batchRunner.start({ runId });
+    await runner.start({ runId });
     return runId;
   };
   const batchEveryMs = options.batchEveryMs ?? 5 * 60_000;
@@ -264,27 +324,30 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         }, batchEveryMs)
       : undefined;
 
-  const apiServer = server;
+  server = apiServer;
   const demo =
     options.demoRate !== undefined && options.demoRate > 0
       ? startDemo({
           apiUrl: apiServer.url,
+          apiKey,
           rate: options.demoRate,
           onError: (error) => logger.warn('demo post failed', { error }),
         })
       : null;
   return {
     apiUrl: apiServer.url,
+    apiKey,
     dashboardUrl: options.dashboard ? `${apiServer.url}/` : null,
     demo,
     dataDir,
+    archiveDir,
     emulators,
-    tableName: TABLE_NAME,
-    streamName: STREAM_NAME,
-    batchRunner,
+    tableName,
+    streamName,
+    template,
+    batchRunner: runner,
     speedConsumer,
     archiveConsumer,
-    api,
     server: apiServer,
     startBatchRun,
     async stop() {
@@ -293,7 +356,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       clearInterval(schedule);
       await apiServer.close();
       await Promise.all([speedConsumer.stop(), archiveConsumer.stop()]);
-      await batchRunner.idle();
+      await runner.idle();
       engine.close();
       await emulators.close();
     },

@@ -47,7 +47,19 @@ export function batchDeps(config: BatchConfig, platform: Platform): BatchDeps {
   };
 }
 
-const step = <I, O>(name: string, run: (deps: BatchDeps, input: I) => Promise<O>) =>
+/** What each batch function runs, over its dependencies. */
+export const BATCH_STEPS = {
+  plan: (deps: BatchDeps, event: PlanEvent) =>
+    plan(deps, { ...event.input, executionArn: event.executionArn }),
+  load,
+  commit,
+  reconcile,
+  cleanup: (deps: BatchDeps, _input: unknown) => cleanup(deps),
+};
+
+type StepName = keyof typeof BATCH_STEPS;
+
+const step = <N extends StepName>(name: N) =>
   defineFunction({
     name: `batch-${name}`,
     handlerFile: 'functions/batch/handler.ts',
@@ -56,17 +68,33 @@ const step = <I, O>(name: string, run: (deps: BatchDeps, input: I) => Promise<O>
     environment: batchEnvironment,
     build: (config, platform) => {
       const deps = batchDeps(config, platform);
-      return (input: I): Promise<O> => run(deps, input);
+      const run = BATCH_STEPS[name] as (
+        deps: BatchDeps,
+        input: Parameters<(typeof BATCH_STEPS)[N]>[1],
+      ) => ReturnType<(typeof BATCH_STEPS)[N]>;
+      return (input: Parameters<(typeof BATCH_STEPS)[N]>[1]) => run(deps, input);
     },
   });
 
 /** The five batch functions, one per Lambda task of the state machine; `handler.ts` exports each. */
 export const batchFunctions = {
-  plan: step('plan', (deps, event: PlanEvent) =>
-    plan(deps, { ...event.input, executionArn: event.executionArn }),
-  ),
-  load: step('load', load),
-  commit: step('commit', commit),
-  reconcile: step('reconcile', reconcile),
-  cleanup: step('cleanup', (deps, _input: unknown) => cleanup(deps)),
+  plan: step('plan'),
+  load: step('load'),
+  commit: step('commit'),
+  reconcile: step('reconcile'),
+  cleanup: step('cleanup'),
 };
+
+/**
+ * The batch functions' handlers over given dependencies, by function name: what tests run the state
+ * machine with when they inject a clock, a failing store or other views.
+ */
+export function batchHandlersOver(deps: BatchDeps): Map<string, (input: never) => Promise<unknown>> {
+  return new Map(
+    (Object.keys(BATCH_STEPS) as StepName[]).map((name) => [
+      batchFunctions[name].name,
+      (input: never) =>
+        (BATCH_STEPS[name] as (deps: BatchDeps, input: never) => Promise<unknown>)(deps, input),
+    ]),
+  );
+}

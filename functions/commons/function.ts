@@ -27,7 +27,9 @@ export interface FunctionDefinition<S extends Shape = Shape, H = unknown> {
   readonly service: ServiceName;
   /** Every variable the function reads, Powertools' included. */
   readonly environment: z.ZodObject<S & typeof powertoolsEnvironment>;
-  /** Builds the handler; throws a ConfigError naming each bad variable. */
+  /** Reads the environment; throws a ConfigError naming each bad variable. */
+  config(env: NodeJS.ProcessEnv): Config<S>;
+  /** Builds the handler from the environment, through `config`. */
   create(env: NodeJS.ProcessEnv, platform: Platform): H;
 }
 
@@ -53,6 +55,7 @@ export function defineFunction<S extends Shape, H>(spec: {
     handlerExport: spec.handlerExport ?? 'handler',
     service: spec.service,
     environment,
+    config: (env) => readConfig(environment, env) as Config<S>,
     create: (env, platform) => spec.build(readConfig(environment, env) as Config<S>, platform),
   };
 }

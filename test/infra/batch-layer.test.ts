@@ -4,7 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import { BATCH_STATES } from '../../lib/batch-layer';
 import { DriftlessStack } from '../../lib/stack';
-import { synthesizeBatchDefinition } from '../../local/batch-runner';
+import {
+  type CloudFormationTemplate,
+  functionNameOfArn,
+  LocalNames,
+  stateMachineDefinitionOf,
+} from '../../local/template';
 
 const template = Template.fromStack(
   new DriftlessStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test'),
@@ -17,7 +22,8 @@ type State = {
   End?: boolean;
   ItemProcessor?: { StartAt: string; States: Record<string, State> };
 };
-const definition = synthesizeBatchDefinition() as {
+const templateJson = template.toJSON() as CloudFormationTemplate;
+const definition = stateMachineDefinitionOf(templateJson, new LocalNames(templateJson)) as {
   StartAt: string;
   States: Record<string, State>;
   QueryLanguage?: string;
@@ -115,6 +121,16 @@ describe('batch state machine', () => {
     const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
     const definitionText = JSON.stringify(machine?.Properties.DefinitionString);
     for (const logicalId of Object.keys(functions)) expect(definitionText).toContain(`"${logicalId}"`);
+  });
+
+  it('invokes, in each Lambda task, the function defined for that step', () => {
+    const inner = definition.States[BATCH_STATES.perView]?.ItemProcessor?.States ?? {};
+    const invoked = (state: State | undefined) => functionNameOfArn(state?.Resource ?? '');
+    expect(invoked(definition.States[BATCH_STATES.plan])).toBe('batch-plan');
+    expect(invoked(inner[BATCH_STATES.load])).toBe('batch-load');
+    expect(invoked(definition.States[BATCH_STATES.commit])).toBe('batch-commit');
+    expect(invoked(definition.States[BATCH_STATES.reconcile])).toBe('batch-reconcile');
+    expect(invoked(definition.States[BATCH_STATES.cleanup])).toBe('batch-cleanup');
   });
 
   it('is started hourly by an EventBridge Scheduler schedule', () => {

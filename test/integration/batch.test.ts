@@ -4,14 +4,10 @@ import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
-import {
-  DynamoBatchStore,
-  type Manifest,
-  type VersionEntry,
-} from '../../functions/adapters/dynamo-batch-store';
-import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
-import { FileObjectStore } from '../../functions/adapters/object-store';
+import type { DynamoBatchStore, Manifest, VersionEntry } from '../../functions/adapters/dynamo-batch-store';
+import { archiveTransformFunction } from '../../functions/archive/firehose-transform';
 import { cleanup } from '../../functions/batch/cleanup';
+import { batchDeps, batchFunctions } from '../../functions/batch/context';
 import type { BatchDeps } from '../../functions/batch/deps';
 import type { DriftReport } from '../../functions/batch/reconcile';
 import {
@@ -29,10 +25,20 @@ import {
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
 import { BATCH_STATES } from '../../lib/batch-layer';
-import { localArchiver } from '../../local/archiver';
-import { runBatchLocally } from '../../local/batch-runner';
+import { stageConfigSchema } from '../../lib/config';
+import { batchTargetOver, type LocalRunOptions, runBatchLocally } from '../../local/batch-runner';
 import { createStream } from '../../local/emulators';
+import { localFirehose } from '../../local/firehose';
 import { KinesisConsumer } from '../../local/kinesis-consumer';
+import { bucketDir, localPlatform } from '../../local/platform';
+import {
+  archiveLocationOf,
+  buildFunction,
+  deliveryOf,
+  environmentOf,
+  LocalNames,
+  synthesizeTemplate,
+} from '../../local/template';
 import { views as demoViews } from '../../views';
 import { tempDir } from '../support/archive';
 import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
@@ -53,28 +59,43 @@ afterAll(() => fixture.close());
 let sequence = 0;
 type Order = { id: string; ts: number; country?: string; amount: number; discount?: number; status: string };
 
-/** A fresh table, archive folder and DuckDB engine; events reach the archive through the local archiver. */
+/** The stack as synthesized for a stage whose watermark trails now by nothing. */
+const template = synthesizeTemplate(stageConfigSchema.parse({ settleMinutes: 0 }));
+
+/**
+ * A fresh table, buckets folder and DuckDB engine; the batch functions' dependencies built by their
+ * factory from the environment the template gives them; events reach the archive through the local
+ * Firehose and the transform function, as configured in the template.
+ */
 async function setUp(views: readonly ViewDefinition[] = demoViews) {
   const table = await fixture.newTable();
   const dir = await tempDir('batch');
-  const archive = new FileObjectStore(dir);
+  const names = new LocalNames(template, { table });
   const engine = await DuckDbQueryEngine.open(orderEvents);
-  await engine.useArchive(dir);
-  const deps: BatchDeps = {
-    views,
-    store: new DynamoBatchStore(fixture.dynamo, table),
-    speed: new DynamoSpeedStore(fixture.dynamo, table),
-    archive,
+  const platform = localPlatform({
+    dynamo: fixture.dynamo,
+    kinesis: fixture.kinesis,
+    bucketsDir: dir,
     engine,
-    settleMs: 0,
+  });
+  await engine.useArchive(bucketDir(dir, archiveLocationOf(template, names).bucket));
+  const config = batchFunctions.plan.config(environmentOf(template, batchFunctions.plan, names));
+  const deps: BatchDeps = {
+    ...batchDeps(config, platform),
+    views,
+    // Clean-up tests choose their grace; the stage's (at least 121 minutes) would hide the versions.
     graceMs: 0,
     logger: quietLogger(),
     metrics: quietMetrics(),
-    now: Date.now,
   };
-  const archiver = localArchiver(orderEvents, archive);
+  const delivery = deliveryOf(template, names);
+  const firehose = localFirehose(
+    delivery,
+    buildFunction(template, archiveTransformFunction, platform, names),
+    platform.bucket(delivery.bucket),
+  );
   const send = async (orders: readonly (Order | string)[]) => {
-    await archiver(
+    await firehose(
       kinesisEvent(
         orders.map((order) =>
           kinesisRecord({
@@ -90,8 +111,18 @@ async function setUp(views: readonly ViewDefinition[] = demoViews) {
     engine.close();
     await rm(dir, { recursive: true, force: true });
   };
-  return { deps, send, close, with: (other: readonly ViewDefinition[]) => ({ ...deps, views: other }) };
+  return {
+    deps,
+    send,
+    firehose,
+    close,
+    with: (other: readonly ViewDefinition[]) => ({ ...deps, views: other }),
+  };
 }
+
+/** Runs the synthesized state machine over batch functions with these dependencies. */
+const runBatch = (deps: BatchDeps, options?: LocalRunOptions) =>
+  runBatchLocally(batchTargetOver(deps, template), options);
 
 /** Counts orders in the speed layer, as the speed handler would. */
 async function speedProcess(deps: BatchDeps, orders: readonly Order[]) {
@@ -187,7 +218,7 @@ describe('local archiver', () => {
     const consumer = new KinesisConsumer({
       kinesis: fixture.kinesis,
       streamName: stream,
-      handler: localArchiver(orderEvents, env.deps.archive),
+      handler: env.firehose,
       onFailure: async () => {},
       settings: { batchSize: 20, maximumBatchingWindowMs: 0 },
       pollIntervalMs: 20,
@@ -203,7 +234,7 @@ describe('local archiver', () => {
     expect(keys.every((key) => /^events\/dt=\d{4}-\d{2}-\d{2}\/shardId-\d+-\d+\.json\.gz$/.test(key))).toBe(
       true,
     );
-    await runBatchLocally(env.deps);
+    await runBatch(env.deps);
     await expectExact(env.deps, orders);
     await env.close();
   });
@@ -219,7 +250,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
     await env.send(orders);
     // Act
     const started = Date.now();
-    await runBatchLocally(env.deps, { input: { now: started } });
+    await runBatch(env.deps, { input: { now: started } });
     // Assess
     for (const view of demoViews) {
       const manifest = await env.deps.store.getManifest(view.name);
@@ -236,7 +267,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
     const env = await setUp();
     const orders: Order[] = ordersOver(4, 10);
     await env.send(orders);
-    await runBatchLocally(env.deps);
+    await runBatch(env.deps);
     const late: Order = {
       id: 'late-1',
       ts: today - 3 * DAY + 5 * HOUR,
@@ -246,7 +277,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
     };
     // Act
     await env.send([late]);
-    const result = (await runBatchLocally(env.deps)) as unknown;
+    const result = (await runBatch(env.deps)) as unknown;
     // Assess
     await expectExact(env.deps, [...orders, late]);
     const revenue = await env.deps.store.getManifest('revenue');
@@ -263,13 +294,13 @@ describe('batch layer: the synthesized state machine run locally', () => {
   it('records the execution of each run under its run id, for runs its starter did not name', async () => {
     const env = await setUp([demoViews[0] as ViewDefinition]);
     await env.send(ordersOver(1, 5));
-    await runBatchLocally(env.deps);
+    await runBatch(env.deps);
     const scheduled = (await env.deps.store.getManifest('revenue'))?.lastRunId as string;
     const recorded = await env.deps.store.runExecution(scheduled);
     // The execution is not named by the run id, as the scheduler's are not: only the record finds it.
     expect(recorded).toMatch(/^arn:aws:states:[^:]+:\d+:execution:[^:]+:[\w-]+$/);
     expect(recorded?.endsWith(`:${scheduled}`)).toBe(false);
-    await runBatchLocally(env.deps, { input: { runId: 'run-named' } });
+    await runBatch(env.deps, { input: { runId: 'run-named' } });
     expect(await env.deps.store.runExecution('run-named')).toMatch(/:execution:[^:]+:run-named$/);
     await expect(env.deps.store.runExecution('run-never')).resolves.toBeNull();
     await env.close();
@@ -280,7 +311,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
     const env = await setUp([demoViews[0] as ViewDefinition]);
     await env.send(ordersOver(3, 10));
     const written = Date.now();
-    await runBatchLocally({ ...env.deps, now: () => written });
+    await runBatch({ ...env.deps, now: () => written });
     const before = (await env.deps.store.getManifest('revenue')) as Manifest;
     const lateDay = Object.keys(before.days)[0] as string;
     const replacedVersion = before.days[lateDay] as string;
@@ -300,7 +331,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
     const replaced = written + 4 * HOUR;
     const at = (now: number): BatchDeps => ({ ...env.deps, graceMs: grace, now: () => now });
     // Act: run 2 commits the new version of that day, then cleans up
-    await runBatchLocally(at(replaced));
+    await runBatch(at(replaced));
     // Assess: a reader that fetched the previous manifest can still read the replaced version
     expect((await env.deps.store.getManifest('revenue'))?.days[lateDay]).not.toBe(replacedVersion);
     expect(await readReplaced()).toEqual(rowsBefore);
@@ -327,7 +358,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
         const env = await setUp();
         const first = ordersOver(2, 12, 'a');
         await env.send(first);
-        await runBatchLocally(env.deps);
+        await runBatch(env.deps);
         const before = await Promise.all(demoViews.map((view) => served(env.deps, view)));
         const more = [
           ...ordersOver(2, 9, 'b'),
@@ -335,7 +366,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
         ];
         await env.send(more);
         // Act
-        await expect(runBatchLocally(env.deps, { crashAt: state })).rejects.toThrow();
+        await expect(runBatch(env.deps, { crashAt: state })).rejects.toThrow();
         // Assess: before the commit nothing changed; after it, the new manifest is whole
         const afterCrash = await Promise.all(demoViews.map((view) => served(env.deps, view)));
         const committed = state === BATCH_STATES.reconcile || state === BATCH_STATES.cleanup;
@@ -347,7 +378,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
             );
           else expect(now).toEqual(before[index]);
         }
-        await runBatchLocally(env.deps);
+        await runBatch(env.deps);
         await expectExact(env.deps, [...first, ...more]);
         await env.close();
       });
@@ -359,7 +390,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
     const env = await setUp();
     const orders = ordersOver(3, 10);
     await env.send(orders);
-    await runBatchLocally(env.deps);
+    await runBatch(env.deps);
     const before = await served(env.deps, demoViews[0] as ViewDefinition);
     await env.send(ordersOver(3, 10, 'x'));
     let writes = 0;
@@ -370,10 +401,10 @@ describe('batch layer: the synthesized state machine run locally', () => {
       return store.writeDay(...args);
     };
     // Act
-    await expect(runBatchLocally({ ...env.deps, store: failing })).rejects.toThrow();
+    await expect(runBatch({ ...env.deps, store: failing })).rejects.toThrow();
     // Assess
     expect(await served(env.deps, demoViews[0] as ViewDefinition)).toEqual(before);
-    await runBatchLocally(env.deps);
+    await runBatch(env.deps);
     await expectExact(env.deps, [...orders, ...ordersOver(3, 10, 'x')]);
     await env.close();
   });
@@ -382,9 +413,9 @@ describe('batch layer: the synthesized state machine run locally', () => {
     // Prepare: two runs that both read revision 1
     const env = await setUp();
     await env.send(ordersOver(2, 10));
-    await runBatchLocally(env.deps);
-    const slow = runBatchLocally(env.deps);
-    const fast = runBatchLocally(env.deps);
+    await runBatch(env.deps);
+    const slow = runBatch(env.deps);
+    const fast = runBatch(env.deps);
     // Act
     const outcomes = await Promise.allSettled([slow, fast]);
     // Assess: at most one commit per revision; the manifest is whole either way
@@ -419,10 +450,10 @@ describe('batch layer: the synthesized state machine run locally', () => {
     const now = Date.now();
     const orders = ordersOver(3, 12).map((order) => ({ ...order, ts: order.ts - DAY }));
     await env.send(orders);
-    await runBatchLocally(env.deps, { input: { now: now - 8 * HOUR } });
+    await runBatch(env.deps, { input: { now: now - 8 * HOUR } });
     // Act
     const fixed = env.with([v2]);
-    await runBatchLocally(fixed, { input: { now: now - 6 * HOUR } });
+    await runBatch(fixed, { input: { now: now - 6 * HOUR } });
     // Assess: all history recomputed with v2, v1's versions cleaned up
     const manifest = await env.deps.store.getManifest('revenue');
     expect(manifest?.version).toBe(2);
@@ -434,7 +465,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
     const newer = recentOrders(now, 'after-fix-');
     await speedProcess(fixed, newer);
     await env.send(newer);
-    await runBatchLocally(fixed, { input: { now } });
+    await runBatch(fixed, { input: { now } });
     const [report] = (await env.deps.store.latestDriftReports('revenue', 1)) as DriftReport[];
     expect(report?.rowsCompared).toBeGreaterThan(0);
     expect(report?.rowsDiffering).toBe(0);
@@ -447,13 +478,13 @@ describe('batch layer: the synthesized state machine run locally', () => {
     const now = Date.now();
     const orders = ordersOver(1, 30).map((order) => ({ ...order, ts: order.ts - DAY }));
     await env.send(orders);
-    await runBatchLocally(env.deps, { input: { now: now - 6 * HOUR } });
+    await runBatch(env.deps, { input: { now: now - 6 * HOUR } });
     const manifest = await env.deps.store.getManifest('orders_per_minute');
     const newer = recentOrders(now, 'n');
     await speedProcess(env.deps, newer);
     await env.send(newer);
     // Act
-    const result = (await runBatchLocally(env.deps, { input: { now } })) as unknown;
+    const result = (await runBatch(env.deps, { input: { now } })) as unknown;
     // Assess
     const reports = (await env.deps.store.latestDriftReports('orders_per_minute', 1)) as DriftReport[];
     expect(reports[0]?.from).toBe(manifest?.watermark);
@@ -511,12 +542,12 @@ describe('batch layer: the synthesized state machine run locally', () => {
       const now = Date.now();
       const aroundStep = <O>(state: string, run: () => Promise<O>) => stepOf.run(state, run);
       await env.send(ordersOver(3, 10));
-      await runBatchLocally(env.deps, { aroundStep, input: { now: now - 6 * HOUR } });
+      await runBatch(env.deps, { aroundStep, input: { now: now - 6 * HOUR } });
       const newer = recentOrders(now, 'n');
       await speedProcess(env.deps, newer);
       const late = { id: 'late', ts: today - 2 * DAY + HOUR, country: 'US', amount: 5, status: 'paid' };
       await env.send([...newer, late]);
-      await runBatchLocally(env.deps, { aroundStep, input: { now } });
+      await runBatch(env.deps, { aroundStep, input: { now } });
     } finally {
       fixture.dynamo.middlewareStack.remove('recordActions');
     }

@@ -2,13 +2,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListShardsCommand, PutRecordsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
 import { FileObjectStore } from '../../functions/adapters/object-store';
 import { compileJs, type ViewRow } from '../../functions/core';
+import { speedFunction } from '../../functions/speed/config';
 import { Quarantine } from '../../functions/speed/quarantine';
 import { createStream } from '../../local/emulators';
-import { type FailedBatch, KinesisConsumer } from '../../local/kinesis-consumer';
+import { type FailedBatch, KinesisConsumer, type KinesisHandler } from '../../local/kinesis-consumer';
+import { bucketDir, localPlatform } from '../../local/platform';
+import { buildFunction, environmentOf, LocalNames, synthesizeTemplate } from '../../local/template';
 import { views } from '../../views';
 import { DAY_ZERO } from '../support/arbitraries';
 import { startFixture } from '../support/fixture';
@@ -17,22 +20,31 @@ import { waitFor } from '../support/wait';
 let fixture: Awaited<ReturnType<typeof startFixture>>;
 let table: string;
 let quarantineDir: string;
-let handler: typeof import('../../functions/speed/handler').handler;
+let bucketsDir: string;
+let handler: KinesisHandler;
 
 beforeAll(async () => {
   fixture = await startFixture();
   table = await fixture.newTable();
-  quarantineDir = await mkdtemp(join(tmpdir(), 'driftless-quarantine-'));
-  // The deployed handler module, configured only through its environment.
-  for (const [name, value] of Object.entries(fixture.environment)) vi.stubEnv(name, value);
-  vi.stubEnv('TABLE_NAME', table);
-  vi.stubEnv('QUARANTINE_DIR', quarantineDir);
-  ({ handler } = await import('../../functions/speed/handler'));
+  bucketsDir = await mkdtemp(join(tmpdir(), 'driftless-buckets-'));
+  // The speed function as deployed: its factory, the environment the template gives it, the SDK
+  // clients pointed at the emulators and its quarantine bucket a local folder.
+  const template = synthesizeTemplate();
+  const names = new LocalNames(template, { table });
+  const platform = localPlatform({
+    dynamo: fixture.dynamo,
+    kinesis: fixture.kinesis,
+    bucketsDir,
+  });
+  handler = buildFunction(template, speedFunction, platform, names);
+  quarantineDir = bucketDir(
+    bucketsDir,
+    environmentOf(template, speedFunction, names).QUARANTINE_BUCKET as string,
+  );
 });
 afterAll(async () => {
-  vi.unstubAllEnvs();
   await fixture.close();
-  await rm(quarantineDir, { recursive: true, force: true });
+  await rm(bucketsDir, { recursive: true, force: true });
 });
 
 const countries = ['US', 'FR', 'DE', 'JP', 'BR'];
