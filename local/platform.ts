@@ -41,13 +41,17 @@ export function localPlatform(options: LocalPlatformOptions): Platform {
     kinesis: options.kinesis,
     bucket: (name) => new FileObjectStore(bucketDir(options.bucketsDir, name)),
     queryEngine: engine,
-    exportEngine: (place) =>
-      new DuckDbExportEngine(
-        options.engine,
-        join(bucketDir(options.bucketsDir, place.bucket), place.prefix),
-        () => options.downloadBaseUrl(place.bucket, place.prefix),
-      ),
-    batchRunner: () => options.batchRunner(),
+    exportEngine: (place) => {
+      const dir = join(bucketDir(options.bucketsDir, place.bucket), place.prefix);
+      const downloads = options.downloadBaseUrl;
+      return new DuckDbExportEngine(engine(), dir, () =>
+        downloads === undefined ? pathToFileURL(dir).href : downloads(place.bucket, place.prefix),
+      );
+    },
+    batchRunner: () => {
+      if (options.batchRunner === undefined) throw new Error('this local platform runs no state machine');
+      return options.batchRunner();
+    },
     now: options.now ?? Date.now,
   };
 }
