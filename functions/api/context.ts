@@ -6,6 +6,7 @@ import { DynamoBatchStore } from '../adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
 import { DynamoExportJobs } from '../adapters/exports';
 import { KinesisEventSink } from '../adapters/kinesis-events';
+import { requiredVariable } from '../commons/config';
 import { defineFunction } from '../commons/function';
 import { SERVICES } from '../commons/metrics';
 import type { Platform } from '../commons/platform';
@@ -14,17 +15,15 @@ import { Quarantine } from '../speed/quarantine';
 import { createApi } from './app';
 import type { ApiDeps } from './deps';
 
-const required = (name: string, what: string) => z.string({ error: `${name} is required: ${what}` }).min(1);
-
 const apiEnvironment = {
-  TABLE_NAME: required('TABLE_NAME', 'the DynamoDB table'),
-  STREAM_NAME: required('STREAM_NAME', 'the Kinesis stream events are put on'),
-  STATE_MACHINE_ARN: required('STATE_MACHINE_ARN', 'the batch state machine'),
-  ATHENA_WORKGROUP: required('ATHENA_WORKGROUP', 'the Athena work group exports run in'),
-  GLUE_DATABASE: required('GLUE_DATABASE', 'the Glue database of raw_events'),
-  EXPORT_BUCKET: required('EXPORT_BUCKET', 'the bucket Parquet exports are unloaded to'),
-  EXPORT_PREFIX: required('EXPORT_PREFIX', 'the key prefix of exports (expired by a lifecycle rule)'),
-  QUARANTINE_BUCKET: required('QUARANTINE_BUCKET', 'the bucket of quarantined records'),
+  TABLE_NAME: requiredVariable('TABLE_NAME', 'the DynamoDB table'),
+  STREAM_NAME: requiredVariable('STREAM_NAME', 'the Kinesis stream events are put on'),
+  STATE_MACHINE_ARN: requiredVariable('STATE_MACHINE_ARN', 'the batch state machine'),
+  ATHENA_WORKGROUP: requiredVariable('ATHENA_WORKGROUP', 'the Athena work group exports run in'),
+  GLUE_DATABASE: requiredVariable('GLUE_DATABASE', 'the Glue database of raw_events'),
+  EXPORT_BUCKET: requiredVariable('EXPORT_BUCKET', 'the bucket Parquet exports are unloaded to'),
+  EXPORT_PREFIX: requiredVariable('EXPORT_PREFIX', 'the key prefix of exports (expired by a lifecycle rule)'),
+  QUARANTINE_BUCKET: requiredVariable('QUARANTINE_BUCKET', 'the bucket of quarantined records'),
   SPEED_RETENTION_HOURS: z.coerce.number().int().positive(),
 };
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { views } from '../../views';
 import { DynamoBatchStore } from '../adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
+import { requiredVariable } from '../commons/config';
 import { defineFunction } from '../commons/function';
 import { SERVICES } from '../commons/metrics';
 import type { Platform } from '../commons/platform';
@@ -13,14 +14,12 @@ import { load } from './load';
 import { type PlanEvent, plan } from './plan';
 import { reconcile } from './reconcile';
 
-const required = (name: string, what: string) => z.string({ error: `${name} is required: ${what}` }).min(1);
-
 /** What every batch step reads (the five functions share one environment). */
 const batchEnvironment = {
-  TABLE_NAME: required('TABLE_NAME', 'the DynamoDB table'),
-  ARCHIVE_BUCKET: required('ARCHIVE_BUCKET', 'the raw archive bucket'),
-  ATHENA_WORKGROUP: required('ATHENA_WORKGROUP', 'the Athena workgroup'),
-  GLUE_DATABASE: required('GLUE_DATABASE', 'the Glue database of raw_events'),
+  TABLE_NAME: requiredVariable('TABLE_NAME', 'the DynamoDB table'),
+  ARCHIVE_BUCKET: requiredVariable('ARCHIVE_BUCKET', 'the raw archive bucket'),
+  ATHENA_WORKGROUP: requiredVariable('ATHENA_WORKGROUP', 'the Athena workgroup'),
+  GLUE_DATABASE: requiredVariable('GLUE_DATABASE', 'the Glue database of raw_events'),
   SETTLE_MINUTES: z.coerce.number().int().nonnegative(),
   GRACE_MINUTES: z.coerce.number().int().nonnegative(),
 };

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -16,3 +16,7 @@ export function readConfig<T extends z.ZodType>(
   );
   throw new ConfigError(`bad configuration: ${problems.join('; ')}`);
 }
+
+/** A variable that must be set and non-empty; the error says what it is for. */
+export const requiredVariable = (name: string, what: string) =>
+  z.string({ error: `${name} is required: ${what}` }).min(1, `${name} is required: ${what}`);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { orderEvents } from '../../events';
 import { views } from '../../views';
 import { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
+import { requiredVariable } from '../commons/config';
 import { defineFunction } from '../commons/function';
 import { SERVICES } from '../commons/metrics';
 import { createPowertools } from '../commons/powertools';
@@ -15,8 +16,8 @@ export const speedFunction = defineFunction({
   handlerFile: 'functions/speed/handler.ts',
   service: SERVICES.speed,
   environment: {
-    TABLE_NAME: z.string({ error: 'TABLE_NAME is required: the DynamoDB table of speed items' }).min(1),
-    QUARANTINE_BUCKET: z.string({ error: 'QUARANTINE_BUCKET is required: where invalid records go' }).min(1),
+    TABLE_NAME: requiredVariable('TABLE_NAME', 'the DynamoDB table of speed items'),
+    QUARANTINE_BUCKET: requiredVariable('QUARANTINE_BUCKET', 'where invalid records go'),
     /** How long speed items live past their bucket (TTL); the batch layer must overtake them first. */
     SPEED_RETENTION_HOURS: z.coerce.number().int().positive(),
   },
