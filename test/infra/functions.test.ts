@@ -24,9 +24,8 @@ describe('functions as synthesized', () => {
     (_logicalId, resource) => {
       // Prepare
       const definition = FUNCTION_DEFINITIONS.get(resource.Metadata?.[FUNCTION_METADATA_KEY] as string);
-      const variables = Object.keys(
-        (resource.Properties?.Environment as { Variables: Record<string, unknown> }).Variables,
-      ).sort();
+      const environment = resource.Properties?.Environment as { Variables: Record<string, unknown> };
+      const variables = Object.keys(environment.Variables).sort();
       // Assess
       expect(variables).toEqual(Object.keys(definition?.environment.shape ?? {}).sort());
       expect(resource.Properties?.Handler).toBe(`index.${definition?.handlerExport}`);
