@@ -23,7 +23,10 @@ import {
 } from '../core';
 import { type QueryEngine, QueryFailedError } from './query-engine';
 
-/** Where an archive folder keeps its events: `events/dt=YYYY-MM-DD/<file>.json.gz | .parquet`. */
+/**
+ * Where an archive folder keeps its events: `events/dt=YYYY-MM-DD/<file>.gz` (gzip JSON lines, as Firehose
+ * names them) or `<file>.parquet`.
+ */
 export const ARCHIVE_PREFIX = 'events';
 
 const sqlType = (catalog: EventCatalog, field: string): string =>
@@ -191,7 +194,7 @@ export class DuckDbQueryEngine implements QueryEngine {
     if (dir === null) return;
     const select = projection(this.catalog);
     const sources: string[] = [];
-    const jsonFiles = `${ARCHIVE_PREFIX}/${PARTITION_COLUMN}=*/*.json.gz`;
+    const jsonFiles = `${ARCHIVE_PREFIX}/${PARTITION_COLUMN}=*/*.gz`;
     if (await hasFiles(jsonFiles, dir)) {
       const columns = Object.keys(this.catalog.fields)
         .map((field) => `${quoteString(field)}: ${quoteString(sqlType(this.catalog, field))}`)

@@ -1,4 +1,5 @@
-import { awsPlatform } from '../commons/aws-platform';
+import { NO_SERVICES } from '../commons/platform';
 import { archiveTransformFunction } from './firehose-transform';
 
-export const handler = archiveTransformFunction.create(process.env, awsPlatform());
+// No AWS platform: the transform reaches no service, so its bundle loads no SDK client.
+export const handler = archiveTransformFunction.create(process.env, NO_SERVICES);

@@ -27,3 +27,10 @@ export interface Platform {
   batchRunner(stateMachineArn: string, executionOf: (runId: string) => Promise<string | null>): BatchRunner;
   readonly now: () => number;
 }
+
+/** For a function that reaches no service (the Firehose transform): any use is a mistake, said as such. */
+export const NO_SERVICES: Platform = new Proxy({} as Platform, {
+  get: (_target, name) => {
+    throw new Error(`this function reaches no services, yet asked for ${String(name)}`);
+  },
+});

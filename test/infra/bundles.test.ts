@@ -1,0 +1,702 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { AthenaClient, GetQueryExecutionCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
+import type {
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  FirehoseTransformationEvent,
+  FirehoseTransformationResult,
+  KinesisStreamBatchResponse,
+} from 'aws-lambda';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderEvents } from '../../events';
+import { executionArnOf } from '../../functions/adapters/batch-runner';
+import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
+import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
+import type { DriftReport } from '../../functions/batch/reconcile';
+import { METRICS_NAMESPACE, SERVICES } from '../../functions/commons/metrics';
+import {
+  compileJs,
+  dayOf,
+  deduplicateEvents,
+  type EventRecord,
+  type ViewDefinition,
+  type ViewRow,
+  ViewRows,
+} from '../../functions/core';
+import { FUNCTION_DEFINITIONS } from '../../functions/definitions';
+import { createStream, createTable, type Emulators, startEmulators } from '../../local/emulators';
+import { views } from '../../views';
+import { AthenaFake } from '../support/athena-fake';
+import {
+  type DeployedFunction,
+  type DeployedStack,
+  LOCAL_ACCOUNT,
+  selectApiMethod,
+  synthesizeDeployedStack,
+} from '../support/deployed-stack';
+import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
+import {
+  type AssetReport,
+  environmentBytes,
+  inspectAsset,
+  LAMBDA_LIMITS,
+  LocalLambda,
+  type LocalLambdaOptions,
+} from '../support/lambda-runtime';
+import { S3Fake } from '../support/s3-fake';
+import { emittedMetrics, metricKey, watchedMetrics } from '../support/watched-metrics';
+
+const REGION = 'us-east-1';
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** What the Lambda runtime provides besides the bundle: the SDK, nothing else. */
+const SDK_DIR = fileURLToPath(new URL('../../node_modules/@aws-sdk', import.meta.url));
+const REPOSITORY = fileURLToPath(new URL('../..', import.meta.url));
+/** Step Functions' limit on a state's input and output. */
+const STATE_PAYLOAD_BYTES = 256 * 1024;
+const ATHENA_SYNC = /^arn:aws:states:::athena:startQueryExecution\.sync$/;
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+// Three hours before this hour: every bucket settled for both runs, no speed item near its TTL.
+const T0 = Date.now() - (Date.now() % HOUR) - 3 * HOUR;
+
+const ORDERS: readonly EventRecord[] = [
+  { id: 'a1', ts: T0 + 5 * MINUTE, country: 'DE', amount: 1000, discount: 100, status: 'paid' },
+  { id: 'a2', ts: T0 + 10 * MINUTE, country: 'FR', amount: 2500, status: 'paid' },
+  { id: 'a3', ts: T0 + 20 * MINUTE, country: 'DE', amount: 500, status: 'refunded' },
+  { id: 'b1', ts: T0 + 65 * MINUTE, country: 'DE', amount: 4000, status: 'paid' },
+  { id: 'b2', ts: T0 + 70 * MINUTE, country: 'FR', amount: 1200, discount: 200, status: 'paid' },
+];
+/** b1 sent again by its producer: the speed layer counts it, the batch layer removes it. */
+const DUPLICATE = ORDERS[3] as EventRecord;
+const INVALID = { id: 'bad-1', ts: T0 + 30 * MINUTE, amount: -5, status: 'paid' };
+const RECORDS: readonly EventRecord[] = [...ORDERS, DUPLICATE, INVALID];
+const ACCEPTED = [...ORDERS, DUPLICATE];
+const SHARD_ID = 'shardId-000000000000';
+const DELIVERY_STREAM = 'driftless-local-archive';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type State = { Type: string; Resource?: string; ItemProcessor?: { States: Record<string, State> } };
+
+let root: string;
+let stack: DeployedStack;
+let assets: Map<string, AssetReport>;
+let emulators: Emulators;
+let s3: S3Fake;
+let athena: AthenaFake;
+let athenaClient: AthenaClient;
+const lambdas = new Map<string, LocalLambda>();
+const invokedWith = new Map<string, string[]>();
+
+const sorted = (view: ViewDefinition, rows: Iterable<ViewRow>) => new ViewRows(view).addAll(rows).sorted();
+const inRange = (rows: readonly ViewRow[], from: number, to: number) =>
+  rows.filter((row) => row.bucket >= from && row.bucket < to);
+
+/** The local name of the one resource of a type the functions reference. */
+function localName(type: string): string {
+  const [logicalId, ...others] = stack.logicalIdsOf(type);
+  if (logicalId === undefined || others.length > 0) throw new Error(`expected one ${type}`);
+  return stack.resolve({ Ref: logicalId });
+}
+
+function functionNamed(name: string): DeployedFunction {
+  const found = stack.functions.find((fn) => fn.name === name);
+  if (found === undefined) throw new Error(`the template has no function ${name}`);
+  return found;
+}
+
+/** Invokes a deployed function's bundle, noting what it was invoked with for the report. */
+async function invoke<T>(fn: DeployedFunction, what: string, event: unknown): Promise<T> {
+  const notes = invokedWith.get(fn.logicalId) ?? [];
+  if (!notes.includes(what)) notes.push(what);
+  invokedWith.set(fn.logicalId, notes);
+  const lambda = lambdas.get(fn.logicalId);
+  if (lambda === undefined) throw new Error(`${fn.name} was not started`);
+  return lambda.invoke<T>(event);
+}
+
+/** What Lambda gives the function: its template variables, resolved to local names, and the platform's. */
+function environmentOf(fn: DeployedFunction): Record<string, string> {
+  const variables = Object.fromEntries(
+    Object.entries(fn.variables).map(([name, value]) => [name, stack.resolve(value)]),
+  );
+  // Metrics must be published for the alarm check to mean anything.
+  if ('POWERTOOLS_METRICS_DISABLED' in variables || 'POWERTOOLS_DEV' in variables)
+    throw new Error(`${fn.name} disables or redirects its metrics`);
+  return {
+    ...variables,
+    AWS_REGION: REGION,
+    AWS_DEFAULT_REGION: REGION,
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_SESSION_TOKEN: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamoEndpoint,
+    AWS_ENDPOINT_URL_KINESIS: emulators.kinesisEndpoint,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ENDPOINT_URL_ATHENA: athena.endpoint,
+    // No Step Functions here: a call fails at once (port 9 refuses), it never reaches AWS.
+    AWS_ENDPOINT_URL_SFN: 'http://127.0.0.1:9',
+  };
+}
+
+function startLambda(
+  fn: DeployedFunction,
+  overrides: Partial<LocalLambdaOptions> = {},
+): Promise<LocalLambda> {
+  return LocalLambda.start({
+    name: fn.logicalId,
+    assetDir: fn.assetDir,
+    handler: fn.handler,
+    environment: environmentOf(fn),
+    timeoutSeconds: fn.timeoutSeconds,
+    memoryMB: fn.memoryMB,
+    sdkDir: SDK_DIR,
+    workDir: join(root, 'lambda'),
+    ...overrides,
+  });
+}
+
+/** Every Task state of a definition, Map item processors included. */
+function taskStates(states: Record<string, State>): [string, State][] {
+  return Object.entries(states).flatMap(([name, state]) => [
+    ...(state.Type === 'Task' ? [[name, state] as [string, State]] : []),
+    ...(state.ItemProcessor ? taskStates(state.ItemProcessor.States) : []),
+  ]);
+}
+
+/** As Step Functions runs `athena:startQueryExecution.sync`: start, poll, answer GetQueryExecution's output. */
+async function runQuerySync(input: Json): Promise<Json> {
+  const { QueryExecutionId } = await athenaClient.send(new StartQueryExecutionCommand(input as never));
+  for (;;) {
+    const { $metadata, ...output } = await athenaClient.send(
+      new GetQueryExecutionCommand({ QueryExecutionId }),
+    );
+    const state = output.QueryExecution?.Status?.State;
+    if (state === 'SUCCEEDED') return JSON.parse(JSON.stringify(output)) as Json;
+    if (state === 'FAILED' || state === 'CANCELLED')
+      throw Object.assign(new Error(output.QueryExecution?.Status?.StateChangeReason ?? state), {
+        name: 'States.TaskFailed',
+      });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Runs the synthesized batch state machine with aws-local-stepfunctions: each Lambda task invokes the
+ * bundle of the function its Resource names, with exactly the input the machine passes; the Athena
+ * `.sync` task queries the Athena fake. Resolves to each task state's outputs, in order.
+ */
+async function runStateMachine(input: Json): Promise<Map<string, Json[]>> {
+  const [machineId] = stack.logicalIdsOf('AWS::StepFunctions::StateMachine');
+  const machineResource = stack.template.Resources[machineId as string];
+  const definition = JSON.parse(stack.resolve(machineResource?.Properties?.DefinitionString)) as {
+    States: Record<string, State>;
+  };
+  const byArn = new Map(
+    stack.functions.map((fn) => [stack.resolve({ 'Fn::GetAtt': [fn.logicalId, 'Arn'] }), fn]),
+  );
+  const outputs = new Map<string, Json[]>();
+  const handlers: Record<string, (input: Json) => Promise<Json>> = {};
+  for (const [name, state] of taskStates(definition.States)) {
+    const resource = state.Resource ?? '';
+    const fn = byArn.get(resource);
+    if (fn === undefined && !ATHENA_SYNC.test(resource))
+      throw new Error(`state ${name}: no local ${resource}`);
+    handlers[name] = async (taskInput) => {
+      if (Buffer.byteLength(JSON.stringify(taskInput)) > STATE_PAYLOAD_BYTES)
+        throw new Error(`state ${name}: input over Step Functions' 256 KB`);
+      const output =
+        fn === undefined
+          ? await runQuerySync(taskInput)
+          : await invoke<Json>(fn, 'the synthesized state machine, run twice', taskInput);
+      if (Buffer.byteLength(JSON.stringify(output)) > STATE_PAYLOAD_BYTES)
+        throw new Error(`state ${name}: output over Step Functions' 256 KB`);
+      outputs.set(name, [...(outputs.get(name) ?? []), output]);
+      return output;
+    };
+  }
+  const machineArn = stack.resolve({ Ref: machineId });
+  const executionName = randomUUID();
+  const execution = new StateMachine(definition as never).run(input, {
+    overrides: { taskResourceLocalHandlers: handlers },
+    context: { Execution: { Id: executionArnOf(machineArn, executionName), Name: executionName } },
+  });
+  await execution.result;
+  return outputs;
+}
+
+/**
+ * The REST proxy event API Gateway sends the function for a request, from the deployed API: the method
+ * it selects gives `resource` and `pathParameters`; with binary media types on, any body is base64.
+ */
+function apiEvent(
+  method: string,
+  path: string,
+  options: {
+    query?: Record<string, string>;
+    headers?: Record<string, string>;
+    body?: string;
+    /** The request is one API Gateway answers itself in AWS (a MOCK method); the local server passes it on. */
+    onlyLocally?: boolean;
+  } = {},
+): APIGatewayProxyEvent {
+  const selected = selectApiMethod(stack.apiMethods, method, path);
+  const proxied = selectApiMethod(
+    stack.apiMethods.filter((candidate) => candidate.integration === 'AWS_PROXY'),
+    method,
+    path,
+  );
+  if (proxied === null) throw new Error(`no Lambda proxy method of the API takes ${method} ${path}`);
+  if (selected?.method !== proxied.method && !options.onlyLocally)
+    throw new Error(`API Gateway answers ${method} ${path} itself (${selected?.method.integration})`);
+  const [stageId] = stack.logicalIdsOf('AWS::ApiGateway::Stage');
+  const stage = String(stack.template.Resources[stageId as string]?.Properties?.StageName);
+  const headers = {
+    Host: 'abc123.execute-api.us-east-1.amazonaws.com',
+    'X-Api-Key': 'local',
+    ...options.headers,
+  };
+  const query = options.query ?? null;
+  const resource = proxied.method.resourcePath;
+  return {
+    resource,
+    path,
+    httpMethod: method,
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]])),
+    queryStringParameters: query,
+    multiValueQueryStringParameters:
+      query && Object.fromEntries(Object.entries(query).map(([name, value]) => [name, [value]])),
+    pathParameters: proxied.pathParameters,
+    stageVariables: null,
+    body: options.body === undefined ? null : Buffer.from(options.body).toString('base64'),
+    isBase64Encoded: options.body !== undefined,
+    requestContext: {
+      accountId: LOCAL_ACCOUNT,
+      apiId: 'abc123',
+      authorizer: null,
+      domainName: headers.Host,
+      httpMethod: method,
+      identity: { sourceIp: '127.0.0.1', apiKey: 'local' } as never,
+      path: `/${stage}${path}`,
+      protocol: 'HTTP/1.1',
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: resource,
+      stage,
+    },
+  };
+}
+
+/** A proxy answer's body as the client receives it: base64 and gzip undone. */
+function bodyOf(result: APIGatewayProxyResult): string {
+  const bytes = Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+  const encoding = Object.entries(result.headers ?? {}).find(
+    ([name]) => name.toLowerCase() === 'content-encoding',
+  );
+  return (encoding?.[1] === 'gzip' ? gunzipSync(bytes) : bytes).toString('utf8');
+}
+
+const headerOf = (result: APIGatewayProxyResult, name: string): unknown =>
+  Object.entries(result.headers ?? {}).find(([key]) => key.toLowerCase() === name.toLowerCase())?.[1];
+
+async function streamRecords(kinesis: KinesisClient, streamName: string): Promise<EventRecord[]> {
+  const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
+  const records: EventRecord[] = [];
+  for (const shard of Shards) {
+    const { ShardIterator } = await kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: streamName,
+        ShardId: shard.ShardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    const { Records = [] } = await kinesis.send(new GetRecordsCommand({ ShardIterator }));
+    for (const record of Records) records.push(JSON.parse(Buffer.from(record.Data ?? []).toString('utf8')));
+  }
+  return records;
+}
+
+describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120_000 }, () => {
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'driftless-bundles-'));
+    stack = synthesizeDeployedStack(join(root, 'cdk.out'), REGION);
+    assets = new Map();
+    for (const fn of stack.functions) assets.set(fn.logicalId, await inspectAsset(fn.assetDir));
+    emulators = await startEmulators();
+    await createTable(emulators.dynamo, localName('AWS::DynamoDB::GlobalTable'));
+    await createStream(emulators.kinesis, localName('AWS::Kinesis::Stream'), 2);
+    const buckets = stack
+      .logicalIdsOf('AWS::S3::Bucket')
+      .map((logicalId) => stack.resolve({ Ref: logicalId }));
+    s3 = await S3Fake.start({ root: join(root, 's3'), buckets, region: REGION });
+    const archiveBucket = stack.resolve(functionNamed('batch-plan').variables.ARCHIVE_BUCKET);
+    athena = await AthenaFake.start({
+      catalog: orderEvents,
+      region: REGION,
+      workGroup: localName('AWS::Athena::WorkGroup'),
+      database: localName('AWS::Glue::Database'),
+      tableObjects: () => s3.list(archiveBucket, 'events/'),
+      scratchDir: join(root, 'athena'),
+    });
+    athenaClient = new AthenaClient({ region: REGION, credentials: CREDENTIALS, endpoint: athena.endpoint });
+    await mkdir(join(root, 'lambda'));
+    // Two at a time: the machine has two cores.
+    for (let index = 0; index < stack.functions.length; index += 2)
+      await Promise.all(
+        stack.functions
+          .slice(index, index + 2)
+          .map(async (fn) => lambdas.set(fn.logicalId, await startLambda(fn))),
+      );
+  }, 300_000);
+
+  afterAll(async () => {
+    // The table for the note: one JSON line per function.
+    for (const fn of stack?.functions ?? []) {
+      const asset = assets.get(fn.logicalId);
+      console.log(
+        JSON.stringify({
+          bundle: fn.name,
+          handler: fn.handler,
+          bytes: asset?.bytes,
+          zippedBytes: asset?.zippedBytes,
+          invokedWith: invokedWith.get(fn.logicalId)?.join('; ') ?? 'loaded only',
+        }),
+      );
+    }
+    await Promise.all([...lambdas.values()].map((lambda) => lambda.close()));
+    athenaClient?.destroy();
+    await athena?.close();
+    await s3?.close();
+    await emulators?.close();
+    if (root !== undefined) await rm(root, { recursive: true, force: true });
+  });
+
+  it('ships every function on nodejs24.x, zipped under 50 MB, with no native module and a small environment', () => {
+    // Prepare
+    const problems: string[] = [];
+    // Act
+    for (const fn of stack.functions) {
+      const asset = assets.get(fn.logicalId) as AssetReport;
+      if (fn.runtime !== 'nodejs24.x') problems.push(`${fn.name}: runtime ${fn.runtime}`);
+      if (asset.zippedBytes > LAMBDA_LIMITS.zippedBytes)
+        problems.push(`${fn.name}: ${asset.zippedBytes} bytes zipped`);
+      if (asset.bytes > LAMBDA_LIMITS.unzippedBytes)
+        problems.push(`${fn.name}: ${asset.bytes} bytes unzipped`);
+      for (const native of asset.nativeModules) problems.push(`${fn.name}: native module ${native}`);
+      const variables = Object.fromEntries(
+        Object.entries(fn.variables).map(([name, value]) => [name, stack.resolve(value)]),
+      );
+      if (environmentBytes(variables) > LAMBDA_LIMITS.environmentBytes)
+        problems.push(`${fn.name}: environment over 4 KB`);
+    }
+    // Assess
+    expect(problems).toEqual([]);
+  });
+
+  it('deploys every function definition once, its Handler naming the export the definition gives', () => {
+    // Prepare
+    const definitions = [...FUNCTION_DEFINITIONS.values()];
+    // Act
+    const deployed = stack.functions.filter((fn) => FUNCTION_DEFINITIONS.has(fn.name));
+    // Assess
+    expect(deployed.map((fn) => fn.name).sort()).toEqual(
+      definitions.map((definition) => definition.name).sort(),
+    );
+    for (const fn of deployed)
+      expect(fn.handler, fn.name).toBe(`index.${FUNCTION_DEFINITIONS.get(fn.name)?.handlerExport}`);
+  });
+
+  it('loads every bundle on Node 24 outside the repository, where only @aws-sdk resolves, with its handler exported', () => {
+    // Prepare
+    const loaded = [...lambdas.entries()];
+    // Act
+    const failures = loaded
+      .filter(([, lambda]) => lambda.initError !== null)
+      .map(([id, lambda]) => `${id}: ${lambda.initError?.errorType}: ${lambda.initError?.errorMessage}`);
+    // Assess
+    expect(failures).toEqual([]);
+    expect(loaded).toHaveLength(stack.functions.length);
+    for (const [, lambda] of loaded) expect(lambda.nodeVersion).toMatch(/^24\./);
+    for (const [, lambda] of loaded) expect(lambda.taskRoot.startsWith(REPOSITORY)).toBe(false);
+  });
+
+  it('fails a bundle whose handler is not exported, as Lambda does (Runtime.HandlerNotFound)', async () => {
+    // Prepare
+    const speed = functionNamed('speed');
+    // Act
+    const lambda = await startLambda(speed, { handler: 'index.notExported' });
+    // Assess
+    expect(lambda.initError?.errorType).toBe('Runtime.HandlerNotFound');
+    await lambda.close();
+  });
+
+  it('fails a bundle that imports a package the runtime lacks (Runtime.ImportModuleError)', async () => {
+    // Prepare: a bundle that left a dependency outside, as a missing `nodeModules`/`externalModules` would
+    const assetDir = join(root, 'leaky-asset');
+    await mkdir(assetDir);
+    await writeFile(
+      join(assetDir, 'index.mjs'),
+      "import { NodeHttpHandler } from '@smithy/node-http-handler';\nexport const handler = async () => String(NodeHttpHandler);\n",
+    );
+    // Act
+    const lambda = await startLambda(functionNamed('archive-transform'), {
+      assetDir,
+      handler: 'index.handler',
+    });
+    // Assess
+    expect(lambda.initError?.errorType).toBe('Runtime.ImportModuleError');
+    expect(lambda.initError?.errorMessage).toContain('@smithy/node-http-handler');
+    await lambda.close();
+  });
+
+  it('speed: applies a Kinesis batch of valid and duplicate records and quarantines the invalid one', async () => {
+    // Prepare
+    const speed = functionNamed('speed');
+    const event = kinesisEvent(
+      RECORDS.map((record, index) =>
+        kinesisRecord({
+          shardId: SHARD_ID,
+          sequenceNumber: sequenceNumber(index),
+          data: JSON.stringify(record),
+          partitionKey: String(record.id),
+          arrivalMs: (record.ts as number) + 2_000,
+        }),
+      ),
+    );
+    // Act
+    const answer = await invoke<KinesisStreamBatchResponse>(
+      speed,
+      'a Kinesis batch: 5 orders, a duplicate, an invalid record',
+      event,
+    );
+    // Assess
+    expect(answer).toEqual({ batchItemFailures: [] });
+    const store = new DynamoSpeedStore(emulators.dynamo, stack.resolve(speed.variables.TABLE_NAME));
+    for (const view of views) {
+      const stored = await store.readRows(view, T0, T0 + 3 * HOUR, Date.now());
+      expect(sorted(view, stored), view.name).toEqual(compileJs(view).reduce(ACCEPTED).sorted());
+    }
+    const quarantineBucket = stack.resolve(speed.variables.QUARANTINE_BUCKET);
+    const quarantined = await s3.list(quarantineBucket, 'quarantine/');
+    expect(quarantined).toHaveLength(1);
+    const record = JSON.parse(
+      (await s3.get(quarantineBucket, quarantined[0]?.key as string)).toString('utf8'),
+    );
+    expect(record.reason).toMatch(/amount/);
+    const [published] = lambdas.get(speed.logicalId)?.emf() ?? [];
+    expect(published).toMatchObject({ service: SERVICES.speed, events: 6, invalid: 1, conflicts: 0 });
+  });
+
+  it('archive transform: files valid records under their event day (dt) and drops the invalid one', async () => {
+    // Prepare
+    const transform = functionNamed('archive-transform');
+    const event: FirehoseTransformationEvent = {
+      invocationId: randomUUID(),
+      deliveryStreamArn: `arn:aws:firehose:${REGION}:${LOCAL_ACCOUNT}:deliverystream/${DELIVERY_STREAM}`,
+      sourceKinesisStreamArn: `arn:aws:kinesis:${REGION}:${LOCAL_ACCOUNT}:stream/${localName('AWS::Kinesis::Stream')}`,
+      region: REGION,
+      records: RECORDS.map((record, index) => ({
+        recordId: `49546986683135544286507457936321625675700192471156785154${index}`,
+        approximateArrivalTimestamp: (record.ts as number) + 2_000,
+        data: Buffer.from(JSON.stringify(record)).toString('base64'),
+        kinesisRecordMetadata: {
+          shardId: SHARD_ID,
+          partitionKey: String(record.id),
+          approximateArrivalTimestamp: (record.ts as number) + 2_000,
+          sequenceNumber: sequenceNumber(index),
+          subsequenceNumber: '0',
+        },
+      })),
+    };
+    // Act
+    const answer = await invoke<FirehoseTransformationResult>(
+      transform,
+      'a Firehose transformation batch: 6 good records, 1 invalid',
+      event,
+    );
+    // Assess
+    expect(answer.records.map(({ recordId }) => recordId)).toEqual(
+      event.records.map(({ recordId }) => recordId),
+    );
+    expect(
+      answer.records.map((record) => [record.result, record.metadata?.partitionKeys?.dt ?? null]),
+    ).toEqual(
+      RECORDS.map((record) => (record === INVALID ? ['Dropped', null] : ['Ok', dayOf(record.ts as number)])),
+    );
+    // Then Firehose delivers each partition's Ok records, gzip, under the stack's prefix, named as Firehose names them.
+    const archiveBucket = stack.resolve(functionNamed('batch-plan').variables.ARCHIVE_BUCKET);
+    const stamp = new Date().toISOString().slice(0, 19).replace(/[T:]/g, '-');
+    const byDay = Map.groupBy(
+      answer.records.filter((record) => record.result === 'Ok'),
+      (record) => record.metadata?.partitionKeys?.dt as string,
+    );
+    for (const [day, records] of byDay) {
+      const lines = records.map((record) => Buffer.from(record.data ?? '', 'base64'));
+      await s3.put(
+        archiveBucket,
+        `events/dt=${day}/${DELIVERY_STREAM}-1-${stamp}-${randomUUID()}.gz`,
+        gzipSync(Buffer.concat(lines)),
+      );
+    }
+  });
+
+  it('batch: two runs of the synthesized state machine load exact views from the archive and reconcile with the speed layer', async () => {
+    // Prepare: the archive and the speed items written above
+    const plan = functionNamed('batch-plan');
+    const store = new DynamoBatchStore(emulators.dynamo, stack.resolve(plan.variables.TABLE_NAME));
+    // Act
+    await runStateMachine({ now: T0 + 80 * MINUTE });
+    const second = await runStateMachine({ now: T0 + 140 * MINUTE });
+    // Assess: every bucket below each watermark is exact (the duplicate removed, the invalid record out)
+    for (const view of views) {
+      const manifest = await store.getManifest(view.name);
+      expect(manifest, view.name).not.toBeNull();
+      const watermark = manifest?.watermark as number;
+      expect(watermark).toBeGreaterThan(T0 + HOUR);
+      const exact = compileJs(view).reduce(deduplicateEvents(view, ACCEPTED)).sorted();
+      const served = await store.readRows(view, manifest as never, T0, watermark);
+      expect(sorted(view, served), view.name).toEqual(inRange(exact, T0, watermark));
+    }
+    expect(athena.executed.map(({ state }) => state)).toEqual([
+      'SUCCEEDED',
+      'SUCCEEDED',
+      'SUCCEEDED',
+      'SUCCEEDED',
+    ]);
+    // The second run reconciles the hour (minutes) the first run's watermark left: speed counted b1 twice.
+    const [reconciled] = (second.get('Reconcile') ?? []) as unknown as { reports: DriftReport[] }[];
+    expect(
+      Object.fromEntries((reconciled?.reports ?? []).map((report) => [report.view, report.driftRatio])),
+    ).toEqual({ revenue: 0.8, orders_per_minute: 0.5 });
+    const published = lambdas.get(functionNamed('batch-reconcile').logicalId)?.emf() ?? [];
+    expect(Object.fromEntries(published.map((line) => [line.view, line.driftRatio]))).toEqual({
+      revenue: 0.8,
+      orders_per_minute: 0.5,
+    });
+  });
+
+  it('api: answers a CORS preflight (the local server passes them on; in AWS a MOCK method answers)', async () => {
+    // Prepare
+    // In AWS the API's MOCK method answers preflights; the local server passes them to the function.
+    const event = apiEvent('OPTIONS', '/events', {
+      onlyLocally: true,
+      headers: {
+        Origin: 'https://dashboard.example',
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'content-type,x-api-key',
+      },
+    });
+    // Act
+    const answer = await invoke<APIGatewayProxyResult>(
+      functionNamed('api'),
+      'API Gateway proxy events: OPTIONS /events (local server only)',
+      event,
+    );
+    // Assess
+    expect(answer.statusCode).toBeLessThan(300);
+    expect(headerOf(answer, 'access-control-allow-origin')).toBe('*');
+  });
+
+  it('api: lists the views with the watermarks the batch runs committed', async () => {
+    // Prepare
+    const event = apiEvent('GET', '/views');
+    // Act
+    const answer = await invoke<APIGatewayProxyResult>(functionNamed('api'), 'GET /views', event);
+    // Assess
+    expect(answer.statusCode).toBe(200);
+    const body = JSON.parse(bodyOf(answer)) as { views: { name: string; watermark: number }[] };
+    expect(Object.fromEntries(body.views.map((view) => [view.name, view.watermark]))).toEqual({
+      revenue: T0 + 2 * HOUR,
+      orders_per_minute: T0 + 125 * MINUTE,
+    });
+  });
+
+  it('api: serves the revenue series gzipped, exact from the batch layer below the watermark', async () => {
+    // Prepare
+    const event = apiEvent('GET', '/views/revenue/series', {
+      query: { from: String(T0), to: String(T0 + 3 * HOUR) },
+      headers: { 'Accept-Encoding': 'gzip, deflate' },
+    });
+    // Act
+    const answer = await invoke<APIGatewayProxyResult>(
+      functionNamed('api'),
+      'GET /views/revenue/series',
+      event,
+    );
+    // Assess
+    expect(answer.statusCode).toBe(200);
+    expect(headerOf(answer, 'content-encoding')).toBe('gzip');
+    const body = JSON.parse(bodyOf(answer)) as { buckets: unknown[] };
+    expect(body.buckets).toEqual([
+      {
+        start: T0,
+        source: 'batch',
+        groups: [
+          { key: { country: 'DE' }, values: { revenue: 900, orders: 1 } },
+          { key: { country: 'FR' }, values: { revenue: 2500, orders: 1 } },
+        ],
+      },
+      {
+        start: T0 + HOUR,
+        source: 'batch',
+        groups: [
+          { key: { country: 'DE' }, values: { revenue: 4000, orders: 1 } },
+          { key: { country: 'FR' }, values: { revenue: 1000, orders: 1 } },
+        ],
+      },
+    ]);
+  });
+
+  it('api: accepts a base64 POST /events with 202 and puts the valid events on the stream', async () => {
+    // Prepare
+    const posted = [
+      { id: 'api-1', ts: T0 + 150 * MINUTE, country: 'DE', amount: 700, status: 'paid' },
+      { id: 'api-2', ts: T0 + 151 * MINUTE, country: 'FR', amount: 300, status: 'pending' },
+      { id: 'api-bad', ts: T0 + 152 * MINUTE, amount: 'lots', status: 'paid' },
+    ];
+    const event = apiEvent('POST', '/events', {
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(posted),
+    });
+    // Act
+    const answer = await invoke<APIGatewayProxyResult>(
+      functionNamed('api'),
+      'POST /events (base64 body)',
+      event,
+    );
+    // Assess
+    expect(answer.statusCode).toBe(202);
+    expect(JSON.parse(bodyOf(answer))).toMatchObject({ accepted: 2, rejected: 1 });
+    const onStream = await streamRecords(emulators.kinesis, localName('AWS::Kinesis::Stream'));
+    expect(onStream.map((record) => record.id).sort()).toEqual(['api-1', 'api-2']);
+  });
+
+  it('every Driftless alarm and dashboard metric watches a metric the bundles emitted, with the same dimensions', () => {
+    // Prepare
+    const emitted = new Set(
+      emittedMetrics([...lambdas.values()].flatMap((lambda) => lambda.emf())).map(metricKey),
+    );
+    // Act
+    const watched = watchedMetrics(stack.template, METRICS_NAMESPACE);
+    const unmatched = watched
+      .filter(({ metric }) => !emitted.has(metricKey(metric)))
+      .map(({ watcher, metric }) => `${watcher} watches ${metricKey(metric)}`);
+    // Assess
+    expect(watched.length).toBeGreaterThan(0);
+    expect(unmatched, `emitted: ${[...emitted].sort().join(' ')}`).toEqual([]);
+  });
+});
