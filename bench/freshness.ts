@@ -43,7 +43,9 @@ export async function benchFreshness(options: FreshnessBenchOptions): Promise<vo
     const poller = (async () => {
       while (polling) {
         if (pending.size > 0) {
-          const answer = (await (await fetch(seriesUrl())).json()) as {
+          const answer = (await (
+            await fetch(seriesUrl(), { headers: { 'x-api-key': runtime.apiKey } })
+          ).json()) as {
             buckets: { groups: { key: { country: string | null } }[] }[];
           };
           const seenAt = performance.now();
@@ -72,6 +74,7 @@ export async function benchFreshness(options: FreshnessBenchOptions): Promise<vo
       );
       const response = await fetch(`${runtime.apiUrl}/events`, {
         method: 'POST',
+        headers: { 'x-api-key': runtime.apiKey },
         body: JSON.stringify({ id: `fresh-${index}`, ts: Date.now(), country, amount: 100, status: 'paid' }),
       });
       if (response.status !== 202) throw new Error(`POST /events answered ${response.status}`);

@@ -22,9 +22,9 @@ const HOUR = BUCKET_WIDTH_MS.hour;
 const print = (line: object) => console.log(JSON.stringify(line));
 
 /** The answer's bytes as a client accepting gzip gets them. */
-function getGzipped(url: string): Promise<Buffer> {
+function getGzipped(url: string, apiKey: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    get(url, { headers: { 'accept-encoding': 'gzip' } }, (response) => {
+    get(url, { headers: { 'accept-encoding': 'gzip', 'x-api-key': apiKey } }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('error', reject);
@@ -70,6 +70,7 @@ export async function benchServe(options: ServeBenchOptions): Promise<void> {
     for (let offset = 0; offset < events.length; offset += 500) {
       const response = await fetch(`${runtime.apiUrl}/events`, {
         method: 'POST',
+        headers: { 'x-api-key': runtime.apiKey },
         body: JSON.stringify(events.slice(offset, offset + 500)),
       });
       if (response.status !== 202) throw new Error(`seeding: POST /events answered ${response.status}`);
@@ -97,12 +98,12 @@ export async function benchServe(options: ServeBenchOptions): Promise<void> {
     );
     const to = now - (now % HOUR) + HOUR;
     const url = `${runtime.apiUrl}/views/revenue/series?from=${to - options.seriesDays * 24 * HOUR}&to=${to}&step=${options.step}`;
-    const expected = await (await fetch(url)).text();
+    const expected = await (await fetch(url, { headers: { 'x-api-key': runtime.apiKey } })).text();
     const check = JSON.parse(expected) as { buckets: { groups: unknown[] }[] };
     const groupsServed = check.buckets.reduce((sum, bucket) => sum + bucket.groups.length, 0);
     dynamoRequests = 0;
     // Each answer served under load is this one, gzipped: checked once here, then only by status and size.
-    const zipped = await getGzipped(url);
+    const zipped = await getGzipped(url, runtime.apiKey);
     if (gunzipSync(zipped).toString() !== expected)
       throw new Error('the gzipped answer is not the plain one');
     // autocannon on a worker thread, as clients would be on other machines: the API's thread serves only.
@@ -113,7 +114,7 @@ export async function benchServe(options: ServeBenchOptions): Promise<void> {
       connections: options.clients,
       duration: options.seconds,
       workers: 1,
-      headers: { 'accept-encoding': 'gzip' },
+      headers: { 'accept-encoding': 'gzip', 'x-api-key': runtime.apiKey },
       // Unmeasured first: the server's code is compiled and optimized as it runs.
       warmup: { connections: options.clients, duration: options.warmupSeconds },
     } as autocannon.Options);

@@ -65,6 +65,7 @@ export async function benchSoak(options: SoakBenchOptions): Promise<void> {
         const batch = Array.from({ length: count }, () => orders.next().value?.event);
         const response = await fetch(`${runtime.apiUrl}/events`, {
           method: 'POST',
+          headers: { 'x-api-key': runtime.apiKey },
           body: JSON.stringify(batch),
         });
         const answer = (await response.json()) as { accepted: number };
@@ -114,6 +115,7 @@ export async function benchSoak(options: SoakBenchOptions): Promise<void> {
     const series = (await (
       await fetch(
         `${runtime.apiUrl}/views/orders_per_minute/series?from=${end - span}&to=${end}&step=minute&exact=true`,
+        { headers: { 'x-api-key': runtime.apiKey } },
       )
     ).json()) as { watermark: number; buckets: { groups: { values: { orders: number | string } }[] }[] };
     if (series.watermark < end) throw new Error(`the watermark ${series.watermark} is below the events' end`);

@@ -1,11 +1,15 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { generateOrders } from '../local/demo';
 
 /** The local runtime's API, where `npm start` puts it. */
 const LOCAL_API = 'http://127.0.0.1:3000';
+/** Where the local runtime keeps its data, and its API key in the file `api-key` (local/runtime.ts writes it). */
+const LOCAL_DATA_DIR = '.driftless';
+const LOCAL_API_KEY_FILE = 'api-key';
 const MAX_EVENTS_PER_POST = 500;
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -137,7 +141,12 @@ class DriftlessApi {
     }
     if (response.status >= 400 && !(response.status === 400 && path === '/events')) {
       const message = (answer as { message?: string })?.message ?? text.slice(0, 200);
-      throw new CliError(`${method} ${url.pathname} answered ${response.status}: ${message}`);
+      // API Gateway's answer to a missing or wrong key says only "Forbidden".
+      const hint =
+        response.status === 403 && message === 'Forbidden'
+          ? `; ${this.apiKey ? 'the API key was refused' : 'no API key was sent'}: pass --api-key <key> (or set DRIFTLESS_API_KEY); a local runtime keeps its key in <data dir>/${LOCAL_API_KEY_FILE}`
+          : '';
+      throw new CliError(`${method} ${url.pathname} answered ${response.status}: ${message}${hint}`);
     }
     return answer;
   }
@@ -227,19 +236,43 @@ const program = new Command('driftless')
       .env('DRIFTLESS_API')
       .default(LOCAL_API),
   )
-  .addOption(new Option('--api-key <key>', 'sent as x-api-key, for a deployed API').env('DRIFTLESS_API_KEY'))
+  .addOption(
+    new Option(
+      '--api-key <key>',
+      `sent as x-api-key (default: the local runtime's, from <data dir>/${LOCAL_API_KEY_FILE})`,
+    ).env('DRIFTLESS_API_KEY'),
+  )
+  .addOption(
+    new Option('--data-dir <dir>', 'where the local runtime persists everything, its API key included')
+      .env('DRIFTLESS_DATA_DIR')
+      .default(LOCAL_DATA_DIR),
+  )
+  // Each command's --help lists these too: `start --data-dir` and `query --api-key` are theirs.
+  .configureHelp({ showGlobalOptions: true })
   .showHelpAfterError();
 
+/** The key the local runtime made and kept in its data folder; none if it has not run there. */
+function localApiKey(dataDir: string): string | undefined {
+  try {
+    return readFileSync(join(dataDir, LOCAL_API_KEY_FILE), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const apiOf = (command: Command) => {
-  const { api, apiKey } = command.optsWithGlobals<{ api: string; apiKey?: string }>();
-  return new DriftlessApi(api, apiKey);
+  const { api, apiKey, dataDir } = command.optsWithGlobals<{
+    api: string;
+    apiKey?: string;
+    dataDir: string;
+  }>();
+  return new DriftlessApi(api, apiKey ?? localApiKey(dataDir));
 };
 
 program
   .command('start')
   .description('start the whole pipeline locally: emulators, speed and batch layers, API, dashboard, demo')
   .option('--port <port>', 'the API and dashboard port (0: any free one)', parseCount, 3000)
-  .option('--data-dir <dir>', 'where everything persists between runs', '.driftless')
   .option('--no-demo', 'do not generate demo order events')
   .option('--demo-rate <events/s>', 'demo order events per second', parseRate, 20)
   .option(
@@ -251,15 +284,19 @@ program
   .option('--settle <duration>', 'how far the batch watermark trails now', parseDuration, 60_000)
   .option('--log-level <level>', 'DEBUG, INFO, WARN, ERROR or SILENT', 'WARN')
   .action(
-    async (options: {
-      port: number;
-      dataDir: string;
-      demo: boolean;
-      demoRate: number;
-      batchEvery: number;
-      settle: number;
-      logLevel: string;
-    }) => {
+    async (
+      options: {
+        port: number;
+        demo: boolean;
+        demoRate: number;
+        batchEvery: number;
+        settle: number;
+        logLevel: string;
+      },
+      command: Command,
+    ) => {
+      // --data-dir is the program's: the other commands read the runtime's API key from there.
+      const { dataDir } = command.optsWithGlobals<{ dataDir: string }>();
       const [{ Logger }, { describeEndpoints, startRuntime }] = await Promise.all([
         import('@aws-lambda-powertools/logger'),
         import('../local/runtime'),
@@ -269,11 +306,12 @@ program
         throw new CliError(`port ${options.port} is in use: pass --port <port> (0 picks a free one)`);
       const runtime = await startRuntime({
         port: options.port,
-        dataDir: options.dataDir,
+        dataDir,
         batchEveryMs: options.batchEvery,
         settleMs: options.settle,
         dashboard: true,
         demoRate: options.demo ? options.demoRate : 0,
+        logLevel: options.logLevel,
         logger: new Logger({ serviceName: 'driftless-local', logLevel: options.logLevel as 'WARN' }),
       });
       console.log('driftless is running');

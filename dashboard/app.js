@@ -7,6 +7,8 @@ const BUCKET_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 /** How much history each chart shows, by the view's bucket width. */
 const WINDOW_MS = { minute: 90 * 60_000, hour: 48 * 3_600_000, day: 60 * 86_400_000 };
 const params = new URLSearchParams(location.search);
+// `#key=` keeps the key out of requests and server logs; `?key=` works too.
+const fragment = new URLSearchParams(location.hash.slice(1));
 const REFRESH_MS = Number(params.get('refresh') ?? 5_000);
 const COLORS = { batch: '#2f6fdf', speed: '#f08c1a' };
 const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
@@ -22,7 +24,12 @@ function initialApiUrl() {
   return params.get('api') ?? localStorage.getItem(STORAGE.apiUrl) ?? fromPage;
 }
 
-let connection = { url: initialApiUrl(), key: localStorage.getItem(STORAGE.apiKey) ?? '' };
+/** `#key=` or `?key=` first (the link `npm start` prints), then what was saved. */
+function initialApiKey() {
+  return fragment.get('key') ?? params.get('key') ?? localStorage.getItem(STORAGE.apiKey) ?? '';
+}
+
+let connection = { url: initialApiUrl(), key: initialApiKey() };
 apiUrlInput.value = connection.url;
 apiKeyInput.value = connection.key;
 
@@ -32,7 +39,11 @@ async function api(path) {
     headers: connection.key ? { 'x-api-key': connection.key } : {},
   });
   const body = await response.json().catch(() => null);
-  if (!response.ok) throw new Error(`${path.split('?')[0]}: ${response.status} ${body?.message ?? ''}`);
+  if (!response.ok) {
+    // API Gateway's 403 for a missing or wrong key says only "Forbidden".
+    const hint = response.status === 403 && body?.message === 'Forbidden' ? ': check the API key' : '';
+    throw new Error(`${path.split('?')[0]}: ${response.status} ${body?.message ?? ''}${hint}`);
+  }
   return body;
 }
 

@@ -12,14 +12,16 @@ import {
   ApiKey,
   ApiKeySourceType,
   AuthorizationType,
+  type CfnMethod,
+  ContentHandling,
   Cors,
+  type CorsOptions,
   LambdaIntegration,
   LogGroupLogDestination,
   MethodLoggingLevel,
   type MethodOptions,
   Period,
-  RequestValidator,
-  type Resource,
+  ResponseType,
   RestApi,
   UsagePlan,
 } from 'aws-cdk-lib/aws-apigateway';
@@ -61,10 +63,52 @@ export interface ServingLayerProps {
   readonly logRetention?: RetentionDays;
 }
 
+/** Headers a browser may send to the API: CDK's defaults (X-Api-Key among them). */
+const ALLOWED_HEADERS = Cors.DEFAULT_HEADERS;
+const ALLOWED_METHODS = ['GET', 'POST', 'OPTIONS'];
+
+/**
+ * Every answer API Gateway makes itself, with the status it gives it and the error name of the API's
+ * Error schema (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html).
+ * Each type is declared with its own status, so the DEFAULT_4XX and DEFAULT_5XX fallbacks only see answers
+ * that have no type.
+ */
+export const GATEWAY_RESPONSES: Readonly<
+  Record<string, { readonly status: number; readonly error: string }>
+> = {
+  ACCESS_DENIED: { status: 403, error: 'Forbidden' },
+  API_CONFIGURATION_ERROR: { status: 500, error: 'Internal Server Error' },
+  AUTHORIZER_CONFIGURATION_ERROR: { status: 500, error: 'Internal Server Error' },
+  AUTHORIZER_FAILURE: { status: 500, error: 'Internal Server Error' },
+  BAD_REQUEST_BODY: { status: 400, error: 'Bad Request' },
+  BAD_REQUEST_PARAMETERS: { status: 400, error: 'Bad Request' },
+  EXPIRED_TOKEN: { status: 403, error: 'Forbidden' },
+  INTEGRATION_FAILURE: { status: 504, error: 'Gateway Timeout' },
+  INTEGRATION_TIMEOUT: { status: 504, error: 'Gateway Timeout' },
+  INVALID_API_KEY: { status: 403, error: 'Forbidden' },
+  INVALID_SIGNATURE: { status: 403, error: 'Forbidden' },
+  MISSING_AUTHENTICATION_TOKEN: { status: 403, error: 'Forbidden' },
+  QUOTA_EXCEEDED: { status: 429, error: 'Too Many Requests' },
+  REQUEST_TOO_LARGE: { status: 413, error: 'Content Too Large' },
+  RESOURCE_NOT_FOUND: { status: 404, error: 'Not Found' },
+  THROTTLED: { status: 429, error: 'Too Many Requests' },
+  UNAUTHORIZED: { status: 401, error: 'Unauthorized' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, error: 'Unsupported Media Type' },
+  WAF_FILTERED: { status: 403, error: 'Forbidden' },
+  // The fallbacks keep API Gateway's status (setting theirs would override every other type's). A
+  // template cannot read the status, so the body names the usual one: the only untyped 5xx answers are
+  // the Lambda function's failures (an error, a malformed or oversized result), which API Gateway
+  // answers 502.
+  DEFAULT_4XX: { status: 400, error: 'Bad Request' },
+  DEFAULT_5XX: { status: 502, error: 'Bad Gateway' },
+};
+
 /**
  * The serving layer: API Gateway REST in front of one Lambda whose router answers every route
- * (`functions/api/handler.ts`). API Gateway authenticates, throttles, validates required parameters,
- * answers CORS preflights and writes access logs; the Lambda does the rest.
+ * (`functions/api/handler.ts`): the API is a root and a `{proxy+}` Lambda proxy, so routes, parameter
+ * validation and their errors are declared once, in the router. API Gateway authenticates, throttles,
+ * answers CORS preflights, renders its own errors in the API's error shape with CORS headers, and writes
+ * access logs.
  */
 export class ServingLayer extends Construct {
   public readonly api: RestApi;
@@ -202,44 +246,48 @@ export class ServingLayer extends Construct {
         throttlingRateLimit: throttle.rateLimit,
         throttlingBurstLimit: throttle.burstLimit,
       },
-      defaultCorsPreflightOptions: {
-        // Dashboards are static pages served from anywhere; the credential is the key, not the origin.
-        allowOrigins: Cors.ALL_ORIGINS,
-        allowHeaders: [...Cors.DEFAULT_HEADERS, 'X-Api-Key'],
-        allowMethods: ['GET', 'POST', 'OPTIONS'],
-      },
       defaultMethodOptions: authorization,
     });
-    const validator = new RequestValidator(this, 'Validator', {
-      restApi: this.api,
-      validateRequestParameters: true,
-      validateRequestBody: true,
-    });
     const integration = new LambdaIntegration(fn, { proxy: true });
-    const route = (resource: Resource, method: 'GET' | 'POST', required: readonly string[] = []) =>
-      resource.addMethod(method, integration, {
-        requestValidator: validator,
-        requestParameters: Object.fromEntries(
-          required.map((name) => [`method.request.querystring.${name}`, true]),
-        ),
-      });
-
     const root = this.api.root;
-    const views = root.addResource('views');
-    route(views, 'GET');
-    const view = views.addResource('{name}');
-    route(view.addResource('series'), 'GET', ['from', 'to']);
-    route(view.addResource('top'), 'GET', ['from', 'to', 'measure']);
-    route(root.addResource('events'), 'POST');
-    const batchRuns = root.addResource('batch-runs');
-    route(batchRuns, 'POST');
-    route(batchRuns.addResource('{id}'), 'GET');
-    const exportsResource = root.addResource('exports');
-    route(exportsResource, 'POST');
-    route(exportsResource.addResource('{id}'), 'GET');
-    route(root.addResource('drift'), 'GET');
-    route(root.addResource('quarantine'), 'GET');
-    route(root.addResource('openapi.json'), 'GET');
+    root.addMethod('ANY', integration);
+    // Added to the root first: a proxy under the root would add its method there too, without options.
+    const proxy = root.addProxy({ anyMethod: false });
+    proxy.addMethod('ANY', integration);
+
+    // Dashboards are static pages served from anywhere; the credential is the key, not the origin.
+    const cors: CorsOptions = {
+      allowOrigins: Cors.ALL_ORIGINS,
+      allowHeaders: ALLOWED_HEADERS,
+      allowMethods: ALLOWED_METHODS,
+    };
+    root.addCorsPreflight(cors);
+    proxy.addCorsPreflight(cors);
+    // Under binary media types `*/*` every request is binary, and a MOCK integration cannot turn it into
+    // its request template: the preflight answers 500 "Unable to transform request" unless converted.
+    for (const method of this.api.methods.filter((candidate) => candidate.httpMethod === 'OPTIONS'))
+      (method.node.defaultChild as CfnMethod).addPropertyOverride(
+        'Integration.ContentHandling',
+        ContentHandling.CONVERT_TO_TEXT,
+      );
+
+    // API Gateway's own answers (no key, unknown method, throttled, too large, timed out, the function
+    // failing) carry no CORS headers unless given here, so a browser would see a network error instead.
+    for (const [type, { status, error }] of Object.entries(GATEWAY_RESPONSES)) {
+      const fallback = type.startsWith('DEFAULT_');
+      this.api.addGatewayResponse(`Response${type}`, {
+        type: ResponseType.of(type),
+        ...(fallback ? {} : { statusCode: String(status) }),
+        responseHeaders: {
+          'Access-Control-Allow-Origin': "'*'",
+          'Access-Control-Allow-Headers': `'${ALLOWED_HEADERS.join(',')}'`,
+          'Access-Control-Allow-Methods': `'${ALLOWED_METHODS.join(',')}'`,
+        },
+        templates: {
+          'application/json': `{"statusCode":${status},"error":"${error}","message":$context.error.messageString,"details":{"responseType":"$context.error.responseType"}}`,
+        },
+      });
+    }
 
     if (auth === 'apiKey') {
       const plan = new UsagePlan(this, 'UsagePlan', {
@@ -261,6 +309,11 @@ export class ServingLayer extends Construct {
       id: 'AwsSolutions-APIG3',
       reason:
         'No WAF web ACL: callers are authenticated and throttled per stage and usage plan; add a WAF in front for public exposure.',
+    });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG2',
+      reason:
+        'Requests are validated by the router behind the proxy (functions/api/app.ts), which names the parameter at fault; an API Gateway validator would answer in another shape.',
     });
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-COG4',

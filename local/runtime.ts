@@ -337,7 +337,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   return {
     apiUrl: apiServer.url,
     apiKey,
-    dashboardUrl: options.dashboard ? `${apiServer.url}/` : null,
+    // The page takes the key from its address, so the printed link works as it is.
+    dashboardUrl: options.dashboard ? `${apiServer.url}/#key=${encodeURIComponent(apiKey)}` : null,
     demo,
     dataDir,
     archiveDir,

@@ -138,6 +138,13 @@ const errors = {
   '404': { description: 'Unknown view or id.', ...json('Error') },
   '413': { description: 'Body too large.', ...json('Error') },
 };
+/** What API Gateway answers itself, before or instead of the function, in the same error shape. */
+const gatewayErrors = {
+  '403': { description: 'No API key, or not the right one (API Gateway).', ...json('Error') },
+  '429': { description: 'Throttled, or the key’s daily quota spent (API Gateway).', ...json('Error') },
+  '502': { description: 'The function failed (API Gateway).', ...json('Error') },
+  '504': { description: 'The function took longer than 29 s (API Gateway).', ...json('Error') },
+};
 const time = (name: string, description: string) => ({
   name,
   in: 'query',
@@ -149,6 +156,127 @@ const time = (name: string, description: string) => ({
 /** The OpenAPI 3.1 document of the API, built from the same schemas the tests validate answers with. */
 export function openApiDocument(viewNames: readonly string[]): object {
   const viewName = { name: 'name', in: 'path', required: true, schema: { type: 'string', enum: viewNames } };
+  const paths: Record<
+    string,
+    Record<string, { readonly responses: object; readonly [field: string]: unknown }>
+  > = {
+    '/views': { get: { summary: 'Views, watermarks, freshness', responses: { '200': json('Views') } } },
+    '/views/{name}/series': {
+      get: {
+        summary: 'A view over time, merged per watermark',
+        parameters: [
+          viewName,
+          time('from', 'Start (inclusive), aligned down to the step.'),
+          time('to', 'End (exclusive), aligned up to the step.'),
+          { name: 'step', in: 'query', schema: { type: 'string', enum: ['minute', 'hour', 'day'] } },
+          { name: 'exact', in: 'query', schema: { type: 'boolean' }, description: 'Only buckets below W.' },
+        ],
+        description: 'Any other query parameter filters on a group field: `?country=US`.',
+        responses: { '200': json('Series'), ...errors },
+      },
+    },
+    '/views/{name}/top': {
+      get: {
+        summary: 'Top groups by a measure',
+        parameters: [
+          viewName,
+          time('from', 'Start (inclusive).'),
+          time('to', 'End (exclusive).'),
+          { name: 'measure', in: 'query', required: true, schema: { type: 'string' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+        ],
+        responses: { '200': json('Top'), ...errors },
+      },
+    },
+    '/events': {
+      post: {
+        summary: 'Ingest one event or up to 500',
+        requestBody: { required: true, content: { 'application/json': { schema: {} } } },
+        responses: {
+          '202': { description: 'Some or all accepted.', ...json('IngestResult') },
+          '400': {
+            description: 'None accepted (per-event errors), or a bad body (an error naming it).',
+            content: {
+              'application/json': {
+                schema: {
+                  oneOf: [
+                    { $ref: '#/components/schemas/IngestResult' },
+                    { $ref: '#/components/schemas/Error' },
+                  ],
+                },
+              },
+            },
+          },
+          '413': errors['413'],
+          '503': { description: 'The stream refused every valid event.', ...json('Error') },
+        },
+      },
+    },
+    '/batch-runs': {
+      post: {
+        summary: 'Start a batch run now',
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                properties: { backfill: { type: 'array', items: { type: 'string' } } },
+              },
+            },
+          },
+        },
+        responses: { '202': json('Created'), ...errors },
+      },
+    },
+    '/batch-runs/{id}': {
+      get: {
+        summary: 'A batch run: status, watermarks, drift',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': json('BatchRun'), ...errors },
+      },
+    },
+    '/exports': {
+      post: {
+        summary: 'Start an exact export (to at or before the watermark)',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['view', 'from', 'to'],
+                properties: {
+                  view: { type: 'string' },
+                  from: { type: ['string', 'integer'] },
+                  to: { type: ['string', 'integer'] },
+                  format: { type: 'string', enum: ['csv', 'parquet'] },
+                },
+              },
+            },
+          },
+        },
+        responses: { '202': json('Created'), ...errors },
+      },
+    },
+    '/exports/{id}': {
+      get: {
+        summary: 'An export: status, rows, download links',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': json('Export'), ...errors },
+      },
+    },
+    '/quarantine': {
+      get: {
+        summary: 'Records the speed layer refused, newest first, with why',
+        parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } }],
+        responses: { '200': json('Quarantine'), ...errors },
+      },
+    },
+    '/drift': { get: { summary: 'Latest reconciliation reports', responses: { '200': json('Drift') } } },
+    '/openapi.json': {
+      get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
+    },
+  };
   return {
     openapi: '3.1.0',
     info: {
@@ -158,125 +286,21 @@ export function openApiDocument(viewNames: readonly string[]): object {
         'Views served from the batch layer below each watermark and the speed layer from it on. ' +
         'Integers beyond 2^53 are decimal strings.',
     },
-    paths: {
-      '/views': { get: { summary: 'Views, watermarks, freshness', responses: { '200': json('Views') } } },
-      '/views/{name}/series': {
-        get: {
-          summary: 'A view over time, merged per watermark',
-          parameters: [
-            viewName,
-            time('from', 'Start (inclusive), aligned down to the step.'),
-            time('to', 'End (exclusive), aligned up to the step.'),
-            { name: 'step', in: 'query', schema: { type: 'string', enum: ['minute', 'hour', 'day'] } },
-            { name: 'exact', in: 'query', schema: { type: 'boolean' }, description: 'Only buckets below W.' },
-          ],
-          description: 'Any other query parameter filters on a group field: `?country=US`.',
-          responses: { '200': json('Series'), ...errors },
-        },
-      },
-      '/views/{name}/top': {
-        get: {
-          summary: 'Top groups by a measure',
-          parameters: [
-            viewName,
-            time('from', 'Start (inclusive).'),
-            time('to', 'End (exclusive).'),
-            { name: 'measure', in: 'query', required: true, schema: { type: 'string' } },
-            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
-          ],
-          responses: { '200': json('Top'), ...errors },
-        },
-      },
-      '/events': {
-        post: {
-          summary: 'Ingest one event or up to 500',
-          requestBody: { required: true, content: { 'application/json': { schema: {} } } },
-          responses: {
-            '202': { description: 'Some or all accepted.', ...json('IngestResult') },
-            '400': {
-              description: 'None accepted (per-event errors), or a bad body (an error naming it).',
-              content: {
-                'application/json': {
-                  schema: {
-                    oneOf: [
-                      { $ref: '#/components/schemas/IngestResult' },
-                      { $ref: '#/components/schemas/Error' },
-                    ],
-                  },
-                },
-              },
-            },
-            '413': errors['413'],
-            '503': { description: 'The stream refused every valid event.', ...json('Error') },
-          },
-        },
-      },
-      '/batch-runs': {
-        post: {
-          summary: 'Start a batch run now',
-          requestBody: {
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  properties: { backfill: { type: 'array', items: { type: 'string' } } },
-                },
-              },
-            },
-          },
-          responses: { '202': json('Created'), ...errors },
-        },
-      },
-      '/batch-runs/{id}': {
-        get: {
-          summary: 'A batch run: status, watermarks, drift',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': json('BatchRun'), ...errors },
-        },
-      },
-      '/exports': {
-        post: {
-          summary: 'Start an exact export (to at or before the watermark)',
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['view', 'from', 'to'],
-                  properties: {
-                    view: { type: 'string' },
-                    from: { type: ['string', 'integer'] },
-                    to: { type: ['string', 'integer'] },
-                    format: { type: 'string', enum: ['csv', 'parquet'] },
-                  },
-                },
-              },
-            },
-          },
-          responses: { '202': json('Created'), ...errors },
-        },
-      },
-      '/exports/{id}': {
-        get: {
-          summary: 'An export: status, rows, download links',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': json('Export'), ...errors },
-        },
-      },
-      '/quarantine': {
-        get: {
-          summary: 'Records the speed layer refused, newest first, with why',
-          parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } }],
-          responses: { '200': json('Quarantine'), ...errors },
-        },
-      },
-      '/drift': { get: { summary: 'Latest reconciliation reports', responses: { '200': json('Drift') } } },
-      '/openapi.json': {
-        get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
-      },
-    },
+    // Stages deployed with `apiAuth: iam` take SigV4-signed requests instead.
+    security: [{ apiKey: [] }],
+    paths: Object.fromEntries(
+      Object.entries(paths).map(([path, operations]) => [
+        path,
+        Object.fromEntries(
+          Object.entries(operations).map(([method, operation]) => [
+            method,
+            { ...operation, responses: { ...operation.responses, ...gatewayErrors } },
+          ]),
+        ),
+      ]),
+    ),
     components: {
+      securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
       schemas: Object.fromEntries(
         Object.entries(RESPONSE_SCHEMAS).map(([name, schema]) => {
           const { $schema: _dialect, ...jsonSchema } = z.toJSONSchema(schema) as Record<string, unknown>;

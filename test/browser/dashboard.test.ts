@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
+import serverlessChromium from '@sparticuz/chromium';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderEvent } from '../../events';
@@ -10,8 +12,25 @@ import { tempDir } from '../support/archive';
 import { quietLogger } from '../support/fixture';
 import { waitFor } from '../support/wait';
 
-/** Debian's chromium: CI installs it (`apt-get install -y chromium` in .ci/run). */
-const CHROMIUM = '/usr/bin/chromium';
+/** Debian's chromium, where installed (`apt-get install -y chromium`). */
+const SYSTEM_CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * The system's chromium, else the one the npm package @sparticuz/chromium ships (unpacked into /tmp on
+ * first use), so the test needs no apt. Its flags are for serverless hosts; the one turning off the
+ * same-origin policy is dropped, since the test proves CORS.
+ */
+async function browserLaunch(): Promise<{ executablePath: string; args: string[] }> {
+  if (existsSync(SYSTEM_CHROMIUM))
+    return {
+      executablePath: SYSTEM_CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    };
+  return {
+    executablePath: await serverlessChromium.executablePath(),
+    args: serverlessChromium.args.filter((arg) => arg !== '--disable-web-security'),
+  };
+}
 /**
  * Where the screenshot goes: test-results/ (kept by CI, ignored by git), so a test run leaves the tree clean.
  * `DRIFTLESS_SCREENSHOT=docs/dashboard.png npm test -- test/browser` refreshes the README's picture.
@@ -56,16 +75,14 @@ let dir: string;
 let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
+/** The requests the API server answered, in order, with the status each was answered. */
+const apiExchanges: { method: string; path: string; headers: IncomingHttpHeaders; status: number }[] = [];
 
 const revenuePanel = 'section[data-view="revenue"]';
 const panelData = (selector: string) =>
   page.$eval(selector, (element) => ({ ...(element as unknown as PanelElement).dataset }));
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `chromium is missing at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (CI does, in .ci/run)`,
-    );
   dir = await tempDir('browser');
   // A settle of 20 minutes puts the watermark inside both charts: batch bars left of it, speed bars right.
   runtime = await startRuntime({
@@ -79,6 +96,7 @@ beforeAll(async () => {
   for (let offset = 0; offset < orders.length; offset += 500) {
     const response = await fetch(`${runtime.apiUrl}/events`, {
       method: 'POST',
+      headers: { 'x-api-key': runtime.apiKey },
       body: JSON.stringify(orders.slice(offset, offset + 500)),
     });
     expect(response.status).toBe(202);
@@ -94,13 +112,22 @@ beforeAll(async () => {
     timeoutMs: 30_000,
     what: 'the batch run',
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  browser = await chromium.launch(await browserLaunch());
+  // A fixed locale: under LANG=C the browser's default is `en-US@posix`, which Intl refuses.
+  page = await browser.newPage({ viewport: { width: 1200, height: 900 }, locale: 'en-US' });
   page.on('pageerror', (error) => pageErrors.push(error.message));
-}, 90_000);
+  // Seen by the server: the browser's CORS preflights never reach Playwright's request events.
+  runtime.server.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    response.on('finish', () =>
+      apiExchanges.push({
+        method: request.method ?? '',
+        path: new URL(request.url ?? '/', runtime.apiUrl).pathname,
+        headers: request.headers,
+        status: response.statusCode,
+      }),
+    );
+  });
+}, 120_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -109,8 +136,13 @@ afterAll(async () => {
 });
 
 describe('the dashboard page', () => {
-  it('loads from the local API and charts each view, batch and speed buckets apart', async () => {
-    await page.goto(`${runtime.apiUrl}/?refresh=1000`);
+  it('loads from another origin than the API and charts each view, batch and speed buckets apart', async () => {
+    // The page at localhost, the API at 127.0.0.1: two origins, as a page served anywhere and API Gateway.
+    const pageUrl = new URL(runtime.apiUrl);
+    pageUrl.hostname = 'localhost';
+    await page.goto(
+      `${pageUrl.origin}/?refresh=1000&api=${encodeURIComponent(runtime.apiUrl)}#key=${runtime.apiKey}`,
+    );
     await page.waitForSelector(`${revenuePanel}[data-refreshes] canvas`);
     const revenue = await panelData(revenuePanel);
     expect(Number(revenue.buckets)).toBeGreaterThan(40);
@@ -139,6 +171,19 @@ describe('the dashboard page', () => {
     });
     expect(colours.blue).toBeGreaterThan(500);
     expect(colours.orange).toBeGreaterThan(100);
+  });
+
+  it('asks the API across origins: a preflight answered without the key, then the series with it', async () => {
+    const series = apiExchanges.filter((exchange) => exchange.path === '/views/revenue/series');
+    const preflight = series.findIndex((exchange) => exchange.method === 'OPTIONS');
+    expect(series[preflight]?.headers.origin).toMatch(/^http:\/\/localhost:/);
+    expect(series[preflight]?.headers['access-control-request-headers']).toContain('x-api-key');
+    expect(series[preflight]?.headers['x-api-key']).toBeUndefined();
+    expect(series[preflight]?.status).toBe(204);
+    const get = series.findIndex((exchange) => exchange.method === 'GET');
+    expect(get).toBeGreaterThan(preflight);
+    expect(series[get]?.headers['x-api-key']).toBe(runtime.apiKey);
+    expect(series[get]?.status).toBe(200);
   });
 
   it('draws the watermark where the API puts it', async () => {
@@ -191,7 +236,11 @@ describe('the dashboard page', () => {
       { id: 'xl-1', ts: Date.now(), country: 'XL', amount: Number.MAX_SAFE_INTEGER, status: 'paid' },
       { id: 'xl-2', ts: Date.now(), country: 'XL', amount: 2, status: 'paid' },
     ];
-    const posted = await fetch(`${runtime.apiUrl}/events`, { method: 'POST', body: JSON.stringify(huge) });
+    const posted = await fetch(`${runtime.apiUrl}/events`, {
+      method: 'POST',
+      headers: { 'x-api-key': runtime.apiKey },
+      body: JSON.stringify(huge),
+    });
     expect(posted.status).toBe(202);
     // The group list is learned from unfiltered answers.
     await page.selectOption(`${revenuePanel} select[data-field="country"]`, '');

@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STAGE_CONFIG } from '../../lib/config';
+import { GATEWAY_RESPONSES } from '../../lib/serving-layer';
 import { policyStatements, synthesizeStack } from '../support/template';
 
 const { template } = synthesizeStack();
@@ -28,12 +29,27 @@ describe('the serving layer', () => {
     });
   });
 
-  it('requires an API key on every method by default, under a usage plan with throttle and quota', () => {
-    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
-      (method) => method.Properties.HttpMethod !== 'OPTIONS',
-    );
-    expect(methods.length).toBe(11);
-    for (const method of methods) expect(method.Properties.ApiKeyRequired).toBe(true);
+  const methods = (from = template) =>
+    Object.values(from.findResources('AWS::ApiGateway::Method')) as {
+      Properties: Record<string, unknown> & { HttpMethod: string; Integration: Record<string, unknown> };
+    }[];
+
+  it('declares no route of its own: the root and {proxy+} pass every method to the function', () => {
+    template.resourceCountIs('AWS::ApiGateway::Resource', 1);
+    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{proxy+}' });
+    const proxied = methods().filter((method) => method.Properties.HttpMethod !== 'OPTIONS');
+    expect(proxied.map((method) => method.Properties.HttpMethod)).toEqual(['ANY', 'ANY']);
+    for (const method of proxied) expect(method.Properties.Integration.Type).toBe('AWS_PROXY');
+  });
+
+  it('leaves parameter validation to the router: no request validator, no required parameters', () => {
+    template.resourceCountIs('AWS::ApiGateway::RequestValidator', 0);
+    for (const method of methods()) expect(method.Properties.RequestParameters).toBeUndefined();
+  });
+
+  it('requires an API key on every proxied method by default, under a usage plan with throttle and quota', () => {
+    const proxied = methods().filter((method) => method.Properties.HttpMethod !== 'OPTIONS');
+    for (const method of proxied) expect(method.Properties.ApiKeyRequired).toBe(true);
     template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
       Throttle: { RateLimit: 50, BurstLimit: 100 },
       Quota: { Limit: 100_000, Period: 'DAY' },
@@ -43,14 +59,13 @@ describe('the serving layer', () => {
 
   it('signs with IAM instead when the stage says so', () => {
     const iam = synthesizeStack({ ...DEFAULT_STAGE_CONFIG, apiAuth: 'iam' }).template;
-    const methods = Object.values(iam.findResources('AWS::ApiGateway::Method')).filter(
-      (method) => method.Properties.HttpMethod !== 'OPTIONS',
-    );
-    for (const method of methods) expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
+    const proxied = methods(iam).filter((method) => method.Properties.HttpMethod !== 'OPTIONS');
+    expect(proxied).toHaveLength(2);
+    for (const method of proxied) expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
     iam.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
   });
 
-  it('throttles, traces, logs access as JSON, passes gzipped answers through and answers CORS preflights', () => {
+  it('throttles, traces, logs access as JSON and passes gzipped answers through as binary', () => {
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'v1',
       TracingEnabled: true,
@@ -60,30 +75,67 @@ describe('the serving layer', () => {
       ],
     });
     template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: ['*/*'] });
-    template.hasResourceProperties('AWS::ApiGateway::Method', {
-      HttpMethod: 'OPTIONS',
-      Integration: Match.objectLike({
-        IntegrationResponses: [
-          Match.objectLike({
-            ResponseParameters: Match.objectLike({
-              'method.response.header.Access-Control-Allow-Origin': "'*'",
-            }),
-          }),
-        ],
-      }),
-    });
   });
 
-  it('validates the required query parameters of series and top', () => {
-    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestParameters: true });
-    template.hasResourceProperties('AWS::ApiGateway::Method', {
-      HttpMethod: 'GET',
-      RequestParameters: {
-        'method.request.querystring.from': true,
-        'method.request.querystring.to': true,
-        'method.request.querystring.measure': true,
-      },
-    });
+  it('answers CORS preflights on the root and {proxy+} without a key, converting the binary request to text', () => {
+    const preflights = methods().filter((method) => method.Properties.HttpMethod === 'OPTIONS');
+    expect(preflights).toHaveLength(2);
+    for (const preflight of preflights) {
+      expect(preflight.Properties).toMatchObject({ ApiKeyRequired: false, AuthorizationType: 'NONE' });
+      expect(preflight.Properties.Integration).toMatchObject({
+        Type: 'MOCK',
+        ContentHandling: 'CONVERT_TO_TEXT',
+        IntegrationResponses: [
+          {
+            ResponseParameters: expect.objectContaining({
+              'method.response.header.Access-Control-Allow-Origin': "'*'",
+              'method.response.header.Access-Control-Allow-Headers': expect.stringContaining('X-Api-Key'),
+            }),
+          },
+        ],
+      });
+    }
+  });
+
+  it.each(Object.entries(GATEWAY_RESPONSES))(
+    'answers API Gateway’s own %s in the API’s error shape, with CORS headers',
+    (type, { status, error }) => {
+      const fallback = type.startsWith('DEFAULT_');
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        // The fallbacks keep API Gateway's status: theirs would override every other type's.
+        StatusCode: fallback ? Match.absent() : String(status),
+        ResponseParameters: {
+          'gatewayresponse.header.Access-Control-Allow-Origin': "'*'",
+          'gatewayresponse.header.Access-Control-Allow-Headers': Match.stringLikeRegexp('X-Api-Key'),
+          'gatewayresponse.header.Access-Control-Allow-Methods': "'GET,POST,OPTIONS'",
+        },
+        ResponseTemplates: {
+          'application/json': Match.stringLikeRegexp(
+            `^\\{"statusCode":${status},"error":"${error}","message":\\$context\\.error\\.messageString,`,
+          ),
+        },
+      });
+    },
+  );
+
+  it('declares a gateway response for at least the types a caller meets', () => {
+    const declared = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse')).map(
+      (response) => response.Properties.ResponseType,
+    );
+    expect(declared).toEqual(
+      expect.arrayContaining([
+        'DEFAULT_4XX',
+        'DEFAULT_5XX',
+        'THROTTLED',
+        'INVALID_API_KEY',
+        'MISSING_AUTHENTICATION_TOKEN',
+        'QUOTA_EXCEEDED',
+        'REQUEST_TOO_LARGE',
+        'INTEGRATION_TIMEOUT',
+        'ACCESS_DENIED',
+      ]),
+    );
   });
 
   it('may put records, start and describe batch runs, and read the table, and nothing broader', () => {

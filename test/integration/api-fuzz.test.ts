@@ -8,9 +8,10 @@ const RUNS = Number(process.env.DRIFTLESS_API_FUZZ_RUNS ?? 400);
 let runtime: Runtime;
 let stop: () => Promise<void>;
 
+// The runtime synthesizes the stack first: seconds, more on a busy machine.
 beforeAll(async () => {
   ({ runtime, stop } = await startTestRuntime('api-fuzz'));
-});
+}, 60_000);
 
 afterAll(() => stop?.());
 
@@ -84,6 +85,7 @@ it(`never answers client input with a 5xx (${RUNS} random requests)`, async () =
         const query = new URLSearchParams(parameters).toString();
         const response = await fetch(`${runtime.apiUrl}${requestPath}${query ? `?${query}` : ''}`, {
           method,
+          headers: { 'x-api-key': runtime.apiKey },
           ...(method === 'GET' || requestBody === undefined ? {} : { body: requestBody }),
         });
         const text = await response.text();

@@ -1,5 +1,6 @@
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
 import { BUCKET_WIDTH_MS, compileJs, deduplicateEvents, type EventRecord } from '../../functions/core';
 import type { Runtime } from '../../local/runtime';
 import { revenue } from '../../views';
@@ -47,9 +48,10 @@ async function postAll(events: readonly unknown[]) {
 const seriesPath = (from: number, to: number, extra = '') =>
   `/views/revenue/series?from=${from}&to=${to}${extra}`;
 
+// The runtime synthesizes the stack first: seconds, more on a busy machine.
 beforeAll(async () => {
   ({ runtime, call, stop } = await startTestRuntime('api'));
-});
+}, 60_000);
 
 afterAll(() => stop?.());
 
@@ -137,9 +139,10 @@ describe('the serving API over the local pipeline', () => {
 
   it('gzips a series answer for clients that accept it, and sends the same JSON plain to others', async () => {
     const url = `${runtime.apiUrl}${seriesPath(from, to)}`;
-    const zipped = await fetch(url, { headers: { 'Accept-Encoding': 'gzip' } });
+    const key = { 'x-api-key': runtime.apiKey };
+    const zipped = await fetch(url, { headers: { ...key, 'Accept-Encoding': 'gzip' } });
     expect(zipped.headers.get('content-encoding')).toBe('gzip');
-    const plain = await fetch(url, { headers: { 'Accept-Encoding': 'identity' } });
+    const plain = await fetch(url, { headers: { ...key, 'Accept-Encoding': 'identity' } });
     expect(plain.headers.get('content-encoding')).toBeNull();
     expect(await zipped.json()).toEqual(await plain.json());
   });
@@ -252,8 +255,9 @@ describe('the serving API over the local pipeline', () => {
   });
 
   it('serves the latest drift reports, newest first', async () => {
+    const batchStore = new DynamoBatchStore(runtime.emulators.dynamo, runtime.tableName);
     for (const id of ['run-a', 'run-b'])
-      await runtime.api.batchStore.putDriftReport('revenue', id, {
+      await batchStore.putDriftReport('revenue', id, {
         runId: id,
         view: 'revenue',
         driftRatio: 0,
@@ -347,9 +351,16 @@ describe('bad input gets a 4xx naming the parameter', () => {
     expect(answer.body.details?.parameter).toBe(parameter);
   });
 
-  it('answers an unknown route with a JSON 404', async () => {
+  it('answers an unknown route with the router’s JSON 404, not API Gateway’s 403', async () => {
     const answer = await call('GET', '/nothing/here');
     expect(answer.status).toBe(404);
     expect(answer.body.statusCode).toBe(404);
+  });
+
+  it('refuses a call without the API key with a JSON 403 a browser can read', async () => {
+    const response = await fetch(`${runtime.apiUrl}/views`);
+    expect(response.status).toBe(403);
+    expect(response.headers.get('access-control-allow-origin')).toBe('*');
+    expect(await response.json()).toMatchObject({ statusCode: 403, error: 'Forbidden' });
   });
 });

@@ -16,10 +16,10 @@ type OpenApi = {
 };
 
 /**
- * Calls the API over HTTP and checks each answer against the OpenAPI document: the path template's
- * operation must list the status, and the body must match its schema.
+ * Calls the API over HTTP, with `apiKey` as x-api-key, and checks each answer against the OpenAPI
+ * document: the path template's operation must list the status, and the body must match its schema.
  */
-export function apiClient(baseUrl: string, viewNames: readonly string[]) {
+export function apiClient(baseUrl: string, viewNames: readonly string[], apiKey: string) {
   const document = openApiDocument(viewNames) as OpenApi;
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   ajv.addSchema({ $id: 'api', components: document.components });
@@ -56,7 +56,7 @@ export function apiClient(baseUrl: string, viewNames: readonly string[]) {
   return async (method: string, path: string, body?: unknown): Promise<ApiAnswer> => {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      headers: { 'x-api-key': apiKey, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await response.text();

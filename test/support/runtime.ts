@@ -35,6 +35,7 @@ export async function startTestRuntime(
     call: apiClient(
       runtime.apiUrl,
       views.map((view) => view.name),
+      runtime.apiKey,
     ),
     async stop() {
       await runtime.stop();
