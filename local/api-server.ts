@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { type CloudFormationTemplate, LOCAL_ACCOUNT } from './template';
 
 /*
  * The local stand-in for API Gateway (REST), reproducing from the synthesized template what AWS does
@@ -26,7 +27,6 @@ const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 const MAX_INVOCATION_BYTES = 6 * 1024 * 1024;
 /** API Gateway's integration timeout unless the integration sets its own. */
 const DEFAULT_INTEGRATION_TIMEOUT_MS = 29_000;
-const LOCAL_ACCOUNT = '000000000000';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -39,17 +39,6 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 };
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
-
-export interface CloudFormationTemplate {
-  readonly Resources: Record<
-    string,
-    {
-      readonly Type: string;
-      readonly Properties?: Record<string, unknown>;
-      readonly Metadata?: Record<string, unknown>;
-    }
-  >;
-}
 
 /** A URL prefix served from a folder (the dashboard page, export downloads). */
 export interface StaticMount {
@@ -87,7 +76,8 @@ interface Integration {
   readonly timeoutMs?: number;
 }
 
-interface Method {
+/** A method of the REST API, as the template declares it. */
+export interface ApiMethod {
   readonly apiKeyRequired: boolean;
   readonly authorizationType: string;
   readonly integration: Integration;
@@ -99,7 +89,7 @@ interface ApiResource {
   readonly path: string;
   readonly pathPart: string;
   readonly children: ApiResource[];
-  readonly methods: Map<string, Method>;
+  readonly methods: Map<string, ApiMethod>;
 }
 
 interface GatewayResponse {
@@ -269,6 +259,42 @@ function matchResource(
   return null;
 }
 
+/** The method API Gateway selects for a request, on the resource its path falls on. */
+export interface ApiMethodMatch {
+  /** The resource's logical id (`root` for the API's root) and path, e.g. `/{proxy+}`. */
+  readonly resourceId: string;
+  readonly resourcePath: string;
+  /** The path parameters the resource binds, kept percent-encoded; null when it binds none. */
+  readonly pathParameters: Record<string, string> | null;
+  readonly method: ApiMethod;
+}
+
+/**
+ * The method that answers `httpMethod` on a (percent-encoded) path: the request's method on the resource
+ * the path falls on, else its ANY; null when it has neither (API Gateway answers 403 itself).
+ */
+function selectMethod(api: RestApiModel, httpMethod: string, path: string): ApiMethodMatch | null {
+  const matched = matchResource(api.root, path === '/' ? [] : path.slice(1).split('/'));
+  const method = matched?.resource.methods.get(httpMethod) ?? matched?.resource.methods.get('ANY');
+  if (matched === null || method === undefined) return null;
+  return {
+    resourceId: matched.resource.id,
+    resourcePath: matched.resource.path,
+    pathParameters: Object.keys(matched.params).length > 0 ? matched.params : null,
+    method,
+  };
+}
+
+/**
+ * The method the REST API of a synthesized template selects for a request, with its resource and path
+ * parameters, as the local API Gateway selects it; null where API Gateway answers 403 itself.
+ */
+export const matchApiMethod = (
+  template: CloudFormationTemplate,
+  httpMethod: string,
+  path: string,
+): ApiMethodMatch | null => selectMethod(readRestApi(template), httpMethod, path);
+
 /** Whether a media type (a Content-Type, or an Accept's first entry) is one of the binary media types. */
 function isBinary(binaryMediaTypes: readonly string[], mediaType: string | undefined): boolean {
   const [type = '', subtype = ''] = (mediaType ?? '').split(/[;,]/)[0]?.trim().toLowerCase().split('/') ?? [];
@@ -412,8 +438,7 @@ function proxyEvent(
   api: RestApiModel,
   request: IncomingMessage,
   body: Buffer,
-  resource: ApiResource,
-  params: Record<string, string>,
+  matched: ApiMethodMatch,
   requestId: string,
   apiKey: string | null,
 ): APIGatewayProxyEvent {
@@ -435,14 +460,14 @@ function proxyEvent(
   const binary = isBinary(api.binaryMediaTypes, header(request, 'content-type'));
   const now = Date.now();
   return {
-    resource: resource.path,
+    resource: matched.resourcePath,
     path: url.pathname,
     httpMethod: method,
     headers: last(headerValues),
     multiValueHeaders: Object.fromEntries(headerValues),
     queryStringParameters: hasQuery ? last(queryValues) : null,
     multiValueQueryStringParameters: hasQuery ? Object.fromEntries(queryValues) : null,
-    pathParameters: Object.keys(params).length > 0 ? params : null,
+    pathParameters: matched.pathParameters,
     stageVariables: null,
     body: body.length === 0 ? null : body.toString(binary ? 'base64' : 'utf8'),
     isBase64Encoded: body.length > 0 && binary,
@@ -474,8 +499,8 @@ function proxyEvent(
       protocol: `HTTP/${request.httpVersion}`,
       requestId,
       requestTimeEpoch: now,
-      resourceId: resource.id,
-      resourcePath: resource.path,
+      resourceId: matched.resourceId,
+      resourcePath: matched.resourcePath,
       stage: api.stage,
     },
   };
@@ -568,14 +593,10 @@ export async function startApiGateway(
   const answer = async (request: IncomingMessage, requestId: string): Promise<Answer> => {
     const body = await readBody(request, MAX_REQUEST_BYTES);
     if (body === null) return gatewayAnswer(api, 'REQUEST_TOO_LARGE', request);
-    const url = requestUrl(request);
-    const segments = url.pathname === '/' ? [] : url.pathname.slice(1).split('/');
-    const matched = matchResource(api.root, segments);
-    const httpMethod = request.method ?? 'GET';
-    const method = matched?.resource.methods.get(httpMethod) ?? matched?.resource.methods.get('ANY');
+    const matched = selectMethod(api, request.method ?? 'GET', requestUrl(request).pathname);
     // An unknown path or method answers as a missing signature would: AWS does not say which it was.
-    if (matched === null || method === undefined)
-      return gatewayAnswer(api, 'MISSING_AUTHENTICATION_TOKEN', request);
+    if (matched === null) return gatewayAnswer(api, 'MISSING_AUTHENTICATION_TOKEN', request);
+    const { method } = matched;
     // SigV4 signatures are not verified locally; an unsigned request is refused as in AWS.
     if (
       method.authorizationType === 'AWS_IAM' &&
@@ -590,8 +611,7 @@ export async function startApiGateway(
       api,
       request,
       body,
-      matched.resource,
-      matched.params,
+      matched,
       requestId,
       method.apiKeyRequired ? (key ?? null) : null,
     );

@@ -8,6 +8,8 @@ import { TABLE_ATTRIBUTES } from '../functions/core';
 
 /** Emulators take any credentials; the SDK still wants some. */
 export const LOCAL_REGION = 'us-east-1';
+/** The account local ARNs are written in. */
+export const LOCAL_ACCOUNT = '000000000000';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export interface Emulators {

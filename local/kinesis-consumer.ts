@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { type EventSourceSettings, SPEED_EVENT_SOURCE } from '../functions/speed/settings';
-import { LOCAL_REGION } from './emulators';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './emulators';
 
 /** Any Lambda handler: what it returns is read as Lambda reads it, as a partial batch response or nothing. */
 export type KinesisHandler = (event: KinesisStreamEvent) => Promise<unknown>;
@@ -271,7 +271,7 @@ export class KinesisConsumer {
   }
 
   private toEvent(shardId: string, records: KinesisRecord[]): KinesisStreamEvent {
-    const arn = `arn:aws:kinesis:${LOCAL_REGION}:000000000000:stream/${this.options.streamName}`;
+    const arn = `arn:aws:kinesis:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stream/${this.options.streamName}`;
     return {
       Records: records.map(
         (record): KinesisStreamRecord => ({

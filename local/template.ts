@@ -16,9 +16,11 @@ export interface TemplateResource {
   readonly Metadata?: Record<string, unknown>;
 }
 
-export const LOCAL_ACCOUNT = '000000000000';
-export const LOCAL_REGION = 'us-east-1';
-const LOCAL_STACK = 'Local';
+export { LOCAL_ACCOUNT, LOCAL_REGION } from './emulators';
+
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './emulators';
+/** The stack's name in local synths: what `Ref AWS::StackName` gives. */
+export const LOCAL_STACK = 'Local';
 
 const synthesized = new Map<string, CloudFormationTemplate>();
 
@@ -107,6 +109,7 @@ export class LocalNames {
       'AWS::S3::Bucket': `arn:aws:s3:::${name}`,
       'AWS::Kinesis::Stream': `arn:aws:kinesis:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stream/${name}`,
       'AWS::DynamoDB::GlobalTable': `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${name}`,
+      'AWS::KinesisFirehose::DeliveryStream': `arn:aws:firehose:${LOCAL_REGION}:${LOCAL_ACCOUNT}:deliverystream/${name}`,
     };
     return arns[resource.Type] ?? `arn:aws:local:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${name}`;
   }
@@ -148,6 +151,16 @@ export interface TemplateFunction {
   readonly environment: Readonly<Record<string, string>>;
 }
 
+/** A Lambda function resource's `Environment.Variables`, resolved. */
+export function functionEnvironment(resource: TemplateResource, names: LocalNames): Record<string, string> {
+  const variables =
+    (resource.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
+    {};
+  return Object.fromEntries(
+    Object.entries(variables).map(([variable, value]) => [variable, names.resolve(value)]),
+  );
+}
+
 /** Every driftless function of the template (CDK's own custom resource handlers are not ours). */
 export function templateFunctions(template: CloudFormationTemplate, names: LocalNames): TemplateFunction[] {
   const found: TemplateFunction[] = [];
@@ -157,13 +170,7 @@ export function templateFunctions(template: CloudFormationTemplate, names: Local
     if (typeof name !== 'string') continue;
     const definition = FUNCTION_DEFINITIONS.get(name);
     if (definition === undefined) throw new Error(`${logicalId}: no function definition named ${name}`);
-    const variables =
-      (resource.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
-      {};
-    const environment = Object.fromEntries(
-      Object.entries(variables).map(([variable, value]) => [variable, names.resolve(value)]),
-    );
-    found.push({ logicalId, definition, environment });
+    found.push({ logicalId, definition, environment: functionEnvironment(resource, names) });
   }
   return found;
 }

@@ -36,14 +36,21 @@ import {
   ViewRows,
 } from '../../functions/core';
 import { FUNCTION_DEFINITIONS } from '../../functions/definitions';
+import { matchApiMethod } from '../../local/api-server';
 import { createStream, createTable, type Emulators, startEmulators } from '../../local/emulators';
+import {
+  archiveLocationOf,
+  functionNameOfArn,
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
+  stateMachineArnOf,
+  stateMachineDefinitionOf,
+} from '../../local/template';
 import { views } from '../../views';
 import { AthenaFake } from '../support/athena-fake';
 import {
   type DeployedFunction,
   type DeployedStack,
-  LOCAL_ACCOUNT,
-  selectApiMethod,
   synthesizeDeployedStack,
 } from '../support/deployed-stack';
 import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
@@ -58,7 +65,6 @@ import {
 import { S3Fake } from '../support/s3-fake';
 import { emittedMetrics, metricKey, watchedMetrics } from '../support/watched-metrics';
 
-const REGION = 'us-east-1';
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 /** What the Lambda runtime provides besides the bundle: the SDK, nothing else. */
 const SDK_DIR = fileURLToPath(new URL('../../node_modules/@aws-sdk', import.meta.url));
@@ -85,7 +91,6 @@ const INVALID = { id: 'bad-1', ts: T0 + 30 * MINUTE, amount: -5, status: 'paid' 
 const RECORDS: readonly EventRecord[] = [...ORDERS, DUPLICATE, INVALID];
 const ACCEPTED = [...ORDERS, DUPLICATE];
 const SHARD_ID = 'shardId-000000000000';
-const DELIVERY_STREAM = 'driftless-local-archive';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type State = { Type: string; Resource?: string; ItemProcessor?: { States: Record<string, State> } };
@@ -104,12 +109,20 @@ const sorted = (view: ViewDefinition, rows: Iterable<ViewRow>) => new ViewRows(v
 const inRange = (rows: readonly ViewRow[], from: number, to: number) =>
   rows.filter((row) => row.bucket >= from && row.bucket < to);
 
-/** The local name of the one resource of a type the functions reference. */
-function localName(type: string): string {
-  const [logicalId, ...others] = stack.logicalIdsOf(type);
+const logicalIdsOf = (type: string): string[] =>
+  Object.entries(stack.template.Resources)
+    .filter(([, resource]) => resource.Type === type)
+    .map(([logicalId]) => logicalId);
+
+/** The logical id of the one resource of a type. */
+function logicalIdOf(type: string): string {
+  const [logicalId, ...others] = logicalIdsOf(type);
   if (logicalId === undefined || others.length > 0) throw new Error(`expected one ${type}`);
-  return stack.resolve({ Ref: logicalId });
+  return logicalId;
 }
+
+/** The local name of the one resource of a type. */
+const localName = (type: string): string => stack.names.ref(logicalIdOf(type));
 
 function functionNamed(name: string): DeployedFunction {
   const found = stack.functions.find((fn) => fn.name === name);
@@ -129,16 +142,13 @@ async function invoke<T>(fn: DeployedFunction, what: string, event: unknown): Pr
 
 /** What Lambda gives the function: its template variables, resolved to local names, and the platform's. */
 function environmentOf(fn: DeployedFunction): Record<string, string> {
-  const variables = Object.fromEntries(
-    Object.entries(fn.variables).map(([name, value]) => [name, stack.resolve(value)]),
-  );
   // Metrics must be published for the alarm check to mean anything.
-  if ('POWERTOOLS_METRICS_DISABLED' in variables || 'POWERTOOLS_DEV' in variables)
+  if ('POWERTOOLS_METRICS_DISABLED' in fn.environment || 'POWERTOOLS_DEV' in fn.environment)
     throw new Error(`${fn.name} disables or redirects its metrics`);
   return {
-    ...variables,
-    AWS_REGION: REGION,
-    AWS_DEFAULT_REGION: REGION,
+    ...fn.environment,
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
     AWS_SESSION_TOKEN: 'local',
@@ -156,7 +166,8 @@ function startLambda(
   overrides: Partial<LocalLambdaOptions> = {},
 ): Promise<LocalLambda> {
   return LocalLambda.start({
-    name: fn.logicalId,
+    name: fn.name,
+    arn: fn.arn,
     assetDir: fn.assetDir,
     handler: fn.handler,
     environment: environmentOf(fn),
@@ -199,19 +210,15 @@ async function runQuerySync(input: Json): Promise<Json> {
  * `.sync` task queries the Athena fake. Resolves to each task state's outputs, in order.
  */
 async function runStateMachine(input: Json): Promise<Map<string, Json[]>> {
-  const [machineId] = stack.logicalIdsOf('AWS::StepFunctions::StateMachine');
-  const machineResource = stack.template.Resources[machineId as string];
-  const definition = JSON.parse(stack.resolve(machineResource?.Properties?.DefinitionString)) as {
+  const definition = stateMachineDefinitionOf(stack.template, stack.names) as {
     States: Record<string, State>;
   };
-  const byArn = new Map(
-    stack.functions.map((fn) => [stack.resolve({ 'Fn::GetAtt': [fn.logicalId, 'Arn'] }), fn]),
-  );
   const outputs = new Map<string, Json[]>();
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
   for (const [name, state] of taskStates(definition.States)) {
     const resource = state.Resource ?? '';
-    const fn = byArn.get(resource);
+    const functionName = functionNameOfArn(resource);
+    const fn = functionName === null ? undefined : functionNamed(functionName);
     if (fn === undefined && !ATHENA_SYNC.test(resource))
       throw new Error(`state ${name}: no local ${resource}`);
     handlers[name] = async (taskInput) => {
@@ -227,7 +234,7 @@ async function runStateMachine(input: Json): Promise<Map<string, Json[]>> {
       return output;
     };
   }
-  const machineArn = stack.resolve({ Ref: machineId });
+  const machineArn = stateMachineArnOf(stack.template, stack.names);
   const executionName = randomUUID();
   const execution = new StateMachine(definition as never).run(input, {
     overrides: { taskResourceLocalHandlers: handlers },
@@ -244,32 +251,23 @@ async function runStateMachine(input: Json): Promise<Map<string, Json[]>> {
 function apiEvent(
   method: string,
   path: string,
-  options: {
-    query?: Record<string, string>;
-    headers?: Record<string, string>;
-    body?: string;
-    /** The request is one API Gateway answers itself in AWS (a MOCK method); the local server passes it on. */
-    onlyLocally?: boolean;
-  } = {},
+  options: { query?: Record<string, string>; headers?: Record<string, string>; body?: string } = {},
 ): APIGatewayProxyEvent {
-  const selected = selectApiMethod(stack.apiMethods, method, path);
-  const proxied = selectApiMethod(
-    stack.apiMethods.filter((candidate) => candidate.integration === 'AWS_PROXY'),
-    method,
-    path,
+  const matched = matchApiMethod(stack.template, method, path);
+  if (matched === null) throw new Error(`no method of the API takes ${method} ${path}`);
+  const integration = matched.method.integration.type;
+  if (integration !== 'AWS_PROXY')
+    throw new Error(`API Gateway answers ${method} ${path} itself (${integration})`);
+  const stage = String(
+    stack.template.Resources[logicalIdOf('AWS::ApiGateway::Stage')]?.Properties?.StageName,
   );
-  if (proxied === null) throw new Error(`no Lambda proxy method of the API takes ${method} ${path}`);
-  if (selected?.method !== proxied.method && !options.onlyLocally)
-    throw new Error(`API Gateway answers ${method} ${path} itself (${selected?.method.integration})`);
-  const [stageId] = stack.logicalIdsOf('AWS::ApiGateway::Stage');
-  const stage = String(stack.template.Resources[stageId as string]?.Properties?.StageName);
   const headers = {
     Host: 'abc123.execute-api.us-east-1.amazonaws.com',
     'X-Api-Key': 'local',
     ...options.headers,
   };
   const query = options.query ?? null;
-  const resource = proxied.method.resourcePath;
+  const resource = matched.resourcePath;
   return {
     resource,
     path,
@@ -279,7 +277,7 @@ function apiEvent(
     queryStringParameters: query,
     multiValueQueryStringParameters:
       query && Object.fromEntries(Object.entries(query).map(([name, value]) => [name, [value]])),
-    pathParameters: proxied.pathParameters,
+    pathParameters: matched.pathParameters,
     stageVariables: null,
     body: options.body === undefined ? null : Buffer.from(options.body).toString('base64'),
     isBase64Encoded: options.body !== undefined,
@@ -333,26 +331,27 @@ async function streamRecords(kinesis: KinesisClient, streamName: string): Promis
 describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120_000 }, () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'driftless-bundles-'));
-    stack = synthesizeDeployedStack(join(root, 'cdk.out'), REGION);
+    stack = synthesizeDeployedStack(join(root, 'cdk.out'));
     assets = new Map();
     for (const fn of stack.functions) assets.set(fn.logicalId, await inspectAsset(fn.assetDir));
     emulators = await startEmulators();
     await createTable(emulators.dynamo, localName('AWS::DynamoDB::GlobalTable'));
     await createStream(emulators.kinesis, localName('AWS::Kinesis::Stream'), 2);
-    const buckets = stack
-      .logicalIdsOf('AWS::S3::Bucket')
-      .map((logicalId) => stack.resolve({ Ref: logicalId }));
-    s3 = await S3Fake.start({ root: join(root, 's3'), buckets, region: REGION });
-    const archiveBucket = stack.resolve(functionNamed('batch-plan').variables.ARCHIVE_BUCKET);
+    const buckets = logicalIdsOf('AWS::S3::Bucket').map((logicalId) => stack.names.ref(logicalId));
+    s3 = await S3Fake.start({ root: join(root, 's3'), buckets, region: LOCAL_REGION });
     athena = await AthenaFake.start({
       catalog: orderEvents,
-      region: REGION,
+      region: LOCAL_REGION,
       workGroup: localName('AWS::Athena::WorkGroup'),
       database: localName('AWS::Glue::Database'),
-      tableObjects: () => s3.list(archiveBucket, 'events/'),
-      scratchDir: join(root, 'athena'),
+      s3,
+      tableLocation: archiveLocationOf(stack.template, stack.names),
     });
-    athenaClient = new AthenaClient({ region: REGION, credentials: CREDENTIALS, endpoint: athena.endpoint });
+    athenaClient = new AthenaClient({
+      region: LOCAL_REGION,
+      credentials: CREDENTIALS,
+      endpoint: athena.endpoint,
+    });
     await mkdir(join(root, 'lambda'));
     // Two at a time: the machine has two cores.
     for (let index = 0; index < stack.functions.length; index += 2)
@@ -397,10 +396,7 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
       if (asset.bytes > LAMBDA_LIMITS.unzippedBytes)
         problems.push(`${fn.name}: ${asset.bytes} bytes unzipped`);
       for (const native of asset.nativeModules) problems.push(`${fn.name}: native module ${native}`);
-      const variables = Object.fromEntries(
-        Object.entries(fn.variables).map(([name, value]) => [name, stack.resolve(value)]),
-      );
-      if (environmentBytes(variables) > LAMBDA_LIMITS.environmentBytes)
+      if (environmentBytes(fn.environment) > LAMBDA_LIMITS.environmentBytes)
         problems.push(`${fn.name}: environment over 4 KB`);
     }
     // Assess
@@ -411,13 +407,15 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
     // Prepare
     const definitions = [...FUNCTION_DEFINITIONS.values()];
     // Act
-    const deployed = stack.functions.filter((fn) => FUNCTION_DEFINITIONS.has(fn.name));
+    const deployed = stack.functions.flatMap(({ definition, handler }) =>
+      definition === null ? [] : [{ definition, handler }],
+    );
     // Assess
-    expect(deployed.map((fn) => fn.name).sort()).toEqual(
+    expect(deployed.map(({ definition }) => definition.name).sort()).toEqual(
       definitions.map((definition) => definition.name).sort(),
     );
-    for (const fn of deployed)
-      expect(fn.handler, fn.name).toBe(`index.${FUNCTION_DEFINITIONS.get(fn.name)?.handlerExport}`);
+    for (const { definition, handler } of deployed)
+      expect(handler, definition.name).toBe(`index.${definition.handlerExport}`);
   });
 
   it('loads every bundle on Node 24 outside the repository, where only @aws-sdk resolves, with its handler exported', () => {
@@ -485,12 +483,12 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
     );
     // Assess
     expect(answer).toEqual({ batchItemFailures: [] });
-    const store = new DynamoSpeedStore(emulators.dynamo, stack.resolve(speed.variables.TABLE_NAME));
+    const store = new DynamoSpeedStore(emulators.dynamo, speed.environment.TABLE_NAME as string);
     for (const view of views) {
       const stored = await store.readRows(view, T0, T0 + 3 * HOUR, Date.now());
       expect(sorted(view, stored), view.name).toEqual(compileJs(view).reduce(ACCEPTED).sorted());
     }
-    const quarantineBucket = stack.resolve(speed.variables.QUARANTINE_BUCKET);
+    const quarantineBucket = speed.environment.QUARANTINE_BUCKET as string;
     const quarantined = await s3.list(quarantineBucket, 'quarantine/');
     expect(quarantined).toHaveLength(1);
     const record = JSON.parse(
@@ -506,9 +504,9 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
     const transform = functionNamed('archive-transform');
     const event: FirehoseTransformationEvent = {
       invocationId: randomUUID(),
-      deliveryStreamArn: `arn:aws:firehose:${REGION}:${LOCAL_ACCOUNT}:deliverystream/${DELIVERY_STREAM}`,
-      sourceKinesisStreamArn: `arn:aws:kinesis:${REGION}:${LOCAL_ACCOUNT}:stream/${localName('AWS::Kinesis::Stream')}`,
-      region: REGION,
+      deliveryStreamArn: stack.names.getAtt(logicalIdOf('AWS::KinesisFirehose::DeliveryStream'), 'Arn'),
+      sourceKinesisStreamArn: stack.names.getAtt(logicalIdOf('AWS::Kinesis::Stream'), 'Arn'),
+      region: LOCAL_REGION,
       records: RECORDS.map((record, index) => ({
         recordId: `49546986683135544286507457936321625675700192471156785154${index}`,
         approximateArrivalTimestamp: (record.ts as number) + 2_000,
@@ -537,8 +535,9 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
     ).toEqual(
       RECORDS.map((record) => (record === INVALID ? ['Dropped', null] : ['Ok', dayOf(record.ts as number)])),
     );
-    // Then Firehose delivers each partition's Ok records, gzip, under the stack's prefix, named as Firehose names them.
-    const archiveBucket = stack.resolve(functionNamed('batch-plan').variables.ARCHIVE_BUCKET);
+    // Then Firehose delivers each partition's Ok records, gzip, where the table reads, named as Firehose names them.
+    const archive = archiveLocationOf(stack.template, stack.names);
+    const deliveryStream = localName('AWS::KinesisFirehose::DeliveryStream');
     const stamp = new Date().toISOString().slice(0, 19).replace(/[T:]/g, '-');
     const byDay = Map.groupBy(
       answer.records.filter((record) => record.result === 'Ok'),
@@ -547,8 +546,8 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
     for (const [day, records] of byDay) {
       const lines = records.map((record) => Buffer.from(record.data ?? '', 'base64'));
       await s3.put(
-        archiveBucket,
-        `events/dt=${day}/${DELIVERY_STREAM}-1-${stamp}-${randomUUID()}.gz`,
+        archive.bucket,
+        `${archive.prefix}dt=${day}/${deliveryStream}-1-${stamp}-${randomUUID()}.gz`,
         gzipSync(Buffer.concat(lines)),
       );
     }
@@ -557,7 +556,7 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
   it('batch: two runs of the synthesized state machine load exact views from the archive and reconcile with the speed layer', async () => {
     // Prepare: the archive and the speed items written above
     const plan = functionNamed('batch-plan');
-    const store = new DynamoBatchStore(emulators.dynamo, stack.resolve(plan.variables.TABLE_NAME));
+    const store = new DynamoBatchStore(emulators.dynamo, plan.environment.TABLE_NAME as string);
     // Act
     await runStateMachine({ now: T0 + 80 * MINUTE });
     const second = await runStateMachine({ now: T0 + 140 * MINUTE });
@@ -589,25 +588,17 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
     });
   });
 
-  it('api: answers a CORS preflight (the local server passes them on; in AWS a MOCK method answers)', async () => {
+  it('api: answers a cross-origin request with CORS headers (the preflight is answered by a MOCK method of the API)', async () => {
     // Prepare
-    // In AWS the API's MOCK method answers preflights; the local server passes them to the function.
-    const event = apiEvent('OPTIONS', '/events', {
-      onlyLocally: true,
-      headers: {
-        Origin: 'https://dashboard.example',
-        'Access-Control-Request-Method': 'POST',
-        'Access-Control-Request-Headers': 'content-type,x-api-key',
-      },
-    });
+    const event = apiEvent('GET', '/views', { headers: { Origin: 'https://dashboard.example' } });
     // Act
     const answer = await invoke<APIGatewayProxyResult>(
       functionNamed('api'),
-      'API Gateway proxy events: OPTIONS /events (local server only)',
+      'API Gateway proxy events: GET /views from another origin',
       event,
     );
     // Assess
-    expect(answer.statusCode).toBeLessThan(300);
+    expect(answer.statusCode).toBe(200);
     expect(headerOf(answer, 'access-control-allow-origin')).toBe('*');
   });
 

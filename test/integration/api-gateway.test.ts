@@ -9,11 +9,11 @@ import { createApi } from '../../functions/api/app';
 import type { ApiDeps } from '../../functions/api/deps';
 import {
   type ApiGatewayOptions,
-  type CloudFormationTemplate,
   type LocalApiServer,
   type ProxyHandler,
   startApiGateway,
 } from '../../local/api-server';
+import type { CloudFormationTemplate } from '../../local/template';
 import { views } from '../../views';
 import { quietLogger } from '../support/fixture';
 import { synthesizeStack } from '../support/template';

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm, symlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
+import { ARCHIVE_PREFIX, DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import type { EventCatalog, SqlCell } from '../../functions/core';
-import { readBody, type S3FakeObject, signingProblem } from './s3-fake';
+import { readBody, type S3Fake, signingProblem } from './s3-fake';
 
 type QueryState = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 
@@ -67,9 +65,9 @@ const MAX_RESULTS = 1000;
 /**
  * Athena on loopback, speaking its JSON protocol (`X-Amz-Target: AmazonAthena.<Operation>`) for
  * StartQueryExecution, GetQueryExecution and GetQueryResults. Queries run on DuckDB
- * (`DuckDbQueryEngine`) over the objects the `raw_events` table's location holds, the way Athena
- * reads that table: each gzip JSON object under `events/dt=<day>/`, whatever its name. Results are
- * shaped as Athena's: the header row first on the first page, every value as VarCharValue text, a
+ * (`DuckDbQueryEngine`) straight from the S3 fake's folder of the archive bucket, the way Athena reads
+ * the `raw_events` table: each gzip JSON object under `events/dt=<day>/`, whatever its name. Results
+ * are shaped as Athena's: the header row first on the first page, every value as VarCharValue text, a
  * null as no VarCharValue, and ColumnInfo.
  */
 export class AthenaFake {
@@ -85,9 +83,8 @@ export class AthenaFake {
     });
   });
   private readonly queries = new Map<string, QueryExecution>();
-  /** One query at a time: each relinks the table's objects, which a running query reads. */
+  /** One query at a time: each rereads the table's objects, which a running query reads. */
   private queue: Promise<unknown> = Promise.resolve();
-  private linkedDir: string | undefined;
   endpoint = '';
 
   private constructor(
@@ -96,8 +93,11 @@ export class AthenaFake {
   ) {}
 
   static async start(options: AthenaFakeOptions): Promise<AthenaFake> {
+    if (options.tableLocation.prefix !== `${ARCHIVE_PREFIX}/`)
+      throw new Error(
+        `the table reads ${options.tableLocation.prefix}, DuckDbQueryEngine reads ${ARCHIVE_PREFIX}/`,
+      );
     const engine = await DuckDbQueryEngine.open(options.catalog);
-    await mkdir(options.scratchDir, { recursive: true });
     const fake = new AthenaFake(engine, options);
     await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
     fake.endpoint = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`;
@@ -160,7 +160,7 @@ export class AthenaFake {
       // Athena fails a query on an unknown database when it runs, not when it is started.
       if (query.database !== this.options.database)
         throw new Error(`SCHEMA_NOT_FOUND: Schema '${query.database}' does not exist`);
-      await this.linkTableObjects();
+      await this.readTableObjects();
       const id = await this.engine.start(query.sql);
       const records: Record<string, SqlCell>[] = [];
       for await (const record of this.engine.results(id)) records.push(record);
@@ -197,24 +197,17 @@ export class AthenaFake {
   }
 
   /**
-   * Lays the table's objects out where DuckDB reads them (`events/dt=<day>/<name>.json.gz`): Athena
-   * reads every object of a partition, DuckDbQueryEngine only names ending in `.json.gz` or `.parquet`.
+   * Points DuckDB at the table's objects, refusing any it would pass over: Athena reads every object of
+   * a partition, DuckDbQueryEngine the `.gz` (and `.parquet`) files of each `events/dt=<day>/` folder.
    */
-  private async linkTableObjects(): Promise<void> {
-    const dir = join(this.options.scratchDir, randomUUID());
-    for (const object of await this.options.tableObjects()) {
-      const match = /^events\/(dt=\d{4}-\d{2}-\d{2})\/([^/]+)$/.exec(object.key);
-      if (match === null) throw new Error(`HIVE_BAD_DATA: ${object.key} is not in a dt= partition`);
-      const [, partition = '', name = ''] = match;
-      if (!name.endsWith('.gz'))
-        throw new Error(`the fake reads gzip JSON objects only; ${object.key} is not one`);
-      await mkdir(join(dir, 'events', partition), { recursive: true });
-      await symlink(object.path, join(dir, 'events', partition, `${name.slice(0, -'.gz'.length)}.json.gz`));
+  private async readTableObjects(): Promise<void> {
+    const { bucket, prefix } = this.options.tableLocation;
+    for (const { key } of await this.options.s3.list(bucket, prefix)) {
+      const name = /^dt=\d{4}-\d{2}-\d{2}\/([^/]+)$/.exec(key.slice(prefix.length))?.[1];
+      if (name === undefined) throw new Error(`HIVE_BAD_DATA: ${key} is not in a dt= partition`);
+      if (!name.endsWith('.gz')) throw new Error(`the fake reads gzip JSON objects only; ${key} is not one`);
     }
-    await mkdir(dir, { recursive: true });
-    await this.engine.useArchive(dir);
-    if (this.linkedDir !== undefined) await rm(this.linkedDir, { recursive: true, force: true });
-    this.linkedDir = dir;
+    await this.engine.useArchive(this.options.s3.folderOf(bucket));
   }
 
   private execution(input: Record<string, unknown>): QueryExecution {
@@ -276,8 +269,8 @@ export interface AthenaFakeOptions {
   /** The only work group and Glue database that exist. */
   readonly workGroup: string;
   readonly database: string;
-  /** The objects under the `raw_events` table's location (the archive bucket's `events/`). */
-  readonly tableObjects: () => Promise<readonly S3FakeObject[]>;
-  /** Where the table's objects are laid out for DuckDB. */
-  readonly scratchDir: string;
+  /** Where the table's objects are stored: a bucket of this fake S3, which keeps each as a file. */
+  readonly s3: S3Fake;
+  /** The `raw_events` table's location (`archiveLocationOf`): the archive bucket's `events/`. */
+  readonly tableLocation: { readonly bucket: string; readonly prefix: string };
 }

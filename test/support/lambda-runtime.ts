@@ -88,6 +88,8 @@ export interface EmfLine {
 export interface LocalLambdaOptions {
   /** The function's name (AWS_LAMBDA_FUNCTION_NAME). */
   readonly name: string;
+  /** Its ARN, what an invocation's context gives as `invokedFunctionArn`. */
+  readonly arn: string;
   /** The synthesized asset folder. */
   readonly assetDir: string;
   /** `Handler`, e.g. `index.plan`. */
@@ -235,7 +237,7 @@ export class LocalLambda {
         payload,
         requestId: id,
         deadlineMs: Date.now() + timeoutSeconds * 1000,
-        invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
+        invokedFunctionArn: this.options.arn,
       });
     });
     if (Buffer.byteLength(answer) > LAMBDA_LIMITS.payloadBytes)
