@@ -230,8 +230,8 @@ export class ServingLayer extends Construct {
       restApiName: `${stack.stackName}-api`,
       description:
         'driftless: views served from the batch layer below the watermark, the speed layer from it on',
-      cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      // The account's logging role is the account stack's (lib/account.ts), not a stage's to delete.
+      cloudWatchRole: false,
       apiKeySourceType: ApiKeySourceType.HEADER,
       // The function gzips large answers itself (series answers are compressed once and reused), so
       // API Gateway passes bodies through as binary rather than compressing them again.
@@ -325,10 +325,5 @@ export class ServingLayer extends Construct {
         reason:
           'Every method requires an API key under a usage plan (throttle and quota): the credential a dashboard page or the CLI can send.',
       });
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-      reason:
-        'API Gateway’s account-level CloudWatch role uses the AWS managed AmazonAPIGatewayPushToCloudWatchLogs policy, which only writes logs.',
-    });
   }
 }
