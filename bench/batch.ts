@@ -8,6 +8,7 @@ import { DynamoBatchStore } from '../functions/adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../functions/adapters/dynamo-speed-store';
 import { FileObjectStore } from '../functions/adapters/object-store';
 import { transformRecords } from '../functions/archive/firehose-transform';
+import { daysOf } from '../functions/batch/days';
 import type { BatchDeps } from '../functions/batch/deps';
 import type { RunPlan } from '../functions/batch/plan';
 import { batchTargetOver, runBatchLocally } from '../local/batch-runner';
@@ -82,7 +83,7 @@ export async function benchBatch(options: { events: number; days: number; dataDi
     const started = performance.now();
     await runBatchLocally(batchTargetOver(deps, template), { onPlan: (plan) => (planned = plan) });
     const seconds = (performance.now() - started) / 1000;
-    const days = new Set(planned?.views.flatMap((view) => view.days) ?? []);
+    const days = new Set(planned?.views.flatMap((view) => daysOf(view.dayRanges)) ?? []);
     const bytesRead = await bytesOf(days);
     log({ phase, seconds, daysRead: days.size, bytesRead });
     return { seconds, bytesRead };

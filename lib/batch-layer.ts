@@ -6,14 +6,20 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import {
+  Choice,
+  Condition,
   CustomState,
   DefinitionBody,
+  Fail,
+  JitterType,
   JsonPath,
   LogLevel,
   Map as MapState,
+  Pass,
   QueryLanguage,
   StateMachine,
   StateMachineType,
+  Succeed,
   TaskInput,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -63,13 +69,37 @@ const ARCHIVE_EVENTS_PREFIX = 'events/';
 /** State names: the local runner routes tasks to the step code by these. */
 export const BATCH_STATES = {
   plan: 'Plan',
+  countSkippedLines: 'CountSkippedLines',
   perView: 'QueryAndLoadEachView',
   query: 'Query',
   load: 'Load',
+  queryFailed: 'QueryFailed',
+  loadFailed: 'LoadFailed',
   commit: 'Commit',
   reconcile: 'Reconcile',
   cleanup: 'CleanUp',
+  whole: 'WholeRun',
+  incomplete: 'RunIncomplete',
+  done: 'Done',
 } as const;
+
+/** The error a run with a failed view ends with (its cause names the views): the failed-run alarm fires. */
+export const RUN_INCOMPLETE_ERROR = 'BatchRunIncomplete';
+
+/**
+ * Lambda's transient errors, throttling included: CDK's default retry leaves out
+ * Lambda.TooManyRequestsException, which a burst of runs (or other functions of the account) causes.
+ */
+export const LAMBDA_TRANSIENT_ERRORS = [
+  'Lambda.ClientExecutionTimeoutException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+/** Athena refusing to start a query for now: too many queued or running, or an internal error. */
+export const ATHENA_TRANSIENT_ERRORS = ['Athena.TooManyRequestsException', 'Athena.InternalServerException'];
 
 /**
  * The batch layer: an EventBridge Scheduler schedule starts a Step Functions Standard workflow that
@@ -133,28 +163,10 @@ export class BatchLayer extends Construct {
     );
     table.grant(plan, 'dynamodb:GetItem', 'dynamodb:PutItem');
     table.grant(load, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
-    load.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['athena:GetQueryResults'],
-        resources: [workGroupArn],
-      }),
-    );
-    // GetQueryResults reads the result object with the caller's credentials.
-    load.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['s3:GetObject'],
-        resources: [archive.resultsBucket.arnForObjects(`${resultsPrefix}*`)],
-      }),
-    );
-    if (load.role) {
-      acknowledgeWildcardResources(
-        load.role,
-        archive.resultsBucket,
-        [`/${resultsPrefix}*`],
-        "Load reads a query's result object, whose key Athena derives from the query id; read-only, under results/.",
-      );
-    }
+    this.grantQueryResults(load, archive, workGroupArn, resultsPrefix);
     table.grant(commit, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    // Commit reads the skipped-lines count, as Load reads a view's rows.
+    this.grantQueryResults(commit, archive, workGroupArn, resultsPrefix);
     table.grant(reconcile, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
     table.grant(
       cleanup,
@@ -164,38 +176,78 @@ export class BatchLayer extends Construct {
       'dynamodb:BatchWriteItem',
     );
 
-    const invoke = (stateName: string, fn: DriftlessFunction, payload?: TaskInput) =>
+    const invoke = (stateName: string, fn: DriftlessFunction, payload?: TaskInput, resultPath?: string) =>
       new LambdaInvoke(this, stateName, {
         lambdaFunction: fn,
         payloadResponseOnly: true,
         ...(payload ? { payload } : {}),
-        retryOnServiceExceptions: true,
+        ...(resultPath ? { resultPath } : {}),
+        retryOnServiceExceptions: false,
+      }).addRetry({
+        errors: LAMBDA_TRANSIENT_ERRORS,
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxAttempts: 6,
+        maxDelay: Duration.minutes(1),
+        jitterStrategy: JitterType.FULL,
       });
 
     // A custom state, not AthenaStartQueryExecution: that L2 grants s3:GetObject and s3:ListBucket on
     // every bucket ('*'); the statements below name the archive and the results prefix instead.
-    // `.sync` waits for the query to finish before Load reads its results.
-    const query = new CustomState(this, BATCH_STATES.query, {
-      stateJson: {
-        Type: 'Task',
-        Resource: `arn:${stack.partition}:states:::athena:startQueryExecution.sync`,
-        Parameters: {
-          'QueryString.$': '$.view.sql',
-          WorkGroup: archive.workGroupName,
-          QueryExecutionContext: { Database: archive.database },
+    // `.sync` waits for the query to finish; only its id is kept (the execution's description repeats
+    // the whole query text, which would only swell the payload).
+    const athenaQuery = (stateName: string, sqlPath: string, resultPath: string) =>
+      new CustomState(this, stateName, {
+        stateJson: {
+          Type: 'Task',
+          Resource: `arn:${stack.partition}:states:::athena:startQueryExecution.sync`,
+          Parameters: {
+            'QueryString.$': sqlPath,
+            WorkGroup: archive.workGroupName,
+            QueryExecutionContext: { Database: archive.database },
+          },
+          ResultSelector: { 'QueryExecutionId.$': '$.QueryExecution.QueryExecutionId' },
+          ResultPath: resultPath,
         },
-        ResultPath: '$.query',
-      },
-    });
+      })
+        // Athena throttles StartQueryExecution past the account's concurrent query quota: wait and retry.
+        .addRetry({
+          errors: ATHENA_TRANSIENT_ERRORS,
+          interval: Duration.seconds(5),
+          backoffRate: 2,
+          maxAttempts: 8,
+          maxDelay: Duration.minutes(2),
+          jitterStrategy: JitterType.FULL,
+        })
+        // A failed query (States.TaskFailed matches every other task error) may be transient (S3 slow
+        // down, exhausted resources) or a real SQL error, which fails again at once: retried twice only.
+        .addRetry({
+          errors: ['States.TaskFailed'],
+          interval: Duration.seconds(30),
+          backoffRate: 2,
+          maxAttempts: 2,
+          jitterStrategy: JitterType.FULL,
+        });
+
+    // Per view: query, then load. A view whose query or load fails (after retries) ends as a failure
+    // record naming it, instead of failing the Map: the other views still load and commit.
+    const viewFailed = (stateName: string, step: 'Query' | 'Load') =>
+      new Pass(this, stateName, {
+        parameters: { 'view.$': '$.view.view', step, 'failure.$': '$.failure' },
+      });
+    const query = athenaQuery(BATCH_STATES.query, '$.view.sql', '$.query').addCatch(
+      viewFailed(BATCH_STATES.queryFailed, 'Query'),
+      { resultPath: '$.failure' },
+    );
     const loadView = invoke(
       BATCH_STATES.load,
       load,
       TaskInput.fromObject({
         runId: JsonPath.stringAt('$.runId'),
         view: JsonPath.objectAt('$.view'),
-        queryExecutionId: JsonPath.stringAt('$.query.QueryExecution.QueryExecutionId'),
+        queryExecutionId: JsonPath.stringAt('$.query.QueryExecutionId'),
       }),
-    );
+    ).addCatch(viewFailed(BATCH_STATES.loadFailed, 'Load'), { resultPath: '$.failure' });
     const perView = new MapState(this, BATCH_STATES.perView, {
       itemsPath: '$.views',
       itemSelector: { 'runId.$': '$.runId', 'view.$': '$$.Map.Item.Value' },
@@ -204,16 +256,36 @@ export class BatchLayer extends Construct {
     });
     perView.itemProcessor(query.next(loadView));
 
+    // The archive lines the engine skips as unreadable, counted once over the days the run reads. A
+    // failed count fails no view: Commit records why, and the run ends incomplete.
+    const countSkippedLines = athenaQuery(
+      BATCH_STATES.countSkippedLines,
+      '$.skippedLines.sql',
+      '$.skippedLines.query',
+    ).addCatch(perView, { resultPath: '$.skippedLines.failure' });
+
+    // Commit's output (what committed, what failed) is what the run ends with; Reconcile and CleanUp
+    // leave it as it is. A run with a failed view ends FAILED, so the failed-run alarm fires, after
+    // the other views committed, reconciled and cleaned up.
+    // IsNull true, not IsNull false: aws-local-stepfunctions 3 never matches `"IsNull": false`.
+    const whole = new Choice(this, BATCH_STATES.whole)
+      .when(Condition.isNull('$.incomplete'), new Succeed(this, BATCH_STATES.done))
+      .otherwise(
+        new Fail(this, BATCH_STATES.incomplete, { error: RUN_INCOMPLETE_ERROR, causePath: '$.incomplete' }),
+      );
+
     // Plan records the execution under its run id: scheduled executions are not named by it.
     const definition = invoke(
       BATCH_STATES.plan,
       plan,
       TaskInput.fromObject({ input: JsonPath.entirePayload, executionArn: JsonPath.executionId }),
     )
+      .next(countSkippedLines)
       .next(perView)
       .next(invoke(BATCH_STATES.commit, commit))
-      .next(invoke(BATCH_STATES.reconcile, reconcile))
-      .next(invoke(BATCH_STATES.cleanup, cleanup, TaskInput.fromObject({})));
+      .next(invoke(BATCH_STATES.reconcile, reconcile, undefined, JsonPath.DISCARD))
+      .next(invoke(BATCH_STATES.cleanup, cleanup, TaskInput.fromObject({}), JsonPath.DISCARD))
+      .next(whole);
 
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     this.stateMachine = new StateMachine(this, 'StateMachine', {
@@ -242,6 +314,32 @@ export class BatchLayer extends Construct {
       }),
       description: 'driftless batch run',
     });
+  }
+
+  /** Reading a finished query's results: GetQueryResults reads the result object with the caller's credentials. */
+  private grantQueryResults(
+    fn: DriftlessFunction,
+    archive: ArchiveReferences,
+    workGroupArn: string,
+    resultsPrefix: string,
+  ): void {
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['athena:GetQueryResults'], resources: [workGroupArn] }),
+    );
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [archive.resultsBucket.arnForObjects(`${resultsPrefix}*`)],
+      }),
+    );
+    if (fn.role) {
+      acknowledgeWildcardResources(
+        fn.role,
+        archive.resultsBucket,
+        [`/${resultsPrefix}*`],
+        "Reads a query's result object, whose key Athena derives from the query id; read-only, under results/.",
+      );
+    }
   }
 
   /** The state machine runs the views' queries on Athena with its own role. */

@@ -65,6 +65,8 @@ export interface LocalRunOptions {
   readonly onPlan?: (plan: RunPlan) => void;
   /** Runs each task: to see what a step does (the calls it makes), for tests. */
   readonly aroundStep?: <O>(state: StateName, run: () => Promise<O>) => Promise<O>;
+  /** Waits this long before each retry instead of the definition's backoff: tests need not wait. */
+  readonly retryIntervalMs?: number;
 }
 
 /** Every Task state of a definition, Map item processors included. */
@@ -98,9 +100,14 @@ export async function runBatchLocally(target: BatchTarget, options: LocalRunOpti
       run = (input) => fn(input as never);
     } else if (/:athena:startQueryExecution\.sync$/.test(resource)) {
       run = async (input) => {
-        const queryExecutionId = await target.engine.start((input as { QueryString: string }).QueryString);
-        await target.engine.wait(queryExecutionId);
-        return { QueryExecution: { QueryExecutionId: queryExecutionId, Status: { State: 'SUCCEEDED' } } };
+        try {
+          const queryExecutionId = await target.engine.start((input as { QueryString: string }).QueryString);
+          await target.engine.wait(queryExecutionId);
+          return { QueryExecution: { QueryExecutionId: queryExecutionId, Status: { State: 'SUCCEEDED' } } };
+        } catch (error) {
+          // As Step Functions reports a `.sync` query that failed: what its Retry and Catch match.
+          throw Object.assign(new Error((error as Error).message), { name: 'States.TaskFailed' });
+        }
       };
     } else {
       throw new Error(`state ${name}: ${resource} is not emulated locally`);
@@ -117,8 +124,15 @@ export async function runBatchLocally(target: BatchTarget, options: LocalRunOpti
   // The context object Step Functions gives an execution: Plan records the execution under the run id.
   const name = options.input?.runId ?? randomUUID();
   const context = { Execution: { Id: executionArnOf(target.stateMachineArn, name), Name: name } };
+  const retryIntervalOverrides =
+    options.retryIntervalMs === undefined
+      ? undefined
+      : Object.fromEntries(Object.keys(handlers).map((state) => [state, options.retryIntervalMs as number]));
   const execution = machine.run((options.input ?? {}) as Json, {
-    overrides: { taskResourceLocalHandlers: handlers },
+    overrides: {
+      taskResourceLocalHandlers: handlers,
+      ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}),
+    },
     context,
   });
   return (await execution.result) as Json;

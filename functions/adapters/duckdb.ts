@@ -21,7 +21,7 @@ import {
   type ViewDefinition,
   type ViewRow,
 } from '../core';
-import { type QueryEngine, QueryFailedError } from './query-engine';
+import { OBJECT_PATH_COLUMN, type QueryEngine, QueryFailedError } from './query-engine';
 
 /**
  * Where an archive folder keeps its events: `events/dt=YYYY-MM-DD/<file>.gz` (gzip JSON lines, as Firehose
@@ -32,16 +32,23 @@ export const ARCHIVE_PREFIX = 'events';
 const sqlType = (catalog: EventCatalog, field: string): string =>
   catalog.fields[field]?.type === 'integer' ? 'BIGINT' : 'VARCHAR';
 
+const OBJECT_PATH = quoteIdentifier(OBJECT_PATH_COLUMN);
+
 /**
- * The columns of `raw_events`, cast to the catalog's types, then the partition column. A column
- * missing from every file of a source (a field added to the catalog later) reads as NULL.
+ * The columns of `raw_events`, cast to the catalog's types, then the partition column and the object
+ * each row was read from. A column missing from every file of a source (a field added to the catalog
+ * later) reads as NULL.
  */
 function projection(catalog: EventCatalog, present?: ReadonlySet<string>): string {
   const fields = Object.keys(catalog.fields).map((field) => {
     const source = present === undefined || present.has(field) ? quoteIdentifier(field) : 'NULL';
     return `CAST(${source} AS ${sqlType(catalog, field)}) AS ${quoteIdentifier(field)}`;
   });
-  return [...fields, `CAST(${PARTITION_COLUMN} AS VARCHAR) AS ${PARTITION_COLUMN}`].join(', ');
+  return [
+    ...fields,
+    `CAST(${PARTITION_COLUMN} AS VARCHAR) AS ${PARTITION_COLUMN}`,
+    `CAST(${OBJECT_PATH} AS VARCHAR) AS ${OBJECT_PATH}`,
+  ].join(', ');
 }
 
 async function hasFiles(pattern: string, cwd: string): Promise<boolean> {
@@ -92,7 +99,7 @@ export class DuckDbQueryEngine implements QueryEngine {
     const fields = Object.keys(this.catalog.fields);
     const columns = fields.map((field) => `${quoteIdentifier(field)} ${sqlType(this.catalog, field)}`);
     await this.connection.run(
-      `CREATE TABLE ${RAW_EVENTS} (${[...columns, `${PARTITION_COLUMN} VARCHAR`].join(', ')})`,
+      `CREATE TABLE ${RAW_EVENTS} (${[...columns, `${PARTITION_COLUMN} VARCHAR`, `${OBJECT_PATH} VARCHAR`].join(', ')})`,
     );
     this.rawEventsKind = 'TABLE';
     const appender = await this.connection.createAppender(RAW_EVENTS);
@@ -102,6 +109,7 @@ export class DuckDbQueryEngine implements QueryEngine {
         const ts = event[this.catalog.timeField];
         if (typeof ts === 'number' && Number.isSafeInteger(ts) && ts >= 0) appender.appendVarchar(dayOf(ts));
         else appender.appendNull();
+        appender.appendNull(); // held in memory: read from no object
         appender.endRow();
       }
     } finally {
@@ -199,16 +207,21 @@ export class DuckDbQueryEngine implements QueryEngine {
       const columns = Object.keys(this.catalog.fields)
         .map((field) => `${quoteString(field)}: ${quoteString(sqlType(this.catalog, field))}`)
         .join(', ');
+      // A line DuckDB cannot read (malformed JSON, a lone surrogate escape) becomes a row of NULLs instead
+      // of failing every query, as Athena's JSON SerDe does with ignore.malformed.json: the batch layer
+      // counts such rows by object and leaves them out.
       sources.push(
         `SELECT ${select} FROM read_json(${quoteString(join(dir, jsonFiles))}, format = 'newline_delimited', ` +
-          `columns = {${columns}}, hive_partitioning = true, hive_types_autocast = false)`,
+          `columns = {${columns}}, hive_partitioning = true, hive_types_autocast = false, ` +
+          `ignore_errors = true, filename = ${quoteString(OBJECT_PATH_COLUMN)})`,
       );
     }
     const parquetFiles = `${ARCHIVE_PREFIX}/${PARTITION_COLUMN}=*/*.parquet`;
     if (await hasFiles(parquetFiles, dir)) {
       const parquet =
         `read_parquet(${quoteString(join(dir, parquetFiles))}, ` +
-        'hive_partitioning = true, hive_types_autocast = false, union_by_name = true)';
+        'hive_partitioning = true, hive_types_autocast = false, union_by_name = true, ' +
+        `filename = ${quoteString(OBJECT_PATH_COLUMN)})`;
       const described = await this.query(`DESCRIBE SELECT * FROM ${parquet}`);
       const present = new Set(described.map((column) => String(column.column_name)));
       sources.push(`SELECT ${projection(this.catalog, present)} FROM ${parquet}`);
@@ -217,7 +230,7 @@ export class DuckDbQueryEngine implements QueryEngine {
       // An empty archive still has the table's columns, as the Glue table has before the first delivery.
       const nulls = Object.keys(this.catalog.fields).map((field) => `NULL AS ${quoteIdentifier(field)}`);
       sources.push(
-        `SELECT ${select} FROM (SELECT ${[...nulls, `NULL AS ${PARTITION_COLUMN}`].join(', ')}) WHERE FALSE`,
+        `SELECT ${select} FROM (SELECT ${[...nulls, `NULL AS ${PARTITION_COLUMN}`, `NULL AS ${OBJECT_PATH}`].join(', ')}) WHERE FALSE`,
       );
     }
     await this.dropRawEvents();

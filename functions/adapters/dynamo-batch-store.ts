@@ -24,6 +24,7 @@ import {
   type ViewRow,
   versionRegistryKey,
 } from '../core';
+import { DYNAMO_ITEM_LIMIT_BYTES, itemBytes } from './dynamo-rows';
 
 const { partitionKey: PK, sortKey: SK, expiresAt: EXPIRES_AT } = TABLE_ATTRIBUTES;
 
@@ -64,6 +65,56 @@ export function activeDays(
   return Object.entries(manifest.days).filter(([day]) => day >= first && day <= last);
 }
 
+/** Where a batch run's outcome is kept (beside its execution record, under the run's partition). */
+const runOutcomeKey = (runId: string) => ({ pk: `run#${runId}`, sk: 'outcome' });
+
+/** What became of one view in a batch run. */
+export type ViewOutcome =
+  | {
+      readonly view: string;
+      readonly status: 'committed';
+      readonly watermark: number;
+      readonly previousWatermark: number | null;
+      /** The manifest revision this run's commit wrote. */
+      readonly revision: number;
+      /** Event-time days recomputed, and the rows loaded for them. */
+      readonly days: number;
+      readonly rows: number;
+    }
+  | {
+      readonly view: string;
+      readonly status: 'failed';
+      /** The state that failed: its query, its load or its commit. The manifest is as it was. */
+      readonly step: 'Query' | 'Load' | 'Commit';
+      /** The error's name (e.g. States.TaskFailed, ManifestConflictError) and cause, as Step Functions gave them. */
+      readonly error: string;
+      readonly cause: string;
+    };
+
+/** Archive lines the query engine could not read (malformed JSON, invalid Unicode): skipped, not fatal. */
+export interface SkippedLines {
+  /** Lines skipped over the days the run read; null when they could not be counted (see `error`). */
+  readonly lines: number | null;
+  /** Objects holding at least one skipped line. */
+  readonly objects: number | null;
+  /** Those objects (archive keys), most skipped lines first, at most SKIPPED_OBJECTS_LISTED of them. */
+  readonly byObject: readonly { readonly object: string; readonly lines: number }[];
+  /** Why the count failed, or null. */
+  readonly error: string | null;
+}
+
+/** How many objects with skipped lines a run's outcome names. */
+export const SKIPPED_OBJECTS_LISTED = 100;
+
+/** What a batch run did, recorded by its commit step: per view, and the archive lines it skipped. */
+export interface BatchRunOutcome {
+  readonly runId: string;
+  readonly startedAt: number;
+  readonly recordedAt: number;
+  readonly views: readonly ViewOutcome[];
+  readonly skippedLines: SkippedLines;
+}
+
 export class ManifestConflictError extends Error {
   override readonly name = 'ManifestConflictError';
 }
@@ -78,8 +129,55 @@ export interface VersionEntry {
   readonly inactiveSince?: number;
 }
 
-/** Packed rows per item: about 60 bytes of JSON a row, gzipped, far below DynamoDB's 400 KB. */
-const ROWS_PER_ITEM = 4_000;
+/**
+ * What a packed item may measure: DynamoDB refuses items over 400 KB, attribute names included; the
+ * margin covers what `itemBytes` can only estimate (numbers) and keeps well clear of the limit.
+ */
+export const MAX_PACKED_ITEM_BYTES = DYNAMO_ITEM_LIMIT_BYTES - 50 * 1024;
+
+/** BatchWriteItem's limits: 25 requests and 16 MB a call. */
+const BATCH_WRITE_ITEMS = 25;
+const BATCH_WRITE_BYTES = 16 * 1024 * 1024;
+
+/** The most raw JSON bytes per packed byte a pack is sized for: bounds the text gzipped per attempt. */
+const MAX_PACK_RATIO = 32;
+
+/**
+ * Packs rows (each the JSON text of one row) into gzip JSON arrays of at most `budget` bytes each, as
+ * measured after gzip. How well rows compress is learned from each pack to size the next one: short
+ * group values compress about 10:1, long random ones hardly at all, so a fixed row count cannot fit both.
+ */
+export function packRows(rows: readonly string[], budget: number): Buffer[] {
+  const lengths = rows.map((row) => Buffer.byteLength(row));
+  const packs: Buffer[] = [];
+  let ratio = 4;
+  for (let start = 0; start < rows.length; ) {
+    let end = start + 1;
+    let raw = 2 + (lengths[start] as number);
+    while (end < rows.length && raw + 1 + (lengths[end] as number) <= budget * ratio) {
+      raw += 1 + (lengths[end] as number);
+      end++;
+    }
+    for (;;) {
+      const text = `[${rows.slice(start, end).join(',')}]`;
+      const packed = gzipSync(text);
+      if (packed.byteLength <= budget) {
+        packs.push(packed);
+        // Aim the next pack a little under the budget, so that it rarely needs a second try.
+        ratio = Math.max(1, Math.min(MAX_PACK_RATIO, (0.95 * Buffer.byteLength(text)) / packed.byteLength));
+        start = end;
+        break;
+      }
+      if (end - start === 1)
+        throw new RangeError(
+          `a row packs to ${packed.byteLength} bytes: over the ${budget} an item has room for`,
+        );
+      // Fewer rows, in proportion to the overshoot, with some to spare.
+      end = start + Math.max(1, Math.floor(((end - start) * 0.9 * budget) / packed.byteLength));
+    }
+  }
+  return packs;
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -127,8 +225,9 @@ export class DynamoBatchStore {
 
   /**
    * Writes one day of a view under a batch version, registering the version first so clean-up finds
-   * it. Rows are packed, gzip JSON, a few thousand to an item: a day is read or written in a few
-   * requests however many groups it has.
+   * it. Rows are packed, gzip JSON, as many to an item as fit under MAX_PACKED_ITEM_BYTES measured as
+   * written (a few thousand rows of short groups): a day is read or written in a few requests however
+   * many groups it has, and no group value is long enough to push an item past DynamoDB's limit.
    */
   async writeDay(
     view: ViewDefinition,
@@ -158,22 +257,22 @@ export class DynamoBatchStore {
     );
     const pk = batchPartitionKey(view, day, batchVersion);
     const measures = Object.keys(view.measures);
-    const requests: WriteRequest[] = [];
-    for (let start = 0, chunk = 0; start < rows.length; start += ROWS_PER_ITEM, chunk++) {
-      const packed = rows
-        .slice(start, start + ROWS_PER_ITEM)
-        .map((row) => [row.bucket, row.group, measures.map((name) => row.values[name]?.toString() ?? null)]);
-      requests.push({
-        PutRequest: {
-          Item: {
-            [PK]: { S: pk },
-            [SK]: { S: `rows#${String(chunk).padStart(5, '0')}` },
-            measures: { S: JSON.stringify(measures) },
-            rows: { B: gzipSync(JSON.stringify(packed)) },
-          },
-        },
-      });
-    }
+    const itemOf = (chunk: number, rows: Uint8Array): Record<string, AttributeValue> => ({
+      [PK]: { S: pk },
+      [SK]: { S: `rows#${String(chunk).padStart(5, '0')}` },
+      measures: { S: JSON.stringify(measures) },
+      rows: { B: rows },
+    });
+    const budget = MAX_PACKED_ITEM_BYTES - itemBytes(itemOf(0, new Uint8Array()));
+    const packs = packRows(
+      rows.map((row) =>
+        JSON.stringify([row.bucket, row.group, measures.map((name) => row.values[name]?.toString() ?? null)]),
+      ),
+      budget,
+    );
+    const requests: WriteRequest[] = packs.map((packed, chunk) => ({
+      PutRequest: { Item: itemOf(chunk, packed) },
+    }));
     await this.batchWrite(requests);
   }
 
@@ -284,6 +383,20 @@ export class DynamoBatchStore {
     return (await this.getItem(runExecutionKey(runId)))?.executionArn?.S ?? null;
   }
 
+  /** Records what a run did; a retried commit step rewrites the same record. */
+  async putRunOutcome(outcome: BatchRunOutcome, now: number): Promise<void> {
+    await this.putItem(runOutcomeKey(outcome.runId), {
+      outcome: { S: JSON.stringify(outcome) },
+      [EXPIRES_AT]: { N: String(Math.floor(now / 1000) + RUN_EXECUTION_TTL_SECONDS) },
+    });
+  }
+
+  /** What a run did (per view, skipped lines), once its commit step ran; null before, or for no such run. */
+  async runOutcome(runId: string): Promise<BatchRunOutcome | null> {
+    const body = (await this.getItem(runOutcomeKey(runId), true))?.outcome?.S;
+    return body === undefined ? null : (JSON.parse(body) as BatchRunOutcome);
+  }
+
   async putDriftReport(viewName: string, runId: string, report: unknown): Promise<void> {
     await this.putItem(driftReportKey(viewName, runId), { report: { S: JSON.stringify(report) } });
   }
@@ -351,11 +464,22 @@ export class DynamoBatchStore {
     );
   }
 
-  /** BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed. */
+  /** BatchWriteItem in calls within its limits (25 items, 16 MB), retrying what DynamoDB leaves unprocessed. */
   private async batchWrite(requests: readonly WriteRequest[]): Promise<void> {
     const limit = pLimit(8);
     const chunks: WriteRequest[][] = [];
-    for (let start = 0; start < requests.length; start += 25) chunks.push(requests.slice(start, start + 25));
+    let chunkBytes = 0;
+    for (const request of requests) {
+      const bytes = itemBytes(request.PutRequest?.Item ?? request.DeleteRequest?.Key ?? {});
+      const last = chunks.at(-1);
+      if (last === undefined || last.length === BATCH_WRITE_ITEMS || chunkBytes + bytes > BATCH_WRITE_BYTES) {
+        chunks.push([request]);
+        chunkBytes = bytes;
+      } else {
+        last.push(request);
+        chunkBytes += bytes;
+      }
+    }
     await Promise.all(
       chunks.map((chunk) =>
         limit(async () => {

@@ -18,3 +18,30 @@ export function itemToRow(view: ViewDefinition, item: Record<string, AttributeVa
     values,
   };
 }
+
+/** DynamoDB's limit on one item, attribute names included. */
+export const DYNAMO_ITEM_LIMIT_BYTES = 400 * 1024;
+
+/**
+ * An item's size as DynamoDB counts it against its 400 KB limit: each attribute's name and value in
+ * UTF-8, binaries raw, a number as its text (DynamoDB stores at most that: about one byte per two
+ * digits), and 1 byte per list or map element on top of 3 per list or map.
+ */
+export function itemBytes(item: Readonly<Record<string, AttributeValue>>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(item)) bytes += Buffer.byteLength(name) + valueBytes(value);
+  return bytes;
+}
+
+function valueBytes(value: AttributeValue): number {
+  if (value.S !== undefined) return Buffer.byteLength(value.S);
+  if (value.N !== undefined) return value.N.length;
+  if (value.B !== undefined) return value.B.byteLength;
+  if (value.BOOL !== undefined || value.NULL !== undefined) return 1;
+  if (value.SS !== undefined) return value.SS.reduce((sum, entry) => sum + Buffer.byteLength(entry), 0);
+  if (value.NS !== undefined) return value.NS.reduce((sum, entry) => sum + entry.length, 0);
+  if (value.BS !== undefined) return value.BS.reduce((sum, entry) => sum + entry.byteLength, 0);
+  if (value.L !== undefined) return value.L.reduce((sum, entry) => sum + 1 + valueBytes(entry), 3);
+  if (value.M !== undefined) return itemBytes(value.M) + 3 + Object.keys(value.M).length;
+  throw new TypeError(`no size for attribute value ${JSON.stringify(Object.keys(value))}`);
+}

@@ -1,5 +1,11 @@
 import type { SqlCell } from '../core';
 
+/**
+ * The object a row of `raw_events` was read from: Athena's pseudo-column, which the DuckDB engine
+ * exposes under the same name, so the same SQL can name where a row came from on both.
+ */
+export const OBJECT_PATH_COLUMN = '$path';
+
 /** A query that failed, with the engine's id for it (Athena's QueryExecutionId). */
 export class QueryFailedError extends Error {
   override readonly name = 'QueryFailedError';

@@ -1,6 +1,37 @@
-import type { Manifest } from '../adapters/dynamo-batch-store';
+import {
+  type Manifest,
+  ManifestConflictError,
+  type SkippedLines,
+  type ViewOutcome,
+} from '../adapters/dynamo-batch-store';
+import { daysOf } from './days';
 import type { BatchDeps } from './deps';
-import type { RunPlan } from './plan';
+import type { LoadOutput } from './load';
+import type { RunPlan, ViewPlan } from './plan';
+import { readSkippedLines } from './skipped-lines';
+
+/** An error as a Step Functions catcher passes it on. */
+export interface StepError {
+  readonly Error?: string;
+  readonly Cause?: string;
+}
+
+/** A view whose query or load failed, as the per-view Map's catchers record it. */
+export interface ViewFailure {
+  readonly view: string;
+  readonly step: 'Query' | 'Load';
+  readonly failure: StepError;
+}
+
+/** What Commit is given: the plan, each view's load or failure, and the skipped-lines count query. */
+export interface CommitInput extends Omit<RunPlan, 'skippedLines'> {
+  readonly loaded: readonly (LoadOutput | ViewFailure)[];
+  readonly skippedLines: RunPlan['skippedLines'] & {
+    /** The finished count query (its id), or why it failed. */
+    readonly query?: { readonly QueryExecutionId: string };
+    readonly failure?: StepError;
+  };
+}
 
 export interface CommittedView {
   readonly view: string;
@@ -9,39 +40,146 @@ export interface CommittedView {
   readonly revision: number;
 }
 
+export interface FailedView {
+  readonly view: string;
+  readonly step: 'Query' | 'Load' | 'Commit';
+  readonly error: string;
+}
+
 export interface CommitOutput {
   readonly runId: string;
   readonly committed: readonly CommittedView[];
+  readonly failed: readonly FailedView[];
+  /** Why the run must end failed (a view failed, or skipped lines went uncounted); null when it is whole. */
+  readonly incomplete: string | null;
 }
+
+/** How much of an error's cause a run's outcome keeps: Athena's causes carry the whole query. */
+const CAUSE_CHARS = 2_000;
+
+const truncated = (text: string, chars: number) =>
+  text.length <= chars ? text : `${text.slice(0, chars)}... (${text.length - chars} more characters)`;
 
 /**
  * Flips each view's manifest to the new watermark and day versions in one conditional write: readers
- * see the old view or the new one, never half a load. A run that lost the race to another fails here.
+ * see the old view or the new one, never half a load. Each view commits on its own: one whose query or
+ * load failed, or whose manifest another run moved first, keeps its manifest while the others commit.
+ * The run's outcome (per view, and the archive lines skipped as unreadable) is recorded for the API; a
+ * run with a failed view is reported incomplete, so that the state machine ends it failed (alarmed).
  */
-export async function commit(deps: BatchDeps, input: RunPlan): Promise<CommitOutput> {
+export async function commit(deps: BatchDeps, input: CommitInput): Promise<CommitOutput> {
   const committed: CommittedView[] = [];
+  const outcomes: ViewOutcome[] = [];
   for (const viewPlan of input.views) {
-    const previous = await deps.store.getManifest(viewPlan.view);
-    const days: Record<string, string> = viewPlan.backfill ? {} : { ...previous?.days };
-    for (const day of viewPlan.days) days[day] = input.runId;
-    const next: Manifest = {
-      view: viewPlan.view,
-      version: viewPlan.version,
-      revision: viewPlan.expectedRevision + 1,
-      watermark: viewPlan.watermark,
-      days,
-      lastRunId: input.runId,
-      lastRunStartedAt: input.startedAt,
-      committedAt: deps.now(),
-    };
-    await deps.store.commitManifest(next, viewPlan.expectedRevision);
-    committed.push({
-      view: viewPlan.view,
-      watermark: viewPlan.watermark,
-      previousWatermark: viewPlan.previousWatermark,
-      revision: next.revision,
-    });
+    const loaded = input.loaded.find((result) => result.view === viewPlan.view);
+    if (loaded === undefined || 'failure' in loaded) {
+      outcomes.push({
+        view: viewPlan.view,
+        status: 'failed',
+        step: loaded?.step ?? 'Load',
+        error: loaded?.failure.Error ?? 'NotLoaded',
+        cause: truncated(
+          loaded?.failure.Cause ?? 'the per-view map returned nothing for this view',
+          CAUSE_CHARS,
+        ),
+      });
+      continue;
+    }
+    try {
+      const view = await commitView(deps, input, viewPlan);
+      committed.push(view);
+      outcomes.push({
+        ...view,
+        status: 'committed',
+        days: viewPlan.dayCount,
+        rows: loaded.rows,
+      });
+    } catch (error) {
+      const { name, message } = error instanceof Error ? error : new Error(String(error));
+      outcomes.push({
+        view: viewPlan.view,
+        status: 'failed',
+        step: 'Commit',
+        error: name,
+        cause: truncated(message, CAUSE_CHARS),
+      });
+    }
   }
-  deps.logger.info('batch run committed', { runId: input.runId, committed });
-  return { runId: input.runId, committed };
+  const skippedLines = await countSkippedLines(deps, input.skippedLines);
+  await deps.store.putRunOutcome(
+    { runId: input.runId, startedAt: input.startedAt, recordedAt: deps.now(), views: outcomes, skippedLines },
+    deps.now(),
+  );
+  const failed = outcomes.flatMap((outcome) =>
+    outcome.status === 'failed' ? [{ view: outcome.view, step: outcome.step, error: outcome.error }] : [],
+  );
+  for (const outcome of outcomes)
+    if (outcome.status === 'failed')
+      deps.logger.error('batch view failed', { runId: input.runId, ...outcome });
+  if (skippedLines.lines !== 0)
+    deps.logger.warn('archive lines skipped as unreadable', { runId: input.runId, ...skippedLines });
+  const problems = [
+    ...failed.map(({ view, step, error }) => `${view} failed in ${step} (${error})`),
+    ...(skippedLines.error === null ? [] : [`skipped lines not counted (${skippedLines.error})`]),
+  ];
+  const incomplete =
+    problems.length === 0
+      ? null
+      : truncated(
+          `batch run ${input.runId}: ${problems.join('; ')}; its outcome has the causes`,
+          CAUSE_CHARS,
+        );
+  deps.logger.info('batch run committed', { runId: input.runId, committed, failed });
+  return { runId: input.runId, committed, failed, incomplete };
+}
+
+async function commitView(deps: BatchDeps, input: CommitInput, viewPlan: ViewPlan): Promise<CommittedView> {
+  const previous = await deps.store.getManifest(viewPlan.view);
+  const days: Record<string, string> = viewPlan.backfill ? {} : { ...previous?.days };
+  for (const day of daysOf(viewPlan.dayRanges)) days[day] = input.runId;
+  const next: Manifest = {
+    view: viewPlan.view,
+    version: viewPlan.version,
+    revision: viewPlan.expectedRevision + 1,
+    watermark: viewPlan.watermark,
+    days,
+    lastRunId: input.runId,
+    lastRunStartedAt: input.startedAt,
+    committedAt: deps.now(),
+  };
+  try {
+    await deps.store.commitManifest(next, viewPlan.expectedRevision);
+  } catch (error) {
+    // A retried commit step finds its own earlier write: committed, not lost to another run.
+    const ours = (manifest: Manifest | null) =>
+      manifest?.lastRunId === input.runId && manifest.revision === next.revision;
+    if (!(error instanceof ManifestConflictError) || !ours(await deps.store.getManifest(viewPlan.view)))
+      throw error;
+  }
+  return {
+    view: viewPlan.view,
+    watermark: viewPlan.watermark,
+    previousWatermark: viewPlan.previousWatermark,
+    revision: next.revision,
+  };
+}
+
+async function countSkippedLines(deps: BatchDeps, count: CommitInput['skippedLines']): Promise<SkippedLines> {
+  const failed = (error: string): SkippedLines => ({
+    lines: null,
+    objects: null,
+    byObject: [],
+    error: truncated(error, CAUSE_CHARS),
+  });
+  if (count.query === undefined)
+    return failed(
+      count.failure === undefined
+        ? 'the count query did not run'
+        : `${count.failure.Error ?? 'Error'}: ${count.failure.Cause ?? ''}`,
+    );
+  try {
+    return await readSkippedLines(deps.engine, count.query.QueryExecutionId);
+  } catch (error) {
+    return failed(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  }
 }

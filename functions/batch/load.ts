@@ -1,4 +1,5 @@
 import { dayOf, parseSqlRow, type ViewRow } from '../core';
+import { daysOf } from './days';
 import { type BatchDeps, viewNamed } from './deps';
 import type { ViewPlan } from './plan';
 
@@ -21,7 +22,7 @@ export interface LoadOutput {
  */
 export async function load(deps: BatchDeps, input: LoadInput): Promise<LoadOutput> {
   const view = viewNamed(deps, input.view.view);
-  const byDay = new Map<string, ViewRow[]>(input.view.days.map((day) => [day, []]));
+  const byDay = new Map<string, ViewRow[]>(daysOf(input.view.dayRanges).map((day) => [day, []]));
   let rows = 0;
   for await (const record of deps.engine.results(input.queryExecutionId)) {
     const row = parseSqlRow(view, record);

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { BUCKET_WIDTH_MS, compileSql, dayOf } from '../core';
+import { type DayRange, dayRangesOf, daysOf } from './days';
 import type { BatchDeps } from './deps';
+import { skippedLinesSql } from './skipped-lines';
 
 export interface PlanInput {
   /** Views to recompute over all history, whatever their manifest says (the CLI's `backfill`). */
@@ -27,8 +29,13 @@ export interface ViewPlan {
   readonly previousWatermark: number | null;
   /** The manifest revision this plan read; the commit is conditional on it (0: no manifest yet). */
   readonly expectedRevision: number;
-  /** Event-time days to recompute. */
-  readonly days: readonly string[];
+  /**
+   * Event-time days to recompute, as at most MAX_DAY_RANGES ranges: the plan travels in the state
+   * machine's payloads (256 KB at most), so it must not grow with history. `daysOf` lists them.
+   */
+  readonly dayRanges: readonly DayRange[];
+  /** How many days the ranges hold. */
+  readonly dayCount: number;
   readonly backfill: boolean;
   readonly sql: string;
 }
@@ -37,6 +44,8 @@ export interface RunPlan {
   readonly runId: string;
   readonly startedAt: number;
   readonly views: readonly ViewPlan[];
+  /** The query counting the archive lines the engine skips as unreadable, over every day the run reads. */
+  readonly skippedLines: { readonly sql: string };
 }
 
 const ARCHIVE_PREFIX = 'events/';
@@ -60,7 +69,10 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     if (day !== undefined)
       lastModifiedByDay.set(day, Math.max(lastModifiedByDay.get(day) ?? 0, object.lastModified));
   }
+  const catalog = deps.views[0]?.events;
+  if (catalog === undefined) throw new Error('no views to plan');
   const views: ViewPlan[] = [];
+  const daysRead = new Set<string>();
   for (const view of deps.views) {
     const manifest = await deps.store.getManifest(view.name);
     const width = BUCKET_WIDTH_MS[view.time.bucket];
@@ -70,7 +82,7 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     // The watermark never moves back: buckets once served exact stay exact.
     const watermark = Math.max(settled - (settled % width), backfill ? 0 : (manifest?.watermark ?? 0));
     const lastDay = dayOf(Math.max(0, watermark - 1));
-    const days = [...lastModifiedByDay.entries()]
+    const dirty = [...lastModifiedByDay.entries()]
       .filter(([day, lastModified]) => {
         if (day > lastDay || watermark === 0) return false;
         if (backfill || manifest === null) return true;
@@ -78,29 +90,33 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
         // if it was never computed or received objects since the last run started.
         return manifest.days[day] === undefined || lastModified >= manifest.lastRunStartedAt;
       })
-      .map(([day]) => day)
-      .sort();
+      .map(([day]) => day);
+    const dayRanges = dayRangesOf(dirty);
+    const days = daysOf(dayRanges);
+    for (const day of days) daysRead.add(day);
     views.push({
       view: view.name,
       version: view.version,
       watermark,
       previousWatermark: backfill ? null : (manifest?.watermark ?? null),
       expectedRevision: manifest?.revision ?? 0,
-      days,
+      dayRanges,
+      dayCount: days.length,
       backfill,
       sql: compileSql(view, { days }),
     });
   }
   deps.logger.info('batch run planned', {
     runId,
-    views: views.map(({ view, watermark, days, backfill }) => ({
+    views: views.map(({ view, watermark, dayCount, dayRanges, backfill }) => ({
       view,
       watermark,
-      days: days.length,
+      days: dayCount,
+      dayRanges: dayRanges.length,
       backfill,
     })),
   });
-  return { runId, startedAt, views };
+  return { runId, startedAt, views, skippedLines: { sql: skippedLinesSql(catalog, [...daysRead]) } };
 }
 
 /** What the state machine passes: its input, and the execution's ARN from the context object. */

@@ -2,7 +2,12 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
-import { BATCH_STATES } from '../../lib/batch-layer';
+import {
+  ATHENA_TRANSIENT_ERRORS,
+  BATCH_STATES,
+  LAMBDA_TRANSIENT_ERRORS,
+  RUN_INCOMPLETE_ERROR,
+} from '../../lib/batch-layer';
 import { DriftlessStack } from '../../lib/stack';
 import {
   type CloudFormationTemplate,
@@ -15,11 +20,26 @@ const template = Template.fromStack(
   new DriftlessStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test'),
 );
 
+type Retrier = {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: string;
+};
 type State = {
   Type: string;
   Resource?: string;
   Next?: string;
   End?: boolean;
+  ResultPath?: string | null;
+  Retry?: Retrier[];
+  Catch?: { ErrorEquals: string[]; Next: string; ResultPath?: string }[];
+  Choices?: { Variable: string; IsNull?: boolean; Next: string }[];
+  Default?: string;
+  Error?: string;
+  CausePath?: string;
   ItemProcessor?: { StartAt: string; States: Record<string, State> };
 };
 const templateJson = template.toJSON() as CloudFormationTemplate;
@@ -80,7 +100,7 @@ describe('raw archive', () => {
 });
 
 describe('batch state machine', () => {
-  it('is a Standard workflow on JSONPath: plan, then per view query and load, then commit, reconcile, clean up', () => {
+  it('is a Standard workflow on JSONPath: plan, count skipped lines, per view query and load, then commit, reconcile, clean up', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'STANDARD' });
     expect(definition.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
     const order: string[] = [];
@@ -93,10 +113,12 @@ describe('batch state machine', () => {
     }
     expect(order).toEqual([
       BATCH_STATES.plan,
+      BATCH_STATES.countSkippedLines,
       BATCH_STATES.perView,
       BATCH_STATES.commit,
       BATCH_STATES.reconcile,
       BATCH_STATES.cleanup,
+      BATCH_STATES.whole,
     ]);
     const perView = definition.States[BATCH_STATES.perView];
     expect(perView?.Type).toBe('Map');
@@ -131,6 +153,97 @@ describe('batch state machine', () => {
     expect(invoked(definition.States[BATCH_STATES.commit])).toBe('batch-commit');
     expect(invoked(definition.States[BATCH_STATES.reconcile])).toBe('batch-reconcile');
     expect(invoked(definition.States[BATCH_STATES.cleanup])).toBe('batch-cleanup');
+  });
+
+  it('turns a failed query or load into a record of that view, so the other views still commit', () => {
+    // Prepare
+    const inner = definition.States[BATCH_STATES.perView]?.ItemProcessor?.States ?? {};
+    // Act
+    const caught = [BATCH_STATES.query, BATCH_STATES.load].map((name) => {
+      const [catcher, ...others] = inner[name]?.Catch ?? [];
+      return { catcher, others, handler: inner[catcher?.Next ?? ''] };
+    });
+    // Assess
+    for (const { catcher, others, handler } of caught) {
+      expect(others).toEqual([]);
+      expect(catcher?.ErrorEquals).toEqual(['States.ALL']);
+      expect(handler).toMatchObject({ Type: 'Pass', End: true });
+    }
+    expect(definition.States[BATCH_STATES.perView]?.Catch).toBeUndefined();
+  });
+
+  it('ends a run with a failed view FAILED after commit, reconcile and clean-up, so the failed-run alarm fires', () => {
+    // Prepare
+    const whole = definition.States[BATCH_STATES.whole];
+    // Act
+    const [choice, ...others] = whole?.Choices ?? [];
+    // Assess
+    expect(whole?.Type).toBe('Choice');
+    expect(others).toEqual([]);
+    expect(choice).toMatchObject({ Variable: '$.incomplete', IsNull: true });
+    expect(definition.States[choice?.Next ?? '']?.Type).toBe('Succeed');
+    expect(definition.States[whole?.Default ?? '']).toMatchObject({
+      Type: 'Fail',
+      Error: RUN_INCOMPLETE_ERROR,
+      CausePath: '$.incomplete',
+    });
+    // Reconcile and clean up pass Commit's output on to the choice.
+    expect(definition.States[BATCH_STATES.reconcile]?.ResultPath).toBeNull();
+    expect(definition.States[BATCH_STATES.cleanup]?.ResultPath).toBeNull();
+  });
+
+  describe.each([BATCH_STATES.countSkippedLines, BATCH_STATES.query])('the Athena state %s', (name) => {
+    const state = () =>
+      definition.States[name] ?? definition.States[BATCH_STATES.perView]?.ItemProcessor?.States[name];
+
+    it('retries throttling and internal errors with growing, jittered delays', () => {
+      // Prepare
+      const retry = state()?.Retry ?? [];
+      // Act
+      const throttled = retry.find((retrier) =>
+        retrier.ErrorEquals.includes('Athena.TooManyRequestsException'),
+      );
+      // Assess
+      expect(throttled?.ErrorEquals).toEqual(ATHENA_TRANSIENT_ERRORS);
+      expect(throttled?.BackoffRate).toBeGreaterThan(1);
+      expect(throttled?.MaxAttempts).toBeGreaterThanOrEqual(5);
+      expect(throttled?.JitterStrategy).toBe('FULL');
+      expect(retry.indexOf(throttled as Retrier)).toBe(0);
+    });
+
+    it('retries a failed query at most twice, so that a real SQL error fails soon', () => {
+      // Prepare
+      const retry = state()?.Retry ?? [];
+      // Act
+      const failed = retry.find((retrier) => retrier.ErrorEquals.includes('States.TaskFailed'));
+      // Assess
+      expect(failed?.BackoffRate).toBeGreaterThan(1);
+      expect(failed?.MaxAttempts).toBeLessThanOrEqual(2);
+      expect(retry.some((retrier) => retrier.ErrorEquals.includes('States.ALL'))).toBe(false);
+    });
+  });
+
+  it('retries every Lambda task on Lambda throttling and service errors, with growing, jittered delays', () => {
+    // Prepare
+    const inner = definition.States[BATCH_STATES.perView]?.ItemProcessor?.States ?? {};
+    const tasks = Object.entries({ ...definition.States, ...inner }).filter(
+      ([, state]) => state.Type === 'Task' && functionNameOfArn(state.Resource ?? '') !== null,
+    );
+    // Act
+    const retriers = tasks.map(([name, state]) => [
+      name,
+      state.Retry?.find((retrier) => retrier.ErrorEquals.includes('Lambda.TooManyRequestsException')),
+    ]);
+    // Assess
+    expect(tasks).toHaveLength(5);
+    for (const [name, retrier] of retriers) {
+      expect(retrier, name as string).toMatchObject({
+        ErrorEquals: LAMBDA_TRANSIENT_ERRORS,
+        JitterStrategy: 'FULL',
+      });
+      expect((retrier as Retrier).BackoffRate, name as string).toBeGreaterThan(1);
+      expect((retrier as Retrier).MaxAttempts, name as string).toBeGreaterThanOrEqual(5);
+    }
   });
 
   it('is started hourly by an EventBridge Scheduler schedule', () => {

@@ -1,9 +1,11 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
+import { readSkippedLines, skippedLinesSql } from '../../functions/batch/skipped-lines';
 import { views } from '../../views';
 import { arbOrderEvents, arbView } from '../support/arbitraries';
 import { tempDir, writeArchive } from '../support/archive';
@@ -85,6 +87,55 @@ describe('archive files written before a field existed', () => {
     const rows = await engine.runView(revenue);
     // Assess
     expect(rows).toEqual([{ bucket: ts, group: ['US'], values: { revenue: 500n, orders: 1n } }]);
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe('archive lines DuckDB cannot parse', () => {
+  const ts = Date.UTC(2026, 10, 25, 9);
+  const good = [
+    { id: 'good-1', ts, country: 'US', amount: 700, status: 'paid' },
+    { id: 'good-2', ts: ts + 60_000, country: 'FR', amount: 300, status: 'paid' },
+  ];
+  const key = 'events/dt=2026-11-25/driftless-1-bad-lines.gz';
+
+  /** One object: a good event, malformed JSON, a lone surrogate escape, garbage, another good event. */
+  async function archiveWithBadLines(): Promise<string> {
+    const dir = await tempDir('bad-lines');
+    await mkdir(join(dir, 'events', 'dt=2026-11-25'), { recursive: true });
+    const lines = [
+      JSON.stringify(good[0]),
+      '{"id":"cut-short","ts":',
+      `{"id":"x\\ud800y","ts":${ts},"country":"US","amount":5,"status":"paid"}`,
+      'not json at all',
+      JSON.stringify(good[1]),
+    ];
+    await writeFile(join(dir, key), gzipSync(`${lines.join('\n')}\n`));
+    return dir;
+  }
+
+  it('skips them and counts every good event', async () => {
+    // Prepare
+    const dir = await archiveWithBadLines();
+    await engine.useArchive(dir);
+    const [revenue] = views;
+    if (revenue === undefined) throw new Error('no views');
+    // Act
+    const rows = await engine.runView(revenue);
+    // Assess
+    expect(rows).toEqual(jsAnswer(revenue, good));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("counts them by object with the batch layer's skipped-lines query", async () => {
+    // Prepare
+    const dir = await archiveWithBadLines();
+    await engine.useArchive(dir);
+    // Act
+    const queryId = await engine.start(skippedLinesSql(orderEvents, ['2026-11-25']));
+    const skipped = await readSkippedLines(engine, queryId);
+    // Assess
+    expect(skipped).toEqual({ lines: 3, objects: 1, byObject: [{ object: key, lines: 3 }], error: null });
     await rm(dir, { recursive: true, force: true });
   });
 });

@@ -1,14 +1,24 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { rm } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
-import type { DynamoBatchStore, Manifest, VersionEntry } from '../../functions/adapters/dynamo-batch-store';
+import {
+  DynamoBatchStore,
+  type Manifest,
+  type VersionEntry,
+} from '../../functions/adapters/dynamo-batch-store';
+import type { ObjectStore } from '../../functions/adapters/object-store';
+import { type QueryEngine, QueryFailedError } from '../../functions/adapters/query-engine';
 import { archiveTransformFunction } from '../../functions/archive/firehose-transform';
 import { cleanup } from '../../functions/batch/cleanup';
 import { batchDeps, batchFunctions } from '../../functions/batch/context';
+import { daysOf, MAX_DAY_RANGES } from '../../functions/batch/days';
 import type { BatchDeps } from '../../functions/batch/deps';
+import { plan, type RunPlan } from '../../functions/batch/plan';
 import type { DriftReport } from '../../functions/batch/reconcile';
 import {
   BUCKET_WIDTH_MS,
@@ -24,7 +34,7 @@ import {
 } from '../../functions/core';
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
-import { BATCH_STATES } from '../../lib/batch-layer';
+import { BATCH_STATES, RUN_INCOMPLETE_ERROR } from '../../lib/batch-layer';
 import { stageConfigSchema } from '../../lib/config';
 import { batchTargetOver, type LocalRunOptions, runBatchLocally } from '../../local/batch-runner';
 import { createStream } from '../../local/emulators';
@@ -120,9 +130,9 @@ async function setUp(views: readonly ViewDefinition[] = demoViews) {
   };
 }
 
-/** Runs the synthesized state machine over batch functions with these dependencies. */
+/** Runs the synthesized state machine over batch functions with these dependencies; retries at once. */
 const runBatch = (deps: BatchDeps, options?: LocalRunOptions) =>
-  runBatchLocally(batchTargetOver(deps, template), options);
+  runBatchLocally(batchTargetOver(deps, template), { retryIntervalMs: 0, ...options });
 
 /** Counts orders in the speed layer, as the speed handler would. */
 async function speedProcess(deps: BatchDeps, orders: readonly Order[]) {
@@ -350,40 +360,46 @@ describe('batch layer: the synthesized state machine run locally', () => {
     await env.close();
   });
 
-  describe.each(Object.values(BATCH_STATES).filter((state) => state !== BATCH_STATES.perView))(
-    'a crash in %s',
-    (state) => {
-      it('never leaves the manifest pointing at a partial load, and the rerun converges to the exact answer', async () => {
-        // Prepare: a committed first run, then more events
-        const env = await setUp();
-        const first = ordersOver(2, 12, 'a');
-        await env.send(first);
-        await runBatch(env.deps);
-        const before = await Promise.all(demoViews.map((view) => served(env.deps, view)));
-        const more = [
-          ...ordersOver(2, 9, 'b'),
-          { id: 'late', ts: today - 2 * DAY + HOUR, amount: 5, status: 'paid' },
-        ];
-        await env.send(more);
-        // Act
-        await expect(runBatch(env.deps, { crashAt: state })).rejects.toThrow();
-        // Assess: before the commit nothing changed; after it, the new manifest is whole
-        const afterCrash = await Promise.all(demoViews.map((view) => served(env.deps, view)));
-        const committed = state === BATCH_STATES.reconcile || state === BATCH_STATES.cleanup;
-        for (const [index, view] of demoViews.entries()) {
-          const now = afterCrash[index];
-          if (committed)
-            expect(now?.rows).toEqual(
-              sorted(exact(view, [...first, ...more], now?.manifest?.watermark ?? 0)),
-            );
-          else expect(now).toEqual(before[index]);
-        }
-        await runBatch(env.deps);
-        await expectExact(env.deps, [...first, ...more]);
-        await env.close();
-      });
-    },
-  );
+  describe.each([
+    BATCH_STATES.plan,
+    BATCH_STATES.countSkippedLines,
+    BATCH_STATES.query,
+    BATCH_STATES.load,
+    BATCH_STATES.commit,
+    BATCH_STATES.reconcile,
+    BATCH_STATES.cleanup,
+  ])('a crash in %s', (state) => {
+    it('never leaves the manifest pointing at a partial load, and the rerun converges to the exact answer', async () => {
+      // Prepare: a committed first run, then more events
+      const env = await setUp();
+      const first = ordersOver(2, 12, 'a');
+      await env.send(first);
+      await runBatch(env.deps);
+      const before = await Promise.all(demoViews.map((view) => served(env.deps, view)));
+      const more = [
+        ...ordersOver(2, 9, 'b'),
+        { id: 'late', ts: today - 2 * DAY + HOUR, amount: 5, status: 'paid' },
+      ];
+      await env.send(more);
+      // Act
+      await expect(runBatch(env.deps, { crashAt: state })).rejects.toThrow();
+      // Assess: before the commit nothing changed; after it, the new manifest is whole. A failed
+      // count of skipped lines fails the run, but holds back no view.
+      const afterCrash = await Promise.all(demoViews.map((view) => served(env.deps, view)));
+      const committed = (
+        [BATCH_STATES.countSkippedLines, BATCH_STATES.reconcile, BATCH_STATES.cleanup] as string[]
+      ).includes(state);
+      for (const [index, view] of demoViews.entries()) {
+        const now = afterCrash[index];
+        if (committed)
+          expect(now?.rows).toEqual(sorted(exact(view, [...first, ...more], now?.manifest?.watermark ?? 0)));
+        else expect(now).toEqual(before[index]);
+      }
+      await runBatch(env.deps);
+      await expectExact(env.deps, [...first, ...more]);
+      await env.close();
+    });
+  });
 
   it('keeps the manifest whole when the load fails half-way through its days', async () => {
     // Prepare
@@ -397,7 +413,8 @@ describe('batch layer: the synthesized state machine run locally', () => {
     const store = env.deps.store;
     const failing = Object.create(store) as DynamoBatchStore;
     failing.writeDay = async (...args) => {
-      if (++writes === 2) throw new Error('injected: DynamoDB unavailable');
+      if (args[0].name === demoViews[0]?.name && ++writes === 2)
+        throw new Error('injected: DynamoDB unavailable');
       return store.writeDay(...args);
     };
     // Act
@@ -558,6 +575,329 @@ describe('batch layer: the synthesized state machine run locally', () => {
         [...actions].filter((action) => !granted.get(state)?.has(action)),
         state,
       ).toEqual([]);
+    await env.close();
+  });
+});
+
+describe('batch layer: one view failing holds back no other', () => {
+  const order = fieldsOf(orderEvents);
+  /** A view whose query the engine refuses: its SQL alone names the measure `doomed_orders`. */
+  const doomed = defineView(orderEvents, {
+    name: 'doomed',
+    version: 1,
+    bucket: 'hour',
+    groupBy: ['status'],
+    measures: { doomed_orders: count(), doomed_amount: sum(order.amount) },
+  });
+  const revenue = demoViews[0] as ViewDefinition;
+
+  /** A committed first run six hours ago, then a run now whose engine fails the doomed view's query. */
+  async function runWithDoomedQuery() {
+    const env = await setUp([revenue, doomed]);
+    const now = Date.now();
+    await env.send(ordersOver(2, 10));
+    await runBatch(env.deps, { input: { now: now - 6 * HOUR } });
+    const before = {
+      revenue: await env.deps.store.getManifest(revenue.name),
+      doomed: await env.deps.store.getManifest(doomed.name),
+    };
+    await env.send(recentOrders(now, 'n'));
+    const engine = Object.create(env.deps.engine) as QueryEngine;
+    engine.start = async (sql) => {
+      if (sql.includes('"doomed_orders"'))
+        throw new QueryFailedError('q-doomed', 'FAILED', 'injected: COLUMN_NOT_FOUND');
+      return env.deps.engine.start(sql);
+    };
+    const run = await runBatch({ ...env.deps, engine }, { input: { now, runId: 'run-doomed' } }).then(
+      () => null,
+      (error: Error) => error,
+    );
+    return { env, now, before, run };
+  }
+
+  it("commits the other view's new watermark when one view's query fails, and leaves that one as it was", async () => {
+    // Prepare
+    const { env, now, before, run } = await runWithDoomedQuery();
+    // Act
+    const after = {
+      revenue: await env.deps.store.getManifest(revenue.name),
+      doomed: await env.deps.store.getManifest(doomed.name),
+    };
+    // Assess
+    const width = BUCKET_WIDTH_MS[revenue.time.bucket];
+    expect(run).not.toBeNull();
+    expect(before.revenue?.watermark).toBeLessThan(now - (now % width));
+    expect(after.revenue?.watermark).toBe(now - (now % width));
+    expect(after.revenue?.lastRunId).toBe('run-doomed');
+    expect(after.doomed).toEqual(before.doomed);
+    await env.close();
+  });
+
+  it('ends the run failed, naming the view, so that the failed-run alarm fires', async () => {
+    // Prepare
+    const { env, run } = await runWithDoomedQuery();
+    // Act
+    const failure = run as Error & { cause?: Error };
+    // Assess
+    expect(failure.cause?.name).toBe(RUN_INCOMPLETE_ERROR);
+    expect(failure.message).toMatch(/doomed failed in Query \(States\.TaskFailed\)/);
+    await env.close();
+  });
+
+  it("records each view's outcome: committed with its watermark, or failed with its step and cause", async () => {
+    // Prepare
+    const { env, now } = await runWithDoomedQuery();
+    // Act
+    const outcome = await env.deps.store.runOutcome('run-doomed');
+    // Assess
+    expect(outcome?.views).toEqual([
+      expect.objectContaining({
+        view: revenue.name,
+        status: 'committed',
+        watermark: now - (now % HOUR),
+        revision: 2,
+      }),
+      {
+        view: doomed.name,
+        status: 'failed',
+        step: 'Query',
+        error: 'States.TaskFailed',
+        cause: expect.stringContaining('injected: COLUMN_NOT_FOUND'),
+      },
+    ]);
+    await env.close();
+  });
+});
+
+describe('batch layer: archive lines that cannot be read', () => {
+  /** Good orders, then a truncated line and one whose id holds a lone surrogate escape (valid JSON, not Unicode). */
+  async function runOverMalformedLines() {
+    const env = await setUp();
+    const orders = ordersOver(2, 10);
+    await env.send(orders);
+    const day = new Date(today - DAY).toISOString().slice(0, 10);
+    const good: Order = {
+      id: 'beside-bad-lines',
+      ts: today - DAY + HOUR,
+      country: 'FR',
+      amount: 990,
+      status: 'paid',
+    };
+    const key = `events/dt=${day}/driftless-1-malformed.gz`;
+    const lines = [
+      JSON.stringify(good),
+      '{"id":"cut-short","ts":',
+      `{"id":"s\\ud800y","ts":${today - DAY + 2 * HOUR},"country":"US","amount":5,"status":"paid"}`,
+    ];
+    await env.deps.archive.put(key, gzipSync(`${lines.join('\n')}\n`));
+    const run = await runBatch(env.deps, { input: { runId: 'run-malformed' } }).then(
+      () => null,
+      (error: Error) => error,
+    );
+    return { env, orders: [...orders, good], key, run };
+  }
+
+  it('completes the run and counts every good event exactly', async () => {
+    // Prepare
+    const { env, orders, run } = await runOverMalformedLines();
+    // Act
+    const outcome = await env.deps.store.runOutcome('run-malformed');
+    // Assess
+    expect(run).toBeNull();
+    expect(outcome?.views.map((view) => view.status)).toEqual(['committed', 'committed']);
+    await expectExact(env.deps, orders);
+    await env.close();
+  });
+
+  it("reports the skipped lines with their object in the run's outcome", async () => {
+    // Prepare
+    const { env, key } = await runOverMalformedLines();
+    // Act
+    const outcome = await env.deps.store.runOutcome('run-malformed');
+    // Assess
+    expect(outcome?.skippedLines).toEqual({
+      lines: 2,
+      objects: 1,
+      byObject: [{ object: key, lines: 2 }],
+      error: null,
+    });
+    await env.close();
+  });
+});
+
+/**
+ * A deterministic string of CJK ideographs: 3 bytes each in UTF-8 and random enough that gzip cannot
+ * shrink it much, so the catalog's longest group values make the largest batch rows they can.
+ */
+function ideographs(seed: number, length: number): string {
+  let state = (seed * 2_654_435_761 + 1) % 2_147_483_648;
+  let text = '';
+  for (let index = 0; index < length; index++) {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    text += String.fromCodePoint(0x4e00 + Math.floor((state / 2_147_483_648) * 20_992));
+  }
+  return text;
+}
+
+describe('batch layer: long group values', () => {
+  const order = fieldsOf(orderEvents);
+  /**
+   * 6,000 groups in one day, each of the longest values the catalog allows (events.ts: customer and
+   * product 32 characters, country 16) in 3-byte characters: 4,000 such rows gzip to over 400 KB.
+   */
+  const byCustomer = defineView(orderEvents, {
+    name: 'by_customer',
+    version: 1,
+    bucket: 'hour',
+    groupBy: ['customer', 'product', 'country'],
+    measures: { revenue: sum(order.amount), orders: count() },
+  });
+  const orders = Array.from({ length: 6_000 }, (_, index) => ({
+    id: `c${index}`,
+    ts: today - DAY + (index % 24) * HOUR + index,
+    customer: ideographs(3 * index, 32),
+    product: ideographs(3 * index + 1, 32),
+    country: ideographs(3 * index + 2, 16),
+    amount: 100 + index,
+    status: 'paid',
+  })) as Order[];
+  let env: Awaited<ReturnType<typeof setUp>>;
+  let run: Error | null;
+  const writes: WriteRequest[][] = [];
+
+  beforeAll(async () => {
+    env = await setUp([byCustomer]);
+    for (let start = 0; start < orders.length; start += 500) await env.send(orders.slice(start, start + 500));
+    fixture.dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'BatchWriteItemCommand') {
+          const input = args.input as { RequestItems: Record<string, WriteRequest[]> };
+          writes.push(...Object.values(input.RequestItems));
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordBatchWrites' },
+    );
+    try {
+      run = await runBatch(env.deps).then(
+        () => null,
+        (error: Error) => error,
+      );
+    } finally {
+      fixture.dynamo.middlewareStack.remove('recordBatchWrites');
+    }
+  }, 120_000);
+  afterAll(() => env.close());
+
+  it('loads and serves thousands of long group values exactly', async () => {
+    // Prepare
+    const { manifest, rows } = await served(env.deps, byCustomer);
+    // Act
+    const expected = sorted(exact(byCustomer, orders, manifest?.watermark ?? 0));
+    // Assess
+    expect(run).toBeNull();
+    expect(rows).toHaveLength(6_000);
+    expect(rows).toEqual(expected);
+  });
+
+  it("writes within DynamoDB's limits: items under 400 KB, BatchWriteItem calls of 25 items and 16 MB", () => {
+    // Prepare
+    const calls = writes.filter((requests) => requests.some((request) => request.PutRequest));
+    // Act
+    const itemSizes = calls.flat().map((request) => measuredBytes(request.PutRequest?.Item ?? {}));
+    const callSizes = calls.map((requests) =>
+      requests.reduce((total, request) => total + measuredBytes(request.PutRequest?.Item ?? {}), 0),
+    );
+    // Assess
+    expect(itemSizes.length).toBeGreaterThan(1);
+    expect(Math.max(...itemSizes)).toBeLessThanOrEqual(400 * 1024);
+    expect(Math.max(...calls.map((requests) => requests.length))).toBeLessThanOrEqual(25);
+    expect(Math.max(...callSizes)).toBeLessThanOrEqual(16 * 1024 * 1024);
+  });
+});
+
+/** An item's size as DynamoDB counts it: names and values in UTF-8, binaries raw, numbers at most their text. */
+function measuredBytes(item: Record<string, AttributeValue>): number {
+  return Object.entries(item).reduce((total, [name, value]) => {
+    const bytes =
+      value.S !== undefined
+        ? Buffer.byteLength(value.S)
+        : value.B !== undefined
+          ? value.B.byteLength
+          : value.N !== undefined
+            ? value.N.length
+            : Number.POSITIVE_INFINITY; // not written by the batch layer: fail loudly
+    return total + Buffer.byteLength(name) + bytes;
+  }, 0);
+}
+
+describe('batch layer: payloads that do not grow with history', () => {
+  const revenue = demoViews[0] as ViewDefinition;
+
+  /** The plan of a run over `days` days of history, every other one dirty since the last run. */
+  async function planOver(env: Awaited<ReturnType<typeof setUp>>, days: number) {
+    const lastRunStartedAt = Date.now() - HOUR;
+    const history = Array.from({ length: days }, (_, index) =>
+      new Date(today - (index + 1) * DAY).toISOString().slice(0, 10),
+    );
+    const manifest: Manifest = {
+      view: revenue.name,
+      version: revenue.version,
+      revision: 1,
+      watermark: today,
+      days: Object.fromEntries(history.map((day) => [day, 'run-before'])),
+      lastRunId: 'run-before',
+      lastRunStartedAt,
+      committedAt: lastRunStartedAt,
+    };
+    const table = await fixture.newTable();
+    const store = new DynamoBatchStore(fixture.dynamo, table);
+    await store.commitManifest(manifest, 0);
+    const archive = Object.create(env.deps.archive) as ObjectStore;
+    archive.list = async () =>
+      history.map((day, index) => ({
+        key: `events/dt=${day}/object.gz`,
+        lastModified: index % 2 === 0 ? lastRunStartedAt + 1 : lastRunStartedAt - 1,
+        size: 1,
+      }));
+    return plan({ ...env.deps, store, archive, views: [revenue] }, { now: today + 2 * HOUR });
+  }
+
+  it('plans ten years of scattered late days in a payload no larger than for one year', async () => {
+    // Prepare
+    const env = await setUp([revenue]);
+    const oneYear = await planOver(env, 365);
+    // Act
+    const tenYears = await planOver(env, 3_650);
+    // Assess
+    expect(tenYears.views[0]?.dayCount).toBeGreaterThanOrEqual(1_825);
+    expect(JSON.stringify(tenYears).length).toBeLessThanOrEqual(JSON.stringify(oneYear).length + 16);
+    await env.close();
+  });
+
+  it('recomputes every dirty day of a scattered history, and the days between them, exactly', async () => {
+    // Prepare: 80 days of history, then late events on every other day: 40 separate dirty days
+    const env = await setUp([revenue]);
+    const orders = ordersOver(80, 2);
+    await env.send(orders);
+    await runBatch(env.deps);
+    const late: Order[] = Array.from({ length: 40 }, (_, index) => ({
+      id: `late-${index}`,
+      ts: today - (2 * index + 1) * DAY + HOUR,
+      country: 'US',
+      amount: 7 + index,
+      status: 'paid',
+    }));
+    await env.send(late);
+    let planned: RunPlan | undefined;
+    // Act
+    await runBatch(env.deps, { onPlan: (runPlan) => (planned = runPlan) });
+    // Assess
+    const ranges = planned?.views[0]?.dayRanges ?? [];
+    expect(ranges.length).toBeLessThanOrEqual(MAX_DAY_RANGES);
+    const days = new Set(daysOf(ranges));
+    expect(late.every((order) => days.has(new Date(order.ts).toISOString().slice(0, 10)))).toBe(true);
+    await expectExact(env.deps, [...orders, ...late]);
     await env.close();
   });
 });
