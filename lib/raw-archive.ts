@@ -14,7 +14,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { archiveTransformFunction } from '../functions/archive/firehose-transform';
-import { type EventCatalog, PARTITION_COLUMN, RAW_EVENTS } from '../functions/core';
+import { dayOf, type EventCatalog, PARTITION_COLUMN, RAW_EVENTS } from '../functions/core';
 import { DriftlessBucket } from './bucket';
 import { DriftlessFunction } from './function';
 import { acknowledgeWildcardResources } from './nag';
@@ -152,7 +152,8 @@ export class RawArchive extends Construct {
           'projection.enabled': 'true',
           [`projection.${PARTITION_COLUMN}.type`]: 'date',
           [`projection.${PARTITION_COLUMN}.format`]: 'yyyy-MM-dd',
-          [`projection.${PARTITION_COLUMN}.range`]: '2020-01-01,NOW',
+          // From the catalog's first valid day: an event the catalog accepts is never in a day Athena skips.
+          [`projection.${PARTITION_COLUMN}.range`]: `${dayOf(props.catalog.timeRange.from)},NOW`,
           [`projection.${PARTITION_COLUMN}.interval`]: '1',
           [`projection.${PARTITION_COLUMN}.interval.unit`]: 'DAYS',
           'storage.location.template': `${location}${PARTITION_COLUMN}=\${${PARTITION_COLUMN}}/`,
@@ -165,7 +166,12 @@ export class RawArchive extends Construct {
           })),
           inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
           outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
-          serdeInfo: { serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' },
+          serdeInfo: {
+            serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
+            // A malformed line is skipped, not a failed query (OpenX JSON SerDe's optional property:
+            // https://docs.aws.amazon.com/athena/latest/ug/openx-json-serde.html).
+            parameters: { 'ignore.malformed.json': 'true' },
+          },
         },
       },
     });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import {
+  BadRequestError,
   RouteMatchingError,
   Router,
   ServiceUnavailableError,
@@ -12,6 +13,8 @@ import { EXPORT_FORMATS, type ExportFormat, type ExportJob } from '../adapters/e
 import { newRunId } from '../batch/plan';
 import {
   BUCKET_WIDTH_MS,
+  type BucketWidth,
+  codePointLength,
   compileExportSql,
   isStepOf,
   rollUpSeries,
@@ -28,7 +31,10 @@ import {
   parseLimit,
   parseStep,
   parseTime,
+  queryOf,
   readJsonBody,
+  STEPS,
+  undecodableParameter,
 } from './params';
 import { SingleFlight } from './single-flight';
 import { ViewReader } from './view-reader';
@@ -39,6 +45,38 @@ export const MAX_SERIES_BUCKETS = 5_000;
 export const MAX_RANGE_MS = 400 * BUCKET_WIDTH_MS.day;
 export const MAX_EVENTS_PER_REQUEST = 500;
 export const MAX_TOP_LIMIT = 1_000;
+
+/**
+ * The largest answer a route sends, counted as Lambda counts it, on the proxy result's JSON: a result
+ * over 6 MB (6,291,456 bytes) is refused, and API Gateway answers 502. 64 KiB are left for the status
+ * and headers around the body.
+ */
+export const MAX_ANSWER_BYTES = 6 * 1024 * 1024 - 64 * 1024;
+
+/**
+ * Bytes a body takes as the proxy result's `body` string, quotes included: each `"` and `\` is escaped
+ * (2 bytes), each control character too (`\n` 2 bytes, `\u00XX` 6); every other byte stays one.
+ */
+export function proxyBodyBytes(body: Uint8Array): number {
+  let bytes = 2 + body.byteLength;
+  for (const byte of body) {
+    if (byte === 0x22 || byte === 0x5c) bytes += 1;
+    else if (byte < 0x20)
+      bytes += byte === 0x08 || byte === 0x09 || byte === 0x0a || byte === 0x0c || byte === 0x0d ? 1 : 5;
+  }
+  return bytes;
+}
+
+/** Bytes of a binary body in the proxy result: base64, quotes included. */
+export const base64BodyBytes = (bytes: number): number => 2 + 4 * Math.ceil(bytes / 3);
+
+/** Paths whose parameters the router decodes: a segment that does not decode is named by its parameter. */
+const ROUTES = {
+  series: '/views/:name/series',
+  top: '/views/:name/top',
+  batchRun: '/batch-runs/:id',
+  exportJob: '/exports/:id',
+} as const;
 
 /** Settled series parts kept (a few KB to a few hundred KB of JSON each). */
 const SETTLED_ANSWERS_CACHED = 200;
@@ -53,6 +91,7 @@ class LastAnswers {
     recent: string;
     body: ArrayBuffer;
     gzipped?: ArrayBuffer;
+    bodyBytes?: number;
   }>;
 
   constructor(capacity: number) {
@@ -68,7 +107,7 @@ class LastAnswers {
     settled: string,
     recent: string,
     build: () => string,
-  ): { body: ArrayBuffer; gzipped: () => ArrayBuffer } {
+  ): { body: ArrayBuffer; gzipped: () => ArrayBuffer; proxyBodyBytes: () => number } {
     let answer = this.answers.get(question);
     if (answer === undefined || answer.settled !== settled || answer.recent !== recent) {
       // Kept encoded, and compressed once when asked: a reused answer is neither encoded nor compressed again.
@@ -79,6 +118,7 @@ class LastAnswers {
     return {
       body: kept.body,
       gzipped: () => (kept.gzipped ??= ownBuffer(gzipSync(kept.body, { level: 6 }))),
+      proxyBodyBytes: () => (kept.bodyBytes ??= proxyBodyBytes(new Uint8Array(kept.body))),
     };
   }
 }
@@ -121,9 +161,35 @@ function groupFilter(view: ViewDefinition, query: URLSearchParams, known: Readon
         `unknown parameter: not a group field of view ${view.name} (${view.groupBy.join(', ') || 'none'})`,
       );
     if (Object.hasOwn(filter, name)) throw badParameter(name, 'given more than once');
+    const rule = view.events.rules[name];
+    // A value no event can hold is a mistake worth naming, not an empty answer.
+    if (rule?.type === 'string' && codePointLength(value) > rule.maxLength)
+      throw badParameter(name, `longer than the ${rule.maxLength} characters ${name} holds`);
     filter[name] = value;
   }
   return filter;
+}
+
+/**
+ * A 400 for a series whose answer would pass MAX_ANSWER_BYTES, saying how to ask for less. `to` is
+ * named: a shorter range is the first way.
+ */
+function seriesTooLarge(view: ViewDefinition, step: BucketWidth, bytes: number) {
+  const coarser = STEPS.filter((candidate) => BUCKET_WIDTH_MS[candidate] > BUCKET_WIDTH_MS[step]);
+  const ways = [
+    'a shorter from..to',
+    ...(coarser.length > 0 ? [`a coarser step (${coarser.join(', ')})`] : []),
+    ...(view.groupBy.length > 0
+      ? [`a group filter (${view.groupBy.map((field) => `${field}=...`).join(', ')})`]
+      : []),
+    `the largest groups from /views/${view.name}/top`,
+  ];
+  const megabytes = (n: number) => `${(n / 1_000_000).toFixed(1)} MB`;
+  return new BadRequestError(
+    `to: the answer would be ${megabytes(bytes)}, over the ${megabytes(MAX_ANSWER_BYTES)} an answer can carry; ask for less: ${ways.join(', ')}`,
+    undefined,
+    { parameter: 'to', answerBytes: bytes, maxAnswerBytes: MAX_ANSWER_BYTES },
+  );
 }
 
 /** A JSON answer. (Handlers return Responses: Powertools' JSON types do not admit interfaces.) */
@@ -155,9 +221,25 @@ export function createApi(deps: ApiDeps): ServingApi {
       400,
     ),
   );
+  // The router percent-decodes path parameters as it matches them: `%ZZ` or a cut-off UTF-8 sequence throws.
+  app.errorHandler(URIError, async (_error, { req }) => {
+    const parameter = undecodableParameter(new URL(req.url).pathname, Object.values(ROUTES));
+    return json(
+      {
+        statusCode: 400,
+        error: 'BadRequestError',
+        message: `${parameter}: not percent-encoded UTF-8`,
+        details: { parameter },
+      },
+      400,
+    );
+  });
   app.use(cors({ origin: '*', allowHeaders: ['Content-Type', 'Authorization', 'X-Api-Key', 'X-Amz-Date'] }));
 
-  const openApi = openApiDocument(deps.views.map((view) => view.name));
+  const openApi = openApiDocument(
+    deps.views.map((view) => view.name),
+    deps.catalog,
+  );
   app.get('/openapi.json', () => json(openApi));
 
   app.get('/views', async () => {
@@ -186,9 +268,9 @@ export function createApi(deps: ApiDeps): ServingApi {
     return json({ views });
   });
 
-  app.get('/views/:name/series', async ({ params, req }) => {
+  app.get(ROUTES.series, async ({ params, req }) => {
     const view = viewNamed(deps, params.name as string);
-    const query = new URL(req.url).searchParams;
+    const query = queryOf(req);
     const step = parseStep(query.get('step'), view.time.bucket);
     if (!isStepOf(view, step))
       throw badParameter('step', `${step} is finer than view ${view.name}'s ${view.time.bucket} buckets`);
@@ -236,22 +318,31 @@ export function createApi(deps: ApiDeps): ServingApi {
       exact,
       batchRun: batchRunOf(manifest),
     });
+    // Each character is a byte at least: parts this long are refused before they are joined.
+    if (settled.length + recent.length > MAX_ANSWER_BYTES)
+      throw seriesTooLarge(view, step, settled.length + recent.length);
     // Dashboards ask the same thing again and again: an answer equal to the last one is not rebuilt.
     const body = lastSeriesAnswers.reuse(`${head}${JSON.stringify(filter)}`, settled, recent, () => {
       const buckets = [settled, recent].filter((part) => part !== '').join(',');
       return `${head.slice(0, -1)},"buckets":[${buckets}]}`;
     });
-    // A proxy result, not a Response: the router copies a Response to add its headers, body stream and all.
     const gzip = /\bgzip\b/.test(req.headers.get('accept-encoding') ?? '');
+    // Refused here rather than by Lambda (a 502). The plain answer decides, so a question gets the same
+    // answer with or without gzip; a gzipped one is checked too, as base64 (incompressible text grows).
+    const plainBytes = body.proxyBodyBytes();
+    if (plainBytes > MAX_ANSWER_BYTES) throw seriesTooLarge(view, step, plainBytes);
+    if (gzip && base64BodyBytes(body.gzipped().byteLength) > MAX_ANSWER_BYTES)
+      throw seriesTooLarge(view, step, base64BodyBytes(body.gzipped().byteLength));
+    // A proxy result, not a Response: the router copies a Response to add its headers, body stream and all.
     const headers: Record<string, string> = gzip
       ? { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' }
       : { 'Content-Type': 'application/json' };
     return { statusCode: 200, headers, body: gzip ? body.gzipped() : body.body };
   });
 
-  app.get('/views/:name/top', async ({ params, req }) => {
+  app.get(ROUTES.top, async ({ params, req }) => {
     const view = viewNamed(deps, params.name as string);
-    const query = new URL(req.url).searchParams;
+    const query = queryOf(req);
     const measure = query.get('measure');
     if (measure === null || !Object.hasOwn(view.measures, measure))
       throw badParameter(
@@ -329,7 +420,7 @@ export function createApi(deps: ApiDeps): ServingApi {
     return json({ id }, 202);
   });
 
-  app.get('/batch-runs/:id', async ({ params }) => {
+  app.get(ROUTES.batchRun, async ({ params }) => {
     const id = params.id as string;
     const run = /^[A-Za-z0-9_-]{1,80}$/.test(id) ? await deps.batchRuns.describe(id) : null;
     if (run === null) throw notFound('id', `no batch run ${JSON.stringify(id)}`);
@@ -349,7 +440,7 @@ export function createApi(deps: ApiDeps): ServingApi {
   });
 
   app.get('/drift', async ({ req }) => {
-    const limit = parseLimit(new URL(req.url).searchParams.get('limit'), 5, 100);
+    const limit = parseLimit(queryOf(req).get('limit'), 5, 100);
     const reports = await Promise.all(
       deps.views.map(async (view) => ({
         view: view.name,
@@ -360,7 +451,7 @@ export function createApi(deps: ApiDeps): ServingApi {
   });
 
   app.get('/quarantine', async ({ req }) => {
-    const limit = parseLimit(new URL(req.url).searchParams.get('limit'), 50, 500);
+    const limit = parseLimit(queryOf(req).get('limit'), 50, 500);
     return json(await deps.quarantine.recent(limit));
   });
 
@@ -412,7 +503,7 @@ export function createApi(deps: ApiDeps): ServingApi {
     return json({ id }, 202);
   });
 
-  app.get('/exports/:id', async ({ params }) => {
+  app.get(ROUTES.exportJob, async ({ params }) => {
     const id = params.id as string;
     const job = /^[0-9a-f-]{36}$/.test(id) ? await deps.exportJobs.get(id) : null;
     if (job === null) throw notFound('id', `no export ${JSON.stringify(id)}`);

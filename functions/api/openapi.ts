@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { EventCatalog } from '../core';
 
 /** A measure value: a JSON number while a safe integer, else its exact decimal text; null for no input. */
 const measureValue = z
@@ -153,8 +154,41 @@ const time = (name: string, description: string) => ({
   schema: { type: 'string' },
 });
 
+/**
+ * An event as JSON Schema, from the catalog's rules: the bounds `POST /events` holds events to. JSON
+ * Schema's `maxLength` counts code points, as the catalog does.
+ */
+export function eventJsonSchema(catalog: EventCatalog): object {
+  const properties = Object.fromEntries(
+    Object.entries(catalog.rules).map(([name, rule]) => {
+      const type = rule.required ? undefined : 'null';
+      const schema =
+        rule.type === 'integer'
+          ? { type: type ? ['integer', type] : 'integer', minimum: rule.min, maximum: rule.max }
+          : {
+              type: type ? ['string', type] : 'string',
+              ...(rule.oneOf === null
+                ? { maxLength: rule.maxLength }
+                : { enum: [...rule.oneOf, ...(type ? [null] : [])] }),
+              ...(rule.nonEmpty ? { minLength: 1 } : {}),
+            };
+      return [name, schema];
+    }),
+  );
+  const required = Object.entries(catalog.rules).flatMap(([name, rule]) => (rule.required ? [name] : []));
+  return {
+    type: 'object',
+    properties,
+    required,
+    description:
+      'Strings are well-formed Unicode (no lone surrogates); lengths count characters (code points). ' +
+      `Times are epoch milliseconds from ${new Date(catalog.timeRange.from).toISOString()} to before ${new Date(catalog.timeRange.to).toISOString()}.`,
+  };
+}
+
 /** The OpenAPI 3.1 document of the API, built from the same schemas the tests validate answers with. */
-export function openApiDocument(viewNames: readonly string[]): object {
+export function openApiDocument(viewNames: readonly string[], catalog?: EventCatalog): object {
+  const event = catalog === undefined ? {} : eventJsonSchema(catalog);
   const viewName = { name: 'name', in: 'path', required: true, schema: { type: 'string', enum: viewNames } };
   const paths: Record<
     string,
@@ -172,7 +206,16 @@ export function openApiDocument(viewNames: readonly string[]): object {
           { name: 'exact', in: 'query', schema: { type: 'boolean' }, description: 'Only buckets below W.' },
         ],
         description: 'Any other query parameter filters on a group field: `?country=US`.',
-        responses: { '200': json('Series'), ...errors },
+        responses: {
+          '200': json('Series'),
+          ...errors,
+          '400': {
+            description:
+              'Bad input (`details.parameter` names it), or an answer that would pass the 6 MB an API ' +
+              'answer can carry: narrow the range, coarsen the step, filter a group or ask `top`.',
+            ...json('Error'),
+          },
+        },
       },
     },
     '/views/{name}/top': {
@@ -191,7 +234,10 @@ export function openApiDocument(viewNames: readonly string[]): object {
     '/events': {
       post: {
         summary: 'Ingest one event or up to 500',
-        requestBody: { required: true, content: { 'application/json': { schema: {} } } },
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { oneOf: [event, { type: 'array', items: event }] } } },
+        },
         responses: {
           '202': { description: 'Some or all accepted.', ...json('IngestResult') },
           '400': {

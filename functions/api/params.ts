@@ -3,7 +3,7 @@ import {
   NotFoundError,
   RequestEntityTooLargeError,
 } from '@aws-lambda-powertools/event-handler/http';
-import { BUCKET_WIDTH_MS, type BucketWidth } from '../core';
+import { BUCKET_WIDTH_MS, type BucketWidth, MAX_DAY_TIME } from '../core';
 
 /** A 400 whose JSON names the parameter (query parameter, path parameter or body field) at fault. */
 export const badParameter = (parameter: string, message: string): BadRequestError =>
@@ -12,8 +12,8 @@ export const badParameter = (parameter: string, message: string): BadRequestErro
 export const notFound = (parameter: string, message: string): NotFoundError =>
   new NotFoundError(message, undefined, { parameter });
 
-/** Latest time accepted: JavaScript's Date range. */
-const MAX_TIME = 8_640_000_000_000_000;
+/** Latest time accepted: the last millisecond that has a day (readers name days with `dayOf`). */
+const MAX_TIME = MAX_DAY_TIME - 1;
 
 /** Epoch milliseconds, or an ISO 8601 date-time (a time zone is required, so no local-time guesses). */
 export function parseTime(parameter: string, text: string | null): number {
@@ -23,7 +23,7 @@ export function parseTime(parameter: string, text: string | null): number {
     if (ms <= MAX_TIME) return ms;
   } else if (/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(text)) {
     const ms = Date.parse(text);
-    if (Number.isFinite(ms) && ms >= 0) return ms;
+    if (Number.isFinite(ms) && ms >= 0 && ms <= MAX_TIME) return ms;
   }
   throw badParameter(parameter, `${JSON.stringify(text)} is not epoch milliseconds or an ISO 8601 time`);
 }
@@ -65,4 +65,44 @@ export async function readJsonBody(request: Request): Promise<unknown> {
   } catch (error) {
     throw badParameter('body', `not JSON: ${(error as Error).message}`);
   }
+}
+
+/**
+ * What a malformed percent-encoding or UTF-8 sequence in a query string decodes to: URLSearchParams (the
+ * local API Gateway's, and the router's Request URL) decodes it to U+FFFD rather than fail, and turns a
+ * lone surrogate into it too.
+ */
+const UNDECODABLE = '\uFFFD';
+
+/** The query parameters, each name and value decoded to well-formed text; else a 400 naming the parameter. */
+export function queryOf(request: Request): URLSearchParams {
+  const query = new URL(request.url).searchParams;
+  for (const [name, value] of query) {
+    if (name.includes(UNDECODABLE))
+      throw badParameter(name, 'the parameter name is not percent-encoded UTF-8');
+    if (value.includes(UNDECODABLE)) throw badParameter(name, 'the value is not percent-encoded UTF-8');
+  }
+  return query;
+}
+
+/**
+ * The path parameter of a route template (`/views/:name/series`) whose segment in `path` does not
+ * percent-decode (`%ZZ`, a cut-off UTF-8 sequence), or `path` when no template takes the path.
+ */
+export function undecodableParameter(path: string, templates: readonly string[]): string {
+  const segments = path.split('/');
+  for (const template of templates) {
+    const parts = template.split('/');
+    if (parts.length !== segments.length) continue;
+    if (parts.some((part, index) => !part.startsWith(':') && part !== segments[index])) continue;
+    for (const [index, part] of parts.entries()) {
+      if (!part.startsWith(':')) continue;
+      try {
+        decodeURIComponent(segments[index] as string);
+      } catch {
+        return part.slice(1);
+      }
+    }
+  }
+  return 'path';
 }

@@ -1,33 +1,63 @@
-import type { FirehoseTransformationEvent, FirehoseTransformationResult } from 'aws-lambda';
+import type {
+  FirehoseTransformationEvent,
+  FirehoseTransformationResult,
+  FirehoseTransformationResultRecord,
+} from 'aws-lambda';
 import { orderEvents } from '../../events';
 import { defineFunction } from '../commons/function';
 import { SERVICES } from '../commons/metrics';
-import { archiveRecord } from '../core';
+import { createPowertools } from '../commons/powertools';
+import { archiveRecord, type EventCatalog } from '../core';
+
+/** A record the transform could not file, with why: Firehose keeps it under its error prefix. */
+export interface ProcessingFailure {
+  readonly recordId: string;
+  readonly reason: string;
+}
 
 /**
  * Firehose's transformation: each record becomes the event as the speed layer decodes it, filed under
  * its event-time day (the `dt` partition key). Invalid records are dropped here: the speed layer
  * quarantines them with their reason, and the batch layer must not count what the speed layer refused.
+ * Each record is answered on its own and nothing throws: a transform that throws fails its whole batch,
+ * good events and all. A record it cannot file is `ProcessingFailed`, its reason reported (Firehose's
+ * answer has no field for it; AWS documents logging it).
  */
-export const transformRecords = async (
-  event: FirehoseTransformationEvent,
-): Promise<FirehoseTransformationResult> => ({
-  records: event.records.map((record) => {
-    const archived = archiveRecord(orderEvents, {
-      sequenceNumber: '0',
-      partitionKey: '',
-      data: record.data,
-      approximateArrivalTimestamp: record.approximateArrivalTimestamp,
-    });
-    if (!archived.ok) return { recordId: record.recordId, result: 'Dropped', data: record.data };
-    return {
-      recordId: record.recordId,
-      result: 'Ok',
-      data: Buffer.from(archived.line).toString('base64'),
-      metadata: { partitionKeys: { dt: archived.day } },
-    };
-  }),
-});
+export function createTransform(
+  catalog: EventCatalog,
+  report: (failure: ProcessingFailure) => void = () => {},
+): (event: FirehoseTransformationEvent) => Promise<FirehoseTransformationResult> {
+  const failed = (recordId: string, data: string, reason: string): FirehoseTransformationResultRecord => {
+    report({ recordId, reason });
+    return { recordId, result: 'ProcessingFailed', data };
+  };
+  return async (event) => ({
+    records: event.records.map((record): FirehoseTransformationResultRecord => {
+      try {
+        const archived = archiveRecord(catalog, {
+          sequenceNumber: '0',
+          partitionKey: '',
+          data: record.data,
+          approximateArrivalTimestamp: record.approximateArrivalTimestamp,
+        });
+        if (archived.ok)
+          return {
+            recordId: record.recordId,
+            result: 'Ok',
+            data: Buffer.from(archived.line).toString('base64'),
+            metadata: { partitionKeys: { dt: archived.day } },
+          };
+        if (archived.invalid) return { recordId: record.recordId, result: 'Dropped', data: record.data };
+        return failed(record.recordId, record.data, archived.reason);
+      } catch (error) {
+        return failed(record.recordId, record.data, `transform failed: ${(error as Error).message}`);
+      }
+    }),
+  });
+}
+
+/** The order events' transform, reporting nothing (benchmarks, tests). */
+export const transformRecords = createTransform(orderEvents);
 
 /** The transform function: no configuration beyond Powertools'. */
 export const archiveTransformFunction = defineFunction({
@@ -35,5 +65,8 @@ export const archiveTransformFunction = defineFunction({
   handlerFile: 'functions/archive/transform-handler.ts',
   service: SERVICES.archive,
   environment: {},
-  build: () => transformRecords,
+  build: (config) => {
+    const { logger } = createPowertools(config);
+    return createTransform(orderEvents, (failure) => logger.error('record not archived', { ...failure }));
+  },
 });

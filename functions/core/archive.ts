@@ -4,19 +4,31 @@ import { decodeRecord, type StreamRecord } from './speed';
 
 export type ArchivedRecord =
   | { readonly ok: true; readonly day: string; readonly line: string }
-  | { readonly ok: false; readonly reason: string };
+  /**
+   * Left out: `invalid` when the event fails the catalog (the speed layer quarantines it, so Firehose
+   * drops it), else a valid event the archive cannot file (Firehose keeps it under its error prefix).
+   */
+  | { readonly ok: false; readonly invalid: boolean; readonly reason: string };
 
 /**
  * What the raw archive keeps of a stream record: the event as the speed layer decodes it, one JSON
  * line, filed under its event-time day. Invalid records are left out (the speed layer quarantines
- * them), so the batch layer never reads a value the speed layer refused. Firehose's transformation
- * Lambda and the local archiver both call this.
+ * them), so the batch layer never reads a value the speed layer refused, nor a line its JSON reader
+ * cannot read (a lone surrogate fails the catalog). Firehose's transformation Lambda and the local
+ * archiver both call this.
  */
 export function archiveRecord(catalog: EventCatalog, record: StreamRecord): ArchivedRecord {
   const decoded = decodeRecord(catalog, record);
-  if (!decoded.ok) return { ok: false, reason: decoded.reason };
+  if (!decoded.ok) return { ok: false, invalid: true, reason: decoded.reason };
   const parsed = catalog.parse(decoded.event);
-  if (!parsed.ok) return { ok: false, reason: 'fails the schema' };
+  if (!parsed.ok) return { ok: false, invalid: true, reason: 'fails the schema' };
   const ts = parsed.event[catalog.timeField] as number;
-  return { ok: true, day: dayOf(ts), line: `${JSON.stringify(parsed.event)}\n` };
+  let day: string;
+  try {
+    day = dayOf(ts);
+  } catch (error) {
+    // The catalog's time range keeps every valid time within dayOf's; a catalog that did not would land here.
+    return { ok: false, invalid: false, reason: `no event-time day: ${(error as Error).message}` };
+  }
+  return { ok: true, day, line: `${JSON.stringify(parsed.event)}\n` };
 }

@@ -1,7 +1,27 @@
 import { z } from 'zod';
+import { MAX_DAY_TIME, ROW_SORT_KEY_BUDGET_BYTES, worstRowSortKeyBytes } from './keys';
+import { MAX_GROUP_FIELDS } from './view';
 
 /** Largest integer an event may carry: events arrive as JSON, whose numbers are exact up to here. */
 export const MAX_EVENT_INTEGER = Number.MAX_SAFE_INTEGER;
+
+/** Event times a catalog accepts unless it says otherwise: from 2000-01-01 to 2100-01-01 (exclusive), UTC. */
+export const DEFAULT_TIME_RANGE: TimeRange = { from: Date.UTC(2000, 0, 1), to: Date.UTC(2100, 0, 1) };
+
+/** Characters (code points) a string field may hold unless its spec says otherwise. */
+export const DEFAULT_MAX_STRING_LENGTH = 32;
+
+/**
+ * Kinesis takes a partition key of 1 to 256 Unicode characters; the API uses the event id. Counted in
+ * UTF-16 units (at most 2 per code point), so it holds however Kinesis counts.
+ */
+export const KINESIS_PARTITION_KEY_MAX_UNITS = 256;
+
+/** Epoch milliseconds: `from` inclusive, `to` exclusive. */
+export interface TimeRange {
+  readonly from: number;
+  readonly to: number;
+}
 
 export type FieldSpec = StringFieldSpec | IntegerFieldSpec;
 
@@ -12,6 +32,11 @@ export interface StringFieldSpec {
   readonly oneOf?: readonly string[];
   /** The empty string is rejected. */
   readonly nonEmpty?: boolean;
+  /**
+   * Most characters (Unicode code points, as SQL's `length` counts them) the value may hold.
+   * @default the longest of `oneOf`, else DEFAULT_MAX_STRING_LENGTH
+   */
+  readonly maxLength?: number;
 }
 
 export interface IntegerFieldSpec {
@@ -57,7 +82,11 @@ export interface EventCatalog {
   readonly idField: string;
   /** Field holding event time in epoch milliseconds. */
   readonly timeField: string;
+  /** Event times accepted: the time field's bounds, and the archive's first day. */
+  readonly timeRange: TimeRange;
   readonly fields: FieldSpecs;
+  /** Each field's rules with every default applied: what the zod schema, the acceptor and the SQL derive from. */
+  readonly rules: Readonly<Record<string, FieldRule>>;
   parse(input: unknown): ParseResult<Readonly<Record<string, unknown>>>;
   /** Whether `parse` would accept the input, without copying it: the speed layer's hot path. */
   accepts(input: unknown): boolean;
@@ -73,43 +102,138 @@ export interface TypedEventCatalog<F extends FieldSpecs> extends EventCatalog {
   parse(input: unknown): ParseResult<EventOf<F>>;
 }
 
+/** A field's rules, every default applied. */
+export type FieldRule =
+  | { readonly type: 'integer'; readonly required: boolean; readonly min: number; readonly max: number }
+  | {
+      readonly type: 'string';
+      readonly required: boolean;
+      readonly oneOf: readonly string[] | null;
+      readonly nonEmpty: boolean;
+      /** In code points; strings must also be well-formed Unicode (no lone surrogates). */
+      readonly maxLength: number;
+    };
+
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
 export function integerBounds(spec: IntegerFieldSpec): { min: number; max: number } {
   return { min: spec.min ?? -MAX_EVENT_INTEGER, max: spec.max ?? MAX_EVENT_INTEGER };
 }
 
-function fieldSchema(spec: FieldSpec): z.ZodType {
+/** Code points in a string (a lone surrogate counts as one), as SQL's `length` counts characters. */
+export function codePointLength(value: string): number {
+  let pairs = 0;
+  for (let index = 0; index < value.length - 1; index++) {
+    const unit = value.charCodeAt(index);
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = value.charCodeAt(index + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        pairs++;
+        index++;
+      }
+    }
+  }
+  return value.length - pairs;
+}
+
+/** Whether a string holds at most `max` code points; no counting while its UTF-16 length says so. */
+const withinLength = (value: string, max: number): boolean =>
+  value.length <= max || codePointLength(value) <= max;
+
+const timeMessage = (min: number, max: number) =>
+  `must be from ${new Date(min).toISOString()} (${min}) to ${new Date(max).toISOString()} (${max}) in epoch milliseconds`;
+
+function fieldSchema(rule: FieldRule, isTime: boolean): z.ZodType {
   let schema: z.ZodType;
-  if (spec.type === 'integer') {
-    const { min, max } = integerBounds(spec);
-    schema = z.int().min(min).max(max);
+  if (rule.type === 'integer') {
+    const message = isTime ? timeMessage(rule.min, rule.max) : undefined;
+    schema = z.int().min(rule.min, message).max(rule.max, message);
   } else {
-    // Each rule applies alone, as in the SQL validity predicate: oneOf and nonEmpty may both hold.
-    const base = spec.oneOf ? z.enum(spec.oneOf as [string, ...string[]]) : z.string();
-    schema = spec.nonEmpty ? base.refine((value) => value.length > 0, 'must not be empty') : base;
+    // Each rule applies alone, as in the SQL validity predicate: oneOf and nonEmpty may both hold. An
+    // option is well-formed and within the length: oneOf says it all.
+    const max = rule.maxLength;
+    const base: z.ZodType<string> =
+      rule.oneOf !== null
+        ? z.enum(rule.oneOf as [string, ...string[]])
+        : z
+            .string()
+            .refine((value) => value.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)')
+            .refine((value) => withinLength(value, max), `at most ${max} characters`);
+    schema = rule.nonEmpty ? base.refine((value) => value.length > 0, 'must not be empty') : base;
   }
   // No transform to null: it would double the cost of parsing, and readers treat missing as NULL.
-  return spec.required ? schema : schema.nullish();
+  return rule.required ? schema : schema.nullish();
+}
+
+function ruleOf(catalog: string, name: string, spec: FieldSpec, timeRange: TimeRange | null): FieldRule {
+  if (spec.type === 'integer') {
+    let { min, max } = integerBounds(spec);
+    // The time field's bounds are the time range's, narrowed by any the field states.
+    if (timeRange !== null) {
+      min = Math.max(min, timeRange.from);
+      max = Math.min(max, timeRange.to - 1);
+    }
+    if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || min > max)
+      throw new Error(`event catalog ${catalog}: field ${name} has bad bounds [${min}, ${max}]`);
+    return { type: 'integer', required: spec.required, min, max };
+  }
+  const oneOf = spec.oneOf ?? null;
+  if (oneOf?.some((option) => !option.isWellFormed()))
+    throw new Error(`event catalog ${catalog}: field ${name} has an option that is not well-formed Unicode`);
+  const longest = oneOf === null ? null : Math.max(0, ...oneOf.map(codePointLength));
+  const maxLength = spec.maxLength ?? longest ?? DEFAULT_MAX_STRING_LENGTH;
+  if (!Number.isSafeInteger(maxLength) || maxLength < 0)
+    throw new Error(`event catalog ${catalog}: field ${name} has a bad maxLength ${maxLength}`);
+  if (longest !== null && longest > maxLength)
+    throw new Error(`event catalog ${catalog}: field ${name} has an option longer than its maxLength`);
+  return { type: 'string', required: spec.required, oneOf, nonEmpty: spec.nonEmpty === true, maxLength };
+}
+
+/**
+ * Refuses bounds a layer downstream would refuse: every group key (up to MAX_GROUP_FIELDS string
+ * fields, the longest ones at worst) must fit a DynamoDB sort key with room, and the id a Kinesis
+ * partition key.
+ */
+function checkKeyLimits(catalog: string, idField: string, rules: Readonly<Record<string, FieldRule>>): void {
+  const lengths = Object.values(rules)
+    .flatMap((rule) => (rule.type === 'string' ? [rule.maxLength] : []))
+    .sort((a, b) => b - a)
+    .slice(0, MAX_GROUP_FIELDS);
+  const worst = worstRowSortKeyBytes(lengths);
+  if (worst > ROW_SORT_KEY_BUDGET_BYTES)
+    throw new Error(
+      `event catalog ${catalog}: a group of its longest string fields (${lengths.join(', ')} characters) ` +
+        `could make a ${worst}-byte sort key; at most ${ROW_SORT_KEY_BUDGET_BYTES}: lower some maxLength`,
+    );
+  const id = rules[idField];
+  if (id?.type !== 'string' || !id.required || !id.nonEmpty)
+    throw new Error(`event catalog ${catalog}: id field ${idField} must be a required, nonEmpty string`);
+  if (id.maxLength * 2 > KINESIS_PARTITION_KEY_MAX_UNITS)
+    throw new Error(
+      `event catalog ${catalog}: id field ${idField} may hold ${id.maxLength} characters; ` +
+        `a Kinesis partition key takes at most ${KINESIS_PARTITION_KEY_MAX_UNITS / 2} at 2 UTF-16 units each`,
+    );
 }
 
 export function defineEventCatalog<const F extends FieldSpecs>(definition: {
   name: string;
   idField: keyof F & string;
   timeField: keyof F & string;
+  /** @default DEFAULT_TIME_RANGE */
+  timeRange?: TimeRange;
   fields: F;
 }): TypedEventCatalog<F> {
   const { name, idField, timeField, fields } = definition;
-  for (const [field, spec] of Object.entries(fields)) {
+  const timeRange = definition.timeRange ?? DEFAULT_TIME_RANGE;
+  const { from, to } = timeRange;
+  // Every accepted time must have a day (`dayOf`): the archive files events by it.
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to > MAX_DAY_TIME || from >= to)
+    throw new Error(
+      `event catalog ${name}: time range [${from}, ${to}) must be integers with 0 <= from < to <= ${MAX_DAY_TIME}`,
+    );
+  for (const field of Object.keys(fields))
     if (!IDENTIFIER.test(field))
       throw new Error(`event catalog ${name}: field name ${field} is not [a-z_][a-z0-9_]*`);
-    if (spec.type === 'integer') {
-      const { min, max } = integerBounds(spec);
-      if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || min > max) {
-        throw new Error(`event catalog ${name}: field ${field} has bad bounds [${min}, ${max}]`);
-      }
-    }
-  }
   const idSpec = fields[idField];
   if (idSpec?.type !== 'string' || !idSpec.required) {
     throw new Error(`event catalog ${name}: id field ${idField} must be a required string`);
@@ -118,16 +242,27 @@ export function defineEventCatalog<const F extends FieldSpecs>(definition: {
   if (timeSpec?.type !== 'integer' || !timeSpec.required || integerBounds(timeSpec).min < 0) {
     throw new Error(`event catalog ${name}: time field ${timeField} must be a required integer >= 0`);
   }
-  const schema = z.object(
-    Object.fromEntries(Object.entries(fields).map(([field, spec]) => [field, fieldSchema(spec)])),
+  const rules: Record<string, FieldRule> = Object.fromEntries(
+    Object.entries(fields).map(([field, spec]) => [
+      field,
+      ruleOf(name, field, spec, field === timeField ? timeRange : null),
+    ]),
   );
-  const accepts = compileAcceptor(fields);
+  checkKeyLimits(name, idField, rules);
+  const schema = z.object(
+    Object.fromEntries(
+      Object.entries(rules).map(([field, rule]) => [field, fieldSchema(rule, field === timeField)]),
+    ),
+  );
+  const accepts = compileAcceptor(rules);
   const known = Object.keys(fields);
   return {
     name,
     idField,
     timeField,
+    timeRange: { from, to },
     fields,
+    rules,
     accepts,
     schema,
     parse(input) {
@@ -158,21 +293,26 @@ export function defineEventCatalog<const F extends FieldSpecs>(definition: {
  * parse costs about as much as decoding the record. Anything it refuses goes through zod, which
  * names the fields. A property test holds the two to the same answers.
  */
-function compileAcceptor(fields: FieldSpecs): (input: unknown) => boolean {
-  const checks = Object.entries(fields).map(([name, spec]) => {
+function compileAcceptor(rules: Readonly<Record<string, FieldRule>>): (input: unknown) => boolean {
+  const checks = Object.entries(rules).map(([name, rule]) => {
     let check: (value: unknown) => boolean;
-    if (spec.type === 'integer') {
-      const { min, max } = integerBounds(spec);
+    if (rule.type === 'integer') {
+      const { min, max } = rule;
       check = (value) => Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max;
+    } else if (rule.oneOf !== null) {
+      // An option is well-formed and within maxLength: equality says it all.
+      const allowed = new Set<unknown>(rule.oneOf);
+      const nonEmpty = rule.nonEmpty;
+      check = (value) => allowed.has(value) && (!nonEmpty || (value as string).length > 0);
     } else {
-      const allowed = spec.oneOf ? new Set<unknown>(spec.oneOf) : null;
-      const nonEmpty = spec.nonEmpty === true;
+      const { nonEmpty, maxLength } = rule;
       check = (value) =>
         typeof value === 'string' &&
-        (allowed === null || allowed.has(value)) &&
-        (!nonEmpty || value.length > 0);
+        (!nonEmpty || value.length > 0) &&
+        withinLength(value, maxLength) &&
+        value.isWellFormed();
     }
-    return { name, required: spec.required, check };
+    return { name, required: rule.required, check };
   });
   return (input) => {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) return false;

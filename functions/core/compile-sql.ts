@@ -1,4 +1,4 @@
-import { type EventCatalog, integerBounds } from './catalog';
+import type { EventCatalog } from './catalog';
 import { dedupeOrderFields } from './compile-js';
 import type { Expr } from './expr';
 import { BUCKET_WIDTH_MS, dayOf, type GroupValue } from './keys';
@@ -53,20 +53,26 @@ export function exprToSql(expr: Expr): string {
   }
 }
 
-/** The catalog's validity rules as a SQL predicate: the rows the speed layer would not quarantine. */
+/**
+ * The catalog's validity rules as a SQL predicate: the rows the speed layer would not quarantine.
+ * Lengths are `length()`, which counts code points in Trino and DuckDB alike, as the catalog does.
+ * Well-formed Unicode needs no rule: a line holding a lone surrogate never reaches the archive (the
+ * transform refuses it; DuckDB could not read it).
+ */
 export function validitySql(catalog: EventCatalog): string {
   const conditions: string[] = [];
-  for (const [name, spec] of Object.entries(catalog.fields)) {
+  for (const [name, rule] of Object.entries(catalog.rules)) {
     const column = quoteIdentifier(name);
     const rules: string[] = [];
-    if (spec.type === 'integer') {
-      const { min, max } = integerBounds(spec);
-      rules.push(`${column} BETWEEN ${bigintLiteral(min)} AND ${bigintLiteral(max)}`);
+    if (rule.type === 'integer') {
+      rules.push(`${column} BETWEEN ${bigintLiteral(rule.min)} AND ${bigintLiteral(rule.max)}`);
     } else {
-      if (spec.oneOf) rules.push(`${column} IN (${spec.oneOf.map(quoteString).join(', ')})`);
-      if (spec.nonEmpty) rules.push(`${column} <> ''`);
+      // An option is within the length: IN says it all.
+      if (rule.oneOf) rules.push(`${column} IN (${rule.oneOf.map(quoteString).join(', ')})`);
+      else rules.push(`length(${column}) <= ${bigintLiteral(rule.maxLength)}`);
+      if (rule.nonEmpty) rules.push(`${column} <> ''`);
     }
-    if (spec.required) conditions.push(`${column} IS NOT NULL`, ...rules);
+    if (rule.required) conditions.push(`${column} IS NOT NULL`, ...rules);
     else if (rules.length > 0) conditions.push(`(${column} IS NULL OR (${rules.join(' AND ')}))`);
   }
   return conditions.length === 0 ? 'TRUE' : conditions.join('\n    AND ');

@@ -53,13 +53,71 @@ export function compareSequenceNumbers(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
+/**
+ * End (exclusive) of the times a day can be named for: 10000-01-01. Past it `toISOString` writes a
+ * six-digit year, so `YYYY-MM-DD` (the archive's partitions, the speed partitions) would break.
+ */
+export const MAX_DAY_TIME = 253_402_300_800_000;
+
 /** Event-time day of an epoch-milliseconds time, `YYYY-MM-DD` in UTC: the archive's partition. */
 export function dayOf(ts: number): string {
+  if (!Number.isSafeInteger(ts) || ts < 0 || ts >= MAX_DAY_TIME)
+    throw new RangeError(`no day for time ${ts}: it must be an integer from 0 to ${MAX_DAY_TIME - 1}`);
   return new Date(ts).toISOString().slice(0, 10);
 }
 
 /** Width of a bucket start in sort keys: epoch milliseconds stay below 10^15 until the year 33658. */
 const BUCKET_DIGITS = 15;
+
+/** DynamoDB's key limits, in UTF-8 bytes (the developer guide's "Service, account, and table quotas"). */
+export const DYNAMODB_PARTITION_KEY_MAX_BYTES = 2048;
+export const DYNAMODB_SORT_KEY_MAX_BYTES = 1024;
+
+/**
+ * What any group key may take in a row's sort key at worst: the limit less 128 bytes of room. The
+ * event catalog refuses string lengths that could pass it.
+ */
+export const ROW_SORT_KEY_BUDGET_BYTES = DYNAMODB_SORT_KEY_MAX_BYTES - 128;
+
+/**
+ * Sort-key bytes per character (code point) of a group value, at worst: the key holds the values as
+ * JSON (`groupKey`), which writes a control character as `\u00XX` (6 bytes); any other code point is
+ * at most 4 UTF-8 bytes, a quote or a backslash 2.
+ */
+export const KEY_BYTES_PER_CHARACTER = 6;
+
+/**
+ * The largest row sort key (`rowSortKey`) a group of values at most these lengths (in code points)
+ * can make: `<15 digits>#`, then `[`, the values joined by `,`, `]`; each value `"..."` or `null`.
+ */
+export function worstRowSortKeyBytes(maxLengths: readonly number[]): number {
+  let bytes = BUCKET_DIGITS + 1 + 2 + Math.max(0, maxLengths.length - 1);
+  for (const length of maxLengths) bytes += Math.max(2 + KEY_BYTES_PER_CHARACTER * length, 'null'.length);
+  return bytes;
+}
+
+/** A speed item key DynamoDB would refuse: the record behind it is quarantined, never retried. */
+export class KeyTooLargeError extends Error {
+  override readonly name = 'KeyTooLargeError';
+  constructor(
+    readonly attribute: 'pk' | 'sk',
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(
+      `its ${attribute === 'pk' ? 'partition' : 'sort'} key would be ${bytes} bytes, over DynamoDB's ${limit}`,
+    );
+  }
+}
+
+function checkKeyBytes(attribute: 'pk' | 'sk', key: string, limit: number): string {
+  // A UTF-8 byte is at most 3 per UTF-16 unit: only a long key needs counting.
+  if (key.length * 3 > limit) {
+    const bytes = Buffer.byteLength(key, 'utf8');
+    if (bytes > limit) throw new KeyTooLargeError(attribute, bytes, limit);
+  }
+  return key;
+}
 
 /**
  * Where a speed row lives: one partition per (view, version, day), so a series reads one Query per
@@ -70,7 +128,11 @@ export function speedItemKey(
   bucket: number,
   group: readonly GroupValue[],
 ): { pk: string; sk: string } {
-  return { pk: speedPartitionKey(view, dayOf(bucket)), sk: rowSortKey(bucket, group) };
+  // Valid events cannot pass these (the catalog bounds every string); the check keeps it so.
+  return {
+    pk: checkKeyBytes('pk', speedPartitionKey(view, dayOf(bucket)), DYNAMODB_PARTITION_KEY_MAX_BYTES),
+    sk: checkKeyBytes('sk', rowSortKey(bucket, group), DYNAMODB_SORT_KEY_MAX_BYTES),
+  };
 }
 
 export const speedPartitionKey = (

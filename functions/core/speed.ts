@@ -1,6 +1,6 @@
 import type { EventCatalog, FieldError } from './catalog';
 import type { CompiledView, PartialValue } from './compile-js';
-import { type GroupValue, padSequence, speedItemKey } from './keys';
+import { type GroupValue, KeyTooLargeError, padSequence, speedItemKey } from './keys';
 import type { ViewRow } from './rows';
 import type { ViewDefinition } from './view';
 
@@ -62,7 +62,10 @@ export interface SpeedKeyPlan {
 export interface SpeedPlan {
   /** In the order keys first appear in the batch. */
   readonly keys: Map<string, SpeedKeyPlan>;
-  /** Valid records no view could evaluate (an expression overflowed): quarantined too. */
+  /**
+   * Valid records no view could evaluate (an expression overflowed) or whose speed item DynamoDB would
+   * refuse (a key over its limit): quarantined too, never retried.
+   */
   readonly unevaluable: InvalidRecord[];
 }
 
@@ -83,8 +86,10 @@ export function planSpeedWrites(
   const index = views.map(() => new Map<number, Map<unknown, SpeedKeyPlan>>());
   for (const { record, event } of events) {
     touched.length = 0;
+    // Outside the loop: when a record fails, the view it failed in.
+    let viewIndex = 0;
     try {
-      for (let viewIndex = 0; viewIndex < views.length; viewIndex++) {
+      for (viewIndex = 0; viewIndex < views.length; viewIndex++) {
         const compiled = views[viewIndex] as CompiledView;
         if (!compiled.matches(event)) continue;
         const bucket = compiled.bucketOf(event);
@@ -118,7 +123,11 @@ export function planSpeedWrites(
     } catch (error) {
       // Totals already touched by this record are rebuilt from their contributions below.
       for (const plan of touched) spoiled.add(plan);
-      unevaluable.push({ record, reason: `cannot be evaluated: ${(error as Error).message}`, errors: [] });
+      unevaluable.push(
+        error instanceof KeyTooLargeError
+          ? tooLargeKeyRecord(views[viewIndex] as CompiledView, event, record, error)
+          : { record, reason: `cannot be evaluated: ${(error as Error).message}`, errors: [] },
+      );
       continue;
     }
     for (const plan of touched) plan.contributions.push({ sequenceNumber: record.sequenceNumber, event });
@@ -130,6 +139,32 @@ export function planSpeedWrites(
   }
   for (const [id, plan] of keys) if (plan.contributions.length === 0) keys.delete(id);
   return { keys, unevaluable };
+}
+
+/**
+ * A record whose speed item key DynamoDB would refuse, quarantined with the fields that make it: the
+ * view's group fields for a sort key (longest first), its name for a partition key.
+ */
+function tooLargeKeyRecord(
+  compiled: CompiledView,
+  event: Readonly<Record<string, unknown>>,
+  record: StreamRecord,
+  error: KeyTooLargeError,
+): InvalidRecord {
+  const { view } = compiled;
+  const errors: FieldError[] =
+    error.attribute === 'pk'
+      ? [{ field: 'view', message: `view name ${view.name} makes a partition key over DynamoDB's limit` }]
+      : view.groupBy
+          .map((field) => ({ field, bytes: Buffer.byteLength(JSON.stringify(event[field] ?? null), 'utf8') }))
+          .sort((a, b) => b.bytes - a.bytes)
+          .map(({ field, bytes }) => ({ field, message: `${bytes} bytes in the speed item's sort key` }));
+  const fields = errors.map(({ field }) => field).join(', ');
+  return {
+    record,
+    reason: `speed item of view ${view.name} too large for DynamoDB: ${error.message}: ${fields}`,
+    errors,
+  };
 }
 
 const toRow = (plan: SpeedKeyPlan, totals: readonly PartialValue[]): ViewRow => ({

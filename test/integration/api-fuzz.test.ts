@@ -27,12 +27,30 @@ const segment = fc.oneof(
   ),
   fc.string(),
 );
+/** Percent-encoding that does not decode: bad hex, cut-off or invalid UTF-8, an encoded surrogate. */
+const badEncoding = fc.oneof(
+  fc.constantFrom('%ZZ', '%E0%A4%A', '%', '%C3', '%ED%A0%80', '%FF', '%C0%AF', '%F0%9F%98'),
+  fc
+    .tuple(fc.string({ maxLength: 3 }), fc.constantFrom('%ZZ', '%E0%A4%A', '%C3'))
+    .map(([text, bad]) => `${encodeURIComponent(text)}${bad}`),
+);
+/** A path segment as sent: encoded, or badly encoded. */
+const sentSegment = fc.oneof(segment.map(encodeURIComponent), badEncoding);
 const path = fc.oneof(
-  fc.constantFrom('/views', '/events', '/batch-runs', '/exports', '/drift', '/openapi.json', '/'),
-  segment.map((name) => `/views/${encodeURIComponent(name)}/series`),
-  segment.map((name) => `/views/${encodeURIComponent(name)}/top`),
-  segment.map((id) => `/batch-runs/${encodeURIComponent(id)}`),
-  segment.map((id) => `/exports/${encodeURIComponent(id)}`),
+  fc.constantFrom(
+    '/views',
+    '/events',
+    '/batch-runs',
+    '/exports',
+    '/drift',
+    '/quarantine',
+    '/openapi.json',
+    '/',
+  ),
+  sentSegment.map((name) => `/views/${name}/series`),
+  sentSegment.map((name) => `/views/${name}/top`),
+  sentSegment.map((id) => `/batch-runs/${id}`),
+  sentSegment.map((id) => `/exports/${id}`),
   fc.webPath(),
 );
 const time = fc.oneof(
@@ -80,9 +98,22 @@ it(`never answers client input with a 5xx (${RUNS} random requests)`, async () =
       fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'),
       path,
       fc.array(parameter, { maxLength: 6 }),
+      // Appended as sent, not encoded: names and values that do not decode.
+      fc.array(
+        fc.oneof(
+          fc.tuple(fc.constantFrom('from', 'to', 'step', 'limit', 'country', 'status'), badEncoding),
+          fc.tuple(badEncoding, fc.string()),
+        ),
+        { maxLength: 2 },
+      ),
       body,
-      async (method, requestPath, parameters, requestBody) => {
-        const query = new URLSearchParams(parameters).toString();
+      async (method, requestPath, parameters, badParameters, requestBody) => {
+        const query = [
+          new URLSearchParams(parameters).toString(),
+          ...badParameters.map(([name, value]) => `${name}=${value}`),
+        ]
+          .filter((part) => part !== '')
+          .join('&');
         const response = await fetch(`${runtime.apiUrl}${requestPath}${query ? `?${query}` : ''}`, {
           method,
           headers: { 'x-api-key': runtime.apiKey },

@@ -1,7 +1,15 @@
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
-import { BUCKET_WIDTH_MS, compileJs, deduplicateEvents, type EventRecord } from '../../functions/core';
+import { MAX_ANSWER_BYTES } from '../../functions/api/app';
+import {
+  BUCKET_WIDTH_MS,
+  compileJs,
+  dayOf,
+  deduplicateEvents,
+  type EventRecord,
+  type ViewRow,
+} from '../../functions/core';
 import type { Runtime } from '../../local/runtime';
 import { revenue } from '../../views';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
@@ -309,6 +317,53 @@ describe('the serving API over the local pipeline', () => {
     }
   });
 
+  it('refuses a series whose answer would pass 6 MB with a 400 saying how to narrow it, where Lambda would 502', async () => {
+    // Prepare: 150 past days of 20 countries per hour, loaded as a batch run loads them. Their JSON
+    // is under 6 MiB; escaped into the proxy result, it is over.
+    const batchStore = new DynamoBatchStore(runtime.emulators.dynamo, runtime.tableName);
+    const start = Date.UTC(2025, 0, 1);
+    const days = 150;
+    const countries = Array.from({ length: 20 }, (_, index) => `country-${index}`.padEnd(16, '-'));
+    const active: Record<string, string> = {};
+    for (let day = 0; day < days; day++) {
+      const dayStart = start + day * DAY;
+      const rows: ViewRow[] = [];
+      for (let hour = 0; hour < 24; hour++)
+        for (const country of countries)
+          rows.push({
+            bucket: dayStart + hour * HOUR,
+            group: [country],
+            values: { revenue: 1234n, orders: 1n },
+          });
+      await batchStore.writeDay(revenue, 'oversize', dayOf(dayStart), rows, Date.now());
+      active[dayOf(dayStart)] = 'oversize';
+    }
+    const manifest = await batchStore.getManifest('revenue');
+    if (manifest === null) throw new Error('the batch run above committed no manifest');
+    await batchStore.commitManifest(
+      { ...manifest, revision: manifest.revision + 1, days: { ...manifest.days, ...active } },
+      manifest.revision,
+    );
+    const url = `${runtime.apiUrl}${seriesPath(start, start + days * DAY)}`;
+    const ask = (encoding: string) =>
+      fetch(url, { headers: { 'x-api-key': runtime.apiKey, 'Accept-Encoding': encoding } });
+    // Act
+    const [plain, zipped] = await Promise.all([ask('identity'), ask('gzip')]);
+    // Assess: the same refusal whatever the encoding, naming every way to ask for less
+    for (const answer of [plain, zipped]) {
+      expect(answer.status).toBe(400);
+      const body = (await answer.json()) as {
+        message: string;
+        details: { parameter: string; answerBytes: number; maxAnswerBytes: number };
+      };
+      expect(body.details).toMatchObject({ parameter: 'to', maxAnswerBytes: MAX_ANSWER_BYTES });
+      expect(body.details.answerBytes).toBeGreaterThan(MAX_ANSWER_BYTES);
+      expect(body.message).toMatch(/from\.\.to.*step \(day\).*country=.*\/views\/revenue\/top/);
+    }
+    const narrowed = await call('GET', seriesPath(start, start + days * DAY, '&step=day'));
+    expect(narrowed.status).toBe(200);
+  });
+
   it('refuses an export past the watermark, naming to', async () => {
     const answer = await call('POST', '/exports', {
       view: 'revenue',
@@ -345,10 +400,46 @@ describe('bad input gets a 4xx naming the parameter', () => {
     ['POST', '/exports', { from: 0, to: HOUR }, 400, 'view'],
     ['GET', '/exports/0b7c7a5e-1b7b-4c1b-9d5e-000000000000', undefined, 404, 'id'],
     ['GET', '/batch-runs/run-none', undefined, 404, 'id'],
+    ['GET', `/views/%ZZ/series?from=${from}&to=${now}`, undefined, 400, 'name'],
+    ['GET', `/views/%E0%A4%A/top?from=${from}&to=${now}&measure=revenue`, undefined, 400, 'name'],
+    ['GET', '/batch-runs/%ZZ', undefined, 400, 'id'],
+    ['GET', '/exports/%E0%A4%A', undefined, 400, 'id'],
+    ['GET', `/views/revenue/series?from=${from}&to=${now}&country=%E0%A4%A`, undefined, 400, 'country'],
+    [
+      'GET',
+      `/views/revenue/top?from=${from}&to=${now}&measure=revenue&country=%C3`,
+      undefined,
+      400,
+      'country',
+    ],
+    [
+      'GET',
+      `/views/revenue/series?from=${from}&to=${now}&country=${'C'.repeat(17)}`,
+      undefined,
+      400,
+      'country',
+    ],
+    ['GET', '/quarantine?limit=%ED%A0%80', undefined, 400, 'limit'],
   ] as const)('%s %s', async (method, path, body, status, parameter) => {
     const answer = await call(method, path, body);
     expect(answer.status).toBe(status);
     expect(answer.body.details?.parameter).toBe(parameter);
+  });
+
+  const order = { id: 'bounded-1', ts: now, country: 'US', amount: 100, status: 'paid' };
+  it.each([
+    ['ts', { ...order, ts: Date.UTC(2100, 0, 1) }],
+    ['ts', { ...order, ts: 9e15 }],
+    ['ts', { ...order, ts: Date.UTC(1999, 11, 31) }],
+    ['id', { ...order, id: 'i'.repeat(65) }],
+    ['country', { ...order, country: 'C'.repeat(17) }],
+    ['country', { ...order, country: 'U\ud800S' }],
+  ])('refuses an event whose %s is outside the catalog bounds with a 400 naming it', async (field, event) => {
+    // Act
+    const answer = await call('POST', '/events', [event]);
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.body.errors[0].fields.map((error: { field: string }) => error.field)).toEqual([field]);
   });
 
   it('answers an unknown route with the router’s JSON 404, not API Gateway’s 403', async () => {

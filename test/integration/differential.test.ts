@@ -10,7 +10,7 @@ import {
   type ViewRow,
   ViewRows,
 } from '../../functions/core';
-import { arbOrderEvents, arbView } from '../support/arbitraries';
+import { arbOrderEvents, arbView, maxLengthOf, TIME_RANGE } from '../support/arbitraries';
 import { type Compilers, compareCompilations, realCompilers } from '../support/differential';
 
 /** Cases per run: 500 by default; DRIFTLESS_DIFF_RUNS=10000 for a long run. */
@@ -37,7 +37,19 @@ const coverage = {
   duplicateIds: 0,
   invalidEvents: 0,
   onBoundary: 0,
+  atTimeBound: 0,
+  pastTimeBound: 0,
+  atMaxLength: 0,
+  pastMaxLength: 0,
+  loneSurrogate: 0,
 };
+
+/** Strings of a field at (0) or past (1) its maximum length, in code points. */
+const pastMax = (event: Record<string, unknown>, by: number) =>
+  ['id', 'customer', 'country', 'product'].some(
+    (field) =>
+      typeof event[field] === 'string' && [...(event[field] as string)].length === maxLengthOf(field) + by,
+  );
 
 function recordCoverage(
   view: ViewDefinition,
@@ -58,10 +70,23 @@ function recordCoverage(
   if (new Set(ids).size < ids.length) coverage.duplicateIds++;
   if (events.some((event) => !orderEvents.parse(event).ok)) coverage.invalidEvents++;
   if (events.some((event) => typeof event.ts === 'number' && event.ts % width === 0)) coverage.onBoundary++;
+  const valid = events.filter((event) => orderEvents.parse(event).ok);
+  if (valid.some((event) => event.ts === TIME_RANGE.from || event.ts === TIME_RANGE.to - 1))
+    coverage.atTimeBound++;
+  if (events.some((event) => event.ts === TIME_RANGE.from - 1 || event.ts === TIME_RANGE.to))
+    coverage.pastTimeBound++;
+  if (valid.some((event) => pastMax(event, 0))) coverage.atMaxLength++;
+  if (events.some((event) => pastMax(event, 1))) coverage.pastMaxLength++;
+  if (
+    events.some((event) =>
+      Object.values(event).some((value) => typeof value === 'string' && !value.isWellFormed()),
+    )
+  )
+    coverage.loneSurrogate++;
 }
 
 const agreement = (compilers: Compilers, track = false) =>
-  fc.asyncProperty(arbView, arbOrderEvents(), async (view, events) => {
+  fc.asyncProperty(arbView, arbOrderEvents({ illFormed: true }), async (view, events) => {
     const comparison = await compareCompilations(engine, view, events, compilers);
     if (track) recordCoverage(view, events, comparison.js);
     return comparison.agree;
@@ -139,6 +164,24 @@ const brokenCompilers: [string, Compilers][] = [
     },
   ],
   ['sums nothing to 0 instead of NULL', { js: zeroSums, sql: compileSql }],
+  [
+    'ignores the time range',
+    {
+      js: compileJs,
+      sql: (view) => compileSql(view).replace(/"ts" BETWEEN CAST\(\d+/, '"ts" BETWEEN CAST(0'),
+    },
+  ],
+  [
+    'lets one character past a maximum length through',
+    {
+      js: compileJs,
+      sql: (view) =>
+        compileSql(view).replace(
+          /(length\("[a-z_]+"\) <= CAST\()(\d+)/g,
+          (_, head: string, length: string) => `${head}${Number(length) + 1}`,
+        ),
+    },
+  ],
   [
     'keeps a different copy of an id when copies tie on time',
     {

@@ -10,9 +10,27 @@ import {
   validateView,
 } from '../../functions/core';
 
-/** Midnight UTC; generated events fall within two days from here. */
+/** Midnight UTC; generated events fall within two days from here, but for some at the catalog's time bounds. */
 export const DAY_ZERO = Date.UTC(2026, 10, 25);
 const SPAN_MS = 2 * 86_400_000;
+
+/** The catalog's bounds, which events are generated just inside and just outside of. */
+export const TIME_RANGE = orderEvents.timeRange;
+export const maxLengthOf = (field: string): number => {
+  const rule = orderEvents.rules[field];
+  if (rule?.type !== 'string') throw new Error(`${field} is not a string field`);
+  return rule.maxLength;
+};
+/** A string of `length` characters (code points) mixing 1-, 2- and 4-byte ones, some two UTF-16 units long. */
+const stringOfLength = (length: number) =>
+  fc
+    .array(fc.constantFrom('a', 'é', '€', '😀'), { minLength: length, maxLength: length })
+    .map((characters) => characters.join(''));
+/** A value at its field's maximum length, or one character past it. */
+export const atMaxLength = (field: string) => stringOfLength(maxLengthOf(field));
+export const pastMaxLength = (field: string) => stringOfLength(maxLengthOf(field) + 1);
+/** Valid JSON text, not valid Unicode: no archive reader reads it (DuckDB fails on the whole file). */
+export const LONE_SURROGATE = 'x\ud800y';
 
 const INTEGER_FIELDS = ['ts', 'amount', 'discount'] as const;
 const STRING_FIELDS = ['id', 'customer', 'country', 'product', 'status'] as const;
@@ -27,6 +45,8 @@ const eventTime = fc.oneof(
     .tuple(fc.constantFrom(60_000, 3_600_000, 86_400_000), fc.nat(48), fc.constantFrom(-1, 0, 0, 1))
     .map(([width, index, offset]) => Math.max(0, DAY_ZERO + ((index * width) % SPAN_MS) + offset)),
   fc.integer({ min: DAY_ZERO, max: DAY_ZERO + SPAN_MS - 1 }),
+  // the first and last milliseconds the catalog accepts
+  fc.constantFrom(TIME_RANGE.from, TIME_RANGE.to - 1),
 );
 
 const amount = fc.oneof(fc.integer({ min: 0, max: 5_000 }), fc.constant(0), HUGE);
@@ -34,46 +54,95 @@ const amount = fc.oneof(fc.integer({ min: 0, max: 5_000 }), fc.constant(0), HUGE
 const optional = <T>(value: fc.Arbitrary<T>) =>
   fc.oneof(value, fc.constant(null), fc.constant(undefined as T | null | undefined));
 
+/** Mostly the given values (so groups collide), sometimes one at the field's maximum length. */
+const stringField = (field: string, values: readonly string[]) =>
+  fc.oneof(
+    { weight: 9, arbitrary: fc.constantFrom(...values) },
+    { weight: 1, arbitrary: atMaxLength(field) },
+  );
+
 const validOrder = fc.record({
   ts: eventTime,
-  customer: optional(fc.constantFrom('c1', 'c2', 'c3', ...STRINGS)),
-  country: optional(fc.constantFrom(...STRINGS)),
-  product: optional(fc.constantFrom('book', 'pen', 'null', '')),
+  customer: optional(stringField('customer', ['c1', 'c2', 'c3', ...STRINGS])),
+  country: optional(stringField('country', STRINGS)),
+  product: optional(stringField('product', ['book', 'pen', 'null', ''])),
   amount,
   discount: optional(fc.oneof(fc.integer({ min: 0, max: 500 }), HUGE)),
   status: fc.constantFrom('paid', 'refunded', 'pending'),
 });
 
 /** One rule of the catalog broken: such events are quarantined by the speed layer. */
-const breakage = fc.constantFrom<Record<string, unknown>>(
-  { status: 'shipped' },
-  { status: null },
-  { amount: -1 },
-  { amount: MAX_EVENT_INTEGER + 3 },
-  { amount: null },
-  { discount: -7 },
-  { id: '' },
-  { id: null },
-  { ts: -60_000 },
+const breakage = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom<Record<string, unknown>>(
+      { status: 'shipped' },
+      { status: null },
+      { amount: -1 },
+      { amount: MAX_EVENT_INTEGER + 3 },
+      { amount: null },
+      { discount: -7 },
+      { id: '' },
+      { id: null },
+      { ts: -60_000 },
+    ),
+  },
+  // just outside the catalog's bounds
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<Record<string, unknown>>({ ts: TIME_RANGE.from - 1 }, { ts: TIME_RANGE.to }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('id', 'customer', 'country', 'product')
+      .chain((field) => pastMaxLength(field).map((value): Record<string, unknown> => ({ [field]: value }))),
+  },
 );
 
 export type RawEvent = Record<string, unknown>;
 
 /**
  * Order events as they arrive: optional fields missing or null, huge amounts, times on bucket
- * boundaries, producer duplicates (copies, some re-sent with a later time) and invalid records.
+ * boundaries, producer duplicates (copies, some re-sent with a later time) and invalid records;
+ * times and strings just inside and just outside the catalog's bounds.
  */
 export const arbOrderEvents = (
-  options: { maxLength?: number; invalid?: boolean; duplicates?: boolean } = {},
+  options: {
+    maxLength?: number;
+    invalid?: boolean;
+    duplicates?: boolean;
+    /** Also strings that are not well-formed Unicode: only where no archive file is written from them. */
+    illFormed?: boolean;
+  } = {},
 ) =>
   fc
     .array(
       fc.record({
         order: validOrder,
+        // Sometimes an id padded to its maximum length (the index keeps it unique).
+        longId: fc.option(atMaxLength('id'), { nil: null, freq: 10 }),
         broken:
           options.invalid === false
             ? fc.constant(null)
-            : fc.oneof({ weight: 9, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: breakage }),
+            : fc.oneof(
+                { weight: 9, arbitrary: fc.constant(null) },
+                {
+                  weight: 1,
+                  arbitrary: options.illFormed
+                    ? fc.oneof(
+                        { weight: 5, arbitrary: breakage },
+                        {
+                          weight: 1,
+                          arbitrary: fc.constantFrom(
+                            { country: LONE_SURROGATE },
+                            { customer: LONE_SURROGATE },
+                          ),
+                        },
+                      )
+                    : breakage,
+                },
+              ),
         copies:
           options.duplicates === false
             ? fc.constant([])
@@ -96,8 +165,14 @@ export const arbOrderEvents = (
     )
     .chain((drafts) => {
       const events: RawEvent[] = [];
-      drafts.forEach(({ order, broken, copies }, index) => {
-        const event: RawEvent = { id: `o${index}`, ...order, ...broken };
+      drafts.forEach(({ order, broken, copies, longId }, index) => {
+        const prefix = `o${index}`;
+        // Padded by code points to the id's maximum length; the prefix keeps it unique.
+        const id =
+          longId === null
+            ? prefix
+            : prefix + [...longId].slice(0, maxLengthOf('id') - prefix.length).join('');
+        const event: RawEvent = { id, ...order, ...broken };
         for (const [key, value] of Object.entries(event)) if (value === undefined) delete event[key];
         events.push(event);
         // A re-sent copy keeps its id; the batch layer keeps the earliest, ties broken by content.

@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
-import { defineEventCatalog } from '../../functions/core';
+import {
+  codePointLength,
+  DEFAULT_TIME_RANGE,
+  defineEventCatalog,
+  MAX_DAY_TIME,
+  ROW_SORT_KEY_BUDGET_BYTES,
+} from '../../functions/core';
 
 const paid = { id: 'o1', ts: 1_764_000_000_000, country: 'US', amount: 1999, status: 'paid' };
 
@@ -36,6 +42,38 @@ describe('order event schema', () => {
     if (!result.ok) expect(result.errors.map((error) => error.field)).toContain(field);
   });
 
+  it.each([
+    ['ts', { ...paid, ts: Date.UTC(2000, 0, 1) - 1 }],
+    ['ts', { ...paid, ts: Date.UTC(2100, 0, 1) }],
+    ['ts', { ...paid, ts: 9e15 }],
+    ['id', { ...paid, id: 'i'.repeat(65) }],
+    ['customer', { ...paid, customer: 'c'.repeat(33) }],
+    ['country', { ...paid, country: 'C'.repeat(17) }],
+    ['country', { ...paid, country: '😀'.repeat(17) }],
+    ['product', { ...paid, product: 'p'.repeat(33) }],
+    ['country', { ...paid, country: 'x\ud800y' }],
+    ['customer', { ...paid, customer: '\udc00' }],
+    ['id', { ...paid, id: `o${'\ud83d'}` }],
+  ])('rejects a %s outside the catalog bounds and names it', (field, input) => {
+    // Act
+    const result = orderEvents.parse(input);
+    // Assess
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors.map((error) => error.field)).toEqual([field]);
+  });
+
+  it.each([
+    ['the first millisecond of the time range', { ...paid, ts: Date.UTC(2000, 0, 1) }],
+    ['the last millisecond of the time range', { ...paid, ts: Date.UTC(2100, 0, 1) - 1 }],
+    ['strings at their maximum lengths', { ...paid, id: 'i'.repeat(64), country: 'C'.repeat(16) }],
+    ['16 characters of two UTF-16 units each', { ...paid, country: '😀'.repeat(16) }],
+  ])('accepts %s', (_, input) => {
+    // Act
+    const result = orderEvents.parse(input);
+    // Assess
+    expect(result).toEqual({ ok: true, event: input });
+  });
+
   it.each([null, 'text', 42, []])('rejects %j as not an event', (input) => {
     const result = orderEvents.parse(input);
     expect(result).toMatchObject({ ok: false, errors: [{ field: 'event' }] });
@@ -65,6 +103,72 @@ describe('defineEventCatalog', () => {
     ).toThrow(/time field ts must be a required integer >= 0/);
   });
 
+  const fields = {
+    id: { type: 'string', required: true, nonEmpty: true },
+    ts: { type: 'integer', required: true, min: 0 },
+  } as const;
+
+  it('bounds event time by its time range, 2000 to 2100 unless told', () => {
+    // Prepare
+    const recent = defineEventCatalog({ name: 'recent', idField: 'id', timeField: 'ts', fields });
+    const old = defineEventCatalog({
+      name: 'old',
+      idField: 'id',
+      timeField: 'ts',
+      timeRange: { from: 0, to: Date.UTC(2000, 0, 1) },
+      fields,
+    });
+    const event = { id: 'e', ts: Date.UTC(1990, 0, 1) };
+    // Act
+    const outcomes = [recent.accepts(event), old.accepts(event)];
+    // Assess
+    expect(recent.timeRange).toEqual(DEFAULT_TIME_RANGE);
+    expect(outcomes).toEqual([false, true]);
+  });
+
+  it.each([
+    ['ends past the last day dayOf can name', { from: 0, to: MAX_DAY_TIME + 1 }],
+    ['is empty', { from: 1_000, to: 1_000 }],
+    ['starts before 1970', { from: -1, to: 1_000 }],
+  ])('refuses a time range that %s', (_, timeRange) => {
+    expect(() =>
+      defineEventCatalog({ name: 'bad', idField: 'id', timeField: 'ts', timeRange, fields }),
+    ).toThrow(/time range/);
+  });
+
+  it('refuses string lengths whose group key could pass a DynamoDB sort key', () => {
+    expect(() =>
+      defineEventCatalog({
+        name: 'bad',
+        idField: 'id',
+        timeField: 'ts',
+        fields: { ...fields, customer: { type: 'string', required: false, maxLength: 200 } },
+      }),
+    ).toThrow(new RegExp(`at most ${ROW_SORT_KEY_BUDGET_BYTES}`));
+  });
+
+  it('refuses an id longer than a Kinesis partition key holds', () => {
+    expect(() =>
+      defineEventCatalog({
+        name: 'bad',
+        idField: 'id',
+        timeField: 'ts',
+        fields: { ...fields, id: { type: 'string', required: true, nonEmpty: true, maxLength: 129 } },
+      }),
+    ).toThrow(/Kinesis partition key/);
+  });
+
+  it('refuses an id that may be empty: Kinesis takes no empty partition key', () => {
+    expect(() =>
+      defineEventCatalog({
+        name: 'bad',
+        idField: 'id',
+        timeField: 'ts',
+        fields: { ...fields, id: { type: 'string', required: true } },
+      }),
+    ).toThrow(/nonEmpty/);
+  });
+
   it('refuses field names that are not plain identifiers', () => {
     expect(() =>
       defineEventCatalog({
@@ -82,8 +186,25 @@ describe('defineEventCatalog', () => {
 });
 
 describe('the hot-path acceptor', () => {
+  /** Strings either side of each field's maximum length, in 1- and 2-unit characters, some ill-formed. */
+  const nearLimit = fc
+    .tuple(
+      fc.constantFrom(15, 16, 17, 31, 32, 33, 63, 64, 65),
+      fc.constantFrom('a', 'é', '😀', '\ud800', '\udfff'),
+      fc.constantFrom('', 'b', '😀', '\ud83d'),
+    )
+    .map(([length, unit, tail]) => unit.repeat(length) + tail);
   const fieldValue = fc.oneof(
     fc.jsonValue(),
+    nearLimit,
+    fc.string({ unit: 'binary', maxLength: 70 }),
+    fc.constantFrom(
+      DEFAULT_TIME_RANGE.from - 1,
+      DEFAULT_TIME_RANGE.from,
+      DEFAULT_TIME_RANGE.to - 1,
+      DEFAULT_TIME_RANGE.to,
+      MAX_DAY_TIME,
+    ),
     fc.constantFrom(
       'paid',
       'refunded',
@@ -106,10 +227,15 @@ describe('the hot-path acceptor', () => {
       requiredKeys: [],
     }),
     fc.record({
-      id: fc.string(),
-      ts: fc.nat(),
+      id: fc.oneof(fc.string(), nearLimit),
+      ts: fc.oneof(
+        fc.nat(),
+        fc.integer({ min: DEFAULT_TIME_RANGE.from - 2, max: DEFAULT_TIME_RANGE.to + 2 }),
+      ),
       amount: fc.nat(),
       status: fc.constantFrom('paid', 'pending'),
+      country: fc.oneof(nearLimit, fc.string({ unit: 'binary', maxLength: 20 })),
+      customer: fc.oneof(nearLimit, fc.string({ unit: 'binary', maxLength: 40 })),
     }),
     fc.jsonValue(),
   );
@@ -133,5 +259,18 @@ describe('the hot-path acceptor', () => {
       }),
       { numRuns: 5_000 },
     );
+  });
+});
+
+describe('codePointLength', () => {
+  it.each([
+    ['', 0],
+    ['abc', 3],
+    ['😀😀', 2],
+    ['e\u0301', 2],
+    ['\ud800x', 2],
+    ['x\udfff\ud83d', 3],
+  ])('counts %j as %i characters, as SQL length() does', (text, expected) => {
+    expect(codePointLength(text)).toBe(expected);
   });
 });

@@ -20,6 +20,7 @@ import {
   or,
   parseSqlRow,
   sum,
+  validitySql,
 } from '../../functions/core';
 import { revenue, views } from '../../views';
 import { arbView } from '../support/arbitraries';
@@ -95,6 +96,17 @@ describe('SQL text', () => {
       expect(withoutAllowedNumbers).not.toMatch(/[^\w"]\d+[^\w"]/);
     },
   );
+
+  it('states the catalog bounds in the validity predicate: its time range, and string lengths by length()', () => {
+    // Act
+    const predicate = validitySql(orderEvents);
+    // Assess: length() counts code points in Trino and DuckDB alike, as the catalog does
+    expect(predicate).toContain(
+      `"ts" BETWEEN CAST(${Date.UTC(2000, 0, 1)} AS BIGINT) AND CAST(${Date.UTC(2100, 0, 1) - 1} AS BIGINT)`,
+    );
+    expect(predicate).toContain('length("id") <= CAST(64 AS BIGINT)');
+    expect(predicate).toContain('("country" IS NULL OR (length("country") <= CAST(16 AS BIGINT)))');
+  });
 
   it('sums every sum measure as DECIMAL(38, 0), which Trino needs past 2^63 and DuckDB does not show', () => {
     fc.assert(

@@ -1,12 +1,27 @@
 import type { FirehoseTransformationEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { transformRecords as handler } from '../../functions/archive/firehose-transform';
+import { orderEvents } from '../../events';
+import {
+  createTransform,
+  transformRecords as handler,
+  type ProcessingFailure,
+} from '../../functions/archive/firehose-transform';
 
 const record = (recordId: string, data: string) => ({
   recordId,
   approximateArrivalTimestamp: Date.UTC(2026, 10, 25, 12),
   data: Buffer.from(data).toString('base64'),
 });
+
+const firehoseEvent = (records: ReturnType<typeof record>[]) =>
+  ({
+    invocationId: 'i',
+    deliveryStreamArn: 'arn:aws:firehose:us-east-1:000000000000:deliverystream/d',
+    region: 'us-east-1',
+    records,
+  }) as FirehoseTransformationEvent;
+
+const paid = { id: 'o1', ts: Date.UTC(2026, 10, 24, 12), country: 'US', amount: 100, status: 'paid' };
 
 describe('Firehose transform', () => {
   it('files a valid event under its event-time day as one JSON line, and drops an invalid one', async () => {
@@ -36,5 +51,46 @@ describe('Firehose transform', () => {
       metadata: { partitionKeys: { dt: '2026-11-24' } },
     });
     expect(records[1]).toMatchObject({ recordId: '2', result: 'Dropped' });
+  });
+
+  it.each([
+    ['a time past any day', JSON.stringify({ ...paid, ts: 9e15 })],
+    ['a time past the catalog range', JSON.stringify({ ...paid, ts: Date.UTC(2100, 0, 1) })],
+    ['a lone surrogate, which no archive reader reads', JSON.stringify({ ...paid, country: 'U\ud800S' })],
+    ['a string past its maximum length', JSON.stringify({ ...paid, country: 'U'.repeat(17) })],
+  ])('drops an event with %s and still files the good ones of its batch', async (_, data) => {
+    // Prepare
+    const event = firehoseEvent([
+      record('1', JSON.stringify(paid)),
+      record('2', data),
+      record('3', JSON.stringify(paid)),
+    ]);
+    // Act
+    const { records } = await handler(event);
+    // Assess
+    expect(records.map((answer) => answer.result)).toEqual(['Ok', 'Dropped', 'Ok']);
+  });
+
+  it('answers a record it cannot handle ProcessingFailed with its reason, and files the rest', async () => {
+    // Prepare: a catalog that fails on one record
+    const failures: ProcessingFailure[] = [];
+    const failing = {
+      ...orderEvents,
+      accepts: (input: unknown) => {
+        if ((input as { id?: string }).id === 'boom') throw new Error('cannot read this record');
+        return orderEvents.accepts(input);
+      },
+    };
+    const transform = createTransform(failing, (failure) => failures.push(failure));
+    const event = firehoseEvent([
+      record('1', JSON.stringify({ ...paid, id: 'boom' })),
+      record('2', JSON.stringify(paid)),
+    ]);
+    // Act
+    const { records } = await transform(event);
+    // Assess
+    expect(records.map((answer) => answer.result)).toEqual(['ProcessingFailed', 'Ok']);
+    expect(records[0]?.data).toBe(event.records[0]?.data);
+    expect(failures).toEqual([{ recordId: '1', reason: 'transform failed: cannot read this record' }]);
   });
 });

@@ -4,10 +4,17 @@ import { describe, expect, it, vi } from 'vitest';
 import { orderEvents } from '../../events';
 import type { SpeedDelta, SpeedStore } from '../../functions/adapters/dynamo-speed-store';
 import type { ObjectStore } from '../../functions/adapters/object-store';
-import { decodeRecord, padSequence } from '../../functions/core';
+import {
+  compileJs,
+  DYNAMODB_PARTITION_KEY_MAX_BYTES,
+  DYNAMODB_SORT_KEY_MAX_BYTES,
+  decodeRecord,
+  padSequence,
+  planSpeedWrites,
+} from '../../functions/core';
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
-import { views } from '../../views';
+import { revenue, views } from '../../views';
 import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
 
 const order = (index: number) =>
@@ -143,10 +150,67 @@ describe('record decoding', () => {
     ['not base64 JSON', 'not json', /^not JSON/],
     ['a JSON array', '[1, 2]', /fails the order schema: event/],
     ['a wrong field', order(1).replace('"paid"', '"lost"'), /fails the order schema: status/],
+    ['a string past its maximum length', order(1).replace('"US"', `"${'U'.repeat(17)}"`), /schema: country$/],
+    ['a lone surrogate', order(1).replace('"US"', '"U\\ud800S"'), /fails the order schema: country$/],
+    ['a time past the catalog range', order(1).replace(/"ts":\d+/, '"ts":9000000000000000'), /schema: ts$/],
   ])('quarantines %s with its reason', (_, data, reason) => {
     const record = kinesisRecord({ shardId: 's', sequenceNumber: sequenceNumber(1), data }).kinesis;
     const decoded = decodeRecord(orderEvents, { ...record, approximateArrivalTimestamp: 0 });
     expect(decoded.ok).toBe(false);
     if (!decoded.ok) expect(decoded.reason).toMatch(reason);
+  });
+});
+
+describe('DynamoDB key limits in the speed layer', () => {
+  const stream = (sequence: number, event: Record<string, unknown>) => ({
+    record: {
+      sequenceNumber: sequenceNumber(sequence),
+      partitionKey: 'pk',
+      data: '',
+      approximateArrivalTimestamp: 0,
+    },
+    event,
+  });
+  const event = { id: 'o1', ts: Date.UTC(2026, 10, 25, 9), country: 'US', amount: 100, status: 'paid' };
+
+  it('quarantines a record whose sort key would pass 1,024 bytes, naming the group field', () => {
+    // Prepare: past the catalog's bounds, as only a catalog that let it through could send
+    const long = { ...event, id: 'o2', country: 'é'.repeat(600) };
+    // Act
+    const plan = planSpeedWrites([compileJs(revenue)], [stream(1, event), stream(2, long)]);
+    // Assess
+    expect([...plan.keys.values()].map((key) => key.group)).toEqual([['US']]);
+    expect(plan.unevaluable).toHaveLength(1);
+    expect(plan.unevaluable[0]?.reason).toMatch(
+      new RegExp(`sort key would be \\d+ bytes, over DynamoDB's ${DYNAMODB_SORT_KEY_MAX_BYTES}: country$`),
+    );
+    expect(plan.unevaluable[0]?.errors.map((error) => error.field)).toEqual(['country']);
+  });
+
+  it('quarantines, rather than retries, records whose partition key would pass 2,048 bytes', async () => {
+    // Prepare: a view whose name alone passes the partition key limit
+    const objects = memoryObjects();
+    const store = new RecordingStore();
+    const longName = { ...revenue, name: `v${'x'.repeat(DYNAMODB_PARTITION_KEY_MAX_BYTES)}` };
+    const processor = new SpeedProcessor({
+      catalog: orderEvents,
+      views: [longName],
+      store,
+      quarantine: new Quarantine(objects),
+      logger: new Logger({ logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'Test' }),
+      retentionMs: 3_600_000,
+    });
+    const records = [1, 2].map((index) =>
+      kinesisRecord({ shardId: 's', sequenceNumber: sequenceNumber(index), data: order(index) }),
+    );
+    // Act
+    const response = await processor.process(kinesisEvent(records));
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(store.deltas).toEqual([]);
+    const reasons = [...objects.objects.values()].map((body) => JSON.parse(body).reason);
+    expect(reasons).toHaveLength(2);
+    for (const reason of reasons) expect(reason).toMatch(/partition key would be \d+ bytes.*: view$/);
   });
 });

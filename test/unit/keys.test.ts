@@ -1,0 +1,103 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { orderEvents } from '../../events';
+import {
+  DEFAULT_TIME_RANGE,
+  DYNAMODB_SORT_KEY_MAX_BYTES,
+  dayOf,
+  type FieldRule,
+  KINESIS_PARTITION_KEY_MAX_UNITS,
+  MAX_DAY_TIME,
+  MAX_GROUP_FIELDS,
+  ROW_SORT_KEY_BUDGET_BYTES,
+  rowSortKey,
+  speedItemKey,
+  worstRowSortKeyBytes,
+} from '../../functions/core';
+
+type StringRule = Extract<FieldRule, { type: 'string' }>;
+const stringFields = Object.entries(orderEvents.rules).filter(
+  (entry): entry is [string, StringRule] => entry[1].type === 'string',
+);
+
+/** A value the catalog accepts for a string rule: any code point, control characters often, up to its length. */
+const validValue = (rule: StringRule) =>
+  rule.oneOf !== null
+    ? fc.constantFrom(...rule.oneOf)
+    : fc.oneof(
+        fc.string({ unit: 'binary', maxLength: rule.maxLength }),
+        fc.constantFrom('\u0001', '"', '😀', 'é').map((unit) => unit.repeat(rule.maxLength)),
+      );
+
+/** A group as a view may have one: up to MAX_GROUP_FIELDS string fields, each a valid value or null. */
+const group = fc
+  .shuffledSubarray(stringFields, { minLength: 1, maxLength: MAX_GROUP_FIELDS })
+  .chain((fields) =>
+    fc.tuple(
+      fc.constant(fields.map(([, rule]) => rule.maxLength)),
+      fc.tuple(...fields.map(([, rule]) => fc.option(validValue(rule), { nil: null }))),
+    ),
+  );
+
+describe('keys built from valid events fit AWS limits', () => {
+  it('makes a row sort key of any valid group within the worst case the catalog checks', () => {
+    fc.assert(
+      fc.property(
+        group,
+        fc.integer({ min: 0, max: DEFAULT_TIME_RANGE.to - 1 }),
+        ([lengths, values], bucket) => {
+          // Act
+          const bytes = Buffer.byteLength(rowSortKey(bucket, values), 'utf8');
+          // Assess
+          expect(bytes).toBeLessThanOrEqual(worstRowSortKeyBytes(lengths));
+          expect(worstRowSortKeyBytes(lengths)).toBeLessThanOrEqual(ROW_SORT_KEY_BUDGET_BYTES);
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('reaches the worst case with control characters in the longest fields, under 1,024 bytes', () => {
+    // Prepare
+    const longest = stringFields
+      .map(([, rule]) => rule.maxLength)
+      .sort((a, b) => b - a)
+      .slice(0, MAX_GROUP_FIELDS);
+    // Act
+    const sk = rowSortKey(
+      DEFAULT_TIME_RANGE.to - 1,
+      longest.map((length) => '\u0001'.repeat(length)),
+    );
+    // Assess
+    expect(Buffer.byteLength(sk, 'utf8')).toBe(worstRowSortKeyBytes(longest));
+    expect(Buffer.byteLength(sk, 'utf8')).toBeLessThan(DYNAMODB_SORT_KEY_MAX_BYTES);
+  });
+
+  it('keeps any valid id within a Kinesis partition key, counted in UTF-16 units', () => {
+    const id = orderEvents.rules[orderEvents.idField] as StringRule;
+    fc.assert(
+      fc.property(validValue(id), (value) => {
+        fc.pre(orderEvents.accepts({ id: value, ts: DEFAULT_TIME_RANGE.from, amount: 1, status: 'paid' }));
+        expect(value.length).toBeGreaterThanOrEqual(1);
+        expect(value.length).toBeLessThanOrEqual(KINESIS_PARTITION_KEY_MAX_UNITS);
+      }),
+    );
+  });
+
+  it('builds speed item keys for the last time the catalog accepts', () => {
+    // Act
+    const key = speedItemKey({ name: 'revenue', version: 1 }, DEFAULT_TIME_RANGE.to - 1, ['US']);
+    // Assess
+    expect(key.pk).toBe('speed#revenue#v1#2099-12-31');
+  });
+});
+
+describe('dayOf', () => {
+  it('names the last day with a four-digit year', () => {
+    expect(dayOf(MAX_DAY_TIME - 1)).toBe('9999-12-31');
+  });
+
+  it.each([MAX_DAY_TIME, 9e15, -1, 1.5])('refuses %d rather than name a wrong day', (ts) => {
+    expect(() => dayOf(ts)).toThrow(RangeError);
+  });
+});
