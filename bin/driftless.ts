@@ -169,7 +169,11 @@ class DriftlessApi {
       const run = await this.call('GET', `/batch-runs/${encodeURIComponent(id)}`);
       if (run.status !== 'RUNNING') {
         shown.done();
-        if (run.status === 'FAILED') throw new CliError(`batch run ${id} failed: ${run.error}`);
+        if (run.status === 'FAILED') {
+          // The views that did commit are shown: one view's failure holds back no other.
+          if (run.views.some((view: { outcome: unknown }) => view.outcome !== null)) printBatchRun(run);
+          throw new CliError(`batch run ${id} failed: ${run.error}`);
+        }
         return run;
       }
       shown.update(`batch run ${id}: ${run.status} ${((Date.now() - started) / 1000).toFixed(1)}s`);
@@ -188,12 +192,22 @@ function printBatchRun(run: any): void {
     run.views.map((view: any) => ({
       view: view.view,
       watermark: iso(view.watermark),
-      committed: view.committedByThisRun ? 'yes' : 'no',
+      committed: view.committedByThisRun
+        ? 'yes'
+        : view.outcome?.status === 'failed'
+          ? `failed in ${view.outcome.step}: ${view.outcome.error}`
+          : 'no',
       rowsCompared: view.drift?.rowsCompared ?? '',
       rowsDiffering: view.drift?.rowsDiffering ?? '',
       driftRatio: view.drift?.driftRatio ?? '',
     })),
   );
+  const skipped = run.skippedLines;
+  if (skipped?.error) console.log(`archive lines skipped: not counted (${skipped.error})`);
+  else if (skipped?.lines > 0)
+    console.log(
+      `archive lines skipped (malformed): ${skipped.lines} in ${skipped.objects} objects, e.g. ${skipped.byObject[0]?.object}`,
+    );
 }
 
 /** Lines of a file, or of stdin for `-` or no file. */

@@ -424,19 +424,25 @@ export function createApi(deps: ApiDeps): ServingApi {
     const id = params.id as string;
     const run = /^[A-Za-z0-9_-]{1,80}$/.test(id) ? await deps.batchRuns.describe(id) : null;
     if (run === null) throw notFound('id', `no batch run ${JSON.stringify(id)}`);
+    // Recorded by the run's commit: what became of each view, and the archive lines it skipped.
+    const outcome = await deps.batchStore.runOutcome(id);
     const views = await Promise.all(
       deps.views.map(async (view) => {
         const manifest = await reader.manifestOf(view);
-        const drift = run.status === 'SUCCEEDED' ? await deps.batchStore.driftReport(view.name, id) : null;
+        const viewOutcome = outcome?.views.find((entry) => entry.view === view.name) ?? null;
+        // A run that failed one view still reconciled the views it committed.
+        const reconciled = run.status === 'SUCCEEDED' || viewOutcome?.status === 'committed';
+        const drift = reconciled ? await deps.batchStore.driftReport(view.name, id) : null;
         return {
           view: view.name,
           watermark: manifest?.watermark ?? 0,
           committedByThisRun: manifest?.lastRunId === id,
+          outcome: viewOutcome,
           drift,
         };
       }),
     );
-    return json({ ...run, views });
+    return json({ ...run, views, skippedLines: outcome?.skippedLines ?? null });
   });
 
   app.get('/drift', async ({ req }) => {

@@ -77,9 +77,44 @@ const batchRunStatus = z.object({
       view: z.string(),
       watermark: epochMs,
       committedByThisRun: z.boolean(),
+      outcome: z
+        .union([
+          z.object({
+            view: z.string(),
+            status: z.literal('committed'),
+            watermark: epochMs,
+            previousWatermark: epochMs.nullable(),
+            revision: z.number().int(),
+            days: z.number().int(),
+            rows: z.number().int(),
+          }),
+          z.object({
+            view: z.string(),
+            status: z.literal('failed'),
+            step: z.enum(['Query', 'Load', 'Commit']),
+            error: z.string(),
+            cause: z.string(),
+          }),
+        ])
+        .nullable()
+        .meta({
+          description:
+            'What the run did with the view, once its commit step ran: committed, or failed in a step.',
+        }),
       drift: z.unknown().meta({ description: 'The run’s drift report for the view, once reconciled.' }),
     }),
   ),
+  skippedLines: z
+    .object({
+      lines: z.number().int().nullable(),
+      objects: z.number().int().nullable(),
+      byObject: z.array(z.object({ object: z.string(), lines: z.number().int() })),
+      error: z.string().nullable(),
+    })
+    .nullable()
+    .meta({
+      description: 'Archive lines the run could not read (malformed JSON): skipped and counted, never fatal.',
+    }),
 });
 
 const exportStatus = z.object({

@@ -108,6 +108,9 @@ describe('the serving API over the local pipeline', () => {
     expect(watermark).toBe(hourStart + (Date.now() - hourStart >= HOUR ? HOUR : 0));
     // A first run has no earlier watermark, so nothing to reconcile yet.
     expect(revenueRun.drift).toBeNull();
+    // The run's record: each view committed, and no archive line skipped.
+    expect(revenueRun.outcome).toMatchObject({ status: 'committed', watermark, previousWatermark: null });
+    expect(run.body.skippedLines).toMatchObject({ lines: 0, objects: 0, error: null });
 
     const series = await call('GET', seriesPath(from, to));
     expect(series.body.watermark).toBe(watermark);
