@@ -16,6 +16,8 @@ export const orderEvents = defineEventCatalog({
   name: 'order',
   idField: 'id',
   timeField: 'ts',
+  // Copies of an order a day or less apart count once: a producer's retries, across midnight too.
+  dedupeHorizonDays: 1,
   fields: {
     id: { type: 'string', required: true, nonEmpty: true, maxLength: 64 },
     /** Event time, epoch milliseconds, within the catalog's time range. */

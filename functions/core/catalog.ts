@@ -8,6 +8,15 @@ export const MAX_EVENT_INTEGER = Number.MAX_SAFE_INTEGER;
 /** Event times a catalog accepts unless it says otherwise: from 2000-01-01 to 2100-01-01 (exclusive), UTC. */
 export const DEFAULT_TIME_RANGE: TimeRange = { from: Date.UTC(2000, 0, 1), to: Date.UTC(2100, 0, 1) };
 
+/** Days apart within which copies of an id count once, unless a catalog says otherwise (see `dedupe.ts`). */
+export const DEFAULT_DEDUPE_HORIZON_DAYS = 1;
+
+/**
+ * The longest dedupe horizon a catalog may state: a run reads this many days before each day it
+ * computes, so a longer one multiplies the bytes every incremental run scans.
+ */
+export const MAX_DEDUPE_HORIZON_DAYS = 31;
+
 /** Characters (code points) a string field may hold unless its spec says otherwise. */
 export const DEFAULT_MAX_STRING_LENGTH = 32;
 
@@ -78,12 +87,17 @@ export type ParseResult<E> = { ok: true; event: E } | { ok: false; errors: Field
  */
 export interface EventCatalog {
   readonly name: string;
-  /** Field that identifies an event; the batch layer keeps one event per id. */
+  /** Field that identifies an event: the batch layer counts its copies once within the dedupe horizon. */
   readonly idField: string;
   /** Field holding event time in epoch milliseconds. */
   readonly timeField: string;
   /** Event times accepted: the time field's bounds, and the archive's first day. */
   readonly timeRange: TimeRange;
+  /**
+   * Whole days within which copies of an id count once: a copy counts unless its id has a copy on one
+   * of the `dedupeHorizonDays` days before its own (the rule: `deduplicateEvents` in dedupe.ts).
+   */
+  readonly dedupeHorizonDays: number;
   readonly fields: FieldSpecs;
   /** Each field's rules with every default applied: what the zod schema, the acceptor and the SQL derive from. */
   readonly rules: Readonly<Record<string, FieldRule>>;
@@ -221,10 +235,21 @@ export function defineEventCatalog<const F extends FieldSpecs>(definition: {
   timeField: keyof F & string;
   /** @default DEFAULT_TIME_RANGE */
   timeRange?: TimeRange;
+  /** Whole days, 0 (copies on different days all count) to MAX_DEDUPE_HORIZON_DAYS. @default DEFAULT_DEDUPE_HORIZON_DAYS */
+  dedupeHorizonDays?: number;
   fields: F;
 }): TypedEventCatalog<F> {
   const { name, idField, timeField, fields } = definition;
   const timeRange = definition.timeRange ?? DEFAULT_TIME_RANGE;
+  const dedupeHorizonDays = definition.dedupeHorizonDays ?? DEFAULT_DEDUPE_HORIZON_DAYS;
+  if (
+    !Number.isSafeInteger(dedupeHorizonDays) ||
+    dedupeHorizonDays < 0 ||
+    dedupeHorizonDays > MAX_DEDUPE_HORIZON_DAYS
+  )
+    throw new Error(
+      `event catalog ${name}: dedupeHorizonDays ${dedupeHorizonDays} must be a whole number of days from 0 to ${MAX_DEDUPE_HORIZON_DAYS}`,
+    );
   const { from, to } = timeRange;
   // Every accepted time must have a day (`dayOf`): the archive files events by it.
   if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to > MAX_DAY_TIME || from >= to)
@@ -261,6 +286,7 @@ export function defineEventCatalog<const F extends FieldSpecs>(definition: {
     idField,
     timeField,
     timeRange: { from, to },
+    dedupeHorizonDays,
     fields,
     rules,
     accepts,

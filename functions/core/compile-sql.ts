@@ -1,5 +1,6 @@
 import type { EventCatalog } from './catalog';
-import { dedupeOrderFields } from './compile-js';
+import { consecutiveDayRanges, type DayRange, mergeDayRanges } from './days';
+import { type DistantCopies, dedupeOrderFields, dedupeReadRanges } from './dedupe';
 import type { Expr } from './expr';
 import { BUCKET_WIDTH_MS, dayOf, type GroupValue } from './keys';
 import type { MeasureValue } from './monoid';
@@ -85,13 +86,45 @@ export interface SqlOptions {
   /** Relation holding the raw events. @default raw_events */
   readonly relation?: string;
   /**
-   * Only these event-time days (partitions): what bounds the bytes a run scans. Copies of an event
-   * are deduplicated within the days read; producer duplicates share `ts`, hence the day.
+   * Only the rows of these event-time days (partitions): what bounds the bytes a run scans. The query
+   * also reads the catalog's dedupe horizon of days before each (`dedupeReadRanges`): their copies
+   * decide whether a copy on a computed day counts. Give `days` or `dayRanges`, not both.
    * @default every day
    */
   readonly days?: readonly string[];
+  /** The computed days as ranges, as a plan carries them: the SQL grows with their number, not their days. */
+  readonly dayRanges?: readonly DayRange[];
 }
 
+/** The computed days of the options as ranges, or undefined for every day. */
+function computedRanges(options: SqlOptions): DayRange[] | undefined {
+  if (options.days !== undefined && options.dayRanges !== undefined)
+    throw new RangeError('give days or dayRanges, not both');
+  if (options.dayRanges !== undefined) return mergeDayRanges(options.dayRanges);
+  return options.days === undefined ? undefined : consecutiveDayRanges(options.days);
+}
+
+const DAY_MS_SQL = bigintLiteral(BUCKET_WIDTH_MS.day);
+
+/** The start (epoch milliseconds) of an event's day: an integer the dedupe window ranges over. */
+const eventDaySql = (catalog: EventCatalog): string => {
+  const time = quoteIdentifier(catalog.timeField);
+  return `(${time} - (${time} % ${DAY_MS_SQL}))`;
+};
+
+/**
+ * Per row, how many rows of its id lie on the `horizonDays` days before its own: a RANGE frame over the
+ * day start, which Trino (since 346) and DuckDB both take with BIGINT offsets, excluding the row's own day.
+ */
+const recentRowsSql = (id: string, horizonDays: number): string =>
+  `COUNT(*) OVER (PARTITION BY ${id} ORDER BY "event_day" ` +
+  `RANGE BETWEEN ${bigintLiteral(horizonDays * BUCKET_WIDTH_MS.day)} PRECEDING AND ${DAY_MS_SQL} PRECEDING)`;
+
+/**
+ * A view's batch SQL. Producer duplicates follow the rule in dedupe.ts: per id and day the first copy
+ * (row_number), counted unless a copy lies on the horizon's days before (a RANGE window). Over some
+ * days, it reads them and the horizon before each, and outputs rows for those days only.
+ */
 export function compileSql(view: ViewDefinition, options: SqlOptions = {}): string {
   const catalog = view.events;
   const relation = options.relation ?? RAW_EVENTS;
@@ -111,21 +144,30 @@ export function compileSql(view: ViewDefinition, options: SqlOptions = {}): stri
     return `${measure.kind.toUpperCase()}(${value}) AS ${alias}`;
   });
   const ordinals = [1, ...groups.map((_, index) => index + 2)];
-  const days = options.days;
-  if (days?.some((day) => !/^\d{4}-\d{2}-\d{2}$/.test(day)))
-    throw new RangeError(`bad day in ${days.join(', ')}`);
-  const partitions = days === undefined ? '' : `${dayRangesSql(days)}\n    AND `;
+  const horizon = catalog.dedupeHorizonDays;
+  const computed = computedRanges(options);
+  const partitions =
+    computed === undefined ? '' : `${dayRangePredicate(dedupeReadRanges(computed, horizon))}\n    AND `;
+  // With no horizon, copies on other days never matter: no window to compute.
+  const recent = horizon === 0 ? '' : `,\n    ${recentRowsSql(id, horizon)} AS "recent_copies"`;
+  const counted = [
+    '"event_rank" = 1',
+    ...(horizon === 0 ? [] : ['"recent_copies" = CAST(0 AS BIGINT)']),
+    ...(computed === undefined ? [] : [dayRangePredicate(computed)]),
+  ];
   return `WITH valid_events AS (
-  SELECT ${columns}
+  SELECT ${columns}, ${PARTITION_COLUMN}, ${eventDaySql(catalog)} AS "event_day"
   FROM ${relation}
   WHERE ${partitions}${validitySql(catalog)}
 ),
 ranked_events AS (
-  SELECT ${columns}, row_number() OVER (PARTITION BY ${id} ORDER BY ${dedupeOrder}) AS "event_rank"
+  SELECT ${columns}, ${PARTITION_COLUMN},
+    row_number() OVER (PARTITION BY ${id}, "event_day" ORDER BY ${dedupeOrder}) AS "event_rank"${recent}
   FROM valid_events
 ),
 deduplicated_events AS (
-  SELECT ${columns} FROM ranked_events WHERE "event_rank" = 1
+  SELECT ${columns} FROM ranked_events
+  WHERE ${counted.join(' AND ')}
 )
 SELECT
   ${[`${bucket} AS "bucket"`, ...groups.map((group) => `${group} AS ${group}`), ...measures].join(',\n  ')}
@@ -135,8 +177,60 @@ GROUP BY ${ordinals.join(', ')}
 ORDER BY ${ordinals.map((ordinal) => `${ordinal} ASC NULLS LAST`).join(', ')}`;
 }
 
-const nextDay = (day: string): string =>
-  new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+/**
+ * The distant-copies report: ids counted more than once because their copies lie further apart than
+ * the dedupe horizon. Over the days a computation of the given days reads (the computed days and the
+ * horizon before each; every day when none are given), the ids with a copy counted on a computed day
+ * although an earlier day read holds a copy too; `distantCopies` in dedupe.ts states it in JavaScript.
+ * Columns: `id` (VARCHAR) and `days` (JSON: an array of every `YYYY-MM-DD` day read that holds a valid
+ * copy, ascending; Athena returns it as that text, DuckDB too), one row per id, ordered by id.
+ * `parseDistantCopiesRow` reads a row. Portable as the view SQL is: `array_agg(... ORDER BY ...)` and
+ * `CAST(array AS JSON)` are in Trino's and DuckDB's documentation alike.
+ */
+export function compileDistantCopiesSql(
+  catalog: EventCatalog,
+  options: Pick<SqlOptions, 'relation' | 'days' | 'dayRanges'> = {},
+): string {
+  const relation = options.relation ?? RAW_EVENTS;
+  const id = quoteIdentifier(catalog.idField);
+  const horizon = catalog.dedupeHorizonDays;
+  const computed = computedRanges(options);
+  const partitions =
+    computed === undefined ? '' : `${dayRangePredicate(dedupeReadRanges(computed, horizon))}\n    AND `;
+  const countedAgain = [
+    ...(computed === undefined ? [] : [dayRangePredicate(computed)]),
+    ...(horizon === 0 ? [] : ['"recent_days" = CAST(0 AS BIGINT)']),
+    '"earlier_days" > CAST(0 AS BIGINT)',
+  ];
+  // One row per id and day: the windows count days holding a copy, not copies.
+  const recent = horizon === 0 ? '' : `,\n    ${recentRowsSql('"id"', horizon)} AS "recent_days"`;
+  return `WITH copy_days AS (
+  SELECT DISTINCT ${id} AS "id", ${PARTITION_COLUMN}, ${eventDaySql(catalog)} AS "event_day"
+  FROM ${relation}
+  WHERE ${partitions}${validitySql(catalog)}
+),
+marked_days AS (
+  SELECT "id", ${PARTITION_COLUMN},
+    COUNT(*) OVER (PARTITION BY "id" ORDER BY "event_day" RANGE BETWEEN UNBOUNDED PRECEDING AND ${DAY_MS_SQL} PRECEDING) AS "earlier_days"${recent}
+  FROM copy_days
+)
+SELECT "id" AS "id", CAST(array_agg(${PARTITION_COLUMN} ORDER BY ${PARTITION_COLUMN}) AS JSON) AS "days"
+FROM marked_days
+GROUP BY "id"
+HAVING COUNT(CASE WHEN ${countedAgain.join(' AND ')} THEN ${PARTITION_COLUMN} END) > CAST(0 AS BIGINT)
+ORDER BY "id" ASC`;
+}
+
+/** Reads one result row of `compileDistantCopiesSql`. */
+export function parseDistantCopiesRow(record: Readonly<Record<string, SqlCell>>): DistantCopies {
+  const id = record.id ?? null;
+  const cell = record.days ?? null;
+  if (typeof id !== 'string') throw new TypeError(`column id: ${String(id)} is not a string`);
+  const days: unknown = typeof cell === 'string' ? JSON.parse(cell) : null;
+  if (!Array.isArray(days) || days.some((day) => typeof day !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(day)))
+    throw new TypeError(`column days: ${String(cell)} is not a JSON array of days`);
+  return { id, days: days as string[] };
+}
 
 /** Every UTC day from the one holding `from` to the one holding `to - 1`. */
 export function daysBetween(from: number, to: number): string[] {
@@ -163,17 +257,15 @@ ORDER BY ${order.join(', ')}`;
  * The days as ranges of consecutive days: a backfill of years stays one short predicate (the SQL
  * travels in the state machine's payload), and Athena prunes date-projected partitions by range.
  */
-export function dayRangesSql(days: readonly string[]): string {
-  const sorted = [...new Set(days)].sort();
-  const ranges: [string, string][] = [];
-  for (const day of sorted) {
-    const last = ranges.at(-1);
-    if (last !== undefined && nextDay(last[1]) === day) last[1] = day;
-    else ranges.push([day, day]);
-  }
-  if (ranges.length === 0) return 'FALSE';
+export const dayRangesSql = (days: readonly string[]): string =>
+  dayRangePredicate(consecutiveDayRanges(days));
+
+/** A predicate on the partition column holding exactly the days of the ranges. */
+export function dayRangePredicate(ranges: readonly DayRange[]): string {
+  const merged = mergeDayRanges(ranges);
+  if (merged.length === 0) return 'FALSE';
   const column = PARTITION_COLUMN;
-  const predicates = ranges.map(([first, last]) =>
+  const predicates = merged.map(([first, last]) =>
     first === last
       ? `${column} = ${quoteString(first)}`
       : `${column} BETWEEN ${quoteString(first)} AND ${quoteString(last)}`,

@@ -2,6 +2,8 @@ export * from './archive';
 export * from './catalog';
 export * from './compile-js';
 export * from './compile-sql';
+export * from './days';
+export * from './dedupe';
 export * from './errors';
 export * from './expr';
 export * from './keys';

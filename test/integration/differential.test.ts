@@ -4,14 +4,36 @@ import { orderEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import {
   type CompiledView,
+  compileDistantCopiesSql,
   compileJs,
   compileSql,
+  type DayRange,
+  dayNumberOfTime,
+  dayRangePredicate,
+  dedupeReadRanges,
+  distantCopies,
+  parseDistantCopiesRow,
+  type SqlOptions,
   type ViewDefinition,
   type ViewRow,
   ViewRows,
 } from '../../functions/core';
-import { arbOrderEvents, arbView, maxLengthOf, TIME_RANGE } from '../support/arbitraries';
-import { type Compilers, compareCompilations, realCompilers } from '../support/differential';
+import {
+  arbComputedDays,
+  arbHorizon,
+  arbOrderEvents,
+  arbView,
+  maxLengthOf,
+  orderEventsWithHorizon,
+  TIME_RANGE,
+} from '../support/arbitraries';
+import {
+  batchReadable,
+  type Compilers,
+  compareCompilations,
+  realCompilers,
+  validEvents,
+} from '../support/differential';
 
 /** Cases per run: 500 by default; DRIFTLESS_DIFF_RUNS=10000 for a long run. */
 const RUNS = Number(process.env.DRIFTLESS_DIFF_RUNS ?? 500);
@@ -42,7 +64,36 @@ const coverage = {
   atMaxLength: 0,
   pastMaxLength: 0,
   loneSurrogate: 0,
+  copiesOnOneDay: 0,
+  copiesWithinHorizon: 0,
+  copiesBeyondHorizon: 0,
+  chainBeyondHorizon: 0,
+  noHorizon: 0,
+  someDaysComputed: 0,
 };
+
+/** How the valid copies of each id spread over days: what the dedupe rule decides on. */
+function recordCopyCoverage(view: ViewDefinition, valid: readonly Record<string, unknown>[]) {
+  const horizon = view.events.dedupeHorizonDays;
+  const copies = Map.groupBy(valid, (event) => event.id);
+  const idDays = [...copies.values()].map((events) => ({
+    times: new Set(events.map((event) => event.ts)),
+    days: [...new Set(events.map((event) => dayNumberOfTime(event.ts as number)))].sort((a, b) => a - b),
+  }));
+  if (idDays.some(({ times, days }) => days.length === 1 && times.size > 1)) coverage.copiesOnOneDay++;
+  const gaps = idDays.map(({ days }) => days.slice(1).map((day, index) => day - (days[index] as number)));
+  if (gaps.some((steps) => steps.some((step) => step <= horizon))) coverage.copiesWithinHorizon++;
+  if (gaps.some((steps) => steps.some((step) => step > horizon))) coverage.copiesBeyondHorizon++;
+  // Counted once although its first and last copies lie further apart than the horizon.
+  if (
+    gaps.some(
+      (steps) =>
+        steps.length > 1 && steps.every((step) => step <= horizon) && steps.reduce((a, b) => a + b) > horizon,
+    )
+  )
+    coverage.chainBeyondHorizon++;
+  if (horizon === 0) coverage.noHorizon++;
+}
 
 /** Strings of a field at (0) or past (1) its maximum length, in code points. */
 const pastMax = (event: Record<string, unknown>, by: number) =>
@@ -55,6 +106,7 @@ function recordCoverage(
   view: ViewDefinition,
   events: readonly Record<string, unknown>[],
   rows: readonly ViewRow[],
+  days: readonly DayRange[] | undefined,
 ) {
   const values = rows.flatMap((row) => Object.values(row.values));
   const ids = events.map((event) => event.id);
@@ -71,6 +123,8 @@ function recordCoverage(
   if (events.some((event) => !orderEvents.parse(event).ok)) coverage.invalidEvents++;
   if (events.some((event) => typeof event.ts === 'number' && event.ts % width === 0)) coverage.onBoundary++;
   const valid = events.filter((event) => orderEvents.parse(event).ok);
+  recordCopyCoverage(view, valid);
+  if (days !== undefined) coverage.someDaysComputed++;
   if (valid.some((event) => event.ts === TIME_RANGE.from || event.ts === TIME_RANGE.to - 1))
     coverage.atTimeBound++;
   if (events.some((event) => event.ts === TIME_RANGE.from - 1 || event.ts === TIME_RANGE.to))
@@ -85,12 +139,18 @@ function recordCoverage(
     coverage.loneSurrogate++;
 }
 
+/** Random views over random events, computed over every day or over a random subset of days. */
 const agreement = (compilers: Compilers, track = false) =>
-  fc.asyncProperty(arbView, arbOrderEvents({ illFormed: true }), async (view, events) => {
-    const comparison = await compareCompilations(engine, view, events, compilers);
-    if (track) recordCoverage(view, events, comparison.js);
-    return comparison.agree;
-  });
+  fc.asyncProperty(
+    arbView,
+    arbOrderEvents({ illFormed: true }),
+    arbComputedDays,
+    async (view, events, days) => {
+      const comparison = await compareCompilations(engine, view, events, compilers, days);
+      if (track) recordCoverage(view, events, comparison.js, days);
+      return comparison.agree;
+    },
+  );
 
 describe('differential: the JS reducer and the SQL on DuckDB', () => {
   it(
@@ -104,9 +164,16 @@ describe('differential: the JS reducer and the SQL on DuckDB', () => {
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       console.log(`differential: ${result.numRuns} cases in ${seconds} s (seed ${result.seed})`, coverage);
       if (result.failed) {
-        const [view, events] = result.counterexample ?? [];
-        const comparison = await compareCompilations(engine, view as ViewDefinition, events ?? []);
-        expect.soft(comparison.sql, `SQL:\n${compileSql(view as ViewDefinition)}`).toEqual(comparison.js);
+        const [view, events, days] = result.counterexample ?? [];
+        const comparison = await compareCompilations(
+          engine,
+          view as ViewDefinition,
+          events ?? [],
+          realCompilers,
+          days,
+        );
+        const sql = compileSql(view as ViewDefinition, days === undefined ? {} : { dayRanges: days });
+        expect.soft(comparison.sql, `SQL:\n${sql}`).toEqual(comparison.js);
       }
       expect(result.failed, fc.defaultReportMessage(result) ?? '').toBe(false);
       expect(result.numRuns).toBe(RUNS);
@@ -142,25 +209,79 @@ const zeroSums = (view: ViewDefinition): CompiledView => {
   };
 };
 
+/** A compilation of the SQL whose text is edited: the edit sees the real SQL and the options. */
+const editedSql =
+  (edit: (sql: string, view: ViewDefinition, options: SqlOptions) => string): Compilers['sql'] =>
+  (view, options = {}) =>
+    edit(compileSql(view, options), view, options);
+
 const brokenCompilers: [string, Compilers][] = [
-  ['drops the where clause', { js: compileJs, sql: (view) => compileSql({ ...view, where: null }) }],
+  [
+    'drops the where clause',
+    { js: compileJs, sql: (view, options) => compileSql({ ...view, where: null }, options) },
+  ],
   [
     'keeps every duplicate id',
-    { js: compileJs, sql: (view) => compileSql(view).replace('"event_rank" = 1', '"event_rank" >= 1') },
+    { js: compileJs, sql: editedSql((sql) => sql.replace('"event_rank" = 1', '"event_rank" >= 1')) },
+  ],
+  [
+    'deduplicates within a day only',
+    { js: compileJs, sql: editedSql((sql) => sql.replace(' AND "recent_copies" = CAST(0 AS BIGINT)', '')) },
+  ],
+  [
+    'counts a copy whose id has a copy exactly the horizon before it',
+    {
+      js: compileJs,
+      sql: editedSql((sql, view) => {
+        const horizon = view.events.dedupeHorizonDays;
+        return sql.replace(
+          `RANGE BETWEEN CAST(${horizon * 86_400_000} AS BIGINT) PRECEDING`,
+          `RANGE BETWEEN CAST(${Math.max(0, horizon - 1) * 86_400_000} AS BIGINT) PRECEDING`,
+        );
+      }),
+    },
+  ],
+  [
+    'reads only the days it computes, not the horizon before them',
+    {
+      js: compileJs,
+      sql: editedSql((sql, view, { dayRanges }) =>
+        dayRanges === undefined
+          ? sql
+          : sql.replace(
+              dayRangePredicate(dedupeReadRanges(dayRanges, view.events.dedupeHorizonDays)),
+              dayRangePredicate(dayRanges),
+            ),
+      ),
+    },
+  ],
+  [
+    'outputs the rows of the days it reads for context',
+    {
+      js: compileJs,
+      sql: editedSql((sql, _, { dayRanges }) =>
+        dayRanges === undefined ? sql : sql.replace(` AND ${dayRangePredicate(dayRanges)}\n)`, '\n)'),
+      ),
+    },
   ],
   [
     'ignores the validity rules',
     {
       js: compileJs,
-      sql: (view) =>
-        compileSql(view).replace(/FROM raw_events\n {2}WHERE [\s\S]*?\n\),/, 'FROM raw_events\n),'),
+      // Reading more days than needed changes nothing: only the validity rules go.
+      sql: editedSql((sql) => sql.replace(/FROM raw_events\n {2}WHERE [\s\S]*?\n\),/, 'FROM raw_events\n),')),
     },
   ],
   [
     'puts events on a boundary into the previous bucket',
     {
       js: compileJs,
-      sql: (view) => compileSql(view).replace('("ts" - ("ts" %', '(("ts" - 1) - (("ts" - 1) %'),
+      sql: editedSql((sql) =>
+        sql.replace(
+          /\("ts" - \("ts" % (CAST\(\d+ AS BIGINT\))\)\) AS "bucket"/,
+          '(("ts" - 1) - (("ts" - 1) % $1)) AS "bucket"',
+        ),
+      ),
     },
   ],
   ['sums nothing to 0 instead of NULL', { js: zeroSums, sql: compileSql }],
@@ -168,29 +289,28 @@ const brokenCompilers: [string, Compilers][] = [
     'ignores the time range',
     {
       js: compileJs,
-      sql: (view) => compileSql(view).replace(/"ts" BETWEEN CAST\(\d+/, '"ts" BETWEEN CAST(0'),
+      sql: editedSql((sql) => sql.replace(/"ts" BETWEEN CAST\(\d+/, '"ts" BETWEEN CAST(0')),
     },
   ],
   [
     'lets one character past a maximum length through',
     {
       js: compileJs,
-      sql: (view) =>
-        compileSql(view).replace(
+      sql: editedSql((sql) =>
+        sql.replace(
           /(length\("[a-z_]+"\) <= CAST\()(\d+)/g,
           (_, head: string, length: string) => `${head}${Number(length) + 1}`,
         ),
+      ),
     },
   ],
   [
     'keeps a different copy of an id when copies tie on time',
     {
       js: compileJs,
-      sql: (view) =>
-        compileSql(view).replace(
-          'ORDER BY "ts" ASC NULLS LAST, ',
-          'ORDER BY "ts" ASC NULLS LAST, "amount" DESC, ',
-        ),
+      sql: editedSql((sql) =>
+        sql.replace('ORDER BY "ts" ASC NULLS LAST, ', 'ORDER BY "ts" ASC NULLS LAST, "amount" DESC, '),
+      ),
     },
   ],
 ];
@@ -204,6 +324,37 @@ describe('differential: the checker catches a broken compiler', () => {
       // Assess
       expect(result.failed).toBe(true);
       console.log(`broken compiler caught after ${result.numRuns} cases`);
+    },
+    TIMEOUT_MS,
+  );
+});
+
+describe('differential: the distant-copies report', () => {
+  it(
+    `lists the ids the JS reference counts more than once, over the days a run reads (${RUNS} cases)`,
+    async () => {
+      let casesListing = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          arbHorizon,
+          arbOrderEvents({ illFormed: true }),
+          arbComputedDays,
+          async (horizon, events, days) => {
+            // Prepare
+            const catalog = orderEventsWithHorizon(horizon);
+            const expected = distantCopies(catalog, validEvents(catalog, events), days);
+            await engine.useEvents(batchReadable({ events: catalog }, events));
+            // Act
+            const sql = compileDistantCopiesSql(catalog, days === undefined ? {} : { dayRanges: days });
+            const listed = (await engine.query(sql)).map(parseDistantCopiesRow);
+            // Assess
+            expect(listed, sql).toEqual(expected);
+            if (expected.length > 0) casesListing++;
+          },
+        ),
+        { numRuns: RUNS, seed: SEED },
+      );
+      expect(casesListing, 'cases listing an id').toBeGreaterThanOrEqual(Math.ceil(RUNS / 100));
     },
     TIMEOUT_MS,
   );

@@ -3,10 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import {
+  compileDistantCopiesSql,
   compileJs,
+  compileSql,
+  daysAffectedBy,
   defineView,
   ExpressionOverflowError,
   fieldsOf,
+  parseDistantCopiesRow,
   sum,
   type ViewRow,
 } from '../../functions/core';
@@ -141,5 +145,88 @@ describe('exact sums', () => {
     // Act and assess
     expect(() => compileJs(view).reduce(events)).toThrow(ExpressionOverflowError);
     await expect(engine.runView(view)).rejects.toThrow(/overflow/i);
+  });
+});
+
+describe('producer duplicates across days, with the default horizon of one day', () => {
+  // Prepare: four days of paid orders; copies re-sent with another time
+  const day = (n: number, hh: number, mm = 0) => Date.UTC(2026, 10, 25 + n, hh, mm);
+  const D1 = '2026-11-25';
+  const D2 = '2026-11-26';
+  const D3 = '2026-11-27';
+  const paid = (id: string, ts: number, country: string, amount: number) => ({
+    id,
+    ts,
+    country,
+    amount,
+    status: 'paid',
+  });
+  const resent = [
+    // c1: re-sent the next day, counted once, on D1
+    paid('c1', day(0, 10), 'US', 1000),
+    paid('c1', day(1, 9), 'US', 1000),
+    // c2: re-sent two days later, further apart than the horizon: counted on D1 and on D3
+    paid('c2', day(0, 11), 'FR', 500),
+    paid('c2', day(2, 11), 'FR', 500),
+    // c3: a chain D1, D2, D3, each a day after the one before: counted once, on D1
+    paid('c3', day(0, 12), 'DE', 700),
+    paid('c3', day(1, 12), 'DE', 700),
+    paid('c3', day(2, 12), 'DE', 700),
+    // c4: two copies on D2 differing in amount: the earlier counts
+    paid('c4', day(1, 8, 30), 'US', 999),
+    paid('c4', day(1, 8), 'US', 300),
+    paid('c5', day(2, 13), 'FR', 200),
+  ];
+  const row = (bucket: number, country: string, revenueCents: bigint): ViewRow => ({
+    bucket,
+    group: [country],
+    values: { revenue: revenueCents, orders: 1n },
+  });
+  // Worked by hand from the rule: first copy of the day, and no copy of the id the day before.
+  const d1 = [row(day(0, 10), 'US', 1000n), row(day(0, 11), 'FR', 500n), row(day(0, 12), 'DE', 700n)];
+  const d2 = [row(day(1, 8), 'US', 300n)];
+  const d3 = [row(day(2, 11), 'FR', 500n), row(day(2, 13), 'FR', 200n)];
+
+  it('the JS reference over every copy gives the hand-computed rows', () => {
+    expect(jsAnswer(revenue, resent)).toEqual([...d1, ...d2, ...d3]);
+  });
+
+  it('the SQL over every day gives the same rows', async () => {
+    await engine.useEvents(resent);
+    expect(await engine.runView(revenue)).toEqual([...d1, ...d2, ...d3]);
+  });
+
+  it.each([
+    ['D2', [D2], d2],
+    ['D3', [D3], d3],
+    ['D2 and D3', [D2, D3], [...d2, ...d3]],
+  ])(
+    'the SQL recomputing only %s reads the day before and gives that day its rows',
+    async (_, days, expected) => {
+      await engine.useEvents(resent);
+      expect(await engine.runView(revenue, compileSql(revenue, { days }))).toEqual(expected);
+    },
+  );
+
+  it('the SQL over an archive folder recomputing only D3 gives its rows', async () => {
+    const dir = await tempDir('resent');
+    await writeArchive(orderEvents, dir, resent);
+    await engine.useArchive(dir);
+    expect(await engine.runView(revenue, compileSql(revenue, { dayRanges: [[D3, D3]] }))).toEqual(d3);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a change to D1 marks D1 and D2 for recompute, not D3', () => {
+    expect(daysAffectedBy([D1], orderEvents.dedupeHorizonDays)).toEqual([D1, D2]);
+  });
+
+  it.each([
+    ['every day', undefined, [{ id: 'c2', days: [D1, D3] }]],
+    ['D2 and D3 (reading D1)', [D2, D3], [{ id: 'c2', days: [D1, D3] }]],
+    ['D3 (reading D2, not D1)', [D3], []],
+  ])('the distant-copies report over %s lists the ids it sees counted twice', async (_, days, expected) => {
+    await engine.useEvents(resent);
+    const rows = await engine.query(compileDistantCopiesSql(orderEvents, days === undefined ? {} : { days }));
+    expect(rows.map(parseDistantCopiesRow)).toEqual(expected);
   });
 });

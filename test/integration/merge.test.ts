@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
@@ -5,14 +6,19 @@ import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import {
   BUCKET_WIDTH_MS,
   compileJs,
+  compileSql,
+  dayOf,
+  daysAffectedBy,
   type EventRecord,
   serveByWatermark,
   type ViewDefinition,
   type ViewRow,
+  ViewRows,
   WatermarkError,
 } from '../../functions/core';
 import { views } from '../../views';
 import { arbOrderEvents, arbView, DAY_ZERO } from '../support/arbitraries';
+import { jsAnswer, validEvents } from '../support/differential';
 
 const RUNS = Math.max(100, Math.ceil(Number(process.env.DRIFTLESS_DIFF_RUNS ?? 500) / 2));
 
@@ -38,14 +44,95 @@ function speedRows(view: ViewDefinition, events: readonly EventRecord[], cuts: r
   return rows;
 }
 
+const arbWatermark = (view: ViewDefinition): fc.Arbitrary<number> => {
+  const width = BUCKET_WIDTH_MS[view.time.bucket];
+  const buckets = (2 * 86_400_000) / width;
+  return fc.integer({ min: -2, max: buckets + 2 }).map((index) => DAY_ZERO + index * width);
+};
+
 const arbCase = fc
   .tuple(fc.oneof(arbView, fc.constantFrom(...views)), arbSharedEvents, fc.array(fc.nat(), { maxLength: 6 }))
-  .chain(([view, events, cuts]) => {
-    const width = BUCKET_WIDTH_MS[view.time.bucket];
-    const buckets = (2 * 86_400_000) / width;
+  .chain(([view, events, cuts]) =>
+    arbWatermark(view).map((watermark) => ({ view, events, cuts, watermark })),
+  );
+
+/**
+ * Events with re-sent copies on the same day, the days either side and further apart, delivered in
+ * two waves: the batch layer computes the first wave's days, then the second wave (late events and
+ * late copies) arrives and a second run recomputes only what it changed.
+ */
+const arbWaves = fc
+  .tuple(
+    fc.oneof(arbView, fc.constantFrom(...views)),
+    arbOrderEvents({ invalid: false, maxLength: 40 }),
+    fc.array(fc.nat(), { maxLength: 6 }),
+  )
+  .chain(([view, raw, cuts]) => {
+    // A copy moved past the catalog's time range is quarantined, never archived.
+    const events = validEvents(view.events, raw);
     return fc
-      .integer({ min: -2, max: buckets + 2 })
-      .map((index) => ({ view, events, cuts, watermark: DAY_ZERO + index * width }));
+      .tuple(
+        fc.array(fc.boolean(), { minLength: events.length, maxLength: events.length }),
+        arbWatermark(view),
+      )
+      .map(([late, watermark]) => ({
+        view,
+        first: events.filter((_, index) => !late[index]),
+        second: events.filter((_, index) => late[index]),
+        cuts,
+        watermark,
+      }));
+  });
+
+const eventDays = (view: ViewDefinition, events: readonly EventRecord[]): string[] => [
+  ...new Set(events.map((event) => dayOf(event[view.events.timeField] as number))),
+];
+
+/** What a run recomputes when these days received events: by default, each and the horizon after it. */
+type RecomputedDays = (changedDays: readonly string[], horizonDays: number) => readonly string[];
+
+/**
+ * The batch view after two runs, as the manifest serves it: per day, the rows of the last run that
+ * computed the day. Each run computes its days with the SQL on DuckDB over everything archived so far.
+ */
+async function batchAfterTwoRuns(
+  view: ViewDefinition,
+  first: readonly EventRecord[],
+  second: readonly EventRecord[],
+  recomputed: RecomputedDays,
+): Promise<ViewRow[]> {
+  const byDay = new Map<string, ViewRow[]>();
+  const run = async (archived: readonly EventRecord[], days: readonly string[]) => {
+    if (days.length === 0) return;
+    await engine.useEvents(archived);
+    const rows = await engine.runView(view, compileSql(view, { days }));
+    for (const day of days) byDay.set(day, []);
+    for (const row of rows) byDay.get(dayOf(row.bucket))?.push(row);
+  };
+  await run(first, eventDays(view, first));
+  await run([...first, ...second], recomputed(eventDays(view, second), view.events.dedupeHorizonDays));
+  return [...byDay.values()].flat();
+}
+
+/** Below W, each id's copies counted by the dedupe rule over all of them; from W, every copy (speed). */
+function expectedServed(view: ViewDefinition, events: readonly EventRecord[], watermark: number): ViewRow[] {
+  const batch = jsAnswer(view, events).filter((row) => row.bucket < watermark);
+  const speed = compileJs(view)
+    .reduce(events)
+    .sorted()
+    .filter((row) => row.bucket >= watermark);
+  return [...new ViewRows(view).addAll(batch).sorted(), ...new ViewRows(view).addAll(speed).sorted()];
+}
+
+const servedAfterTwoRuns = (recomputed: RecomputedDays) =>
+  fc.asyncProperty(arbWaves, async ({ view, first, second, cuts, watermark }) => {
+    const all = [...first, ...second];
+    const batch = await batchAfterTwoRuns(view, first, second, recomputed);
+    const served = serveByWatermark(view, watermark, { batch, speed: speedRows(view, all, cuts) });
+    return isDeepStrictEqual(
+      served.map(({ source: _, ...row }) => row),
+      expectedServed(view, all, watermark),
+    );
   });
 
 describe('serving merge', () => {
@@ -65,6 +152,23 @@ describe('serving merge', () => {
       }),
       { numRuns: RUNS },
     );
+  }, 120_000);
+
+  it(`with copies across days, a run recomputing the changed days and the horizon after them leaves batch rows equal to the rule over all copies (${RUNS} cases)`, async () => {
+    // Act
+    const result = await fc.check(servedAfterTwoRuns(daysAffectedBy), { numRuns: RUNS });
+    // Assess
+    expect(result.failed, fc.defaultReportMessage(result) ?? '').toBe(false);
+  }, 120_000);
+
+  it('catches a run that recomputes only the days that received events', async () => {
+    // Act
+    const result = await fc.check(
+      servedAfterTwoRuns((changed) => changed),
+      { numRuns: RUNS, endOnFailure: true },
+    );
+    // Assess: a late copy on day D must change D + 1 .. D + H too
+    expect(result.failed).toBe(true);
   }, 120_000);
 
   it('refuses a watermark that is not a bucket boundary', () => {

@@ -2,6 +2,11 @@ import fc from 'fast-check';
 import { orderEvents } from '../../events';
 import {
   type BucketWidth,
+  consecutiveDayRanges,
+  type DayRange,
+  dayOf,
+  defineEventCatalog,
+  type EventCatalog,
   type Expr,
   type IntegerLiteral,
   MAX_EVENT_INTEGER,
@@ -10,9 +15,72 @@ import {
   validateView,
 } from '../../functions/core';
 
-/** Midnight UTC; generated events fall within two days from here, but for some at the catalog's time bounds. */
+/**
+ * Midnight UTC; generated events fall within two days from here, but for some at the catalog's time
+ * bounds and for re-sent copies up to five days later or two earlier.
+ */
 export const DAY_ZERO = Date.UTC(2026, 10, 25);
-const SPAN_MS = 2 * 86_400_000;
+const DAY_MS = 86_400_000;
+const SPAN_MS = 2 * DAY_MS;
+
+/** The dedupe horizons generated: none, the default, and longer ones. */
+export const HORIZONS = [0, 1, 2, 3] as const;
+
+/** The order catalog with another dedupe horizon: same fields and bounds, so the same archive and table. */
+export const orderEventsWithHorizon = (() => {
+  const catalogs = new Map<number, EventCatalog>();
+  return (horizonDays: number): EventCatalog => {
+    let catalog = catalogs.get(horizonDays);
+    if (catalog === undefined) {
+      catalog =
+        horizonDays === orderEvents.dedupeHorizonDays
+          ? orderEvents
+          : defineEventCatalog({
+              name: orderEvents.name,
+              idField: orderEvents.idField,
+              timeField: orderEvents.timeField,
+              timeRange: orderEvents.timeRange,
+              fields: orderEvents.fields,
+              dedupeHorizonDays: horizonDays,
+            });
+      catalogs.set(horizonDays, catalog);
+    }
+    return catalog;
+  };
+})();
+
+export const arbHorizon = fc.constantFrom(...HORIZONS);
+
+/**
+ * The days a run recomputes: every day (undefined), or a random subset, as ranges (as a plan gives
+ * them), of the days generated events fall on: around DAY_ZERO, and the catalog's first and last.
+ */
+export const arbComputedDays: fc.Arbitrary<DayRange[] | undefined> = fc.option(
+  fc
+    .subarray(
+      [
+        dayOf(orderEvents.timeRange.from),
+        ...Array.from({ length: 10 }, (_, index) => dayOf(DAY_ZERO + (index - 3) * DAY_MS)),
+        dayOf(orderEvents.timeRange.to - 1),
+      ],
+      { minLength: 1 },
+    )
+    .map((days) => consecutiveDayRanges(days)),
+  { nil: undefined, freq: 2 },
+);
+
+/**
+ * How far a re-sent copy's time lies from the first send's: the same time, the same day (or across
+ * midnight), a day or more apart in either direction, and further than any generated horizon.
+ */
+const copyDelay = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(0, 0, 1, 60_000) },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(DAY_MS, DAY_MS + 3_600_000, -DAY_MS, 2 * DAY_MS, 3 * DAY_MS - 1, -2 * DAY_MS),
+  },
+  { weight: 1, arbitrary: fc.constantFrom(4 * DAY_MS, 5 * DAY_MS) },
+);
 
 /** The catalog's bounds, which events are generated just inside and just outside of. */
 export const TIME_RANGE = orderEvents.timeRange;
@@ -104,8 +172,9 @@ export type RawEvent = Record<string, unknown>;
 
 /**
  * Order events as they arrive: optional fields missing or null, huge amounts, times on bucket
- * boundaries, producer duplicates (copies, some re-sent with a later time) and invalid records;
- * times and strings just inside and just outside the catalog's bounds.
+ * boundaries, producer duplicates (copies, some re-sent with another time: the same day, the days
+ * either side, or further apart than any horizon) and invalid records; times and strings just inside
+ * and just outside the catalog's bounds.
  */
 export const arbOrderEvents = (
   options: {
@@ -148,7 +217,7 @@ export const arbOrderEvents = (
             ? fc.constant([])
             : fc.array(
                 fc.record({
-                  delay: fc.constantFrom(0, 0, 1, 60_000),
+                  delay: copyDelay,
                   // A copy that differs in content at the same time: the tie-break decides which is kept.
                   change: fc.option(
                     fc.record(
@@ -175,7 +244,7 @@ export const arbOrderEvents = (
         const event: RawEvent = { id, ...order, ...broken };
         for (const [key, value] of Object.entries(event)) if (value === undefined) delete event[key];
         events.push(event);
-        // A re-sent copy keeps its id; the batch layer keeps the earliest, ties broken by content.
+        // A re-sent copy keeps its id; the dedupe rule (functions/core/dedupe.ts) decides which copies count.
         for (const { delay, change } of copies)
           events.push({ ...event, ...change, ts: (event.ts as number) + delay });
       });
@@ -324,9 +393,13 @@ const measure: fc.Arbitrary<Measure> = fc.oneof(
     .map(([kind, expr]) => ({ kind, expr })),
 );
 
-/** Random views over order events, every expression type-correct and clear of BIGINT overflow. */
+/**
+ * Random views over order events, every expression type-correct and clear of BIGINT overflow, with a
+ * random dedupe horizon.
+ */
 export const arbView: fc.Arbitrary<ViewDefinition> = fc
   .record({
+    horizon: arbHorizon,
     bucket: fc.constantFrom<BucketWidth>('minute', 'hour', 'day'),
     groupBy: fc.uniqueArray(fc.constantFrom(...GROUP_FIELDS), { maxLength: 2 }),
     where: fc.option(boolExpr, { nil: null, freq: 3 }),
@@ -337,11 +410,11 @@ export const arbView: fc.Arbitrary<ViewDefinition> = fc
       (where === null || fitsBigint(where)) &&
       measures.every((m) => m.kind === 'count' || fitsBigint(m.expr)),
   )
-  .map(({ bucket, groupBy, where, measures }) => {
+  .map(({ horizon, bucket, groupBy, where, measures }) => {
     const view: ViewDefinition = {
       name: 'random_view',
       version: 1,
-      events: orderEvents,
+      events: orderEventsWithHorizon(horizon),
       where,
       time: { field: 'ts', bucket },
       groupBy,

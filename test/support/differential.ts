@@ -5,9 +5,14 @@ import {
   type CompiledView,
   compileJs,
   compileSql,
+  type DayRange,
+  dayOf,
+  daysInRanges,
   deduplicateEvents,
+  type EventCatalog,
   type EventRecord,
   rowKey,
+  type SqlOptions,
   type ViewDefinition,
   type ViewRow,
 } from '../../functions/core';
@@ -15,7 +20,7 @@ import {
 /** The two compilations under test; a test swaps in a broken one to prove the checker notices. */
 export interface Compilers {
   readonly js: (view: ViewDefinition) => CompiledView;
-  readonly sql: (view: ViewDefinition) => string;
+  readonly sql: (view: ViewDefinition, options?: SqlOptions) => string;
 }
 
 export const realCompilers: Compilers = { js: compileJs, sql: compileSql };
@@ -33,13 +38,29 @@ const byKey = (rows: readonly ViewRow[]): ViewRow[] =>
     return a.bucket - b.bucket || (ka < kb ? -1 : ka > kb ? 1 : 0);
   });
 
-/** What the JavaScript side computes from raw events: valid ones only, one per id. */
-export function jsAnswer(view: ViewDefinition, rawEvents: readonly EventRecord[], js = compileJs): ViewRow[] {
-  const valid = rawEvents.flatMap((raw) => {
-    const parsed = view.events.parse(raw);
+/** The events the catalog accepts, as it parses them. */
+export const validEvents = (catalog: EventCatalog, rawEvents: readonly EventRecord[]): EventRecord[] =>
+  rawEvents.flatMap((raw) => {
+    const parsed = catalog.parse(raw);
     return parsed.ok ? [parsed.event] : [];
   });
-  return js(view).reduce(deduplicateEvents(view, valid)).sorted();
+
+/**
+ * What the JavaScript side computes from raw events: the valid ones that count by the dedupe rule, over
+ * every copy there is; with `days`, only the rows of those days (a bucket lies within its events' day).
+ */
+export function jsAnswer(
+  view: ViewDefinition,
+  rawEvents: readonly EventRecord[],
+  js = compileJs,
+  days?: readonly DayRange[],
+): ViewRow[] {
+  const rows = js(view)
+    .reduce(deduplicateEvents(view, validEvents(view.events, rawEvents)))
+    .sorted();
+  if (days === undefined) return rows;
+  const computed = new Set(daysInRanges(days));
+  return rows.filter((row) => computed.has(dayOf(row.bucket)));
 }
 
 const wellFormed = (event: EventRecord): boolean =>
@@ -50,7 +71,10 @@ const wellFormed = (event: EventRecord): boolean =>
  * Unicode. No archive holds such a line (the transform refuses it, checked here), and no JSON reader
  * reads one: DuckDB fails on the whole file. The validity predicate sees every other invalid event.
  */
-export function batchReadable(view: ViewDefinition, rawEvents: readonly EventRecord[]): EventRecord[] {
+export function batchReadable(
+  view: Pick<ViewDefinition, 'events'>,
+  rawEvents: readonly EventRecord[],
+): EventRecord[] {
   return rawEvents.filter((event) => {
     if (wellFormed(event)) return true;
     const record = {
@@ -65,18 +89,22 @@ export function batchReadable(view: ViewDefinition, rawEvents: readonly EventRec
 }
 
 /**
- * Runs one view over one event set both ways: the JS reducer over the valid, id-deduplicated
- * events, and the compiled SQL on DuckDB over the raw events a JSON reader can read. They agree
- * when the rows are identical.
+ * Runs one view over one event set both ways: the JS reducer over the valid, deduplicated events of all
+ * days, and the compiled SQL on DuckDB over the raw events a JSON reader can read, every day of them
+ * held as the archive holds them. With `days`, the SQL computes only those (reading what it needs) and
+ * the JS rows are those of the same days. They agree when the rows are identical.
  */
 export async function compareCompilations(
   engine: DuckDbQueryEngine,
   view: ViewDefinition,
   rawEvents: readonly EventRecord[],
   compilers: Compilers = realCompilers,
+  days?: readonly DayRange[],
 ): Promise<Comparison> {
-  const js = byKey(jsAnswer(view, rawEvents, compilers.js));
+  const js = byKey(jsAnswer(view, rawEvents, compilers.js, days));
   await engine.useEvents(batchReadable(view, rawEvents));
-  const sql = byKey(await engine.runView(view, compilers.sql(view)));
+  const sql = byKey(
+    await engine.runView(view, compilers.sql(view, days === undefined ? {} : { dayRanges: days })),
+  );
   return { agree: isDeepStrictEqual(js, sql), js, sql };
 }

@@ -3,9 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import {
   codePointLength,
+  DEFAULT_DEDUPE_HORIZON_DAYS,
   DEFAULT_TIME_RANGE,
   defineEventCatalog,
   MAX_DAY_TIME,
+  MAX_DEDUPE_HORIZON_DAYS,
   ROW_SORT_KEY_BUDGET_BYTES,
 } from '../../functions/core';
 
@@ -125,6 +127,28 @@ describe('defineEventCatalog', () => {
     expect(recent.timeRange).toEqual(DEFAULT_TIME_RANGE);
     expect(outcomes).toEqual([false, true]);
   });
+
+  it('counts copies of an id within one day either side once unless told otherwise', () => {
+    // Act
+    const catalogs = [
+      defineEventCatalog({ name: 'default', idField: 'id', timeField: 'ts', fields }),
+      defineEventCatalog({ name: 'weekly', idField: 'id', timeField: 'ts', fields, dedupeHorizonDays: 7 }),
+      defineEventCatalog({ name: 'daily', idField: 'id', timeField: 'ts', fields, dedupeHorizonDays: 0 }),
+    ];
+    // Assess
+    expect(DEFAULT_DEDUPE_HORIZON_DAYS).toBe(1);
+    expect(catalogs.map((catalog) => catalog.dedupeHorizonDays)).toEqual([1, 7, 0]);
+    expect(orderEvents.dedupeHorizonDays).toBe(1);
+  });
+
+  it.each([-1, 1.5, Number.NaN, MAX_DEDUPE_HORIZON_DAYS + 1])(
+    'refuses a dedupe horizon of %d days',
+    (dedupeHorizonDays) => {
+      expect(() =>
+        defineEventCatalog({ name: 'bad', idField: 'id', timeField: 'ts', fields, dedupeHorizonDays }),
+      ).toThrow(/dedupeHorizonDays .* must be a whole number of days from 0 to 31/);
+    },
+  );
 
   it.each([
     ['ends past the last day dayOf can name', { from: 0, to: MAX_DAY_TIME + 1 }],
