@@ -1,33 +1,70 @@
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { orderEvents } from '../events';
 import { DuckDbQueryEngine } from '../functions/adapters/duckdb';
-import { DynamoBatchStore } from '../functions/adapters/dynamo-batch-store';
-import { DynamoSpeedStore } from '../functions/adapters/dynamo-speed-store';
-import { FileObjectStore } from '../functions/adapters/object-store';
 import { transformRecords } from '../functions/archive/firehose-transform';
+import { batchDeps, batchFunctions } from '../functions/batch/context';
 import { daysOf } from '../functions/batch/days';
 import type { BatchDeps } from '../functions/batch/deps';
-import type { RunPlan } from '../functions/batch/plan';
+import type { LoadInput } from '../functions/batch/load';
+import { archiveMarkerFunction } from '../functions/batch/marker';
+import type { Platform } from '../functions/commons/platform';
+import { BATCH_STATES } from '../lib/batch-layer';
 import { batchTargetOver, runBatchLocally } from '../local/batch-runner';
 import { createTable, startEmulators } from '../local/emulators';
+import { LocalEventBridge } from '../local/eventbridge';
 import { localFirehose } from '../local/firehose';
-import { deliveryOf, LocalNames, synthesizeTemplate } from '../local/template';
+import { bucketDir, localPlatform } from '../local/platform';
+import {
+  archiveLocationOf,
+  buildFunction,
+  deliveryOf,
+  environmentOf,
+  LocalNames,
+  synthesizeTemplate,
+} from '../local/template';
 import { views } from '../views';
 
 const DAY = 86_400_000;
+const TABLE = 'bench';
+
+/** The archive's files under `events/`, with their day and size: what the bench measures, not what a run lists. */
+async function archiveFiles(dir: string): Promise<{ key: string; day: string; size: number }[]> {
+  const entries = await readdir(join(dir, 'events'), { recursive: true, withFileTypes: true });
+  return Promise.all(
+    entries
+      .filter((entry) => entry.isFile())
+      .map(async (entry) => {
+        const path = join(entry.parentPath, entry.name);
+        const key = relative(dir, path).split(sep).join('/');
+        return {
+          key,
+          day: key.slice('events/dt='.length, 'events/dt='.length + 10),
+          size: (await stat(path)).size,
+        };
+      }),
+  );
+}
 
 /**
  * A full batch run over N events in the local archive (Parquet, as Firehose with conversion would
- * write), then one late event and the incremental run that follows. Bytes read are the sizes of the
- * archive files of the days each run planned.
+ * write), then one late event and the incremental run that follows. The runs are the synthesized state
+ * machine over the batch functions as their factory builds them, and each archive object reaches the
+ * archive marker as S3 announces it to EventBridge (the filled files are announced once written, as
+ * their PUTs would have been). Bytes read are the sizes of the archive files of the days each run's
+ * loads read; objects listed are what the run listed of the archive bucket.
  */
 export async function benchBatch(options: { events: number; days: number; dataDir: string }): Promise<void> {
   const log = (line: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'batch', ...line }));
   await rm(options.dataDir, { recursive: true, force: true });
-  await mkdir(options.dataDir, { recursive: true });
+  const template = synthesizeTemplate();
+  const names = new LocalNames(template, { table: TABLE });
+  const bucketsDir = join(options.dataDir, 'buckets');
+  const archiveBucket = archiveLocationOf(template, names).bucket;
+  const archiveDir = bucketDir(bucketsDir, archiveBucket);
+  await mkdir(archiveDir, { recursive: true });
   const now = Date.now();
   const today = now - (now % DAY);
   const start = today - options.days * DAY;
@@ -47,54 +84,92 @@ export async function benchBatch(options: { events: number; days: number; dataDi
         CASE i % 10 WHEN 0 THEN 'refunded' WHEN 1 THEN 'pending' ELSE 'paid' END AS status,
         strftime(make_timestamp(CAST(${start} + floor(i * ${spacing}) AS BIGINT) * 1000), '%Y-%m-%d') AS dt
       FROM range(${options.events}) AS t(i)
-    ) TO '${join(options.dataDir, 'events')}' (FORMAT parquet, PARTITION_BY (dt), OVERWRITE_OR_IGNORE)`);
+    ) TO '${join(archiveDir, 'events')}' (FORMAT parquet, PARTITION_BY (dt), OVERWRITE_OR_IGNORE)`);
   writer.close();
+
+  const emulators = await startEmulators();
+  await createTable(emulators.dynamo, TABLE);
+  const engine = await DuckDbQueryEngine.open(orderEvents);
+  await engine.useArchive(archiveDir);
+  let eventBridge: LocalEventBridge | undefined;
+  let objectsListed = 0;
+  const base = localPlatform({
+    dynamo: emulators.dynamo,
+    kinesis: emulators.kinesis,
+    bucketsDir,
+    engine,
+    objectCreated: (bucket, object) => (eventBridge as LocalEventBridge).objectCreated(bucket, object),
+  });
+  // Counts what anything lists of the archive bucket: a run's plan used to list every object.
+  const platform: Platform = {
+    ...base,
+    bucket: (name) => {
+      const store = base.bucket(name);
+      if (name !== archiveBucket) return store;
+      return {
+        put: (key, body, type) => store.put(key, body, type),
+        get: (key) => store.get(key),
+        list: async (prefix) => {
+          const listed = await store.list(prefix);
+          objectsListed += listed.length;
+          return listed;
+        },
+      };
+    },
+  };
+  eventBridge = LocalEventBridge.fromTemplate(template, names, {
+    functions: new Map([
+      [archiveMarkerFunction.name, buildFunction(template, archiveMarkerFunction, platform, names)],
+    ]),
+  });
+  const filled = await archiveFiles(archiveDir);
+  for (const file of filled)
+    await eventBridge.objectCreated(archiveBucket, {
+      key: file.key,
+      body: await readFile(join(archiveDir, ...file.key.split('/'))),
+    });
   log({
     phase: 'fill',
     events: options.events,
     days: options.days,
+    objects: filled.length,
     seconds: (performance.now() - fillStarted) / 1000,
   });
 
-  const template = synthesizeTemplate();
-  const emulators = await startEmulators();
-  await createTable(emulators.dynamo, 'bench');
-  const archive = new FileObjectStore(options.dataDir);
-  const engine = await DuckDbQueryEngine.open(orderEvents);
-  await engine.useArchive(options.dataDir);
+  const config = batchFunctions.plan.config(environmentOf(template, batchFunctions.plan, names));
   const deps: BatchDeps = {
+    ...batchDeps(config, platform),
     views,
-    store: new DynamoBatchStore(emulators.dynamo, 'bench'),
-    speed: new DynamoSpeedStore(emulators.dynamo, 'bench'),
-    archive,
-    engine,
     settleMs: 0,
     graceMs: 60 * 60_000,
     logger: new Logger({ logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'Bench' }),
-    now: Date.now,
   };
-  const bytesOf = async (days: ReadonlySet<string>) =>
-    (await archive.list('events/'))
-      .filter((object) => days.has(object.key.slice('events/dt='.length, 'events/dt='.length + 10)))
-      .reduce((total, object) => total + object.size, 0);
   const timedRun = async (phase: string) => {
-    let planned: RunPlan | undefined;
+    const loads: LoadInput[] = [];
+    objectsListed = 0;
     const started = performance.now();
-    await runBatchLocally(batchTargetOver(deps, template), { onPlan: (plan) => (planned = plan) });
+    await runBatchLocally(batchTargetOver(deps, template, names), {
+      onTask: (state, input) => {
+        if (state === BATCH_STATES.load) loads.push(input as LoadInput);
+      },
+    });
     const seconds = (performance.now() - started) / 1000;
-    const days = new Set(planned?.views.flatMap((view) => daysOf(view.dayRanges)) ?? []);
-    const bytesRead = await bytesOf(days);
-    log({ phase, seconds, daysRead: days.size, bytesRead });
-    return { seconds, bytesRead };
+    const days = new Set(loads.flatMap((load) => daysOf(load.view.dayRanges)));
+    const bytesRead = (await archiveFiles(archiveDir))
+      .filter((file) => days.has(file.day))
+      .reduce((total, file) => total + file.size, 0);
+    const line = { phase, seconds, loads: loads.length, daysRead: days.size, bytesRead, objectsListed };
+    log(line);
+    return line;
   };
 
   const full = await timedRun('full');
   const late = { id: 'late-1', ts: start + DAY + 3_600_000, country: 'C1', amount: 4_200, status: 'paid' };
   await localFirehose(
-    deliveryOf(template, new LocalNames(template)),
+    deliveryOf(template, names),
     transformRecords,
-    archive,
+    platform.bucket(archiveBucket),
   )({
     Records: [
       {
@@ -121,10 +196,14 @@ export async function benchBatch(options: { events: number; days: number; dataDi
   log({
     events: options.events,
     days: options.days,
+    objects: filled.length + 1,
     fullSeconds: Number(full.seconds.toFixed(2)),
     incrementalSeconds: Number(incremental.seconds.toFixed(2)),
+    fullLoads: full.loads,
     fullBytesRead: full.bytesRead,
+    incrementalDaysRead: incremental.daysRead,
     incrementalBytesRead: incremental.bytesRead,
+    objectsListed: incremental.objectsListed,
     incrementalShareOfFull: Number((incremental.bytesRead / full.bytesRead).toFixed(4)),
   });
 }

@@ -33,11 +33,17 @@ program
   .description('a full local batch run over N archived events, then the incremental run after one late event')
   .option('--events <n>', 'events in the archive', '10000000')
   .option('--days <n>', 'event-time days they span', '7')
+  .option(
+    '--events-per-day <n>',
+    'events per day instead of --events: the same late day, whatever the history (e.g. --days 365)',
+  )
   .option('--data-dir <dir>', 'scratch archive folder (deleted first)', '.driftless/bench-batch')
-  .action(async (options: { events: string; days: string; dataDir: string }) => {
+  .action(async (options: { events: string; days: string; eventsPerDay?: string; dataDir: string }) => {
+    const days = Number(options.days);
     await benchBatch({
-      events: Number(options.events),
-      days: Number(options.days),
+      events:
+        options.eventsPerDay === undefined ? Number(options.events) : Number(options.eventsPerDay) * days,
+      days,
       dataDir: options.dataDir,
     });
   });

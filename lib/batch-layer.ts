@@ -1,10 +1,14 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Match, Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { CfnBucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import {
   Choice,
   Condition,
@@ -25,6 +29,7 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
 import { batchFunctions } from '../functions/batch/context';
+import { ARCHIVE_EVENTS_PREFIX, archiveMarkerFunction } from '../functions/batch/marker';
 import { RAW_EVENTS, type ViewDefinition } from '../functions/core';
 import { DriftlessFunction } from './function';
 import { acknowledgeWildcardResources } from './nag';
@@ -63,9 +68,6 @@ export interface BatchLayerProps {
   readonly logRetention?: RetentionDays;
 }
 
-/** Firehose files events under this prefix of the archive bucket; the batch layer reads only these. */
-const ARCHIVE_EVENTS_PREFIX = 'events/';
-
 /** State names: the local runner routes tasks to the step code by these. */
 export const BATCH_STATES = {
   plan: 'Plan',
@@ -73,6 +75,9 @@ export const BATCH_STATES = {
   perView: 'QueryAndLoadEachView',
   query: 'Query',
   load: 'Load',
+  moreDays: 'MoreDays',
+  nextDays: 'NextDays',
+  viewLoaded: 'ViewLoaded',
   queryFailed: 'QueryFailed',
   loadFailed: 'LoadFailed',
   commit: 'Commit',
@@ -103,8 +108,11 @@ export const ATHENA_TRANSIENT_ERRORS = ['Athena.TooManyRequestsException', 'Athe
 
 /**
  * The batch layer: an EventBridge Scheduler schedule starts a Step Functions Standard workflow that
- * plans the run, runs each view's compiled SQL on Athena, loads the results as new versions, flips
- * the manifests, reconciles with the speed layer and cleans up.
+ * plans the run, runs each view's compiled SQL on Athena and loads the results as new versions (a
+ * bounded number of days at a time, looping until the view's days are loaded), flips the manifests,
+ * reconciles with the speed layer and cleans up. The days to read come from archive markers: S3 sends
+ * each new archive object's "Object Created" event to EventBridge, and a rule invokes the marker
+ * function, which records the object's day in the table.
  */
 export class BatchLayer extends Construct {
   public readonly stateMachine: StateMachine;
@@ -113,6 +121,15 @@ export class BatchLayer extends Construct {
   public readonly functions: Readonly<
     Record<'plan' | 'load' | 'commit' | 'reconcile' | 'cleanup', DriftlessFunction>
   >;
+  /** Records the days the archive received objects for; the target of `archiveObjectCreated`. */
+  public readonly marker: DriftlessFunction;
+  /** The archive bucket's "Object Created" events under `events/`, to the marker. */
+  public readonly archiveObjectCreated: Rule;
+  /**
+   * Archive events the marker could not record, after EventBridge's and Lambda's retries: each is a day
+   * a run may not recompute until it is backfilled (alarmed on depth).
+   */
+  public readonly lostMarkers: Queue;
 
   constructor(scope: Construct, id: string, props: BatchLayerProps) {
     super(scope, id);
@@ -120,7 +137,6 @@ export class BatchLayer extends Construct {
     this.views = props.views;
     const environment = {
       TABLE_NAME: table.tableName,
-      ARCHIVE_BUCKET: archive.archiveBucket.bucketName,
       ATHENA_WORKGROUP: archive.workGroupName,
       GLUE_DATABASE: archive.database,
       SETTLE_MINUTES: String((props.settle ?? Duration.minutes(15)).toMinutes()),
@@ -145,6 +161,67 @@ export class BatchLayer extends Construct {
     };
     const { plan, load, commit, reconcile, cleanup } = this.functions;
 
+    // Which days the archive received objects for, recorded as S3 announces each object: a plan reads
+    // these markers instead of listing the archive, so its work follows what changed, not history.
+    this.lostMarkers = new Queue(this, 'LostArchiveMarkers', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const endOfTheLine =
+      "It is the archive marker's dead-letter queue (its rule target's and its asynchronous invocations'): each message names an archive object whose day to backfill; a queue behind it would add nothing.";
+    Validations.of(this.lostMarkers).acknowledge(
+      { id: 'AwsSolutions-SQS3', reason: endOfTheLine },
+      { id: 'Serverless-SQSRedrivePolicy', reason: endOfTheLine },
+    );
+    this.marker = new DriftlessFunction(this, 'ArchiveMarkerFunction', {
+      definition: archiveMarkerFunction,
+      environment: { TABLE_NAME: table.tableName },
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+      logRetention: props.logRetention,
+      // EventBridge invokes it asynchronously: Lambda retries twice, then sends the event (and the
+      // error) to the queue.
+      retryAttempts: 2,
+      onFailure: new SqsDestination(this.lostMarkers),
+    });
+    Validations.of(this.marker).acknowledge({
+      id: 'Serverless-LambdaDLQ',
+      reason:
+        'Its failed asynchronous invocations go to its on-failure destination, the lost-markers queue, with the error; a dead-letter queue as well would receive each one twice.',
+    });
+    // Least privilege: one conditional update per marker item.
+    table.grant(this.marker, 'dynamodb:UpdateItem');
+    const archiveBucket = archive.archiveBucket.node.defaultChild;
+    if (!(archiveBucket instanceof CfnBucket))
+      throw new Error(
+        'the archive bucket must be defined in this stack: its EventBridge notifications are set on it',
+      );
+    // The bucket's own setting, not `enableEventBridgeNotification()`: that adds CDK's Python custom
+    // resource (with a managed-policy role) to set the same thing; CloudFormation sets it natively.
+    archiveBucket.addPropertyOverride(
+      'NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled',
+      true,
+    );
+    this.archiveObjectCreated = new Rule(this, 'ArchiveObjectCreated', {
+      description: 'archive objects under events/ to the marker, which records their day for the batch runs',
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: {
+          bucket: { name: [archive.archiveBucket.bucketName] },
+          object: { key: Match.prefix(ARCHIVE_EVENTS_PREFIX) },
+        },
+      },
+      targets: [
+        new LambdaFunction(this.marker, {
+          deadLetterQueue: this.lostMarkers,
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
+
     const resultsPrefix = archive.queryResultsPrefix ?? 'results/';
     const stack = Stack.of(this);
     const workGroupArn = stack.formatArn({
@@ -153,18 +230,12 @@ export class BatchLayer extends Construct {
       resourceName: archive.workGroupName,
     });
 
-    // Least privilege per step. Plan only lists the archive's events/ (object times and sizes).
-    plan.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['s3:ListBucket'],
-        resources: [archive.archiveBucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [ARCHIVE_EVENTS_PREFIX, `${ARCHIVE_EVENTS_PREFIX}*`] } },
-      }),
-    );
-    table.grant(plan, 'dynamodb:GetItem', 'dynamodb:PutItem');
-    table.grant(load, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
+    // Least privilege per step. No step reads the archive: Plan and Load read the archive markers (Query)
+    // and record each view's progress (PutItem, UpdateItem).
+    table.grant(plan, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem');
+    table.grant(load, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query', 'dynamodb:UpdateItem');
     this.grantQueryResults(load, archive, workGroupArn, resultsPrefix);
-    table.grant(commit, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    table.grant(commit, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     // Commit reads the skipped-lines count, as Load reads a view's rows.
     this.grantQueryResults(commit, archive, workGroupArn, resultsPrefix);
     table.grant(reconcile, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
@@ -247,14 +318,28 @@ export class BatchLayer extends Construct {
         view: JsonPath.objectAt('$.view'),
         queryExecutionId: JsonPath.stringAt('$.query.QueryExecutionId'),
       }),
+      '$.loaded',
     ).addCatch(viewFailed(BATCH_STATES.loadFailed, 'Load'), { resultPath: '$.failure' });
+    // A view's days are loaded a bounded number at a time: each Load plans the next (null when the view's
+    // days are loaded, or a backfill has had its loads for this run), and the view loops back to Query.
+    // Only Load's output leaves the view's branch: Commit reads what each view loaded, or its failure.
+    const moreDays = new Choice(this, BATCH_STATES.moreDays)
+      .when(
+        Condition.isNull('$.loaded.next'),
+        new Pass(this, BATCH_STATES.viewLoaded, { outputPath: '$.loaded' }),
+      )
+      .otherwise(
+        new Pass(this, BATCH_STATES.nextDays, {
+          parameters: { 'runId.$': '$.runId', 'view.$': '$.loaded.next' },
+        }).next(query),
+      );
     const perView = new MapState(this, BATCH_STATES.perView, {
       itemsPath: '$.views',
       itemSelector: { 'runId.$': '$.runId', 'view.$': '$$.Map.Item.Value' },
       maxConcurrency: 4,
       resultPath: '$.loaded',
     });
-    perView.itemProcessor(query.next(loadView));
+    perView.itemProcessor(query.next(loadView).next(moreDays));
 
     // The archive lines the engine skips as unreadable, counted once over the days the run reads. A
     // failed count fails no view: Commit records why, and the run ends incomplete.

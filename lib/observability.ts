@@ -83,6 +83,8 @@ export class Observability extends Construct {
     readonly failedBatches: Alarm;
     readonly quarantine: Alarm;
     readonly runFailed: Alarm;
+    /** An archive object whose day the batch runs may never recompute: the marker gave up on it. */
+    readonly lostMarkers: Alarm;
     /** One per view, keyed by view name. */
     readonly drift: Readonly<Record<string, Alarm>>;
   };
@@ -142,6 +144,15 @@ export class Observability extends Construct {
       threshold: 0,
       description: 'a batch run failed, timed out or was aborted',
     });
+    const lostMarkers = this.alarm('LostArchiveMarkers', {
+      metric: batch.lostMarkers.metricApproximateNumberOfMessagesVisible({
+        statistic: 'Maximum',
+        period: Duration.minutes(5),
+      }),
+      threshold: 0,
+      description:
+        'the archive marker gave up on an object: a run may not recompute its day; backfill the views (the message names the object)',
+    });
     const driftMetrics = Object.fromEntries(
       batch.views.map((view) => [
         view.name,
@@ -162,7 +173,7 @@ export class Observability extends Construct {
         }),
       ]),
     );
-    this.alarms = { iteratorAge, failedBatches, quarantine, runFailed, drift };
+    this.alarms = { iteratorAge, failedBatches, quarantine, runFailed, lostMarkers, drift };
 
     this.dashboard = new Dashboard(this, 'Dashboard', {
       dashboardName: `${this.namePrefix}-pipeline`,
@@ -179,7 +190,7 @@ export class Observability extends Construct {
       }),
       new AlarmStatusWidget({
         title: 'Alarms',
-        alarms: [iteratorAge, failedBatches, quarantine, runFailed, ...Object.values(drift)],
+        alarms: [iteratorAge, failedBatches, quarantine, runFailed, lostMarkers, ...Object.values(drift)],
         width: 24,
         height: 3,
       }),

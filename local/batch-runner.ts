@@ -61,8 +61,10 @@ export interface LocalRunOptions {
   readonly input?: PlanInput;
   /** Throws in this state, before its task runs: for crash tests. */
   readonly crashAt?: StateName;
-  /** Sees the run's plan (which days it reads), for statistics. */
+  /** Sees the run's plan (each view's first load), for statistics. */
   readonly onPlan?: (plan: RunPlan) => void;
+  /** Sees each task's input and output (every load's days, say), for statistics and tests. */
+  readonly onTask?: (state: StateName, input: unknown, output: unknown) => void;
   /** Runs each task: to see what a step does (the calls it makes), for tests. */
   readonly aroundStep?: <O>(state: StateName, run: () => Promise<O>) => Promise<O>;
   /** Waits this long before each retry instead of the definition's backoff: tests need not wait. */
@@ -118,6 +120,7 @@ export async function runBatchLocally(target: BatchTarget, options: LocalRunOpti
         ? run(input)
         : options.aroundStep(name as StateName, () => run(input)))) as Json;
       if (name === 'Plan') options.onPlan?.(output as unknown as RunPlan);
+      options.onTask?.(name as StateName, input, output);
       return output;
     };
   }

@@ -5,7 +5,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { BatchRunner } from '../functions/adapters/batch-runner';
 import type { DuckDbQueryEngine } from '../functions/adapters/duckdb';
 import { DuckDbExportEngine } from '../functions/adapters/duckdb-export';
-import { FileObjectStore } from '../functions/adapters/object-store';
+import { FileObjectStore, type ObjectStore } from '../functions/adapters/object-store';
 import type { Platform } from '../functions/commons/platform';
 
 export interface LocalPlatformOptions {
@@ -20,16 +20,40 @@ export interface LocalPlatformOptions {
   readonly downloadBaseUrl?: (bucket: string, prefix: string) => string;
   /** Step Functions' stand-in, made once the batch functions are built. @default none: starting a run fails */
   readonly batchRunner?: () => BatchRunner;
+  /**
+   * What S3 does once an object is put: its notification (to EventBridge, `local/eventbridge.ts`).
+   * Awaited by the put, so what follows a put sees its effect. @default none
+   */
+  readonly objectCreated?: (
+    bucket: string,
+    object: { key: string; body: string | Uint8Array },
+  ) => Promise<void>;
   readonly now?: () => number;
 }
 
 /** The local platform: a folder of the data directory for a bucket. */
 export const bucketDir = (bucketsDir: string, bucket: string): string => join(bucketsDir, bucket);
 
+/** A bucket folder whose puts notify as S3 notifies EventBridge. */
+function notifyingBucket(
+  name: string,
+  store: ObjectStore,
+  objectCreated: NonNullable<LocalPlatformOptions['objectCreated']>,
+): ObjectStore {
+  return {
+    put: async (key, body, contentType) => {
+      await store.put(key, body, contentType);
+      await objectCreated(name, { key, body });
+    },
+    get: (key) => store.get(key),
+    list: (prefix) => store.list(prefix),
+  };
+}
+
 /**
  * The services as the local run has them: the same SDK clients pointed at the emulators for DynamoDB
- * and Kinesis; folders for S3 buckets; DuckDB for Athena (the same SQL text); the synthesized state
- * machine run in-process for Step Functions.
+ * and Kinesis; folders for S3 buckets (announcing each put, as S3 does to EventBridge, when given);
+ * DuckDB for Athena (the same SQL text); the synthesized state machine run in-process for Step Functions.
  */
 export function localPlatform(options: LocalPlatformOptions): Platform {
   const engine = () => {
@@ -39,7 +63,12 @@ export function localPlatform(options: LocalPlatformOptions): Platform {
   return {
     dynamo: options.dynamo,
     kinesis: options.kinesis,
-    bucket: (name) => new FileObjectStore(bucketDir(options.bucketsDir, name)),
+    bucket: (name) => {
+      const store = new FileObjectStore(bucketDir(options.bucketsDir, name));
+      return options.objectCreated === undefined
+        ? store
+        : notifyingBucket(name, store, options.objectCreated);
+    },
     queryEngine: engine,
     exportEngine: (place) => {
       const dir = join(bucketDir(options.bucketsDir, place.bucket), place.prefix);

@@ -15,8 +15,9 @@ import { type LocalApiServer, type StaticMount, startApiGateway } from './api-se
 import { LocalBatchRunner } from './batch-runner';
 import { type Demo, startDemo } from './demo';
 import { createStream, createTable, type Emulators, startEmulators } from './emulators';
+import { LocalEventBridge } from './eventbridge';
 import { type FirehoseTransform, localFirehose } from './firehose';
-import { type CheckpointStore, type FailedBatch, KinesisConsumer } from './kinesis-consumer';
+import { type CheckpointStore, KinesisConsumer } from './kinesis-consumer';
 import { bucketDir, localPlatform } from './platform';
 import {
   archiveLocationOf,
@@ -132,8 +133,8 @@ class FileCheckpoints implements CheckpointStore {
   }
 }
 
-/** Failed batches go where the on-failure destination would send them: a file, one JSON line each. */
-const failureLog = (file: string) => async (failure: FailedBatch) => {
+/** What is given up on (a batch, an event) goes where its on-failure destination would: a file, a JSON line each. */
+const failureLog = (file: string) => async (failure: object) => {
   await writeFile(file, `${JSON.stringify({ ...failure, at: new Date().toISOString() })}\n`, { flag: 'a' });
 };
 
@@ -236,6 +237,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 
   let server: LocalApiServer | undefined;
   let batchRunner: LocalBatchRunner | undefined;
+  let eventBridge: LocalEventBridge | undefined;
   const platform = localPlatform({
     dynamo: emulators.dynamo,
     kinesis: emulators.kinesis,
@@ -248,10 +250,18 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       start: (input) => (batchRunner as LocalBatchRunner).start(input),
       describe: (id) => (batchRunner as LocalBatchRunner).describe(id),
     }),
+    // S3's notifications to EventBridge: the archive marker records each archive object's day.
+    objectCreated: (bucket, object) => (eventBridge as LocalEventBridge).objectCreated(bucket, object),
   });
   const handlers = new Map(
     functions.map((fn) => [fn.definition.name, fn.definition.create({ ...fn.environment }, platform)]),
   );
+  eventBridge = LocalEventBridge.fromTemplate(template, names, {
+    functions: handlers as ReadonlyMap<string, (event: never) => Promise<unknown>>,
+    // The marker's on-failure destination (a queue in AWS) is a file.
+    onFailure: ({ target, event, error }) =>
+      failureLog(join(dataDir, 'event-failures.ndjson'))({ target, event, error: error.message }),
+  });
   const handlerOf = <H>(name: string) => handlers.get(name) as H;
 
   const speed = functionNamed(speedFunction.name);

@@ -68,6 +68,23 @@ export function activeDays(
 /** Where a batch run's outcome is kept (beside its execution record, under the run's partition). */
 const runOutcomeKey = (runId: string) => ({ pk: `run#${runId}`, sk: 'outcome' });
 
+/**
+ * How far a backfill of a view version has come: shown in a run's outcome and, while runs load it, read
+ * from its progress item (`DynamoBatchStore.viewProgress`).
+ */
+export interface BackfillProgress {
+  /** The view definition's version being backfilled. */
+  readonly version: number;
+  /** Days loaded as the new version so far (over every run of this backfill). */
+  readonly daysDone: number;
+  /** Days with archive objects up to the watermark's day, as of the latest plan. */
+  readonly daysTotal: number;
+  /** Every day with objects up to this one is loaded (`''`: none yet); a resumed backfill goes on after it. */
+  readonly loadedThrough: string;
+  /** When the run that began the backfill started. */
+  readonly startedAt: number;
+}
+
 /** What became of one view in a batch run. */
 export type ViewOutcome =
   | {
@@ -77,9 +94,22 @@ export type ViewOutcome =
       readonly previousWatermark: number | null;
       /** The manifest revision this run's commit wrote. */
       readonly revision: number;
-      /** Event-time days recomputed, and the rows loaded for them. */
+      /** Event-time days recomputed, and the rows loaded for them, by this run. */
       readonly days: number;
       readonly rows: number;
+      /** The backfill this commit completed (the manifest now serves its version), or null. */
+      readonly backfill: BackfillProgress | null;
+    }
+  | {
+      readonly view: string;
+      /**
+       * A backfill loaded as many days as a run may (`loadsPerRun` loads) and goes on in the next run; the
+       * manifest still serves the previous version, whole.
+       */
+      readonly status: 'backfilling';
+      readonly days: number;
+      readonly rows: number;
+      readonly backfill: BackfillProgress;
     }
   | {
       readonly view: string;
@@ -89,6 +119,8 @@ export type ViewOutcome =
       /** The error's name (e.g. States.TaskFailed, ManifestConflictError) and cause, as Step Functions gave them. */
       readonly error: string;
       readonly cause: string;
+      /** A failed backfill keeps what it loaded: the next run resumes after `loadedThrough`. Null if none. */
+      readonly backfill: BackfillProgress | null;
     };
 
 /** Archive lines the query engine could not read (malformed JSON, invalid Unicode): skipped, not fatal. */
@@ -118,6 +150,71 @@ export interface BatchRunOutcome {
 export class ManifestConflictError extends Error {
   override readonly name = 'ManifestConflictError';
 }
+
+/** Another run took over a view's recompute (it planned later): this run's loads of it are not committed. */
+export class ProgressTakenOverError extends Error {
+  override readonly name = 'ProgressTakenOverError';
+}
+
+/**
+ * A view version's recompute as its runs load it, day by day: what a commit flips the manifest to, what
+ * a failed backfill resumes from, and what clean-up keeps (versions not yet in any manifest).
+ */
+export interface ViewProgress {
+  readonly view: string;
+  readonly version: number;
+  /** The run loading it; a later run's plan takes it over. */
+  readonly runId: string;
+  /** A backfill replaces every day of the manifest and may take several runs; otherwise one run's dirty days. */
+  readonly backfill: boolean;
+  /** When the run that began it started. */
+  readonly startedAt: number;
+  /** Every day with objects up to this one is loaded (`''`: none yet). */
+  readonly loadedThrough: string;
+  /**
+   * The loaded days hold the archive as it was when this run started (a run that loaded past the days
+   * loaded before it reloaded those changed since): a resumed backfill reloads the days changed since.
+   */
+  readonly loadedAsOf: number;
+  /** Each loaded day's batch version. */
+  readonly days: Readonly<Record<string, string>>;
+  readonly daysTotal: number;
+  readonly updatedAt: number;
+  /** Set once a commit flipped the manifest to it. */
+  readonly committedAt: number | null;
+}
+
+/** The progress of a backfill, without its days. */
+export function backfillProgressOf(progress: ViewProgress): BackfillProgress {
+  const daysDone = Object.keys(progress.days).length;
+  return {
+    version: progress.version,
+    daysDone,
+    // A day first marked after the plan counted them may be loaded too.
+    daysTotal: Math.max(progress.daysTotal, daysDone),
+    loadedThrough: progress.loadedThrough,
+    startedAt: progress.startedAt,
+  };
+}
+
+/**
+ * Where the archive marker records what the archive received (`functions/batch/marker.ts`), per day:
+ * one item per day (`sk` the day: every day with objects, in order) and one per (hour of marking, day)
+ * (`sk` `<hour>#<day>`: the days changed since a time are one range of sort keys). Both keep the latest
+ * marking time and the latest object time.
+ */
+const ARCHIVE_DAYS_PK = 'archive#days';
+const ARCHIVE_CHANGES_PK = 'archive#changes';
+const HOUR_MS = 3_600_000;
+/** Epoch milliseconds stay below 10^15 until the year 33658: fixed width keeps string order numeric. */
+const TIME_DIGITS = 15;
+const changeSortKey = (hour: number, day: string) => `${String(hour).padStart(TIME_DIGITS, '0')}#${day}`;
+
+/** A view version's progress item. */
+const progressKey = (view: string, version: number) => ({ pk: `progress#${view}`, sk: `v${version}` });
+/** Each loaded day is a top-level attribute: a load adds its days in one update, never rewriting the others. */
+const DAY_ATTRIBUTE = /^d_(\d{4}-\d{2}-\d{2})$/;
+const dayAttribute = (day: string) => `d_${day}`;
 
 export interface VersionEntry {
   readonly view: string;
@@ -370,6 +467,243 @@ export class DynamoBatchStore {
     return keys.length;
   }
 
+  /**
+   * Records that the archive received an object of `day` (its time `objectAt`), seen at `markedAt`: on
+   * the day's item and on the item of the day and the hour of `markedAt`. Each keeps the latest of both
+   * times, whatever order concurrent markings land in.
+   */
+  async markArchiveDay(day: string, objectAt: number, markedAt: number): Promise<void> {
+    await Promise.all([
+      this.keepLatest({ pk: ARCHIVE_DAYS_PK, sk: day }, day, objectAt, markedAt),
+      this.keepLatest(
+        { pk: ARCHIVE_CHANGES_PK, sk: changeSortKey(markedAt - (markedAt % HOUR_MS), day) },
+        day,
+        objectAt,
+        markedAt,
+      ),
+    ]);
+  }
+
+  private async keepLatest(key: { pk: string; sk: string }, day: string, objectAt: number, markedAt: number) {
+    const update = async (set: string, condition: string) => {
+      try {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: tableKey(key),
+            UpdateExpression: `SET #day = :day, ${set}`,
+            ConditionExpression: condition,
+            ExpressionAttributeNames: { '#day': 'day' },
+            ExpressionAttributeValues: {
+              ':day': { S: day },
+              ...(set.includes(':markedAt') ? { ':markedAt': { N: String(markedAt) } } : {}),
+              ...(set.includes(':objectAt') ? { ':objectAt': { N: String(objectAt) } } : {}),
+            },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      }
+    };
+    // Markings mostly arrive in order: one write. Otherwise each time is raised on its own, never lowered.
+    const both = await update(
+      'markedAt = :markedAt, lastObjectAt = :objectAt',
+      'attribute_not_exists(markedAt) OR (markedAt < :markedAt AND lastObjectAt <= :objectAt)',
+    );
+    if (both) return;
+    await update('markedAt = :markedAt', 'markedAt < :markedAt');
+    await update('lastObjectAt = :objectAt', 'lastObjectAt < :objectAt');
+  }
+
+  /** The days with archive objects in (`after`, `through`] (`after` `''`: from the first), in order, at most `limit`. */
+  async archiveDays(after: string, through: string, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
+    // `<day>~` sorts after the day and before the next one; `0` before every day.
+    const from = after === '' ? '0' : `${after}~`;
+    if (from > through || limit <= 0) return [];
+    const days: string[] = [];
+    for await (const item of this.queryRange(ARCHIVE_DAYS_PK, from, through, {
+      pageLimit: Number.isFinite(limit) ? limit : undefined,
+    })) {
+      days.push(item[SK]?.S as string);
+      if (days.length >= limit) break;
+    }
+    return days;
+  }
+
+  /** How many days up to `through` have archive objects. */
+  async countArchiveDays(through: string): Promise<number> {
+    let count = 0;
+    let exclusiveStartKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND #sk <= :through',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: { ':pk': { S: ARCHIVE_DAYS_PK }, ':through': { S: through } },
+          Select: 'COUNT',
+          ConsistentRead: true,
+          ExclusiveStartKey: exclusiveStartKey,
+        }),
+      );
+      count += page.Count ?? 0;
+      exclusiveStartKey = page.LastEvaluatedKey;
+    } while (exclusiveStartKey !== undefined);
+    return count;
+  }
+
+  /**
+   * The days up to `through` whose archive received objects marked at or after `since`, in order: one
+   * range of the changes' sort keys, from the hour of `since` on, so the read grows with what changed
+   * since then, not with history.
+   */
+  async archiveDaysChangedSince(since: number, through: string): Promise<string[]> {
+    const days = new Set<string>();
+    const from = changeSortKey(Math.max(0, since - (since % HOUR_MS)), '');
+    for await (const item of this.queryRange(ARCHIVE_CHANGES_PK, from, '~')) {
+      const day = item.day?.S;
+      if (day !== undefined && day <= through && Number(item.markedAt?.N) >= since) days.add(day);
+    }
+    return [...days].sort();
+  }
+
+  /** A view version's progress, read consistently (a commit reads what its loads recorded), or null. */
+  async getProgress(view: string, version: number): Promise<ViewProgress | null> {
+    const item = await this.getItem(progressKey(view, version), true);
+    if (item === undefined) return null;
+    const days: Record<string, string> = {};
+    for (const [name, value] of Object.entries(item)) {
+      const day = DAY_ATTRIBUTE.exec(name)?.[1];
+      if (day !== undefined && value.S !== undefined) days[day] = value.S;
+    }
+    return {
+      view,
+      version,
+      runId: item.runId?.S ?? '',
+      backfill: item.backfill?.BOOL === true,
+      startedAt: Number(item.startedAt?.N ?? 0),
+      loadedThrough: item.loadedThrough?.S ?? '',
+      loadedAsOf: Number(item.loadedAsOf?.N ?? item.startedAt?.N ?? 0),
+      days,
+      daysTotal: Number(item.daysTotal?.N ?? 0),
+      updatedAt: Number(item.updatedAt?.N ?? 0),
+      committedAt: item.committedAt?.N === undefined ? null : Number(item.committedAt.N),
+    };
+  }
+
+  /** What `GET /batch-runs/{id}` shows of a view version's recompute while runs load it, or null. */
+  async viewProgress(
+    view: string,
+    version: number,
+  ): Promise<(BackfillProgress & { runId: string; backfill: boolean; committedAt: number | null }) | null> {
+    const progress = await this.getProgress(view, version);
+    if (progress === null) return null;
+    return {
+      ...backfillProgressOf(progress),
+      runId: progress.runId,
+      backfill: progress.backfill,
+      committedAt: progress.committedAt,
+    };
+  }
+
+  /** Starts a view version's recompute afresh for a run: whatever an earlier one loaded is let go. */
+  async startProgress(progress: {
+    view: string;
+    version: number;
+    runId: string;
+    backfill: boolean;
+    startedAt: number;
+    daysTotal: number;
+    now: number;
+  }): Promise<void> {
+    await this.putItem(progressKey(progress.view, progress.version), {
+      runId: { S: progress.runId },
+      backfill: { BOOL: progress.backfill },
+      startedAt: { N: String(progress.startedAt) },
+      loadedThrough: { S: '' },
+      loadedAsOf: { N: String(progress.startedAt) },
+      daysTotal: { N: String(progress.daysTotal) },
+      updatedAt: { N: String(progress.now) },
+    });
+  }
+
+  /** Hands an unfinished backfill to this run, keeping the days loaded so far. */
+  async resumeProgress(view: string, version: number, runId: string, daysTotal: number, now: number) {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: tableKey(progressKey(view, version)),
+        UpdateExpression: 'SET runId = :runId, daysTotal = :total, updatedAt = :now',
+        ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(committedAt)',
+        ExpressionAttributeNames: { '#pk': PK },
+        ExpressionAttributeValues: {
+          ':runId': { S: runId },
+          ':total': { N: String(daysTotal) },
+          ':now': { N: String(now) },
+        },
+      }),
+    );
+  }
+
+  /**
+   * Records days a run loaded (each day's batch version is the run id), how far every day is loaded and,
+   * when given, as of when the loaded days hold the archive, if the run still holds the progress. A run
+   * that lost it to a later one fails here: its loads are not the ones the later run will commit.
+   */
+  async recordLoaded(
+    view: string,
+    version: number,
+    runId: string,
+    days: readonly string[],
+    through: { readonly loadedThrough: string; readonly loadedAsOf?: number },
+    now: number,
+  ): Promise<void> {
+    const names: Record<string, string> = {};
+    const sets = days.map((day, index) => {
+      names[`#d${index}`] = dayAttribute(day);
+      return `#d${index} = :runId`;
+    });
+    if (through.loadedAsOf !== undefined) sets.push('loadedAsOf = :asOf');
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: tableKey(progressKey(view, version)),
+          UpdateExpression: `SET ${[...sets, 'loadedThrough = :through', 'updatedAt = :now'].join(', ')}`,
+          ConditionExpression: 'runId = :runId AND attribute_not_exists(committedAt)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: {
+            ':runId': { S: runId },
+            ':through': { S: through.loadedThrough },
+            ':now': { N: String(now) },
+            ...(through.loadedAsOf === undefined ? {} : { ':asOf': { N: String(through.loadedAsOf) } }),
+          },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException)
+        throw new ProgressTakenOverError(
+          `${view} v${version}: another run took over its recompute, or committed it, before ${runId} recorded its load`,
+        );
+      throw error;
+    }
+  }
+
+  /** Marks a recompute committed: its days are the manifest's now, and nothing resumes it. */
+  async completeProgress(view: string, version: number, runId: string, now: number): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: tableKey(progressKey(view, version)),
+        UpdateExpression: 'SET committedAt = if_not_exists(committedAt, :now)',
+        ConditionExpression: 'runId = :runId',
+        ExpressionAttributeValues: { ':runId': { S: runId }, ':now': { N: String(now) } },
+      }),
+    );
+  }
+
   /** Records which Step Functions execution runs `runId`, for as long as Step Functions can describe it. */
   async putRunExecution(runId: string, executionArn: string, now: number): Promise<void> {
     await this.putItem(runExecutionKey(runId), {
@@ -434,6 +768,32 @@ export class DynamoBatchStore {
           // A day read just after its commit must see every item the load wrote: readers cache it.
           ConsistentRead: true,
           ExclusiveStartKey: exclusiveStartKey,
+        }),
+      );
+      yield* page.Items ?? [];
+      exclusiveStartKey = page.LastEvaluatedKey;
+    } while (exclusiveStartKey !== undefined);
+  }
+
+  /** Items of a partition whose sort keys lie in [`from`, `to`], in order. */
+  private async *queryRange(
+    pk: string,
+    from: string,
+    to: string,
+    options: { pageLimit?: number } = {},
+  ): AsyncIterable<Record<string, AttributeValue>> {
+    let exclusiveStartKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: { ':pk': { S: pk }, ':from': { S: from }, ':to': { S: to } },
+          // A plan must see every marking made before it started.
+          ConsistentRead: true,
+          ExclusiveStartKey: exclusiveStartKey,
+          ...(options.pageLimit === undefined ? {} : { Limit: options.pageLimit }),
         }),
       );
       yield* page.Items ?? [];

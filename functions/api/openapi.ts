@@ -66,6 +66,17 @@ const ingestResult = z.object({
 
 const created = z.object({ id: z.string() });
 
+/** A backfill's progress: the days of the new version loaded so far, resumed by the next run after a failure. */
+const backfillProgress = z.object({
+  version: z.number().int(),
+  daysDone: z.number().int(),
+  daysTotal: z.number().int(),
+  loadedThrough: z
+    .string()
+    .meta({ description: 'The last day loaded (YYYY-MM-DD), or empty before the first.' }),
+  startedAt: epochMs,
+});
+
 const batchRunStatus = z.object({
   id: z.string(),
   status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']),
@@ -87,6 +98,14 @@ const batchRunStatus = z.object({
             revision: z.number().int(),
             days: z.number().int(),
             rows: z.number().int(),
+            backfill: backfillProgress.nullable(),
+          }),
+          z.object({
+            view: z.string(),
+            status: z.literal('backfilling'),
+            days: z.number().int(),
+            rows: z.number().int(),
+            backfill: backfillProgress,
           }),
           z.object({
             view: z.string(),
@@ -94,12 +113,13 @@ const batchRunStatus = z.object({
             step: z.enum(['Query', 'Load', 'Commit']),
             error: z.string(),
             cause: z.string(),
+            backfill: backfillProgress.nullable(),
           }),
         ])
         .nullable()
         .meta({
           description:
-            'What the run did with the view, once its commit step ran: committed, or failed in a step.',
+            'What the run did with the view, once its commit step ran: committed; still backfilling (the next run goes on, the manifest unchanged); or failed in a step.',
         }),
       drift: z.unknown().meta({ description: 'The run’s drift report for the view, once reconciled.' }),
     }),

@@ -12,8 +12,9 @@ export interface CleanupOutput {
  * failed before its commit) once the grace period has passed both since they were written (younger
  * ones may belong to a run still loading) and since a clean-up first found them unreferenced (a reader
  * that fetched the previous manifest may still be reading them). A version replaced soon after its
- * write, as today's is every run, so lives up to twice the grace period. Speed items below the
- * watermark expire by TTL.
+ * write, as today's is every run, so lives up to twice the grace period. Versions an unfinished
+ * recompute of the view's version loaded (a backfill going on over several runs) are kept: its commit
+ * will point the manifest at them. Speed items below the watermark expire by TTL.
  */
 export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
   let versionsDeleted = 0;
@@ -21,9 +22,12 @@ export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
   let versionsKept = 0;
   for (const view of deps.views) {
     const manifest = await deps.store.getManifest(view.name);
+    const progress = await deps.store.getProgress(view.name, view.version);
+    const loading = progress?.committedAt === null ? progress : null;
     for (const entry of await deps.store.listVersions(view.name)) {
       const active =
-        manifest?.days[entry.day] === entry.batchVersion && manifest.version === entry.viewVersion;
+        (manifest?.days[entry.day] === entry.batchVersion && manifest.version === entry.viewVersion) ||
+        (loading?.days[entry.day] === entry.batchVersion && loading.version === entry.viewVersion);
       if (active) {
         // Marked by a clean-up that ran while its run was still loading: its grace starts afresh.
         if (entry.inactiveSince !== undefined) await deps.store.markInactive(entry, null);

@@ -1,10 +1,12 @@
 import {
+  type BackfillProgress,
+  backfillProgressOf,
   type Manifest,
   ManifestConflictError,
+  ProgressTakenOverError,
   type SkippedLines,
   type ViewOutcome,
 } from '../adapters/dynamo-batch-store';
-import { daysOf } from './days';
 import type { BatchDeps } from './deps';
 import type { LoadOutput } from './load';
 import type { RunPlan, ViewPlan } from './plan';
@@ -62,16 +64,24 @@ const truncated = (text: string, chars: number) =>
 
 /**
  * Flips each view's manifest to the new watermark and day versions in one conditional write: readers
- * see the old view or the new one, never half a load. Each view commits on its own: one whose query or
- * load failed, or whose manifest another run moved first, keeps its manifest while the others commit.
- * The run's outcome (per view, and the archive lines skipped as unreadable) is recorded for the API; a
- * run with a failed view is reported incomplete, so that the state machine ends it failed (alarmed).
+ * see the old view or the new one, never half a load. The day versions are those the view's loads
+ * recorded in its progress; a backfill's replace every day, and it commits only once all its days are
+ * loaded (until then the manifest serves the previous version, whole). Each view commits on its own:
+ * one whose query or load failed, or whose manifest another run moved first, keeps its manifest while
+ * the others commit. The run's outcome (per view, backfill progress, and the archive lines skipped as
+ * unreadable) is recorded for the API; a run with a failed view is reported incomplete, so that the
+ * state machine ends it failed (alarmed).
  */
 export async function commit(deps: BatchDeps, input: CommitInput): Promise<CommitOutput> {
   const committed: CommittedView[] = [];
   const outcomes: ViewOutcome[] = [];
   for (const viewPlan of input.views) {
     const loaded = input.loaded.find((result) => result.view === viewPlan.view);
+    const backfill = async (): Promise<BackfillProgress | null> => {
+      if (!viewPlan.backfill) return null;
+      const progress = await deps.store.getProgress(viewPlan.view, viewPlan.version);
+      return progress === null ? null : backfillProgressOf(progress);
+    };
     if (loaded === undefined || 'failure' in loaded) {
       outcomes.push({
         view: viewPlan.view,
@@ -82,17 +92,29 @@ export async function commit(deps: BatchDeps, input: CommitInput): Promise<Commi
           loaded?.failure.Cause ?? 'the per-view map returned nothing for this view',
           CAUSE_CHARS,
         ),
+        backfill: await backfill(),
+      });
+      continue;
+    }
+    if (!loaded.complete) {
+      outcomes.push({
+        view: viewPlan.view,
+        status: 'backfilling',
+        days: loaded.days,
+        rows: loaded.rows,
+        backfill: (await backfill()) as BackfillProgress,
       });
       continue;
     }
     try {
-      const view = await commitView(deps, input, viewPlan);
+      const { view, progress } = await commitView(deps, input, viewPlan);
       committed.push(view);
       outcomes.push({
         ...view,
         status: 'committed',
-        days: viewPlan.dayCount,
+        days: loaded.days,
         rows: loaded.rows,
+        backfill: viewPlan.backfill ? progress : null,
       });
     } catch (error) {
       const { name, message } = error instanceof Error ? error : new Error(String(error));
@@ -102,6 +124,7 @@ export async function commit(deps: BatchDeps, input: CommitInput): Promise<Commi
         step: 'Commit',
         error: name,
         cause: truncated(message, CAUSE_CHARS),
+        backfill: await backfill(),
       });
     }
   }
@@ -133,10 +156,20 @@ export async function commit(deps: BatchDeps, input: CommitInput): Promise<Commi
   return { runId: input.runId, committed, failed, incomplete };
 }
 
-async function commitView(deps: BatchDeps, input: CommitInput, viewPlan: ViewPlan): Promise<CommittedView> {
+async function commitView(
+  deps: BatchDeps,
+  input: CommitInput,
+  viewPlan: ViewPlan,
+): Promise<{ view: CommittedView; progress: BackfillProgress }> {
+  const progress = await deps.store.getProgress(viewPlan.view, viewPlan.version);
+  if (progress?.runId !== input.runId)
+    throw new ProgressTakenOverError(
+      `${viewPlan.view} v${viewPlan.version}: run ${progress?.runId ?? '(none)'} took over its recompute`,
+    );
   const previous = await deps.store.getManifest(viewPlan.view);
-  const days: Record<string, string> = viewPlan.backfill ? {} : { ...previous?.days };
-  for (const day of daysOf(viewPlan.dayRanges)) days[day] = input.runId;
+  const days: Record<string, string> = viewPlan.backfill
+    ? { ...progress.days }
+    : { ...previous?.days, ...progress.days };
   const next: Manifest = {
     view: viewPlan.view,
     version: viewPlan.version,
@@ -144,6 +177,7 @@ async function commitView(deps: BatchDeps, input: CommitInput, viewPlan: ViewPla
     watermark: viewPlan.watermark,
     days,
     lastRunId: input.runId,
+    // A resumed backfill reloaded the days changed since it began: exact as of this run's start.
     lastRunStartedAt: input.startedAt,
     committedAt: deps.now(),
   };
@@ -156,11 +190,15 @@ async function commitView(deps: BatchDeps, input: CommitInput, viewPlan: ViewPla
     if (!(error instanceof ManifestConflictError) || !ours(await deps.store.getManifest(viewPlan.view)))
       throw error;
   }
+  await deps.store.completeProgress(viewPlan.view, viewPlan.version, input.runId, deps.now());
   return {
-    view: viewPlan.view,
-    watermark: viewPlan.watermark,
-    previousWatermark: viewPlan.previousWatermark,
-    revision: next.revision,
+    view: {
+      view: viewPlan.view,
+      watermark: viewPlan.watermark,
+      previousWatermark: viewPlan.previousWatermark,
+      revision: next.revision,
+    },
+    progress: backfillProgressOf(progress),
   };
 }
 

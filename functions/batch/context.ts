@@ -7,6 +7,7 @@ import { defineFunction } from '../commons/function';
 import { SERVICES } from '../commons/metrics';
 import type { Platform } from '../commons/platform';
 import { createPowertools } from '../commons/powertools';
+import { BACKFILL_LOADS_PER_RUN, DAYS_PER_LOAD } from './chunks';
 import { cleanup } from './cleanup';
 import { commit } from './commit';
 import type { BatchDeps } from './deps';
@@ -14,10 +15,12 @@ import { load } from './load';
 import { type PlanEvent, plan } from './plan';
 import { reconcile } from './reconcile';
 
-/** What every batch step reads (the five functions share one environment). */
+/**
+ * What every batch step reads (the five functions share one environment). No archive bucket: the days
+ * to read come from the archive markers in the table; only Athena reads the archive.
+ */
 const batchEnvironment = {
   TABLE_NAME: requiredVariable('TABLE_NAME', 'the DynamoDB table'),
-  ARCHIVE_BUCKET: requiredVariable('ARCHIVE_BUCKET', 'the raw archive bucket'),
   ATHENA_WORKGROUP: requiredVariable('ATHENA_WORKGROUP', 'the Athena workgroup'),
   GLUE_DATABASE: requiredVariable('GLUE_DATABASE', 'the Glue database of raw_events'),
   SETTLE_MINUTES: z.coerce.number().int().nonnegative(),
@@ -36,10 +39,11 @@ export function batchDeps(config: BatchConfig, platform: Platform): BatchDeps {
     views,
     store: new DynamoBatchStore(platform.dynamo, config.TABLE_NAME),
     speed: new DynamoSpeedStore(platform.dynamo, config.TABLE_NAME),
-    archive: platform.bucket(config.ARCHIVE_BUCKET),
     engine: platform.queryEngine({ workGroup: config.ATHENA_WORKGROUP, database: config.GLUE_DATABASE }),
     settleMs: config.SETTLE_MINUTES * 60_000,
     graceMs: config.GRACE_MINUTES * 60_000,
+    daysPerLoad: DAYS_PER_LOAD,
+    loadsPerRun: BACKFILL_LOADS_PER_RUN,
     logger,
     metrics,
     now: platform.now,

@@ -2,7 +2,6 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { DynamoBatchStore } from '../adapters/dynamo-batch-store';
 import type { SpeedStore } from '../adapters/dynamo-speed-store';
-import type { ObjectStore } from '../adapters/object-store';
 import type { QueryEngine } from '../adapters/query-engine';
 import type { ViewDefinition } from '../core';
 
@@ -11,13 +10,15 @@ export interface BatchDeps {
   readonly views: readonly ViewDefinition[];
   readonly store: DynamoBatchStore;
   readonly speed: SpeedStore;
-  /** The raw archive: `events/dt=YYYY-MM-DD/...` objects. */
-  readonly archive: ObjectStore;
   readonly engine: QueryEngine;
   /** Delivery delay plus allowed lateness: the watermark trails now by at least this. */
   readonly settleMs: number;
   /** How long a replaced batch version stays readable before clean-up deletes it. */
   readonly graceMs: number;
+  /** At most this many days per load (and per query) of a view. @see DAYS_PER_LOAD */
+  readonly daysPerLoad: number;
+  /** At most this many loads of a view per run while it backfills; the next run goes on. @see BACKFILL_LOADS_PER_RUN */
+  readonly loadsPerRun: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly now: () => number;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { BUCKET_WIDTH_MS, compileSql, dayOf } from '../core';
+import { BUCKET_WIDTH_MS, dayOf } from '../core';
+import { chunkPlan, type DayScope, scopeDays } from './chunks';
 import { type DayRange, dayRangesOf, daysOf } from './days';
 import type { BatchDeps } from './deps';
 import { skippedLinesSql } from './skipped-lines';
@@ -29,32 +30,44 @@ export interface ViewPlan {
   readonly previousWatermark: number | null;
   /** The manifest revision this plan read; the commit is conditional on it (0: no manifest yet). */
   readonly expectedRevision: number;
+  /** A backfill replaces every day of the manifest; it may take several runs and resumes where it stopped. */
+  readonly backfill: boolean;
+  /** When this run started (its plan's time). */
+  readonly runStartedAt: number;
+  /** The days the run recomputes for the view: one load after another goes through them in order. */
+  readonly scope: DayScope;
+  /** Which load of the run this is (0: the first). */
+  readonly chunk: number;
+  /** What the earlier loads of this run loaded. */
+  readonly loaded: { readonly days: number; readonly rows: number };
   /**
-   * Event-time days to recompute, as at most MAX_DAY_RANGES ranges: the plan travels in the state
+   * This load's event-time days (at most `daysPerLoad`), as ranges: the plan travels in the state
    * machine's payloads (256 KB at most), so it must not grow with history. `daysOf` lists them.
    */
   readonly dayRanges: readonly DayRange[];
   /** How many days the ranges hold. */
   readonly dayCount: number;
-  readonly backfill: boolean;
+  /** The view's SQL over this load's days. */
   readonly sql: string;
 }
 
 export interface RunPlan {
   readonly runId: string;
   readonly startedAt: number;
+  /** Each view's first load; each load plans the next. */
   readonly views: readonly ViewPlan[];
   /** The query counting the archive lines the engine skips as unreadable, over every day the run reads. */
   readonly skippedLines: { readonly sql: string };
 }
 
-const ARCHIVE_PREFIX = 'events/';
-const DAY_OF_KEY = /^events\/dt=(\d{4}-\d{2}-\d{2})\//;
-
 /**
  * Plans a run: per view, the new watermark `floor(now - settle)` and the days to recompute, up to the
- * watermark's day: days that received archive objects since the last committed run started, and days
- * never computed; every day on a first run or a backfill (a new view version).
+ * watermark's day, from the archive markers (never a listing of the archive): days whose archive
+ * received objects since the last committed run started, and days the watermark newly covers; every
+ * day on a first run or a backfill (a new view version, or asked for), `loadsPerRun` loads of
+ * `daysPerLoad` days at most per run. A backfill a failed or unfinished run left resumes after the last
+ * day it loaded, reloading the loaded days that changed since it began. The plan records each view's
+ * recompute (`ViewProgress`) for its loads and its commit, and holds only each view's first load.
  */
 export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunPlan> {
   const startedAt = input.now ?? deps.now();
@@ -62,61 +75,95 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
   if (!RUN_ID.test(runId)) throw new RangeError(`bad run id ${JSON.stringify(runId)}: want ${RUN_ID.source}`);
   if (input.executionArn !== undefined)
     await deps.store.putRunExecution(runId, input.executionArn, deps.now());
-  const objects = await deps.archive.list(ARCHIVE_PREFIX);
-  const lastModifiedByDay = new Map<string, number>();
-  for (const object of objects) {
-    const day = DAY_OF_KEY.exec(object.key)?.[1];
-    if (day !== undefined)
-      lastModifiedByDay.set(day, Math.max(lastModifiedByDay.get(day) ?? 0, object.lastModified));
-  }
   const catalog = deps.views[0]?.events;
   if (catalog === undefined) throw new Error('no views to plan');
   const views: ViewPlan[] = [];
   const daysRead = new Set<string>();
   for (const view of deps.views) {
     const manifest = await deps.store.getManifest(view.name);
+    const progress = await deps.store.getProgress(view.name, view.version);
+    const resumed = progress?.backfill && progress.committedAt === null ? progress : null;
     const width = BUCKET_WIDTH_MS[view.time.bucket];
     const settled = startedAt - deps.settleMs;
     const backfill =
-      manifest === null || manifest.version !== view.version || (input.backfill ?? []).includes(view.name);
+      manifest === null ||
+      manifest.version !== view.version ||
+      (input.backfill ?? []).includes(view.name) ||
+      resumed !== null;
     // The watermark never moves back: buckets once served exact stay exact.
     const watermark = Math.max(settled - (settled % width), backfill ? 0 : (manifest?.watermark ?? 0));
-    const lastDay = dayOf(Math.max(0, watermark - 1));
-    const dirty = [...lastModifiedByDay.entries()]
-      .filter(([day, lastModified]) => {
-        if (day > lastDay || watermark === 0) return false;
-        if (backfill || manifest === null) return true;
-        // A run computes whole days, buckets past its watermark included: a day needs another run only
-        // if it was never computed or received objects since the last run started.
-        return manifest.days[day] === undefined || lastModified >= manifest.lastRunStartedAt;
-      })
-      .map(([day]) => day);
-    const dayRanges = dayRangesOf(dirty);
-    const days = daysOf(dayRanges);
-    for (const day of days) daysRead.add(day);
-    views.push({
-      view: view.name,
-      version: view.version,
-      watermark,
-      previousWatermark: backfill ? null : (manifest?.watermark ?? null),
-      expectedRevision: manifest?.revision ?? 0,
-      dayRanges,
-      dayCount: days.length,
-      backfill,
-      sql: compileSql(view, { days }),
-    });
+    const lastDay = watermark === 0 ? '' : dayOf(watermark - 1);
+    // A run computes whole days, buckets past its watermark included: a day needs another run only if
+    // its archive received objects since the last run started, or the watermark newly covers it.
+    const horizonDays = view.events.dedupeHorizonDays;
+    const scope: DayScope =
+      resumed !== null
+        ? { lastDay, allAfter: resumed.loadedThrough, changedSince: resumed.loadedAsOf, horizonDays }
+        : backfill || manifest === null
+          ? { lastDay, allAfter: '', changedSince: null, horizonDays }
+          : {
+              lastDay,
+              allAfter: manifest.watermark === 0 ? '' : dayOf(manifest.watermark - 1),
+              changedSince: manifest.lastRunStartedAt,
+              horizonDays,
+            };
+    const runDays = await scopeDays(
+      deps.store,
+      scope,
+      '',
+      backfill ? deps.daysPerLoad * deps.loadsPerRun : Number.POSITIVE_INFINITY,
+    );
+    const daysTotal =
+      !backfill || lastDay === '' ? runDays.length : await deps.store.countArchiveDays(lastDay);
+    if (resumed !== null)
+      await deps.store.resumeProgress(view.name, view.version, runId, daysTotal, deps.now());
+    else
+      await deps.store.startProgress({
+        view: view.name,
+        version: view.version,
+        runId,
+        backfill,
+        startedAt,
+        daysTotal,
+        now: deps.now(),
+      });
+    for (const day of runDays) daysRead.add(day);
+    views.push(
+      chunkPlan(
+        view,
+        {
+          view: view.name,
+          version: view.version,
+          watermark,
+          previousWatermark: backfill ? null : (manifest?.watermark ?? null),
+          expectedRevision: manifest?.revision ?? 0,
+          backfill,
+          runStartedAt: startedAt,
+          scope,
+        },
+        runDays.slice(0, deps.daysPerLoad),
+        0,
+        { days: 0, rows: 0 },
+      ),
+    );
   }
   deps.logger.info('batch run planned', {
     runId,
-    views: views.map(({ view, watermark, dayCount, dayRanges, backfill }) => ({
+    views: views.map(({ view, watermark, dayCount, backfill, scope }) => ({
       view,
       watermark,
-      days: dayCount,
-      dayRanges: dayRanges.length,
+      firstLoadDays: dayCount,
       backfill,
+      scope,
     })),
   });
-  return { runId, startedAt, views, skippedLines: { sql: skippedLinesSql(catalog, [...daysRead]) } };
+  return {
+    runId,
+    startedAt,
+    views,
+    // Ranges, not days: the count's SQL stays as small as a view's however scattered the days.
+    skippedLines: { sql: skippedLinesSql(catalog, daysOf(dayRangesOf(daysRead))) },
+  };
 }
 
 /** What the state machine passes: its input, and the execution's ARN from the context object. */

@@ -2,6 +2,8 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
+import { archiveMarkerFunction } from '../../functions/batch/marker';
+import { FUNCTION_METADATA_KEY } from '../../functions/commons/function';
 import {
   ATHENA_TRANSIENT_ERRORS,
   BATCH_STATES,
@@ -9,7 +11,9 @@ import {
   RUN_INCOMPLETE_ERROR,
 } from '../../lib/batch-layer';
 import { DriftlessStack } from '../../lib/stack';
+import { eventRulesOf, matchesPattern, objectCreatedEvent } from '../../local/eventbridge';
 import {
+  archiveLocationOf,
   type CloudFormationTemplate,
   functionNameOfArn,
   LocalNames,
@@ -37,6 +41,8 @@ type State = {
   Retry?: Retrier[];
   Catch?: { ErrorEquals: string[]; Next: string; ResultPath?: string }[];
   Choices?: { Variable: string; IsNull?: boolean; Next: string }[];
+  Parameters?: Record<string, unknown>;
+  OutputPath?: string;
   Default?: string;
   Error?: string;
   CausePath?: string;
@@ -133,6 +139,7 @@ describe('batch state machine', () => {
 
   it('routes its tasks to the five batch functions (nodejs24.x, arm64), one per step', () => {
     const functions = template.findResources('AWS::Lambda::Function', {
+      Metadata: { [FUNCTION_METADATA_KEY]: Match.stringLikeRegexp('^batch-') },
       Properties: {
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
@@ -246,10 +253,111 @@ describe('batch state machine', () => {
     }
   });
 
+  it('loops each view over its days: after each Load, back to Query with the next load Load planned, until none', () => {
+    // Prepare
+    const inner = definition.States[BATCH_STATES.perView]?.ItemProcessor?.States ?? {};
+    // Act
+    const moreDays = inner[inner[BATCH_STATES.load]?.Next ?? ''];
+    const [done, ...others] = moreDays?.Choices ?? [];
+    const next = inner[moreDays?.Default ?? ''];
+    // Assess
+    expect(inner[BATCH_STATES.load]?.ResultPath).toBe('$.loaded');
+    expect(moreDays?.Type).toBe('Choice');
+    expect(others).toEqual([]);
+    expect(done).toMatchObject({ Variable: '$.loaded.next', IsNull: true });
+    expect(inner[done?.Next ?? '']).toMatchObject({ Type: 'Pass', OutputPath: '$.loaded', End: true });
+    expect(next).toMatchObject({
+      Type: 'Pass',
+      Parameters: { 'runId.$': '$.runId', 'view.$': '$.loaded.next' },
+      Next: BATCH_STATES.query,
+    });
+  });
+
   it('is started hourly by an EventBridge Scheduler schedule', () => {
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(1 hour)',
       Target: Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('StateMachine') } }),
     });
+  });
+});
+
+describe('archive markers', () => {
+  const markerId = Object.keys(
+    template.findResources('AWS::Lambda::Function', {
+      Metadata: { [FUNCTION_METADATA_KEY]: archiveMarkerFunction.name },
+    }),
+  )[0] as string;
+  const [queueId] = Object.keys(template.findResources('AWS::SQS::Queue', {})).filter((id) =>
+    id.startsWith('BatchLostArchiveMarkers'),
+  );
+
+  it('has the archive bucket announce its objects to EventBridge by its own setting, with no custom resource', () => {
+    // Prepare
+    const archiveBucket = Object.keys(template.findResources('AWS::S3::Bucket')).find((id) =>
+      id.startsWith('ArchiveBucket'),
+    );
+    // Act
+    const notified = template.findResources('AWS::S3::Bucket', {
+      Properties: { NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } } },
+    });
+    // Assess
+    expect(Object.keys(notified)).toEqual([archiveBucket]);
+    template.resourceCountIs('Custom::S3BucketNotifications', 0);
+  });
+
+  it("routes the archive bucket's Object Created events under events/ to the marker, retried, then to a queue", () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: {
+          bucket: { name: [{ Ref: Match.stringLikeRegexp('^ArchiveBucket') }] },
+          object: { key: [{ prefix: 'events/' }] },
+        },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [markerId, 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+          RetryPolicy: Match.objectLike({ MaximumEventAgeInSeconds: 86_400 }),
+        }),
+      ],
+    });
+  });
+
+  it("sends the marker's failed invocations, after Lambda's retries, to the same queue", () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: markerId },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+    });
+  });
+
+  it('alarms as soon as the queue holds an event the marker gave up on', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it('is matched locally as EventBridge matches it: objects under events/ of the archive bucket only', () => {
+    // Prepare
+    const names = new LocalNames(templateJson);
+    const [rule, ...others] = eventRulesOf(templateJson, names);
+    const archive = archiveLocationOf(templateJson, names).bucket;
+    const event = (bucket: string, key: string) =>
+      objectCreatedEvent(bucket, { key, body: 'x' }, new Date(), 0);
+    // Act
+    const matched = [
+      event(archive, 'events/dt=2024-05-01/delivery.gz'),
+      event(archive, 'errors/processing-failed/2024-05-01/delivery.gz'),
+      event('another-bucket', 'events/dt=2024-05-01/delivery.gz'),
+    ].map((candidate) => matchesPattern(rule?.pattern ?? {}, candidate));
+    // Assess
+    expect(others).toEqual([]);
+    expect(rule?.targets).toEqual([archiveMarkerFunction.name]);
+    expect(matched).toEqual([true, false, false]);
   });
 });

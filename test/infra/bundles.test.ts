@@ -24,6 +24,7 @@ import { orderEvents } from '../../events';
 import { executionArnOf } from '../../functions/adapters/batch-runner';
 import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
+import { archiveMarkerFunction } from '../../functions/batch/marker';
 import type { DriftReport } from '../../functions/batch/reconcile';
 import { METRICS_NAMESPACE, SERVICES } from '../../functions/commons/metrics';
 import {
@@ -38,6 +39,7 @@ import {
 import { FUNCTION_DEFINITIONS } from '../../functions/definitions';
 import { matchApiMethod } from '../../local/api-server';
 import { createStream, createTable, type Emulators, startEmulators } from '../../local/emulators';
+import { objectCreatedEvent } from '../../local/eventbridge';
 import {
   archiveLocationOf,
   functionNameOfArn,
@@ -551,6 +553,31 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
         gzipSync(Buffer.concat(lines)),
       );
     }
+  });
+
+  it('archive marker: records the day of each archive object from its EventBridge "Object Created" event', async () => {
+    // Prepare: the objects delivered above, announced as S3 announces them to EventBridge
+    const marker = functionNamed(archiveMarkerFunction.name);
+    const archive = archiveLocationOf(stack.template, stack.names);
+    const objects = await s3.list(archive.bucket, archive.prefix);
+    // Act
+    for (const [index, object] of objects.entries())
+      await invoke(
+        marker,
+        'EventBridge "Object Created" events of the delivered archive objects',
+        objectCreatedEvent(
+          archive.bucket,
+          { key: object.key, body: await s3.get(archive.bucket, object.key) },
+          new Date(),
+          index,
+        ),
+      );
+    // Assess: the batch runs below find these days through the markers
+    const store = new DynamoBatchStore(emulators.dynamo, marker.environment.TABLE_NAME as string);
+    expect(objects.length).toBeGreaterThan(0);
+    expect(await store.archiveDays('', '9999-12-31')).toEqual(
+      [...new Set(ACCEPTED.map((record) => dayOf(record.ts as number)))].sort(),
+    );
   });
 
   it('batch: two runs of the synthesized state machine load exact views from the archive and reconcile with the speed layer', async () => {

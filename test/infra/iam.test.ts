@@ -85,6 +85,28 @@ describe('IAM policies', () => {
     expect(problems.join('\n')).toMatch(/dynamodb:GetItem on arn:\$\{AWS::Partition\}:dynamodb:.*:table\/\*/);
   });
 
+  it("lets no batch function list the archive: the days come from markers; Athena's queries (run as the state machine) read it", () => {
+    // Prepare
+    const resources = template.toJSON().Resources as Record<string, Resource>;
+    const archive = Object.keys(resources).find(
+      (id) => id.startsWith('ArchiveBucket') && resources[id]?.Type === 'AWS::S3::Bucket',
+    );
+    // Act
+    const listing = policyStatements(template)
+      .filter(({ source }) => source.startsWith('Batch') && !source.startsWith('BatchStateMachineRole'))
+      .filter(({ statement }) => [statement.Action].flat().includes('s3:ListBucket'))
+      .flatMap(({ source, statement }) =>
+        [statement.Resource]
+          .flat()
+          .map(renderIntrinsics)
+          .filter((resource) => resource.startsWith(`\${${archive}.`))
+          .map((resource) => `${source}: ${resource}`),
+      );
+    // Assess
+    expect(archive).toBeDefined();
+    expect(listing).toEqual([]);
+  });
+
   it('never lets the state machine read other buckets, as the Athena task L2 would (s3 on *)', () => {
     const machineStatements = policyStatements(template).filter(({ source }) =>
       source.startsWith('BatchStateMachineRole'),

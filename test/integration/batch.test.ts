@@ -1,8 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { rm } from 'node:fs/promises';
+import { rm, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
@@ -11,15 +13,17 @@ import {
   type Manifest,
   type VersionEntry,
 } from '../../functions/adapters/dynamo-batch-store';
-import type { ObjectStore } from '../../functions/adapters/object-store';
 import { type QueryEngine, QueryFailedError } from '../../functions/adapters/query-engine';
 import { archiveTransformFunction } from '../../functions/archive/firehose-transform';
 import { cleanup } from '../../functions/batch/cleanup';
 import { batchDeps, batchFunctions } from '../../functions/batch/context';
 import { daysOf, MAX_DAY_RANGES } from '../../functions/batch/days';
 import type { BatchDeps } from '../../functions/batch/deps';
-import { plan, type RunPlan } from '../../functions/batch/plan';
+import type { LoadInput } from '../../functions/batch/load';
+import { archiveMarkerFunction } from '../../functions/batch/marker';
+import { plan, type ViewPlan } from '../../functions/batch/plan';
 import type { DriftReport } from '../../functions/batch/reconcile';
+import type { Platform } from '../../functions/commons/platform';
 import {
   BUCKET_WIDTH_MS,
   caseWhen,
@@ -38,6 +42,7 @@ import { BATCH_STATES, RUN_INCOMPLETE_ERROR } from '../../lib/batch-layer';
 import { stageConfigSchema } from '../../lib/config';
 import { batchTargetOver, type LocalRunOptions, runBatchLocally } from '../../local/batch-runner';
 import { createStream } from '../../local/emulators';
+import { LocalEventBridge } from '../../local/eventbridge';
 import { localFirehose } from '../../local/firehose';
 import { KinesisConsumer } from '../../local/kinesis-consumer';
 import { bucketDir, localPlatform } from '../../local/platform';
@@ -53,7 +58,7 @@ import { views as demoViews } from '../../views';
 import { tempDir } from '../support/archive';
 import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
 import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
-import { synthesizeStack } from '../support/template';
+import { policyStatements, synthesizeStack } from '../support/template';
 import { waitFor } from '../support/wait';
 
 const HOUR = 3_600_000;
@@ -75,34 +80,61 @@ const template = synthesizeTemplate(stageConfigSchema.parse({ settleMinutes: 0 }
 /**
  * A fresh table, buckets folder and DuckDB engine; the batch functions' dependencies built by their
  * factory from the environment the template gives them; events reach the archive through the local
- * Firehose and the transform function, as configured in the template.
+ * Firehose and the transform function, as configured in the template, and each archive object's
+ * "Object Created" event reaches the archive marker through the template's EventBridge rule.
  */
 async function setUp(views: readonly ViewDefinition[] = demoViews) {
   const table = await fixture.newTable();
   const dir = await tempDir('batch');
   const names = new LocalNames(template, { table });
   const engine = await DuckDbQueryEngine.open(orderEvents);
+  const archiveBucket = archiveLocationOf(template, names).bucket;
+  let eventBridge: LocalEventBridge | undefined;
+  /** Every listing of the archive bucket, by anyone: a plan must make none. */
+  const listings: string[] = [];
   const platform = localPlatform({
     dynamo: fixture.dynamo,
     kinesis: fixture.kinesis,
     bucketsDir: dir,
     engine,
+    objectCreated: (bucket, object) => (eventBridge as LocalEventBridge).objectCreated(bucket, object),
   });
-  await engine.useArchive(bucketDir(dir, archiveLocationOf(template, names).bucket));
+  const counted: Platform = {
+    ...platform,
+    bucket: (name) => {
+      const store = platform.bucket(name);
+      if (name !== archiveBucket) return store;
+      return {
+        put: (key, body, type) => store.put(key, body, type),
+        get: (key) => store.get(key),
+        list: (prefix) => {
+          listings.push(prefix);
+          return store.list(prefix);
+        },
+      };
+    },
+  };
+  eventBridge = LocalEventBridge.fromTemplate(template, names, {
+    functions: new Map([
+      [archiveMarkerFunction.name, buildFunction(template, archiveMarkerFunction, counted, names)],
+    ]),
+  });
+  await engine.useArchive(bucketDir(dir, archiveBucket));
   const config = batchFunctions.plan.config(environmentOf(template, batchFunctions.plan, names));
   const deps: BatchDeps = {
-    ...batchDeps(config, platform),
+    ...batchDeps(config, counted),
     views,
     // Clean-up tests choose their grace; the stage's (at least 121 minutes) would hide the versions.
     graceMs: 0,
     logger: quietLogger(),
     metrics: quietMetrics(),
   };
+  const archive = counted.bucket(archiveBucket);
   const delivery = deliveryOf(template, names);
   const firehose = localFirehose(
     delivery,
-    buildFunction(template, archiveTransformFunction, platform, names),
-    platform.bucket(delivery.bucket),
+    buildFunction(template, archiveTransformFunction, counted, names),
+    counted.bucket(delivery.bucket),
   );
   const send = async (orders: readonly (Order | string)[]) => {
     await firehose(
@@ -123,6 +155,12 @@ async function setUp(views: readonly ViewDefinition[] = demoViews) {
   };
   return {
     deps,
+    /** The archive bucket, as S3 would have it: a put announces the object to EventBridge. */
+    archive,
+    archiveDir: bucketDir(dir, archiveBucket),
+    quarantine: counted.bucket('quarantine'),
+    listings,
+    eventBridge,
     send,
     firehose,
     close,
@@ -135,12 +173,16 @@ const runBatch = (deps: BatchDeps, options?: LocalRunOptions) =>
   runBatchLocally(batchTargetOver(deps, template), { retryIntervalMs: 0, ...options });
 
 /** Counts orders in the speed layer, as the speed handler would. */
-async function speedProcess(deps: BatchDeps, orders: readonly Order[]) {
+async function speedProcess(
+  env: Awaited<ReturnType<typeof setUp>>,
+  deps: BatchDeps,
+  orders: readonly Order[],
+) {
   const processor = new SpeedProcessor({
     catalog: orderEvents,
     views: deps.views,
     store: deps.speed,
-    quarantine: new Quarantine(deps.archive),
+    quarantine: new Quarantine(env.quarantine),
     logger: quietLogger(),
     metrics: quietMetrics(),
     retentionMs: 72 * HOUR,
@@ -235,12 +277,12 @@ describe('local archiver', () => {
     });
     // Act
     consumer.start();
-    await waitFor(async () => consumer.idle && (await env.deps.archive.list('events/')).length > 0, {
+    await waitFor(async () => consumer.idle && (await env.archive.list('events/')).length > 0, {
       what: 'the archive',
     });
     await consumer.stop();
     // Assess
-    const keys = (await env.deps.archive.list('events/')).map((object) => object.key);
+    const keys = (await env.archive.list('events/')).map((object) => object.key);
     expect(keys.every((key) => /^events\/dt=\d{4}-\d{2}-\d{2}\/shardId-\d+-\d+\.json\.gz$/.test(key))).toBe(
       true,
     );
@@ -293,11 +335,39 @@ describe('batch layer: the synthesized state machine run locally', () => {
     const revenue = await env.deps.store.getManifest('revenue');
     const lateDay = new Date(late.ts).toISOString().slice(0, 10);
     expect(revenue?.days[lateDay]).toBe(revenue?.lastRunId);
+    // The late day, and the day after it (within the dedupe horizon its copies could change), are recomputed.
+    const dayAfter = new Date(late.ts + DAY).toISOString().slice(0, 10);
+    expect(revenue?.days[dayAfter]).toBe(revenue?.lastRunId);
     const untouched = Object.entries(revenue?.days ?? {}).filter(
-      ([day]) => day !== lateDay && day < new Date(today).toISOString().slice(0, 10),
+      ([day]) => day !== lateDay && day !== dayAfter && day < new Date(today).toISOString().slice(0, 10),
     );
     expect(untouched.every(([, version]) => version !== revenue?.lastRunId)).toBe(true);
     expect(result).toBeDefined();
+    await env.close();
+  });
+
+  it('recomputes the days after a changed day within the dedupe horizon: a late copy on an earlier day moves the count', async () => {
+    // Prepare: run 1 counts an order on its day; a copy of it, a day earlier, arrives afterwards
+    const env = await setUp();
+    const orders: Order[] = ordersOver(4, 10);
+    const laterCopy: Order = {
+      id: 'resent',
+      ts: today - 2 * DAY + 5 * HOUR,
+      country: 'US',
+      amount: 4_100,
+      status: 'paid',
+    };
+    await env.send([...orders, laterCopy]);
+    await runBatch(env.deps);
+    const earlierCopy: Order = { ...laterCopy, ts: today - 3 * DAY + 7 * HOUR, amount: 3_900 };
+    // Act: only the earlier day received objects since run 1
+    await env.send([earlierCopy]);
+    await runBatch(env.deps);
+    // Assess: the earlier copy counts and the later one no longer does (one copy within the horizon)
+    await expectExact(env.deps, [...orders, laterCopy, earlierCopy]);
+    const revenue = await env.deps.store.getManifest('revenue');
+    const dayAfter = new Date(laterCopy.ts).toISOString().slice(0, 10);
+    expect(revenue?.days[dayAfter]).toBe(revenue?.lastRunId);
     await env.close();
   });
 
@@ -345,10 +415,11 @@ describe('batch layer: the synthesized state machine run locally', () => {
     // Assess: a reader that fetched the previous manifest can still read the replaced version
     expect((await env.deps.store.getManifest('revenue'))?.days[lateDay]).not.toBe(replacedVersion);
     expect(await readReplaced()).toEqual(rowsBefore);
-    expect(await cleanup(at(replaced + grace - 1))).toMatchObject({ versionsDeleted: 0, versionsKept: 1 });
+    // Run 2 replaced the late day and the day after it (the dedupe horizon): two versions kept, then deleted.
+    expect(await cleanup(at(replaced + grace - 1))).toMatchObject({ versionsDeleted: 0, versionsKept: 2 });
     expect(await readReplaced()).toEqual(rowsBefore);
     // ...until the grace period after the replacement has passed
-    expect(await cleanup(at(replaced + grace))).toMatchObject({ versionsDeleted: 1, versionsKept: 0 });
+    expect(await cleanup(at(replaced + grace))).toMatchObject({ versionsDeleted: 2, versionsKept: 0 });
     expect(await readReplaced()).toEqual([]);
     const versions = await env.deps.store.listVersions('revenue');
     expect(versions.some((entry) => entry.batchVersion === replacedVersion && entry.day === lateDay)).toBe(
@@ -480,7 +551,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
     expect(versions.every((entry) => entry.viewVersion === 2)).toBe(true);
     // and from then on, speed (running v2) and batch agree on new events
     const newer = recentOrders(now, 'after-fix-');
-    await speedProcess(fixed, newer);
+    await speedProcess(env, fixed, newer);
     await env.send(newer);
     await runBatch(fixed, { input: { now } });
     const [report] = (await env.deps.store.latestDriftReports('revenue', 1)) as DriftReport[];
@@ -498,7 +569,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
     await runBatch(env.deps, { input: { now: now - 6 * HOUR } });
     const manifest = await env.deps.store.getManifest('orders_per_minute');
     const newer = recentOrders(now, 'n');
-    await speedProcess(env.deps, newer);
+    await speedProcess(env, env.deps, newer);
     await env.send(newer);
     // Act
     const result = (await runBatch(env.deps, { input: { now } })) as unknown;
@@ -561,7 +632,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
       await env.send(ordersOver(3, 10));
       await runBatch(env.deps, { aroundStep, input: { now: now - 6 * HOUR } });
       const newer = recentOrders(now, 'n');
-      await speedProcess(env.deps, newer);
+      await speedProcess(env, env.deps, newer);
       const late = { id: 'late', ts: today - 2 * DAY + HOUR, country: 'US', amount: 5, status: 'paid' };
       await env.send([...newer, late]);
       await runBatch(env.deps, { aroundStep, input: { now } });
@@ -663,6 +734,7 @@ describe('batch layer: one view failing holds back no other', () => {
         step: 'Query',
         error: 'States.TaskFailed',
         cause: expect.stringContaining('injected: COLUMN_NOT_FOUND'),
+        backfill: null,
       },
     ]);
     await env.close();
@@ -689,7 +761,7 @@ describe('batch layer: archive lines that cannot be read', () => {
       '{"id":"cut-short","ts":',
       `{"id":"s\\ud800y","ts":${today - DAY + 2 * HOUR},"country":"US","amount":5,"status":"paid"}`,
     ];
-    await env.deps.archive.put(key, gzipSync(`${lines.join('\n')}\n`));
+    await env.archive.put(key, gzipSync(`${lines.join('\n')}\n`));
     const run = await runBatch(env.deps, { input: { runId: 'run-malformed' } }).then(
       () => null,
       (error: Error) => error,
@@ -834,7 +906,7 @@ function measuredBytes(item: Record<string, AttributeValue>): number {
 describe('batch layer: payloads that do not grow with history', () => {
   const revenue = demoViews[0] as ViewDefinition;
 
-  /** The plan of a run over `days` days of history, every other one dirty since the last run. */
+  /** The plan of a run over `days` days of history, every other one marked since the last run started. */
   async function planOver(env: Awaited<ReturnType<typeof setUp>>, days: number) {
     const lastRunStartedAt = Date.now() - HOUR;
     const history = Array.from({ length: days }, (_, index) =>
@@ -853,14 +925,18 @@ describe('batch layer: payloads that do not grow with history', () => {
     const table = await fixture.newTable();
     const store = new DynamoBatchStore(fixture.dynamo, table);
     await store.commitManifest(manifest, 0);
-    const archive = Object.create(env.deps.archive) as ObjectStore;
-    archive.list = async () =>
-      history.map((day, index) => ({
-        key: `events/dt=${day}/object.gz`,
-        lastModified: index % 2 === 0 ? lastRunStartedAt + 1 : lastRunStartedAt - 1,
-        size: 1,
-      }));
-    return plan({ ...env.deps, store, archive, views: [revenue] }, { now: today + 2 * HOUR });
+    // Marked as the marker marks: every other day last marked since the last run started.
+    const limit = pLimit(8);
+    await Promise.all(
+      history.map((day, index) =>
+        limit(() => {
+          const markedAt = index % 2 === 0 ? lastRunStartedAt + 1 : lastRunStartedAt - 1;
+          return store.markArchiveDay(day, markedAt, markedAt);
+        }),
+      ),
+    );
+    const planned = await plan({ ...env.deps, store, views: [revenue] }, { now: today + 2 * HOUR });
+    return { planned, progress: await store.getProgress(revenue.name, revenue.version) };
   }
 
   it('plans ten years of scattered late days in a payload no larger than for one year', async () => {
@@ -870,12 +946,15 @@ describe('batch layer: payloads that do not grow with history', () => {
     // Act
     const tenYears = await planOver(env, 3_650);
     // Assess
-    expect(tenYears.views[0]?.dayCount).toBeGreaterThanOrEqual(1_825);
-    expect(JSON.stringify(tenYears).length).toBeLessThanOrEqual(JSON.stringify(oneYear).length + 16);
+    // Every other day changed, and each marks the day after it (the dedupe horizon): every day.
+    expect(tenYears.progress?.daysTotal).toBe(3_650);
+    expect(JSON.stringify(tenYears.planned).length).toBeLessThanOrEqual(
+      JSON.stringify(oneYear.planned).length + 16,
+    );
     await env.close();
-  });
+  }, 60_000);
 
-  it('recomputes every dirty day of a scattered history, and the days between them, exactly', async () => {
+  it('recomputes every dirty day of a scattered history exactly, no load over its days per load', async () => {
     // Prepare: 80 days of history, then late events on every other day: 40 separate dirty days
     const env = await setUp([revenue]);
     const orders = ordersOver(80, 2);
@@ -889,15 +968,287 @@ describe('batch layer: payloads that do not grow with history', () => {
       status: 'paid',
     }));
     await env.send(late);
-    let planned: RunPlan | undefined;
+    const loads: ViewPlan[] = [];
     // Act
-    await runBatch(env.deps, { onPlan: (runPlan) => (planned = runPlan) });
+    await runBatch(env.deps, { onTask: (state, input) => loadedBy(loads, state, input) });
     // Assess
-    const ranges = planned?.views[0]?.dayRanges ?? [];
-    expect(ranges.length).toBeLessThanOrEqual(MAX_DAY_RANGES);
-    const days = new Set(daysOf(ranges));
+    expect(loads.every((load) => load.dayRanges.length <= MAX_DAY_RANGES)).toBe(true);
+    expect(Math.max(...loads.map((load) => load.dayCount))).toBeLessThanOrEqual(env.deps.daysPerLoad);
+    const days = new Set(loads.flatMap((load) => daysOf(load.dayRanges)));
     expect(late.every((order) => days.has(new Date(order.ts).toISOString().slice(0, 10)))).toBe(true);
     await expectExact(env.deps, [...orders, ...late]);
+    await env.close();
+  });
+});
+
+/** Collects the view plan of each Load task a run executes. */
+function loadedBy(loads: ViewPlan[], state: string, input: unknown) {
+  if (state === BATCH_STATES.load) loads.push((input as LoadInput).view);
+}
+
+const dayName = (ts: number) => new Date(ts).toISOString().slice(0, 10);
+
+describe('batch layer: dirty days from the archive markers', () => {
+  it('plans and runs without listing the archive', async () => {
+    // Prepare
+    const env = await setUp();
+    const orders = ordersOver(3, 10);
+    await env.send(orders);
+    await runBatch(env.deps);
+    const late: Order = { id: 'late', ts: today - 2 * DAY + HOUR, country: 'FR', amount: 9, status: 'paid' };
+    await env.send([late]);
+    // Act
+    await runBatch(env.deps);
+    // Assess
+    expect(env.listings).toEqual([]);
+    await expectExact(env.deps, [...orders, late]);
+    await env.close();
+  });
+
+  it("marks each day the archive receives an object, from S3's Object Created event through the template's rule", async () => {
+    // Prepare
+    const env = await setUp();
+    const days = [dayName(today - 3 * DAY), dayName(today - DAY)];
+    // Act
+    for (const day of days) await env.archive.put(`events/dt=${day}/delivery-1.gz`, gzipSync('{}\n'));
+    await env.archive.put(`events/dt=${days[0]}/delivery-2.gz`, gzipSync('{}\n'));
+    // Assess
+    expect(await env.deps.store.archiveDays('', '9999-12-31')).toEqual(days);
+    await env.close();
+  });
+
+  it('marks no day for objects outside events/, such as Firehose errors', async () => {
+    // Prepare
+    const env = await setUp();
+    // Act
+    await env.archive.put(`errors/processing-failed/${dayName(today)}/delivery-1.gz`, gzipSync('{}\n'));
+    // Assess
+    expect(await env.deps.store.archiveDays('', '9999-12-31')).toEqual([]);
+    await env.close();
+  });
+
+  it('recomputes a day whose object was announced after the last run started, however old the object', async () => {
+    // Prepare: a committed run, then an object whose S3 time is before that run (a slow delivery)
+    const env = await setUp([demoViews[0] as ViewDefinition]);
+    const orders = ordersOver(3, 10);
+    await env.send(orders);
+    await runBatch(env.deps);
+    const started = (await env.deps.store.getManifest('revenue'))?.lastRunStartedAt as number;
+    const late: Order = { id: 'slow', ts: today - 2 * DAY + HOUR, country: 'DE', amount: 11, status: 'paid' };
+    const key = `events/dt=${dayName(late.ts)}/slow-delivery.gz`;
+    await env.archive.put(key, gzipSync(`${JSON.stringify(late)}\n`));
+    const file = join(env.archiveDir, ...key.split('/'));
+    await utimes(file, new Date(started - HOUR), new Date(started - HOUR));
+    // Act
+    await runBatch(env.deps);
+    // Assess
+    await expectExact(env.deps, [...orders, late]);
+    await env.close();
+  });
+
+  it("marks days with only the marker function's grant in AWS (UpdateItem on the table)", async () => {
+    // Prepare
+    const { template: synthesized } = synthesizeStack();
+    const granted = policyStatements(synthesized)
+      .filter(({ source }) => source.startsWith('BatchArchiveMarkerFunctionRole'))
+      .flatMap(({ statement }) => [statement.Action ?? []].flat())
+      .filter((action) => action.startsWith('dynamodb:'));
+    const env = await setUp();
+    const called = new Set<string>();
+    fixture.dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        called.add(`dynamodb:${context.commandName?.replace(/Command$/, '')}`);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordMarkerActions' },
+    );
+    // Act
+    try {
+      await env.archive.put(`events/dt=${dayName(today - DAY)}/delivery-1.gz`, gzipSync('{}\n'));
+    } finally {
+      fixture.dynamo.middlewareStack.remove('recordMarkerActions');
+    }
+    // Assess
+    expect([...called]).toEqual(['dynamodb:UpdateItem']);
+    expect(granted).toEqual(['dynamodb:UpdateItem']);
+    await env.close();
+  });
+});
+
+describe('batch layer: a backfill runs day by day and resumes', () => {
+  const order = fieldsOf(orderEvents);
+  const v1 = defineView(orderEvents, {
+    name: 'revenue',
+    version: 1,
+    bucket: 'hour',
+    groupBy: ['country'],
+    measures: { revenue: sum(order.amount), orders: count() },
+  });
+  const v2 = defineView(orderEvents, {
+    name: 'revenue',
+    version: 2,
+    bucket: 'hour',
+    groupBy: ['country'],
+    measures: {
+      revenue: sum(caseWhen(order.status.eq('refunded'), order.amount.times(-1)).else(order.amount)),
+      orders: count(),
+    },
+  });
+  const history = Array.from({ length: 6 }, (_, index) => dayName(today - (6 - index) * DAY));
+
+  /** Six days committed as v1, then v2 deployed: its backfill loads two days at a time. */
+  async function deployV2(loadsPerRun?: number) {
+    const env = await setUp([v1]);
+    const orders = ordersOver(6, 8);
+    await env.send(orders);
+    await runBatch(env.deps, { input: { now: Date.now() - 8 * HOUR } });
+    const fixed: BatchDeps = {
+      ...env.with([v2]),
+      daysPerLoad: 2,
+      loadsPerRun: loadsPerRun ?? env.deps.loadsPerRun,
+    };
+    return { env, orders, fixed };
+  }
+
+  /** A run of `deps`, with the days of each of its loads. */
+  async function loadsOf(deps: BatchDeps, runId?: string) {
+    const loads: ViewPlan[] = [];
+    const run = await runBatch(deps, {
+      ...(runId ? { input: { runId } } : {}),
+      onTask: (state, input) => loadedBy(loads, state, input),
+    }).then(
+      () => null,
+      (error: Error) => error,
+    );
+    return { run, days: loads.map((load) => daysOf(load.dayRanges)) };
+  }
+
+  it('loads a backfill at most its days per load at a time, in day order', async () => {
+    // Prepare
+    const { env, orders, fixed } = await deployV2();
+    // Act
+    const { run, days } = await loadsOf(fixed);
+    // Assess
+    expect(run).toBeNull();
+    expect(days).toEqual([history.slice(0, 2), history.slice(2, 4), history.slice(4, 6)]);
+    expect((await env.deps.store.getManifest('revenue'))?.version).toBe(2);
+    await expectExact(fixed, orders);
+    await env.close();
+  });
+
+  it('resumes a failed backfill after the last day it loaded', async () => {
+    // Prepare: the third load fails, once
+    const { env, orders, fixed } = await deployV2();
+    const store = fixed.store;
+    const failing = Object.create(store) as DynamoBatchStore;
+    failing.writeDay = async (...args) => {
+      if (args[2] === history[4]) throw new Error('injected: DynamoDB unavailable');
+      return store.writeDay(...args);
+    };
+    const failed = await loadsOf({ ...fixed, store: failing });
+    // Act
+    const resumed = await loadsOf(fixed);
+    // Assess
+    expect(failed.run).not.toBeNull();
+    expect(resumed.run).toBeNull();
+    expect(resumed.days).toEqual([history.slice(4, 6)]);
+    await expectExact(fixed, orders);
+    await env.close();
+  });
+
+  it("records how far a failed backfill came in the run's outcome", async () => {
+    // Prepare
+    const { env, fixed } = await deployV2();
+    const store = fixed.store;
+    const failing = Object.create(store) as DynamoBatchStore;
+    failing.writeDay = async (...args) => {
+      if (args[2] === history[4]) throw new Error('injected: DynamoDB unavailable');
+      return store.writeDay(...args);
+    };
+    // Act
+    await loadsOf({ ...fixed, store: failing }, 'run-failed-backfill');
+    // Assess
+    const [outcome] = (await env.deps.store.runOutcome('run-failed-backfill'))?.views ?? [];
+    expect(outcome).toMatchObject({
+      view: 'revenue',
+      status: 'failed',
+      step: 'Load',
+      backfill: { version: 2, daysDone: 4, daysTotal: 6, loadedThrough: history[3] },
+    });
+    await env.close();
+  });
+
+  it('serves the previous version, whole, while a backfill is under way', async () => {
+    // Prepare: one load per run, so the backfill takes three runs
+    const { env, orders, fixed } = await deployV2(1);
+    const before = await served(env.deps, v1);
+    // Act
+    const { run } = await loadsOf(fixed);
+    // Assess
+    expect(run).toBeNull();
+    expect(await served(env.deps, v1)).toEqual(before);
+    expect(before.rows).toEqual(sorted(exact(v1, orders, before.manifest?.watermark ?? 0)));
+    await env.close();
+  });
+
+  it("shows a backfill's progress in the run's outcome: days done of the total", async () => {
+    // Prepare
+    const { env, fixed } = await deployV2(1);
+    // Act
+    await loadsOf(fixed, 'run-part');
+    // Assess
+    const [outcome] = (await env.deps.store.runOutcome('run-part'))?.views ?? [];
+    expect(outcome).toMatchObject({
+      view: 'revenue',
+      status: 'backfilling',
+      days: 2,
+      backfill: { version: 2, daysDone: 2, daysTotal: 6, loadedThrough: history[1] },
+    });
+    expect(await env.deps.store.viewProgress('revenue', 2)).toMatchObject({
+      runId: 'run-part',
+      backfill: true,
+      daysDone: 2,
+      daysTotal: 6,
+      committedAt: null,
+    });
+    await env.close();
+  });
+
+  it('goes on over the next runs, keeping what it loaded through clean-up, then serves the new version', async () => {
+    // Prepare: clean-up runs with no grace after every run
+    const { env, orders, fixed } = await deployV2(1);
+    // Act
+    const runs = [await loadsOf(fixed), await loadsOf(fixed), await loadsOf(fixed)];
+    // Assess
+    expect(runs.map(({ days }) => days)).toEqual([
+      [history.slice(0, 2)],
+      [history.slice(2, 4)],
+      [history.slice(4, 6)],
+    ]);
+    expect((await env.deps.store.getManifest('revenue'))?.version).toBe(2);
+    await expectExact(fixed, orders);
+    await env.close();
+  });
+
+  it('reloads the days a resumed backfill loaded that changed since it began', async () => {
+    // Prepare: the first run loads two days; then a late event on the first of them
+    const { env, orders, fixed } = await deployV2(1);
+    await loadsOf(fixed);
+    const late: Order = {
+      id: 'late',
+      ts: Date.parse(history[0] as string) + HOUR,
+      amount: 3,
+      status: 'paid',
+    };
+    await env.send([late]);
+    // Act
+    const resumed = await loadsOf(fixed);
+    await loadsOf(fixed);
+    await loadsOf(fixed);
+    // Assess
+    // The changed day and the day after it (the dedupe horizon) first, then the backfill goes on.
+    expect(resumed.days).toEqual([[history[0], history[1]]]);
+    await expectExact(fixed, [...orders, late]);
     await env.close();
   });
 });

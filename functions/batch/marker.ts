@@ -1,0 +1,56 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { S3ObjectCreatedNotificationEvent } from 'aws-lambda';
+import { DynamoBatchStore } from '../adapters/dynamo-batch-store';
+import { requiredVariable } from '../commons/config';
+import { defineFunction } from '../commons/function';
+import { SERVICES } from '../commons/metrics';
+import { createPowertools } from '../commons/powertools';
+
+/** Firehose files events under this prefix of the archive bucket, one folder per event-time day. */
+export const ARCHIVE_EVENTS_PREFIX = 'events/';
+
+const DAY_OF_KEY = /^events\/dt=(\d{4}-\d{2}-\d{2})\//;
+
+/** The event-time day of an archive object's key (`events/dt=YYYY-MM-DD/...`), or null for any other key. */
+export function archiveDayOf(key: string): string | null {
+  const day = DAY_OF_KEY.exec(key)?.[1] ?? null;
+  return day !== null && !Number.isNaN(Date.parse(`${day}T00:00:00Z`)) ? day : null;
+}
+
+/**
+ * Records, for the batch layer's plan, that the archive received an object of its day: S3 sends an
+ * "Object Created" event to EventBridge for each object Firehose delivers, and a rule invokes this with
+ * it. The marking time is this function's clock, not the event's: a plan reads the days marked since
+ * the last run started, so an event delivered late is still found by the next run.
+ */
+export async function markArchiveObject(
+  store: DynamoBatchStore,
+  logger: Logger,
+  event: S3ObjectCreatedNotificationEvent,
+  now: number,
+): Promise<void> {
+  const key = event.detail.object.key;
+  const day = archiveDayOf(key);
+  if (day === null) {
+    // Not an event object (the rule filters on the prefix; the error prefix has no day folder).
+    logger.warn('archive object without an event day: not marked', { key });
+    return;
+  }
+  const objectAt = Date.parse(event.time);
+  await store.markArchiveDay(day, Number.isNaN(objectAt) ? now : objectAt, now);
+}
+
+/** The archive marker: an EventBridge rule's target for the archive bucket's "Object Created" events. */
+export const archiveMarkerFunction = defineFunction({
+  name: 'archive-marker',
+  handlerFile: 'functions/batch/marker-handler.ts',
+  // It records what the archive received: the archive's service, beside Firehose's transform.
+  service: SERVICES.archive,
+  environment: { TABLE_NAME: requiredVariable('TABLE_NAME', 'the DynamoDB table') },
+  build: (config, platform) => {
+    const { logger } = createPowertools(config);
+    const store = new DynamoBatchStore(platform.dynamo, config.TABLE_NAME);
+    return (event: S3ObjectCreatedNotificationEvent) =>
+      markArchiveObject(store, logger, event, platform.now());
+  },
+});
