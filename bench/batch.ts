@@ -6,11 +6,11 @@ import { orderEvents } from '../events';
 import { DuckDbQueryEngine } from '../functions/adapters/duckdb';
 import { transformRecords } from '../functions/archive/firehose-transform';
 import { batchDeps, batchFunctions } from '../functions/batch/context';
-import { daysOf } from '../functions/batch/days';
 import type { BatchDeps } from '../functions/batch/deps';
 import type { LoadInput } from '../functions/batch/load';
 import { archiveMarkerFunction } from '../functions/batch/marker';
 import type { Platform } from '../functions/commons/platform';
+import { daysInRanges, dedupeReadRanges } from '../functions/core';
 import { BATCH_STATES } from '../lib/batch-layer';
 import { batchTargetOver, runBatchLocally } from '../local/batch-runner';
 import { createTable, startEmulators } from '../local/emulators';
@@ -155,7 +155,12 @@ export async function benchBatch(options: { events: number; days: number; dataDi
       },
     });
     const seconds = (performance.now() - started) / 1000;
-    const days = new Set(loads.flatMap((load) => daysOf(load.view.dayRanges)));
+    // What the queries scan: each load's days and, as context for deduplication, the horizon's days before.
+    const days = new Set(
+      loads.flatMap((load) =>
+        daysInRanges(dedupeReadRanges(load.view.dayRanges, orderEvents.dedupeHorizonDays)),
+      ),
+    );
     const bytesRead = (await archiveFiles(archiveDir))
       .filter((file) => days.has(file.day))
       .reduce((total, file) => total + file.size, 0);
