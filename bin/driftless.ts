@@ -196,7 +196,12 @@ function printBatchRun(run: any): void {
         ? 'yes'
         : view.outcome?.status === 'failed'
           ? `failed in ${view.outcome.step}: ${view.outcome.error}`
-          : 'no',
+          : view.outcome?.status === 'backfilling'
+            ? 'backfilling (the next run goes on)'
+            : 'no',
+      backfill: view.outcome?.backfill
+        ? `${view.outcome.backfill.daysDone}/${view.outcome.backfill.daysTotal} days (through ${view.outcome.backfill.loadedThrough || '-'})`
+        : '',
       rowsCompared: view.drift?.rowsCompared ?? '',
       rowsDiffering: view.drift?.rowsDiffering ?? '',
       driftRatio: view.drift?.driftRatio ?? '',
