@@ -72,6 +72,7 @@ export interface BatchLayerProps {
 export const BATCH_STATES = {
   plan: 'Plan',
   countSkippedLines: 'CountSkippedLines',
+  findDistantCopies: 'FindDistantCopies',
   perView: 'QueryAndLoadEachView',
   query: 'Query',
   load: 'Load',
@@ -108,7 +109,8 @@ export const ATHENA_TRANSIENT_ERRORS = ['Athena.TooManyRequestsException', 'Athe
 
 /**
  * The batch layer: an EventBridge Scheduler schedule starts a Step Functions Standard workflow that
- * plans the run, runs each view's compiled SQL on Athena and loads the results as new versions (a
+ * plans the run, counts the archive lines it cannot read and finds the ids counted more than once (its
+ * data-quality report), runs each view's compiled SQL on Athena and loads the results as new versions (a
  * bounded number of days at a time, looping until the view's days are loaded), flips the manifests,
  * reconciles with the speed layer and cleans up. The days to read come from archive markers: S3 sends
  * each new archive object's "Object Created" event to EventBridge, and a rule invokes the marker
@@ -236,7 +238,7 @@ export class BatchLayer extends Construct {
     table.grant(load, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query', 'dynamodb:UpdateItem');
     this.grantQueryResults(load, archive, workGroupArn, resultsPrefix);
     table.grant(commit, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
-    // Commit reads the skipped-lines count, as Load reads a view's rows.
+    // Commit reads the skipped-lines count and the distant copies, as Load reads a view's rows.
     this.grantQueryResults(commit, archive, workGroupArn, resultsPrefix);
     table.grant(reconcile, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
     table.grant(
@@ -341,13 +343,22 @@ export class BatchLayer extends Construct {
     });
     perView.itemProcessor(query.next(loadView).next(moreDays));
 
+    // The ids counted more than once (copies further apart than the dedupe horizon) on the days the
+    // run recomputes, for its data-quality report. A failed report fails no view: Commit records why,
+    // and the run ends incomplete.
+    const findDistantCopies = athenaQuery(
+      BATCH_STATES.findDistantCopies,
+      '$.distantCopies.sql',
+      '$.distantCopies.query',
+    ).addCatch(perView, { resultPath: '$.distantCopies.failure' });
+
     // The archive lines the engine skips as unreadable, counted once over the days the run reads. A
     // failed count fails no view: Commit records why, and the run ends incomplete.
     const countSkippedLines = athenaQuery(
       BATCH_STATES.countSkippedLines,
       '$.skippedLines.sql',
       '$.skippedLines.query',
-    ).addCatch(perView, { resultPath: '$.skippedLines.failure' });
+    ).addCatch(findDistantCopies, { resultPath: '$.skippedLines.failure' });
 
     // Commit's output (what committed, what failed) is what the run ends with; Reconcile and CleanUp
     // leave it as it is. A run with a failed view ends FAILED, so the failed-run alarm fires, after
@@ -366,6 +377,7 @@ export class BatchLayer extends Construct {
       TaskInput.fromObject({ input: JsonPath.entirePayload, executionArn: JsonPath.executionId }),
     )
       .next(countSkippedLines)
+      .next(findDistantCopies)
       .next(perView)
       .next(invoke(BATCH_STATES.commit, commit))
       .next(invoke(BATCH_STATES.reconcile, reconcile, undefined, JsonPath.DISCARD))

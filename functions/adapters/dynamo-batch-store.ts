@@ -13,6 +13,7 @@ import {
 import pLimit from 'p-limit';
 import {
   batchPartitionKey,
+  type DayRange,
   dayOf,
   driftReportKey,
   type GroupValue,
@@ -67,6 +68,9 @@ export function activeDays(
 
 /** Where a batch run's outcome is kept (beside its execution record, under the run's partition). */
 const runOutcomeKey = (runId: string) => ({ pk: `run#${runId}`, sk: 'outcome' });
+
+/** Where a run's data-quality report is kept: one partition per catalog, the latest runs last. */
+const dataQualityKey = (catalog: string, runId: string) => ({ pk: `quality#${catalog}`, sk: runId });
 
 /**
  * How far a backfill of a view version has come: shown in a run's outcome and, while runs load it, read
@@ -138,13 +142,62 @@ export interface SkippedLines {
 /** How many objects with skipped lines a run's outcome names. */
 export const SKIPPED_OBJECTS_LISTED = 100;
 
-/** What a batch run did, recorded by its commit step: per view, and the archive lines it skipped. */
+/** An id counted more than once, its copies further apart than the dedupe horizon, as a report lists it. */
+export interface ListedDistantCopies {
+  readonly id: string;
+  /** The first days (at most DISTANT_COPY_DAYS_LISTED) holding a copy, among the days the report read, ascending. */
+  readonly days: readonly string[];
+  /** How many of those days hold a copy: more than `days` lists when the id is on many. */
+  readonly dayCount: number;
+}
+
+/** How many ids a data-quality report lists (by id); it counts them all. */
+export const DISTANT_COPIES_LISTED = 100;
+
+/**
+ * How many days of an id a report lists: a backfill reads hundreds of days, and a report must fit one
+ * item (400 KB) and twenty an API answer, whatever an id's copies.
+ */
+export const DISTANT_COPY_DAYS_LISTED = 31;
+
+/**
+ * A run's data-quality report: the ids its recomputed days count more than once, because their copies
+ * lie further apart than the catalog's dedupe horizon (by design: see `dedupe.ts`).
+ */
+export interface DataQualityReport {
+  readonly runId: string;
+  /** The event catalog the ids belong to: reports are kept per catalog. */
+  readonly catalog: string;
+  readonly startedAt: number;
+  readonly recordedAt: number;
+  /** Copies at most this many days apart count once. */
+  readonly horizonDays: number;
+  /** The days the run recomputed (ranges): an id is listed when one of them counts a copy again. */
+  readonly dayRanges: readonly DayRange[];
+  /** How many ids are counted more than once; null when the query failed (see `error`). */
+  readonly ids: number | null;
+  /** The first of them by id, at most DISTANT_COPIES_LISTED. */
+  readonly listed: readonly ListedDistantCopies[];
+  /** Why the report query failed, or null. */
+  readonly error: string | null;
+}
+
+/** What a run's outcome keeps of its data-quality report (the ids, without their days). */
+export interface DistantCopiesSummary {
+  readonly horizonDays: number;
+  readonly ids: number | null;
+  readonly listed: readonly string[];
+  readonly error: string | null;
+}
+
+/** What a batch run did, recorded by its commit step: per view, the archive lines it skipped, its distant copies. */
 export interface BatchRunOutcome {
   readonly runId: string;
   readonly startedAt: number;
   readonly recordedAt: number;
   readonly views: readonly ViewOutcome[];
   readonly skippedLines: SkippedLines;
+  readonly distantCopies: DistantCopiesSummary;
 }
 
 export class ManifestConflictError extends Error {
@@ -729,6 +782,37 @@ export class DynamoBatchStore {
   async runOutcome(runId: string): Promise<BatchRunOutcome | null> {
     const body = (await this.getItem(runOutcomeKey(runId), true))?.outcome?.S;
     return body === undefined ? null : (JSON.parse(body) as BatchRunOutcome);
+  }
+
+  /** Records a run's data-quality report, kept as long as its outcome; a retried commit rewrites it. */
+  async putDataQualityReport(report: DataQualityReport, now: number): Promise<void> {
+    await this.putItem(dataQualityKey(report.catalog, report.runId), {
+      report: { S: JSON.stringify(report) },
+      [EXPIRES_AT]: { N: String(Math.floor(now / 1000) + RUN_EXECUTION_TTL_SECONDS) },
+    });
+  }
+
+  /** The latest data-quality reports of a catalog, newest first (run ids sort by start time). */
+  async latestDataQualityReports(catalog: string, limit: number): Promise<DataQualityReport[]> {
+    const reports: DataQualityReport[] = [];
+    let exclusiveStartKey: Record<string, AttributeValue> | undefined;
+    // A page stops at 1 MB: reports of many ids may take more than one to reach the limit.
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': PK },
+          ExpressionAttributeValues: { ':pk': { S: dataQualityKey(catalog, '').pk } },
+          ScanIndexForward: false,
+          Limit: limit - reports.length,
+          ExclusiveStartKey: exclusiveStartKey,
+        }),
+      );
+      for (const item of page.Items ?? []) reports.push(JSON.parse(item.report?.S ?? 'null'));
+      exclusiveStartKey = page.LastEvaluatedKey;
+    } while (exclusiveStartKey !== undefined && reports.length < limit);
+    return reports;
   }
 
   async putDriftReport(viewName: string, runId: string, report: unknown): Promise<void> {

@@ -23,7 +23,7 @@ import {
 } from '../core';
 import type { ApiDeps } from './deps';
 import { computeOnce, Lru } from './lru';
-import { openApiDocument } from './openapi';
+import { MAX_DATA_QUALITY_REPORTS, openApiDocument } from './openapi';
 import {
   badParameter,
   notFound,
@@ -424,7 +424,8 @@ export function createApi(deps: ApiDeps): ServingApi {
     const id = params.id as string;
     const run = /^[A-Za-z0-9_-]{1,80}$/.test(id) ? await deps.batchRuns.describe(id) : null;
     if (run === null) throw notFound('id', `no batch run ${JSON.stringify(id)}`);
-    // Recorded by the run's commit: what became of each view, and the archive lines it skipped.
+    // Recorded by the run's commit: what became of each view, the archive lines it skipped and the ids
+    // it counted more than once.
     const outcome = await deps.batchStore.runOutcome(id);
     const views = await Promise.all(
       deps.views.map(async (view) => {
@@ -442,7 +443,13 @@ export function createApi(deps: ApiDeps): ServingApi {
         };
       }),
     );
-    return json({ ...run, views, skippedLines: outcome?.skippedLines ?? null });
+    return json({
+      ...run,
+      views,
+      skippedLines: outcome?.skippedLines ?? null,
+      // Outcomes recorded before the report existed have none.
+      distantCopies: outcome?.distantCopies ?? null,
+    });
   });
 
   app.get('/drift', async ({ req }) => {
@@ -454,6 +461,12 @@ export function createApi(deps: ApiDeps): ServingApi {
       })),
     );
     return json({ views: reports });
+  });
+
+  app.get('/data-quality', async ({ req }) => {
+    const limit = parseLimit(queryOf(req).get('limit'), 5, MAX_DATA_QUALITY_REPORTS);
+    const reports = await deps.batchStore.latestDataQualityReports(deps.catalog.name, limit);
+    return json({ catalog: deps.catalog.name, reports });
   });
 
   app.get('/quarantine', async ({ req }) => {

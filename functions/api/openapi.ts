@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DISTANT_COPIES_LISTED, DISTANT_COPY_DAYS_LISTED } from '../adapters/dynamo-batch-store';
 import type { EventCatalog } from '../core';
 
 /** A measure value: a JSON number while a safe integer, else its exact decimal text; null for no input. */
@@ -77,6 +78,59 @@ const backfillProgress = z.object({
   startedAt: epochMs,
 });
 
+const day = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/)
+  .meta({ description: 'A UTC day, YYYY-MM-DD.' });
+
+/** Copies of an id further apart than the dedupe horizon count once each: listed, not fixed. */
+const distantCopiesSummary = z
+  .object({
+    horizonDays: z.number().int().meta({ description: 'Copies at most this many days apart count once.' }),
+    ids: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: 'Ids counted more than once; null when the query failed.' }),
+    listed: z
+      .array(z.string())
+      .meta({ description: `The first ${DISTANT_COPIES_LISTED} of those ids, by id.` }),
+    error: z.string().nullable(),
+  })
+  .nullable()
+  .meta({
+    description:
+      'Ids the run counted more than once, their copies further apart than the dedupe horizon (their days: GET /data-quality).',
+  });
+
+const dataQualityReport = z.object({
+  runId: z.string(),
+  catalog: z.string(),
+  startedAt: epochMs,
+  recordedAt: epochMs,
+  horizonDays: z.number().int(),
+  dayRanges: z
+    .array(z.tuple([day, day]))
+    .meta({ description: 'The days the run recomputed, as [first, last] ranges.' }),
+  ids: z
+    .number()
+    .int()
+    .nullable()
+    .meta({ description: 'Ids counted more than once on those days; null when the query failed.' }),
+  listed: z
+    .array(
+      z.object({
+        id: z.string(),
+        days: z.array(day).meta({
+          description: `The days holding a copy (the first ${DISTANT_COPY_DAYS_LISTED}), ascending.`,
+        }),
+        dayCount: z.number().int(),
+      }),
+    )
+    .meta({ description: `The first ${DISTANT_COPIES_LISTED} of those ids, by id.` }),
+  error: z.string().nullable(),
+});
+
 const batchRunStatus = z.object({
   id: z.string(),
   status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED']),
@@ -135,6 +189,7 @@ const batchRunStatus = z.object({
     .meta({
       description: 'Archive lines the run could not read (malformed JSON): skipped and counted, never fatal.',
     }),
+  distantCopies: distantCopiesSummary,
 });
 
 const exportStatus = z.object({
@@ -170,6 +225,14 @@ const quarantine = z.object({
 
 const drift = z.object({ views: z.array(z.object({ view: z.string(), reports: z.array(z.unknown()) })) });
 
+const dataQuality = z.object({
+  catalog: z.string(),
+  reports: z.array(dataQualityReport).meta({ description: 'The latest runs’ reports, newest first.' }),
+});
+
+/** At most this many reports per `GET /data-quality`: a report of 100 long ids is up to ~230 KB of answer. */
+export const MAX_DATA_QUALITY_REPORTS = 20;
+
 /** Every response body schema, by name: the OpenAPI document's components and the tests' checks. */
 export const RESPONSE_SCHEMAS = {
   Error: error,
@@ -181,6 +244,7 @@ export const RESPONSE_SCHEMAS = {
   BatchRun: batchRunStatus,
   Export: exportStatus,
   Drift: drift,
+  DataQuality: dataQuality,
   Quarantine: quarantine,
 } as const;
 
@@ -374,6 +438,22 @@ export function openApiDocument(viewNames: readonly string[], catalog?: EventCat
       },
     },
     '/drift': { get: { summary: 'Latest reconciliation reports', responses: { '200': json('Drift') } } },
+    '/data-quality': {
+      get: {
+        summary: 'Latest data-quality reports: ids counted more than once, with their days',
+        description:
+          'Copies of an id at most the catalog’s dedupe horizon apart count once; copies further apart ' +
+          'count once each, by design, and each run lists the ids its days count again.',
+        parameters: [
+          {
+            name: 'limit',
+            in: 'query',
+            schema: { type: 'integer', minimum: 1, maximum: MAX_DATA_QUALITY_REPORTS },
+          },
+        ],
+        responses: { '200': json('DataQuality'), ...errors },
+      },
+    },
     '/openapi.json': {
       get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
     },

@@ -1,6 +1,7 @@
 import {
   type BackfillProgress,
   backfillProgressOf,
+  type DataQualityReport,
   type Manifest,
   ManifestConflictError,
   ProgressTakenOverError,
@@ -8,6 +9,7 @@ import {
   type ViewOutcome,
 } from '../adapters/dynamo-batch-store';
 import type { BatchDeps } from './deps';
+import { readDistantCopies } from './distant-copies';
 import type { LoadOutput } from './load';
 import type { RunPlan, ViewPlan } from './plan';
 import { readSkippedLines } from './skipped-lines';
@@ -25,14 +27,18 @@ export interface ViewFailure {
   readonly failure: StepError;
 }
 
-/** What Commit is given: the plan, each view's load or failure, and the skipped-lines count query. */
-export interface CommitInput extends Omit<RunPlan, 'skippedLines'> {
+/** An Athena state's outcome, as the state machine adds it beside the query's plan. */
+interface QueryRun {
+  /** The finished query (its id), or why it failed. */
+  readonly query?: { readonly QueryExecutionId: string };
+  readonly failure?: StepError;
+}
+
+/** What Commit is given: the plan, each view's load or failure, the skipped-lines count and distant-copies queries. */
+export interface CommitInput extends Omit<RunPlan, 'skippedLines' | 'distantCopies'> {
   readonly loaded: readonly (LoadOutput | ViewFailure)[];
-  readonly skippedLines: RunPlan['skippedLines'] & {
-    /** The finished count query (its id), or why it failed. */
-    readonly query?: { readonly QueryExecutionId: string };
-    readonly failure?: StepError;
-  };
+  readonly skippedLines: RunPlan['skippedLines'] & QueryRun;
+  readonly distantCopies: RunPlan['distantCopies'] & QueryRun;
 }
 
 export interface CommittedView {
@@ -52,7 +58,10 @@ export interface CommitOutput {
   readonly runId: string;
   readonly committed: readonly CommittedView[];
   readonly failed: readonly FailedView[];
-  /** Why the run must end failed (a view failed, or skipped lines went uncounted); null when it is whole. */
+  /**
+   * Why the run must end failed (a view failed, skipped lines went uncounted, or distant copies
+   * unlisted); null when it is whole.
+   */
   readonly incomplete: string | null;
 }
 
@@ -68,9 +77,10 @@ const truncated = (text: string, chars: number) =>
  * recorded in its progress; a backfill's replace every day, and it commits only once all its days are
  * loaded (until then the manifest serves the previous version, whole). Each view commits on its own:
  * one whose query or load failed, or whose manifest another run moved first, keeps its manifest while
- * the others commit. The run's outcome (per view, backfill progress, and the archive lines skipped as
- * unreadable) is recorded for the API; a run with a failed view is reported incomplete, so that the
- * state machine ends it failed (alarmed).
+ * the others commit. The run's outcome (per view, backfill progress, the archive lines skipped as
+ * unreadable, and the ids counted more than once) is recorded for the API, and its data-quality report
+ * (those ids with their days) beside the catalog's others; a run with a failed view, or whose count or
+ * report failed, is reported incomplete, so that the state machine ends it failed (alarmed).
  */
 export async function commit(deps: BatchDeps, input: CommitInput): Promise<CommitOutput> {
   const committed: CommittedView[] = [];
@@ -129,8 +139,22 @@ export async function commit(deps: BatchDeps, input: CommitInput): Promise<Commi
     }
   }
   const skippedLines = await countSkippedLines(deps, input.skippedLines);
+  const report = await reportDistantCopies(deps, input);
+  await deps.store.putDataQualityReport(report, deps.now());
   await deps.store.putRunOutcome(
-    { runId: input.runId, startedAt: input.startedAt, recordedAt: deps.now(), views: outcomes, skippedLines },
+    {
+      runId: input.runId,
+      startedAt: input.startedAt,
+      recordedAt: deps.now(),
+      views: outcomes,
+      skippedLines,
+      distantCopies: {
+        horizonDays: report.horizonDays,
+        ids: report.ids,
+        listed: report.listed.map(({ id }) => id),
+        error: report.error,
+      },
+    },
     deps.now(),
   );
   const failed = outcomes.flatMap((outcome) =>
@@ -141,9 +165,17 @@ export async function commit(deps: BatchDeps, input: CommitInput): Promise<Commi
       deps.logger.error('batch view failed', { runId: input.runId, ...outcome });
   if (skippedLines.lines !== 0)
     deps.logger.warn('archive lines skipped as unreadable', { runId: input.runId, ...skippedLines });
+  if (report.ids !== 0)
+    deps.logger.warn('ids counted more than once: copies further apart than the dedupe horizon', {
+      runId: input.runId,
+      ids: report.ids,
+      horizonDays: report.horizonDays,
+      listed: report.listed.slice(0, 10),
+    });
   const problems = [
     ...failed.map(({ view, step, error }) => `${view} failed in ${step} (${error})`),
     ...(skippedLines.error === null ? [] : [`skipped lines not counted (${skippedLines.error})`]),
+    ...(report.error === null ? [] : [`distant copies not listed (${report.error})`]),
   ];
   const incomplete =
     problems.length === 0
@@ -202,22 +234,43 @@ async function commitView(
   };
 }
 
-async function countSkippedLines(deps: BatchDeps, count: CommitInput['skippedLines']): Promise<SkippedLines> {
-  const failed = (error: string): SkippedLines => ({
-    lines: null,
-    objects: null,
-    byObject: [],
-    error: truncated(error, CAUSE_CHARS),
-  });
-  if (count.query === undefined)
+/** Reads a finished query's results, or says why there are none: its state failed, or the reading did. */
+async function readQuery<T>(
+  run: QueryRun,
+  what: string,
+  read: (queryId: string) => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
+  const failed = (error: string) => ({ ok: false as const, error: truncated(error, CAUSE_CHARS) });
+  if (run.query === undefined)
     return failed(
-      count.failure === undefined
-        ? 'the count query did not run'
-        : `${count.failure.Error ?? 'Error'}: ${count.failure.Cause ?? ''}`,
+      run.failure === undefined
+        ? `the ${what} query did not run`
+        : `${run.failure.Error ?? 'Error'}: ${run.failure.Cause ?? ''}`,
     );
   try {
-    return await readSkippedLines(deps.engine, count.query.QueryExecutionId);
+    return { ok: true, value: await read(run.query.QueryExecutionId) };
   } catch (error) {
     return failed(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
   }
+}
+
+async function countSkippedLines(deps: BatchDeps, count: CommitInput['skippedLines']): Promise<SkippedLines> {
+  const read = await readQuery(count, 'count', (queryId) => readSkippedLines(deps.engine, queryId));
+  return read.ok ? read.value : { lines: null, objects: null, byObject: [], error: read.error };
+}
+
+async function reportDistantCopies(deps: BatchDeps, input: CommitInput): Promise<DataQualityReport> {
+  const { catalog, horizonDays, dayRanges } = input.distantCopies;
+  const read = await readQuery(input.distantCopies, 'distant-copies', (queryId) =>
+    readDistantCopies(deps.engine, queryId),
+  );
+  return {
+    runId: input.runId,
+    catalog,
+    startedAt: input.startedAt,
+    recordedAt: deps.now(),
+    horizonDays,
+    dayRanges,
+    ...(read.ok ? { ...read.value, error: null } : { ids: null, listed: [], error: read.error }),
+  };
 }

@@ -3,6 +3,7 @@ import { BUCKET_WIDTH_MS, dayOf } from '../core';
 import { chunkPlan, type DayScope, scopeDays } from './chunks';
 import { type DayRange, dayRangesOf, daysOf } from './days';
 import type { BatchDeps } from './deps';
+import { distantCopiesSql } from './distant-copies';
 import { skippedLinesSql } from './skipped-lines';
 
 export interface PlanInput {
@@ -58,6 +59,16 @@ export interface RunPlan {
   readonly views: readonly ViewPlan[];
   /** The query counting the archive lines the engine skips as unreadable, over every day the run reads. */
   readonly skippedLines: { readonly sql: string };
+  /**
+   * The data-quality report's query: the ids whose copies lie further apart than the catalog's dedupe
+   * horizon, counted again on a day the run recomputes (the days of every view, as ranges).
+   */
+  readonly distantCopies: {
+    readonly catalog: string;
+    readonly horizonDays: number;
+    readonly dayRanges: readonly DayRange[];
+    readonly sql: string;
+  };
 }
 
 /**
@@ -157,12 +168,19 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
       scope,
     })),
   });
+  // Ranges, not days: the count's and the report's SQL stay as small as a view's however scattered the days.
+  const dayRanges = dayRangesOf(daysRead);
   return {
     runId,
     startedAt,
     views,
-    // Ranges, not days: the count's SQL stays as small as a view's however scattered the days.
-    skippedLines: { sql: skippedLinesSql(catalog, daysOf(dayRangesOf(daysRead))) },
+    skippedLines: { sql: skippedLinesSql(catalog, daysOf(dayRanges)) },
+    distantCopies: {
+      catalog: catalog.name,
+      horizonDays: catalog.dedupeHorizonDays,
+      dayRanges,
+      sql: distantCopiesSql(catalog, dayRanges),
+    },
   };
 }
 

@@ -106,7 +106,7 @@ describe('raw archive', () => {
 });
 
 describe('batch state machine', () => {
-  it('is a Standard workflow on JSONPath: plan, count skipped lines, per view query and load, then commit, reconcile, clean up', () => {
+  it('is a Standard workflow on JSONPath: plan, count skipped lines, find distant copies, per view query and load, then commit, reconcile, clean up', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'STANDARD' });
     expect(definition.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
     const order: string[] = [];
@@ -120,6 +120,7 @@ describe('batch state machine', () => {
     expect(order).toEqual([
       BATCH_STATES.plan,
       BATCH_STATES.countSkippedLines,
+      BATCH_STATES.findDistantCopies,
       BATCH_STATES.perView,
       BATCH_STATES.commit,
       BATCH_STATES.reconcile,
@@ -199,7 +200,34 @@ describe('batch state machine', () => {
     expect(definition.States[BATCH_STATES.cleanup]?.ResultPath).toBeNull();
   });
 
-  describe.each([BATCH_STATES.countSkippedLines, BATCH_STATES.query])('the Athena state %s', (name) => {
+  describe.each([
+    [BATCH_STATES.countSkippedLines, '$.skippedLines'],
+    [BATCH_STATES.findDistantCopies, '$.distantCopies'],
+  ])('the run-wide Athena state %s', (name, path) => {
+    const state = () => definition.States[name];
+
+    it("runs the query Plan built and keeps only the query's id", () => {
+      expect(state()).toMatchObject({
+        Type: 'Task',
+        Resource: expect.stringMatching(/:states:::athena:startQueryExecution\.sync$/),
+        Parameters: expect.objectContaining({ 'QueryString.$': `${path}.sql` }),
+        ResultPath: `${path}.query`,
+      });
+    });
+
+    it('goes on to the next state when its query fails for good, the error recorded for Commit', () => {
+      // Prepare
+      const [catcher, ...others] = state()?.Catch ?? [];
+      // Act
+      const next = state()?.Next;
+      // Assess
+      expect(others).toEqual([]);
+      expect(catcher).toEqual({ ErrorEquals: ['States.ALL'], Next: next, ResultPath: `${path}.failure` });
+    });
+  });
+
+  const athenaStates = [BATCH_STATES.countSkippedLines, BATCH_STATES.findDistantCopies, BATCH_STATES.query];
+  describe.each(athenaStates)('the Athena state %s', (name) => {
     const state = () =>
       definition.States[name] ?? definition.States[BATCH_STATES.perView]?.ItemProcessor?.States[name];
 

@@ -43,6 +43,7 @@ const path = fc.oneof(
     '/batch-runs',
     '/exports',
     '/drift',
+    '/data-quality',
     '/quarantine',
     '/openapi.json',
     '/',

@@ -278,6 +278,56 @@ describe('the serving API over the local pipeline', () => {
     expect(reports).toEqual([{ runId: 'run-b', view: 'revenue', driftRatio: 0 }]);
   });
 
+  it("lists the batch run's data-quality report: no id counted twice when copies share their day", async () => {
+    // Act
+    const answer = await call('GET', '/data-quality');
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(answer.body.catalog).toBe('order');
+    expect(answer.body.reports.find((report: { runId: string }) => report.runId === runId)).toMatchObject({
+      horizonDays: 1,
+      ids: 0,
+      listed: [],
+      error: null,
+    });
+  });
+
+  it("summarizes the run's distant copies in GET /batch-runs/{id}", async () => {
+    // Act
+    const run = await call('GET', `/batch-runs/${runId}`);
+    // Assess
+    expect(run.body.distantCopies).toEqual({ horizonDays: 1, ids: 0, listed: [], error: null });
+  });
+
+  it('serves the latest data-quality reports, newest first, each id with its days', async () => {
+    // Prepare: reports of runs started after every other run of this file
+    const batchStore = new DynamoBatchStore(runtime.emulators.dynamo, runtime.tableName);
+    for (const id of ['run-zz-1', 'run-zz-2'])
+      await batchStore.putDataQualityReport(
+        {
+          runId: id,
+          catalog: 'order',
+          startedAt: now,
+          recordedAt: now,
+          horizonDays: 1,
+          dayRanges: [['2026-11-20', '2026-11-25']],
+          ids: 1,
+          listed: [{ id: `resent-${id}`, days: ['2026-11-20', '2026-11-25'], dayCount: 2 }],
+          error: null,
+        },
+        now,
+      );
+    // Act
+    const answer = await call('GET', '/data-quality?limit=1');
+    // Assess
+    expect(answer.body.reports).toEqual([
+      expect.objectContaining({
+        runId: 'run-zz-2',
+        listed: [{ id: 'resent-run-zz-2', days: ['2026-11-20', '2026-11-25'], dayCount: 2 }],
+      }),
+    ]);
+  });
+
   it.each(['csv', 'parquet'] as const)('exports the exact rows below the watermark as %s', async (format) => {
     const exportFrom = from;
     const started = await call('POST', '/exports', {
@@ -423,6 +473,8 @@ describe('bad input gets a 4xx naming the parameter', () => {
       'country',
     ],
     ['GET', '/quarantine?limit=%ED%A0%80', undefined, 400, 'limit'],
+    ['GET', '/data-quality?limit=0', undefined, 400, 'limit'],
+    ['GET', '/data-quality?limit=21', undefined, 400, 'limit'],
   ] as const)('%s %s', async (method, path, body, status, parameter) => {
     const answer = await call(method, path, body);
     expect(answer.status).toBe(status);

@@ -434,6 +434,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
   describe.each([
     BATCH_STATES.plan,
     BATCH_STATES.countSkippedLines,
+    BATCH_STATES.findDistantCopies,
     BATCH_STATES.query,
     BATCH_STATES.load,
     BATCH_STATES.commit,
@@ -455,10 +456,15 @@ describe('batch layer: the synthesized state machine run locally', () => {
       // Act
       await expect(runBatch(env.deps, { crashAt: state })).rejects.toThrow();
       // Assess: before the commit nothing changed; after it, the new manifest is whole. A failed
-      // count of skipped lines fails the run, but holds back no view.
+      // count of skipped lines, or report of distant copies, fails the run, but holds back no view.
       const afterCrash = await Promise.all(demoViews.map((view) => served(env.deps, view)));
       const committed = (
-        [BATCH_STATES.countSkippedLines, BATCH_STATES.reconcile, BATCH_STATES.cleanup] as string[]
+        [
+          BATCH_STATES.countSkippedLines,
+          BATCH_STATES.findDistantCopies,
+          BATCH_STATES.reconcile,
+          BATCH_STATES.cleanup,
+        ] as string[]
       ).includes(state);
       for (const [index, view] of demoViews.entries()) {
         const now = afterCrash[index];
@@ -794,6 +800,168 @@ describe('batch layer: archive lines that cannot be read', () => {
       error: null,
     });
     await env.close();
+  });
+});
+
+describe('batch layer: copies of an id further apart than the dedupe horizon', () => {
+  const dayOfTime = (ts: number) => new Date(ts).toISOString().slice(0, 10);
+  /** Copies of `far` three days apart, of `near` one day apart (the horizon is 1), among other orders. */
+  const far: Order[] = [
+    { id: 'far', ts: today - 4 * DAY + HOUR, country: 'US', amount: 700, status: 'paid' },
+    { id: 'far', ts: today - DAY + 2 * HOUR, country: 'US', amount: 700, status: 'paid' },
+  ];
+  const near: Order[] = [
+    { id: 'near', ts: today - 3 * DAY + 3 * HOUR, country: 'FR', amount: 800, status: 'paid' },
+    { id: 'near', ts: today - 2 * DAY + 4 * HOUR, country: 'FR', amount: 800, status: 'paid' },
+  ];
+  const orders = [...ordersOver(5, 8), ...far, ...near];
+
+  /** One run over the orders, its engine changed by `engineOf` (the environment's when not given). */
+  async function runOverCopies(engineOf?: (engine: QueryEngine) => QueryEngine) {
+    const env = await setUp();
+    await env.send(orders);
+    const deps = engineOf === undefined ? env.deps : { ...env.deps, engine: engineOf(env.deps.engine) };
+    const run = await runBatch(deps, { input: { runId: 'run-copies' } }).then(
+      () => null,
+      (error: Error & { cause?: Error }) => error,
+    );
+    const [report] = await env.deps.store.latestDataQualityReports(orderEvents.name, 1);
+    return { env, run, report, outcome: await env.deps.store.runOutcome('run-copies') };
+  }
+
+  /** An engine that refuses the report's query (its SQL alone names "distant_copies"). */
+  const refusingReport = (engine: QueryEngine): QueryEngine => {
+    const refusing = Object.create(engine) as QueryEngine;
+    refusing.start = async (sql) => {
+      if (sql.includes('AS "distant_copies"'))
+        throw new QueryFailedError('q-report', 'FAILED', 'injected: HIVE_CURSOR_ERROR');
+      return engine.start(sql);
+    };
+    return refusing;
+  };
+
+  it('lists an id whose copies lie further apart than the horizon, with both its days', async () => {
+    // Prepare
+    const { env, run, report } = await runOverCopies();
+    // Act
+    const listed = report?.listed.find((entry) => entry.id === 'far');
+    // Assess
+    expect(run).toBeNull();
+    expect(listed).toEqual({ id: 'far', days: far.map((order) => dayOfTime(order.ts)), dayCount: 2 });
+    await env.close();
+  });
+
+  it('does not list an id whose copies lie within the horizon: they count once', async () => {
+    // Prepare
+    const { env, report } = await runOverCopies();
+    // Act
+    const ids = report?.listed.map((entry) => entry.id);
+    // Assess
+    expect(ids).toEqual(['far']);
+    await env.close();
+  });
+
+  it("records the report under the run and the catalog, with the horizon, the run's days and the total", async () => {
+    // Prepare
+    const { env, report } = await runOverCopies();
+    // Act
+    const days = daysOf(report?.dayRanges ?? []);
+    // Assess
+    expect(report).toMatchObject({
+      runId: 'run-copies',
+      catalog: orderEvents.name,
+      horizonDays: 1,
+      ids: 1,
+      error: null,
+    });
+    expect(days).toEqual(expect.arrayContaining(orders.map((order) => dayOfTime(order.ts))));
+    await env.close();
+  });
+
+  it("summarizes the report in the run's outcome: the horizon and the ids listed", async () => {
+    // Prepare
+    const { env, outcome } = await runOverCopies();
+    // Act
+    const summary = outcome?.distantCopies;
+    // Assess
+    expect(summary).toEqual({ horizonDays: 1, ids: 1, listed: ['far'], error: null });
+    await env.close();
+  });
+
+  it('records why when the report query fails, and every view still commits', async () => {
+    // Prepare
+    const { env, report, outcome } = await runOverCopies(refusingReport);
+    // Act
+    const statuses = outcome?.views.map((view) => view.status);
+    // Assess
+    expect(statuses).toEqual(demoViews.map(() => 'committed'));
+    expect(report).toMatchObject({ runId: 'run-copies', ids: null, listed: [] });
+    expect(report?.error).toMatch(/^States\.TaskFailed: .*injected: HIVE_CURSOR_ERROR/);
+    expect(outcome?.distantCopies).toMatchObject({ ids: null, error: report?.error });
+    await expectExact(env.deps, orders);
+    await env.close();
+  });
+
+  it('ends a run whose report failed incomplete, so that the failed-run alarm fires', async () => {
+    // Prepare
+    const { env, run } = await runOverCopies(refusingReport);
+    // Act
+    const failure = run as Error & { cause?: Error };
+    // Assess
+    expect(failure.cause?.name).toBe(RUN_INCOMPLETE_ERROR);
+    expect(failure.message).toMatch(/distant copies not listed \(States\.TaskFailed/);
+    await env.close();
+  });
+
+  describe('with more distant copies than a report lists', () => {
+    /** 105 ids with copies 3 days apart, and one id on a day in every two over 70 days. */
+    const many: Order[] = Array.from({ length: 105 }, (_, index) =>
+      [today - 5 * DAY, today - 2 * DAY].map((day) => ({
+        id: `many-${String(index).padStart(3, '0')}`,
+        ts: day + index * 60_000,
+        amount: 100,
+        status: 'paid',
+      })),
+    ).flat();
+    const everyOtherDay: Order[] = Array.from({ length: 35 }, (_, index) => ({
+      id: 'a-resent-often',
+      ts: today - (70 - 2 * index) * DAY + HOUR,
+      amount: 100,
+      status: 'paid',
+    }));
+
+    async function runOverMany() {
+      const env = await setUp([demoViews[0] as ViewDefinition]);
+      await env.send([...many, ...everyOtherDay]);
+      await runBatch(env.deps, { input: { runId: 'run-many' } });
+      const [report] = await env.deps.store.latestDataQualityReports(orderEvents.name, 1);
+      return { env, report };
+    }
+
+    it('lists the first 100 ids by id, and counts them all', async () => {
+      // Prepare
+      const { env, report } = await runOverMany();
+      // Act
+      const ids = report?.listed.map((entry) => entry.id);
+      // Assess
+      expect(report?.ids).toBe(106);
+      expect(ids).toEqual(['a-resent-often', ...[...new Set(many.map((order) => order.id))].slice(0, 99)]);
+      await env.close();
+    });
+
+    it("lists an id's first 31 days, and counts them all", async () => {
+      // Prepare
+      const { env, report } = await runOverMany();
+      // Act
+      const often = report?.listed.find((entry) => entry.id === 'a-resent-often');
+      // Assess
+      expect(often).toEqual({
+        id: 'a-resent-often',
+        days: everyOtherDay.slice(0, 31).map((order) => dayOfTime(order.ts)),
+        dayCount: 35,
+      });
+      await env.close();
+    });
   });
 });
 

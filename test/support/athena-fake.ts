@@ -45,6 +45,8 @@ function athenaType(duckType: string): { type: string; precision: number; scale:
     VARCHAR: { type: 'varchar', precision: 2_147_483_647, scale: 0 },
     DOUBLE: { type: 'double', precision: 17, scale: 0 },
     BOOLEAN: { type: 'boolean', precision: 0, scale: 0 },
+    // CAST(array AS JSON): the data-quality report's `days`.
+    JSON: { type: 'json', precision: 0, scale: 0 },
   };
   const known = types[duckType];
   if (known === undefined) throw new Error(`the fake has no Athena type for DuckDB's ${duckType}`);
