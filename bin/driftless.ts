@@ -176,7 +176,15 @@ class DriftlessApi {
         }
         return run;
       }
-      shown.update(`batch run ${id}: ${run.status} ${((Date.now() - started) / 1000).toFixed(1)}s`);
+      const loading = run.views
+        .filter((view: { progress: unknown }) => view.progress !== null)
+        .map(
+          (view: { view: string; progress: { daysDone: number; daysTotal: number } }) =>
+            `${view.view} ${view.progress.daysDone}/${view.progress.daysTotal} days`,
+        );
+      shown.update(
+        `batch run ${id}: ${run.status} ${((Date.now() - started) / 1000).toFixed(1)}s${loading.length > 0 ? `, ${loading.join(', ')}` : ''}`,
+      );
       await sleep(500);
     }
   }
@@ -212,6 +220,12 @@ function printBatchRun(run: any): void {
   else if (skipped?.lines > 0)
     console.log(
       `archive lines skipped (malformed): ${skipped.lines} in ${skipped.objects} objects, e.g. ${skipped.byObject[0]?.object}`,
+    );
+  const distant = run.distantCopies;
+  if (distant?.error) console.log(`duplicates beyond the dedupe horizon: not checked (${distant.error})`);
+  else if (distant?.ids > 0)
+    console.log(
+      `ids counted more than once (copies over ${distant.horizonDays} day(s) apart): ${distant.ids}, e.g. ${distant.listed.slice(0, 3).join(', ')} (driftless data-quality)`,
     );
 }
 
@@ -546,6 +560,27 @@ program
       shown.update(`export ${id}: ${job.status}`);
       await sleep(300);
     }
+  });
+
+program
+  .command('data-quality')
+  .description('ids whose copies lie further apart than the dedupe horizon: counted once each, per run')
+  .option('--limit <n>', 'reports', parseCount, 5)
+  .action(async (options: { limit: number }, command: Command) => {
+    const { reports } = await apiOf(command).call('GET', `/data-quality?limit=${options.limit}`);
+    printTable(
+      // biome-ignore lint/suspicious/noExplicitAny: the DataQuality answer (GET /openapi.json)
+      reports.flatMap((report: any) =>
+        report.error !== null
+          ? [{ run: report.runId, id: '', days: `not checked: ${report.error}` }]
+          : // biome-ignore lint/suspicious/noExplicitAny: as above
+            report.listed.map((entry: any) => ({
+              run: report.runId,
+              id: entry.id,
+              days: `${entry.days.join(' ')}${entry.dayCount > entry.days.length ? ` (+${entry.dayCount - entry.days.length})` : ''}`,
+            })),
+      ),
+    );
   });
 
 program

@@ -434,11 +434,24 @@ export function createApi(deps: ApiDeps): ServingApi {
         // A run that failed one view still reconciled the views it committed.
         const reconciled = run.status === 'SUCCEEDED' || viewOutcome?.status === 'committed';
         const drift = reconciled ? await deps.batchStore.driftReport(view.name, id) : null;
+        // While the run loads, how far it has come (a backfill may take many loads).
+        const live =
+          run.status === 'RUNNING' ? await deps.batchStore.viewProgress(view.name, view.version) : null;
         return {
           view: view.name,
           watermark: manifest?.watermark ?? 0,
           committedByThisRun: manifest?.lastRunId === id,
           outcome: viewOutcome,
+          progress:
+            live === null || live.runId !== id
+              ? null
+              : {
+                  version: live.version,
+                  daysDone: live.daysDone,
+                  daysTotal: live.daysTotal,
+                  loadedThrough: live.loadedThrough,
+                  startedAt: live.startedAt,
+                },
           drift,
         };
       }),

@@ -175,6 +175,9 @@ const batchRunStatus = z.object({
           description:
             'What the run did with the view, once its commit step ran: committed; still backfilling (the next run goes on, the manifest unchanged); or failed in a step.',
         }),
+      progress: backfillProgress.nullable().meta({
+        description: 'While the run is loading the view: its days loaded so far, of all it recomputes.',
+      }),
       drift: z.unknown().meta({ description: 'The run’s drift report for the view, once reconciled.' }),
     }),
   ),
