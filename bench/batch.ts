@@ -9,14 +9,13 @@ import { batchDeps, batchFunctions } from '../functions/batch/context';
 import type { BatchDeps } from '../functions/batch/deps';
 import type { LoadInput } from '../functions/batch/load';
 import { archiveMarkerFunction } from '../functions/batch/marker';
-import type { Platform } from '../functions/commons/platform';
 import { daysInRanges, dedupeReadRanges } from '../functions/core';
 import { BATCH_STATES } from '../lib/batch-layer';
 import { batchTargetOver, runBatchLocally } from '../local/batch-runner';
 import { createTable, startEmulators } from '../local/emulators';
 import { LocalEventBridge } from '../local/eventbridge';
 import { localFirehose } from '../local/firehose';
-import { bucketDir, localPlatform } from '../local/platform';
+import { bucketDir, localPlatform, withListingsObserved } from '../local/platform';
 import {
   archiveLocationOf,
   buildFunction,
@@ -101,22 +100,9 @@ export async function benchBatch(options: { events: number; days: number; dataDi
     objectCreated: (bucket, object) => (eventBridge as LocalEventBridge).objectCreated(bucket, object),
   });
   // Counts what anything lists of the archive bucket: a run's plan used to list every object.
-  const platform: Platform = {
-    ...base,
-    bucket: (name) => {
-      const store = base.bucket(name);
-      if (name !== archiveBucket) return store;
-      return {
-        put: (key, body, type) => store.put(key, body, type),
-        get: (key) => store.get(key),
-        list: async (prefix) => {
-          const listed = await store.list(prefix);
-          objectsListed += listed.length;
-          return listed;
-        },
-      };
-    },
-  };
+  const platform = withListingsObserved(base, archiveBucket, (_prefix, listed) => {
+    objectsListed += listed.length;
+  });
   eventBridge = LocalEventBridge.fromTemplate(template, names, {
     functions: new Map([
       [archiveMarkerFunction.name, buildFunction(template, archiveMarkerFunction, platform, names)],

@@ -5,7 +5,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { BatchRunner } from '../functions/adapters/batch-runner';
 import type { DuckDbQueryEngine } from '../functions/adapters/duckdb';
 import { DuckDbExportEngine } from '../functions/adapters/duckdb-export';
-import { FileObjectStore, type ObjectStore } from '../functions/adapters/object-store';
+import { FileObjectStore, type ObjectStore, type StoredObject } from '../functions/adapters/object-store';
 import type { Platform } from '../functions/commons/platform';
 
 export interface LocalPlatformOptions {
@@ -82,5 +82,32 @@ export function localPlatform(options: LocalPlatformOptions): Platform {
       return options.batchRunner();
     },
     now: options.now ?? Date.now,
+  };
+}
+
+/**
+ * The platform with every listing of one bucket reported: how a test or the benchmark sees that a batch
+ * run lists nothing of the archive.
+ */
+export function withListingsObserved(
+  platform: Platform,
+  bucket: string,
+  onList: (prefix: string, listed: readonly StoredObject[]) => void,
+): Platform {
+  return {
+    ...platform,
+    bucket: (name) => {
+      const store = platform.bucket(name);
+      if (name !== bucket) return store;
+      return {
+        put: (key, body, type) => store.put(key, body, type),
+        get: (key) => store.get(key),
+        list: async (prefix) => {
+          const listed = await store.list(prefix);
+          onList(prefix, listed);
+          return listed;
+        },
+      };
+    },
   };
 }

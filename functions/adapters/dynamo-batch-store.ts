@@ -794,16 +794,23 @@ export class DynamoBatchStore {
 
   /** The latest data-quality reports of a catalog, newest first (run ids sort by start time). */
   async latestDataQualityReports(catalog: string, limit: number): Promise<DataQualityReport[]> {
-    const reports: DataQualityReport[] = [];
+    return (await this.latestReports(dataQualityKey(catalog, '').pk, limit)) as DataQualityReport[];
+  }
+
+  /**
+   * The newest `limit` reports of a partition (run ids sort by start time). A page stops at 1 MB:
+   * reports of many ids may take more than one to reach the limit.
+   */
+  private async latestReports(pk: string, limit: number): Promise<unknown[]> {
+    const reports: unknown[] = [];
     let exclusiveStartKey: Record<string, AttributeValue> | undefined;
-    // A page stops at 1 MB: reports of many ids may take more than one to reach the limit.
     do {
       const page = await this.client.send(
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: '#pk = :pk',
           ExpressionAttributeNames: { '#pk': PK },
-          ExpressionAttributeValues: { ':pk': { S: dataQualityKey(catalog, '').pk } },
+          ExpressionAttributeValues: { ':pk': { S: pk } },
           ScanIndexForward: false,
           Limit: limit - reports.length,
           ExclusiveStartKey: exclusiveStartKey,
@@ -826,18 +833,8 @@ export class DynamoBatchStore {
   }
 
   /** The latest drift reports of a view, newest first (run ids sort by start time). */
-  async latestDriftReports(viewName: string, limit: number): Promise<unknown[]> {
-    const { Items } = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': PK },
-        ExpressionAttributeValues: { ':pk': { S: `drift#${viewName}` } },
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
-    );
-    return (Items ?? []).map((item) => JSON.parse(item.report?.S ?? 'null'));
+  latestDriftReports(viewName: string, limit: number): Promise<unknown[]> {
+    return this.latestReports(driftReportKey(viewName, '').pk, limit);
   }
 
   private async *query(pk: string): AsyncIterable<Record<string, AttributeValue>> {

@@ -23,7 +23,6 @@ import type { LoadInput } from '../../functions/batch/load';
 import { archiveMarkerFunction } from '../../functions/batch/marker';
 import { plan, type ViewPlan } from '../../functions/batch/plan';
 import type { DriftReport } from '../../functions/batch/reconcile';
-import type { Platform } from '../../functions/commons/platform';
 import {
   BUCKET_WIDTH_MS,
   caseWhen,
@@ -45,7 +44,7 @@ import { createStream } from '../../local/emulators';
 import { LocalEventBridge } from '../../local/eventbridge';
 import { localFirehose } from '../../local/firehose';
 import { KinesisConsumer } from '../../local/kinesis-consumer';
-import { bucketDir, localPlatform } from '../../local/platform';
+import { bucketDir, localPlatform, withListingsObserved } from '../../local/platform';
 import {
   archiveLocationOf,
   buildFunction,
@@ -99,21 +98,7 @@ async function setUp(views: readonly ViewDefinition[] = demoViews) {
     engine,
     objectCreated: (bucket, object) => (eventBridge as LocalEventBridge).objectCreated(bucket, object),
   });
-  const counted: Platform = {
-    ...platform,
-    bucket: (name) => {
-      const store = platform.bucket(name);
-      if (name !== archiveBucket) return store;
-      return {
-        put: (key, body, type) => store.put(key, body, type),
-        get: (key) => store.get(key),
-        list: (prefix) => {
-          listings.push(prefix);
-          return store.list(prefix);
-        },
-      };
-    },
-  };
+  const counted = withListingsObserved(platform, archiveBucket, (prefix) => listings.push(prefix));
   eventBridge = LocalEventBridge.fromTemplate(template, names, {
     functions: new Map([
       [archiveMarkerFunction.name, buildFunction(template, archiveMarkerFunction, counted, names)],
