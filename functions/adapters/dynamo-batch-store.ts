@@ -265,9 +265,15 @@ const changeSortKey = (hour: number, day: string) => `${String(hour).padStart(TI
 
 /** A view version's progress item. */
 const progressKey = (view: string, version: number) => ({ pk: `progress#${view}`, sk: `v${version}` });
-/** Each loaded day is a top-level attribute: a load adds its days in one update, never rewriting the others. */
+/**
+ * Each load is a top-level attribute, `l_<run id>_<first day>`, holding its days gzipped: a load adds its
+ * days in one update, never rewriting the others, and the item grows by a load (tens of bytes), not by
+ * a day (an attribute a day passed 400 KB at about 10,000 days, within the catalog's time range).
+ */
+const LOAD_ATTRIBUTE = /^l_(.+)_(\d{4}-\d{2}-\d{2})$/;
+const loadAttribute = (runId: string, firstDay: string) => `l_${runId}_${firstDay}`;
+/** Progress items written before loads were packed: one attribute per day. */
 const DAY_ATTRIBUTE = /^d_(\d{4}-\d{2}-\d{2})$/;
-const dayAttribute = (day: string) => `d_${day}`;
 
 export interface VersionEntry {
   readonly view: string;
@@ -339,7 +345,10 @@ export class DynamoBatchStore {
   ) {}
 
   async getManifest(viewName: string): Promise<Manifest | null> {
-    const body = (await this.getItem(manifestKey(viewName), true))?.manifest?.S;
+    const item = await this.getItem(manifestKey(viewName), true);
+    const packed = item?.manifestGz?.B;
+    // Manifests written before they were gzipped are plain JSON text.
+    const body = packed === undefined ? item?.manifest?.S : gunzipSync(packed).toString('utf8');
     return body === undefined ? null : (JSON.parse(body) as Manifest);
   }
 
@@ -354,7 +363,9 @@ export class DynamoBatchStore {
             [PK]: { S: pk },
             [SK]: { S: sk },
             revision: { N: String(next.revision) },
-            manifest: { S: JSON.stringify(next) },
+            // Gzipped: its day map has an entry per day of history, about 45 bytes each as JSON (the
+            // catalog's century would be 1.6 MB), and day versions repeat a few run ids (tens of KB gzipped).
+            manifestGz: { B: gzipSync(JSON.stringify(next)) },
           },
           ConditionExpression: expectedRevision === 0 ? 'attribute_not_exists(#pk)' : '#revision = :expected',
           ExpressionAttributeNames: expectedRevision === 0 ? { '#pk': PK } : { '#revision': 'revision' },
@@ -631,6 +642,19 @@ export class DynamoBatchStore {
       const day = DAY_ATTRIBUTE.exec(name)?.[1];
       if (day !== undefined && value.S !== undefined) days[day] = value.S;
     }
+    // Loads in run order (run ids sort by start time), then day order: a later reload of a day wins.
+    const loads = Object.entries(item)
+      .map(([name, value]) => ({ match: LOAD_ATTRIBUTE.exec(name), value }))
+      .filter(({ match, value }) => match !== null && value.B !== undefined)
+      .map(({ match, value }) => ({
+        runId: match?.[1] as string,
+        firstDay: match?.[2] as string,
+        days: JSON.parse(gunzipSync(value.B as Uint8Array).toString('utf8')) as string[],
+      }))
+      .sort((a, b) =>
+        a.runId === b.runId ? (a.firstDay < b.firstDay ? -1 : 1) : a.runId < b.runId ? -1 : 1,
+      );
+    for (const load of loads) for (const day of load.days) days[day] = load.runId;
     return {
       view,
       version,
@@ -713,11 +737,13 @@ export class DynamoBatchStore {
     through: { readonly loadedThrough: string; readonly loadedAsOf?: number },
     now: number,
   ): Promise<void> {
+    const first = [...days].sort()[0];
     const names: Record<string, string> = {};
-    const sets = days.map((day, index) => {
-      names[`#d${index}`] = dayAttribute(day);
-      return `#d${index} = :runId`;
-    });
+    const sets: string[] = [];
+    if (first !== undefined) {
+      names['#load'] = loadAttribute(runId, first);
+      sets.push('#load = :loadDays');
+    }
     if (through.loadedAsOf !== undefined) sets.push('loadedAsOf = :asOf');
     try {
       await this.client.send(
@@ -726,9 +752,10 @@ export class DynamoBatchStore {
           Key: tableKey(progressKey(view, version)),
           UpdateExpression: `SET ${[...sets, 'loadedThrough = :through', 'updatedAt = :now'].join(', ')}`,
           ConditionExpression: 'runId = :runId AND attribute_not_exists(committedAt)',
-          ExpressionAttributeNames: names,
+          ...(first === undefined ? {} : { ExpressionAttributeNames: names }),
           ExpressionAttributeValues: {
             ':runId': { S: runId },
+            ...(first === undefined ? {} : { ':loadDays': { B: gzipSync(JSON.stringify(days)) } }),
             ':through': { S: through.loadedThrough },
             ':now': { N: String(now) },
             ...(through.loadedAsOf === undefined ? {} : { ':asOf': { N: String(through.loadedAsOf) } }),
