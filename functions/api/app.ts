@@ -45,6 +45,10 @@ export const MAX_SERIES_BUCKETS = 5_000;
 export const MAX_RANGE_MS = 400 * BUCKET_WIDTH_MS.day;
 export const MAX_EVENTS_PER_REQUEST = 500;
 export const MAX_TOP_LIMIT = 1_000;
+/** Quarantined records per answer. */
+export const MAX_QUARANTINE_LISTED = 500;
+/** Base64 characters of a quarantined record's data per answer (6 KB of data; a multiple of 4). */
+export const MAX_QUARANTINE_DATA_CHARS = 8_192;
 
 /**
  * The largest answer a route sends, counted as Lambda counts it, on the proxy result's JSON: a result
@@ -483,8 +487,18 @@ export function createApi(deps: ApiDeps): ServingApi {
   });
 
   app.get('/quarantine', async ({ req }) => {
-    const limit = parseLimit(queryOf(req).get('limit'), 50, 500);
-    return json(await deps.quarantine.recent(limit));
+    const limit = parseLimit(queryOf(req).get('limit'), MAX_QUARANTINE_LISTED / 10, MAX_QUARANTINE_LISTED);
+    const { total, records } = await deps.quarantine.recent(limit);
+    // A record may be 1 MiB: each answer carries at most its first few KB, so 500 fit in 6 MB.
+    return json({
+      total,
+      records: records.map((record) => ({
+        ...record,
+        data: record.data.slice(0, MAX_QUARANTINE_DATA_CHARS),
+        dataBytes: Buffer.byteLength(record.data, 'base64'),
+        dataTruncated: record.data.length > MAX_QUARANTINE_DATA_CHARS,
+      })),
+    });
   });
 
   app.post('/exports', async ({ req }) => {

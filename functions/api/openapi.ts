@@ -221,7 +221,9 @@ const quarantine = z.object({
       approximateArrivalTimestamp: epochMs,
       reason: z.string(),
       errors: z.array(z.object({ field: z.string(), message: z.string() })),
-      data: z.string().meta({ description: 'The record as delivered, base64.' }),
+      data: z.string().meta({ description: 'The record as delivered, base64: its first 6 KB at most.' }),
+      dataBytes: z.number().int().meta({ description: 'The record’s size in bytes.' }),
+      dataTruncated: z.boolean(),
     }),
   ),
 });

@@ -202,8 +202,11 @@ describe('the serving API over the local pipeline', () => {
     expect(await latest('&country=FR')).toEqual(before.FR);
   });
 
-  it('lists views with their watermark, last batch run and speed freshness, and the latest drift', async () => {
+  // GET /views carries no drift: a run's drift is in GET /batch-runs/{id} and GET /drift (tested below).
+  it('lists views with their watermark, last batch run and speed freshness', async () => {
+    const asked = Date.now();
     const listed = await call('GET', '/views');
+    const answered = Date.now();
     const summary = listed.body.views.find((view: { name: string }) => view.name === 'revenue');
     expect(summary).toMatchObject({
       version: 1,
@@ -214,6 +217,9 @@ describe('the serving API over the local pipeline', () => {
     });
     expect(summary.measures).toEqual({ revenue: 'sum', orders: 'count' });
     expect(summary.speed.latestBucket).toBe(hourStart);
+    // Freshness: how far the latest speed bucket trails the API's now.
+    expect(summary.speed.lagMs).toBeGreaterThanOrEqual(asked - hourStart);
+    expect(summary.speed.lagMs).toBeLessThanOrEqual(answered - hourStart);
   });
 
   it('reads the manifest once, batch days once, and speed days per call: not more with more groups', async () => {
@@ -263,7 +269,39 @@ describe('the serving API over the local pipeline', () => {
     });
     expect(quarantined.records[0].reason).toContain('amount');
     expect(JSON.parse(Buffer.from(quarantined.records[0].data, 'base64').toString()).id).toBe('raw-1');
+    expect(quarantined.records[0].dataTruncated).toBe(false);
   });
+
+  it('lists large quarantined records by their first KB, so many of them stay within the 6 MB answer', async () => {
+    // Prepare: eight records of 900 KB put straight on the stream, invalid (no id)
+    const big = (index: number) =>
+      Buffer.from(
+        JSON.stringify({ ts: now, amount: 1, status: 'paid', note: `${index}${'x'.repeat(900_000)}` }),
+      );
+    for (let index = 0; index < 8; index++)
+      await runtime.emulators.kinesis.send(
+        new PutRecordCommand({
+          StreamName: runtime.streamName,
+          PartitionKey: `big-${index}`,
+          Data: big(index),
+        }),
+      );
+    // Act
+    const answer = await waitFor(async () => {
+      const listed = await call('GET', '/quarantine?limit=500');
+      return listed.status !== 200 ||
+        listed.body.records.filter((record: { dataTruncated: boolean }) => record.dataTruncated).length >= 8
+        ? listed
+        : undefined;
+    });
+    // Assess
+    expect(answer?.status).toBe(200);
+    const truncated = answer?.body.records.filter(
+      (record: { dataTruncated: boolean }) => record.dataTruncated,
+    );
+    expect(truncated.every((record: { dataBytes: number }) => record.dataBytes > 900_000)).toBe(true);
+    expect(truncated.every((record: { data: string }) => record.data.length <= 8_192)).toBe(true);
+  }, 60_000);
 
   it('serves the latest drift reports, newest first', async () => {
     const batchStore = new DynamoBatchStore(runtime.emulators.dynamo, runtime.tableName);
