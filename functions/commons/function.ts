@@ -15,7 +15,7 @@ type Config<S extends Shape> = z.output<z.ZodObject<S & typeof powertoolsEnviron
  * reads and the one factory that builds its handler from that environment and a platform. The handler
  * file calls the factory with `process.env` and the AWS platform; CDK sets exactly the variables of the
  * schema (`lib/function.ts`); the local run calls the same factory with the environment the synthesized
- * template gives the function (`local/functions.ts`).
+ * template gives the function (`local/template.ts`, `local/runtime.ts`).
  */
 export interface FunctionDefinition<S extends Shape = Shape, H = unknown> {
   /** The name the synthesized template records the function under (`driftless:function` metadata). */
