@@ -1,7 +1,9 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { generateOrders } from '../local/demo';
 
@@ -13,22 +15,34 @@ const LOCAL_API_KEY_FILE = 'api-key';
 const MAX_EVENTS_PER_POST = 500;
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** A failure to tell the user in one line, saying what to do, without a stack trace. */
+class CliError extends Error {}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+
 /** `30s`, `5m`, `1h`, `2d`, `500ms`, `0s`: a duration in milliseconds. */
 function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  const match = DURATION.exec(text.trim());
   if (match === null)
     throw new InvalidArgumentError(`a duration like 30s, 5m or 1h, not ${JSON.stringify(text)}`);
   return Math.round(Number(match[1]) * (UNITS[match[2] as string] as number));
 }
 
-/** `now`, `-2h` (two hours ago), epoch milliseconds or ISO 8601: epoch milliseconds. */
-function parseInstant(text: string, now = Date.now()): number {
+/**
+ * The value of a time option (`--from`, `--to`): `now`, `-2h` (two hours ago), epoch milliseconds or
+ * ISO 8601, as epoch milliseconds. Parsed in the action, not by commander, so that both ends of a range
+ * share one `now`; a bad value is a CliError naming the option.
+ */
+function parseInstant(option: string, text: string, now: number): number {
   if (text === 'now') return now;
-  if (/^-\d/.test(text)) return now - parseDuration(text.slice(1));
   if (/^\d+$/.test(text)) return Number(text);
-  const parsed = Date.parse(text);
+  if (text.startsWith('-') && DURATION.test(text.slice(1))) return now - parseDuration(text.slice(1));
+  // Any other leading '-' is a mistyped duration: Date.parse would read '-5' as the year -5.
+  const parsed = text.startsWith('-') ? Number.NaN : Date.parse(text);
   if (Number.isNaN(parsed))
-    throw new InvalidArgumentError(`a time: now, -2h, epoch ms or ISO 8601, not ${JSON.stringify(text)}`);
+    throw new CliError(
+      `${option} ${JSON.stringify(text)} is not a time: write now, -2h (two hours ago), epoch ms or ISO 8601, e.g. ${option} -1d`,
+    );
   return parsed;
 }
 
@@ -58,9 +72,6 @@ const portIsFree = (port: number) =>
     probe.once('error', () => resolve(false));
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
-
-/** A failure to tell the user in one line, without a stack trace. */
-class CliError extends Error {}
 
 /** Progress on stderr: rewritten in place on a terminal, a line now and then otherwise. */
 function progress(): { update(text: string): void; done(text?: string): void } {
@@ -229,36 +240,112 @@ function printBatchRun(run: any): void {
     );
 }
 
-/** Lines of a file, or of stdin for `-` or no file. */
-function linesOf(file: string | undefined) {
-  const input = file === undefined || file === '-' ? process.stdin : createReadStream(file);
-  return createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+/** Why `file` cannot be read, and what to do instead; an error that is not the file's is rethrown. */
+function unreadable(file: string, error: unknown): CliError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT')
+    return new CliError(`${file}: no such file: pass an NDJSON file, or - to read stdin`);
+  if (code === 'EISDIR') return new CliError(`${file} is a folder: pass an NDJSON file, or - to read stdin`);
+  if (code === 'EACCES') return new CliError(`${file}: permission denied: pass a file you can read`);
+  if (code !== undefined) return new CliError(`cannot read ${file}: ${(error as Error).message}`);
+  throw error;
 }
 
-/** Sends events in posts of 500, showing progress; answers the totals. */
-async function sendAll(api: DriftlessApi, events: AsyncIterable<unknown> | Iterable<unknown>) {
+/** The lines of a file, or of stdin for `-` or no file. */
+async function linesOf(file: string | undefined): Promise<AsyncIterable<string>> {
+  if (file === undefined || file === '-')
+    return createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  let input: Readable;
+  try {
+    input = (await open(file)).createReadStream();
+  } catch (error) {
+    throw unreadable(file, error);
+  }
+  // A folder opens but fails on the first read: that error comes out of the iteration.
+  return (async function* () {
+    try {
+      yield* createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+    } catch (error) {
+      throw unreadable(file, error);
+    }
+  })();
+}
+
+/** One numbered line of `send` (a record of `generate --post`): an event to post, or refused before posting. */
+type Outgoing = { readonly number: number } & ({ readonly event: unknown } | { readonly refused: string });
+
+interface SendOptions {
+  /** What a number counts, in what is printed: `line` or `record`. */
+  readonly unit: 'line' | 'record';
+  /** How to send the rest again, from this number on, after a failure; said after what was sent. */
+  readonly resend?: (from: number) => string;
+  /** How many refused ones to print. @default all */
+  readonly listed?: number;
+}
+
+/**
+ * Posts the events 500 at a time, showing progress, and prints each refused one on stderr by its number,
+ * the reason beside it; goes on past refusals. A failure to post (or to read) is a CliError saying which
+ * numbers were sent before it and where to resume. Answers the totals.
+ */
+async function sendAll(
+  api: DriftlessApi,
+  items: AsyncIterable<Outgoing> | Iterable<Outgoing>,
+  options: SendOptions,
+) {
   const shown = progress();
-  const totals = { sent: 0, accepted: 0, rejected: 0 };
-  const errors: string[] = [];
-  let pending: unknown[] = [];
+  /** `refused`: never posted (not JSON); `rejected`: refused by the API. */
+  const totals = { sent: 0, accepted: 0, rejected: 0, refused: 0 };
+  /** The last number whose outcome is known: everything up to it was sent or refused. */
+  let done = 0;
+  let listed = 0;
+  let pending: Outgoing[] = [];
   const flush = async () => {
     if (pending.length === 0) return;
-    const answer = await api.postEvents(pending);
-    for (const error of answer.errors.slice(0, Math.max(0, 5 - errors.length)))
-      errors.push(`event ${totals.sent + error.index + 1}: ${error.message}`);
-    totals.sent += pending.length;
+    const posted = pending.flatMap((item) => ('event' in item ? [item] : []));
+    const answer =
+      posted.length === 0
+        ? { accepted: 0, rejected: 0, errors: [] }
+        : await api.postEvents(posted.map((item) => item.event));
+    const reasons = new Map(
+      pending.flatMap((item) => ('refused' in item ? [[item.number, item.refused]] : [])),
+    );
+    for (const error of answer.errors) {
+      const item = posted[error.index];
+      if (item !== undefined) reasons.set(item.number, error.message);
+    }
+    for (const [number, reason] of [...reasons].sort(([a], [b]) => a - b))
+      if (listed++ < (options.listed ?? Number.POSITIVE_INFINITY))
+        shown.done(`${options.unit} ${number}: ${reason}`);
+    totals.sent += posted.length;
     totals.accepted += answer.accepted;
     totals.rejected += answer.rejected;
+    totals.refused += pending.length - posted.length;
+    done = (pending.at(-1) as Outgoing).number;
     pending = [];
-    shown.update(`sent ${totals.sent}, accepted ${totals.accepted}, rejected ${totals.rejected}`);
+    shown.update(
+      `sent ${totals.sent}, accepted ${totals.accepted}, rejected ${totals.rejected + totals.refused}`,
+    );
   };
-  for await (const event of events) {
-    pending.push(event);
-    if (pending.length === MAX_EVENTS_PER_POST) await flush();
+  try {
+    for await (const item of items) {
+      pending.push(item);
+      if (pending.length === MAX_EVENTS_PER_POST) await flush();
+    }
+    await flush();
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    shown.done();
+    const { unit } = options;
+    const refused = totals.rejected + totals.refused;
+    const before =
+      done === 0
+        ? 'nothing was sent'
+        : `${unit}s 1 to ${done} were sent (${totals.accepted} accepted${refused > 0 ? `, ${refused} refused: listed above` : ''}); ` +
+          `${unit}s from ${done + 1} on were not${options.resend ? `: ${options.resend(done + 1)}` : ''}`;
+    throw new CliError(`${error.message}; ${before}`);
   }
-  await flush();
   shown.done();
-  for (const error of errors) console.error(error);
   return totals;
 }
 
@@ -282,7 +369,21 @@ const program = new Command('driftless')
   )
   // Each command's --help lists these too: `start --data-dir` and `query --api-key` are theirs.
   .configureHelp({ showGlobalOptions: true })
-  .showHelpAfterError();
+  // Commander's own errors (a bad option value, an unknown command or option) in one line like ours,
+  // pointing at the help instead of printing it; the commands inherit this.
+  .configureOutput({ outputError: (text, write) => write(`driftless: ${commanderError(text)}\n`) });
+
+/** Commander's error text as one line, ending with the help of the command that was being parsed. */
+function commanderError(text: string): string {
+  const message = text
+    .replace(/^error: /, '')
+    .replace(/ is invalid\. /, ' is invalid: expected ')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
+  const words = process.argv.slice(2);
+  const command = program.commands.find((candidate) => words.includes(candidate.name()));
+  return `${message}; see \`driftless${command ? ` ${command.name()}` : ''} --help\``;
+}
 
 /** The key the local runtime made and kept in its data folder; none if it has not run there. */
 function localApiKey(dataDir: string): string | undefined {
@@ -373,24 +474,43 @@ program
 
 program
   .command('send [file]')
-  .description('send NDJSON events (one JSON event per line) from a file or stdin, 500 per request')
+  .description(
+    'send NDJSON events (one JSON event per line) from a file or stdin, 500 per request; prints each ' +
+      'refused line with its number and reason, goes on, and exits 1 if any was refused',
+  )
   .action(async (file: string | undefined, _options: object, command: Command) => {
     const api = apiOf(command);
-    async function* events() {
-      let line = 0;
-      for await (const text of linesOf(file)) {
-        line++;
+    const lines = await linesOf(file);
+    let count = 0;
+    async function* outgoing(): AsyncGenerator<Outgoing> {
+      for await (const text of lines) {
+        const number = ++count;
         if (text.trim() === '') continue;
         try {
-          yield JSON.parse(text) as unknown;
+          yield { number, event: JSON.parse(text) as unknown };
         } catch {
-          throw new CliError(`line ${line}: not JSON: ${text.slice(0, 80)}`);
+          yield { number, refused: `not JSON: ${text.slice(0, 80)}` };
         }
       }
     }
-    const totals = await sendAll(api, events());
-    console.log(JSON.stringify(totals));
-    if (totals.accepted === 0 && totals.sent > 0) process.exitCode = 1;
+    const fromFile = file !== undefined && file !== '-';
+    const totals = await sendAll(api, outgoing(), {
+      unit: 'line',
+      ...(fromFile
+        ? { resend: (from: number) => `resend them with tail -n +${from} ${file} | driftless send` }
+        : {}),
+    });
+    console.log(
+      JSON.stringify({
+        lines: count,
+        sent: totals.sent,
+        accepted: totals.accepted,
+        rejected: totals.rejected,
+        notJson: totals.refused,
+      }),
+    );
+    // A script piping events in learns of any refused line from the exit code too.
+    if (totals.rejected + totals.refused > 0) process.exitCode = 1;
   });
 
 program
@@ -425,21 +545,26 @@ program
         lateByMs: options.lateBy,
         invalid: options.invalid,
       });
-      async function* paced() {
+      async function* paced(): AsyncGenerator<{ number: number; event: unknown }> {
         const started = Date.now();
         for (let index = 0; options.count === 0 || index < options.count; index++) {
           if (options.rate > 0) {
             const due = started + (index * 1000) / options.rate;
             if (due > Date.now()) await sleep(due - Date.now());
           }
-          yield records.next().value?.event as unknown;
+          yield { number: index + 1, event: records.next().value?.event as unknown };
         }
       }
       if (options.post) {
-        console.log(JSON.stringify(await sendAll(apiOf(command), paced())));
+        const { sent, accepted, rejected } = await sendAll(apiOf(command), paced(), {
+          unit: 'record',
+          // Asked-for invalid records are refused by design: a few show the reasons.
+          listed: 5,
+        });
+        console.log(JSON.stringify({ sent, accepted, rejected }));
         return;
       }
-      for await (const event of paced())
+      for await (const { event } of paced())
         if (!process.stdout.write(`${JSON.stringify(event)}\n`))
           await new Promise((resolve) => process.stdout.once('drain', resolve));
     },
@@ -495,8 +620,8 @@ program
     ) => {
       const now = Date.now();
       const query = new URLSearchParams({
-        from: String(parseInstant(options.from, now)),
-        to: String(parseInstant(options.to, now) + 1),
+        from: String(parseInstant('--from', options.from, now)),
+        to: String(parseInstant('--to', options.to, now) + 1),
         ...(options.step ? { step: options.step } : {}),
         ...(options.exact ? { exact: 'true' } : {}),
         ...options.group,
@@ -534,7 +659,9 @@ program
   .action(async (view: string, options: { from: string; to?: string; format: string }, command: Command) => {
     const api = apiOf(command);
     let to: number;
-    if (options.to !== undefined) to = parseInstant(options.to);
+    const now = Date.now();
+    const from = parseInstant('--from', options.from, now);
+    if (options.to !== undefined) to = parseInstant('--to', options.to, now);
     else {
       const { views } = await api.call('GET', '/views');
       const summary = views.find((candidate: { name: string }) => candidate.name === view);
@@ -544,7 +671,7 @@ program
     }
     const { id } = await api.call('POST', '/exports', {
       view,
-      from: parseInstant(options.from),
+      from,
       to,
       format: options.format,
     });

@@ -1,5 +1,5 @@
 import type { AddressInfo, Server } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import dynalite from 'dynalite';
@@ -83,7 +83,11 @@ export async function startEmulators(
   return emulators;
 }
 
-/** Creates the application's table as the CDK construct defines it (keys only: the rest is AWS-side). */
+/**
+ * Creates the application's table as the CDK construct defines it (keys only: the rest is AWS-side),
+ * and returns once it is ACTIVE: until then reads and writes fail with ResourceNotFoundException, even
+ * on dynalite with `createTableMs: 0` (it answers CreateTable before it stores the ACTIVE status).
+ */
 export async function createTable(dynamo: DynamoDBClient, tableName: string): Promise<void> {
   await dynamo.send(
     new CreateTableCommand({
@@ -98,6 +102,11 @@ export async function createTable(dynamo: DynamoDBClient, tableName: string): Pr
         { AttributeName: TABLE_ATTRIBUTES.sortKey, KeyType: 'RANGE' },
       ],
     }),
+  );
+  // Delays in seconds: poll every few milliseconds, as an emulator is ACTIVE almost at once.
+  await waitUntilTableExists(
+    { client: dynamo, minDelay: 0.01, maxDelay: 1, maxWaitTime: 60 },
+    { TableName: tableName },
   );
 }
 

@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, type CfnResource, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { SPEED_EVENT_SOURCE } from '../../functions/speed/settings';
@@ -8,8 +8,10 @@ import { Storage } from '../../lib/storage';
 // The speed layer alone, so its grants are the only ones; synthesizing bundles the handler with
 // esbuild: a broken import fails here.
 const stack = new Stack(new App(), 'Test');
-new SpeedLayer(stack, 'Speed', { table: new Storage(stack, 'Storage').table });
+const speed = new SpeedLayer(stack, 'Speed', { table: new Storage(stack, 'Storage').table });
 const template = Template.fromStack(stack);
+const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
+  stack.getLogicalId(construct.node.defaultChild as CfnResource);
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 const statements = (): Statement[] =>
@@ -55,8 +57,13 @@ describe('speed layer construct', () => {
   });
 
   it('keeps the on-failure queue and the quarantine bucket encrypted and TLS-only', () => {
-    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
-    template.hasResourceProperties('AWS::S3::Bucket', {
+    const queueId = logicalId(speed.failureQueue);
+    const bucketId = logicalId(speed.quarantineBucket);
+    expect(template.findResources('AWS::SQS::Queue')[queueId]?.Properties).toMatchObject({
+      SqsManagedSseEnabled: true,
+    });
+    // The storage's access log bucket is in this stack too: the quarantine bucket is the one checked.
+    expect(template.findResources('AWS::S3::Bucket')[bucketId]?.Properties).toMatchObject({
       BucketEncryption: {
         ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
       },
@@ -67,12 +74,22 @@ describe('speed layer construct', () => {
         RestrictPublicBuckets: true,
       },
     });
-    const denyInsecure = Object.values(template.findResources('AWS::S3::BucketPolicy')).flatMap((policy) =>
-      (
-        policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }
-      ).Properties.PolicyDocument.Statement.filter((statement) => statement.Effect === 'Deny'),
-    );
-    expect(denyInsecure.length).toBeGreaterThan(0);
+    // TLS-only: a policy on each denies everyone any request not made over TLS.
+    const denyInsecure = Match.arrayWith([
+      Match.objectLike({
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+    ]);
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId }],
+      PolicyDocument: { Statement: denyInsecure },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: { Statement: denyInsecure },
+    });
   });
 
   it('grants the function only UpdateItem and GetItem on the table, and PutObject under quarantine/', () => {

@@ -71,15 +71,18 @@ describe('archive files written before a field existed', () => {
   it('read the missing field as NULL in Parquet as in JSON', async () => {
     // Prepare: a Parquet file without the optional discount column
     const dir = await tempDir('old-schema');
-    const writer = await DuckDbQueryEngine.open(orderEvents);
     const folder = join(dir, 'events', 'dt=2026-11-25');
     await mkdir(folder, { recursive: true });
     const ts = Date.UTC(2026, 10, 25, 8);
-    await writer.query(
-      `COPY (SELECT 'old-1' AS id, CAST(${ts} AS BIGINT) AS ts, NULL AS customer, 'US' AS country, NULL AS product, ` +
-        `CAST(500 AS BIGINT) AS amount, 'paid' AS status) TO '${join(folder, 'old.parquet')}' (FORMAT parquet)`,
-    );
-    writer.close();
+    const writer = await DuckDbQueryEngine.open(orderEvents);
+    try {
+      await writer.query(
+        `COPY (SELECT 'old-1' AS id, CAST(${ts} AS BIGINT) AS ts, NULL AS customer, 'US' AS country, NULL AS product, ` +
+          `CAST(500 AS BIGINT) AS amount, 'paid' AS status) TO '${join(folder, 'old.parquet')}' (FORMAT parquet)`,
+      );
+    } finally {
+      writer.close();
+    }
     await engine.useArchive(dir);
     // Act
     const [revenue] = views;

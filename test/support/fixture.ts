@@ -88,6 +88,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Emula
 export type Fixture = Emulators & {
   /** Where these tests actually run (LocalStack may have fallen back to the emulators). */
   readonly target: TestTarget;
+  /** A fresh table named at random, ACTIVE when this resolves: readable and writable at once. */
   newTable(): Promise<string>;
 };
 

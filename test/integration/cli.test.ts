@@ -1,0 +1,227 @@
+import { execFile } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../support/archive';
+import { startTestRuntime, type TestRuntime } from '../support/runtime';
+import { waitFor } from '../support/wait';
+
+const REPOSITORY = fileURLToPath(new URL('../..', import.meta.url));
+const HOUR = 3_600_000;
+
+let testRuntime: TestRuntime;
+let dir: string;
+
+// The runtime synthesizes the stack first: seconds, more on a busy machine.
+beforeAll(async () => {
+  testRuntime = await startTestRuntime('cli');
+  dir = await tempDir('cli');
+}, 60_000);
+
+afterAll(async () => {
+  await testRuntime?.stop();
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs `npx tsx bin/driftless.ts <args>` as a user would, in a child process, against the test runtime
+ * (or `api`), with its key unless `apiKey` says otherwise; never from the environment.
+ */
+function driftless(
+  args: readonly string[],
+  options: { api?: string; apiKey?: string } = {},
+): Promise<CliRun> {
+  const { runtime } = testRuntime;
+  const env = { ...process.env };
+  for (const name of ['DRIFTLESS_API', 'DRIFTLESS_API_KEY', 'DRIFTLESS_DATA_DIR']) delete env[name];
+  const global = ['--api', options.api ?? runtime.apiUrl, '--api-key', options.apiKey ?? runtime.apiKey];
+  return new Promise((resolve) => {
+    execFile(
+      'npx',
+      ['tsx', 'bin/driftless.ts', ...global, ...args],
+      { cwd: REPOSITORY, env, timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const linesOf = (text: string) => text.split('\n').filter((line) => line !== '');
+
+/** The user error every failing command must end with: exit 1, one line, no stack trace. */
+function expectOneLineError(run: CliRun, message: RegExp) {
+  expect(run.code, run.stderr).toBe(1);
+  expect(run.stderr).not.toMatch(/^\s+at /m);
+  const lines = linesOf(run.stderr);
+  expect(lines.filter((line) => line.startsWith('driftless: '))).toHaveLength(1);
+  expect(lines.at(-1)).toMatch(message);
+}
+
+const order = (id: string, country: string, amount = 1_000) => ({
+  id,
+  ts: Date.now(),
+  country,
+  amount,
+  status: 'paid',
+});
+
+/** Orders counted by the speed layer for one country over the last hours, as the API serves them. */
+async function ordersServed(country: string): Promise<number> {
+  const now = Date.now();
+  const answer = await testRuntime.call(
+    'GET',
+    `/views/revenue/series?from=${now - 2 * HOUR}&to=${now + HOUR}&country=${country}`,
+  );
+  return (answer.body.buckets as { groups: { values: { orders: number } }[] }[])
+    .flatMap((bucket) => bucket.groups)
+    .reduce((total, group) => total + Number(group.values.orders), 0);
+}
+
+describe('the driftless CLI', () => {
+  it('sends every line it can, names each refused line with its reason, goes on, and exits 1', async () => {
+    // Prepare: lines 3 (not JSON) and 4 (a negative amount) are refused, line 5 is blank
+    const file = join(dir, 'mixed.ndjson');
+    const lines = [
+      JSON.stringify(order('cli-1', 'CL')),
+      JSON.stringify(order('cli-2', 'CL')),
+      '{"id": "tru',
+      JSON.stringify(order('cli-4', 'CL', -1)),
+      '',
+      JSON.stringify(order('cli-6', 'CL')),
+    ];
+    await writeFile(file, `${lines.join('\n')}\n`);
+    // Act
+    const run = await driftless(['send', file]);
+    // Assess
+    expect(run.code, run.stderr).toBe(1);
+    expect(JSON.parse(run.stdout)).toEqual({ lines: 6, sent: 4, accepted: 3, rejected: 1, notJson: 1 });
+    expect(linesOf(run.stderr).filter((line) => line.startsWith('line '))).toEqual([
+      'line 3: not JSON: {"id": "tru',
+      'line 4: fails the order schema: amount',
+    ]);
+    expect(await waitFor(async () => (await ordersServed('CL')) === 3, { what: 'the 3 orders sent' })).toBe(
+      true,
+    );
+  });
+
+  it('says which lines were sent when the API fails half-way, and how to send the rest', async () => {
+    // Prepare: 700 valid lines; an API that takes the first post of 500 and fails the next
+    const file = join(dir, 'half.ndjson');
+    const events = Array.from({ length: 700 }, (_, index) => JSON.stringify(order(`half-${index}`, 'HF')));
+    await writeFile(file, `${events.join('\n')}\n`);
+    let posts = 0;
+    const failing = await listen(
+      createServer(async (request, response) => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of request) chunks.push(chunk as Buffer);
+        if (posts++ > 0) {
+          response.writeHead(500, { 'Content-Type': 'application/json' });
+          response.end(JSON.stringify({ message: 'injected failure' }));
+          return;
+        }
+        const forwarded = await fetch(new URL(request.url ?? '/', testRuntime.runtime.apiUrl), {
+          method: request.method ?? 'POST',
+          headers: {
+            'Content-Type': 'application/json',
+            'x-api-key': String(request.headers['x-api-key'] ?? ''),
+          },
+          body: Buffer.concat(chunks),
+        });
+        response.writeHead(forwarded.status, { 'Content-Type': 'application/json' });
+        response.end(await forwarded.text());
+      }),
+    );
+    try {
+      // Act
+      const run = await driftless(['send', file], { api: failing.url });
+      // Assess
+      expectOneLineError(
+        run,
+        new RegExp(
+          `^driftless: POST /events answered 500: injected failure; lines 1 to 500 were sent \\(500 accepted\\); ` +
+            `lines from 501 on were not: resend them with tail -n \\+501 ${file} \\| driftless send$`,
+        ),
+      );
+      expect(posts).toBe(2);
+    } finally {
+      await failing.close();
+    }
+  });
+
+  it('says in one line that a file to send does not exist, and what to pass instead', async () => {
+    // Act
+    const run = await driftless(['send', join(dir, 'missing.ndjson')]);
+    // Assess
+    expectOneLineError(
+      run,
+      /^driftless: .*missing\.ndjson: no such file: pass an NDJSON file, or - to read stdin$/,
+    );
+  });
+
+  it('says in one line how to write a time when --from is not one', async () => {
+    // Act
+    const run = await driftless(['query', 'revenue', '--from', 'yesterday']);
+    // Assess
+    expectOneLineError(
+      run,
+      /^driftless: --from "yesterday" is not a time: write now, -2h \(two hours ago\), epoch ms or ISO 8601, e\.g\. --from -1d$/,
+    );
+  });
+
+  it('names a bad option value in one line, with where the help is, instead of printing the help', async () => {
+    // Act
+    const run = await driftless(['generate', '-n', 'abc']);
+    // Assess
+    expectOneLineError(
+      run,
+      /^driftless: option '-n, --count <n>' argument 'abc' is invalid: expected a whole number; see `driftless generate --help`$/,
+    );
+  });
+
+  it('says in one line which view the API does not know', async () => {
+    // Act
+    const run = await driftless(['query', 'no_such_view']);
+    // Assess
+    expectOneLineError(run, /^driftless: GET \/views\/no_such_view\/series answered 404: .*no_such_view/);
+  });
+
+  it('says in one line that the API key was refused, and how to pass one', async () => {
+    // Act
+    const run = await driftless(['status'], { apiKey: 'not-the-key' });
+    // Assess
+    expectOneLineError(
+      run,
+      /^driftless: GET \/views answered 403: .*the API key was refused: pass --api-key <key>/,
+    );
+  });
+
+  it('says in one line that no API answers, and how to start or point at one', async () => {
+    // Prepare: a port nothing listens on
+    const closed = await listen(createServer());
+    await closed.close();
+    // Act
+    const run = await driftless(['status'], { api: closed.url });
+    // Assess
+    expectOneLineError(
+      run,
+      /^driftless: no API answers at .*; start one with `npm start`, or pass --api <url>/,
+    );
+  });
+});
+
+/** Starts `server` on a free loopback port. */
+async function listen(server: Server): Promise<{ url: string; close(): Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
