@@ -12,6 +12,8 @@ const LOCAL_API = 'http://127.0.0.1:3000';
 /** Where the local runtime keeps its data, and its API key in the file `api-key` (local/runtime.ts writes it). */
 const LOCAL_DATA_DIR = '.driftless';
 const LOCAL_API_KEY_FILE = 'api-key';
+/** The address the local runtime listens on, beside the key. */
+const LOCAL_API_URL_FILE = 'api-url';
 const MAX_EVENTS_PER_POST = 500;
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -26,6 +28,16 @@ function parseDuration(text: string): number {
   if (match === null)
     throw new InvalidArgumentError(`a duration like 30s, 5m or 1h, not ${JSON.stringify(text)}`);
   return Math.round(Number(match[1]) * (UNITS[match[2] as string] as number));
+}
+
+/** The settle time: whole minutes, as the stage's `settleMinutes` the local run synthesizes with. */
+function parseSettle(text: string): number {
+  const ms = parseDuration(text);
+  if (ms % 60_000 !== 0)
+    throw new InvalidArgumentError(
+      `whole minutes (the stage's settleMinutes), e.g. 0s, 1m or 15m, not ${JSON.stringify(text)}`,
+    );
+  return ms;
 }
 
 /**
@@ -115,7 +127,7 @@ function printTable(rows: readonly Record<string, unknown>[]): void {
 
 /** The driftless API over HTTP: the local runtime's, or a deployed one (with an API key). */
 class DriftlessApi {
-  private readonly base: string;
+  readonly base: string;
 
   constructor(
     url: string,
@@ -394,13 +406,24 @@ function localApiKey(dataDir: string): string | undefined {
   }
 }
 
+/** The address the local runtime last listened on (it writes `api-url` beside `api-key`), if any. */
+function localApiUrl(dataDir: string): string | undefined {
+  try {
+    return readFileSync(join(dataDir, LOCAL_API_URL_FILE), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const apiOf = (command: Command) => {
   const { api, apiKey, dataDir } = command.optsWithGlobals<{
     api: string;
     apiKey?: string;
     dataDir: string;
   }>();
-  return new DriftlessApi(api, apiKey ?? localApiKey(dataDir));
+  // Not given: the local runtime's own address (it may have picked a free port), else the default.
+  const given = command.getOptionValueSourceWithGlobals('api') !== 'default';
+  return new DriftlessApi(given ? api : (localApiUrl(dataDir) ?? api), apiKey ?? localApiKey(dataDir));
 };
 
 program
@@ -415,7 +438,12 @@ program
     parseDuration,
     180_000,
   )
-  .option('--settle <duration>', 'how far the batch watermark trails now', parseDuration, 60_000)
+  .option(
+    '--settle <duration>',
+    'how far the batch watermark trails now (whole minutes)',
+    parseSettle,
+    60_000,
+  )
   .option('--log-level <level>', 'DEBUG, INFO, WARN, ERROR or SILENT', 'WARN')
   .action(
     async (
@@ -756,7 +784,7 @@ program
   .action(async (_options: object, command: Command) => {
     const api = apiOf(command);
     const { views } = await api.call('GET', '/views');
-    console.log(`API ${command.optsWithGlobals<{ api: string }>().api}`);
+    console.log(`API ${api.base}`);
     printTable(
       // biome-ignore lint/suspicious/noExplicitAny: the Views answer (GET /openapi.json)
       views.map((view: any) => ({

@@ -163,6 +163,8 @@ export function describeEndpoints(runtime: Runtime): Record<string, string> {
 
 /** Where the local API key is kept, in the data folder: the CLI reads it from there. */
 export const API_KEY_FILE = 'api-key';
+/** Where the local API's address is kept, in the data folder, for the CLI. */
+export const API_URL_FILE = 'api-url';
 
 async function apiKeyOf(dataDir: string, given: string | undefined): Promise<string> {
   if (given !== undefined) return given;
@@ -335,6 +337,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       : undefined;
 
   server = apiServer;
+  // The CLI finds the API here, whatever port it picked.
+  await writeFile(join(dataDir, API_URL_FILE), `${apiServer.url}\n`);
   const demo =
     options.demoRate !== undefined && options.demoRate > 0
       ? startDemo({
