@@ -33,6 +33,7 @@ import { ARCHIVE_EVENTS_PREFIX, archiveMarkerFunction } from '../functions/batch
 import { RAW_EVENTS, type ViewDefinition } from '../functions/core';
 import { DriftlessFunction } from './function';
 import { acknowledgeWildcardResources } from './nag';
+import { QUERY_RESULTS_PREFIX } from './raw-archive';
 
 /** What the batch layer reads: the raw archive, its Glue table and the Athena workgroup. */
 export interface ArchiveReferences {
@@ -224,7 +225,7 @@ export class BatchLayer extends Construct {
       ],
     });
 
-    const resultsPrefix = archive.queryResultsPrefix ?? 'results/';
+    const resultsPrefix = archive.queryResultsPrefix ?? QUERY_RESULTS_PREFIX;
     const stack = Stack.of(this);
     const workGroupArn = stack.formatArn({
       service: 'athena',

@@ -35,10 +35,10 @@ import { Construct } from 'constructs';
 import { apiFunction } from '../functions/api/context';
 import { QUARANTINE_PREFIX } from '../functions/speed/quarantine';
 import { type ArchiveReferences, grantAthenaQuery } from './batch-layer';
-import type { ApiAuth } from './config';
+import { type ApiAuth, DEFAULT_STAGE_CONFIG } from './config';
 import { DriftlessFunction } from './function';
 import { acknowledgeWildcardResources } from './nag';
-import { EXPORTS_PREFIX } from './raw-archive';
+import { EXPORTS_PREFIX, QUERY_RESULTS_PREFIX } from './raw-archive';
 
 export interface ServingLayerProps {
   readonly table: ITableV2;
@@ -120,7 +120,7 @@ export class ServingLayer extends Construct {
     const auth = props.auth ?? 'apiKey';
     const { table, stream, stateMachine, archive, quarantineBucket } = props;
     const stack = Stack.of(this);
-    const resultsPrefix = archive.queryResultsPrefix ?? 'results/';
+    const resultsPrefix = archive.queryResultsPrefix ?? QUERY_RESULTS_PREFIX;
 
     this.function = new DriftlessFunction(this, 'Function', {
       definition: apiFunction,
@@ -137,7 +137,9 @@ export class ServingLayer extends Construct {
         EXPORT_BUCKET: archive.exportsBucket.bucketName,
         EXPORT_PREFIX: EXPORTS_PREFIX,
         QUARANTINE_BUCKET: quarantineBucket.bucketName,
-        SPEED_RETENTION_HOURS: String((props.speedRetention ?? Duration.hours(72)).toHours()),
+        SPEED_RETENTION_HOURS: String(
+          (props.speedRetention ?? Duration.hours(DEFAULT_STAGE_CONFIG.speedRetentionHours)).toHours(),
+        ),
       },
     }).invokedSynchronouslyBy('API Gateway');
     const fn = this.function;

@@ -12,6 +12,7 @@ import { speedFunction } from '../functions/speed/config';
 import { QUARANTINE_PREFIX } from '../functions/speed/quarantine';
 import { SPEED_EVENT_SOURCE } from '../functions/speed/settings';
 import { DriftlessBucket } from './bucket';
+import { DEFAULT_STAGE_CONFIG } from './config';
 import { DriftlessFunction } from './function';
 import { acknowledgeWildcardResources } from './nag';
 
@@ -76,7 +77,7 @@ export class SpeedLayer extends Construct {
       { id: 'Serverless-SQSRedrivePolicy', reason: endOfTheLine },
     );
 
-    const speedRetention = props.speedRetention ?? Duration.hours(72);
+    const speedRetention = props.speedRetention ?? Duration.hours(DEFAULT_STAGE_CONFIG.speedRetentionHours);
     this.function = new DriftlessFunction(this, 'Function', {
       definition: speedFunction,
       environment: {

@@ -10,7 +10,7 @@ import { DuckDbQueryEngine } from '../functions/adapters/duckdb';
 import { apiFunction } from '../functions/api/context';
 import { newRunId } from '../functions/batch/plan';
 import { speedFunction } from '../functions/speed/config';
-import { stageConfigSchema } from '../lib/config';
+import { DEFAULT_STAGE_CONFIG, stageConfigSchema } from '../lib/config';
 import { type LocalApiServer, type StaticMount, startApiGateway } from './api-server';
 import { LocalBatchRunner } from './batch-runner';
 import { type Demo, startDemo } from './demo';
@@ -203,7 +203,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const logger = options.logger ?? new Logger({ serviceName: 'driftless-local' });
   const config = stageConfigSchema.parse({
     settleMinutes: wholeUnits(options.settleMs ?? 60_000, 60_000, 'settle'),
-    speedRetentionHours: wholeUnits(options.speedRetentionMs ?? 72 * 3_600_000, 3_600_000, 'speed retention'),
+    speedRetentionHours: wholeUnits(
+      options.speedRetentionMs ?? DEFAULT_STAGE_CONFIG.speedRetentionHours * 3_600_000,
+      3_600_000,
+      'speed retention',
+    ),
   });
   const template = synthesizeTemplate(config);
   const names = new LocalNames(template);
