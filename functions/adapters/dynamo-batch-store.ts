@@ -6,7 +6,7 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
+  paginateQuery,
   UpdateItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
@@ -599,22 +599,18 @@ export class DynamoBatchStore {
   /** How many days up to `through` have archive objects. */
   async countArchiveDays(through: string): Promise<number> {
     let count = 0;
-    let exclusiveStartKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND #sk <= :through',
-          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-          ExpressionAttributeValues: { ':pk': { S: ARCHIVE_DAYS_PK }, ':through': { S: through } },
-          Select: 'COUNT',
-          ConsistentRead: true,
-          ExclusiveStartKey: exclusiveStartKey,
-        }),
-      );
+    for await (const page of paginateQuery(
+      { client: this.client },
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk AND #sk <= :through',
+        ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+        ExpressionAttributeValues: { ':pk': { S: ARCHIVE_DAYS_PK }, ':through': { S: through } },
+        Select: 'COUNT',
+        ConsistentRead: true,
+      },
+    ))
       count += page.Count ?? 0;
-      exclusiveStartKey = page.LastEvaluatedKey;
-    } while (exclusiveStartKey !== undefined);
     return count;
   }
 
@@ -830,23 +826,20 @@ export class DynamoBatchStore {
    */
   private async latestReports(pk: string, limit: number): Promise<unknown[]> {
     const reports: unknown[] = [];
-    let exclusiveStartKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': PK },
-          ExpressionAttributeValues: { ':pk': { S: pk } },
-          ScanIndexForward: false,
-          Limit: limit - reports.length,
-          ExclusiveStartKey: exclusiveStartKey,
-        }),
-      );
+    for await (const page of paginateQuery(
+      { client: this.client, pageSize: limit },
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': PK },
+        ExpressionAttributeValues: { ':pk': { S: pk } },
+        ScanIndexForward: false,
+      },
+    )) {
       for (const item of page.Items ?? []) reports.push(JSON.parse(item.report?.S ?? 'null'));
-      exclusiveStartKey = page.LastEvaluatedKey;
-    } while (exclusiveStartKey !== undefined && reports.length < limit);
-    return reports;
+      if (reports.length >= limit) break;
+    }
+    return reports.slice(0, limit);
   }
 
   async putDriftReport(viewName: string, runId: string, report: unknown): Promise<void> {
@@ -865,22 +858,18 @@ export class DynamoBatchStore {
   }
 
   private async *query(pk: string): AsyncIterable<Record<string, AttributeValue>> {
-    let exclusiveStartKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': PK },
-          ExpressionAttributeValues: { ':pk': { S: pk } },
-          // A day read just after its commit must see every item the load wrote: readers cache it.
-          ConsistentRead: true,
-          ExclusiveStartKey: exclusiveStartKey,
-        }),
-      );
+    for await (const page of paginateQuery(
+      { client: this.client },
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': PK },
+        ExpressionAttributeValues: { ':pk': { S: pk } },
+        // A day read just after its commit must see every item the load wrote: readers cache it.
+        ConsistentRead: true,
+      },
+    ))
       yield* page.Items ?? [];
-      exclusiveStartKey = page.LastEvaluatedKey;
-    } while (exclusiveStartKey !== undefined);
   }
 
   /** Items of a partition whose sort keys lie in [`from`, `to`], in order. */
@@ -890,23 +879,18 @@ export class DynamoBatchStore {
     to: string,
     options: { pageLimit?: number } = {},
   ): AsyncIterable<Record<string, AttributeValue>> {
-    let exclusiveStartKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
-          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-          ExpressionAttributeValues: { ':pk': { S: pk }, ':from': { S: from }, ':to': { S: to } },
-          // A plan must see every marking made before it started.
-          ConsistentRead: true,
-          ExclusiveStartKey: exclusiveStartKey,
-          ...(options.pageLimit === undefined ? {} : { Limit: options.pageLimit }),
-        }),
-      );
+    for await (const page of paginateQuery(
+      { client: this.client, ...(options.pageLimit === undefined ? {} : { pageSize: options.pageLimit }) },
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+        ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+        ExpressionAttributeValues: { ':pk': { S: pk }, ':from': { S: from }, ':to': { S: to } },
+        // A plan must see every marking made before it started.
+        ConsistentRead: true,
+      },
+    ))
       yield* page.Items ?? [];
-      exclusiveStartKey = page.LastEvaluatedKey;
-    } while (exclusiveStartKey !== undefined);
   }
 
   private async getItem(

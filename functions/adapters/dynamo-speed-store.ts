@@ -3,6 +3,7 @@ import {
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
+  paginateQuery,
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -145,29 +146,26 @@ export class DynamoSpeedStore implements SpeedStore {
     const day = BUCKET_WIDTH_MS.day;
     const { start, end } = speedSortKeyRange(from, to);
     for (let dayStart = from - (from % day); dayStart < to; dayStart += day) {
-      let exclusiveStartKey: Record<string, AttributeValue> | undefined;
-      do {
-        const page = await this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :start AND :end',
-            ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-            ExpressionAttributeValues: {
-              ':pk': { S: speedPartitionKey(view, dayOf(dayStart)) },
-              ':start': { S: start },
-              ':end': { S: end },
-            },
-            ExclusiveStartKey: exclusiveStartKey,
-          }),
-        );
+      for await (const page of paginateQuery(
+        { client: this.client },
+        {
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :start AND :end',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: {
+            ':pk': { S: speedPartitionKey(view, dayOf(dayStart)) },
+            ':start': { S: start },
+            ':end': { S: end },
+          },
+        },
+      )) {
         for (const item of page.Items ?? []) {
           // TTL deletion is lazy in DynamoDB and absent in dynalite: expired items are filtered here.
           const expiresAt = item[EXPIRES_AT]?.N;
           if (expiresAt !== undefined && Number(expiresAt) * 1000 <= nowMs) continue;
           rows.push(itemToRow(view, item));
         }
-        exclusiveStartKey = page.LastEvaluatedKey;
-      } while (exclusiveStartKey !== undefined);
+      }
     }
     return rows;
   }

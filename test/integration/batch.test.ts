@@ -89,6 +89,28 @@ afterEach(async () => {
 let sequence = 0;
 type Order = { id: string; ts: number; country?: string; amount: number; discount?: number; status: string };
 
+const orderFields = fieldsOf(orderEvents);
+/** Revenue counting refunds as revenue (v1), then the fix, made once in the view: refunds subtracted (v2). */
+const revenueV1 = defineView(orderEvents, {
+  name: 'revenue',
+  version: 1,
+  bucket: 'hour',
+  groupBy: ['country'],
+  measures: { revenue: sum(orderFields.amount), orders: count() },
+});
+const revenueV2 = defineView(orderEvents, {
+  name: 'revenue',
+  version: 2,
+  bucket: 'hour',
+  groupBy: ['country'],
+  measures: {
+    revenue: sum(
+      caseWhen(orderFields.status.eq('refunded'), orderFields.amount.times(-1)).else(orderFields.amount),
+    ),
+    orders: count(),
+  },
+});
+
 /** The stack as synthesized for a stage whose watermark trails now by nothing. */
 const template = synthesizeTemplate(stageConfigSchema.parse({ settleMinutes: 0 }));
 
@@ -517,24 +539,7 @@ describe('batch layer: the synthesized state machine run locally', () => {
 
   it('backfills a changed view definition over all history, and cleans up the old versions', async () => {
     // Prepare: revenue v1 counts refunds as revenue; v2 subtracts them, the fix made once, in the view
-    const order = fieldsOf(orderEvents);
-    const v1 = defineView(orderEvents, {
-      name: 'revenue',
-      version: 1,
-      bucket: 'hour',
-      groupBy: ['country'],
-      measures: { revenue: sum(order.amount), orders: count() },
-    });
-    const v2 = defineView(orderEvents, {
-      name: 'revenue',
-      version: 2,
-      bucket: 'hour',
-      groupBy: ['country'],
-      measures: {
-        revenue: sum(caseWhen(order.status.eq('refunded'), order.amount.times(-1)).else(order.amount)),
-        orders: count(),
-      },
-    });
+    const [v1, v2] = [revenueV1, revenueV2];
     const env = await setUp([v1]);
     const now = Date.now();
     const orders = ordersOver(3, 12).map((order) => ({ ...order, ts: order.ts - DAY }));
@@ -1215,24 +1220,7 @@ describe('batch layer: dirty days from the archive markers', () => {
 });
 
 describe('batch layer: a backfill runs day by day and resumes', () => {
-  const order = fieldsOf(orderEvents);
-  const v1 = defineView(orderEvents, {
-    name: 'revenue',
-    version: 1,
-    bucket: 'hour',
-    groupBy: ['country'],
-    measures: { revenue: sum(order.amount), orders: count() },
-  });
-  const v2 = defineView(orderEvents, {
-    name: 'revenue',
-    version: 2,
-    bucket: 'hour',
-    groupBy: ['country'],
-    measures: {
-      revenue: sum(caseWhen(order.status.eq('refunded'), order.amount.times(-1)).else(order.amount)),
-      orders: count(),
-    },
-  });
+  const [v1, v2] = [revenueV1, revenueV2];
   const history = Array.from({ length: 6 }, (_, index) => dayName(today - (6 - index) * DAY));
 
   /** Six days committed as v1, then v2 deployed: its backfill loads two days at a time. */
