@@ -8,7 +8,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnBucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import {
   Choice,
   Condition,
@@ -33,6 +33,7 @@ import { ARCHIVE_EVENTS_PREFIX, archiveMarkerFunction } from '../functions/batch
 import { RAW_EVENTS, type ViewDefinition } from '../functions/core';
 import { DriftlessFunction } from './function';
 import { acknowledgeWildcardResources } from './nag';
+import { deadLetterQueue } from './queue';
 import { QUERY_RESULTS_PREFIX } from './raw-archive';
 
 /** What the batch layer reads: the raw archive, its Glue table and the Athena workgroup. */
@@ -166,16 +167,10 @@ export class BatchLayer extends Construct {
 
     // Which days the archive received objects for, recorded as S3 announces each object: a plan reads
     // these markers instead of listing the archive, so its work follows what changed, not history.
-    this.lostMarkers = new Queue(this, 'LostArchiveMarkers', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    const endOfTheLine =
-      "It is the archive marker's dead-letter queue (its rule target's and its asynchronous invocations'): each message names an archive object whose day to backfill; a queue behind it would add nothing.";
-    Validations.of(this.lostMarkers).acknowledge(
-      { id: 'AwsSolutions-SQS3', reason: endOfTheLine },
-      { id: 'Serverless-SQSRedrivePolicy', reason: endOfTheLine },
+    this.lostMarkers = deadLetterQueue(
+      this,
+      'LostArchiveMarkers',
+      "It is the archive marker's dead-letter queue (its rule target's and its asynchronous invocations'): each message names an archive object whose day to backfill",
     );
     this.marker = new DriftlessFunction(this, 'ArchiveMarkerFunction', {
       definition: archiveMarkerFunction,

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
@@ -6,7 +6,7 @@ import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { speedFunction } from '../functions/speed/config';
 import { QUARANTINE_PREFIX } from '../functions/speed/quarantine';
@@ -15,6 +15,7 @@ import { DriftlessBucket } from './bucket';
 import { DEFAULT_STAGE_CONFIG } from './config';
 import { DriftlessFunction } from './function';
 import { acknowledgeWildcardResources } from './nag';
+import { deadLetterQueue } from './queue';
 
 export interface SpeedLayerProps {
   /** The table of speed items (and batch items and manifests). */
@@ -65,16 +66,10 @@ export class SpeedLayer extends Construct {
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
 
-    this.failureQueue = new Queue(this, 'FailedBatches', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    const endOfTheLine =
-      "It is the Kinesis mapping's on-failure destination, itself the dead-letter queue: its messages point at shard ranges for a person to replay (alarmed on depth); a queue behind it would add nothing.";
-    Validations.of(this.failureQueue).acknowledge(
-      { id: 'AwsSolutions-SQS3', reason: endOfTheLine },
-      { id: 'Serverless-SQSRedrivePolicy', reason: endOfTheLine },
+    this.failureQueue = deadLetterQueue(
+      this,
+      'FailedBatches',
+      "It is the Kinesis mapping's on-failure destination, itself the dead-letter queue: its messages point at shard ranges for a person to replay (alarmed on depth)",
     );
 
     const speedRetention = props.speedRetention ?? Duration.hours(DEFAULT_STAGE_CONFIG.speedRetentionHours);
