@@ -1,5 +1,12 @@
 import type { SpeedDelta, SpeedStore } from '../functions/adapters/dynamo-speed-store';
-import { MONOIDS, type ViewDefinition, type ViewRow } from '../functions/core';
+import {
+  type Measure,
+  MONOIDS,
+  monoidOf,
+  speedItemWrites,
+  type ViewDefinition,
+  type ViewRow,
+} from '../functions/core';
 
 interface Item {
   row: ViewRow;
@@ -27,10 +34,12 @@ export class MemorySpeedStore implements SpeedStore {
       return 'applied';
     }
     const values = { ...item.row.values };
-    for (const [name, measure] of Object.entries(delta.view.measures)) {
-      if (measure.kind === 'count' || measure.kind === 'sum') {
-        values[name] = MONOIDS[measure.kind].plus(values[name] ?? null, delta.row.values[name] ?? null);
-      }
+    // Only the additive measures: extremes arrive through applyExtreme, as in DynamoDB.
+    for (const { measure, value } of speedItemWrites(delta.view, delta.row).adds) {
+      values[measure] = monoidOf(delta.view.measures[measure] as Measure).plus(
+        values[measure] ?? null,
+        value,
+      );
     }
     item.row = { ...item.row, values };
     item.checkpoints.set(delta.shardId, delta.lastSequence);

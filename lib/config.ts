@@ -1,5 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
+import { BATCH_RUN_TIMEOUT_MINUTES, STAGE_DEFAULTS } from '../functions/commons/layout';
 
 /** How the serving layer's REST API authenticates callers. */
 export const API_AUTH_MODES = ['iam', 'apiKey'] as const;
@@ -53,11 +54,15 @@ export const stageConfigSchema = z
     /** When the batch layer runs. */
     batchSchedule: scheduleExpression.default('rate(1 hour)'),
     /** Archive delivery delay plus allowed lateness: the watermark trails a run's start by this. */
-    settleMinutes: z.coerce.number().int().min(0).default(15),
-    /** How long a replaced batch version is kept; longer than a run may take (2 h). */
-    graceMinutes: z.coerce.number().int().min(121).default(180),
+    settleMinutes: z.coerce.number().int().min(0).default(STAGE_DEFAULTS.settleMinutes),
+    /** How long a replaced batch version is kept; longer than a run may take. */
+    graceMinutes: z.coerce
+      .number()
+      .int()
+      .min(BATCH_RUN_TIMEOUT_MINUTES + 1)
+      .default(STAGE_DEFAULTS.graceMinutes),
     /** How long speed items outlive their bucket before TTL removes them; more than settle. */
-    speedRetentionHours: positiveInt.default(72),
+    speedRetentionHours: positiveInt.default(STAGE_DEFAULTS.speedRetentionHours),
     /** CloudWatch Logs retention of every function and the state machine, in days. */
     logRetentionDays: z.coerce
       .number()
@@ -68,9 +73,9 @@ export const stageConfigSchema = z
     /** Athena refuses a query that would scan more than this. */
     athenaBytesScannedCutoffGiB: positiveInt.default(100),
     /** Athena query results are deleted after this many days. */
-    queryResultsRetentionDays: positiveInt.default(7),
-    /** Finance exports under `exports/` are deleted after this many days. */
-    exportsRetentionDays: positiveInt.default(30),
+    queryResultsRetentionDays: positiveInt.default(STAGE_DEFAULTS.queryResultsRetentionDays),
+    /** Finance exports (under EXPORTS_PREFIX) are deleted after this many days. */
+    exportsRetentionDays: positiveInt.default(STAGE_DEFAULTS.exportsRetentionDays),
     /** `retain` keeps the table and the data buckets on `cdk destroy`; `destroy` deletes them. */
     removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
     /** Alarm notifications go to this address when set (confirm the SNS subscription mail). */

@@ -14,15 +14,18 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { archiveTransformFunction } from '../functions/archive/firehose-transform';
+import {
+  ARCHIVE_ERRORS_PREFIX,
+  ARCHIVE_EVENTS_PREFIX,
+  archiveDayPrefix,
+  EXPORTS_PREFIX,
+  QUERY_RESULTS_PREFIX,
+  STAGE_DEFAULTS,
+} from '../functions/commons/layout';
 import { dayOf, type EventCatalog, PARTITION_COLUMN, RAW_EVENTS } from '../functions/core';
 import { DriftlessBucket } from './bucket';
 import { DriftlessFunction } from './function';
 import { acknowledgeWildcardResources } from './nag';
-
-/** Where the serving layer writes finance exports in `exportsBucket`; expired by a lifecycle rule. */
-export const EXPORTS_PREFIX = 'exports/';
-/** Where Athena writes query results in `resultsBucket` (the workgroup enforces it). */
-export const QUERY_RESULTS_PREFIX = 'results/';
 
 export interface RawArchiveProps {
   readonly stream: IStream;
@@ -34,9 +37,9 @@ export interface RawArchiveProps {
   readonly bytesScannedCutoff?: Size;
   /** @default RemovalPolicy.RETAIN for the archive and exports buckets */
   readonly removalPolicy?: RemovalPolicy;
-  /** Athena query results are deleted after this long. @default Duration.days(7) */
+  /** Athena query results are deleted after this long. @default STAGE_DEFAULTS.queryResultsRetentionDays */
   readonly queryResultsRetention?: Duration;
-  /** Objects under `exports/` are deleted after this long. @default Duration.days(30) */
+  /** Objects under EXPORTS_PREFIX are deleted after this long. @default STAGE_DEFAULTS.exportsRetentionDays */
   readonly exportsRetention?: Duration;
   /** Log retention of the transform function and of Firehose's delivery errors. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
@@ -58,7 +61,7 @@ export class RawArchive extends Construct {
   public readonly archiveBucket: DriftlessBucket;
   public readonly resultsBucket: DriftlessBucket;
   /**
-   * Finance exports: the serving layer writes them under `exports/` (EXPORTS_PREFIX), where a lifecycle
+   * Finance exports: the serving layer writes them under EXPORTS_PREFIX, where a lifecycle
    * rule deletes them after `exportsRetention`.
    */
   public readonly exportsBucket: DriftlessBucket;
@@ -78,7 +81,12 @@ export class RawArchive extends Construct {
       serverAccessLogsPrefix: 'archive/',
     });
     this.resultsBucket = new DriftlessBucket(this, 'QueryResults', {
-      lifecycleRules: [{ id: 'ExpireResults', expiration: props.queryResultsRetention ?? Duration.days(7) }],
+      lifecycleRules: [
+        {
+          id: 'ExpireResults',
+          expiration: props.queryResultsRetention ?? Duration.days(STAGE_DEFAULTS.queryResultsRetentionDays),
+        },
+      ],
       // Scratch space: every result can be recomputed from the archive.
       removalPolicy: RemovalPolicy.DESTROY,
       serverAccessLogsBucket,
@@ -89,7 +97,7 @@ export class RawArchive extends Construct {
         {
           id: 'ExpireExports',
           prefix: EXPORTS_PREFIX,
-          expiration: props.exportsRetention ?? Duration.days(30),
+          expiration: props.exportsRetention ?? Duration.days(STAGE_DEFAULTS.exportsRetentionDays),
         },
       ],
       removalPolicy,
@@ -102,12 +110,15 @@ export class RawArchive extends Construct {
       environment: {},
       timeout: Duration.minutes(1),
       logRetention: props.logRetention,
-    }).invokedSynchronouslyBy('Firehose, which retries and files records it gives up on under errors/');
+    }).invokedSynchronouslyBy(
+      `Firehose, which retries and files records it gives up on under ${ARCHIVE_ERRORS_PREFIX}`,
+    );
     this.deliveryStream = new DeliveryStream(this, 'DeliveryStream', {
       source: new KinesisStreamSource(props.stream),
       destination: new S3Bucket(this.archiveBucket, {
-        dataOutputPrefix: `events/${PARTITION_COLUMN}=!{partitionKeyFromLambda:${PARTITION_COLUMN}}/`,
-        errorOutputPrefix: 'errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/',
+        dataOutputPrefix: archiveDayPrefix(`!{partitionKeyFromLambda:${PARTITION_COLUMN}}`),
+        // By arrival day: a record that failed may have no event day.
+        errorOutputPrefix: `${ARCHIVE_ERRORS_PREFIX}!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/`,
         compression: Compression.GZIP,
         bufferingInterval: props.bufferInterval ?? Duration.seconds(60),
         // Dynamic partitioning needs at least 64 MiB.
@@ -139,7 +150,7 @@ export class RawArchive extends Construct {
       databaseInput: { name: namePrefix.toLowerCase().replace(/[^a-z0-9_]/g, '_') },
     });
     this.database = database.ref;
-    const location = `s3://${this.archiveBucket.bucketName}/events/`;
+    const location = `s3://${this.archiveBucket.bucketName}/${ARCHIVE_EVENTS_PREFIX}`;
     new CfnTable(this, 'RawEvents', {
       catalogId: account,
       databaseName: this.database,
@@ -156,7 +167,7 @@ export class RawArchive extends Construct {
           [`projection.${PARTITION_COLUMN}.range`]: `${dayOf(props.catalog.timeRange.from)},NOW`,
           [`projection.${PARTITION_COLUMN}.interval`]: '1',
           [`projection.${PARTITION_COLUMN}.interval.unit`]: 'DAYS',
-          'storage.location.template': `${location}${PARTITION_COLUMN}=\${${PARTITION_COLUMN}}/`,
+          'storage.location.template': `s3://${this.archiveBucket.bucketName}/${archiveDayPrefix(`\${${PARTITION_COLUMN}}`)}`,
         },
         storageDescriptor: {
           location,

@@ -1,6 +1,5 @@
 import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -8,13 +7,12 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { QUARANTINE_PREFIX, STAGE_DEFAULTS } from '../functions/commons/layout';
 import { speedFunction } from '../functions/speed/config';
-import { QUARANTINE_PREFIX } from '../functions/speed/quarantine';
 import { SPEED_EVENT_SOURCE } from '../functions/speed/settings';
 import { DriftlessBucket } from './bucket';
-import { DEFAULT_STAGE_CONFIG } from './config';
+import { acknowledgeObjectsUnder, objectsUnder } from './bucket-grants';
 import { DriftlessFunction } from './function';
-import { acknowledgeWildcardResources } from './nag';
 import { deadLetterQueue } from './queue';
 
 export interface SpeedLayerProps {
@@ -23,7 +21,7 @@ export interface SpeedLayerProps {
   /**
    * How long speed items outlive their bucket before DynamoDB TTL deletes them; must exceed the
    * batch layer's settle time so the batch view takes over first.
-   * @default Duration.hours(72)
+   * @default Duration.hours(STAGE_DEFAULTS.speedRetentionHours)
    */
   readonly speedRetention?: Duration;
   /** @default Duration.hours(24) */
@@ -72,7 +70,7 @@ export class SpeedLayer extends Construct {
       "It is the Kinesis mapping's on-failure destination, itself the dead-letter queue: its messages point at shard ranges for a person to replay (alarmed on depth)",
     );
 
-    const speedRetention = props.speedRetention ?? Duration.hours(DEFAULT_STAGE_CONFIG.speedRetentionHours);
+    const speedRetention = props.speedRetention ?? Duration.hours(STAGE_DEFAULTS.speedRetentionHours);
     this.function = new DriftlessFunction(this, 'Function', {
       definition: speedFunction,
       environment: {
@@ -101,18 +99,13 @@ export class SpeedLayer extends Construct {
     // Least privilege: the conditional update and the checkpoint read, nothing else.
     props.table.grant(this.function, 'dynamodb:UpdateItem', 'dynamodb:GetItem');
     // PutObject alone: grantPut would add s3:Abort* and object tagging, which quarantine never uses.
-    this.function.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['s3:PutObject'],
-        resources: [this.quarantineBucket.arnForObjects(`${QUARANTINE_PREFIX}*`)],
-      }),
-    );
+    this.function.addToRolePolicy(objectsUnder(this.quarantineBucket, QUARANTINE_PREFIX, ['s3:PutObject']));
     if (this.function.role) {
-      acknowledgeWildcardResources(
+      acknowledgeObjectsUnder(
         this.function.role,
         this.quarantineBucket,
-        [`/${QUARANTINE_PREFIX}*`],
-        'Each quarantined record is a new object with a generated key under quarantine/; the grant is PutObject on that prefix only.',
+        QUARANTINE_PREFIX,
+        `Each quarantined record is a new object with a generated key under ${QUARANTINE_PREFIX}; the grant is PutObject on that prefix only.`,
       );
     }
 

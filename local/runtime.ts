@@ -9,8 +9,9 @@ import { orderEvents } from '../events';
 import { DuckDbQueryEngine } from '../functions/adapters/duckdb';
 import { apiFunction } from '../functions/api/context';
 import { newRunId } from '../functions/batch/plan';
+import { STAGE_DEFAULTS } from '../functions/commons/layout';
 import { speedFunction } from '../functions/speed/config';
-import { DEFAULT_STAGE_CONFIG, stageConfigSchema } from '../lib/config';
+import { stageConfigSchema } from '../lib/config';
 import { type LocalApiServer, type StaticMount, startApiGateway } from './api-server';
 import { LocalBatchRunner } from './batch-runner';
 import { type Demo, startDemo } from './demo';
@@ -51,7 +52,10 @@ export interface RuntimeOptions {
    * gives the batch functions as SETTLE_MINUTES. @default 1 minute
    */
   readonly settleMs?: number;
-  /** Speed items live this long past their bucket, in whole hours (the stage's `speedRetentionHours`). @default 72 hours */
+  /**
+   * Speed items live this long past their bucket, in whole hours (the stage's `speedRetentionHours`).
+   * @default STAGE_DEFAULTS.speedRetentionHours
+   */
   readonly speedRetentionMs?: number;
   /** The key callers send as x-api-key. @default the one kept in `<dataDir>/api-key`, made on first start */
   readonly apiKey?: string;
@@ -204,7 +208,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const config = stageConfigSchema.parse({
     settleMinutes: wholeUnits(options.settleMs ?? 60_000, 60_000, 'settle'),
     speedRetentionHours: wholeUnits(
-      options.speedRetentionMs ?? DEFAULT_STAGE_CONFIG.speedRetentionHours * 3_600_000,
+      options.speedRetentionMs ?? STAGE_DEFAULTS.speedRetentionHours * 3_600_000,
       3_600_000,
       'speed retention',
     ),

@@ -7,6 +7,7 @@ import {
   DuckDBDecimalValue,
   DuckDBInstance,
 } from '@duckdb/node-api';
+import { archiveDayPrefix } from '../commons/layout';
 import {
   compileSql,
   dayOf,
@@ -23,11 +24,8 @@ import {
 } from '../core';
 import { OBJECT_PATH_COLUMN, type QueryEngine, QueryFailedError } from './query-engine';
 
-/**
- * Where an archive folder keeps its events: `events/dt=YYYY-MM-DD/<file>.gz` (gzip JSON lines, as Firehose
- * names them) or `<file>.parquet`.
- */
-export const ARCHIVE_PREFIX = 'events';
+/** An archive folder's events: `<day folder>/<file>.gz` (gzip JSON lines, as Firehose names them) or `.parquet`. */
+const archiveFiles = (extension: string) => `${archiveDayPrefix('*')}*.${extension}`;
 
 const sqlType = (catalog: EventCatalog, field: string): string =>
   catalog.fields[field]?.type === 'integer' ? 'BIGINT' : 'VARCHAR';
@@ -202,7 +200,7 @@ export class DuckDbQueryEngine implements QueryEngine {
     if (dir === null) return;
     const select = projection(this.catalog);
     const sources: string[] = [];
-    const jsonFiles = `${ARCHIVE_PREFIX}/${PARTITION_COLUMN}=*/*.gz`;
+    const jsonFiles = archiveFiles('gz');
     if (await hasFiles(jsonFiles, dir)) {
       const columns = Object.keys(this.catalog.fields)
         .map((field) => `${quoteString(field)}: ${quoteString(sqlType(this.catalog, field))}`)
@@ -216,7 +214,7 @@ export class DuckDbQueryEngine implements QueryEngine {
           `ignore_errors = true, filename = ${quoteString(OBJECT_PATH_COLUMN)})`,
       );
     }
-    const parquetFiles = `${ARCHIVE_PREFIX}/${PARTITION_COLUMN}=*/*.parquet`;
+    const parquetFiles = archiveFiles('parquet');
     if (await hasFiles(parquetFiles, dir)) {
       const parquet =
         `read_parquet(${quoteString(join(dir, parquetFiles))}, ` +

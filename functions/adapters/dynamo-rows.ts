@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { GroupValue, MeasureValue, ViewDefinition, ViewRow } from '../core';
+import { type GroupValue, type MeasureValue, monoidOf, type ViewDefinition, type ViewRow } from '../core';
 
 /** How a speed row is stored: one item per row. Numbers stay exact: DynamoDB keeps 38 digits. */
 export const BUCKET_ATTRIBUTE = 'bucket';
@@ -10,7 +10,8 @@ export function itemToRow(view: ViewDefinition, item: Record<string, AttributeVa
   const values: Record<string, MeasureValue> = {};
   for (const [name, measure] of Object.entries(view.measures)) {
     const stored = item[measureAttribute(name)]?.N;
-    values[name] = stored === undefined ? (measure.kind === 'count' ? 0n : null) : BigInt(stored);
+    // An absent attribute holds the measure's zero: a count was never ADDed to, a sum or extreme never set.
+    values[name] = stored === undefined ? monoidOf(measure).zero : BigInt(stored);
   }
   return {
     bucket: Number(item[BUCKET_ATTRIBUTE]?.N),

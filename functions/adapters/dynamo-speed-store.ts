@@ -9,7 +9,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import {
   BUCKET_WIDTH_MS,
+  bucketStart,
   dayOf,
+  daysBetween,
+  speedItemWrites,
   speedPartitionKey,
   speedSortKeyRange,
   TABLE_ATTRIBUTES,
@@ -18,7 +21,7 @@ import {
 } from '../core';
 import { BUCKET_ATTRIBUTE, GROUP_ATTRIBUTE, itemToRow, measureAttribute } from './dynamo-rows';
 
-/** One conditional write of a batch's additive measures (count, sum) to one speed item. */
+/** One conditional write of a batch's additive measures (those stored by `ADD`) to one speed item. */
 export interface SpeedDelta {
   readonly view: ViewDefinition;
   readonly pk: string;
@@ -76,14 +79,10 @@ export class DynamoSpeedStore implements SpeedStore {
       ':grp': { S: JSON.stringify(delta.row.group) },
       ':exp': { N: String(delta.expiresAt) },
     };
-    const adds: string[] = [];
-    Object.entries(delta.view.measures).forEach(([name, measure], index) => {
-      const value = delta.row.values[name];
-      if ((measure.kind !== 'count' && measure.kind !== 'sum') || value === null || value === undefined)
-        return;
-      names[`#m${index}`] = measureAttribute(name);
+    const adds = speedItemWrites(delta.view, delta.row).adds.map(({ measure, value }, index) => {
+      names[`#m${index}`] = measureAttribute(measure);
       values[`:m${index}`] = { N: value.toString() };
-      adds.push(`#m${index} :m${index}`);
+      return `#m${index} :m${index}`;
     });
     try {
       await this.client.send(
@@ -143,9 +142,8 @@ export class DynamoSpeedStore implements SpeedStore {
 
   async readRows(view: ViewDefinition, from: number, to: number, nowMs = Date.now()): Promise<ViewRow[]> {
     const rows: ViewRow[] = [];
-    const day = BUCKET_WIDTH_MS.day;
     const { start, end } = speedSortKeyRange(from, to);
-    for (let dayStart = from - (from % day); dayStart < to; dayStart += day) {
+    for (const day of daysBetween(from, to)) {
       for await (const page of paginateQuery(
         { client: this.client },
         {
@@ -153,7 +151,7 @@ export class DynamoSpeedStore implements SpeedStore {
           KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :start AND :end',
           ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
           ExpressionAttributeValues: {
-            ':pk': { S: speedPartitionKey(view, dayOf(dayStart)) },
+            ':pk': { S: speedPartitionKey(view, day) },
             ':start': { S: start },
             ':end': { S: end },
           },
@@ -175,9 +173,8 @@ export class DynamoSpeedStore implements SpeedStore {
    * partitions from now: its freshness. Null when it has counted nothing in that time.
    */
   async latestBucket(view: ViewDefinition, nowMs = Date.now(), lookbackDays = 2): Promise<number | null> {
-    const day = BUCKET_WIDTH_MS.day;
     for (let back = 0; back < lookbackDays; back++) {
-      const dayStart = nowMs - (nowMs % day) - back * day;
+      const dayStart = bucketStart(nowMs, 'day') - back * BUCKET_WIDTH_MS.day;
       const { Items } = await this.client.send(
         new QueryCommand({
           TableName: this.tableName,

@@ -1,15 +1,10 @@
-import {
-  DeleteItemCommand,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import { TABLE_ATTRIBUTES } from '../core';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { ExportFormat } from '../commons/layout';
+import { exportKey } from '../core/keys';
+import { getJson, putJson } from './json-records';
+import { Table } from './table';
 
-const { partitionKey: PK, sortKey: SK } = TABLE_ATTRIBUTES;
-
-export type ExportFormat = 'csv' | 'parquet';
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'parquet'];
+export { EXPORT_FORMATS, type ExportFormat } from '../commons/layout';
 
 /** An exact export someone asked for: what, over which buckets, and the engine's handle on it. */
 export interface ExportJob {
@@ -48,35 +43,21 @@ export interface ExportEngine {
 
 /** Export jobs live in the one table, one item each. */
 export class DynamoExportJobs {
-  constructor(
-    private readonly client: DynamoDBClient,
-    private readonly tableName: string,
-  ) {}
+  private readonly table: Table;
 
-  private static key(id: string) {
-    return { [PK]: { S: `export#${id}` }, [SK]: { S: 'export' } };
+  constructor(client: DynamoDBClient, tableName: string) {
+    this.table = new Table(client, tableName);
   }
 
   async put(job: ExportJob): Promise<void> {
-    await this.client.send(
-      new PutItemCommand({
-        TableName: this.tableName,
-        Item: { ...DynamoExportJobs.key(job.id), job: { S: JSON.stringify(job) } },
-      }),
-    );
+    await putJson(this.table, exportKey(job.id), 'job', job);
   }
 
-  async get(id: string): Promise<ExportJob | null> {
-    const { Item } = await this.client.send(
-      new GetItemCommand({ TableName: this.tableName, Key: DynamoExportJobs.key(id), ConsistentRead: true }),
-    );
-    const body = Item?.job?.S;
-    return body === undefined ? null : (JSON.parse(body) as ExportJob);
+  get(id: string): Promise<ExportJob | null> {
+    return getJson<ExportJob>(this.table, exportKey(id), 'job', true);
   }
 
   async delete(id: string): Promise<void> {
-    await this.client.send(
-      new DeleteItemCommand({ TableName: this.tableName, Key: DynamoExportJobs.key(id) }),
-    );
+    await this.table.delete(exportKey(id));
   }
 }

@@ -3,7 +3,9 @@ import {
   NotFoundError,
   RequestEntityTooLargeError,
 } from '@aws-lambda-powertools/event-handler/http';
-import { BUCKET_WIDTH_MS, type BucketWidth, MAX_DAY_TIME } from '../core';
+import { z } from 'zod';
+import { MAX_BODY_BYTES } from './limits';
+import type { DeclaredRequest, DeclaredRoute } from './route';
 
 /** A 400 whose JSON names the parameter (query parameter, path parameter or body field) at fault. */
 export const badParameter = (parameter: string, message: string): BadRequestError =>
@@ -11,46 +13,6 @@ export const badParameter = (parameter: string, message: string): BadRequestErro
 
 export const notFound = (parameter: string, message: string): NotFoundError =>
   new NotFoundError(message, undefined, { parameter });
-
-/** Latest time accepted: the last millisecond that has a day (readers name days with `dayOf`). */
-const MAX_TIME = MAX_DAY_TIME - 1;
-
-/** Epoch milliseconds, or an ISO 8601 date-time (a time zone is required, so no local-time guesses). */
-export function parseTime(parameter: string, text: string | null): number {
-  if (text === null || text === '') throw badParameter(parameter, 'is required (epoch ms or ISO 8601)');
-  if (/^\d{1,16}$/.test(text)) {
-    const ms = Number(text);
-    if (ms <= MAX_TIME) return ms;
-  } else if (/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(text)) {
-    const ms = Date.parse(text);
-    if (Number.isFinite(ms) && ms >= 0 && ms <= MAX_TIME) return ms;
-  }
-  throw badParameter(parameter, `${JSON.stringify(text)} is not epoch milliseconds or an ISO 8601 time`);
-}
-
-export const STEPS = Object.keys(BUCKET_WIDTH_MS) as BucketWidth[];
-
-export function parseStep(text: string | null, fallback: BucketWidth): BucketWidth {
-  if (text === null || text === '') return fallback;
-  if ((STEPS as string[]).includes(text)) return text as BucketWidth;
-  throw badParameter('step', `${JSON.stringify(text)} is not one of ${STEPS.join(', ')}`);
-}
-
-export function parseLimit(text: string | null, fallback: number, max: number): number {
-  if (text === null || text === '') return fallback;
-  const limit = /^\d{1,4}$/.test(text) ? Number(text) : Number.NaN;
-  if (limit >= 1 && limit <= max) return limit;
-  throw badParameter('limit', `${JSON.stringify(text)} is not an integer from 1 to ${max}`);
-}
-
-export function parseBoolean(parameter: string, text: string | null): boolean {
-  if (text === null || text === '' || text === 'false') return false;
-  if (text === 'true') return true;
-  throw badParameter(parameter, `${JSON.stringify(text)} is not true or false`);
-}
-
-/** Request bodies above this are refused before parsing. */
-export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** The body as JSON; an empty body is `undefined`. */
 export async function readJsonBody(request: Request): Promise<unknown> {
@@ -105,4 +67,46 @@ export function undecodableParameter(path: string, templates: readonly string[])
     }
   }
   return 'path';
+}
+
+/** The field an issue is about: the unknown field it names, else the first key on its path, else the body. */
+function fieldOf(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) return issue.keys[0];
+  return typeof issue.path[0] === 'string' ? issue.path[0] : 'body';
+}
+
+/** The value, or the error `refuse` makes of the first issue the schema found. */
+function parsed<T>(
+  result: z.ZodSafeParseResult<T>,
+  refuse: (parameter: string, message: string) => Error,
+): T {
+  if (result.success) return result.data;
+  const issue = result.error.issues[0] as z.core.$ZodIssue;
+  throw refuse(fieldOf(issue), issue.message);
+}
+
+/**
+ * Parses a route's requests with its schemas, in the order a client reads a URL: the path (a 404 naming
+ * the parameter that names nothing), the query, then the body (a 400 naming the parameter or field). A
+ * route that declares no query leaves the query unread.
+ */
+export function requestParser(route: DeclaredRoute) {
+  const params = z.object(route.params ?? {});
+  const declared = route.query ?? {};
+  const query = z.object(declared);
+  return async (pathParameters: Record<string, string>, req: Request): Promise<DeclaredRequest> => {
+    const parsedParams = parsed(params.safeParse(pathParameters), notFound);
+    const search = route.query === undefined ? new URLSearchParams() : queryOf(req);
+    // The first value of each declared parameter; an empty one counts as not given.
+    const given = Object.fromEntries(
+      Object.keys(declared).map((name) => [name, search.get(name) || undefined]),
+    );
+    const parsedQuery = parsed(query.safeParse(given), badParameter);
+    const others = [...search].filter(([name]) => !Object.hasOwn(declared, name));
+    const body =
+      route.body === undefined
+        ? undefined
+        : parsed(route.body.safeParse(await readJsonBody(req)), badParameter);
+    return { params: parsedParams, query: parsedQuery, others, body, req };
+  };
 }

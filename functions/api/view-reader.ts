@@ -1,13 +1,14 @@
 import { activeDays, type DynamoBatchStore, type Manifest } from '../adapters/dynamo-batch-store';
 import type { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
 import {
-  BUCKET_WIDTH_MS,
   batchPartitionKey,
   type ServedRow,
   serveByWatermark,
   type ViewDefinition,
   type ViewRow,
 } from '../core';
+import { bucketStart } from '../core/keys';
+import { servedWatermark, splitAtWatermark } from '../core/watermark';
 import { computeOnce, Lru } from './lru';
 import { SingleFlight } from './single-flight';
 
@@ -57,17 +58,16 @@ export class ViewReader {
     manifest: Manifest | null | undefined = undefined,
   ): Promise<ServedView> {
     if (manifest === undefined) manifest = await this.manifestOf(view);
-    const watermark = manifest?.watermark ?? 0;
-    const batchTo = Math.min(to, watermark);
-    const dayWidth = BUCKET_WIDTH_MS.day;
-    const oldestSpeed = now - this.speedRetentionMs;
-    const speedFrom = Math.max(from, watermark, oldestSpeed - (oldestSpeed % dayWidth));
+    const watermark = servedWatermark(manifest);
+    const { batch, speed } = splitAtWatermark({ from, to }, watermark);
+    // Speed items live speedRetentionMs past their bucket: days before the oldest one's are not read.
+    const speedFrom = Math.max(speed?.from ?? to, bucketStart(now - this.speedRetentionMs, 'day'));
     const [batchDays, speedRows] = await Promise.all([
-      manifest === null || from >= batchTo
+      manifest === null || batch === null
         ? []
         : Promise.all(
-            activeDays(manifest, from, batchTo).map(([day, batchVersion]) =>
-              this.batchDay(view, (manifest as Manifest).version, day, batchVersion),
+            activeDays(manifest, batch.from, batch.to).map(([day, batchVersion]) =>
+              this.batchDay(view, manifest.version, day, batchVersion),
             ),
           ),
       speedFrom < to
@@ -76,7 +76,10 @@ export class ViewReader {
           )
         : [],
     ]);
-    const batchRows = batchDays.flat().filter((row) => row.bucket >= from && row.bucket < batchTo);
+    const batchRows =
+      batch === null
+        ? []
+        : batchDays.flat().filter((row) => row.bucket >= batch.from && row.bucket < batch.to);
     return {
       manifest,
       watermark,

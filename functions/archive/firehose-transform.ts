@@ -7,7 +7,7 @@ import { orderEvents } from '../../events';
 import { defineFunction } from '../commons/function';
 import { SERVICES } from '../commons/metrics';
 import { createPowertools } from '../commons/powertools';
-import { archiveRecord, type EventCatalog } from '../core';
+import { archiveRecord, type EventCatalog, PARTITION_COLUMN } from '../core';
 
 /** A record the transform could not file, with why: Firehose keeps it under its error prefix. */
 export interface ProcessingFailure {
@@ -17,7 +17,8 @@ export interface ProcessingFailure {
 
 /**
  * Firehose's transformation: each record becomes the event as the speed layer decodes it, filed under
- * its event-time day (the `dt` partition key). Invalid records are dropped here: the speed layer
+ * its event-time day (the PARTITION_COLUMN partition key, which the delivery stream's prefix,
+ * `archiveDayPrefix`, names the folder by). Invalid records are dropped here: the speed layer
  * quarantines them with their reason, and the batch layer must not count what the speed layer refused.
  * Each record is answered on its own and nothing throws: a transform that throws fails its whole batch,
  * good events and all. A record it cannot file is `ProcessingFailed`, its reason reported (Firehose's
@@ -45,7 +46,7 @@ export function createTransform(
             recordId: record.recordId,
             result: 'Ok',
             data: Buffer.from(archived.line).toString('base64'),
-            metadata: { partitionKeys: { dt: archived.day } },
+            metadata: { partitionKeys: { [PARTITION_COLUMN]: archived.day } },
           };
         if (archived.invalid) return { recordId: record.recordId, result: 'Dropped', data: record.data };
         return failed(record.recordId, record.data, archived.reason);

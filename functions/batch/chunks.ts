@@ -1,6 +1,6 @@
 import type { DynamoBatchStore } from '../adapters/dynamo-batch-store';
-import { compileSql, daysAffectedBy, type ViewDefinition } from '../core';
-import { dayRangesOf, daysOf } from './days';
+import { compileSql, daysAffectedBy, daysInRanges, type ViewDefinition } from '../core';
+import { dayRangesOf } from './days';
 import type { ViewPlan } from './plan';
 
 /**
@@ -74,7 +74,7 @@ export function chunkPlan(
   loaded: ViewPlan['loaded'],
 ): ViewPlan {
   const dayRanges = dayRangesOf(days);
-  const chunkDays = daysOf(dayRanges);
+  const chunkDays = daysInRanges(dayRanges);
   return {
     ...run,
     chunk,

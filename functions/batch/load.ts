@@ -1,6 +1,5 @@
-import { dayOf, parseSqlRow, type ViewRow } from '../core';
+import { dayOf, daysInRanges, parseSqlRow, type ViewRow } from '../core';
 import { chunkPlan, scopeDays } from './chunks';
-import { daysOf } from './days';
 import { type BatchDeps, viewNamed } from './deps';
 import type { ViewPlan } from './plan';
 
@@ -31,7 +30,7 @@ export interface LoadOutput {
 export async function load(deps: BatchDeps, input: LoadInput): Promise<LoadOutput> {
   const plan = input.view;
   const view = viewNamed(deps, plan.view);
-  const chunkDays = daysOf(plan.dayRanges);
+  const chunkDays = daysInRanges(plan.dayRanges);
   const byDay = new Map<string, ViewRow[]>(chunkDays.map((day) => [day, []]));
   let rows = 0;
   for await (const record of deps.engine.results(input.queryExecutionId)) {

@@ -3,19 +3,9 @@ import type { S3ObjectCreatedNotificationEvent } from 'aws-lambda';
 import { DynamoBatchStore } from '../adapters/dynamo-batch-store';
 import { requiredVariable } from '../commons/config';
 import { defineFunction } from '../commons/function';
+import { archiveDayOfKey } from '../commons/layout';
 import { SERVICES } from '../commons/metrics';
 import { createPowertools } from '../commons/powertools';
-
-/** Firehose files events under this prefix of the archive bucket, one folder per event-time day. */
-export const ARCHIVE_EVENTS_PREFIX = 'events/';
-
-const DAY_OF_KEY = /^events\/dt=(\d{4}-\d{2}-\d{2})\//;
-
-/** The event-time day of an archive object's key (`events/dt=YYYY-MM-DD/...`), or null for any other key. */
-export function archiveDayOf(key: string): string | null {
-  const day = DAY_OF_KEY.exec(key)?.[1] ?? null;
-  return day !== null && !Number.isNaN(Date.parse(`${day}T00:00:00Z`)) ? day : null;
-}
 
 /**
  * Records, for the batch layer's plan, that the archive received an object of its day: S3 sends an
@@ -30,7 +20,7 @@ export async function markArchiveObject(
   now: number,
 ): Promise<void> {
   const key = event.detail.object.key;
-  const day = archiveDayOf(key);
+  const day = archiveDayOfKey(key);
   if (day === null) {
     // Not an event object (the rule filters on the prefix; the error prefix has no day folder).
     logger.warn('archive object without an event day: not marked', { key });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { BUCKET_WIDTH_MS, dayOf } from '../core';
+import { type DayRange, daysInRanges, lastBatchDay, nextWatermark, servedWatermark } from '../core';
 import { chunkPlan, type DayScope, scopeDays } from './chunks';
-import { type DayRange, dayRangesOf, daysOf } from './days';
+import { dayRangesOf } from './days';
 import type { BatchDeps } from './deps';
 import { distantCopiesSql } from './distant-copies';
 import { skippedLinesSql } from './skipped-lines';
@@ -43,7 +43,7 @@ export interface ViewPlan {
   readonly loaded: { readonly days: number; readonly rows: number };
   /**
    * This load's event-time days (at most `daysPerLoad`), as ranges: the plan travels in the state
-   * machine's payloads (256 KB at most), so it must not grow with history. `daysOf` lists them.
+   * machine's payloads (256 KB at most), so it must not grow with history. `daysInRanges` lists them.
    */
   readonly dayRanges: readonly DayRange[];
   /** How many days the ranges hold. */
@@ -94,16 +94,14 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     const manifest = await deps.store.getManifest(view.name);
     const progress = await deps.store.getProgress(view.name, view.version);
     const resumed = progress?.backfill && progress.committedAt === null ? progress : null;
-    const width = BUCKET_WIDTH_MS[view.time.bucket];
-    const settled = startedAt - deps.settleMs;
     const backfill =
       manifest === null ||
       manifest.version !== view.version ||
       (input.backfill ?? []).includes(view.name) ||
       resumed !== null;
-    // The watermark never moves back: buckets once served exact stay exact.
-    const watermark = Math.max(settled - (settled % width), backfill ? 0 : (manifest?.watermark ?? 0));
-    const lastDay = watermark === 0 ? '' : dayOf(watermark - 1);
+    const previousWatermark = backfill ? null : servedWatermark(manifest);
+    const watermark = nextWatermark(startedAt - deps.settleMs, view.time.bucket, previousWatermark ?? 0);
+    const lastDay = lastBatchDay(watermark) ?? '';
     // A run computes whole days, buckets past its watermark included: a day needs another run only if
     // its archive received objects since the last run started, or the watermark newly covers it.
     const horizonDays = view.events.dedupeHorizonDays;
@@ -114,7 +112,7 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
           ? { lastDay, allAfter: '', changedSince: null, horizonDays }
           : {
               lastDay,
-              allAfter: manifest.watermark === 0 ? '' : dayOf(manifest.watermark - 1),
+              allAfter: lastBatchDay(manifest.watermark) ?? '',
               changedSince: manifest.lastRunStartedAt,
               horizonDays,
             };
@@ -146,7 +144,7 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
           view: view.name,
           version: view.version,
           watermark,
-          previousWatermark: backfill ? null : (manifest?.watermark ?? null),
+          previousWatermark,
           expectedRevision: manifest?.revision ?? 0,
           backfill,
           runStartedAt: startedAt,
@@ -174,7 +172,7 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     runId,
     startedAt,
     views,
-    skippedLines: { sql: skippedLinesSql(catalog, daysOf(dayRanges)) },
+    skippedLines: { sql: skippedLinesSql(catalog, daysInRanges(dayRanges)) },
     distantCopies: {
       catalog: catalog.name,
       horizonDays: catalog.dedupeHorizonDays,

@@ -1,6 +1,14 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { BATCH_METRICS } from '../commons/metrics';
-import { rowKey, type ViewRow } from '../core';
+import {
+  type MeasureValue,
+  monoidOf,
+  newlyBatchRange,
+  rowKey,
+  type TimeRange,
+  type ViewDefinition,
+  type ViewRow,
+} from '../core';
 import type { CommitOutput } from './commit';
 import { type BatchDeps, viewNamed } from './deps';
 
@@ -13,22 +21,42 @@ export interface DriftReport {
   readonly rowsCompared: number;
   /** Rows where some measure differs, or that only one layer has. */
   readonly rowsDiffering: number;
-  /** Per measure: totals of each layer over the range (decimal strings: exact past 2^53). */
-  readonly measures: Readonly<Record<string, { batch: string; speed: string; difference: string }>>;
-  /** Largest |speed - batch| / max(1, |batch|) over the measures. */
+  /**
+   * Per measure: each layer's value over the whole range, its rows combined with the measure's monoid
+   * (a count's or sum's total, a min's least, a max's greatest), and speed less batch. Decimal strings
+   * (exact past 2^53); null where a layer has no value (a sum, min or max over no non-null input).
+   */
+  readonly measures: Readonly<Record<string, MeasureDrift>>;
+  /**
+   * Largest relative difference over the measures: |speed - batch| / max(1, |batch|) of their range
+   * values; 1 where only one layer has a value.
+   */
   readonly driftRatio: number;
   /** A few differing rows, for a person to look at. */
   readonly examples: readonly { bucket: number; group: unknown; batch: unknown; speed: unknown }[];
 }
 
+export interface MeasureDrift {
+  readonly batch: string | null;
+  readonly speed: string | null;
+  readonly difference: string | null;
+}
+
 const abs = (value: bigint) => (value < 0n ? -value : value);
+
+/** |speed - batch| relative to |batch| (at least 1), in millionths; 1 where only one side has a value. */
+function relativeDifference(batch: MeasureValue, speed: MeasureValue): number {
+  if (batch === null || speed === null) return batch === speed ? 0 : 1;
+  const base = abs(batch) > 1n ? abs(batch) : 1n;
+  return Number((abs(speed - batch) * 1_000_000n) / base) / 1_000_000;
+}
+
+const text = (value: MeasureValue): string | null => value?.toString() ?? null;
 
 export function compareLayers(
   runId: string,
-  view: string,
-  from: number,
-  to: number,
-  measureNames: readonly string[],
+  view: Pick<ViewDefinition, 'name' | 'measures'>,
+  range: TimeRange,
   batch: readonly ViewRow[],
   speed: readonly ViewRow[],
 ): DriftReport {
@@ -37,44 +65,52 @@ export function compareLayers(
   const batchRows = keyed(batch);
   const speedRows = keyed(speed);
   const keys = new Set([...batchRows.keys(), ...speedRows.keys()]);
-  const totals = Object.fromEntries(measureNames.map((name) => [name, { batch: 0n, speed: 0n }]));
+  const measures = Object.entries(view.measures).map(([name, measure]) => {
+    const monoid = monoidOf(measure);
+    return { name, monoid, batch: monoid.zero, speed: monoid.zero };
+  });
   let rowsDiffering = 0;
   const examples: DriftReport['examples'][number][] = [];
   for (const key of keys) {
     const b = batchRows.get(key);
     const s = speedRows.get(key);
     let differs = b === undefined || s === undefined;
-    for (const name of measureNames) {
-      const bv = b?.values[name] ?? null;
-      const sv = s?.values[name] ?? null;
-      const total = totals[name] as { batch: bigint; speed: bigint };
-      total.batch += bv ?? 0n;
-      total.speed += sv ?? 0n;
+    for (const total of measures) {
+      const bv = b?.values[total.name] ?? null;
+      const sv = s?.values[total.name] ?? null;
+      total.batch = total.monoid.plus(total.batch, bv);
+      total.speed = total.monoid.plus(total.speed, sv);
       if (bv !== sv) differs = true;
     }
     if (!differs) continue;
     rowsDiffering++;
     if (examples.length < 10) {
       const row = (b ?? s) as ViewRow;
-      const text = (values?: ViewRow['values']) =>
-        values &&
-        Object.fromEntries(Object.entries(values).map(([name, value]) => [name, value?.toString() ?? null]));
-      examples.push({ bucket: row.bucket, group: row.group, batch: text(b?.values), speed: text(s?.values) });
+      const values = (layer?: ViewRow) =>
+        layer && Object.fromEntries(Object.entries(layer.values).map(([name, value]) => [name, text(value)]));
+      examples.push({ bucket: row.bucket, group: row.group, batch: values(b), speed: values(s) });
     }
   }
-  let driftRatio = 0;
-  const measures: Record<string, { batch: string; speed: string; difference: string }> = {};
-  for (const [name, total] of Object.entries(totals)) {
-    const difference = total.speed - total.batch;
-    measures[name] = {
-      batch: total.batch.toString(),
-      speed: total.speed.toString(),
-      difference: difference.toString(),
-    };
-    const base = abs(total.batch) > 1n ? abs(total.batch) : 1n;
-    driftRatio = Math.max(driftRatio, Number((abs(difference) * 1_000_000n) / base) / 1_000_000);
-  }
-  return { runId, view, from, to, rowsCompared: keys.size, rowsDiffering, measures, driftRatio, examples };
+  return {
+    runId,
+    view: view.name,
+    from: range.from,
+    to: range.to,
+    rowsCompared: keys.size,
+    rowsDiffering,
+    measures: Object.fromEntries(
+      measures.map(({ name, batch, speed }) => [
+        name,
+        {
+          batch: text(batch),
+          speed: text(speed),
+          difference: batch === null || speed === null ? null : (speed - batch).toString(),
+        },
+      ]),
+    ),
+    driftRatio: Math.max(0, ...measures.map(({ batch, speed }) => relativeDifference(batch, speed))),
+    examples,
+  };
 }
 
 /**
@@ -84,14 +120,17 @@ export function compareLayers(
 export async function reconcile(deps: BatchDeps, input: CommitOutput): Promise<{ reports: DriftReport[] }> {
   const reports: DriftReport[] = [];
   for (const committed of input.committed) {
-    if (committed.previousWatermark === null || committed.watermark <= committed.previousWatermark) continue;
+    const range =
+      committed.previousWatermark === null
+        ? null
+        : newlyBatchRange(committed.previousWatermark, committed.watermark);
+    if (range === null) continue;
     const view = viewNamed(deps, committed.view);
     const manifest = await deps.store.getManifest(view.name);
     if (manifest === null) continue;
-    const [from, to] = [committed.previousWatermark, committed.watermark];
-    const batch = await deps.store.readRows(view, manifest, from, to);
-    const speed = await deps.speed.readRows(view, from, to, deps.now());
-    const report = compareLayers(input.runId, view.name, from, to, Object.keys(view.measures), batch, speed);
+    const batch = await deps.store.readRows(view, manifest, range.from, range.to);
+    const speed = await deps.speed.readRows(view, range.from, range.to, deps.now());
+    const report = compareLayers(input.runId, view, range, batch, speed);
     await deps.store.putDriftReport(view.name, input.runId, report);
     const metric = deps.metrics.singleMetric();
     metric.addDimension(BATCH_METRICS.driftRatio.dimensions[0] as string, view.name);

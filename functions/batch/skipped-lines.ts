@@ -1,5 +1,6 @@
 import { SKIPPED_OBJECTS_LISTED, type SkippedLines } from '../adapters/dynamo-batch-store';
 import { OBJECT_PATH_COLUMN, type QueryEngine } from '../adapters/query-engine';
+import { archiveKeyInPath } from '../commons/layout';
 import { dayRangesSql, type EventCatalog, quoteIdentifier, RAW_EVENTS } from '../core';
 
 /**
@@ -21,9 +22,6 @@ ORDER BY "lines" DESC, "object" ASC
 LIMIT ${SKIPPED_OBJECTS_LISTED}`;
 }
 
-/** An object's archive key (`events/dt=.../<name>`), from Athena's `s3://bucket/...` or DuckDB's file path. */
-const archiveKeyOf = (path: string): string => /(?:^|\/)(events\/dt=[^/]+\/[^/]+)$/.exec(path)?.[1] ?? path;
-
 /** The skipped lines a finished `skippedLinesSql` query counted. */
 export async function readSkippedLines(engine: QueryEngine, queryId: string): Promise<SkippedLines> {
   let lines = 0;
@@ -33,7 +31,7 @@ export async function readSkippedLines(engine: QueryEngine, queryId: string): Pr
     // Athena gives text, DuckDB numbers or bigints.
     lines = Number(row.total_lines);
     objects = Number(row.objects);
-    byObject.push({ object: archiveKeyOf(String(row.object)), lines: Number(row.lines) });
+    byObject.push({ object: archiveKeyInPath(String(row.object)), lines: Number(row.lines) });
   }
   return { lines, objects, byObject, error: null };
 }

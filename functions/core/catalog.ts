@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_DAY_TIME, ROW_SORT_KEY_BUDGET_BYTES, worstRowSortKeyBytes } from './keys';
 import { MAX_GROUP_FIELDS } from './view';
+import type { TimeRange } from './watermark';
 
 /** Largest integer an event may carry: events arrive as JSON, whose numbers are exact up to here. */
 export const MAX_EVENT_INTEGER = Number.MAX_SAFE_INTEGER;
@@ -25,12 +26,6 @@ export const DEFAULT_MAX_STRING_LENGTH = 32;
  * UTF-16 units (at most 2 per code point), so it holds however Kinesis counts.
  */
 export const KINESIS_PARTITION_KEY_MAX_UNITS = 256;
-
-/** Epoch milliseconds: `from` inclusive, `to` exclusive. */
-export interface TimeRange {
-  readonly from: number;
-  readonly to: number;
-}
 
 export type FieldSpec = StringFieldSpec | IntegerFieldSpec;
 

@@ -1,6 +1,6 @@
 import { ExpressionOverflowError } from './errors';
 import type { ArithOp, Expr } from './expr';
-import { BUCKET_WIDTH_MS, type GroupValue, groupKey } from './keys';
+import { bucketStart, type GroupValue, groupKey } from './keys';
 import { type MeasureValue, measureMonoids } from './monoid';
 import { type ViewRow, ViewRows } from './rows';
 import type { ViewDefinition } from './view';
@@ -205,7 +205,7 @@ export interface CompiledView {
 
 export function compileJs(view: ViewDefinition): CompiledView {
   const where = view.where === null ? () => true : compileExpr(view, view.where);
-  const width = BUCKET_WIDTH_MS[view.time.bucket];
+  const bucket = view.time.bucket;
   const timeField = view.time.field;
   const groupFields = view.groupBy;
   const measures = Object.entries(view.measures).map(([name, measure]) => {
@@ -220,10 +220,7 @@ export function compileJs(view: ViewDefinition): CompiledView {
     view,
     measureNames: measures.map((measure) => measure.name),
     matches: (event) => where(event) === true,
-    bucketOf(event) {
-      const ts = event[timeField] as number;
-      return ts - (ts % width);
-    },
+    bucketOf: (event) => bucketStart(event[timeField] as number, bucket),
     groupOf: (event) => groupFields.map((field) => (event[field] ?? null) as GroupValue),
     // Map keys tell null from "null" by themselves; only several fields need an encoding.
     groupIdOf:

@@ -1,8 +1,8 @@
 import type { EventCatalog } from './catalog';
-import { consecutiveDayRanges, type DayRange, mergeDayRanges } from './days';
+import { consecutiveDayRanges, type DayRange, daysBetween, mergeDayRanges } from './days';
 import { type DistantCopies, dedupeOrderFields, dedupeReadRanges } from './dedupe';
 import type { Expr } from './expr';
-import { BUCKET_WIDTH_MS, dayOf, type GroupValue } from './keys';
+import { BUCKET_WIDTH_MS, type BucketWidth, type GroupValue } from './keys';
 import type { MeasureValue } from './monoid';
 import type { ViewRow } from './rows';
 import type { ViewDefinition } from './view';
@@ -104,13 +104,27 @@ function computedRanges(options: SqlOptions): DayRange[] | undefined {
   return options.days === undefined ? undefined : consecutiveDayRanges(options.days);
 }
 
+/**
+ * Which raw events a computation of some days reads: the valid ones on those days and the dedupe
+ * horizon's days before each (`dedupeReadRanges`), or on every day when none are given.
+ */
+function readEventsWhere(catalog: EventCatalog, computed: readonly DayRange[] | undefined): string {
+  const partitions =
+    computed === undefined
+      ? ''
+      : `${dayRangePredicate(dedupeReadRanges(computed, catalog.dedupeHorizonDays))}\n    AND `;
+  return `${partitions}${validitySql(catalog)}`;
+}
+
 const DAY_MS_SQL = bigintLiteral(BUCKET_WIDTH_MS.day);
 
+/** `bucketStart` in SQL: the start of the bucket holding an epoch-milliseconds BIGINT, by `%` on integers. */
+const bucketStartSql = (time: string, width: BucketWidth): string =>
+  `(${time} - (${time} % ${bigintLiteral(BUCKET_WIDTH_MS[width])}))`;
+
 /** The start (epoch milliseconds) of an event's day: an integer the dedupe window ranges over. */
-const eventDaySql = (catalog: EventCatalog): string => {
-  const time = quoteIdentifier(catalog.timeField);
-  return `(${time} - (${time} % ${DAY_MS_SQL}))`;
-};
+const eventDaySql = (catalog: EventCatalog): string =>
+  bucketStartSql(quoteIdentifier(catalog.timeField), 'day');
 
 /**
  * Per row, how many rows of its id lie on the `horizonDays` days before its own: a RANGE frame over the
@@ -134,7 +148,7 @@ export function compileSql(view: ViewDefinition, options: SqlOptions = {}): stri
   const dedupeOrder = dedupeOrderFields(catalog)
     .map((field) => `${quoteIdentifier(field)} ASC NULLS LAST`)
     .join(', ');
-  const bucket = `(${ts} - (${ts} % ${bigintLiteral(BUCKET_WIDTH_MS[view.time.bucket])}))`;
+  const bucket = bucketStartSql(ts, view.time.bucket);
   const groups = view.groupBy.map(quoteIdentifier);
   const measures = Object.entries(view.measures).map(([name, measure]) => {
     const alias = quoteIdentifier(name);
@@ -146,8 +160,6 @@ export function compileSql(view: ViewDefinition, options: SqlOptions = {}): stri
   const ordinals = [1, ...groups.map((_, index) => index + 2)];
   const horizon = catalog.dedupeHorizonDays;
   const computed = computedRanges(options);
-  const partitions =
-    computed === undefined ? '' : `${dayRangePredicate(dedupeReadRanges(computed, horizon))}\n    AND `;
   // With no horizon, copies on other days never matter: no window to compute.
   const recent = horizon === 0 ? '' : `,\n    ${recentRowsSql(id, horizon)} AS "recent_copies"`;
   const counted = [
@@ -158,7 +170,7 @@ export function compileSql(view: ViewDefinition, options: SqlOptions = {}): stri
   return `WITH valid_events AS (
   SELECT ${columns}, ${PARTITION_COLUMN}, ${eventDaySql(catalog)} AS "event_day"
   FROM ${relation}
-  WHERE ${partitions}${validitySql(catalog)}
+  WHERE ${readEventsWhere(catalog, computed)}
 ),
 ranked_events AS (
   SELECT ${columns}, ${PARTITION_COLUMN},
@@ -195,8 +207,6 @@ export function compileDistantCopiesSql(
   const id = quoteIdentifier(catalog.idField);
   const horizon = catalog.dedupeHorizonDays;
   const computed = computedRanges(options);
-  const partitions =
-    computed === undefined ? '' : `${dayRangePredicate(dedupeReadRanges(computed, horizon))}\n    AND `;
   const countedAgain = [
     ...(computed === undefined ? [] : [dayRangePredicate(computed)]),
     ...(horizon === 0 ? [] : ['"recent_days" = CAST(0 AS BIGINT)']),
@@ -207,7 +217,7 @@ export function compileDistantCopiesSql(
   return `WITH copy_days AS (
   SELECT DISTINCT ${id} AS "id", ${PARTITION_COLUMN}, ${eventDaySql(catalog)} AS "event_day"
   FROM ${relation}
-  WHERE ${partitions}${validitySql(catalog)}
+  WHERE ${readEventsWhere(catalog, computed)}
 ),
 marked_days AS (
   SELECT "id", ${PARTITION_COLUMN},
@@ -230,14 +240,6 @@ export function parseDistantCopiesRow(record: Readonly<Record<string, SqlCell>>)
   if (!Array.isArray(days) || days.some((day) => typeof day !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(day)))
     throw new TypeError(`column days: ${String(cell)} is not a JSON array of days`);
   return { id, days: days as string[] };
-}
-
-/** Every UTC day from the one holding `from` to the one holding `to - 1`. */
-export function daysBetween(from: number, to: number): string[] {
-  const days: string[] = [];
-  const width = BUCKET_WIDTH_MS.day;
-  for (let start = from - (from % width); start < to; start += width) days.push(dayOf(start));
-  return days;
 }
 
 /**

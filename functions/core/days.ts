@@ -1,4 +1,4 @@
-import { BUCKET_WIDTH_MS, dayOf } from './keys';
+import { BUCKET_WIDTH_MS, bucketStart, dayOf } from './keys';
 
 /** Event-time days (the archive's partitions) as a range of consecutive days, both ends included. */
 export type DayRange = readonly [first: string, last: string];
@@ -16,9 +16,16 @@ export function dayNumber(day: string): number {
 }
 
 /** The event-time day number of an epoch-milliseconds time, as the SQL's `ts - ts % 86400000` counts it. */
-export const dayNumberOfTime = (ts: number): number => (ts - (ts % DAY_MS)) / DAY_MS;
+export const dayNumberOfTime = (ts: number): number => bucketStart(ts, 'day') / DAY_MS;
 
 export const dayAt = (number: number): string => dayOf(number * DAY_MS);
+
+/** Every UTC day from the one holding `from` to the one holding `to - 1`: the days [from, to) touches. */
+export function daysBetween(from: number, to: number): string[] {
+  const days: string[] = [];
+  for (let start = bucketStart(from, 'day'); start < to; start += DAY_MS) days.push(dayOf(start));
+  return days;
+}
 
 /** Ranges sorted, and merged where they overlap or touch: the fewest ranges holding the same days. */
 export function mergeDayRanges(ranges: Iterable<DayRange>): DayRange[] {

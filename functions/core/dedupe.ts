@@ -140,3 +140,12 @@ export function distantCopies(
   }
   return listed.sort((a, b) => compareCodePoints(a.id, b.id));
 }
+
+/** How many ids a data-quality report lists (by id); it counts them all. */
+export const DISTANT_COPIES_LISTED = 100;
+
+/**
+ * How many days of an id a report lists: a backfill reads hundreds of days, and a report must fit one
+ * item (400 KB) and twenty an API answer, whatever an id's copies.
+ */
+export const DISTANT_COPY_DAYS_LISTED = 31;

@@ -66,8 +66,11 @@ export function dayOf(ts: number): string {
   return new Date(ts).toISOString().slice(0, 10);
 }
 
-/** Width of a bucket start in sort keys: epoch milliseconds stay below 10^15 until the year 33658. */
-const BUCKET_DIGITS = 15;
+/** Width of a time in sort keys: epoch milliseconds stay below 10^15 until the year 33658. */
+const TIME_DIGITS = 15;
+
+/** A time as a sort-key prefix: fixed width keeps string order numeric order. */
+const sortableTime = (ms: number): string => String(ms).padStart(TIME_DIGITS, '0');
 
 /** DynamoDB's key limits, in UTF-8 bytes (the developer guide's "Service, account, and table quotas"). */
 export const DYNAMODB_PARTITION_KEY_MAX_BYTES = 2048;
@@ -91,7 +94,7 @@ export const KEY_BYTES_PER_CHARACTER = 6;
  * can make: `<15 digits>#`, then `[`, the values joined by `,`, `]`; each value `"..."` or `null`.
  */
 export function worstRowSortKeyBytes(maxLengths: readonly number[]): number {
-  let bytes = BUCKET_DIGITS + 1 + 2 + Math.max(0, maxLengths.length - 1);
+  let bytes = TIME_DIGITS + 1 + 2 + Math.max(0, maxLengths.length - 1);
   for (const length of maxLengths) bytes += Math.max(2 + KEY_BYTES_PER_CHARACTER * length, 'null'.length);
   return bytes;
 }
@@ -142,7 +145,7 @@ export const speedPartitionKey = (
 
 /** A row's sort key, the same in speed and batch partitions: rows ordered by bucket. */
 export const rowSortKey = (bucket: number, group: readonly GroupValue[]): string =>
-  `${String(bucket).padStart(BUCKET_DIGITS, '0')}#${groupKey(group)}`;
+  `${sortableTime(bucket)}#${groupKey(group)}`;
 
 /**
  * Where a batch run puts one day of a view: a partition per (view, version, day, batch version), so
@@ -154,25 +157,111 @@ export const batchPartitionKey = (
   batchVersion: string,
 ): string => `batch#${view.name}#v${view.version}#${day}#${batchVersion}`;
 
-export const manifestKey = (viewName: string) => ({ pk: `manifest#${viewName}`, sk: 'manifest' });
+/** A key of the one table: its partition and sort key values (TABLE_ATTRIBUTES names the attributes). */
+export interface TableKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+/** The items of one partition whose sort keys lie in [`from`, `to`]. */
+export interface SortKeyRange {
+  readonly pk: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** Digits of a chunk number: a day of a view packs into far fewer than 10^5 items (35 GB). */
+const CHUNK_DIGITS = 5;
+
+/** The sort key of the `chunk`th packed item of a day's rows: fixed width keeps chunks in write order. */
+export function rowsChunkKey(chunk: number): string {
+  if (!Number.isSafeInteger(chunk) || chunk < 0 || chunk >= 10 ** CHUNK_DIGITS)
+    throw new RangeError(`no rows chunk ${chunk}: it must be an integer from 0 to ${10 ** CHUNK_DIGITS - 1}`);
+  return `rows#${String(chunk).padStart(CHUNK_DIGITS, '0')}`;
+}
+
+export const manifestKey = (viewName: string): TableKey => ({ pk: `manifest#${viewName}`, sk: 'manifest' });
 
 /** Every (batch version, day) a run wrote for a view, so clean-up finds retired and orphaned ones. */
-export const versionRegistryKey = (viewName: string, batchVersion: string, day: string) => ({
-  pk: `versions#${viewName}`,
+export const versionRegistryPartition = (viewName: string): string => `versions#${viewName}`;
+
+export const versionRegistryKey = (viewName: string, batchVersion: string, day: string): TableKey => ({
+  pk: versionRegistryPartition(viewName),
   sk: `${batchVersion}#${day}`,
 });
 
-export const driftReportKey = (viewName: string, runId: string) => ({ pk: `drift#${viewName}`, sk: runId });
+/** A view version's recompute as its runs load it: one item per (view, version). */
+export const progressKey = (viewName: string, version: number): TableKey => ({
+  pk: `progress#${viewName}`,
+  sk: `v${version}`,
+});
+
+/** Reports are kept one partition per subject, sorted by run id: run ids sort by start time. */
+export const driftReportPartition = (viewName: string): string => `drift#${viewName}`;
+
+export const driftReportKey = (viewName: string, runId: string): TableKey => ({
+  pk: driftReportPartition(viewName),
+  sk: runId,
+});
+
+export const dataQualityPartition = (catalog: string): string => `quality#${catalog}`;
+
+export const dataQualityKey = (catalog: string, runId: string): TableKey => ({
+  pk: dataQualityPartition(catalog),
+  sk: runId,
+});
+
+/** A batch run's records share its partition. */
+const runPartition = (runId: string): string => `run#${runId}`;
 
 /** A batch run's Step Functions execution, recorded by its plan: scheduled runs are not named by their id. */
-export const runExecutionKey = (runId: string) => ({ pk: `run#${runId}`, sk: 'execution' });
+export const runExecutionKey = (runId: string): TableKey => ({ pk: runPartition(runId), sk: 'execution' });
+
+/** What a batch run did, recorded by its commit step. */
+export const runOutcomeKey = (runId: string): TableKey => ({ pk: runPartition(runId), sk: 'outcome' });
+
+/** An export job: one item each. */
+export const exportKey = (id: string): TableKey => ({ pk: `export#${id}`, sk: 'export' });
+
+/**
+ * What the archive received, per event-time day: one item per day (`sk` the day: every day with
+ * objects, in order) and one per (hour of marking, day) (`sk` `<hour>#<day>`: the days changed since a
+ * time are one range of sort keys, so a plan reads what changed, not history).
+ */
+const ARCHIVE_DAYS = 'archive#days';
+const ARCHIVE_CHANGES = 'archive#changes';
+
+export const archiveDayKey = (day: string): TableKey => ({ pk: ARCHIVE_DAYS, sk: day });
+
+export const archiveChangeKey = (markedAt: number, day: string): TableKey => ({
+  pk: ARCHIVE_CHANGES,
+  sk: `${sortableTime(bucketStart(markedAt, 'hour'))}#${day}`,
+});
+
+/** The archive days in (`after`, `through`] (`after` `''`: from the first), or null for none. */
+export function archiveDaysRange(after: string, through: string): SortKeyRange | null {
+  // `<day>~` sorts after the day and before the next one; `0` before every day.
+  const from = after === '' ? '0' : `${after}~`;
+  return from > through ? null : { pk: ARCHIVE_DAYS, from, to: through };
+}
+
+/**
+ * The changes marked in the hour of `since` or later: a few marked earlier in that hour too, which a
+ * reader leaves out by their marking time.
+ */
+export const archiveChangesSince = (since: number): SortKeyRange => ({
+  pk: ARCHIVE_CHANGES,
+  from: `${sortableTime(Math.max(0, bucketStart(since, 'hour')))}#`,
+  // Every change's sort key starts with a digit, and `~` sorts after every digit.
+  to: '~',
+});
 
 /** Sort-key bounds for buckets in [from, to) within one speed partition. */
 export function speedSortKeyRange(from: number, to: number): { start: string; end: string } {
   // A row's sort key is `<bucket>#[...]`, which sorts after `<bucket>#`: BETWEEN `from#` AND `to#`
   // holds exactly the buckets in [from, to).
   return {
-    start: `${String(from).padStart(BUCKET_DIGITS, '0')}#`,
-    end: `${String(to).padStart(BUCKET_DIGITS, '0')}#`,
+    start: `${sortableTime(from)}#`,
+    end: `${sortableTime(to)}#`,
   };
 }

@@ -2,6 +2,7 @@ import { WatermarkError } from './errors';
 import { isBucketBoundary } from './keys';
 import { type ViewRow, ViewRows } from './rows';
 import type { ViewDefinition } from './view';
+import { isBatchBucket } from './watermark';
 
 export type RowSource = 'batch' | 'speed';
 
@@ -25,9 +26,9 @@ export function serveByWatermark(
     );
   }
   const batch = new ViewRows(view);
-  for (const row of layers.batch) if (row.bucket < watermark) batch.add(row);
+  for (const row of layers.batch) if (isBatchBucket(row.bucket, watermark)) batch.add(row);
   const speed = new ViewRows(view);
-  for (const row of layers.speed) if (row.bucket >= watermark) speed.add(row);
+  for (const row of layers.speed) if (!isBatchBucket(row.bucket, watermark)) speed.add(row);
   return [
     ...batch.sorted().map((row): ServedRow => ({ ...row, source: 'batch' })),
     ...speed.sorted().map((row): ServedRow => ({ ...row, source: 'speed' })),

@@ -1,11 +1,9 @@
-import { BUCKET_WIDTH_MS, type BucketWidth, type GroupValue } from './keys';
+import { BUCKET_WIDTH_MS, type BucketWidth, bucketStart, type GroupValue } from './keys';
 import type { ServedRow } from './merge';
 import type { MeasureValue } from './monoid';
-import { ViewRows } from './rows';
+import { type ViewRow, ViewRows } from './rows';
 import type { ViewDefinition } from './view';
-
-/** Where a served (rolled-up) bucket comes from; `mixed`: a step that straddles the watermark. */
-export type BucketSource = 'batch' | 'speed' | 'mixed';
+import { type BucketSource, sourceOfStep } from './watermark';
 
 /**
  * A measure value in JSON: a number while it is a safe integer, else its exact decimal text, so no
@@ -39,28 +37,32 @@ export function isStepOf(view: ViewDefinition, step: BucketWidth): boolean {
   return BUCKET_WIDTH_MS[step] % BUCKET_WIDTH_MS[view.time.bucket] === 0;
 }
 
-export function sourceOfStep(start: number, width: number, watermark: number): BucketSource {
-  if (start + width <= watermark) return 'batch';
-  if (start >= watermark) return 'speed';
-  return 'mixed';
-}
-
-function filterGroups(view: ViewDefinition, rows: readonly ServedRow[], filter: GroupFilter): ServedRow[] {
-  const tests = Object.entries(filter).map(([field, value]) => [view.groupBy.indexOf(field), value] as const);
-  return rows.filter((row) => tests.every(([index, value]) => row.group[index] === value));
-}
-
-function groupOf(view: ViewDefinition, group: readonly GroupValue[]): SeriesGroup['key'] {
-  return Object.fromEntries(view.groupBy.map((field, index) => [field, group[index] ?? null]));
-}
-
-function encodeValues(
+/**
+ * The rows that pass the filter, each moved to the bucket `bucketOf` names and merged there with the
+ * measures' monoids; in bucket, then group-key order.
+ */
+function mergedRows(
   view: ViewDefinition,
-  values: Readonly<Record<string, MeasureValue>>,
-): Record<string, EncodedMeasure> {
-  return Object.fromEntries(
-    Object.keys(view.measures).map((name) => [name, encodeMeasure(values[name] ?? null)]),
-  );
+  rows: readonly ServedRow[],
+  filter: GroupFilter,
+  bucketOf: (bucket: number) => number,
+): ViewRow[] {
+  const tests = Object.entries(filter).map(([field, value]) => [view.groupBy.indexOf(field), value] as const);
+  const merged = new ViewRows(view);
+  for (const row of rows)
+    if (tests.every(([index, value]) => row.group[index] === value))
+      merged.add({ bucket: bucketOf(row.bucket), group: row.group, values: row.values });
+  return merged.sorted();
+}
+
+/** A row as a served group: its group fields by name, its measures encoded for JSON. */
+function seriesGroup(view: ViewDefinition, row: ViewRow): SeriesGroup {
+  return {
+    key: Object.fromEntries(view.groupBy.map((field, index) => [field, row.group[index] ?? null])),
+    values: Object.fromEntries(
+      Object.keys(view.measures).map((name) => [name, encodeMeasure(row.values[name] ?? null)]),
+    ),
+  };
 }
 
 /**
@@ -72,20 +74,17 @@ export function rollUpSeries(
   rows: readonly ServedRow[],
   options: { readonly step: BucketWidth; readonly watermark: number; readonly filter?: GroupFilter },
 ): SeriesBucket[] {
-  const width = BUCKET_WIDTH_MS[options.step];
-  const rolled = new ViewRows(view);
-  for (const row of filterGroups(view, rows, options.filter ?? {}))
-    rolled.add({ bucket: row.bucket - (row.bucket % width), group: row.group, values: row.values });
   const buckets: SeriesBucket[] = [];
-  for (const row of rolled.sorted()) {
-    const group = { key: groupOf(view, row.group), values: encodeValues(view, row.values) };
+  for (const row of mergedRows(view, rows, options.filter ?? {}, (bucket) =>
+    bucketStart(bucket, options.step),
+  )) {
     const last = buckets.at(-1);
-    if (last?.start === row.bucket) (last.groups as SeriesGroup[]).push(group);
+    if (last?.start === row.bucket) (last.groups as SeriesGroup[]).push(seriesGroup(view, row));
     else
       buckets.push({
         start: row.bucket,
-        source: sourceOfStep(row.bucket, width, options.watermark),
-        groups: [group],
+        source: sourceOfStep(row.bucket, options.step, options.watermark),
+        groups: [seriesGroup(view, row)],
       });
   }
   return buckets;
@@ -100,11 +99,8 @@ export function topGroups(
   rows: readonly ServedRow[],
   options: { readonly measure: string; readonly limit: number; readonly filter?: GroupFilter },
 ): SeriesGroup[] {
-  const totals = new ViewRows(view);
-  for (const row of filterGroups(view, rows, options.filter ?? {}))
-    totals.add({ bucket: 0, group: row.group, values: row.values });
-  // sorted() is in group-key order and Array.sort is stable: ties keep that order.
-  const ranked = totals.sorted().sort((a, b) => {
+  // In group-key order, and Array.sort is stable: ties keep that order.
+  const ranked = mergedRows(view, rows, options.filter ?? {}, () => 0).sort((a, b) => {
     const x = a.values[options.measure] ?? null;
     const y = b.values[options.measure] ?? null;
     if (x === y) return 0;
@@ -112,7 +108,5 @@ export function topGroups(
     if (y === null) return -1;
     return x > y ? -1 : 1;
   });
-  return ranked
-    .slice(0, options.limit)
-    .map((row) => ({ key: groupOf(view, row.group), values: encodeValues(view, row.values) }));
+  return ranked.slice(0, options.limit).map((row) => seriesGroup(view, row));
 }

@@ -1,6 +1,7 @@
 import type { EventCatalog, FieldError } from './catalog';
 import type { CompiledView, PartialValue } from './compile-js';
 import { type GroupValue, KeyTooLargeError, padSequence, speedItemKey } from './keys';
+import { monoidOf } from './monoid';
 import type { ViewRow } from './rows';
 import type { ViewDefinition } from './view';
 
@@ -165,6 +166,31 @@ function tooLargeKeyRecord(
     reason: `speed item of view ${view.name} too large for DynamoDB: ${error.message}: ${fields}`,
     errors,
   };
+}
+
+/** A delta's measures by the DynamoDB operation their monoid's `storage` names; null values (zeros) skipped. */
+export interface SpeedItemWrites {
+  /** `ADD`ed once, under the shard's checkpoint. */
+  readonly adds: readonly { readonly measure: string; readonly value: bigint }[];
+  /** Set by a `SET` conditional on the value being more extreme: idempotent, applied from every contribution. */
+  readonly extremes: readonly {
+    readonly measure: string;
+    readonly keep: 'min' | 'max';
+    readonly value: bigint;
+  }[];
+}
+
+export function speedItemWrites(view: ViewDefinition, row: ViewRow): SpeedItemWrites {
+  const adds: { measure: string; value: bigint }[] = [];
+  const extremes: { measure: string; keep: 'min' | 'max'; value: bigint }[] = [];
+  for (const [measure, definition] of Object.entries(view.measures)) {
+    const value = row.values[measure] ?? null;
+    if (value === null) continue;
+    const { storage } = monoidOf(definition);
+    if (storage === 'add') adds.push({ measure, value });
+    else extremes.push({ measure, keep: storage === 'extreme-min' ? 'min' : 'max', value });
+  }
+  return { adds, extremes };
 }
 
 const toRow = (plan: SpeedKeyPlan, totals: readonly PartialValue[]): ViewRow => ({

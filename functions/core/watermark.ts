@@ -1,9 +1,9 @@
-import { BUCKET_WIDTH_MS, type BucketWidth, bucketStart } from './keys';
+import { BUCKET_WIDTH_MS, type BucketWidth, bucketStart, dayOf } from './keys';
 
 /**
  * The watermark W of a view, every rule about it in one place: buckets before W are served from the
  * batch view (exact), buckets from W on from the speed layer. W is a bucket boundary, 0 before the first
- * committed run, and never moves back.
+ * committed run, and never moves back (but for a backfill, which recomputes all history).
  */
 
 /** A half-open range of epoch milliseconds, [from, to). */
@@ -18,8 +18,8 @@ export function servedWatermark(manifest: { readonly watermark: number } | null 
 }
 
 /**
- * The watermark a batch run commits: the view's bucket holding `settledAt` (now less the settle time)
- * starts it, unless the previous watermark is later (a backfill passes `previous` 0).
+ * The watermark a batch run commits: the start of the view's bucket holding `settledAt` (now less the
+ * settle time), unless the previous watermark is later (a backfill passes `previous` 0).
  */
 export function nextWatermark(settledAt: number, bucket: BucketWidth, previous: number): number {
   return Math.max(bucketStart(settledAt, bucket), previous);
@@ -38,12 +38,23 @@ export function splitAtWatermark(
   range: TimeRange,
   watermark: number,
 ): { readonly batch: TimeRange | null; readonly speed: TimeRange | null } {
-  const batchTo = Math.min(range.to, watermark);
-  const speedFrom = Math.max(range.from, watermark);
   return {
-    batch: range.from < batchTo ? { from: range.from, to: batchTo } : null,
-    speed: speedFrom < range.to ? { from: speedFrom, to: range.to } : null,
+    batch: nonEmpty(range.from, Math.min(range.to, watermark)),
+    speed: nonEmpty(Math.max(range.from, watermark), range.to),
   };
+}
+
+/**
+ * The buckets a commit moved from the speed layer to the batch view, [previous, watermark): what
+ * reconciliation compares. Null when the watermark did not move forward.
+ */
+export function newlyBatchRange(previous: number, watermark: number): TimeRange | null {
+  return nonEmpty(previous, watermark);
+}
+
+/** The day of the last bucket before W (the last day the batch view covers, in part or whole); null for W 0. */
+export function lastBatchDay(watermark: number): string | null {
+  return watermark === 0 ? null : dayOf(watermark - 1);
 }
 
 /** Where a step of a served series comes from; `mixed`: a step that straddles the watermark. */
@@ -67,3 +78,5 @@ export function settledStepsEnd(range: TimeRange, step: BucketWidth, watermark: 
 export function isExactRange(range: TimeRange, watermark: number): boolean {
   return range.to <= watermark;
 }
+
+const nonEmpty = (from: number, to: number): TimeRange | null => (from < to ? { from, to } : null);

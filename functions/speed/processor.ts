@@ -16,6 +16,7 @@ import {
   planSpeedWrites,
   type SpeedKeyPlan,
   type StreamRecord,
+  speedItemWrites,
   type ViewDefinition,
 } from '../core';
 import type { Quarantine } from './quarantine';
@@ -162,14 +163,10 @@ export class SpeedProcessor {
         throw new Error(`checkpoint of ${shardId} moved during the batch: is the shard read twice?`);
       after = await store.checkpoint(plan.pk, plan.sk, shardId);
     }
-    // min and max are idempotent: applied from every contribution, redelivered or not.
+    // Extremes are idempotent: applied from every contribution, redelivered or not.
     const whole = deltaAfter(plan, null);
-    for (const [name, measure] of Object.entries(plan.view.measures)) {
-      const value = whole?.values[name];
-      if ((measure.kind === 'min' || measure.kind === 'max') && value !== null && value !== undefined) {
-        await store.applyExtreme(plan.pk, plan.sk, name, measure.kind, value);
-      }
-    }
+    for (const { measure, keep, value } of whole === null ? [] : speedItemWrites(plan.view, whole).extremes)
+      await store.applyExtreme(plan.pk, plan.sk, measure, keep, value);
     return conflicted;
   }
 }

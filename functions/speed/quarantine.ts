@@ -1,7 +1,6 @@
 import type { ObjectStore } from '../adapters/object-store';
+import { QUARANTINE_PREFIX } from '../commons/layout';
 import { dayOf, type FieldError, type InvalidRecord, padSequence } from '../core';
-
-export const QUARANTINE_PREFIX = 'quarantine/';
 
 /** A record the speed layer refused, kept whole with why. */
 export interface QuarantinedRecord {

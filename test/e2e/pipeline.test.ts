@@ -95,9 +95,10 @@ const consumed = (records: number) =>
     { timeoutMs: 40_000, what: `both consumers to read ${records} records` },
   );
 
+// The runtime synthesizes the stack first: seconds, more on a busy machine.
 beforeAll(async () => {
   ({ runtime, call, stop } = await startTestRuntime('e2e'));
-});
+}, 60_000);
 
 afterAll(() => stop?.());
 

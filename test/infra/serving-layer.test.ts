@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STAGE_CONFIG } from '../../lib/config';
-import { GATEWAY_RESPONSES } from '../../lib/serving-layer';
+import { GATEWAY_RESPONSES } from '../../lib/rest-api';
 import { policyStatements, synthesizeStack } from '../support/template';
 
 const { template } = synthesizeStack();

@@ -1,9 +1,9 @@
 import type { CfnResource } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { EXPORTS_PREFIX } from '../../functions/commons/layout';
 import { BATCH_STATES } from '../../lib/batch-layer';
 import { DEFAULT_STAGE_CONFIG, type StageConfig } from '../../lib/config';
-import { EXPORTS_PREFIX } from '../../lib/raw-archive';
 import { policyStatements, renderIntrinsics, synthesizeStack } from '../support/template';
 
 // A stage that changes every setting from its default, so each assertion proves the value flows.

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { orderEvents } from '../../events';
 import { createApi } from '../../functions/api/app';
 import type { ApiDeps } from '../../functions/api/deps';
+import { apiRoutes } from '../../functions/api/routes';
 import {
   type ApiGatewayOptions,
   type LocalApiServer,
@@ -212,6 +213,49 @@ describe('the local API Gateway, reproduced from the synthesized template', () =
     expect(response.status).toBe(400);
     expect(((await response.json()) as { details?: unknown }).details).toEqual({ parameter: 'to' });
   });
+
+  /** For each route that takes a body: bodies its schema refuses, and the field the 400 names. */
+  const refusedBodies = [
+    ['POST', '/events', '[]', 'body'],
+    ['POST', '/events', '{"id": ', 'body'],
+    ['POST', '/batch-runs', '{"backfill": ["nope"]}', 'backfill'],
+    ['POST', '/batch-runs', '{"backfill": ["revenue"], "now": true}', 'now'],
+    ['POST', '/batch-runs', '["revenue"]', 'body'],
+    ['POST', '/exports', '{"view": "revenue", "from": "yesterday", "to": 3600000}', 'from'],
+    ['POST', '/exports', '{"view": "revenue", "from": 0, "to": -1}', 'to'],
+    ['POST', '/exports', '{"view": "revenue", "from": 0, "to": 3600000, "format": "xlsx"}', 'format'],
+    ['POST', '/exports', '{"from": 0, "to": 3600000}', 'view'],
+  ] as const;
+
+  it('has refused bodies for every route that takes one', () => {
+    const viewNames = views.map((view) => view.name);
+    const bodyRoutes = apiRoutes({ viewNames, catalog: orderEvents }).filter((route) => route.body);
+    expect(new Set(refusedBodies.map(([method, path]) => `${method} ${path}`))).toEqual(
+      new Set(bodyRoutes.map((route) => `${route.method} ${route.path}`)),
+    );
+  });
+
+  it.each(refusedBodies)(
+    'passes %s %s a body its schema refuses (%s) to the router, which answers a 400 naming %s',
+    async (method, path, body, field) => {
+      // Prepare
+      const url = await gateway(routerOnly());
+      // Act
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: { ...withKey, 'Content-Type': 'application/json' },
+        body,
+      });
+      // Assess
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({
+        statusCode: 400,
+        error: 'BadRequestError',
+        message: expect.stringMatching(new RegExp(`^${field}: `)),
+        details: { parameter: field },
+      });
+    },
+  );
 
   it('answers a path no resource method takes with 403 Missing Authentication Token', async () => {
     // Prepare: the template without its {proxy+} methods.

@@ -1,7 +1,7 @@
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
-import { MAX_ANSWER_BYTES } from '../../functions/api/app';
+import { MAX_ANSWER_BYTES } from '../../functions/api/limits';
 import {
   BUCKET_WIDTH_MS,
   compileJs,

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import { readSkippedLines, skippedLinesSql } from '../../functions/batch/skipped-lines';
+import { archiveDayPrefix } from '../../functions/commons/layout';
 import { views } from '../../views';
 import { arbOrderEvents, arbView } from '../support/arbitraries';
 import { tempDir, writeArchive } from '../support/archive';
@@ -71,7 +72,7 @@ describe('archive files written before a field existed', () => {
   it('read the missing field as NULL in Parquet as in JSON', async () => {
     // Prepare: a Parquet file without the optional discount column
     const dir = await tempDir('old-schema');
-    const folder = join(dir, 'events', 'dt=2026-11-25');
+    const folder = join(dir, archiveDayPrefix('2026-11-25'));
     await mkdir(folder, { recursive: true });
     const ts = Date.UTC(2026, 10, 25, 8);
     const writer = await DuckDbQueryEngine.open(orderEvents);
@@ -100,12 +101,12 @@ describe('archive lines DuckDB cannot parse', () => {
     { id: 'good-1', ts, country: 'US', amount: 700, status: 'paid' },
     { id: 'good-2', ts: ts + 60_000, country: 'FR', amount: 300, status: 'paid' },
   ];
-  const key = 'events/dt=2026-11-25/driftless-1-bad-lines.gz';
+  const key = `${archiveDayPrefix('2026-11-25')}driftless-1-bad-lines.gz`;
 
   /** One object: a good event, malformed JSON, a lone surrogate escape, garbage, another good event. */
   async function archiveWithBadLines(): Promise<string> {
     const dir = await tempDir('bad-lines');
-    await mkdir(join(dir, 'events', 'dt=2026-11-25'), { recursive: true });
+    await mkdir(join(dir, archiveDayPrefix('2026-11-25')), { recursive: true });
     const lines = [
       JSON.stringify(good[0]),
       '{"id":"cut-short","ts":',

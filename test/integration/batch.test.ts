@@ -17,7 +17,7 @@ import { type QueryEngine, QueryFailedError } from '../../functions/adapters/que
 import { archiveTransformFunction } from '../../functions/archive/firehose-transform';
 import { cleanup } from '../../functions/batch/cleanup';
 import { batchDeps, batchFunctions } from '../../functions/batch/context';
-import { daysOf, MAX_DAY_RANGES } from '../../functions/batch/days';
+import { MAX_DAY_RANGES } from '../../functions/batch/days';
 import type { BatchDeps } from '../../functions/batch/deps';
 import type { LoadInput } from '../../functions/batch/load';
 import { archiveMarkerFunction } from '../../functions/batch/marker';
@@ -29,6 +29,7 @@ import {
   compileJs,
   count,
   dayOf,
+  daysInRanges,
   deduplicateEvents,
   defineView,
   fieldsOf,
@@ -854,7 +855,7 @@ describe('batch layer: copies of an id further apart than the dedupe horizon', (
     // Prepare
     const { report } = await runOverCopies();
     // Act
-    const days = daysOf(report?.dayRanges ?? []);
+    const days = daysInRanges(report?.dayRanges ?? []);
     // Assess
     expect(report).toMatchObject({
       runId: 'run-copies',
@@ -1124,7 +1125,7 @@ describe('batch layer: payloads that do not grow with history', () => {
     // Assess
     expect(loads.every((load) => load.dayRanges.length <= MAX_DAY_RANGES)).toBe(true);
     expect(Math.max(...loads.map((load) => load.dayCount))).toBeLessThanOrEqual(env.deps.daysPerLoad);
-    const days = new Set(loads.flatMap((load) => daysOf(load.dayRanges)));
+    const days = new Set(loads.flatMap((load) => daysInRanges(load.dayRanges)));
     expect(late.every((order) => days.has(new Date(order.ts).toISOString().slice(0, 10)))).toBe(true);
     await expectExact(env.deps, [...orders, ...late]);
   });
@@ -1247,7 +1248,7 @@ describe('batch layer: a backfill runs day by day and resumes', () => {
       () => null,
       (error: Error) => error,
     );
-    return { run, days: loads.map((load) => daysOf(load.dayRanges)) };
+    return { run, days: loads.map((load) => daysInRanges(load.dayRanges)) };
   }
 
   it('loads a backfill at most its days per load at a time, in day order', async () => {

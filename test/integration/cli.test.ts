@@ -85,7 +85,7 @@ async function ordersServed(country: string): Promise<number> {
     .reduce((total, group) => total + Number(group.values.orders), 0);
 }
 
-describe('the driftless CLI', () => {
+describe('driftless send', () => {
   it('sends every line it can, names each refused line with its reason, goes on, and exits 1', async () => {
     // Prepare: lines 3 (not JSON) and 4 (a negative amount) are refused, line 5 is blank
     const file = join(dir, 'mixed.ndjson');
@@ -155,45 +155,90 @@ describe('the driftless CLI', () => {
       await failing.close();
     }
   });
+});
 
-  it('says in one line that a file to send does not exist, and what to pass instead', async () => {
-    // Act
-    const run = await driftless(['send', join(dir, 'missing.ndjson')]);
-    // Assess
-    expectOneLineError(
-      run,
+describe('a user error of the driftless CLI: one line on stderr saying what to do, no stack, exit 1', () => {
+  it.each([
+    [
+      'a file to send that does not exist',
+      ['send', join(REPOSITORY, 'no-such-folder', 'missing.ndjson')],
       /^driftless: .*missing\.ndjson: no such file: pass an NDJSON file, or - to read stdin$/,
-    );
-  });
-
-  it('says in one line how to write a time when --from is not one', async () => {
-    // Act
-    const run = await driftless(['query', 'revenue', '--from', 'yesterday']);
-    // Assess
-    expectOneLineError(
-      run,
-      /^driftless: --from "yesterday" is not a time: write now, -2h \(two hours ago\), epoch ms or ISO 8601, e\.g\. --from -1d$/,
-    );
-  });
-
-  it('names a bad option value in one line, with where the help is, instead of printing the help', async () => {
-    // Act
-    const run = await driftless(['generate', '-n', 'abc']);
-    // Assess
-    expectOneLineError(
-      run,
+    ],
+    [
+      'a folder to send',
+      ['send', REPOSITORY],
+      /^driftless: .* is a folder: pass an NDJSON file, or - to read stdin; nothing was sent$/,
+    ],
+    [
+      'a --from that is not a time',
+      ['query', 'revenue', '--from', 'yesterday'],
+      /^driftless: option '--from <time>' argument 'yesterday' is invalid: expected now, -2h \(two hours ago\), epoch ms or ISO 8601, e\.g\. -1d; see `driftless query --help`$/,
+    ],
+    [
+      'a bad option value',
+      ['generate', '-n', 'abc'],
       /^driftless: option '-n, --count <n>' argument 'abc' is invalid: expected a whole number; see `driftless generate --help`$/,
+    ],
+    [
+      'a value not among the choices',
+      ['query', 'revenue', '--step', 'week'],
+      /^driftless: option '--step <step>' argument 'week' is invalid: expected one of minute, hour, day; see `driftless query --help`$/,
+    ],
+    [
+      'an unknown option of a subcommand',
+      ['batch', 'run', '--now'],
+      /^driftless: unknown option '--now'; see `driftless batch run --help`$/,
+    ],
+    [
+      'a missing argument',
+      ['query'],
+      /^driftless: missing required argument 'view'; see `driftless query --help`$/,
+    ],
+  ] as const)('names %s', async (_what, args, message) => {
+    // Act
+    const run = await driftless(args);
+    // Assess
+    expectOneLineError(run, message);
+  });
+
+  it('says that the port to start on is in use, and how to pick another', async () => {
+    // Act: the test runtime's port
+    const run = await driftless(['start', '--port', new URL(testRuntime.runtime.apiUrl).port]);
+    // Assess
+    expectOneLineError(run, /^driftless: port \d+ is in use: pass --port <port> \(0 picks a free one\)$/);
+  });
+
+  it('says that the data folder cannot be made, and how to pass another', async () => {
+    // Prepare: a file where a folder of the data folder's path should be
+    const file = join(dir, 'a-file');
+    await writeFile(file, '');
+    // Act
+    const run = await driftless(['--data-dir', join(file, 'data'), 'start', '--port', '0']);
+    // Assess
+    expectOneLineError(
+      run,
+      /^driftless: cannot keep data in .*a-file\/data \(ENOTDIR: .*\): pass --data-dir <dir>, a folder you can write$/,
     );
   });
 
-  it('says in one line which view the API does not know', async () => {
+  it('names the view the API does not know, and the views it does', async () => {
     // Act
     const run = await driftless(['query', 'no_such_view']);
     // Assess
-    expectOneLineError(run, /^driftless: GET \/views\/no_such_view\/series answered 404: .*no_such_view/);
+    expectOneLineError(
+      run,
+      /^driftless: GET \/views\/no_such_view\/series answered 404: no view named "no_such_view"; views: .*revenue/,
+    );
   });
 
-  it('says in one line that the API key was refused, and how to pass one', async () => {
+  it('names the option to fix when the API refuses the parameter it gave', async () => {
+    // Act: the API takes at most 100 drift reports per view
+    const run = await driftless(['drift', '--limit', '500']);
+    // Assess
+    expectOneLineError(run, /^driftless: GET \/drift answered 400: limit: .*; fix --limit$/);
+  });
+
+  it('says that the API key was refused, and how to pass one', async () => {
     // Act
     const run = await driftless(['status'], { apiKey: 'not-the-key' });
     // Assess
@@ -203,7 +248,7 @@ describe('the driftless CLI', () => {
     );
   });
 
-  it('says in one line that no API answers, and how to start or point at one', async () => {
+  it('says that no API answers, and how to start or point at one', async () => {
     // Prepare: a port nothing listens on
     const closed = await listen(createServer());
     await closed.close();
@@ -214,6 +259,30 @@ describe('the driftless CLI', () => {
       run,
       /^driftless: no API answers at .*; start one with `npm start`, or pass --api <url>/,
     );
+  });
+
+  it.each([
+    [
+      'JSON not of the schema',
+      '{"views": "nonsense"}',
+      /^driftless: GET \/views answered what this CLI does not understand \(views: .*expected array.*\): is http:.* a driftless API of this version\? pass --api <url>$/,
+    ],
+    [
+      'text that is not JSON',
+      '<html>\n<p>a web server</p>\n</html>',
+      /^driftless: GET \/views answered 200 with what is not JSON \(<html> <p>a web server<\/p> <\/html>\): is http:.* a driftless API\? pass --api <url>$/,
+    ],
+  ] as const)('refuses an answer of %s', async (_what, body, message) => {
+    // Prepare: a server that answers every request with `body`
+    const other = await listen(createServer((_request, response) => response.end(body)));
+    try {
+      // Act
+      const run = await driftless(['status'], { api: other.url });
+      // Assess
+      expectOneLineError(run, message);
+    } finally {
+      await other.close();
+    }
   });
 });
 

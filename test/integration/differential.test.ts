@@ -8,16 +8,16 @@ import {
   compileJs,
   compileSql,
   type DayRange,
-  dayNumberOfTime,
-  dayRangePredicate,
   dedupeReadRanges,
-  distantCopies,
   parseDistantCopiesRow,
   type SqlOptions,
   type ViewDefinition,
   type ViewRow,
   ViewRows,
 } from '../../functions/core';
+import { dayRangePredicate } from '../../functions/core/compile-sql';
+import { dayNumberOfTime } from '../../functions/core/days';
+import { distantCopies } from '../../functions/core/dedupe';
 import {
   arbComputedDays,
   arbHorizon,

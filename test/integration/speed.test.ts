@@ -2,10 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  type AttributeValue,
   DynamoDBClient,
   ProvisionedThroughputExceededException,
-  ScanCommand,
+  paginateScan,
 } from '@aws-sdk/client-dynamodb';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import fc from 'fast-check';
@@ -234,13 +233,7 @@ function dayRanges(times: readonly number[]): [number, number][] {
 
 async function countItems(dynamo: DynamoDBClient, table: string): Promise<number> {
   let count = 0;
-  let startKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await dynamo.send(
-      new ScanCommand({ TableName: table, Select: 'COUNT', ExclusiveStartKey: startKey }),
-    );
+  for await (const page of paginateScan({ client: dynamo }, { TableName: table, Select: 'COUNT' }))
     count += page.Count ?? 0;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
   return count;
 }

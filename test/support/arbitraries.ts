@@ -2,18 +2,18 @@ import fc from 'fast-check';
 import { orderEvents } from '../../events';
 import {
   type BucketWidth,
-  consecutiveDayRanges,
   type DayRange,
   dayOf,
   defineEventCatalog,
   type EventCatalog,
   type Expr,
-  type IntegerLiteral,
   MAX_EVENT_INTEGER,
   type Measure,
   type ViewDefinition,
   validateView,
 } from '../../functions/core';
+import { consecutiveDayRanges } from '../../functions/core/days';
+import type { IntegerLiteral } from '../../functions/core/expr';
 
 /**
  * Midnight UTC; generated events fall within two days from here, but for some at the catalog's time

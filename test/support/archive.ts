@@ -2,14 +2,9 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ARCHIVE_PREFIX, DuckDbQueryEngine } from '../../functions/adapters/duckdb';
-import {
-  dayOf,
-  type EventCatalog,
-  type EventRecord,
-  PARTITION_COLUMN,
-  quoteString,
-} from '../../functions/core';
+import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
+import { archiveDayPrefix } from '../../functions/commons/layout';
+import { dayOf, type EventCatalog, type EventRecord, quoteString } from '../../functions/core';
 
 export const tempDir = (prefix: string): Promise<string> => mkdtemp(join(tmpdir(), `driftless-${prefix}-`));
 
@@ -29,7 +24,7 @@ export async function writeArchive(
   const parquetWriter = await DuckDbQueryEngine.open(catalog);
   try {
     for (const [day, dayEvents] of byDay) {
-      const folder = join(dir, ARCHIVE_PREFIX, `${PARTITION_COLUMN}=${day}`);
+      const folder = join(dir, archiveDayPrefix(day));
       await mkdir(folder, { recursive: true });
       const half = Math.ceil(dayEvents.length / 2);
       const lines = dayEvents.slice(0, half).map((event) => `${JSON.stringify(event)}\n`);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ARCHIVE_PREFIX, DuckDbQueryEngine } from '../../functions/adapters/duckdb';
+import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
+import { ARCHIVE_EVENTS_PREFIX } from '../../functions/commons/layout';
 import type { EventCatalog, SqlCell } from '../../functions/core';
 import { readBody, type S3Fake, signingProblem } from './s3-fake';
 
@@ -95,9 +96,9 @@ export class AthenaFake {
   ) {}
 
   static async start(options: AthenaFakeOptions): Promise<AthenaFake> {
-    if (options.tableLocation.prefix !== `${ARCHIVE_PREFIX}/`)
+    if (options.tableLocation.prefix !== ARCHIVE_EVENTS_PREFIX)
       throw new Error(
-        `the table reads ${options.tableLocation.prefix}, DuckDbQueryEngine reads ${ARCHIVE_PREFIX}/`,
+        `the table reads ${options.tableLocation.prefix}, DuckDbQueryEngine reads ${ARCHIVE_EVENTS_PREFIX}`,
       );
     const engine = await DuckDbQueryEngine.open(options.catalog);
     const fake = new AthenaFake(engine, options);

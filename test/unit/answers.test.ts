@@ -2,8 +2,8 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
-import { base64BodyBytes, proxyBodyBytes } from '../../functions/api/app';
-import { eventJsonSchema } from '../../functions/api/openapi';
+import { base64BodyBytes, proxyBodyBytes } from '../../functions/api/limits';
+import { eventJsonSchema } from '../../functions/api/request-schemas';
 
 describe('the size of an answer in its proxy result', () => {
   it('counts a text body as JSON writes it into the result, escapes and quotes included', () => {

@@ -5,7 +5,6 @@ import {
   and,
   bucketStart,
   compileDistantCopiesSql,
-  compileExpr,
   compileJs,
   compileSql,
   count,
@@ -17,7 +16,6 @@ import {
   type Expr,
   ExpressionOverflowError,
   fieldsOf,
-  groupKey,
   max,
   min,
   not,
@@ -25,8 +23,10 @@ import {
   parseDistantCopiesRow,
   parseSqlRow,
   sum,
-  validitySql,
 } from '../../functions/core';
+import { compileExpr } from '../../functions/core/compile-js';
+import { validitySql } from '../../functions/core/compile-sql';
+import { groupKey } from '../../functions/core/keys';
 import { revenue, views } from '../../views';
 import { arbView, orderEventsWithHorizon } from '../support/arbitraries';
 

@@ -14,6 +14,14 @@ import {
   speedItemKey,
   worstRowSortKeyBytes,
 } from '../../functions/core';
+import {
+  archiveChangeKey,
+  archiveChangesSince,
+  archiveDayKey,
+  archiveDaysRange,
+  rowsChunkKey,
+  type SortKeyRange,
+} from '../../functions/core/keys';
 
 type StringRule = Extract<FieldRule, { type: 'string' }>;
 const stringFields = Object.entries(orderEvents.rules).filter(
@@ -99,5 +107,68 @@ describe('dayOf', () => {
 
   it.each([MAX_DAY_TIME, 9e15, -1, 1.5])('refuses %d rather than name a wrong day', (ts) => {
     expect(() => dayOf(ts)).toThrow(RangeError);
+  });
+});
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const inRange = (range: SortKeyRange, key: { pk: string; sk: string }) =>
+  key.pk === range.pk && key.sk >= range.from && key.sk <= range.to;
+
+describe('table keys whose sort order carries meaning', () => {
+  it('orders the packed chunks of a day as they were written', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 99_999 }), fc.nat({ max: 99_999 }), (a, b) => {
+        // Act
+        const [first, second] = [rowsChunkKey(a), rowsChunkKey(b)];
+        // Assess
+        expect(first < second).toBe(a < b);
+        expect(first).toHaveLength('rows#'.length + 5);
+      }),
+    );
+  });
+
+  it.each([100_000, -1, 1.5])('refuses chunk %d rather than write a key that sorts out of order', (chunk) => {
+    expect(() => rowsChunkKey(chunk)).toThrow(RangeError);
+  });
+
+  it('orders archive changes by the hour they were marked, whatever their event day', () => {
+    const time = fc.integer({ min: 0, max: DEFAULT_TIME_RANGE.to });
+    fc.assert(
+      fc.property(time, time, fc.constantFrom('2000-01-01', '2099-12-31'), (a, b, day) => {
+        // Act
+        const [first, second] = [archiveChangeKey(a, day), archiveChangeKey(b, '2050-06-15')];
+        // Assess
+        if (Math.floor(a / HOUR) < Math.floor(b / HOUR)) expect(first.sk < second.sk).toBe(true);
+        if (Math.floor(a / HOUR) > Math.floor(b / HOUR)) expect(first.sk > second.sk).toBe(true);
+      }),
+    );
+  });
+
+  it('reads every change marked at or after a time, and none marked before its hour', () => {
+    const time = fc.integer({ min: 0, max: DEFAULT_TIME_RANGE.to });
+    fc.assert(
+      fc.property(time, time, (since, markedAt) => {
+        // Act
+        const read = inRange(archiveChangesSince(since), archiveChangeKey(markedAt, '2026-11-25'));
+        // Assess
+        if (markedAt >= since) expect(read).toBe(true);
+        if (markedAt < since - (since % HOUR)) expect(read).toBe(false);
+      }),
+    );
+  });
+
+  it('reads the archive days after one day and through another, both ends as named', () => {
+    // Prepare
+    const days = Array.from({ length: 5 }, (_, index) => dayOf(Date.UTC(2026, 10, 28) + index * DAY));
+    const range = archiveDaysRange('2026-11-29', '2026-12-01') as SortKeyRange;
+    // Act
+    const read = days.filter((day) => inRange(range, archiveDayKey(day)));
+    // Assess
+    expect(read).toEqual(['2026-11-30', '2026-12-01']);
+    expect(
+      days.filter((day) => inRange(archiveDaysRange('', '2026-11-29') as SortKeyRange, archiveDayKey(day))),
+    ).toEqual(['2026-11-28', '2026-11-29']);
+    expect(archiveDaysRange('2026-12-01', '2026-12-01')).toBeNull();
   });
 });

@@ -6,6 +6,7 @@ import type { FirehoseTransformationEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileObjectStore } from '../../functions/adapters/object-store';
 import { transformRecords } from '../../functions/archive/firehose-transform';
+import { ARCHIVE_ERRORS_PREFIX, ARCHIVE_EVENTS_PREFIX } from '../../functions/commons/layout';
 import { localFirehose } from '../../local/firehose';
 import { deliveryOf, LocalNames, synthesizeTemplate } from '../../local/template';
 import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
@@ -48,12 +49,12 @@ describe('local Firehose, from the synthesized delivery stream', () => {
     // Act
     await localFirehose(delivery, transformRecords, bucket)(batch([order('a'), 'not json', order('b')]));
     // Assess
-    const delivered = await objects(bucket, 'events/');
+    const delivered = await objects(bucket, ARCHIVE_EVENTS_PREFIX);
     expect(delivered.map(({ key }) => key)).toEqual([
       expect.stringMatching(/^events\/dt=2026-11-25\/shardId-000000000000-\d+\.json\.gz$/),
     ]);
     expect(delivered[0]?.lines.map((line) => JSON.parse(line).id)).toEqual(['a', 'b']);
-    expect(await bucket.list('errors/')).toEqual([]);
+    expect(await bucket.list(ARCHIVE_ERRORS_PREFIX)).toEqual([]);
   });
 
   it('files every record of a batch whose transform threw under the error prefix, as Firehose does after its retries', async () => {
@@ -66,8 +67,8 @@ describe('local Firehose, from the synthesized delivery stream', () => {
     // Act
     await localFirehose(delivery, throwing, bucket)(batch([order('a'), order('b')]));
     // Assess
-    expect(await bucket.list('events/')).toEqual([]);
-    const failed = await objects(bucket, 'errors/');
+    expect(await bucket.list(ARCHIVE_EVENTS_PREFIX)).toEqual([]);
+    const failed = await objects(bucket, ARCHIVE_ERRORS_PREFIX);
     expect(failed).toHaveLength(1);
     expect(failed[0]?.key).toMatch(/^errors\/processing-failed\/dt=\d{4}-\d{2}-\d{2}\//);
     const records = failed[0]?.lines.map((line) => JSON.parse(line)) ?? [];
@@ -96,9 +97,9 @@ describe('local Firehose, from the synthesized delivery stream', () => {
     // Act
     await localFirehose(delivery, partial as never, bucket)(batch([order('a'), order('b'), order('c')]));
     // Assess
-    const delivered = await objects(bucket, 'events/');
+    const delivered = await objects(bucket, ARCHIVE_EVENTS_PREFIX);
     expect(delivered.flatMap(({ lines }) => lines.map((line) => JSON.parse(line).id))).toEqual(['b']);
-    const failed = (await objects(bucket, 'errors/')).flatMap(({ lines }) =>
+    const failed = (await objects(bucket, ARCHIVE_ERRORS_PREFIX)).flatMap(({ lines }) =>
       lines.map((line) => JSON.parse(line)),
     );
     expect(failed.map((record) => record.errorCode).sort()).toEqual([

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type MeasureValue, MONOIDS } from '../../functions/core';
+import { type MeasureValue, MONOIDS, type StorageOperation } from '../../functions/core';
 
 const value: fc.Arbitrary<MeasureValue> = fc.option(fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }), {
   nil: null,
@@ -43,5 +43,30 @@ describe('exactness', () => {
   it('sums past 2^53 without rounding', () => {
     const big = BigInt(Number.MAX_SAFE_INTEGER);
     expect(MONOIDS.sum.plus(big, big)).toBe(2n * big);
+  });
+});
+
+/** What DynamoDB leaves in a speed item's attribute after applying a delta with the operation. */
+function applyInDynamo(operation: StorageOperation, stored: MeasureValue, delta: bigint): bigint {
+  switch (operation) {
+    case 'add': // ADD: an absent attribute counts as 0
+      return (stored ?? 0n) + delta;
+    case 'extreme-min': // SET #m = :v IF attribute_not_exists(#m) OR #m > :v
+      return stored === null || stored > delta ? delta : stored;
+    case 'extreme-max': // SET #m = :v IF attribute_not_exists(#m) OR #m < :v
+      return stored === null || stored < delta ? delta : stored;
+  }
+}
+
+describe.each(Object.entries(MONOIDS))('the %s monoid in a speed item', (kind, monoid) => {
+  const stored = kind === 'count' ? fc.bigInt({ min: 0n, max: 2n ** 70n }) : value;
+  const delta = fc.bigInt({ min: kind === 'count' ? 0n : -(2n ** 70n), max: 2n ** 70n });
+
+  it(`is stored by ${monoid.storage}, which computes its plus from the stored value and a delta`, () => {
+    fc.assert(
+      fc.property(stored, delta, (before, added) => {
+        expect(applyInDynamo(monoid.storage, before, added)).toBe(monoid.plus(before, added));
+      }),
+    );
   });
 });

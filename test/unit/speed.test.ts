@@ -6,11 +6,18 @@ import type { SpeedDelta, SpeedStore } from '../../functions/adapters/dynamo-spe
 import type { ObjectStore } from '../../functions/adapters/object-store';
 import {
   compileJs,
+  count,
   DYNAMODB_PARTITION_KEY_MAX_BYTES,
   DYNAMODB_SORT_KEY_MAX_BYTES,
   decodeRecord,
+  defineView,
+  fieldsOf,
+  max,
+  min,
   padSequence,
   planSpeedWrites,
+  speedItemWrites,
+  sum,
 } from '../../functions/core';
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
@@ -28,6 +35,7 @@ const order = (index: number) =>
 
 class RecordingStore implements SpeedStore {
   readonly deltas: SpeedDelta[] = [];
+  readonly extremes: [measure: string, kind: 'min' | 'max', value: bigint][] = [];
   async addDelta(delta: SpeedDelta) {
     this.deltas.push(delta);
     return 'applied' as const;
@@ -35,7 +43,9 @@ class RecordingStore implements SpeedStore {
   async checkpoint() {
     return null;
   }
-  async applyExtreme() {}
+  async applyExtreme(_pk: string, _sk: string, measure: string, kind: 'min' | 'max', value: bigint) {
+    this.extremes.push([measure, kind, value]);
+  }
   async readRows() {
     return [];
   }
@@ -142,6 +152,76 @@ describe('speed processor', () => {
     const response = await processor.process(kinesisEvent(records));
     // Assess
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: sequenceNumber(1) }]);
+  });
+});
+
+describe('how a speed item stores each measure', () => {
+  const field = fieldsOf(orderEvents);
+  const amounts = defineView(orderEvents, {
+    name: 'amounts',
+    version: 1,
+    bucket: 'hour',
+    groupBy: [],
+    measures: {
+      orders: count(),
+      revenue: sum(field.amount),
+      discounts: sum(field.discount),
+      smallest: min(field.amount),
+      largest: max(field.amount),
+    },
+  });
+
+  it('ADDs counts and sums, sets minima and maxima conditionally, and writes nothing for a null', () => {
+    // Act
+    const writes = speedItemWrites(amounts, {
+      bucket: 0,
+      group: [],
+      values: { orders: 3n, revenue: 1500n, discounts: null, smallest: 100n, largest: 900n },
+    });
+    // Assess
+    expect(writes).toEqual({
+      adds: [
+        { measure: 'orders', value: 3n },
+        { measure: 'revenue', value: 1500n },
+      ],
+      extremes: [
+        { measure: 'smallest', keep: 'min', value: 100n },
+        { measure: 'largest', keep: 'max', value: 900n },
+      ],
+    });
+  });
+
+  it('sends the additive measures in the checkpointed delta and each extreme of the batch on its own', async () => {
+    // Prepare: three orders in one hour
+    const store = new RecordingStore();
+    const processor = new SpeedProcessor({
+      catalog: orderEvents,
+      views: [amounts],
+      store,
+      quarantine: new Quarantine(memoryObjects()),
+      logger: new Logger({ logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'Test' }),
+      retentionMs: 3_600_000,
+    });
+    const data = [500, 100, 900].map((amount, index) =>
+      order(index).replace('"amount":1000', `"amount":${amount}`),
+    );
+    // Act
+    await processor.process(
+      kinesisEvent(
+        data.map((value, index) =>
+          kinesisRecord({ shardId: 's', sequenceNumber: sequenceNumber(index), data: value }),
+        ),
+      ),
+    );
+    // Assess
+    expect(store.deltas.map((delta) => delta.row.values)).toEqual([
+      { orders: 3n, revenue: 1500n, discounts: null, smallest: 100n, largest: 900n },
+    ]);
+    expect(store.extremes).toEqual([
+      ['smallest', 'min', 100n],
+      ['largest', 'max', 900n],
+    ]);
   });
 });
 

@@ -1,0 +1,98 @@
+/**
+ * Parsers of option values, as commander calls them: each answers the value or throws commander's
+ * InvalidArgumentError, which commander prints as one line naming the option.
+ */
+import type { LogLevelThreshold } from '@aws-lambda-powertools/logger';
+import { InvalidArgumentError, Option } from 'commander';
+
+const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+
+/** `30s`, `5m`, `1h`, `2d`, `500ms`, `0s`: a duration in milliseconds. */
+export function parseDuration(text: string): number {
+  const match = DURATION.exec(text.trim());
+  if (match === null)
+    throw new InvalidArgumentError(`a duration like 30s, 5m or 1h, not ${JSON.stringify(text)}`);
+  return Math.round(Number(match[1]) * (UNITS[match[2] as string] as number));
+}
+
+/** The settle time: whole minutes, as the stage's `settleMinutes` the local run synthesizes with. */
+export function parseSettle(text: string): number {
+  const ms = parseDuration(text);
+  if (ms % 60_000 !== 0)
+    throw new InvalidArgumentError(
+      `whole minutes (the stage's settleMinutes), e.g. 0s, 1m or 15m, not ${JSON.stringify(text)}`,
+    );
+  return ms;
+}
+
+/** A time given relative to `now`: evaluated in the action, so that both ends of a range share one now. */
+export type Instant = (now: number) => number;
+
+/** `now`, `-2h` (two hours ago), epoch milliseconds or ISO 8601. */
+export function parseInstant(text: string): Instant {
+  if (text === 'now') return (now) => now;
+  if (/^\d+$/.test(text)) return () => Number(text);
+  if (text.startsWith('-') && DURATION.test(text.slice(1))) {
+    const ago = parseDuration(text.slice(1));
+    return (now) => now - ago;
+  }
+  // Any other leading '-' is a mistyped duration: Date.parse would read '-5' as the year -5.
+  const parsed = text.startsWith('-') ? Number.NaN : Date.parse(text);
+  if (Number.isNaN(parsed))
+    throw new InvalidArgumentError('now, -2h (two hours ago), epoch ms or ISO 8601, e.g. -1d');
+  return () => parsed;
+}
+
+/** A time option (`--from`, `--to`), its default written as a user would write it. */
+export function instantOption(flags: string, description: string, byDefault?: string): Option {
+  const option = new Option(flags, description).argParser(parseInstant);
+  return byDefault === undefined ? option : option.default(parseInstant(byDefault), byDefault);
+}
+
+const number = (text: string, valid: (value: number) => boolean, expected: string): number => {
+  const value = Number(text);
+  if (text.trim() === '' || !valid(value)) throw new InvalidArgumentError(expected);
+  return value;
+};
+
+export const parseRate = (text: string): number =>
+  number(text, (value) => Number.isFinite(value) && value >= 0, 'a number of events per second');
+
+export const parseShare = (text: string): number =>
+  number(text, (value) => value >= 0 && value <= 1, 'a share from 0 to 1');
+
+export const parseCount = (text: string): number =>
+  number(text, (value) => Number.isInteger(value) && value >= 0, 'a whole number');
+
+export const parsePort = (text: string): number =>
+  number(text, (value) => Number.isInteger(value) && value >= 0 && value <= 65_535, 'a port from 0 to 65535');
+
+/** The logger's levels: tsc checks them against Powertools' own list. */
+const LOG_LEVELS = [
+  'TRACE',
+  'DEBUG',
+  'INFO',
+  'WARN',
+  'ERROR',
+  'CRITICAL',
+  'SILENT',
+] as const satisfies readonly (keyof typeof LogLevelThreshold)[];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A log level, in any case (as the logger takes them). */
+export function parseLogLevel(text: string): LogLevel {
+  const level = LOG_LEVELS.find((candidate) => candidate === text.toUpperCase());
+  if (level === undefined) throw new InvalidArgumentError(`one of ${LOG_LEVELS.join(', ')}`);
+  return level;
+}
+
+/** One `-g field=value`, added to those before it. */
+export function collectFilter(
+  text: string,
+  filters: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const at = text.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError('field=value, e.g. country=US');
+  return { ...filters, [text.slice(0, at)]: text.slice(at + 1) };
+}

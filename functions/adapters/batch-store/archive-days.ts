@@ -1,0 +1,94 @@
+import {
+  archiveChangeKey,
+  archiveChangesSince,
+  archiveDayKey,
+  archiveDaysRange,
+  type SortKeyRange,
+  type TableKey,
+} from '../../core/keys';
+import { Table } from '../table';
+
+/**
+ * What the archive marker records the archive received (`functions/batch/marker.ts`), per event-time
+ * day and per (hour of marking, day): each item keeps the latest marking time and the latest object time.
+ */
+export class ArchiveDays {
+  constructor(private readonly table: Table) {}
+
+  /**
+   * Records that the archive received an object of `day` (its time `objectAt`), seen at `markedAt`: on
+   * the day's item and on the item of the day and the hour of `markedAt`. Each keeps the latest of both
+   * times, whatever order concurrent markings land in.
+   */
+  async mark(day: string, objectAt: number, markedAt: number): Promise<void> {
+    await Promise.all([
+      this.keepLatest(archiveDayKey(day), day, objectAt, markedAt),
+      this.keepLatest(archiveChangeKey(markedAt, day), day, objectAt, markedAt),
+    ]);
+  }
+
+  /** The days with archive objects in (`after`, `through`] (`after` `''`: from the first), in order, at most `limit`. */
+  async list(after: string, through: string, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
+    const range = archiveDaysRange(after, through);
+    if (range === null || limit <= 0) return [];
+    const days: string[] = [];
+    for await (const item of this.table.query(range.pk, {
+      ...consistentRange(range),
+      ...(Number.isFinite(limit) ? { pageSize: limit } : {}),
+    })) {
+      days.push(Table.sortKeyOf(item));
+      if (days.length >= limit) break;
+    }
+    return days;
+  }
+
+  /** How many days up to `through` have archive objects. */
+  async count(through: string): Promise<number> {
+    const range = archiveDaysRange('', through);
+    return range === null ? 0 : this.table.count(range.pk, consistentRange(range));
+  }
+
+  /**
+   * The days up to `through` whose archive received objects marked at or after `since`, in order: one
+   * range of the changes' sort keys, from the hour of `since` on, so the read grows with what changed
+   * since then, not with history.
+   */
+  async changedSince(since: number, through: string): Promise<string[]> {
+    const days = new Set<string>();
+    const range = archiveChangesSince(since);
+    for await (const item of this.table.query(range.pk, consistentRange(range))) {
+      const day = item.day?.S;
+      if (day !== undefined && day <= through && Number(item.markedAt?.N) >= since) days.add(day);
+    }
+    return [...days].sort();
+  }
+
+  private async keepLatest(key: TableKey, day: string, objectAt: number, markedAt: number): Promise<void> {
+    const values = {
+      ':day': { S: day },
+      ':markedAt': { N: String(markedAt) },
+      ':objectAt': { N: String(objectAt) },
+    };
+    const update = (set: string, condition: string) => {
+      const expression = `SET #day = :day, ${set}`;
+      // DynamoDB refuses values the expressions do not use.
+      const used = Object.entries(values).filter(([name]) => `${expression} ${condition}`.includes(name));
+      return this.table.updateIf(key, expression, {
+        condition,
+        names: { '#day': 'day' },
+        values: Object.fromEntries(used),
+      });
+    };
+    // Markings mostly arrive in order: one write. Otherwise each time is raised on its own, never lowered.
+    const both = await update(
+      'markedAt = :markedAt, lastObjectAt = :objectAt',
+      'attribute_not_exists(markedAt) OR (markedAt < :markedAt AND lastObjectAt <= :objectAt)',
+    );
+    if (both !== null) return;
+    await update('markedAt = :markedAt', 'markedAt < :markedAt');
+    await update('lastObjectAt = :objectAt', 'lastObjectAt < :objectAt');
+  }
+}
+
+/** A plan must see every marking made before it started. */
+const consistentRange = ({ from, to }: SortKeyRange) => ({ range: { from, to }, consistent: true });

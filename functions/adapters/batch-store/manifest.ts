@@ -1,0 +1,74 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { dayOf } from '../../core';
+import { manifestKey } from '../../core/keys';
+import type { Table } from '../table';
+
+/** A view's manifest: what readers serve. Changed only by one conditional update per batch run. */
+export interface Manifest {
+  readonly view: string;
+  /** The view definition's version the batch items were computed with. */
+  readonly version: number;
+  /** Bumped by every commit; a commit names the revision it read (optimistic lock). */
+  readonly revision: number;
+  /** Batch rows are exact for buckets below it; the speed layer serves from it on. */
+  readonly watermark: number;
+  /** Active batch version per event-time day. */
+  readonly days: Readonly<Record<string, string>>;
+  readonly lastRunId: string;
+  /** When the last committed run started: archive objects newer than this are dirty. */
+  readonly lastRunStartedAt: number;
+  readonly committedAt: number;
+}
+
+/** The manifest's active (day, batch version) pairs whose days overlap [from, to). */
+export function activeDays(
+  manifest: Manifest,
+  from: number,
+  to: number,
+): [day: string, batchVersion: string][] {
+  const first = dayOf(from);
+  const last = dayOf(Math.max(from, to - 1));
+  return Object.entries(manifest.days).filter(([day]) => day >= first && day <= last);
+}
+
+export class ManifestConflictError extends Error {
+  override readonly name = 'ManifestConflictError';
+}
+
+/** The views' manifests, one item each. */
+export class Manifests {
+  constructor(private readonly table: Table) {}
+
+  async get(viewName: string): Promise<Manifest | null> {
+    const item = await this.table.get(manifestKey(viewName), true);
+    const packed = item?.manifestGz?.B;
+    // Manifests written before they were gzipped are plain JSON text.
+    const body = packed === undefined ? item?.manifest?.S : gunzipSync(packed).toString('utf8');
+    return body === undefined ? null : (JSON.parse(body) as Manifest);
+  }
+
+  /** Writes the next manifest if the stored one is still at `expectedRevision` (0: none yet). */
+  async commit(next: Manifest, expectedRevision: number): Promise<void> {
+    const attributes = {
+      revision: { N: String(next.revision) },
+      // Gzipped: its day map has an entry per day of history, about 45 bytes each as JSON (the catalog's
+      // century would be 1.6 MB), and day versions repeat a few run ids (tens of KB gzipped).
+      manifestGz: { B: gzipSync(JSON.stringify(next)) },
+    };
+    const written = await this.table.putIf(
+      manifestKey(next.view),
+      attributes,
+      expectedRevision === 0
+        ? { condition: 'attribute_not_exists(#pk)' }
+        : {
+            condition: '#revision = :expected',
+            names: { '#revision': 'revision' },
+            values: { ':expected': { N: String(expectedRevision) } },
+          },
+    );
+    if (!written)
+      throw new ManifestConflictError(
+        `manifest of ${next.view} moved past revision ${expectedRevision}: another run committed first`,
+      );
+  }
+}

@@ -1,0 +1,119 @@
+/** The views: their list with freshness, a view over time, its top groups. */
+import { z } from 'zod';
+import { BUCKET_WIDTH_MS, isStepOf, topGroups } from '../../core';
+import { servedWatermark } from '../../core/watermark';
+import { MAX_SERIES_BUCKETS, MAX_TOP_LIMIT } from '../limits';
+import { badParameter } from '../params';
+import { exactQuery, groupFilter, limitQuery, stepQuery, stepRange } from '../query';
+import { timeQuery, type ViewNameSchema } from '../request-schemas';
+import { answer, json, route, viewNamed } from '../route';
+import { batchRunOf, SeriesAnswers } from '../series-answers';
+
+const GROUP_FILTERS = 'Any other query parameter filters on a group field: `?country=US`.';
+
+/** `measure`: which of the view's measures ranks the groups (the route knows the view's). */
+const measureQuery = z
+  .string({ error: 'is required: a measure of the view' })
+  .meta({ description: 'The measure that ranks the groups.' });
+
+export const viewRoutes = (viewName: ViewNameSchema) => [
+  route({
+    method: 'GET',
+    path: '/views',
+    summary: 'Views, watermarks, freshness',
+    responses: { '200': answer('Views') },
+    handler:
+      ({ deps, reader }) =>
+      async () => {
+        const now = deps.now();
+        const views = await Promise.all(
+          deps.views.map(async (view) => {
+            const [manifest, latestSpeedBucket] = await Promise.all([
+              reader.manifestOf(view),
+              deps.speedStore.latestBucket(view, now),
+            ]);
+            return {
+              name: view.name,
+              version: view.version,
+              bucket: view.time.bucket,
+              groupBy: [...view.groupBy],
+              measures: Object.fromEntries(Object.entries(view.measures).map(([name, m]) => [name, m.kind])),
+              watermark: servedWatermark(manifest),
+              batchRun: batchRunOf(manifest),
+              speed: {
+                latestBucket: latestSpeedBucket,
+                lagMs: latestSpeedBucket === null ? null : now - latestSpeedBucket,
+              },
+            };
+          }),
+        );
+        return json({ views });
+      },
+  }),
+  route({
+    method: 'GET',
+    path: '/views/:name/series',
+    summary: 'A view over time, merged per watermark',
+    description: GROUP_FILTERS,
+    params: { name: viewName },
+    query: {
+      from: timeQuery('Start (inclusive), aligned down to the step.'),
+      to: timeQuery('End (exclusive), aligned up to the step.'),
+      step: stepQuery,
+      exact: exactQuery,
+    },
+    responses: {
+      '200': answer('Series'),
+      '400': answer(
+        'Error',
+        'Bad input (`details.parameter` names it), or an answer that would pass the 6 MB an API answer ' +
+          'can carry: narrow the range, coarsen the step, filter a group or ask `top`.',
+      ),
+    },
+    handler: ({ deps, reader }) => {
+      const series = new SeriesAnswers(reader, deps.now);
+      return async ({ params, query, others, req }) => {
+        const view = viewNamed(deps, params.name);
+        const step = query.step ?? view.time.bucket;
+        if (!isStepOf(view, step))
+          throw badParameter('step', `${step} is finer than view ${view.name}'s ${view.time.bucket} buckets`);
+        const range = stepRange(query, step);
+        const buckets = (range.to - range.from) / BUCKET_WIDTH_MS[step];
+        if (buckets > MAX_SERIES_BUCKETS)
+          throw badParameter('step', `${buckets} buckets of ${step}: at most ${MAX_SERIES_BUCKETS}`);
+        const question = { view, step, range, exact: query.exact, filter: groupFilter(view, others) };
+        return series.answer(question, /\bgzip\b/.test(req.headers.get('accept-encoding') ?? ''));
+      };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/views/:name/top',
+    summary: 'Top groups by a measure',
+    description: GROUP_FILTERS,
+    params: { name: viewName },
+    query: {
+      from: timeQuery("Start (inclusive), aligned down to the view's bucket."),
+      to: timeQuery("End (exclusive), aligned up to the view's bucket."),
+      measure: measureQuery,
+      limit: limitQuery(10, MAX_TOP_LIMIT),
+    },
+    responses: { '200': answer('Top') },
+    handler:
+      ({ deps, reader }) =>
+      async ({ params, query, others }) => {
+        const view = viewNamed(deps, params.name);
+        if (!Object.hasOwn(view.measures, query.measure))
+          throw badParameter(
+            'measure',
+            `${JSON.stringify(query.measure)} is not a measure: one of ${Object.keys(view.measures).join(', ')}`,
+          );
+        const { from, to } = stepRange(query, view.time.bucket);
+        const filter = groupFilter(view, others);
+        const served = await reader.read(view, from, to, deps.now());
+        const { measure, limit } = query;
+        const groups = topGroups(view, served.rows, { measure, limit, filter });
+        return json({ view: view.name, watermark: served.watermark, from, to, measure, groups });
+      },
+  }),
+];

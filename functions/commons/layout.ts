@@ -1,0 +1,68 @@
+/**
+ * Where the stack keeps things and the defaults of its time settings, stated once: the CDK constructs
+ * (`lib/`) grant and configure from these, the functions and the local run read and write by them, so a
+ * grant names the prefix the code writes. Metric names have their own table, `./metrics.ts`, which both
+ * sides import the same way. Pure: no AWS SDK, no environment.
+ */
+import { PARTITION_COLUMN } from '../core';
+
+/** Firehose files events under this prefix of the archive bucket, one folder per event-time day. */
+export const ARCHIVE_EVENTS_PREFIX = 'events/';
+
+/** Records Firehose gave up on go under this prefix of the archive bucket (by arrival day, not event day). */
+export const ARCHIVE_ERRORS_PREFIX = 'errors/';
+
+/** What every day folder's name begins with: the archive prefix, then the Hive partition column. */
+const DAY_FOLDERS = `${ARCHIVE_EVENTS_PREFIX}${PARTITION_COLUMN}=`;
+
+/**
+ * The folder of one event-time day in the archive: `events/dt=YYYY-MM-DD/`, a Hive partition the Glue
+ * table projects and DuckDB reads. `day` may be a placeholder (Firehose's, Glue's, a glob's `*`).
+ */
+export const archiveDayPrefix = (day: string): string => `${DAY_FOLDERS}${day}/`;
+
+const DAY_FOLDER = /^(\d{4}-\d{2}-\d{2})\//;
+
+/** The event-time day of an archive object's key (`events/dt=YYYY-MM-DD/...`), or null for any other key. */
+export function archiveDayOfKey(key: string): string | null {
+  if (!key.startsWith(DAY_FOLDERS)) return null;
+  const day = DAY_FOLDER.exec(key.slice(DAY_FOLDERS.length))?.[1] ?? null;
+  return day !== null && !Number.isNaN(Date.parse(`${day}T00:00:00Z`)) ? day : null;
+}
+
+// The prefix and the column are plain words: nothing in them needs escaping in a pattern.
+const KEY_IN_PATH = new RegExp(`(?:^|/)(${DAY_FOLDERS}[^/]+/[^/]+)$`);
+
+/** An archive object's key (`events/dt=.../<name>`) at the end of a longer path (`s3://bucket/...`, a file's). */
+export const archiveKeyInPath = (path: string): string => KEY_IN_PATH.exec(path)?.[1] ?? path;
+
+/** Where Athena writes query results in the results bucket (the workgroup enforces it). */
+export const QUERY_RESULTS_PREFIX = 'results/';
+
+/** Where the serving layer writes finance exports in the exports bucket; expired by a lifecycle rule. */
+export const EXPORTS_PREFIX = 'exports/';
+
+/** What an export can be written as (Athena's UNLOAD formats; DuckDB's COPY locally). */
+export type ExportFormat = 'csv' | 'parquet';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'parquet'];
+
+/** Where the speed layer keeps the records it refused, one object each, in the quarantine bucket. */
+export const QUARANTINE_PREFIX = 'quarantine/';
+
+/** A batch run gives up after this long (the state machine's timeout). */
+export const BATCH_RUN_TIMEOUT_MINUTES = 120;
+
+/**
+ * The defaults of a stage's time settings (`lib/config.ts` names and validates them): what a construct
+ * falls back on when it is not given the stage's value, never a number of its own.
+ */
+export const STAGE_DEFAULTS = {
+  /** Archive delivery delay plus allowed lateness: the watermark trails a run's start by this. */
+  settleMinutes: 15,
+  /** How long a replaced batch version is kept: longer than a run may take (BATCH_RUN_TIMEOUT_MINUTES). */
+  graceMinutes: 180,
+  /** How long speed items outlive their bucket before TTL removes them; more than settle. */
+  speedRetentionHours: 72,
+  queryResultsRetentionDays: 7,
+  exportsRetentionDays: 30,
+} as const;
