@@ -179,7 +179,7 @@ export function proxyRestApi(
   Validations.of(api).acknowledge({
     id: 'AwsSolutions-APIG2',
     reason:
-      'Requests are validated behind the proxy by each route's zod schemas (functions/api/routes, functions/api/params.ts), which name the parameter at fault; an API Gateway validator would answer in another shape.',
+      'Requests are validated behind the proxy by the zod schemas of each route (functions/api/routes, functions/api/params.ts), which name the parameter at fault; an API Gateway validator would answer in another shape.',
   });
   Validations.of(api).acknowledge({
     id: 'AwsSolutions-COG4',
