@@ -1,10 +1,22 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import { BATCH_RUN_TIMEOUT_MINUTES, STAGE_DEFAULTS } from '../functions/commons/layout';
+import { SPEED_EVENT_SOURCE } from '../functions/speed/settings';
 
 /** How the serving layer's REST API authenticates callers. */
 export const API_AUTH_MODES = ['iam', 'apiKey'] as const;
 export type ApiAuth = (typeof API_AUTH_MODES)[number];
+
+/** How the Kinesis stream is sized: by AWS as traffic comes (on-demand), or by a fixed shard count. */
+export const STREAM_CAPACITY_MODES = ['onDemand', 'provisioned'] as const;
+
+/** Kinesis's default shard quota per account in the largest regions (200 in the others). */
+export const MAX_STREAM_SHARDS = 500;
+/**
+ * Lambda's limit on a Kinesis event source mapping's batching window
+ * (`MaximumBatchingWindowInSeconds`: 0 to 300, https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html).
+ */
+export const MAX_BATCHING_WINDOW_SECONDS = 300;
 
 const LOG_RETENTION_DAYS = new Set<number>(
   Object.values(RetentionDays).filter((value): value is number => typeof value === 'number'),
@@ -85,6 +97,23 @@ export const stageConfigSchema = z
      * page and the CLI can send it), or IAM (SigV4, for callers with AWS credentials).
      */
     apiAuth: z.enum(API_AUTH_MODES).default('apiKey'),
+    /**
+     * How the stream is sized: `onDemand` (billed per stream-hour and GB, scales by itself) or
+     * `provisioned` (billed per shard-hour, `streamShards` of them).
+     */
+    streamCapacity: z.enum(STREAM_CAPACITY_MODES).default('onDemand'),
+    /** The provisioned stream's shards (each takes 1 MB/s or 1000 records/s in); only with `provisioned`. */
+    streamShards: z.coerce.number().int().min(1).max(MAX_STREAM_SHARDS).optional(),
+    /**
+     * How long the speed mapping gathers a shard's records before it invokes the function, unless a
+     * batch fills first: longer means fewer, larger invocations; shorter, fresher speed views.
+     */
+    speedBatchingWindowSeconds: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_BATCHING_WINDOW_SECONDS)
+      .default(SPEED_EVENT_SOURCE.maximumBatchingWindowMs / 1000),
     alarms: alarmsSchema.default(alarmsSchema.parse({})),
   })
   .strict()
@@ -96,9 +125,25 @@ export const stageConfigSchema = z
         message: 'must exceed settleMinutes, so the batch view takes over before speed items expire',
       });
     }
+    if (config.streamCapacity === 'provisioned' && config.streamShards === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['streamShards'],
+        message: 'required when streamCapacity is provisioned',
+      });
+    }
+    if (config.streamCapacity === 'onDemand' && config.streamShards !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['streamShards'],
+        message: 'only with streamCapacity provisioned: an on-demand stream has no shard count to set',
+      });
+    }
   });
 
 export type StageConfig = z.output<typeof stageConfigSchema>;
+/** A stage block as written: any setting may be left to its default. */
+export type StageSettings = z.input<typeof stageConfigSchema>;
 
 /** The defaults: what a stage block that names nothing gets. */
 export const DEFAULT_STAGE_CONFIG: StageConfig = stageConfigSchema.parse({});
@@ -155,14 +200,22 @@ export function resolveStageConfig(tryGetContext: (key: string) => unknown): Sta
     else merged[head] = { ...(merged[head] as object | undefined), [tail]: value };
   }
 
-  const result = stageConfigSchema.safeParse(merged);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const path = issue.path.join('.');
-      const where = origin.get(path) ?? `${CONTEXT_KEYS.stages}.${stage}${path ? `.${path}` : ''}`;
-      return `${where}: ${issue.message}`;
-    });
-    throw new StageConfigError(`bad context for stage '${stage}': ${problems.join('; ')}`);
-  }
-  return { ...result.data, stage };
+  const where = (path: string) =>
+    origin.get(path) ?? `${CONTEXT_KEYS.stages}.${stage}${path ? `.${path}` : ''}`;
+  return { ...parseStageConfig(merged, `bad context for stage '${stage}'`, where), stage };
+}
+
+/**
+ * Validates one stage's settings, defaults filling the rest. Fails with a StageConfigError under
+ * `heading` naming every bad setting, each as `where` names its path.
+ */
+export function parseStageConfig(
+  settings: unknown,
+  heading = 'bad stage settings',
+  where: (path: string) => string = (path) => path,
+): StageConfig {
+  const result = stageConfigSchema.safeParse(settings);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${where(issue.path.join('.'))}: ${issue.message}`);
+  throw new StageConfigError(`${heading}: ${problems.join('; ')}`);
 }

@@ -26,6 +26,18 @@ export interface SpeedLayerProps {
   readonly speedRetention?: Duration;
   /** @default Duration.hours(24) */
   readonly streamRetention?: Duration;
+  /**
+   * The stream's shards when it is provisioned; without them it is on-demand (AWS sizes it as traffic
+   * comes, and it has no shard count).
+   * @default on-demand
+   */
+  readonly streamShards?: number;
+  /**
+   * How long the speed mapping gathers records before it invokes the function (unless a batch fills
+   * first): 0 to 5 minutes, in whole seconds.
+   * @default Duration.millis(SPEED_EVENT_SOURCE.maximumBatchingWindowMs)
+   */
+  readonly batchingWindow?: Duration;
   /** How long quarantined records are kept. @default Duration.days(90) */
   readonly quarantineRetention?: Duration;
   /** @default RemovalPolicy.RETAIN for the quarantine bucket */
@@ -49,7 +61,9 @@ export class SpeedLayer extends Construct {
   constructor(scope: Construct, id: string, props: SpeedLayerProps) {
     super(scope, id);
     this.stream = new Stream(this, 'Stream', {
-      streamMode: StreamMode.ON_DEMAND,
+      ...(props.streamShards === undefined
+        ? { streamMode: StreamMode.ON_DEMAND }
+        : { streamMode: StreamMode.PROVISIONED, shardCount: props.streamShards }),
       encryption: StreamEncryption.MANAGED,
       retentionPeriod: props.streamRetention ?? Duration.hours(24),
     });
@@ -85,7 +99,8 @@ export class SpeedLayer extends Construct {
       new KinesisEventSource(this.stream, {
         startingPosition: StartingPosition.TRIM_HORIZON,
         batchSize: SPEED_EVENT_SOURCE.batchSize,
-        maxBatchingWindow: Duration.millis(SPEED_EVENT_SOURCE.maximumBatchingWindowMs),
+        maxBatchingWindow:
+          props.batchingWindow ?? Duration.millis(SPEED_EVENT_SOURCE.maximumBatchingWindowMs),
         // Without it, Lambda ignores the handler's batchItemFailures and retries whole batches.
         reportBatchItemFailures: true,
         bisectBatchOnError: SPEED_EVENT_SOURCE.bisectBatchOnFunctionError,

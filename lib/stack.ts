@@ -47,6 +47,8 @@ export class DriftlessStack extends Stack {
     this.speed = new SpeedLayer(this, 'Speed', {
       table: this.storage.table,
       speedRetention: Duration.hours(config.speedRetentionHours),
+      streamShards: config.streamCapacity === 'provisioned' ? config.streamShards : undefined,
+      batchingWindow: Duration.seconds(config.speedBatchingWindowSeconds),
       removalPolicy,
       logRetention,
       accessLogsBucket,

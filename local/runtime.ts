@@ -11,7 +11,7 @@ import { apiFunction } from '../functions/api/context';
 import { newRunId } from '../functions/batch/plan';
 import { STAGE_DEFAULTS } from '../functions/commons/layout';
 import { speedFunction } from '../functions/speed/config';
-import { stageConfigSchema } from '../lib/config';
+import { parseStageConfig, type StageSettings } from '../lib/config';
 import { type LocalApiServer, type StaticMount, startApiGateway } from './api-server';
 import { LocalBatchRunner } from './batch-runner';
 import { type Demo, startDemo } from './demo';
@@ -28,11 +28,15 @@ import {
   LocalNames,
   stateMachineArnOf,
   stateMachineDefinitionOf,
+  streamShardsOf,
   synthesizeTemplate,
   templateFunctions,
 } from './template';
 
-/** Shards of the local stream: more than one, so per-shard ordering and checkpoints are exercised. */
+/**
+ * Shards of the local stream when the stage's is on-demand: more than one, so per-shard ordering and
+ * checkpoints are exercised. A provisioned stage's stream gets its own shard count.
+ */
 const LOCAL_SHARDS = 2;
 
 export interface RuntimeOptions {
@@ -57,6 +61,12 @@ export interface RuntimeOptions {
    * @default STAGE_DEFAULTS.speedRetentionHours
    */
   readonly speedRetentionMs?: number;
+  /**
+   * Other settings of the stage the template is synthesized for, as a `cdk.json` stage block gives them
+   * (`speedBatchingWindowSeconds`, `streamCapacity`, `streamShards`...): the local run then reproduces
+   * that stage. Bad values fail with a StageConfigError naming the setting. @default the defaults
+   */
+  readonly stage?: Omit<StageSettings, 'settleMinutes' | 'speedRetentionHours'>;
   /** The key callers send as x-api-key. @default the one kept in `<dataDir>/api-key`, made on first start */
   readonly apiKey?: string;
   /** Extra folders the API serves. */
@@ -205,7 +215,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   if (options.metrics !== true) process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   process.env.POWERTOOLS_LOG_LEVEL ??= options.logLevel ?? 'WARN';
   const logger = options.logger ?? new Logger({ serviceName: 'driftless-local' });
-  const config = stageConfigSchema.parse({
+  const config = parseStageConfig({
+    ...options.stage,
     settleMinutes: wholeUnits(options.settleMs ?? 60_000, 60_000, 'settle'),
     speedRetentionHours: wholeUnits(
       options.speedRetentionMs ?? STAGE_DEFAULTS.speedRetentionHours * 3_600_000,
@@ -234,7 +245,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   await createTable(emulators.dynamo, tableName).catch((error) =>
     ignoreExisting(error, ResourceInUseException),
   );
-  await createStream(emulators.kinesis, streamName, LOCAL_SHARDS).catch((error) =>
+  await createStream(emulators.kinesis, streamName, streamShardsOf(template) ?? LOCAL_SHARDS).catch((error) =>
     ignoreExisting(error, StreamInUseException),
   );
 

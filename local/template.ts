@@ -235,6 +235,17 @@ export function eventSourceOf(
   };
 }
 
+/** The stream's shard count when it is provisioned; null when it is on-demand (AWS sizes it). */
+export function streamShardsOf(template: CloudFormationTemplate): number | null {
+  const streams = resourcesOfType(template, 'AWS::Kinesis::Stream');
+  const [stream] = streams;
+  if (stream === undefined || streams.length > 1)
+    throw new Error(`expected one Kinesis stream in the template, found ${streams.length}`);
+  const properties = stream[1].Properties ?? {};
+  const mode = (properties.StreamModeDetails as { StreamMode?: string } | undefined)?.StreamMode;
+  return mode === 'ON_DEMAND' ? null : Number(properties.ShardCount ?? 1);
+}
+
 /** Where and how Firehose delivers: the destination bucket, prefixes, compression and its transform. */
 export interface DeliverySettings {
   readonly bucket: string;

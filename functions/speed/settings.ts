@@ -5,6 +5,7 @@
 export const SPEED_EVENT_SOURCE = {
   /** Records per invocation: enough to pre-aggregate well, small enough to retry cheaply. */
   batchSize: 1000,
+  /** The default of a stage's `speedBatchingWindowSeconds` (lib/config.ts), which the mapping takes. */
   maximumBatchingWindowMs: 1000,
   /** Bounded, so a record that always fails cannot hold its shard for the stream's retention. */
   maximumRetryAttempts: 10,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STAGE_CONFIG, resolveStageConfig, StageConfigError } from '../../lib/config';
+import { startRuntime } from '../../local/runtime';
 import { synthesizeStack } from '../support/template';
 
 const cdkJsonContext = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'))
@@ -23,6 +24,8 @@ describe('stage configuration from CDK context', () => {
     expect(config.removalPolicy).toBe('destroy');
     expect(config.settleMinutes).toBe(DEFAULT_STAGE_CONFIG.settleMinutes);
     expect(config.apiAuth).toBe('apiKey');
+    expect(config.streamCapacity).toBe('provisioned');
+    expect(config.streamShards).toBe(1);
   });
 
   it('picks the block -c stage=prod names', () => {
@@ -31,6 +34,22 @@ describe('stage configuration from CDK context', () => {
     expect(config.removalPolicy).toBe('retain');
     expect(config.alarms.iteratorAgeSeconds).toBe(120);
     expect(config.alarms.driftRatio).toBe(0.01);
+    expect(config.streamCapacity).toBe('onDemand');
+    expect(config.streamShards).toBeUndefined();
+    expect(config.speedBatchingWindowSeconds).toBe(1);
+  });
+
+  it("defaults to today's stream and mapping: on-demand, no shard count, a 1 s batching window", () => {
+    expect(DEFAULT_STAGE_CONFIG.streamCapacity).toBe('onDemand');
+    expect(DEFAULT_STAGE_CONFIG.streamShards).toBeUndefined();
+    expect(DEFAULT_STAGE_CONFIG.speedBatchingWindowSeconds).toBe(1);
+  });
+
+  it('takes the stream capacity and the batching window from -c, as numbers', () => {
+    const config = resolveStageConfig(context({ streamShards: '4', speedBatchingWindowSeconds: '5' }));
+    expect(config.streamCapacity).toBe('provisioned');
+    expect(config.streamShards).toBe(4);
+    expect(config.speedBatchingWindowSeconds).toBe(5);
   });
 
   it('lets -c key=value override the block, numbers and nested alarm keys included', () => {
@@ -57,6 +76,18 @@ describe('stage configuration from CDK context', () => {
     [{ logRetentionDays: '31' }, /-c logRetentionDays: expected one of 1, 3, 5, 7/],
     [{ 'alarms.driftRatio': '2' }, /-c alarms\.driftRatio: Too big/],
     [{ speedRetentionHours: '1', settleMinutes: '90' }, /-c speedRetentionHours: must exceed settleMinutes/],
+    [{ streamCapacity: 'reserved' }, /-c streamCapacity: .*"onDemand"\|"provisioned"/],
+    [{ streamShards: '0' }, /-c streamShards: Too small/],
+    [{ streamShards: '501' }, /-c streamShards: Too big/],
+    [{ streamShards: 'two' }, /-c streamShards: .*expected number/],
+    [{ stage: 'prod', streamShards: '2' }, /-c streamShards: only with streamCapacity provisioned/],
+    [
+      { stage: 'prod', streamCapacity: 'provisioned' },
+      /driftless:stages\.prod\.streamShards: required when streamCapacity is provisioned/,
+    ],
+    [{ speedBatchingWindowSeconds: '301' }, /-c speedBatchingWindowSeconds: Too big/],
+    [{ speedBatchingWindowSeconds: '-1' }, /-c speedBatchingWindowSeconds: Too small/],
+    [{ speedBatchingWindowSeconds: '0.5' }, /-c speedBatchingWindowSeconds: .*expected int/],
     [{ stage: 'staging' }, /stage: no stage 'staging' in driftless:stages \(known: dev, prod\)/],
   ])('refuses bad context %o with a message naming the key', (overrides, message) => {
     expect(() => resolveStageConfig(context(overrides))).toThrow(StageConfigError);
@@ -80,6 +111,12 @@ describe('stage configuration from CDK context', () => {
       },
     });
     await expect(run).rejects.toThrow(/bad context for stage 'prod': -c graceMinutes: Too small/);
+  });
+
+  it('refuses a bad stage setting given to the local run, naming it, before starting anything', async () => {
+    const start = startRuntime({ dataDir: tmpdir(), stage: { speedBatchingWindowSeconds: 301 } });
+    await expect(start).rejects.toThrow(StageConfigError);
+    await expect(start).rejects.toThrow(/bad stage settings: speedBatchingWindowSeconds: Too big/);
   });
 
   it("hands the auth mode to the serving layer through the stack's apiAuth", () => {

@@ -3,6 +3,7 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_STAGE_CONFIG } from '../../lib/config';
 import { DriftlessStack } from '../../lib/stack';
 import { templateApp } from '../support/template';
 
@@ -40,6 +41,14 @@ describe('cdk-nag', () => {
 
   it('finds nothing unacknowledged in the stack, errors or warnings, with AwsSolutions and Serverless', () => {
     expect(findings(app)).toEqual([]);
+  });
+
+  it('finds nothing unacknowledged in a stage with a provisioned stream either', () => {
+    const provisioned = templateApp();
+    new DriftlessStack(provisioned, 'Provisioned', {
+      config: { ...DEFAULT_STAGE_CONFIG, streamCapacity: 'provisioned', streamShards: 2 },
+    });
+    expect(findings(provisioned)).toEqual([]);
   });
 
   it('fails the synth on an unacknowledged finding, as bin/app.ts attaches the packs', () => {

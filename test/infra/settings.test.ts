@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { EXPORTS_PREFIX } from '../../functions/commons/layout';
 import { BATCH_STATES } from '../../lib/batch-layer';
 import { DEFAULT_STAGE_CONFIG, type StageConfig } from '../../lib/config';
+import { type CloudFormationTemplate, streamShardsOf } from '../../local/template';
 import { policyStatements, renderIntrinsics, synthesizeStack } from '../support/template';
 
 // A stage that changes every setting from its default, so each assertion proves the value flows.
@@ -19,6 +20,9 @@ const config: StageConfig = {
   queryResultsRetentionDays: 3,
   exportsRetentionDays: 14,
   removalPolicy: 'destroy',
+  streamCapacity: 'provisioned',
+  streamShards: 3,
+  speedBatchingWindowSeconds: 5,
   alarms: { ...DEFAULT_STAGE_CONFIG.alarms, iteratorAgeSeconds: 90, driftRatio: 0.02 },
 };
 const { stack, template } = synthesizeStack(config);
@@ -55,6 +59,28 @@ describe('stage settings in the template', () => {
     const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
     expect(groups.length).toBe(12);
     for (const group of groups) expect(group.Properties.RetentionInDays).toBe(90);
+  });
+
+  it('provisions the stream with the stage shard count, and batches the speed mapping over its window', () => {
+    template.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
+      ShardCount: 3,
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumBatchingWindowInSeconds: 5 });
+  });
+
+  it("gives the local run the provisioned stream's shard count, and none for an on-demand stream", () => {
+    expect(streamShardsOf(template.toJSON() as CloudFormationTemplate)).toBe(3);
+    expect(streamShardsOf(synthesizeStack().template.toJSON() as CloudFormationTemplate)).toBeNull();
+  });
+
+  it('keeps an on-demand stream without a shard count, and a window of 0 as 0', () => {
+    const onDemand = synthesizeStack({ ...DEFAULT_STAGE_CONFIG, speedBatchingWindowSeconds: 0 }).template;
+    onDemand.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      ShardCount: Match.absent(),
+    });
+    onDemand.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumBatchingWindowInSeconds: 0 });
   });
 
   it('caps what one Athena query may scan, in a workgroup named by the stage prefix', () => {

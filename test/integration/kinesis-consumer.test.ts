@@ -2,13 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { ListShardsCommand, PutRecordsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { speedFunction } from '../../functions/speed/config';
+import { DEFAULT_STAGE_CONFIG } from '../../lib/config';
 import { createStream } from '../../local/emulators';
 import {
   type KinesisConsumer as Consumer,
   type FailedBatch,
   KinesisConsumer,
   type KinesisHandler,
+  MAX_INVOCATION_PAYLOAD_BYTES,
 } from '../../local/kinesis-consumer';
+import { eventSourceOf, LocalNames, synthesizeTemplate, templateFunctions } from '../../local/template';
 import { startFixture } from '../support/fixture';
 import { waitFor } from '../support/wait';
 
@@ -186,5 +190,59 @@ describe('local Kinesis consumer (Lambda event source mapping semantics)', () =>
     // Assess
     expect(order.slice(0, 25).sort()).toEqual([...before].sort());
     expect(order.slice(25).sort()).toEqual([...after].sort());
+  });
+
+  it('invokes with at most 6 MB of payload, however many records the batch size allows', async () => {
+    // Prepare: 600 KiB records, ten of which pass 6 MB once base64-encoded
+    const stream = await newStream(1);
+    const values = Array.from({ length: 12 }, (_, index) => `${index}`.padEnd(600 * 1024, '.'));
+    for (const value of values) await put(stream, [value], () => 'k');
+    const batches: { records: number; bytes: number }[] = [];
+    // Act
+    const running = consumer(
+      stream,
+      async (event) => {
+        batches.push({ records: event.Records.length, bytes: JSON.stringify(event).length });
+      },
+      [],
+      { batchSize: 100 },
+    );
+    await waitFor(() => batches.reduce((sum, batch) => sum + batch.records, 0) === values.length, {
+      what: 'every record',
+      timeoutMs: 15_000,
+    });
+    await running.stop();
+    // Assess
+    expect(batches.length).toBeGreaterThan(1);
+    for (const batch of batches) expect(batch.bytes).toBeLessThanOrEqual(MAX_INVOCATION_PAYLOAD_BYTES);
+  });
+
+  it("gathers a shard's records for a stage's batching window, read from its template, before invoking", async () => {
+    // Prepare: the speed mapping of a stage with a 5 s window, as the local run reads it
+    const template = synthesizeTemplate({ ...DEFAULT_STAGE_CONFIG, speedBatchingWindowSeconds: 5 });
+    const speed = templateFunctions(template, new LocalNames(template)).find(
+      (fn) => fn.definition.name === speedFunction.name,
+    );
+    const settings = eventSourceOf(template, speed?.logicalId ?? '');
+    const stream = await newStream(1);
+    const batches: { at: number; values: string[] }[] = [];
+    // Act: two records put one after the other, well inside the window
+    const running = consumer(
+      stream,
+      async (event) => {
+        batches.push({ at: Date.now(), values: event.Records.map(payload) });
+      },
+      [],
+      settings,
+    );
+    const putAt = Date.now();
+    await put(stream, ['first'], () => 'k');
+    await put(stream, ['second'], () => 'k');
+    await waitFor(() => batches.length > 0, { what: 'the batch', timeoutMs: 15_000 });
+    await running.stop();
+    // Assess: one invocation with both, no sooner than the window after the first record was put
+    expect(settings.maximumBatchingWindowMs).toBe(5_000);
+    expect(batches.map((batch) => batch.values)).toEqual([['first', 'second']]);
+    expect((batches[0]?.at ?? 0) - putAt).toBeGreaterThanOrEqual(5_000);
   });
 });
