@@ -6,7 +6,7 @@ import type {
   KinesisStreamEvent,
 } from 'aws-lambda';
 import type { ObjectStore } from '../functions/adapters/object-store';
-import { shardIdOf } from '../functions/speed/processor';
+import { shardIdOf, toStreamRecord, userRecordsOf } from '../functions/speed/processor';
 import type { DeliverySettings } from './template';
 
 export type FirehoseTransform = (event: FirehoseTransformationEvent) => Promise<FirehoseTransformationResult>;
@@ -35,12 +35,12 @@ function expandPrefix(
 
 /**
  * The local stand-in for Firehose, configured from the synthesized delivery stream: a Kinesis batch (from
- * the local poller) goes through the transform Lambda as a Firehose transformation event; `Ok` records
- * are filed under the prefix their partition keys give, gzipped as the template asks; `ProcessingFailed`
- * records, records the transform did not answer for, and every record of a batch whose transform threw
- * go under the error prefix, as Firehose files them after its retries. A redelivered batch overwrites
- * its own objects (named by shard and first sequence number). Buffering is not reproduced: each batch
- * the poller hands over is one delivery.
+ * the local poller), its packed records de-aggregated, goes through the transform Lambda as a Firehose
+ * transformation event; `Ok` records are filed under the prefix their partition keys give, gzipped as the
+ * template asks; `ProcessingFailed` records, records the transform did not answer for, and every record
+ * of a batch whose transform threw go under the error prefix, as Firehose files them after its retries.
+ * A redelivered batch overwrites its own objects (named by shard and first sequence number). Buffering is
+ * not reproduced: each batch the poller hands over is one delivery.
  */
 export function localFirehose(
   settings: DeliverySettings,
@@ -52,16 +52,29 @@ export function localFirehose(
     const first = event.Records[0];
     if (first === undefined) return;
     const name = `${shardIdOf(first)}-${first.kinesis.sequenceNumber}.json${settings.compression === 'GZIP' ? '.gz' : ''}`;
-    const records = event.Records.map((record, index) => ({
+    // Firehose de-aggregates KPL aggregated records before the transform when its source is a Kinesis
+    // stream: https://docs.aws.amazon.com/firehose/latest/dev/writing-with-kinesis-streams.html and
+    // https://docs.aws.amazon.com/streams/latest/dev/kpl-with-firehose.html. So the transform sees one
+    // event per record either way. How it treats a record with the magic that does not decode is not
+    // documented: here it goes to the transform whole, which drops it as the speed layer quarantines it.
+    const userRecords = event.Records.flatMap((kinesisRecord) => {
+      const record = toStreamRecord(kinesisRecord);
+      const unpacked = userRecordsOf(record);
+      return (Array.isArray(unpacked) ? unpacked : [record]).map((userRecord) => ({
+        shardId: shardIdOf(kinesisRecord),
+        userRecord,
+      }));
+    });
+    const records = userRecords.map(({ shardId, userRecord }, index) => ({
       recordId: String(index),
-      approximateArrivalTimestamp: Math.round(record.kinesis.approximateArrivalTimestamp * 1000),
-      data: record.kinesis.data,
+      approximateArrivalTimestamp: userRecord.approximateArrivalTimestamp,
+      data: userRecord.data,
       kinesisRecordMetadata: {
-        shardId: shardIdOf(record),
-        partitionKey: record.kinesis.partitionKey,
-        sequenceNumber: record.kinesis.sequenceNumber,
-        approximateArrivalTimestamp: Math.round(record.kinesis.approximateArrivalTimestamp * 1000),
-        subsequenceNumber: '',
+        shardId,
+        partitionKey: userRecord.partitionKey,
+        sequenceNumber: userRecord.sequenceNumber,
+        approximateArrivalTimestamp: userRecord.approximateArrivalTimestamp,
+        subsequenceNumber: String(userRecord.subSequenceNumber ?? ''),
       },
     }));
     const now = new Date();

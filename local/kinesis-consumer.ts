@@ -7,6 +7,7 @@ import {
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { unpackRecord } from '../functions/adapters/kinesis-aggregation';
 import { type EventSourceSettings, SPEED_EVENT_SOURCE } from '../functions/speed/settings';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './emulators';
 
@@ -59,19 +60,61 @@ export interface ConsumerStats {
   retries: number;
   bisections: number;
   failedBatches: number;
+  /** User records (events) done: one per plain Kinesis record, each of a packed one's. */
   records: number;
+  /** Kinesis records done, packed or plain. */
+  kinesisRecords: number;
+}
+
+/** The user records a Kinesis record holds: those it packs, or itself (plain, or packed but undecodable). */
+function userRecordCount(record: KinesisRecord): number {
+  try {
+    return unpackRecord(record.Data ?? new Uint8Array())?.length ?? 1;
+  } catch {
+    return 1;
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * Lambda passes a batch "up to the payload limit for synchronous invocation (6 MB)", whatever the batch
+ * size (https://docs.aws.amazon.com/lambda/latest/dg/API_EventSourceMappingConfiguration.html, BatchSize).
+ * Packed records (25 KiB each) reach it at about 180 records.
+ */
+export const MAX_INVOCATION_PAYLOAD_BYTES = 6 * 1024 * 1024;
+/** What a record adds to the event beside its base64 data (names, ids, ARNs), at most. */
+const RECORD_ENVELOPE_BYTES = 1024;
+const payloadBytesOf = (record: KinesisRecord) =>
+  4 * Math.ceil((record.Data?.length ?? 0) / 3) + RECORD_ENVELOPE_BYTES;
+
+/** How many of the buffered records one invocation takes: at most `batchSize`, within the payload limit. */
+export function invocationLength(buffer: readonly KinesisRecord[], batchSize: number): number {
+  let bytes = 0;
+  let length = 0;
+  for (const record of buffer.slice(0, batchSize)) {
+    bytes += payloadBytesOf(record);
+    if (length > 0 && bytes > MAX_INVOCATION_PAYLOAD_BYTES) break;
+    length++;
+  }
+  return length;
+}
+
+/**
  * Lambda's Kinesis event source mapping, emulated over kinesalite: per shard, in order, one batch
- * at a time (ParallelizationFactor 1), with Lambda's event shape, batching window, partial batch
- * responses, bisect on error, bounded retries and record age, then the on-failure destination;
+ * at a time (ParallelizationFactor 1), with Lambda's event shape, batching window, 6 MB payload limit,
+ * partial batch responses, bisect on error, bounded retries and record age, then the on-failure destination;
  * a child shard is read once its parents are finished.
  */
 export class KinesisConsumer {
-  readonly stats: ConsumerStats = { invocations: 0, retries: 0, bisections: 0, failedBatches: 0, records: 0 };
+  readonly stats: ConsumerStats = {
+    invocations: 0,
+    retries: 0,
+    bisections: 0,
+    failedBatches: 0,
+    records: 0,
+    kinesisRecords: 0,
+  };
   private readonly settings: EventSourceSettings;
   private readonly checkpoints: CheckpointStore;
   private readonly shards = new Map<
@@ -164,11 +207,13 @@ export class KinesisConsumer {
       }
       state.idle = false;
       const windowLeft = windowStart + this.settings.maximumBatchingWindowMs - Date.now();
-      if (buffer.length < this.settings.batchSize && windowLeft > 0 && iterator !== undefined) {
+      const length = invocationLength(buffer, this.settings.batchSize);
+      const full = length < buffer.length || buffer.length >= this.settings.batchSize;
+      if (!full && windowLeft > 0 && iterator !== undefined) {
         if (fetched === 0) await sleep(Math.min(windowLeft, this.options.pollIntervalMs ?? 100));
         continue;
       }
-      const batch = buffer.splice(0, this.settings.batchSize);
+      const batch = buffer.splice(0, length);
       await this.deliver(shardId, batch);
       windowStart = Date.now();
     }
@@ -194,14 +239,14 @@ export class KinesisConsumer {
         const outcome = await this.invoke(shardId, current);
         if (outcome.kind === 'success') {
           await this.checkpoints.set(shardId, current.at(-1)?.SequenceNumber as string);
-          this.stats.records += current.length;
+          this.done(current);
           break;
         }
         if (outcome.kind === 'partial') {
           // Records before the reported one are done; the retry starts at it.
           const done = current.slice(0, outcome.index);
           if (done.length > 0) await this.checkpoints.set(shardId, done.at(-1)?.SequenceNumber as string);
-          this.stats.records += done.length;
+          this.done(done);
           current = current.slice(outcome.index);
           attempts++;
         } else if (this.settings.bisectBatchOnFunctionError && current.length > 1) {
@@ -227,6 +272,11 @@ export class KinesisConsumer {
         await sleep(this.options.retryDelayMs?.(attempts) ?? Math.min(1000, 50 * attempts));
       }
     }
+  }
+
+  private done(records: readonly KinesisRecord[]): void {
+    this.stats.kinesisRecords += records.length;
+    for (const record of records) this.stats.records += userRecordCount(record);
   }
 
   private async invoke(

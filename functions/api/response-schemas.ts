@@ -90,11 +90,24 @@ export const quarantine = z.object({
     z.object({
       shardId: z.string(),
       sequenceNumber: z.string(),
+      subSequenceNumber: z
+        .number()
+        .int()
+        .min(0)
+        .optional()
+        .meta({
+          description:
+            'For one event of a packed (KPL aggregated) record: its index there. Absent for a plain record, ' +
+            'and for a packed record refused whole (it does not decode).',
+        }),
       partitionKey: z.string(),
       approximateArrivalTimestamp: epochMs,
       reason: z.string(),
       errors: z.array(z.object({ field: z.string(), message: z.string() })),
-      data: z.string().meta({ description: 'The record as delivered, base64: its first 6 KB at most.' }),
+      data: z.string().meta({
+        description:
+          'The record as delivered (for one event of a packed record, that event), base64: its first 6 KB at most.',
+      }),
       dataBytes: z.number().int().meta({ description: 'The record’s size in bytes.' }),
       dataTruncated: z.boolean(),
     }),

@@ -23,6 +23,11 @@ export interface ProcessingFailure {
  * Each record is answered on its own and nothing throws: a transform that throws fails its whole batch,
  * good events and all. A record it cannot file is `ProcessingFailed`, its reason reported (Firehose's
  * answer has no field for it; AWS documents logging it).
+ *
+ * Each record is one event even though `POST /events` packs events into KPL aggregated records: with a
+ * Kinesis stream as its source, Firehose de-aggregates them before the transform
+ * (https://docs.aws.amazon.com/firehose/latest/dev/writing-with-kinesis-streams.html), and so does the
+ * local Firehose (`local/firehose.ts`).
  */
 export function createTransform(
   catalog: EventCatalog,

@@ -48,6 +48,21 @@ export function padSequence(sequenceNumber: string): string {
   return sequenceNumber.padStart(SEQUENCE_WIDTH, '0');
 }
 
+/** Sub-sequence numbers (a user record's index in a packed record) are uint64: at most 20 digits. */
+export const SUB_SEQUENCE_WIDTH = 20;
+
+/**
+ * A user record's position on its shard as a string whose order is stream order: the padded sequence
+ * number of its Kinesis record, then, for a user record of a packed (KPL aggregated) record, `-` and its
+ * padded sub-sequence number.
+ */
+export function userRecordPosition(sequenceNumber: string, subSequenceNumber?: number): string {
+  if (subSequenceNumber === undefined) return padSequence(sequenceNumber);
+  if (!Number.isSafeInteger(subSequenceNumber) || subSequenceNumber < 0)
+    throw new RangeError(`not a sub-sequence number: ${subSequenceNumber}`);
+  return `${padSequence(sequenceNumber)}-${String(subSequenceNumber).padStart(SUB_SEQUENCE_WIDTH, '0')}`;
+}
+
 /** Numeric order of two sequence numbers without padding them (digits, no leading zeros). */
 export function compareSequenceNumbers(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);

@@ -5,11 +5,18 @@ import { monoidOf } from './monoid';
 import type { ViewRow } from './rows';
 import type { ViewDefinition } from './view';
 
-/** One stream record as the speed layer sees it: Kinesis's fields, data still base64. */
+/**
+ * One user record (one event) as the speed layer sees it: Kinesis's fields, data still base64. A plain
+ * Kinesis record is one user record; a packed (KPL aggregated) one holds several, which share its
+ * sequence number, partition key aside, and are told apart by their sub-sequence number.
+ */
 export interface StreamRecord {
+  /** Sequence number of the Kinesis record it came in. */
   readonly sequenceNumber: string;
+  /** Its index in a packed record; absent for a plain record. */
+  readonly subSequenceNumber?: number;
   readonly partitionKey: string;
-  /** Base64, as Lambda delivers it. */
+  /** Base64: the record as Lambda delivers it, or the user record's bytes. */
   readonly data: string;
   readonly approximateArrivalTimestamp: number;
 }
@@ -40,9 +47,18 @@ export function decodeRecord(catalog: EventCatalog, record: StreamRecord): Decod
   return { ok: false, record, reason: `fails the ${catalog.name} schema: ${fields}`, errors: parsed.errors };
 }
 
-/** One event that counts in a speed item, with the record it came from. */
+/**
+ * One event that counts in a speed item, with the Kinesis record it came from.
+ *
+ * Checkpoints need no sub-sequence number. Lambda delivers, retries and bisects whole Kinesis
+ * records, and a batch de-aggregates each of its packed records entirely, so a speed item's delta
+ * always holds every contribution of each Kinesis record in the batch, or none: which user records
+ * of a Kinesis record count (valid, evaluable) depends on their bytes alone. So an item that applied
+ * a record at sequence s applied all of s's user records, and "after checkpoint s" is "after every
+ * user record of s", whatever its sub-sequence numbers.
+ */
 export interface Contribution {
-  /** Sequence number of the record, as Kinesis gives it. */
+  /** Sequence number of the Kinesis record, as Kinesis gives it (shared by a packed record's events). */
   readonly sequenceNumber: string;
   readonly event: Readonly<Record<string, unknown>>;
 }

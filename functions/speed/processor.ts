@@ -3,6 +3,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import pLimit from 'p-limit';
 import type { SpeedStore } from '../adapters/dynamo-speed-store';
+import { MalformedAggregatedRecordError, unpackRecord } from '../adapters/kinesis-aggregation';
 import { SPEED_METRICS } from '../commons/metrics';
 import {
   type CompiledView,
@@ -45,13 +46,36 @@ export function toStreamRecord(record: KinesisStreamRecord): StreamRecord {
   };
 }
 
+/**
+ * The user records of a Kinesis record: the record itself when plain (one event, any producer's), its
+ * user records with their sub-sequence numbers when packed (KPL aggregated: `kinesis-aggregation.ts`).
+ * A packed record that does not decode (wrong checksum, bad message) is invalid whole, with why.
+ */
+export function userRecordsOf(record: StreamRecord): StreamRecord[] | InvalidRecord {
+  let unpacked: ReturnType<typeof unpackRecord>;
+  try {
+    unpacked = unpackRecord(Buffer.from(record.data, 'base64'));
+  } catch (error) {
+    if (!(error instanceof MalformedAggregatedRecordError)) throw error;
+    return { record, reason: error.message, errors: [] };
+  }
+  if (unpacked === null) return [record];
+  return unpacked.map(({ subSequenceNumber, partitionKey, data }) => ({
+    ...record,
+    subSequenceNumber,
+    partitionKey,
+    data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'),
+  }));
+}
+
 /** `eventID` is `<shardId>:<sequenceNumber>`; a Lambda batch holds records of one shard. */
 export const shardIdOf = (record: KinesisStreamRecord): string =>
   record.eventID.slice(0, record.eventID.indexOf(':'));
 
 /**
- * The speed layer: decodes a shard's batch, quarantines invalid records, pre-aggregates the rest
- * per speed item and applies each item's delta exactly once, whatever the redeliveries.
+ * The speed layer: decodes a shard's batch (de-aggregating packed records), quarantines invalid user
+ * records, pre-aggregates the rest per speed item and applies each item's delta exactly once per user
+ * record, whatever the redeliveries.
  */
 export class SpeedProcessor {
   private readonly compiled: CompiledView[];
@@ -71,9 +95,16 @@ export class SpeedProcessor {
     const valid: { record: StreamRecord; event: Readonly<Record<string, unknown>> }[] = [];
     const invalid: InvalidRecord[] = [];
     for (const record of records) {
-      const decoded = decodeRecord(this.options.catalog, record);
-      if (decoded.ok) valid.push(decoded);
-      else invalid.push(decoded);
+      const userRecords = userRecordsOf(record);
+      if (!Array.isArray(userRecords)) {
+        invalid.push(userRecords);
+        continue;
+      }
+      for (const userRecord of userRecords) {
+        const decoded = decodeRecord(this.options.catalog, userRecord);
+        if (decoded.ok) valid.push(decoded);
+        else invalid.push(decoded);
+      }
     }
     const plan = planSpeedWrites(this.compiled, valid);
     invalid.push(...plan.unevaluable);
@@ -89,12 +120,14 @@ export class SpeedProcessor {
             logger.warn('record quarantined', {
               shardId,
               sequenceNumber: item.record.sequenceNumber,
+              subSequenceNumber: item.record.subSequenceNumber,
               reason: item.reason,
             });
           } catch (error) {
             logger.error('quarantine write failed', {
               shardId,
               sequenceNumber: item.record.sequenceNumber,
+              subSequenceNumber: item.record.subSequenceNumber,
               error,
             });
             failedSequences.push(item.record.sequenceNumber);
@@ -126,7 +159,8 @@ export class SpeedProcessor {
     metrics.publishStoredMetrics();
 
     if (failedSequences.length === 0) return { batchItemFailures: [] };
-    // Lambda retries from the lowest reported record; items already written skip it by their checkpoint.
+    // Lambda retries from the lowest reported Kinesis record, all its user records again; items already
+    // written skip it by their checkpoint (see `Contribution`: a record's user records go together).
     const lowest = failedSequences.sort(compareSequenceNumbers)[0] ?? first.kinesis.sequenceNumber;
     return { batchItemFailures: [{ itemIdentifier: lowest }] };
   }

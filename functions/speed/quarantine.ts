@@ -1,29 +1,35 @@
 import type { ObjectStore } from '../adapters/object-store';
 import { QUARANTINE_PREFIX } from '../commons/layout';
-import { dayOf, type FieldError, type InvalidRecord, padSequence } from '../core';
+import { dayOf, type FieldError, type InvalidRecord } from '../core';
+import { userRecordPosition } from '../core/keys';
 
 /** A record the speed layer refused, kept whole with why. */
 export interface QuarantinedRecord {
   readonly shardId: string;
   readonly sequenceNumber: string;
+  /** For a user record of a packed record, its index there; absent for a plain or undecodable record. */
+  readonly subSequenceNumber?: number;
   readonly partitionKey: string;
   readonly approximateArrivalTimestamp: number;
   readonly reason: string;
   readonly errors: readonly FieldError[];
-  /** The record's data as delivered, base64. */
+  /** Base64: the record's data as delivered, or the user record's (one event) for a packed record's. */
   readonly data: string;
 }
 
 /**
- * Invalid records, one object each under `quarantine/dt=<arrival day>/<shard>/<sequence>.json`.
- * The key depends only on the record, so a retried batch rewrites the same objects: no duplicates.
+ * Invalid records, one object each under `quarantine/dt=<arrival day>/<shard>/<position>.json`, the
+ * position being the sequence number, and for a user record of a packed record its sub-sequence
+ * number too (`userRecordPosition`). The key depends only on the record, so a retried batch rewrites the
+ * same objects: no duplicates.
  */
 export class Quarantine {
   constructor(private readonly store: ObjectStore) {}
 
   static keyOf(shardId: string, record: InvalidRecord['record']): string {
     const day = dayOf(record.approximateArrivalTimestamp);
-    return `${QUARANTINE_PREFIX}dt=${day}/${shardId}/${padSequence(record.sequenceNumber)}.json`;
+    const position = userRecordPosition(record.sequenceNumber, record.subSequenceNumber);
+    return `${QUARANTINE_PREFIX}dt=${day}/${shardId}/${position}.json`;
   }
 
   async put(shardId: string, invalid: InvalidRecord): Promise<void> {
@@ -31,6 +37,7 @@ export class Quarantine {
     const quarantined: QuarantinedRecord = {
       shardId,
       sequenceNumber: record.sequenceNumber,
+      ...(record.subSequenceNumber === undefined ? {} : { subSequenceNumber: record.subSequenceNumber }),
       partitionKey: record.partitionKey,
       approximateArrivalTimestamp: record.approximateArrivalTimestamp,
       reason,

@@ -1,6 +1,12 @@
-import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderEvent } from '../../events';
+import { packRecords, unpackRecord } from '../../functions/adapters/kinesis-aggregation';
 import { BUCKET_WIDTH_MS, deduplicateEvents, type ViewDefinition } from '../../functions/core';
 import { generateOrders, take } from '../../local/demo';
 import type { Runtime } from '../../local/runtime';
@@ -89,10 +95,39 @@ async function batchRun(): Promise<Map<string, number>> {
   return new Map(run.views.map((view: { view: string; watermark: number }) => [view.view, view.watermark]));
 }
 
-const consumed = (records: number) =>
+/** What the stream holds: its Kinesis records, and the events (user records) in them, packed or plain. */
+async function onStream(): Promise<{ records: number; events: number; packed: number; bytes: number }> {
+  const { kinesis } = runtime.emulators;
+  const held = { records: 0, events: 0, packed: 0, bytes: 0 };
+  const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: runtime.streamName }));
+  for (const { ShardId } of Shards) {
+    let { ShardIterator } = await kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: runtime.streamName,
+        ShardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    while (ShardIterator !== undefined) {
+      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator }));
+      for (const { Data = new Uint8Array() } of page.Records ?? []) {
+        const events = unpackRecord(Data)?.length;
+        held.records++;
+        held.events += events ?? 1;
+        held.packed += events === undefined ? 0 : 1;
+        held.bytes += Data.length;
+      }
+      ShardIterator = page.Records?.length ? page.NextShardIterator : undefined;
+    }
+  }
+  return held;
+}
+
+/** Waits for both consumers to read `events` events (user records, packed or plain). */
+const consumed = (events: number) =>
   waitFor(
-    () => runtime.speedConsumer.stats.records >= records && runtime.archiveConsumer.stats.records >= records,
-    { timeoutMs: 40_000, what: `both consumers to read ${records} records` },
+    () => runtime.speedConsumer.stats.records >= events && runtime.archiveConsumer.stats.records >= events,
+    { timeoutMs: 40_000, what: `both consumers to read ${events} events` },
   );
 
 // The runtime synthesizes the stack first: seconds, more on a busy machine.
@@ -102,19 +137,24 @@ beforeAll(async () => {
 
 afterAll(() => stop?.());
 
-describe('the local pipeline end to end: 10,000 records with duplicates, late and invalid ones', () => {
+describe('the local pipeline end to end: 10,000 records, packed and plain, with duplicates, late and invalid ones', () => {
   let firstWatermarks: Map<string, number>;
 
   it('counts every accepted event in the speed layer, duplicates included, within seconds', async () => {
     expect(new Set(onTime.map((event) => event.id)).size).toBeLessThan(onTime.length);
     expect(await postEvents(onTime)).toBe(onTime.length);
+    // Half plain records, half packed by another producer (in records of 2 KB, each with a few events).
+    const userRecords = invalid.map((record, index) => ({
+      partitionKey: String(record.id ?? `bad-${index}`),
+      data: Buffer.from(JSON.stringify(record)),
+    }));
+    const half = INVALID_RECORDS / 2;
     const put = await runtime.emulators.kinesis.send(
       new PutRecordsCommand({
         StreamName: runtime.streamName,
-        Records: invalid.map((record, index) => ({
-          PartitionKey: String(record.id ?? `bad-${index}`),
-          Data: Buffer.from(JSON.stringify(record)),
-        })),
+        Records: [...userRecords.slice(0, half), ...packRecords(userRecords.slice(half), 2048)].map(
+          ({ partitionKey, data }) => ({ PartitionKey: partitionKey, Data: data }),
+        ),
       }),
     );
     expect(put.FailedRecordCount).toBe(0);
@@ -136,6 +176,14 @@ describe('the local pipeline end to end: 10,000 records with duplicates, late an
 
   it('serves exact buckets below the first watermark: duplicates removed, the invalid records left out', async () => {
     await consumed(onTime.length + INVALID_RECORDS);
+    // The API packs what it is posted: far fewer Kinesis records than events, each read once.
+    const held = await onStream();
+    expect(held.events).toBe(onTime.length + INVALID_RECORDS);
+    expect(held.records).toBeLessThan(held.events / 20);
+    expect(runtime.speedConsumer.stats.kinesisRecords).toBe(held.records);
+    console.log(
+      `e2e stream: ${held.events} events in ${held.records} Kinesis records (${held.packed} packed), ${held.bytes} bytes`,
+    );
     firstWatermarks = await batchRun();
     for (const view of views) {
       const watermark = firstWatermarks.get(view.name) as number;
@@ -189,6 +237,11 @@ describe('the local pipeline end to end: 10,000 records with duplicates, late an
     const answer = await call('GET', `/quarantine?limit=${INVALID_RECORDS * 2}`);
     expect(answer.status).toBe(200);
     expect(answer.body.total).toBe(INVALID_RECORDS);
+    // Those put packed are listed one by one, each by its sub-sequence number in its record.
+    const packed = answer.body.records.filter(
+      (record: { subSequenceNumber?: number }) => record.subSequenceNumber !== undefined,
+    );
+    expect(packed).toHaveLength(INVALID_RECORDS / 2);
     const quarantined = new Map<string, string>(
       answer.body.records.map((record: { data: string; reason: string }) => [
         JSON.parse(Buffer.from(record.data, 'base64').toString()).id,

@@ -24,6 +24,7 @@ import { orderEvents } from '../../events';
 import { executionArnOf } from '../../functions/adapters/batch-runner';
 import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
+import { unpackRecord } from '../../functions/adapters/kinesis-aggregation';
 import { archiveMarkerFunction } from '../../functions/batch/marker';
 import type { DriftReport } from '../../functions/batch/reconcile';
 import { METRICS_NAMESPACE, SERVICES } from '../../functions/commons/metrics';
@@ -325,7 +326,12 @@ async function streamRecords(kinesis: KinesisClient, streamName: string): Promis
       }),
     );
     const { Records = [] } = await kinesis.send(new GetRecordsCommand({ ShardIterator }));
-    for (const record of Records) records.push(JSON.parse(Buffer.from(record.Data ?? []).toString('utf8')));
+    // A record holds one event, or several packed (KPL aggregation).
+    for (const record of Records) {
+      const data = record.Data ?? new Uint8Array();
+      for (const event of unpackRecord(data)?.map((packed) => packed.data) ?? [data])
+        records.push(JSON.parse(Buffer.from(event).toString('utf8')));
+    }
   }
   return records;
 }

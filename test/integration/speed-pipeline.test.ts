@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ListShardsCommand, PutRecordsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
+import { aggregateRecords, packRecords } from '../../functions/adapters/kinesis-aggregation';
 import { FileObjectStore } from '../../functions/adapters/object-store';
 import { compileJs, type ViewRow } from '../../functions/core';
 import { speedFunction } from '../../functions/speed/config';
@@ -65,7 +66,7 @@ const sortRows = (rows: ViewRow[]) =>
   );
 
 describe('speed pipeline: kinesalite -> local consumer -> speed handler -> dynalite', () => {
-  it('counts every good event exactly, quarantines poison records with their reason, across a reshard to more shards', async () => {
+  it('counts every good event exactly, packed or plain, quarantines poison records and events with their reason, across a reshard to more shards', async () => {
     // Prepare
     const stream = `orders-${Date.now()}`;
     await createStream(fixture.kinesis, stream, 2);
@@ -88,26 +89,35 @@ describe('speed pipeline: kinesalite -> local consumer -> speed handler -> dynal
       JSON.stringify({ ...orderAt(5_001), status: 'shipped' }),
       JSON.stringify({ ...orderAt(5_002), id: undefined }),
     ];
-    const send = async (data: string[]) => {
-      for (let start = 0; start < data.length; start += 500) {
+    /** Puts the data on the stream, 500 records a call: each a plain record, or packed into records of 2 KB. */
+    const send = async (data: readonly string[], packing: 'plain' | 'packed') => {
+      const userRecords = data.map((value, index) => ({
+        partitionKey: `p${index}`,
+        data: Buffer.from(value),
+      }));
+      const records = packing === 'plain' ? userRecords : packRecords(userRecords, 2048);
+      for (let start = 0; start < records.length; start += 500) {
         await fixture.kinesis.send(
           new PutRecordsCommand({
             StreamName: stream,
-            Records: data.slice(start, start + 500).map((value, index) => ({
-              Data: Buffer.from(value),
-              PartitionKey: `p${start + index}`,
-            })),
+            Records: records
+              .slice(start, start + 500)
+              .map(({ partitionKey, data }) => ({ Data: data, PartitionKey: partitionKey })),
           }),
         );
       }
     };
-    // Act: half the events, then a split of every shard, then the rest, with poison mixed in
+    const json = (events: readonly object[]) => events.map((event) => JSON.stringify(event));
+    const corrupt = aggregateRecords(
+      json(good.slice(0, 3)).map((value) => ({ partitionKey: 'c', data: Buffer.from(value) })),
+    );
+    // A flipped bit in its MD5: quarantined whole, none of its events counted.
+    corrupt[corrupt.length - 1] = (corrupt[corrupt.length - 1] ?? 0) ^ 1;
+    // Act: half the events, then a split of every shard, then the rest; plain and packed records, with
+    // poison mixed in both
     consumer.start();
-    await send([
-      ...good.slice(0, 600).map((event) => JSON.stringify(event)),
-      poison[0] ?? '',
-      poison[1] ?? '',
-    ]);
+    await send([...json(good.slice(0, 300)), poison[0] ?? ''], 'plain');
+    await send([...json(good.slice(300, 450)), poison[1] ?? '', ...json(good.slice(450, 600))], 'packed');
     const { Shards } = await fixture.kinesis.send(new ListShardsCommand({ StreamName: stream }));
     for (const shard of Shards ?? []) {
       const start = BigInt(shard.HashKeyRange?.StartingHashKey ?? '0');
@@ -120,11 +130,15 @@ describe('speed pipeline: kinesalite -> local consumer -> speed handler -> dynal
         }),
       );
     }
-    await send([...good.slice(600).map((event) => JSON.stringify(event)), poison[2] ?? '', poison[3] ?? '']);
+    await send([...json(good.slice(600, 900)), poison[2] ?? ''], 'packed');
+    await send([...json(good.slice(900)), poison[3] ?? ''], 'plain');
+    await fixture.kinesis.send(
+      new PutRecordsCommand({ StreamName: stream, Records: [{ Data: corrupt, PartitionKey: 'c' }] }),
+    );
     const store = new DynamoSpeedStore(fixture.dynamo, table);
     const quarantine = new Quarantine(new FileObjectStore(quarantineDir));
     const [revenue, ordersPerMinute] = views;
-    await waitFor(async () => (await quarantine.list()).length === poison.length && consumer.idle, {
+    await waitFor(async () => (await quarantine.list()).length === poison.length + 1 && consumer.idle, {
       what: 'the pipeline to drain',
       timeoutMs: 30_000,
     });
@@ -138,12 +152,16 @@ describe('speed pipeline: kinesalite -> local consumer -> speed handler -> dynal
       const stored = await store.readRows(view, DAY_ZERO, DAY_ZERO + 86_400_000, DAY_ZERO);
       expect(sortRows(stored), view.name).toEqual(sortRows(expected));
     }
-    const reasons = (await quarantine.list()).map((record) => record.reason).sort();
-    expect(reasons).toEqual([
-      'fails the order schema: amount',
-      'fails the order schema: id',
-      'fails the order schema: status',
-      expect.stringMatching(/^not JSON/),
+    const quarantined = (await quarantine.list()).map(({ reason, subSequenceNumber }) => ({
+      reason,
+      packed: subSequenceNumber !== undefined,
+    }));
+    expect(quarantined.sort((a, b) => a.reason.localeCompare(b.reason))).toEqual([
+      { reason: 'aggregated record with a wrong MD5 checksum', packed: false },
+      { reason: 'fails the order schema: amount', packed: true },
+      { reason: 'fails the order schema: id', packed: false },
+      { reason: 'fails the order schema: status', packed: true },
+      { reason: expect.stringMatching(/^not JSON/), packed: false },
     ]);
     expect(failures).toEqual([]);
   }, 60_000);

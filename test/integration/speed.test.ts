@@ -28,7 +28,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators';
 import { views as demoViews } from '../../views';
 import { arbOrderEvents, DAY_ZERO, type RawEvent } from '../support/arbitraries';
 import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
-import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
+import { kinesisEvent, kinesisRecord, packedData, sequenceNumber } from '../support/kinesis-factory';
 
 const SCHEDULES = Number(process.env.DRIFTLESS_SPEED_SCHEDULES ?? 100);
 /** fast-check's seed, to replay a failing run (it prints the seed); random when not set. */
@@ -82,12 +82,50 @@ const arbRecordData = (event: RawEvent) =>
     { weight: 1, arbitrary: fc.constant('{"id": "tru') },
   );
 
+/**
+ * How consecutive events go on the stream: each one its own plain record, all in one packed (KPL
+ * aggregated) record, or in a packed record whose checksum is wrong (quarantined whole).
+ */
+type Packing = 'plain' | 'packed' | 'corrupt';
+const arbPacking = fc.oneof(
+  { weight: 10, arbitrary: fc.constant<Packing>('plain') },
+  { weight: 10, arbitrary: fc.constant<Packing>('packed') },
+  { weight: 1, arbitrary: fc.constant<Packing>('corrupt') },
+);
+
+/** The Kinesis records the events make, in order: each with its data and the events it carries. */
+function kinesisRecordsOf(
+  data: readonly string[],
+  groupSizes: readonly number[],
+  packings: readonly Packing[],
+): { data: string | Uint8Array; events: string[]; packing: Packing }[] {
+  const records: { data: string | Uint8Array; events: string[]; packing: Packing }[] = [];
+  for (let start = 0, group = 0; start < data.length; group++) {
+    const events = data.slice(start, start + (groupSizes[group % groupSizes.length] ?? 1));
+    start += events.length;
+    const packing = packings[group % packings.length] ?? 'plain';
+    if (packing === 'plain') {
+      for (const event of events) records.push({ data: event, events: [event], packing });
+      continue;
+    }
+    const packed = packedData(events);
+    // A flipped bit in the MD5: the record has the magic but does not decode.
+    if (packing === 'corrupt') packed[packed.length - 1] = (packed[packed.length - 1] ?? 0) ^ 1;
+    records.push({ data: packed, events, packing });
+  }
+  return records;
+}
+
 const arbSchedule = fc
   .tuple(arbOrderEvents({ maxLength: 80 }), fc.integer({ min: 1, max: 3 }))
   .chain(([events, shardCount]) =>
     fc.record({
       data: fc.tuple(...events.map(arbRecordData)),
-      shardOf: fc.array(fc.nat(shardCount - 1), { minLength: events.length, maxLength: events.length }),
+      /** Events per group, cycled: a packed group is one Kinesis record, a plain one a record per event. */
+      groupSizes: fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 10 }),
+      packings: fc.array(arbPacking, { minLength: 1, maxLength: 10 }),
+      /** The shard of each Kinesis record (cycled). */
+      shardOf: fc.array(fc.nat(shardCount - 1), { minLength: 1, maxLength: events.length + 1 }),
       batchSizes: fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 10 }),
       /** For each invocation: deliver it a second time (at-least-once). */
       duplicates: fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
@@ -115,9 +153,12 @@ describe('speed layer: exactly-once counters on at-least-once delivery', () => {
     }
   });
 
-  it(`ends with the JS reducer's counters for random batch, duplicate, partial-failure and throttling schedules (${SCHEDULES} schedules)`, async () => {
+  it(`ends with the JS reducer's counters, each event once, for random packed and plain records and batch, duplicate, partial-failure and throttling schedules (${SCHEDULES} schedules)`, async () => {
     let totalInvocations = 0;
     let totalRetries = 0;
+    let totalEvents = 0;
+    let totalRecords = 0;
+    let totalPacked = 0;
     await fc.assert(
       fc.asyncProperty(arbSchedule, async (schedule) => {
         // Prepare
@@ -140,12 +181,20 @@ describe('speed layer: exactly-once counters on at-least-once delivery', () => {
           retentionMs: 72 * 3_600_000,
         });
         const shards: KinesisStreamRecord[][] = Array.from({ length: schedule.shardCount }, () => []);
-        schedule.data.forEach((data, index) => {
-          const shardId = `shardId-00000000000${schedule.shardOf[index]}`;
-          shards[schedule.shardOf[index] ?? 0]?.push(
-            kinesisRecord({ shardId, sequenceNumber: sequenceNumber(index), data }),
+        const records = kinesisRecordsOf(schedule.data, schedule.groupSizes, schedule.packings);
+        records.forEach(({ data }, index) => {
+          const shard = schedule.shardOf[index % schedule.shardOf.length] ?? 0;
+          shards[shard]?.push(
+            kinesisRecord({
+              shardId: `shardId-00000000000${shard}`,
+              sequenceNumber: sequenceNumber(index),
+              data,
+            }),
           );
         });
+        totalRecords += records.length;
+        totalPacked += records.filter(({ packing }) => packing !== 'plain').length;
+        totalEvents += schedule.data.length;
         // Act: Lambda's loop per shard, with redeliveries and retries from the reported record
         const positions = shards.map(() => 0);
         let step = 0;
@@ -171,8 +220,10 @@ describe('speed layer: exactly-once counters on at-least-once delivery', () => {
           step++;
           expect(step).toBeLessThan(10_000);
         }
-        // Assess: counters equal the reducer over every valid record (duplicates by id included)
-        const valid = schedule.data.flatMap((data) => {
+        // Assess: counters equal the reducer over every valid event of a record that decodes (duplicates
+        // by id included)
+        const readable = records.flatMap(({ events, packing }) => (packing === 'corrupt' ? [] : events));
+        const valid = readable.flatMap((data) => {
           try {
             const parsed = orderEvents.parse(JSON.parse(data));
             return parsed.ok ? [parsed.event] : [];
@@ -196,19 +247,27 @@ describe('speed layer: exactly-once counters on at-least-once delivery', () => {
         }
         // And nothing on the days not read: the table holds exactly the expected counters.
         expect(await countItems(fixture.dynamo, table)).toBe(expectedItems);
+        // Each invalid event once (alone, by its sub-sequence number, when packed); a corrupt record whole.
         const quarantined = await quarantine.list();
-        const invalidCount = schedule.data.length - valid.length;
-        expect(quarantined).toHaveLength(invalidCount);
-        for (const record of quarantined) expect(record.reason).toMatch(/^(not JSON|fails the order schema)/);
+        const corrupt = records.filter(({ packing }) => packing === 'corrupt').length;
+        expect(quarantined).toHaveLength(readable.length - valid.length + corrupt);
+        for (const record of quarantined)
+          expect(record.reason).toMatch(
+            record.subSequenceNumber === undefined
+              ? /^(not JSON|fails the order schema|aggregated record with a wrong MD5 checksum)/
+              : /^(not JSON|fails the order schema)/,
+          );
         client.destroy();
         await rm(dir, { recursive: true, force: true });
       }),
       { numRuns: SCHEDULES, ...(SEED === undefined ? {} : { seed: SEED }) },
     );
     console.log(
-      `speed schedules: ${SCHEDULES}, invocations: ${totalInvocations}, retries from a reported record: ${totalRetries}`,
+      `speed schedules: ${SCHEDULES}, events: ${totalEvents} in ${totalRecords} Kinesis records (${totalPacked} packed), invocations: ${totalInvocations}, retries from a reported record: ${totalRetries}`,
     );
     expect(totalRetries).toBeGreaterThan(0);
+    expect(totalPacked).toBeGreaterThan(0);
+    expect(totalPacked).toBeLessThan(totalRecords);
   });
 });
 

@@ -1,15 +1,16 @@
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { aggregateRecords } from '../../functions/adapters/kinesis-aggregation';
 
 const SEQUENCE_BASE = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898n;
 
 /** The n-th sequence number of a test shard: 56 digits, increasing, like Kinesis's. */
 export const sequenceNumber = (n: number): string => (SEQUENCE_BASE + BigInt(n) * 7n).toString();
 
-/** A record as Lambda delivers it from Kinesis: data base64-encoded, arrival in epoch seconds. */
+/** A record as Lambda delivers it from Kinesis: data (text is UTF-8) base64-encoded, arrival in epoch seconds. */
 export function kinesisRecord(options: {
   shardId: string;
   sequenceNumber: string;
-  data: string;
+  data: string | Uint8Array;
   partitionKey?: string;
   arrivalMs?: number;
 }): KinesisStreamRecord {
@@ -18,7 +19,10 @@ export function kinesisRecord(options: {
       kinesisSchemaVersion: '1.0',
       partitionKey: options.partitionKey ?? 'pk',
       sequenceNumber: options.sequenceNumber,
-      data: Buffer.from(options.data, 'utf8').toString('base64'),
+      data: (typeof options.data === 'string'
+        ? Buffer.from(options.data, 'utf8')
+        : Buffer.from(options.data.buffer, options.data.byteOffset, options.data.byteLength)
+      ).toString('base64'),
       approximateArrivalTimestamp: (options.arrivalMs ?? Date.UTC(2026, 10, 25, 12)) / 1000,
     },
     eventSource: 'aws:kinesis',
@@ -32,3 +36,7 @@ export function kinesisRecord(options: {
 }
 
 export const kinesisEvent = (records: KinesisStreamRecord[]): KinesisStreamEvent => ({ Records: records });
+
+/** The data of one packed (KPL aggregated) record holding these events (UTF-8), each keyed by its index. */
+export const packedData = (events: readonly string[]): Uint8Array =>
+  aggregateRecords(events.map((event, index) => ({ partitionKey: `e${index}`, data: Buffer.from(event) })));

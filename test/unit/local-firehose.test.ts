@@ -9,13 +9,13 @@ import { transformRecords } from '../../functions/archive/firehose-transform';
 import { ARCHIVE_ERRORS_PREFIX, ARCHIVE_EVENTS_PREFIX } from '../../functions/commons/layout';
 import { localFirehose } from '../../local/firehose';
 import { deliveryOf, LocalNames, synthesizeTemplate } from '../../local/template';
-import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
+import { kinesisEvent, kinesisRecord, packedData, sequenceNumber } from '../support/kinesis-factory';
 
 const template = synthesizeTemplate();
 const delivery = deliveryOf(template, new LocalNames(template));
 const ts = Date.UTC(2026, 10, 25, 9);
 const order = (id: string) => JSON.stringify({ id, ts, country: 'US', amount: 100, status: 'paid' });
-const batch = (data: readonly string[]) =>
+const batch = (data: readonly (string | Uint8Array)[]) =>
   kinesisEvent(
     data.map((text, index) =>
       kinesisRecord({ shardId: 'shardId-000000000000', sequenceNumber: sequenceNumber(index), data: text }),
@@ -54,6 +54,59 @@ describe('local Firehose, from the synthesized delivery stream', () => {
       expect.stringMatching(/^events\/dt=2026-11-25\/shardId-000000000000-\d+\.json\.gz$/),
     ]);
     expect(delivered[0]?.lines.map((line) => JSON.parse(line).id)).toEqual(['a', 'b']);
+    expect(await bucket.list(ARCHIVE_ERRORS_PREFIX)).toEqual([]);
+  });
+
+  it('de-aggregates packed records before the transform: one archive line per event, packed or plain', async () => {
+    // Prepare
+    dir = await mkdtemp(join(tmpdir(), 'firehose-'));
+    const bucket = new FileObjectStore(dir);
+    const seen: FirehoseTransformationEvent['records'] = [];
+    const recording = async (event: FirehoseTransformationEvent) => {
+      seen.push(...event.records);
+      return transformRecords(event);
+    };
+    // Act
+    await localFirehose(
+      delivery,
+      recording,
+      bucket,
+    )(batch([packedData([order('a'), 'not json', order('b')]), order('c'), packedData([order('d')])]));
+    // Assess
+    const delivered = await objects(bucket, ARCHIVE_EVENTS_PREFIX);
+    expect(delivered.flatMap(({ lines }) => lines.map((line) => JSON.parse(line).id))).toEqual([
+      'a',
+      'b',
+      'c',
+      'd',
+    ]);
+    expect(await bucket.list(ARCHIVE_ERRORS_PREFIX)).toEqual([]);
+    expect(
+      seen.map(({ kinesisRecordMetadata }) => [
+        kinesisRecordMetadata?.sequenceNumber,
+        kinesisRecordMetadata?.subsequenceNumber,
+        kinesisRecordMetadata?.partitionKey,
+      ]),
+    ).toEqual([
+      [sequenceNumber(0), '0', 'e0'],
+      [sequenceNumber(0), '1', 'e1'],
+      [sequenceNumber(0), '2', 'e2'],
+      [sequenceNumber(1), '', 'pk'],
+      [sequenceNumber(2), '0', 'e0'],
+    ]);
+  });
+
+  it('gives the transform a packed record that does not decode whole, which drops it', async () => {
+    // Prepare
+    dir = await mkdtemp(join(tmpdir(), 'firehose-'));
+    const bucket = new FileObjectStore(dir);
+    const corrupt = packedData([order('a'), order('b')]);
+    corrupt[corrupt.length - 1] = (corrupt[corrupt.length - 1] ?? 0) ^ 1;
+    // Act
+    await localFirehose(delivery, transformRecords, bucket)(batch([corrupt, order('c')]));
+    // Assess
+    const delivered = await objects(bucket, ARCHIVE_EVENTS_PREFIX);
+    expect(delivered.flatMap(({ lines }) => lines.map((line) => JSON.parse(line).id))).toEqual(['c']);
     expect(await bucket.list(ARCHIVE_ERRORS_PREFIX)).toEqual([]);
   });
 

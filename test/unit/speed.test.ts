@@ -20,9 +20,9 @@ import {
   sum,
 } from '../../functions/core';
 import { SpeedProcessor } from '../../functions/speed/processor';
-import { Quarantine } from '../../functions/speed/quarantine';
+import { Quarantine, type QuarantinedRecord } from '../../functions/speed/quarantine';
 import { revenue, views } from '../../views';
-import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
+import { kinesisEvent, kinesisRecord, packedData, sequenceNumber } from '../support/kinesis-factory';
 
 const order = (index: number) =>
   JSON.stringify({
@@ -36,11 +36,11 @@ const order = (index: number) =>
 class RecordingStore implements SpeedStore {
   readonly deltas: SpeedDelta[] = [];
   readonly extremes: [measure: string, kind: 'min' | 'max', value: bigint][] = [];
-  async addDelta(delta: SpeedDelta) {
+  async addDelta(delta: SpeedDelta): Promise<'applied' | 'conflict'> {
     this.deltas.push(delta);
-    return 'applied' as const;
+    return 'applied';
   }
-  async checkpoint() {
+  async checkpoint(): Promise<string | null> {
     return null;
   }
   async applyExtreme(_pk: string, _sk: string, measure: string, kind: 'min' | 'max', value: bigint) {
@@ -150,6 +150,123 @@ describe('speed processor', () => {
     );
     // Act
     const response = await processor.process(kinesisEvent(records));
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: sequenceNumber(1) }]);
+  });
+});
+
+describe('speed processor, packed records', () => {
+  const processorWith = (store: SpeedStore, objects = memoryObjects()) =>
+    new SpeedProcessor({
+      catalog: orderEvents,
+      views: views.filter((view) => view.name === 'revenue'),
+      store,
+      quarantine: new Quarantine(objects),
+      logger: new Logger({ logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'Test' }),
+      retentionMs: 3_600_000,
+    });
+  const events = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, index) => order(from + index));
+  const quarantined = (objects: ReturnType<typeof memoryObjects>) =>
+    [...objects.objects].map(([key, body]) => ({ key, record: JSON.parse(body) as QuarantinedRecord }));
+
+  it('counts every event of packed records and plain ones alike, in one update per item', async () => {
+    // Prepare
+    const store = new RecordingStore();
+    const records = [packedData(events(0, 100)), order(100), packedData(events(101, 200))].map(
+      (data, index) => kinesisRecord({ shardId: 's', sequenceNumber: sequenceNumber(index), data }),
+    );
+    // Act
+    const response = await processorWith(store).process(kinesisEvent(records));
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(store.deltas.map((delta) => delta.row.values)).toEqual([{ revenue: 200_000n, orders: 200n }]);
+    expect(store.deltas[0]?.firstSequence).toBe(padSequence(sequenceNumber(0)));
+    expect(store.deltas[0]?.lastSequence).toBe(padSequence(sequenceNumber(2)));
+  });
+
+  it('quarantines an invalid event of a packed record alone, keyed and marked by its sub-sequence number', async () => {
+    // Prepare
+    const store = new RecordingStore();
+    const objects = memoryObjects();
+    const data = packedData([order(1), 'garbage', order(3)]);
+    // Act
+    await processorWith(store, objects).process(
+      kinesisEvent([kinesisRecord({ shardId: 's', sequenceNumber: sequenceNumber(7), data })]),
+    );
+    // Assess
+    expect(store.deltas.map((delta) => delta.row.values)).toEqual([{ revenue: 2_000n, orders: 2n }]);
+    expect(quarantined(objects)).toEqual([
+      {
+        key: expect.stringMatching(new RegExp(`/s/${padSequence(sequenceNumber(7))}-0{19}1.json$`)),
+        record: expect.objectContaining({
+          sequenceNumber: sequenceNumber(7),
+          subSequenceNumber: 1,
+          partitionKey: 'e1',
+          data: Buffer.from('garbage').toString('base64'),
+          reason: expect.stringMatching(/^not JSON/),
+        }),
+      },
+    ]);
+  });
+
+  it('quarantines a packed record that does not decode whole, with why, counting none of it', async () => {
+    // Prepare
+    const store = new RecordingStore();
+    const objects = memoryObjects();
+    const data = packedData(events(0, 3));
+    data[data.length - 1] = (data[data.length - 1] ?? 0) ^ 0xff;
+    // Act
+    const response = await processorWith(store, objects).process(
+      kinesisEvent([kinesisRecord({ shardId: 's', sequenceNumber: sequenceNumber(7), data })]),
+    );
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(store.deltas).toEqual([]);
+    const [only, ...others] = quarantined(objects);
+    expect(others).toEqual([]);
+    expect(only?.key).toMatch(new RegExp(`/s/${padSequence(sequenceNumber(7))}.json$`));
+    expect(only?.record.subSequenceNumber).toBeUndefined();
+    expect(only?.record.reason).toMatch(/checksum/);
+    expect(only?.record.data).toBe(Buffer.from(data).toString('base64'));
+  });
+
+  it('skips, after a conflict, every event of the packed records up to the checkpoint, and none after', async () => {
+    // Prepare: the item already applied the records at sequences 0 and 1, all their events
+    const store = new RecordingStore();
+    const checkpoint = padSequence(sequenceNumber(1));
+    store.addDelta = async (delta) => {
+      if (delta.firstSequence <= checkpoint) return 'conflict';
+      store.deltas.push(delta);
+      return 'applied';
+    };
+    store.checkpoint = async () => checkpoint;
+    const records = [
+      packedData(events(0, 2)),
+      packedData(events(2, 5)),
+      order(5),
+      packedData(events(6, 9)),
+    ].map((data, index) => kinesisRecord({ shardId: 's', sequenceNumber: sequenceNumber(index), data }));
+    // Act
+    const response = await processorWith(store).process(kinesisEvent(records));
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(store.deltas.map((delta) => delta.row.values)).toEqual([{ revenue: 4_000n, orders: 4n }]);
+    expect(store.deltas[0]?.firstSequence).toBe(padSequence(sequenceNumber(2)));
+  });
+
+  it('reports the packed record whose event could not be quarantined, so all its events come again', async () => {
+    // Prepare
+    const objects = memoryObjects();
+    objects.put = async () => {
+      throw new Error('S3 unavailable');
+    };
+    const records = [packedData(events(0, 2)), packedData([order(2), 'garbage'])].map((data, index) =>
+      kinesisRecord({ shardId: 's', sequenceNumber: sequenceNumber(index), data }),
+    );
+    // Act
+    const response = await processorWith(new RecordingStore(), objects).process(kinesisEvent(records));
     // Assess
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: sequenceNumber(1) }]);
   });
