@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { benchBatch } from './batch';
+import { benchCost } from './cost';
 import { benchFreshness } from './freshness';
 import { benchServe } from './serve';
 import { benchSoak } from './soak';
@@ -87,19 +88,31 @@ program
 
 program
   .command('freshness')
-  .description('the local runtime: delay from POST /events until the event shows in the series')
-  .option('--events <n>', 'events timed', '200')
-  .option('--interval-ms <n>', 'between posts', '100')
+  .description(
+    'the local runtime: delay from POST /events until the event shows in the series, per batching window',
+  )
+  .option('--windows <seconds>', "the speed mapping's batching windows to measure, comma-separated", '1')
+  .option('--events <n>', 'events timed per window', '60')
+  .option('--interval-ms <n>', 'between posts', '200')
   .option('--poll-ms <n>', 'between series requests', '20')
   .option('--data-dir <dir>', 'scratch data folder (deleted first)', '.driftless/bench-freshness')
-  .action(async (options: { events: string; intervalMs: string; pollMs: string; dataDir: string }) => {
-    await benchFreshness({
-      events: Number(options.events),
-      intervalMs: Number(options.intervalMs),
-      pollMs: Number(options.pollMs),
-      dataDir: options.dataDir,
-    });
-  });
+  .action(
+    async (options: {
+      windows: string;
+      events: string;
+      intervalMs: string;
+      pollMs: string;
+      dataDir: string;
+    }) => {
+      await benchFreshness({
+        batchingWindowsSeconds: options.windows.split(',').map(Number),
+        events: Number(options.events),
+        intervalMs: Number(options.intervalMs),
+        pollMs: Number(options.pollMs),
+        dataDir: options.dataDir,
+      });
+    },
+  );
 
 program
   .command('soak')
@@ -114,5 +127,36 @@ program
       dataDir: options.dataDir,
     });
   });
+
+program
+  .command('cost')
+  .description(
+    'the monthly AWS bill per configuration (capacity, window), measured in this run; last: the cheapest with freshness p99 < 5 s',
+  )
+  .option('--events-per-sec <n>', 'events a second', '1000')
+  .option('--event-bytes <n>', 'bytes of one event', '200')
+  .option('--windows <seconds>', 'batching windows to try, comma-separated', '0,1,2,3,4')
+  .option('--freshness-events <n>', 'events timed through the local pipeline per window', '60')
+  .option('--batch-schedule <expression>', 'when the batch layer runs', 'rate(1 hour)')
+  .option('--data-dir <dir>', 'scratch data folder (deleted first)', '.driftless/bench-cost')
+  .action(
+    async (options: {
+      eventsPerSec: string;
+      eventBytes: string;
+      windows: string;
+      freshnessEvents: string;
+      batchSchedule: string;
+      dataDir: string;
+    }) => {
+      await benchCost({
+        eventsPerSec: Number(options.eventsPerSec),
+        eventBytes: Number(options.eventBytes),
+        windowsSeconds: options.windows.split(',').map(Number),
+        freshnessEvents: Number(options.freshnessEvents),
+        batchSchedule: options.batchSchedule,
+        dataDir: options.dataDir,
+      });
+    },
+  );
 
 await program.parseAsync(process.argv);

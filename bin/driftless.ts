@@ -1,6 +1,7 @@
 /** The `driftless` command: the local pipeline (`start`) and a client of its API; a file per command. */
 import { backfill } from './cli/commands/backfill';
 import { batch } from './cli/commands/batch';
+import { cost } from './cli/commands/cost';
 import { dataQuality } from './cli/commands/data-quality';
 import { drift } from './cli/commands/drift';
 import { exportView } from './cli/commands/export';
@@ -26,6 +27,7 @@ for (const add of [
   drift,
   quarantine,
   status,
+  cost,
 ])
   add(program);
 await run(program, process.argv);

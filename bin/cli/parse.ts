@@ -4,6 +4,11 @@
  */
 import type { LogLevelThreshold } from '@aws-lambda-powertools/logger';
 import { InvalidArgumentError, Option } from 'commander';
+import { runsPerMonth, WorkloadError } from '../../cost/model';
+import { PRICED_REGION } from '../../cost/prices';
+import { viewsOfShapes } from '../../cost/views';
+import type { ViewDefinition } from '../../functions/core';
+import { MAX_BATCHING_WINDOW_SECONDS } from '../../lib/config';
 
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
@@ -95,4 +100,46 @@ export function collectFilter(
   const at = text.indexOf('=');
   if (at <= 0) throw new InvalidArgumentError('field=value, e.g. country=US');
   return { ...filters, [text.slice(0, at)]: text.slice(at + 1) };
+}
+
+export const parsePositive = (text: string): number =>
+  number(text, (value) => Number.isFinite(value) && value > 0, 'a number above 0');
+
+export const parsePositiveCount = (text: string): number =>
+  number(text, (value) => Number.isInteger(value) && value >= 1, 'a whole number from 1');
+
+/** The speed mapping's batching window: whole seconds, 0 to Lambda's 300, in seconds. */
+export function parseBatchingWindow(text: string): number {
+  const ms = parseDuration(text);
+  if (ms % 1000 !== 0 || ms > MAX_BATCHING_WINDOW_SECONDS * 1000)
+    throw new InvalidArgumentError(`whole seconds from 0s to ${MAX_BATCHING_WINDOW_SECONDS}s, e.g. 1s`);
+  return ms / 1000;
+}
+
+/** Runs a cost-model parser: its WorkloadError becomes commander's one-line argument error. */
+function workloadArgument<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof WorkloadError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+}
+
+/** A batch schedule whose runs the cost model counts: `rate(N unit)`, or a cron that runs every day. */
+export const parseBatchSchedule = (text: string): string =>
+  workloadArgument(() => {
+    runsPerMonth(text);
+    return text;
+  });
+
+/** `demo` (the views of views.ts), or view shapes: `hour:country,minute:status+product`. */
+export const parseViewShapes = (text: string): ViewDefinition[] =>
+  workloadArgument(() => viewsOfShapes(text));
+
+/** The one region whose prices cost/prices.ts holds. */
+export function parseRegion(text: string): string {
+  if (text !== PRICED_REGION)
+    throw new InvalidArgumentError(`${PRICED_REGION}: the only region priced (cost/prices.ts)`);
+  return text;
 }

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICES } from '../../cost/model';
 import { tempDir } from '../support/archive';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
 import { waitFor } from '../support/wait';
@@ -157,6 +158,26 @@ describe('driftless send', () => {
   });
 });
 
+describe('driftless cost', () => {
+  it('prints the monthly bill per service, ours beside the naive way, with its assumptions, as JSON', async () => {
+    // Act: it synthesizes the stack and measures the speed processor: seconds
+    const run = await driftless(['cost', '--events-per-sec', '100', '--json']);
+    // Assess
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({ eventsPerSec: 100, eventBytes: 200, views: 2, region: 'us-east-1' });
+    for (const service of SERVICES) {
+      expect(report[service], service).toBeGreaterThanOrEqual(0);
+      expect(report.naive[service], service).toBeGreaterThanOrEqual(report[service]);
+    }
+    expect(report.monthlyUsd).toBeGreaterThan(0);
+    expect(report.naiveMonthlyUsd).toBeGreaterThan(report.monthlyUsd);
+    expect(report.freshnessP99Ms).toBeGreaterThan(1_000);
+    expect(report.freshnessSource).toMatch(/^estimate/);
+    expect(report.assumptions.length).toBeGreaterThan(10);
+  }, 120_000);
+});
+
 describe('a user error of the driftless CLI: one line on stderr saying what to do, no stack, exit 1', () => {
   it.each([
     [
@@ -193,6 +214,11 @@ describe('a user error of the driftless CLI: one line on stderr saying what to d
       'a missing argument',
       ['query'],
       /^driftless: missing required argument 'view'; see `driftless query --help`$/,
+    ],
+    [
+      'a region the cost model has no prices for',
+      ['cost', '--region', 'eu-west-1'],
+      /^driftless: option '--region <region>' argument 'eu-west-1' is invalid: expected us-east-1: the only region priced \(cost\/prices\.ts\); see `driftless cost --help`$/,
     ],
   ] as const)('names %s', async (_what, args, message) => {
     // Act
