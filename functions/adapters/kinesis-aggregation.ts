@@ -43,16 +43,17 @@ const { AggregatedRecord } = protobuf.Root.fromJSON({
 }).nested as unknown as { AggregatedRecord: protobuf.Type };
 
 /**
- * The most data bytes a packed record takes: 25 KiB, one PUT payload unit of a provisioned stream and a
- * multiple of the 1 KB (Kinesis on-demand) and 5 KB (Firehose) billing steps, so a full record is billed
- * for what it holds. About 170 demo orders (126 bytes, keyed by their ids) fill one: the per-record
+ * The most data bytes a packed record takes: 25,000, one PUT payload unit of a provisioned stream ("a
+ * 1 MB record is 40 units": decimal KB) and a multiple of the 1 KB (Kinesis on-demand) and 5 KB
+ * (Firehose) billing steps whether AWS means 1,000 or 1,024 bytes, so a full record is billed for what
+ * it holds. About 170 demo orders (126 bytes, keyed by their ids) fill one: the per-record
  * minimums are already paid 170 times less often, and a bigger record (the KPL's default is 50 KiB)
  * would save almost nothing more. Smaller records keep what a bigger one would cost: a failed put or a
  * retried record is redone whole, each record lands on one shard (a 500-event `POST /events` still
  * spreads over several), and a Lambda batch, capped at 6 MB of payload (~180 such records), still
  * bisects to small pieces.
  */
-export const MAX_PACKED_RECORD_BYTES = 25 * 1024;
+export const MAX_PACKED_RECORD_BYTES = 25_000;
 
 /** One record to put: a partition key and its data. */
 export interface UserRecord {
@@ -121,8 +122,11 @@ export function aggregateRecords(records: readonly UserRecord[]): Uint8Array {
  * Packs user records, in order, into Kinesis records of at most `maxBytes` of data each. A group of one
  * goes as a plain record (its data as is), unless its data starts with the magic and would be misread;
  * a user record that alone exceeds `maxBytes` goes plain (packed alone if it starts with the magic). A
- * packed record's partition key is that of its first user record, as the KPL does; each user record
- * keeps its own key inside.
+ * packed record has ONE partition key, its first user record's, for itself and every user record in it:
+ * the KPL never packs records bound for different shards, and KCL-style consumers drop the user records
+ * whose key hashes outside the shard the record arrived on (awslabs/kinesis-aggregation issues 11 and
+ * 32), so a key per user record could lose events in any consumer that filters so. Keys are event ids,
+ * so records still spread over shards.
  */
 export function packRecords(
   userRecords: readonly UserRecord[],
@@ -130,26 +134,29 @@ export function packRecords(
 ): PackedRecord[] {
   const packed: PackedRecord[] = [];
   let group: number[] = [];
-  let keys = new Map<string, number>();
   let size = MAGIC.length + CHECKSUM_BYTES;
   const close = () => {
     const first = userRecords[group[0] ?? -1];
     if (first === undefined) return;
     const plain = group.length === 1 && !hasMagic(first.data);
+    const { partitionKey } = first;
     packed.push({
-      partitionKey: first.partitionKey,
-      data: plain ? first.data : aggregateRecords(group.map((index) => userRecords[index] as UserRecord)),
+      partitionKey,
+      data: plain
+        ? first.data
+        : aggregateRecords(
+            group.map((index) => ({ partitionKey, data: (userRecords[index] as UserRecord).data })),
+          ),
       userRecordIndexes: group,
     });
     group = [];
-    keys = new Map();
     size = MAGIC.length + CHECKSUM_BYTES;
   };
-  // The bytes a user record adds to the group: its key in the table (if new), its Record (key index, data).
+  // The bytes a user record adds to the group: the one key in the table (if it opens the group), and its
+  // Record (key index 0, data).
   const bytesAdded = ({ partitionKey, data }: UserRecord): number => {
-    const keyIndex = keys.get(partitionKey);
-    const keyBytes = keyIndex === undefined ? delimitedBytes(Buffer.byteLength(partitionKey, 'utf8')) : 0;
-    return keyBytes + delimitedBytes(1 + varintBytes(keyIndex ?? keys.size) + delimitedBytes(data.length));
+    const keyBytes = group.length === 0 ? delimitedBytes(Buffer.byteLength(partitionKey, 'utf8')) : 0;
+    return keyBytes + delimitedBytes(1 + varintBytes(0) + delimitedBytes(data.length));
   };
   userRecords.forEach((record, index) => {
     let added = bytesAdded(record);
@@ -158,7 +165,6 @@ export function packRecords(
       added = bytesAdded(record);
     }
     group.push(index);
-    if (!keys.has(record.partitionKey)) keys.set(record.partitionKey, keys.size);
     size += added;
     // Alone over the limit: it goes now, on its own.
     if (size > maxBytes) close();

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  aggregateRecords,
   MAX_PACKED_RECORD_BYTES,
   MalformedAggregatedRecordError,
   packRecords,
@@ -39,13 +40,28 @@ describe('the KPL aggregated record format', () => {
     expect(packed[0]?.partitionKey).toBe('a');
     expect(packed[0]?.userRecordIndexes).toEqual([0, 1, 2]);
     expect(unpackRecord(packed[0]?.data ?? new Uint8Array())).toEqual(
-      records.map((record, subSequenceNumber) => ({ subSequenceNumber, ...record })),
+      records.map(({ data }, subSequenceNumber) => ({ subSequenceNumber, partitionKey: 'a', data })),
     );
+  });
+
+  it('gives a packed record one partition key, its own, for every user record in it', () => {
+    // Prepare: a consumer that drops user records whose key hashes to another shard (the KCL does)
+    // must find every event on the shard the record went to.
+    const records = ['order-1', 'order-2', 'order-3'].map(order);
+    // Act
+    const [packed] = packRecords(records);
+    // Assess
+    expect(packed?.partitionKey).toBe('order-1');
+    expect(unpackRecord(packed?.data ?? new Uint8Array())?.map((record) => record.partitionKey)).toEqual([
+      'order-1',
+      'order-1',
+      'order-1',
+    ]);
   });
 
   it('writes the bytes aws-kinesis-agg writes, and reads them', () => {
     // Act
-    const packed = packRecords(golden);
+    const packed = [{ data: aggregateRecords(golden) }];
     const unpacked = unpackRecord(Buffer.from(AWS_KINESIS_AGG_RECORD, 'base64'));
     // Assess
     expect(Buffer.from(packed[0]?.data ?? []).toString('base64')).toBe(AWS_KINESIS_AGG_RECORD);
@@ -115,10 +131,10 @@ describe('the KPL aggregated record format', () => {
     // Assess
     expect(packed.map((record) => record.userRecordIndexes)).toEqual([[0, 1], [2], [3, 4]]);
     expect(packed[1]).toEqual({ partitionKey: 'big', data: big.data, userRecordIndexes: [2] });
-    expect(packed.flatMap(userRecordsOf)).toEqual(records);
+    expect(packed.flatMap(userRecordsOf).map(({ data }) => data)).toEqual(records.map(({ data }) => data));
   });
 
-  it('fills records up to the limit: 1,000 small events in a few 25 KiB records', () => {
+  it('fills records up to the limit: 1,000 small events in a few 25,000-byte records', () => {
     // Prepare
     const records = Array.from({ length: 1_000 }, (_, index) => order(`order-${index}`));
     // Act
@@ -142,13 +158,17 @@ describe('the KPL aggregated record format', () => {
           // Act
           const packed = packRecords(records, maxBytes);
           // Assess
-          expect(packed.flatMap(userRecordsOf)).toEqual(records);
+          expect(packed.flatMap(userRecordsOf).map(({ data }) => data)).toEqual(
+            records.map(({ data }) => data),
+          );
           expect(packed.flatMap((record) => record.userRecordIndexes)).toEqual(
             records.map((_, index) => index),
           );
           for (const record of packed) {
             const [first] = record.userRecordIndexes;
             expect(record.partitionKey).toBe(records[first ?? -1]?.partitionKey);
+            for (const user of unpackRecord(record.data) ?? [])
+              expect(user.partitionKey).toBe(record.partitionKey);
             // Over the limit only when one user record alone does not fit: it goes plain, or packed alone
             // if its data starts with the magic.
             if (record.data.length > maxBytes) {

@@ -12,7 +12,7 @@ const kinesis = mockClient(KinesisClient);
 const eventsOf = (ids: readonly string[], padding = '') =>
   ids.map((id) => ({ partitionKey: id, data: JSON.stringify({ id, padding }) }));
 /** Room for two of these events in a packed record, not three. */
-const TWO_EVENTS_BYTES = 110;
+const TWO_EVENTS_BYTES = 100;
 /** The events a put record carries: its user records, or itself when plain. */
 const idsIn = (record: PutRecordsRequestEntry) =>
   (unpackRecord(record.Data ?? new Uint8Array()) ?? [{ data: record.Data ?? new Uint8Array() }]).map(
