@@ -551,6 +551,8 @@ export interface MeasureOptions {
   readonly stage?: StageConfig;
   /** Days a run reads, as a batch run measured them; @default the plan's rule (`daysReadByRule`) */
   readonly daysRead?: { readonly days: number; readonly source: string };
+  /** Bytes a batch run read and the events in its days (its run statistics); @default Athena is modelled */
+  readonly scan?: Measured['batch']['scan'];
 }
 
 /** Every figure `monthlyCost` needs for this workload, measured now. */
@@ -580,7 +582,12 @@ export async function measureCost(workload: Workload, options: MeasureOptions): 
     speed,
     packing,
     archive,
-    batch: { ...batch, daysReadPerRun: daysRead.days, daysReadSource: daysRead.source },
+    batch: {
+      ...batch,
+      daysReadPerRun: daysRead.days,
+      daysReadSource: daysRead.source,
+      ...(options.scan === undefined ? {} : { scan: options.scan }),
+    },
     deployment,
   };
 }

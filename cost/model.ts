@@ -125,6 +125,13 @@ export interface Measured {
     readonly lambdaTasksPerExtraLoad: number;
     /** Days one load of a view covers (a full recompute takes several). */
     readonly daysPerLoad: number;
+    /**
+     * Bytes a run read, from the batch layer's own run statistics (`bench/batch.ts`'s
+     * `incrementalBytesRead`), and the events in the days it read: Athena's bytes scanned are scaled
+     * from them linearly by events. Absent (the CLI runs no batch), they are modelled: the days a query
+     * reads times the archive's gzipped bytes a day.
+     */
+    readonly scan?: { readonly bytes: number; readonly events: number; readonly source: string };
   };
   /** Read from the synthesized template and the project's settings. */
   readonly deployment: {
@@ -147,8 +154,15 @@ export interface Measured {
 }
 
 // Assumptions: figures this model does not measure. Each is listed in a report's `assumptions`.
-/** Lambda reads each shard about once a second: with a shorter window, an invocation carries a second of records. */
+/**
+ * Lambda reads each shard about once a second (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html,
+ * "Polling and batching streams"): with a shorter window, an invocation carries a second of records.
+ */
 export const LAMBDA_POLL_SECONDS = 1;
+/** The local pipeline's poll of an idle shard: `KinesisConsumer`'s `pollIntervalMs` default (local/kinesis-consumer.ts). */
+export const LOCAL_POLL_MS = 100;
+/** What freshness measured locally lacks against Lambda: its poll is LAMBDA_POLL_SECONDS, not LOCAL_POLL_MS. */
+export const POLL_ADJUSTMENT_MS = LAMBDA_POLL_SECONDS * 1000 - LOCAL_POLL_MS;
 /** A new on-demand stream's capacity (4 MB/s, 4,000 records/s): 4 shards; it keeps 2x its peak. */
 export const ON_DEMAND_MIN_SHARDS = 4;
 export const SHARD_BYTES_PER_SEC = 1024 * 1024;
@@ -183,12 +197,17 @@ export interface StreamPlan {
   readonly shards: number;
   /** Seconds of a shard's records one invocation carries: the window, or Lambda's once-a-second poll. */
   readonly intervalSeconds: number;
+  /** Events an invocation carries: a shard's interval of events, but at least one packed record's. */
   readonly eventsPerInvocation: number;
   /** Records an invocation takes at most: the mapping's batch size, or what fits Lambda's 6 MB payload. */
   readonly maxRecordsPerInvocation: number;
+  /** min(shards / interval, packed records/s), or more when the batch size or payload ends batches. */
   readonly invocationsPerSec: number;
-  /** What ends a batch: the window, the mapping's batch size, or Lambda's 6 MB payload. */
-  readonly boundBy: 'window' | 'batch size' | 'payload';
+  /**
+   * What ends a batch: the window (or poll), the mapping's batch size, Lambda's 6 MB payload; or 'record'
+   * when a shard gets less than a packed record an interval, so each invocation carries one record.
+   */
+  readonly boundBy: 'window' | 'record' | 'batch size' | 'payload';
 }
 
 /** A stream's records as they are put: how many events each carries and its mean size. */
@@ -223,7 +242,12 @@ export function shardsOf(workload: Workload, records: RecordShape): number {
 export const invocationSeconds = (workload: Workload): number =>
   Math.max(workload.batchingWindowSeconds, LAMBDA_POLL_SECONDS);
 
-/** How the speed mapping invokes the function for this traffic, on `shards` shards. */
+/**
+ * How the speed mapping invokes the function for this traffic, on `shards` shards. Each shard is read
+ * once an interval; an invocation needs at least one record, so invocations/s are at most the packed
+ * records/s: min(shards / interval, records/s), and each carries events/s over that many events (more
+ * invocations only when the mapping's batch size or Lambda's payload ends a batch first).
+ */
 export function streamPlan(
   workload: Workload,
   records: RecordShape,
@@ -231,14 +255,22 @@ export function streamPlan(
   shards: number,
 ): StreamPlan {
   const intervalSeconds = invocationSeconds(workload);
-  const byWindow = (workload.eventsPerSec / shards) * intervalSeconds;
+  const byInterval = (workload.eventsPerSec / shards) * intervalSeconds;
+  // A shard that gets less than a packed record an interval is invoked once per record, not per interval.
+  const byWindow = Math.max(byInterval, records.eventsPerRecord);
   const recordPayload = Math.ceil(records.bytesPerRecord / 3) * 4 + RECORD_ENVELOPE_BYTES;
   const payloadRecords = Math.floor(LAMBDA_PAYLOAD_BYTES / recordPayload);
   const maxRecordsPerInvocation = Math.max(1, Math.min(mappingBatchSize, payloadRecords));
   const byRecords = maxRecordsPerInvocation * records.eventsPerRecord;
   const eventsPerInvocation = Math.max(1, Math.min(byWindow, byRecords));
   const boundBy =
-    byWindow <= byRecords ? 'window' : mappingBatchSize <= payloadRecords ? 'batch size' : 'payload';
+    byWindow > byRecords
+      ? mappingBatchSize <= payloadRecords
+        ? 'batch size'
+        : 'payload'
+      : byInterval >= records.eventsPerRecord
+        ? 'window'
+        : 'record';
   return {
     shards,
     intervalSeconds,
@@ -331,8 +363,16 @@ export interface CostReport {
   readonly naivePlan: StreamPlan;
   readonly ours: Bill;
   readonly naive: Bill;
-  /** Window + producer flush + measured handler time: an estimate, not a measurement of freshness. */
+  /**
+   * Producer flush + Lambda's poll (up to LAMBDA_POLL_SECONDS before a record is read) + the batching
+   * window (which starts when a poll reads the first record) + measured handler time: an estimate of the
+   * worst case, not a measurement of freshness.
+   */
   readonly freshnessEstimateP99Ms: number;
+  /** Where Athena's bytes scanned come from: a batch run's statistics, or the plan's day rule. */
+  readonly athenaScan: 'measured' | 'modelled';
+  /** Bytes Athena scans per day of archive a query reads. */
+  readonly athenaBytesPerDay: number;
   readonly assumptions: readonly string[];
 }
 
@@ -363,6 +403,19 @@ const gbSeconds = (invocations: number, ms: number, memoryMb: number): number =>
 const athenaBilledBytes = (bytes: number): number =>
   Math.max(BILLING_RULES.athenaMinimumPerQuery.bytes, Math.ceil(bytes / 1024 ** 2) * 1024 ** 2);
 
+/**
+ * Bytes Athena scans per day of archive a query reads: the batch run's measured bytes per event read,
+ * times a day's events (linear in events); or, without a measured run, the archive's gzipped bytes a day.
+ */
+export function athenaBytesPerDay(workload: Workload, measured: Measured): number {
+  const { scan } = measured.batch;
+  if (scan !== undefined) return (scan.bytes / scan.events) * workload.eventsPerSec * 86_400;
+  const { packing, archive } = measured;
+  return (
+    workload.eventsPerSec * packing.eventBytes * archive.lineBytesPerEventByte * 86_400 * archive.gzipRatio
+  );
+}
+
 function bill(workload: Workload, measured: Measured, usage: Usage): Bill {
   const charges: Charge[] = [];
   const charge = (service: Service, price: PriceName, quantity: number) =>
@@ -372,13 +425,15 @@ function bill(workload: Workload, measured: Measured, usage: Usage): Bill {
   const runs = runsPerMonth(workload.batchSchedule);
   const lineBytesPerSec = workload.eventsPerSec * packing.eventBytes * archive.lineBytesPerEventByte;
   const gzBytesPerDay = lineBytesPerSec * 86_400 * archive.gzipRatio;
+  const scannedPerDay = athenaBytesPerDay(workload, measured);
 
   // Kinesis: the stream, and its two consumers' reads.
   if (workload.capacity === 'on-demand') {
     const kbPerSec = usage.recordsPerSec * usage.kinesisKbPerRecord;
     charge('kinesis', 'kinesisOnDemandStreamHour', MONTH_SECONDS / 3600);
-    charge('kinesis', 'kinesisOnDemandIngestGb', (perMonth(kbPerSec) * 1024) / GB);
-    charge('kinesis', 'kinesisOnDemandRetrievalGb', (STREAM_CONSUMERS * perMonth(kbPerSec) * 1024) / GB);
+    const kb = BILLING_RULES.kinesisOnDemandRecord.bytes;
+    charge('kinesis', 'kinesisOnDemandIngestGb', (perMonth(kbPerSec) * kb) / GB);
+    charge('kinesis', 'kinesisOnDemandRetrievalGb', (STREAM_CONSUMERS * perMonth(kbPerSec) * kb) / GB);
   } else {
     charge('kinesis', 'kinesisShardHour', (usage.shards * MONTH_SECONDS) / 3600);
     charge(
@@ -469,7 +524,7 @@ function bill(workload: Workload, measured: Measured, usage: Usage): Bill {
 
   // Athena, Step Functions, the scheduler, Glue: per run.
   const scanned = usage.queries.reduce(
-    (bytes, query) => bytes + query.count * athenaBilledBytes(query.days * gzBytesPerDay),
+    (bytes, query) => bytes + query.count * athenaBilledBytes(query.days * scannedPerDay),
     0,
   );
   charge('athena', 'athenaScannedTb', (runs * scanned) / TB);
@@ -587,12 +642,19 @@ export function monthlyCost(workload: Workload, measured: Measured): CostReport 
     ours: bill(workload, measured, ours),
     naive: bill(workload, measured, naive),
     freshnessEstimateP99Ms: Math.round(
-      (workload.producerFlushSeconds + speed.plan.intervalSeconds) * 1000 + speed.handlerMsPerInvocation,
+      (workload.producerFlushSeconds + LAMBDA_POLL_SECONDS + workload.batchingWindowSeconds) * 1000 +
+        speed.handlerMsPerInvocation,
     ),
+    athenaScan: batch.scan === undefined ? 'modelled' : 'measured',
+    athenaBytesPerDay: Math.round(athenaBytesPerDay(workload, measured)),
     assumptions: assumptionsOf(workload, measured, naivePlan, loads),
   };
 }
 
+const boundText = (plan: StreamPlan) =>
+  plan.boundBy === 'record'
+    ? 'one packed record each: a shard gets less than one a poll'
+    : `ended by the ${plan.boundBy}`;
 const percent = (share: number) => `${Math.round(share * 1000) / 10}%`;
 
 /** Every figure the report rests on that was not measured, and where the measured ones come from. */
@@ -606,29 +668,32 @@ function assumptionsOf(
   const { plan } = speed;
   return [
     `prices: ${PRICED_REGION} list prices read on ${PRICES_READ_ON} (cost/prices.ts, each with its AWS page); no free tier, no taxes, no data transfer out`,
-    `a month is ${MONTH_SECONDS / 3600} hours; GB and TB are 2^30 and 2^40 bytes`,
+    `a month is ${MONTH_SECONDS / 3600} hours; per-GB and per-TB prices are taken per 2^30 and 2^40 bytes (AWS bills GB as 2^30 bytes for most services); record rounding is in decimal KB, as the Kinesis page's "a 1 MB record is 40 PUT payload units" implies: Kinesis on-demand ${BILLING_RULES.kinesisOnDemandRecord.bytes} bytes, PUT payload units ${BILLING_RULES.kinesisPutPayloadUnit.bytes}, Firehose ${BILLING_RULES.firehoseRecord.bytes}; DynamoDB's write unit ${BILLING_RULES.dynamodbWriteUnit.bytes} bytes and read unit ${BILLING_RULES.dynamodbReadUnit.bytes}`,
     `traffic is steady at ${workload.eventsPerSec} events/s of ${packing.eventBytes} bytes all month, spread evenly over the shards`,
     `producers put straight to Kinesis, packing with packRecords what they gathered in ${workload.producerFlushSeconds * 1000} ms (at most 500 events a PutRecords): ${packing.eventsPerRecord.toFixed(1)} events and ${Math.round(packing.bytesPerRecord)} bytes a record (measured); POST /events is not priced`,
     workload.capacity === 'on-demand'
       ? `on-demand stream: at least ${ON_DEMAND_MIN_SHARDS} shards (a new stream's 4 MB/s), twice those the traffic needs: ${plan.shards}; ${STREAM_CONSUMERS} consumers (the speed function, Firehose) each read every record, billed like writes (1 KB a record)`
       : `provisioned stream of ${plan.shards} shards (each takes 1 MB/s and 1,000 records/s, no headroom); reads are free within the shards' 2 MB/s`,
-    `the speed mapping: Lambda reads each shard about every ${LAMBDA_POLL_SECONDS} s, so an invocation carries ${plan.intervalSeconds} s of a shard's records: ${Math.round(plan.eventsPerInvocation)} events (ended by the ${plan.boundBy}), ${plan.invocationsPerSec.toFixed(2)} invocations/s`,
+    `the speed mapping: Lambda reads each shard about every ${LAMBDA_POLL_SECONDS} s, so an invocation carries ${plan.intervalSeconds} s of a shard's records, but at least one packed record (invocations/s = min(shards / interval, records/s)): ${Math.round(plan.eventsPerInvocation)} events (${boundText(plan)}), ${plan.invocationsPerSec.toFixed(2)} invocations/s`,
     `speed writes: ${speed.writesPerInvocation.toFixed(1)} UpdateItems an invocation of ${Math.round(plan.eventsPerInvocation)} events, ${speed.writeUnitsPerWrite.toFixed(2)} write units each (measured: the speed processor over demo orders, items sized as DynamoDB counts them)`,
     `speed handler: ${speed.handlerMsPerInvocation.toFixed(1)} ms an invocation (measured, with each DynamoDB round trip taken as ${DYNAMODB_ROUND_TRIP_MS} ms), ${deployment.memoryMb.speed} MB arm64`,
-    `freshness estimate: producer flush + ${plan.intervalSeconds} s of batching + the handler's time; the bench measures it on the local pipeline`,
+    `freshness estimate: producer flush (${workload.producerFlushSeconds * 1000} ms) + Lambda's poll (up to ${LAMBDA_POLL_SECONDS} s before a record is read) + the ${workload.batchingWindowSeconds} s window (from that read) + the handler's time; the bench measures it on the local pipeline (which polls every ${LOCAL_POLL_MS} ms) and adds ${POLL_ADJUSTMENT_MS} ms`,
     `archive: the transform's JSON lines are ${percent(archive.lineBytesPerEventByte)} of an event's bytes, gzip keeps ${percent(archive.gzipRatio)} of them (measured on demo orders; real events of this size are assumed to compress alike)`,
     `Firehose: one active day partition, an object every ${deployment.firehoseBufferSeconds} s or ${deployment.firehoseBufferBytes / 1024 ** 2} MiB (the template's buffering); its transform is invoked every ${TRANSFORM_BUFFER_BYTES / 1024 ** 2} MB or ${TRANSFORM_BUFFER_SECONDS} s (Firehose's default)`,
     workload.firehoseBilledPer === 'stream-record'
       ? 'Firehose rounds each Kinesis record it reads up to 5 KB, not each event packed in it: its pricing page does not say which; --firehose-billed-per user-record prices the other reading'
       : 'Firehose rounds each event packed in a Kinesis record up to 5 KB (the pessimistic reading of its pricing page)',
     `batch runs: ${runsPerMonth(workload.batchSchedule).toFixed(0)} a month (${workload.batchSchedule}); each reads ${batch.daysReadPerRun} days (${batch.daysReadSource}), today half full on average, with ${batch.runQueries + speed.views.length * batch.queriesPerLoad} Athena queries each scanning all of it (JSON lines are not columnar), one S3 GET per object read`,
+    batch.scan === undefined
+      ? `Athena bytes scanned: modelled, not measured (no batch run here): the days each query reads (the plan's day rule) times the archive's gzipped bytes a day (${Math.round(athenaBytesPerDay(workload, measured) / 1e6)} MB); \`npm run bench -- cost\` takes them from a batch run's statistics`
+      : `Athena bytes scanned: from the batch layer's run statistics: ${batch.scan.bytes} bytes read by a run over ${batch.scan.events} events (${batch.scan.source}), scaled linearly by events to ${workload.eventsPerSec * 86_400} a day: ${Math.round(athenaBytesPerDay(workload, measured) / 1e6)} MB a day of archive (the archive's gzipped JSON lines are modelled at ${Math.round((workload.eventsPerSec * packing.eventBytes * archive.lineBytesPerEventByte * 86_400 * archive.gzipRatio) / 1e6)} MB a day)`,
     `Step Functions: ${batch.transitionsPerRun} transitions a run (walked on the synthesized state machine); batch steps take ${BATCH_TASK_MS} ms each and write ${BATCH_TABLE_WRITES_PER_VIEW} items per view a run (assumed)`,
     `the archive keeps ${workload.archiveDays} days (S3 storage as in a year's time)`,
     `${workload.dashboards} dashboard(s) open all month, each asking for every view's series every ${workload.dashboardRefreshSeconds} s; the API function takes ${API_HANDLER_MS} ms a request (assumed) and reads the speed items from the watermark on, eventually consistent, and the manifest (${MANIFEST_BYTES_PER_DAY} bytes a day kept)`,
     `logs: ${LAMBDA_PLATFORM_LOG_BYTES} bytes of Lambda's own lines per invocation, ${API_ACCESS_LOG_BYTES} per API access log line, ${STATE_MACHINE_LOG_BYTES_PER_TRANSITION} per state machine transition, the speed handler's EMF line (${Math.round(speed.emfBytesPerInvocation)} bytes, measured)`,
     `X-Ray samples each traced function ${XRAY_RESERVOIR_PER_SEC} request/s and ${percent(XRAY_FIXED_RATE)} of the rest; each batch run is one trace`,
     "not priced: KMS (the stream's AWS-managed key), SQS, SNS, S3 access logs, EventBridge (S3 events on the default bus are free), exports, Glue storage",
-    `naive: a Kinesis record per event (${naivePlan.shards} shards, invocations of ${Math.round(naivePlan.eventsPerInvocation)} events, ended by the ${naivePlan.boundBy}); one write unit per event per view it counts in (${speed.views
+    `naive: a Kinesis record per event (${naivePlan.shards} shards, invocations of ${Math.round(naivePlan.eventsPerInvocation)} events, ${boundText(naivePlan)}); one write unit per event per view it counts in (${speed.views
       .map((view) => `${view.name} ${percent(view.countedShare)}`)
       .join(
         ', ',
@@ -658,10 +723,13 @@ export function costSummary(report: CostReport, freshness: Freshness) {
     batchingWindowSeconds: workload.batchingWindowSeconds,
     batchSchedule: workload.batchSchedule,
     dashboards: workload.dashboards,
+    firehoseBilledPer: workload.firehoseBilledPer,
     monthlyUsd: cents(report.ours.totalUsd),
     naiveMonthlyUsd: cents(report.naive.totalUsd),
     freshnessP99Ms: freshness.p99Ms,
     freshnessSource: freshness.source,
+    athenaScan: report.athenaScan,
+    athenaBytesPerDay: report.athenaBytesPerDay,
     ...servicesOf(report.ours),
     naive: servicesOf(report.naive),
     region: report.region,

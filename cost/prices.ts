@@ -102,19 +102,22 @@ const rule = (bytes: number, text: string, source: string): BillingRule => ({
 });
 
 export const BILLING_RULES = {
+  // Record rounding is in decimal KB: the Kinesis page's "a 1 MB record is 40 PUT payload units" holds
+  // for 1,000,000 / 25,000, not for 1,048,576 / 25,600 (41 units). Firehose's page does not say; a
+  // 25,000-byte packed record (MAX_PACKED_RECORD_BYTES) is 5 units of 5,000 or of 5,120 bytes alike.
   kinesisOnDemandRecord: rule(
-    1024,
-    'on-demand: each record is counted as its size rounded up to the nearest 1 KB (1,024 bytes)',
+    1000,
+    'on-demand: each record is counted as its size rounded up to the nearest 1 KB (1,000 bytes)',
     PAGES.kinesis,
   ),
   kinesisPutPayloadUnit: rule(
-    25 * 1024,
-    'provisioned: a PUT payload unit is a 25 KB chunk of a record; a smaller record is one unit',
+    25_000,
+    'provisioned: a PUT payload unit is a 25 KB (25,000 bytes) chunk of a record; a smaller record is one unit',
     PAGES.kinesis,
   ),
   firehoseRecord: rule(
-    5 * 1024,
-    'Direct PUT and Kinesis Data Streams sources: ingestion is billed per record rounded up to 5 KB',
+    5_000,
+    'Direct PUT and Kinesis Data Streams sources: ingestion is billed per record rounded up to 5 KB (5,000 bytes)',
     PAGES.firehose,
   ),
   athenaMinimumPerQuery: rule(
@@ -136,6 +139,6 @@ export const BILLING_RULES = {
 
 /** A month as AWS's pricing examples count it: 730 hours. */
 export const MONTH_SECONDS = 730 * 3600;
-/** The GB (and TB) AWS bills in: 2^30 (2^40) bytes. */
+/** The GB (and TB) per-GB prices are taken in: 2^30 (2^40) bytes, as AWS bills GB for most services. */
 export const GB = 1024 ** 3;
 export const TB = 1024 ** 4;

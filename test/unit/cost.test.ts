@@ -125,13 +125,80 @@ describe('the cost model', () => {
     );
   });
 
-  it('bills a 200-byte record as 1 KB on on-demand Kinesis and as 5 KB on Firehose', () => {
+  it('bills a 200-byte record as 1 KB on on-demand Kinesis and as 5 KB on Firehose, in decimal KB', () => {
     // Act: the naive way puts each 200-byte event in a record of its own
     const { naive } = costOf({ eventBytes: 200, eventsPerSec: 1_000 });
-    // Assess
+    // Assess: 1 KB is 1,000 bytes, 5 KB 5,000; a GB is 2^30 bytes
     const records = 1_000 * MONTH_SECONDS;
-    expect(quantityOf(naive, 'kinesisOnDemandIngestGb')).toBeCloseTo((records * 1024) / GB, 6);
-    expect(quantityOf(naive, 'firehoseIngestGb')).toBeCloseTo((records * 5 * 1024) / GB, 6);
+    expect(quantityOf(naive, 'kinesisOnDemandIngestGb')).toBeCloseTo((records * 1_000) / 2 ** 30, 6);
+    expect(quantityOf(naive, 'firehoseIngestGb')).toBeCloseTo((records * 5_000) / 2 ** 30, 6);
+    expect(GB).toBe(2 ** 30);
+  });
+
+  it('counts a 1 MB record as 40 PUT payload units and a 25,000-byte packed record as 1, as AWS does', () => {
+    // Assess: "a 1 MB record is 40 PUT payload units" holds for 1,000,000 / 25,000, not 1,048,576 / 25,600
+    const unit = BILLING_RULES.kinesisPutPayloadUnit.bytes;
+    expect(Math.ceil(1_000_000 / unit)).toBe(40);
+    expect(Math.ceil(25_000 / unit)).toBe(1);
+    expect(Math.ceil(25_000 / BILLING_RULES.firehoseRecord.bytes)).toBe(5);
+  });
+
+  it('invokes the speed function at most once per packed record when a shard gets less than one a poll', () => {
+    // Prepare: 100 events/s packed once a second: 1 record/s of 100 events over 4 on-demand shards
+    const workload: Workload = { ...DEFAULT_WORKLOAD, eventsPerSec: 100, producerFlushSeconds: 1 };
+    const records = { eventsPerRecord: 100, bytesPerRecord: 20_000 };
+    // Act
+    const plan = streamPlan(workload, records, MAPPING_BATCH_SIZE, 4);
+    const twice = streamPlan(
+      workload,
+      { eventsPerRecord: 50, bytesPerRecord: 10_000 },
+      MAPPING_BATCH_SIZE,
+      4,
+    );
+    // Assess: min(4 shards / 1 s, 1 record/s) = 1 invocation/s of 100 events, not 4 of 25
+    expect(plan).toMatchObject({ invocationsPerSec: 1, eventsPerInvocation: 100, boundBy: 'record' });
+    // min(4 / 1 s, 2 records/s) = 2 invocations/s of 50 events
+    expect(twice).toMatchObject({ invocationsPerSec: 2, eventsPerInvocation: 50, boundBy: 'record' });
+  });
+
+  it('charges the speed writes of one invocation a second when one packed record arrives a second', () => {
+    // Prepare: measuredFor packs 100 events a record: at 100 events/s, 1 record/s on 4 shards
+    const report = costOf({ eventsPerSec: 100, producerFlushSeconds: 1 });
+    // Act
+    const writeUnits = quantityOf(report.ours, 'dynamodbWriteUnitsMillion') * 1e6;
+    // Assess: speed: 1 invocation/s x 9.2 writes x 1 unit x 2,628,000 s = 24,177,600; the marker: 2 writes
+    // an object, an object every 60 s: 87,600; the batch: 730 runs x 10 writes x 2 views = 14,600
+    expect(writeUnits).toBeCloseTo(24_177_600 + 87_600 + 14_600, 0);
+    expect(report.plan.invocationsPerSec).toBe(1);
+  });
+
+  it.each([
+    [0, 1_130],
+    [1, 2_130],
+    [4, 5_130],
+  ])(
+    'estimates freshness at a %s s window as flush + the 1 s poll + the window + the handler',
+    (window, ms) => {
+      // Act: flush 100 ms, handler 30 ms
+      const report = costOf({ capacity: 'provisioned', batchingWindowSeconds: window });
+      // Assess
+      expect(report.freshnessEstimateP99Ms).toBe(ms);
+    },
+  );
+
+  it("scans what a batch run's statistics measured, scaled by events, when they are given", () => {
+    // Prepare: a run read 30,000,000 bytes over 2,001,000 events; the workload is 1,000 events/s
+    const workload = { ...DEFAULT_WORKLOAD };
+    const measured = measuredFor(workload);
+    const scan = { bytes: 30_000_000, events: 2_001_000, source: 'a test' };
+    // Act
+    const report = monthlyCost(workload, { ...measured, batch: { ...measured.batch, scan } });
+    // Assess: 86,400,000 events a day x 30,000,000 / 2,001,000 = 1,295,352,324 bytes a day; a query reads
+    // 1.5 days: 1,943,028,486 bytes, billed 1,854 MiB (1,853.02 rounded up); 4 queries a run, 730 runs
+    const perQuery = 1_854 * 2 ** 20;
+    expect(report.athenaScan).toBe('measured');
+    expect(quantityOf(report.ours, 'athenaScannedTb')).toBeCloseTo((730 * 4 * perQuery) / 2 ** 40, 9);
+    expect(costOf().athenaScan).toBe('modelled');
   });
 
   it('bills every packed event 5 KB on Firehose when its rounding is read per event', () => {

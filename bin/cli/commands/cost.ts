@@ -152,8 +152,7 @@ export const cost = (program: Command): Command =>
         ? await measuredFreshness(workload.batchingWindowSeconds)
         : {
             p99Ms: report.freshnessEstimateP99Ms,
-            source:
-              'estimate: producer flush + batching window (at least the 1 s poll) + measured handler time',
+            source: "estimate: producer flush + Lambda's 1 s poll + batching window + measured handler time",
           };
       const summary = costSummary(report, freshness);
       if (options.json) {
@@ -186,6 +185,10 @@ export const cost = (program: Command): Command =>
         },
       ]);
       console.log(`freshness p99 ${freshness.p99Ms} ms (${freshness.source})`);
+      console.log(
+        "athena: bytes scanned modelled from the plan's day rule and the archive's gzipped bytes a day " +
+          '(no batch run here; `npm run bench -- cost` takes them from a batch run)',
+      );
       console.log(
         `prices: ${report.region}, read on ${report.pricesReadOn} (cost/prices.ts names each page)`,
       );
