@@ -80,6 +80,7 @@ export class Observability extends Construct {
   public readonly dashboard: Dashboard;
   public readonly alarms: {
     readonly iteratorAge: Alarm;
+    readonly streamWriteThrottled: Alarm;
     readonly failedBatches: Alarm;
     readonly quarantine: Alarm;
     readonly runFailed: Alarm;
@@ -116,6 +117,17 @@ export class Observability extends Construct {
       metric: speed.function.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(5) }),
       threshold: thresholds.iteratorAgeSeconds * 1000,
       description: `the speed layer reads more than ${thresholds.iteratorAgeSeconds} s behind the stream`,
+    });
+    // Kinesis throttles writes past a provisioned stream's shards (and an on-demand one's twice-peak
+    // scaling); the sink retries them, so the first sign is this metric, before events are refused.
+    const streamWriteThrottled = this.alarm('StreamWriteThrottled', {
+      metric: speed.stream.metricWriteProvisionedThroughputExceeded({
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      threshold: 0,
+      description:
+        'writes to the stream were throttled: producers retried, and past their retries refused events; add shards (streamShards) or use on-demand',
     });
     const failedBatches = this.alarm('FailedBatches', {
       metric: speed.failureQueue.metricApproximateNumberOfMessagesVisible({
@@ -173,7 +185,15 @@ export class Observability extends Construct {
         }),
       ]),
     );
-    this.alarms = { iteratorAge, failedBatches, quarantine, runFailed, lostMarkers, drift };
+    this.alarms = {
+      iteratorAge,
+      streamWriteThrottled,
+      failedBatches,
+      quarantine,
+      runFailed,
+      lostMarkers,
+      drift,
+    };
 
     this.dashboard = new Dashboard(this, 'Dashboard', {
       dashboardName: `${this.namePrefix}-pipeline`,
@@ -190,7 +210,15 @@ export class Observability extends Construct {
       }),
       new AlarmStatusWidget({
         title: 'Alarms',
-        alarms: [iteratorAge, failedBatches, quarantine, runFailed, lostMarkers, ...Object.values(drift)],
+        alarms: [
+          iteratorAge,
+          streamWriteThrottled,
+          failedBatches,
+          quarantine,
+          runFailed,
+          lostMarkers,
+          ...Object.values(drift),
+        ],
         width: 24,
         height: 3,
       }),

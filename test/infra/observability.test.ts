@@ -48,6 +48,19 @@ describe('observability', () => {
     });
   });
 
+  it('alarms as soon as a write to the stream is throttled', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'driftless-test-StreamWriteThrottled',
+      Namespace: 'AWS/Kinesis',
+      MetricName: 'WriteProvisionedThroughputExceeded',
+      Statistic: 'Sum',
+      Dimensions: [{ Name: 'StreamName', Value: { Ref: Match.stringLikeRegexp('^SpeedStream') } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [topic],
+    });
+  });
+
   it('alarms as soon as the on-failure queue holds a given-up batch', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/SQS',
