@@ -1,5 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IDeliveryStream } from 'aws-cdk-lib/aws-kinesisfirehose';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
@@ -14,6 +15,8 @@ export interface ArchiveReferences {
   /** Glue database holding the `raw_events` table. */
   readonly database: string;
   readonly workGroupName: string;
+  /** The Firehose delivery writing the archive: the batch plan reads its metrics. */
+  readonly deliveryStream: IDeliveryStream;
   /** @default QUERY_RESULTS_PREFIX */
   readonly queryResultsPrefix?: string;
 }

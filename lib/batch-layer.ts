@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Rule } from 'aws-cdk-lib/aws-events';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
@@ -85,6 +86,7 @@ export class BatchLayer extends Construct {
       TABLE_NAME: table.tableName,
       ATHENA_WORKGROUP: archive.workGroupName,
       GLUE_DATABASE: archive.database,
+      DELIVERY_STREAM_NAME: archive.deliveryStream.deliveryStreamName,
       SETTLE_MINUTES: String((props.settle ?? Duration.minutes(STAGE_DEFAULTS.settleMinutes)).toMinutes()),
       GRACE_MINUTES: String((props.grace ?? Duration.minutes(STAGE_DEFAULTS.graceMinutes)).toMinutes()),
     };
@@ -117,6 +119,13 @@ export class BatchLayer extends Construct {
     // and record each view's progress (PutItem, UpdateItem).
     const resultsPrefix = archive.queryResultsPrefix ?? QUERY_RESULTS_PREFIX;
     table.grant(plan, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem');
+    // The plan bounds the watermark by what Firehose has delivered, from its CloudWatch metrics.
+    plan.addToRolePolicy(new PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
+    Validations.of(plan).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'cloudwatch:GetMetricData supports no resource-level permissions (its resource must be *); it reads metrics only, here Firehose delivery freshness.',
+    });
     table.grant(load, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query', 'dynamodb:UpdateItem');
     grantQueryResults(load, archive, resultsPrefix);
     table.grant(commit, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');

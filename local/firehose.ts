@@ -5,8 +5,10 @@ import type {
   FirehoseTransformationResult,
   KinesisStreamEvent,
 } from 'aws-lambda';
+import type { ArchiveCompleteness } from '../functions/adapters/archive-completeness';
 import type { ObjectStore } from '../functions/adapters/object-store';
 import { shardIdOf, toStreamRecord, userRecordsOf } from '../functions/speed/processor';
+import type { KinesisConsumer } from './kinesis-consumer';
 import type { DeliverySettings } from './template';
 
 export type FirehoseTransform = (event: FirehoseTransformationEvent) => Promise<FirehoseTransformationResult>;
@@ -40,7 +42,7 @@ function expandPrefix(
  * template asks; `ProcessingFailed` records, records the transform did not answer for, and every record
  * of a batch whose transform threw go under the error prefix, as Firehose files them after its retries.
  * A redelivered batch overwrites its own objects (named by shard and first sequence number). Buffering is
- * not reproduced: each batch the poller hands over is one delivery.
+ * the poller's batching window (the runtime's `archiveBufferMs`): each batch it hands over is one delivery.
  */
 export function localFirehose(
   settings: DeliverySettings,
@@ -140,4 +142,20 @@ export function localFirehose(
       await bucket.put(`${prefix}${name}`, compress(lines.join('')), 'application/gzip');
     }
   };
+}
+
+/** How long the local Firehose is given to deliver what arrived before it was asked. */
+export const LOCAL_DELIVERY_WAIT_MS = 15_000;
+
+/**
+ * The local Firehose's own measure of completeness, standing in for Firehose's metrics: the arrival time
+ * through which the poller feeding it has handed every record over and each delivery is written (a
+ * delivery is awaited before the poller moves on). Asked, it first waits, up to `waitMs`, for what
+ * arrived before the question: a run planned once the archive has caught up is exact as of its start.
+ */
+export function localArchiveCompleteness(
+  archiveConsumer: Pick<KinesisConsumer, 'handledPast'>,
+  waitMs = LOCAL_DELIVERY_WAIT_MS,
+): ArchiveCompleteness {
+  return { completeThrough: () => archiveConsumer.handledPast(Date.now(), waitMs) };
 }

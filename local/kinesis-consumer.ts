@@ -75,6 +75,15 @@ function userRecordCount(record: KinesisRecord): number {
   }
 }
 
+interface ShardState {
+  shard: Shard;
+  done: boolean;
+  idle: boolean;
+  /** Every record that arrived on the shard before this time (epoch ms) has been handled; 0: none known. */
+  handledThrough: number;
+  run?: Promise<void>;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -117,10 +126,7 @@ export class KinesisConsumer {
   };
   private readonly settings: EventSourceSettings;
   private readonly checkpoints: CheckpointStore;
-  private readonly shards = new Map<
-    string,
-    { shard: Shard; done: boolean; idle: boolean; run?: Promise<void> }
-  >();
+  private readonly shards = new Map<string, ShardState>();
   private stopping = false;
   private discovery?: Promise<void>;
 
@@ -152,7 +158,7 @@ export class KinesisConsumer {
       );
       for (const shard of Shards ?? []) {
         const id = shard.ShardId as string;
-        if (!this.shards.has(id)) this.shards.set(id, { shard, done: false, idle: false });
+        if (!this.shards.has(id)) this.shards.set(id, { shard, done: false, idle: false, handledThrough: 0 });
       }
       for (const state of this.shards.values()) {
         if (state.run !== undefined || !this.parentsDone(state.shard)) continue;
@@ -164,6 +170,28 @@ export class KinesisConsumer {
     }
   }
 
+  /**
+   * The arrival time the consumer has handled every record before, over all shards (epoch ms): per shard,
+   * the time of the last read that reached the shard's tip, once every record read up to it is handled
+   * (done, or given up on). A finished shard counts as handled through any time; 0 before the first read.
+   */
+  get handledThrough(): number {
+    const states = [...this.shards.values()];
+    if (states.length === 0) return 0;
+    return Math.min(...states.map((state) => (state.done ? Number.POSITIVE_INFINITY : state.handledThrough)));
+  }
+
+  /**
+   * Waits until every record that arrived before `through` is handled, or `timeoutMs` passes; resolves to
+   * `handledThrough` then.
+   */
+  async handledPast(through: number, timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.handledThrough < through && Date.now() < deadline && !this.stopping)
+      await sleep(Math.min(20, this.options.pollIntervalMs ?? 100));
+    return this.handledThrough;
+  }
+
   private parentsDone(shard: Shard): boolean {
     return [shard.ParentShardId, shard.AdjacentParentShardId].every((parent) => {
       if (parent === undefined) return true;
@@ -172,7 +200,7 @@ export class KinesisConsumer {
     });
   }
 
-  private async readShard(state: { shard: Shard; done: boolean; idle: boolean }): Promise<void> {
+  private async readShard(state: ShardState): Promise<void> {
     const shardId = state.shard.ShardId as string;
     const { kinesis, streamName } = this.options;
     const checkpoint = await this.checkpoints.get(shardId);
@@ -188,18 +216,24 @@ export class KinesisConsumer {
     let iterator = ShardIterator;
     const buffer: KinesisRecord[] = [];
     let windowStart = 0;
+    /** When the last read that reached the shard's tip was sent: every record before it is read. */
+    let readThrough = 0;
     while (!this.stopping) {
       let fetched = 0;
       if (iterator !== undefined && buffer.length < this.settings.batchSize) {
+        const sentAt = Date.now();
         const page = await kinesis.send(
           new GetRecordsCommand({ ShardIterator: iterator, Limit: this.settings.batchSize }),
         );
         iterator = page.NextShardIterator;
         fetched = page.Records?.length ?? 0;
+        // A page short of the limit reached the tip as of when it was asked for.
+        if (fetched < this.settings.batchSize) readThrough = sentAt;
         if (fetched > 0 && buffer.length === 0) windowStart = Date.now();
         buffer.push(...(page.Records ?? []));
       }
       if (buffer.length === 0) {
+        state.handledThrough = Math.max(state.handledThrough, readThrough);
         if (iterator === undefined) break; // a closed shard, read to its end
         state.idle = fetched === 0;
         await sleep(this.options.pollIntervalMs ?? 100);
@@ -215,6 +249,7 @@ export class KinesisConsumer {
       }
       const batch = buffer.splice(0, length);
       await this.deliver(shardId, batch);
+      if (buffer.length === 0) state.handledThrough = Math.max(state.handledThrough, readThrough);
       windowStart = Date.now();
     }
     state.done = iterator === undefined;

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { ArchiveCompleteness } from '../functions/adapters/archive-completeness';
 import type { BatchRunner } from '../functions/adapters/batch-runner';
 import type { DuckDbQueryEngine } from '../functions/adapters/duckdb';
 import { DuckDbExportEngine } from '../functions/adapters/duckdb-export';
@@ -28,6 +29,11 @@ export interface LocalPlatformOptions {
     bucket: string,
     object: { key: string; body: string | Uint8Array },
   ) => Promise<void>;
+  /**
+   * How far the archive is complete: the local Firehose's delivered position (`local/firehose.ts`).
+   * @default complete through now: what is archived is written by the caller before it plans
+   */
+  readonly archiveCompleteness?: () => ArchiveCompleteness;
   readonly now?: () => number;
 }
 
@@ -53,7 +59,8 @@ function notifyingBucket(
 /**
  * The services as the local run has them: the same SDK clients pointed at the emulators for DynamoDB
  * and Kinesis; folders for S3 buckets (announcing each put, as S3 does to EventBridge, when given);
- * DuckDB for Athena (the same SQL text); the synthesized state machine run in-process for Step Functions.
+ * DuckDB for Athena (the same SQL text); the synthesized state machine run in-process for Step Functions;
+ * the local Firehose's delivered position for Firehose's metrics.
  */
 export function localPlatform(options: LocalPlatformOptions): Platform {
   const engine = () => {
@@ -81,6 +88,8 @@ export function localPlatform(options: LocalPlatformOptions): Platform {
       if (options.batchRunner === undefined) throw new Error('this local platform runs no state machine');
       return options.batchRunner();
     },
+    archiveCompleteness: () =>
+      options.archiveCompleteness?.() ?? { completeThrough: async () => (options.now ?? Date.now)() },
     now: options.now ?? Date.now,
   };
 }

@@ -17,7 +17,7 @@ import { LocalBatchRunner } from './batch-runner';
 import { type Demo, startDemo } from './demo';
 import { createStream, createTable, type Emulators, startEmulators } from './emulators';
 import { LocalEventBridge } from './eventbridge';
-import { type FirehoseTransform, localFirehose } from './firehose';
+import { type FirehoseTransform, localArchiveCompleteness, localFirehose } from './firehose';
 import { type CheckpointStore, KinesisConsumer } from './kinesis-consumer';
 import { bucketDir, localPlatform } from './platform';
 import {
@@ -67,6 +67,11 @@ export interface RuntimeOptions {
    * that stage. Bad values fail with a StageConfigError naming the setting. @default the defaults
    */
   readonly stage?: Omit<StageSettings, 'settleMinutes' | 'speedRetentionHours'>;
+  /**
+   * How long the local Firehose gathers records before a delivery: Firehose's buffering, which the local
+   * run shortens from the template's 60 s so that the archive follows the stream closely. @default 1000
+   */
+  readonly archiveBufferMs?: number;
   /** The key callers send as x-api-key. @default the one kept in `<dataDir>/api-key`, made on first start */
   readonly apiKey?: string;
   /** Extra folders the API serves. */
@@ -259,6 +264,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   let server: LocalApiServer | undefined;
   let batchRunner: LocalBatchRunner | undefined;
   let eventBridge: LocalEventBridge | undefined;
+  let archiveReader: KinesisConsumer | undefined;
   const platform = localPlatform({
     dynamo: emulators.dynamo,
     kinesis: emulators.kinesis,
@@ -273,6 +279,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     }),
     // S3's notifications to EventBridge: the archive marker records each archive object's day.
     objectCreated: (bucket, object) => (eventBridge as LocalEventBridge).objectCreated(bucket, object),
+    // Firehose's metrics: what the local Firehose has delivered (asked for when a run plans).
+    archiveCompleteness: () => ({
+      completeThrough: () => localArchiveCompleteness(archiveReader as KinesisConsumer).completeThrough(),
+    }),
   });
   const handlers = new Map(
     functions.map((fn) => [fn.definition.name, fn.definition.create({ ...fn.environment }, platform)]),
@@ -295,7 +305,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     checkpoints: new FileCheckpoints(join(dataDir, 'speed-checkpoints.json')),
   });
   const delivery = deliveryOf(template, names);
-  // Firehose buffers; the local poller hands it large batches, each one delivery.
+  // Firehose buffers (here for `archiveBufferMs`); the local poller hands it large batches, each one delivery.
   const archiveConsumer = new KinesisConsumer({
     kinesis: emulators.kinesis,
     streamName,
@@ -306,8 +316,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     ),
     onFailure: failureLog(join(dataDir, 'archive-failures.ndjson')),
     checkpoints: new FileCheckpoints(join(dataDir, 'archive-checkpoints.json')),
-    settings: { batchSize: 10_000, maximumBatchingWindowMs: 1000 },
+    settings: { batchSize: 10_000, maximumBatchingWindowMs: options.archiveBufferMs ?? 1000 },
   });
+  archiveReader = archiveConsumer;
 
   const runner = new LocalBatchRunner(
     {

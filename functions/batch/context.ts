@@ -17,12 +17,17 @@ import { reconcile } from './reconcile';
 
 /**
  * What every batch step reads (the five functions share one environment). No archive bucket: the days
- * to read come from the archive markers in the table; only Athena reads the archive.
+ * to read come from the archive markers in the table; only Athena reads the archive. The delivery
+ * stream's name is for the plan, which bounds the watermark by what Firehose has delivered.
  */
 const batchEnvironment = {
   TABLE_NAME: requiredVariable('TABLE_NAME', 'the DynamoDB table'),
   ATHENA_WORKGROUP: requiredVariable('ATHENA_WORKGROUP', 'the Athena workgroup'),
   GLUE_DATABASE: requiredVariable('GLUE_DATABASE', 'the Glue database of raw_events'),
+  DELIVERY_STREAM_NAME: requiredVariable(
+    'DELIVERY_STREAM_NAME',
+    'the Firehose delivery stream writing the archive (the plan reads its metrics)',
+  ),
   SETTLE_MINUTES: z.coerce.number().int().nonnegative(),
   GRACE_MINUTES: z.coerce.number().int().nonnegative(),
 };
@@ -40,6 +45,7 @@ export function batchDeps(config: BatchConfig, platform: Platform): BatchDeps {
     store: new DynamoBatchStore(platform.dynamo, config.TABLE_NAME),
     speed: new DynamoSpeedStore(platform.dynamo, config.TABLE_NAME),
     engine: platform.queryEngine({ workGroup: config.ATHENA_WORKGROUP, database: config.GLUE_DATABASE }),
+    archive: platform.archiveCompleteness(config.DELIVERY_STREAM_NAME),
     settleMs: config.SETTLE_MINUTES * 60_000,
     graceMs: config.GRACE_MINUTES * 60_000,
     daysPerLoad: DAYS_PER_LOAD,

@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { ArchiveCompleteness } from '../adapters/archive-completeness';
 import type { DynamoBatchStore } from '../adapters/dynamo-batch-store';
 import type { SpeedStore } from '../adapters/dynamo-speed-store';
 import type { QueryEngine } from '../adapters/query-engine';
@@ -11,6 +12,8 @@ export interface BatchDeps {
   readonly store: DynamoBatchStore;
   readonly speed: SpeedStore;
   readonly engine: QueryEngine;
+  /** How far the archive is complete: the plan's watermark never passes it. */
+  readonly archive: ArchiveCompleteness;
   /** Delivery delay plus allowed lateness: the watermark trails now by at least this. */
   readonly settleMs: number;
   /** How long a replaced batch version stays readable before clean-up deletes it. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type DayRange, daysInRanges, lastBatchDay, nextWatermark, servedWatermark } from '../core';
+import { type DayRange, daysInRanges, lastBatchDay, nextWatermark, runAsOf, servedWatermark } from '../core';
 import { chunkPlan, type DayScope, scopeDays } from './chunks';
 import { dayRangesOf } from './days';
 import type { BatchDeps } from './deps';
@@ -72,7 +72,8 @@ export interface RunPlan {
 }
 
 /**
- * Plans a run: per view, the new watermark `floor(now - settle)` and the days to recompute, up to the
+ * Plans a run: per view, the new watermark `floor(min(now, archive complete through) - settle)` (W never
+ * passes what the archive holds, `nextWatermark`) and the days to recompute, up to the
  * watermark's day, from the archive markers (never a listing of the archive): days whose archive
  * received objects since the last committed run started, and days the watermark newly covers; every
  * day on a first run or a backfill (a new view version, or asked for), `loadsPerRun` loads of
@@ -88,6 +89,12 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     await deps.store.putRunExecution(runId, input.executionArn, deps.now());
   const catalog = deps.views[0]?.events;
   if (catalog === undefined) throw new Error('no views to plan');
+  // Asked once the run has started: every event accepted before the answer is in the archive.
+  const bounds = {
+    startedAt,
+    settleMs: deps.settleMs,
+    archiveCompleteThrough: await deps.archive.completeThrough(),
+  };
   const views: ViewPlan[] = [];
   const daysRead = new Set<string>();
   for (const view of deps.views) {
@@ -100,7 +107,7 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
       (input.backfill ?? []).includes(view.name) ||
       resumed !== null;
     const previousWatermark = backfill ? null : servedWatermark(manifest);
-    const watermark = nextWatermark(startedAt - deps.settleMs, view.time.bucket, previousWatermark ?? 0);
+    const watermark = nextWatermark(bounds, view.time.bucket, previousWatermark ?? 0);
     const lastDay = lastBatchDay(watermark) ?? '';
     // A run computes whole days, buckets past its watermark included: a day needs another run only if
     // its archive received objects since the last run started, or the watermark newly covers it.
@@ -158,6 +165,8 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
   }
   deps.logger.info('batch run planned', {
     runId,
+    asOf: runAsOf(bounds),
+    archiveCompleteThrough: bounds.archiveCompleteThrough,
     views: views.map(({ view, watermark, dayCount, backfill, scope }) => ({
       view,
       watermark,

@@ -1,9 +1,11 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { FirehoseArchiveCompleteness } from '../adapters/archive-completeness';
 import { AthenaQueryEngine } from '../adapters/athena';
 import { AthenaExportEngine } from '../adapters/athena-export';
 import { StepFunctionsBatchRunner } from '../adapters/batch-runner';
@@ -29,6 +31,7 @@ export function awsPlatform(): Platform {
   const kinesis = once(() => new KinesisClient({ requestHandler: new NodeHttpHandler() }));
   const s3 = once(() => new S3Client({}));
   const athena = once(() => new AthenaClient({}));
+  const cloudWatch = once(() => new CloudWatchClient({}));
   return {
     get dynamo() {
       return dynamo();
@@ -48,6 +51,8 @@ export function awsPlatform(): Platform {
       }),
     batchRunner: (stateMachineArn, executionOf) =>
       new StepFunctionsBatchRunner(new SFNClient({}), stateMachineArn, executionOf),
+    archiveCompleteness: (deliveryStreamName) =>
+      new FirehoseArchiveCompleteness(cloudWatch(), deliveryStreamName, Date.now),
     now: Date.now,
   };
 }

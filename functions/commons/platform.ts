@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { ArchiveCompleteness } from '../adapters/archive-completeness';
 import type { BatchRunner } from '../adapters/batch-runner';
 import type { ExportEngine } from '../adapters/exports';
 import type { ObjectStore } from '../adapters/object-store';
@@ -14,7 +15,7 @@ export interface QueryPlace {
 /**
  * The services a function reaches, by the names its environment gives. In Lambda every one is the AWS
  * SDK's (`aws-platform.ts`); in the local run DynamoDB and Kinesis are the same SDK clients pointed at
- * the emulators, and S3, Athena and Step Functions are local stand-ins (`local/platform.ts`). Everything
+ * the emulators, and S3, Athena, Step Functions and Firehose's measures are local stand-ins (`local/platform.ts`). Everything
  * else a function is built from (names, retention, grace, the service dimension) comes from its
  * environment, which CDK sets and the local run reads from the synthesized template.
  */
@@ -25,6 +26,8 @@ export interface Platform {
   queryEngine(place: QueryPlace): QueryEngine;
   exportEngine(place: QueryPlace & { readonly bucket: string; readonly prefix: string }): ExportEngine;
   batchRunner(stateMachineArn: string, executionOf: (runId: string) => Promise<string | null>): BatchRunner;
+  /** How far the archive the delivery stream writes is complete (Firehose's metrics in AWS). */
+  archiveCompleteness(deliveryStreamName: string): ArchiveCompleteness;
   readonly now: () => number;
 }
 

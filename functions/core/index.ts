@@ -139,6 +139,7 @@ export {
   lastBatchDay,
   newlyBatchRange,
   nextWatermark,
+  runAsOf,
   servedWatermark,
   settledStepsEnd,
   sourceOfStep,

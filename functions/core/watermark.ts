@@ -18,11 +18,35 @@ export function servedWatermark(manifest: { readonly watermark: number } | null 
 }
 
 /**
- * The watermark a batch run commits: the start of the view's bucket holding `settledAt` (now less the
- * settle time), unless the previous watermark is later (a backfill passes `previous` 0).
+ * What bounds a run's watermark: when it started, the settle time, and the arrival time through which the
+ * archive is known complete (every record put on the stream before it has been delivered to the archive).
  */
-export function nextWatermark(settledAt: number, bucket: BucketWidth, previous: number): number {
-  return Math.max(bucketStart(settledAt, bucket), previous);
+export interface WatermarkBounds {
+  /** When the run started (its plan's time), epoch milliseconds. */
+  readonly startedAt: number;
+  /** How far W trails the run's "as of" instant. */
+  readonly settleMs: number;
+  /** The archive holds every record that arrived before this instant (epoch milliseconds). */
+  readonly archiveCompleteThrough: number;
+}
+
+/**
+ * The instant a run is exact as of: its start, or the arrival time the archive is complete through when
+ * that is earlier. Every event accepted before it is in the archive when the run reads it.
+ */
+export function runAsOf(bounds: Pick<WatermarkBounds, 'startedAt' | 'archiveCompleteThrough'>): number {
+  return Math.min(bounds.startedAt, bounds.archiveCompleteThrough);
+}
+
+/**
+ * The watermark a batch run commits: the start of the view's bucket holding the run's "as of" instant
+ * (`runAsOf`) less the settle time, unless the previous watermark is later (a backfill passes `previous`
+ * 0). So W never passes what the archive holds: an event accepted before the run's "as of" instant is
+ * archived, and one accepted after it with an event time below W is late by more than the settle time
+ * (its event time < W <= asOf - settle <= arrival - settle), counted by the next run as any late event.
+ */
+export function nextWatermark(bounds: WatermarkBounds, bucket: BucketWidth, previous: number): number {
+  return Math.max(bucketStart(runAsOf(bounds) - bounds.settleMs, bucket), previous);
 }
 
 /** Whether a bucket starting at `bucket` is served from the batch view. */

@@ -153,6 +153,27 @@ describe('batch state machine', () => {
     for (const logicalId of Object.keys(functions)) expect(definitionText).toContain(`"${logicalId}"`);
   });
 
+  it('lets only the plan read CloudWatch metrics, and names the delivery stream whose freshness bounds W', () => {
+    // Prepare
+    const [streamId] = Object.keys(template.findResources('AWS::KinesisFirehose::DeliveryStream'));
+    const functions = template.findResources('AWS::Lambda::Function', {
+      Metadata: { [FUNCTION_METADATA_KEY]: Match.stringLikeRegexp('^batch-') },
+    });
+    const roleOf = (name: string) =>
+      Object.values(functions).find((fn) => fn.Metadata[FUNCTION_METADATA_KEY] === name)?.Properties.Role[
+        'Fn::GetAtt'
+      ][0] as string;
+    const readers = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((policy) =>
+        JSON.stringify(policy.Properties.PolicyDocument).includes('cloudwatch:GetMetricData'),
+      )
+      .flatMap((policy) => policy.Properties.Roles.map((role: { Ref: string }) => role.Ref));
+    // Assess
+    for (const fn of Object.values(functions))
+      expect(fn.Properties.Environment.Variables.DELIVERY_STREAM_NAME).toEqual({ Ref: streamId });
+    expect(readers).toEqual([roleOf('batch-plan')]);
+  });
+
   it('invokes, in each Lambda task, the function defined for that step', () => {
     const inner = definition.States[BATCH_STATES.perView]?.ItemProcessor?.States ?? {};
     const invoked = (state: State | undefined) => functionNameOfArn(state?.Resource ?? '');

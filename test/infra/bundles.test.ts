@@ -51,6 +51,7 @@ import {
 } from '../../local/template';
 import { views } from '../../views';
 import { AthenaFake } from '../support/athena-fake';
+import { CloudWatchFake } from '../support/cloudwatch-fake';
 import {
   type DeployedFunction,
   type DeployedStack,
@@ -104,6 +105,7 @@ let assets: Map<string, AssetReport>;
 let emulators: Emulators;
 let s3: S3Fake;
 let athena: AthenaFake;
+let cloudWatch: CloudWatchFake;
 let athenaClient: AthenaClient;
 const lambdas = new Map<string, LocalLambda>();
 const invokedWith = new Map<string, string[]>();
@@ -159,6 +161,7 @@ function environmentOf(fn: DeployedFunction): Record<string, string> {
     AWS_ENDPOINT_URL_KINESIS: emulators.kinesisEndpoint,
     AWS_ENDPOINT_URL_S3: s3.endpoint,
     AWS_ENDPOINT_URL_ATHENA: athena.endpoint,
+    AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.endpoint,
     // No Step Functions here: a call fails at once (port 9 refuses), it never reaches AWS.
     AWS_ENDPOINT_URL_SFN: 'http://127.0.0.1:9',
   };
@@ -355,6 +358,18 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
       s3,
       tableLocation: archiveLocationOf(stack.template, stack.names),
     });
+    // Firehose's measures of the archive delivery: caught up a few minutes ago (the runs plan hours back).
+    const deliveryStream = localName('AWS::KinesisFirehose::DeliveryStream');
+    cloudWatch = await CloudWatchFake.start({
+      region: LOCAL_REGION,
+      datapoints: ({ namespace, name, dimension }) => {
+        if (namespace !== 'AWS/Firehose' || dimension !== deliveryStream) return [];
+        const minute = Date.now() - (Date.now() % MINUTE) - MINUTE;
+        if (name === 'DeliveryToS3.DataFreshness') return [{ at: minute, value: 61 }];
+        if (name === 'KinesisMillisBehindLatest') return [{ at: minute, value: 0 }];
+        return [];
+      },
+    });
     athenaClient = new AthenaClient({
       region: LOCAL_REGION,
       credentials: CREDENTIALS,
@@ -387,6 +402,7 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
     await Promise.all([...lambdas.values()].map((lambda) => lambda.close()));
     athenaClient?.destroy();
     await athena?.close();
+    await cloudWatch?.close();
     await s3?.close();
     await emulators?.close();
     if (root !== undefined) await rm(root, { recursive: true, force: true });
@@ -603,6 +619,11 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
       const served = await store.readRows(view, manifest as never, T0, watermark);
       expect(sorted(view, served), view.name).toEqual(inRange(exact, T0, watermark));
     }
+    // Each plan bounded its watermark by Firehose's measures of the archive, read from CloudWatch.
+    expect(cloudWatch.requests.map(({ queries }) => queries.map((query) => query.Id))).toEqual([
+      ['freshness', 'behind'],
+      ['freshness', 'behind'],
+    ]);
     // Per run: one query per view, one counting the archive's skipped lines and one finding distant copies.
     expect(athena.executed.map(({ state }) => state)).toEqual(
       Array.from({ length: 2 * (views.length + 2) }, () => 'SUCCEEDED'),

@@ -97,6 +97,38 @@ describe('local Kinesis consumer (Lambda event source mapping semantics)', () =>
     expect(Math.max(...batches)).toBeLessThanOrEqual(10);
   });
 
+  it('reports handled through a time only once every record that arrived before it is handled', async () => {
+    // Prepare: a handler that holds its batches until released, behind a batching window
+    const stream = await newStream(2);
+    const handled: string[] = [];
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const running = consumer(
+      stream,
+      async (event) => {
+        await held;
+        handled.push(...event.Records.map(payload));
+      },
+      [],
+      { maximumBatchingWindowMs: 200 },
+    );
+    await waitFor(() => running.handledThrough > 0, { what: 'the first reads' });
+    const values = Array.from({ length: 30 }, (_, index) => `h${index}`);
+    await put(stream, values);
+    const putBy = Date.now();
+    // Act
+    const whileHeld = await running.handledPast(putBy, 300);
+    release();
+    const after = await running.handledPast(putBy, 10_000);
+    await running.stop();
+    // Assess: not past the records while they were held; past them, all handled, once released
+    expect(whileHeld).toBeLessThan(putBy);
+    expect(after).toBeGreaterThanOrEqual(putBy);
+    expect(handled.sort()).toEqual([...values].sort());
+  });
+
   it('retries from the record a partial batch response names, not before it', async () => {
     // Prepare
     const stream = await newStream(1);

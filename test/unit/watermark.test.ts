@@ -11,6 +11,7 @@ import {
   MAX_DAY_TIME,
   newlyBatchRange,
   nextWatermark,
+  runAsOf,
   servedWatermark,
   settledStepsEnd,
   sourceOfStep,
@@ -48,26 +49,63 @@ describe('the watermark a view is served at', () => {
   });
 });
 
+/** Bounds with the archive complete through the run's start: only the start and settle place W. */
+const settledAt = (at: number) => ({ startedAt: at, settleMs: 0, archiveCompleteThrough: at });
+
 describe('the watermark a batch run commits', () => {
   it('is a bucket boundary at or before the settled time, and never moves back', () => {
     fc.assert(
-      fc.property(width, time, time, (bucket, settledAt, previousTime) => {
+      fc.property(width, time, time, (bucket, settled, previousTime) => {
         const previous = bucketStart(previousTime, bucket);
-        const next = nextWatermark(settledAt, bucket, previous);
+        const next = nextWatermark(settledAt(settled), bucket, previous);
         expect(next % BUCKET_WIDTH_MS[bucket]).toBe(0);
         expect(next).toBeGreaterThanOrEqual(previous);
-        if (previous <= settledAt) expect(next).toBeLessThanOrEqual(settledAt);
+        if (previous <= settled) expect(next).toBeLessThanOrEqual(settled);
         // The bucket holding the settled time is the first one the speed layer still serves.
-        if (previous <= settledAt) expect(settledAt - next).toBeLessThan(BUCKET_WIDTH_MS[bucket]);
+        if (previous <= settled) expect(settled - next).toBeLessThan(BUCKET_WIDTH_MS[bucket]);
       }),
     );
   });
 
   it('starts the bucket holding the settled time when the previous is earlier (a backfill passes 0)', () => {
-    expect(nextWatermark(Date.UTC(2026, 0, 1, 10, 59), 'hour', 0)).toBe(Date.UTC(2026, 0, 1, 10));
-    expect(nextWatermark(Date.UTC(2026, 0, 1, 10, 59), 'hour', Date.UTC(2026, 0, 2))).toBe(
-      Date.UTC(2026, 0, 2),
+    const at = Date.UTC(2026, 0, 1, 10, 59);
+    expect(nextWatermark(settledAt(at), 'hour', 0)).toBe(Date.UTC(2026, 0, 1, 10));
+    expect(nextWatermark(settledAt(at), 'hour', Date.UTC(2026, 0, 2))).toBe(Date.UTC(2026, 0, 2));
+  });
+
+  it('never passes what the archive holds: an event accepted before the run, on time, lies in the archive', () => {
+    fc.assert(
+      fc.property(
+        width,
+        // Runs after the first day, so that the archive's position and the events' times are not negative.
+        fc.integer({ min: BUCKET_WIDTH_MS.day, max: MAX_DAY_TIME - 1 }),
+        fc.integer({ min: 0, max: 2 * BUCKET_WIDTH_MS.hour }),
+        fc.integer({ min: 0, max: 4 * 60 * 60_000 }),
+        fc.integer({ min: 0, max: 30 * 60_000 }),
+        fc.integer({ min: 0, max: 30 * 60_000 }),
+        (bucket, startedAt, settleMs, archiveLag, arrivedBefore, lateness) => {
+          const bounds = { startedAt, settleMs, archiveCompleteThrough: startedAt - archiveLag };
+          const watermark = nextWatermark(bounds, bucket, 0);
+          // An event accepted before the run started, no later than the settle time after its event time.
+          const arrival = startedAt - arrivedBefore;
+          const eventTime = arrival - Math.min(lateness, settleMs);
+          if (eventTime < watermark) expect(arrival).toBeLessThan(bounds.archiveCompleteThrough);
+          expect(watermark).toBeLessThanOrEqual(runAsOf(bounds) - settleMs);
+        },
+      ),
     );
+  });
+
+  it('trails the archive when its delivery lags the run: the run is exact as of the earlier time', () => {
+    const startedAt = Date.UTC(2026, 0, 1, 10, 30, 5);
+    const archiveCompleteThrough = Date.UTC(2026, 0, 1, 10, 29, 40);
+    expect(runAsOf({ startedAt, archiveCompleteThrough })).toBe(archiveCompleteThrough);
+    expect(nextWatermark({ startedAt, settleMs: 0, archiveCompleteThrough }, 'minute', 0)).toBe(
+      Date.UTC(2026, 0, 1, 10, 29),
+    );
+    expect(
+      nextWatermark({ startedAt, settleMs: 0, archiveCompleteThrough: startedAt + 60_000 }, 'minute', 0),
+    ).toBe(Date.UTC(2026, 0, 1, 10, 30));
   });
 });
 
