@@ -16,6 +16,7 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
   BATCH_METRICS,
@@ -112,6 +113,9 @@ export class Observability extends Construct {
 
     const speedMetric = (spec: MetricSpec, statistic = 'Sum', period = Duration.minutes(5)) =>
       emittedMetric(spec, { statistic, period });
+    // A dead-letter queue's alarm: the most messages it held in five minutes.
+    const messagesHeld = (queue: IQueue) =>
+      queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(5) });
 
     const iteratorAge = this.alarm('IteratorAge', {
       metric: speed.function.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(5) }),
@@ -130,10 +134,7 @@ export class Observability extends Construct {
         'writes to the stream were throttled: producers retried, and past their retries refused events; add shards (streamShards) or use on-demand',
     });
     const failedBatches = this.alarm('FailedBatches', {
-      metric: speed.failureQueue.metricApproximateNumberOfMessagesVisible({
-        statistic: 'Maximum',
-        period: Duration.minutes(5),
-      }),
+      metric: messagesHeld(speed.failureQueue),
       threshold: thresholds.failedBatches,
       description: 'the speed layer gave up on batches: replay them from the on-failure queue',
     });
@@ -157,10 +158,7 @@ export class Observability extends Construct {
       description: 'a batch run failed, timed out or was aborted',
     });
     const lostMarkers = this.alarm('LostArchiveMarkers', {
-      metric: batch.lostMarkers.metricApproximateNumberOfMessagesVisible({
-        statistic: 'Maximum',
-        period: Duration.minutes(5),
-      }),
+      metric: messagesHeld(batch.lostMarkers),
       threshold: 0,
       description:
         'the archive marker gave up on an object: a run may not recompute its day; backfill the views (the message names the object)',
