@@ -15,6 +15,7 @@ import { batchTargetOver, runBatchLocally } from '../local/batch-runner';
 import { createTable, startEmulators } from '../local/emulators';
 import { LocalEventBridge } from '../local/eventbridge';
 import { localFirehose } from '../local/firehose';
+import { lambdaKinesisRecord } from '../local/lambda-kinesis-record';
 import { bucketDir, localPlatform, withListingsObserved } from '../local/platform';
 import {
   archiveLocationOf,
@@ -163,22 +164,19 @@ export async function benchBatch(options: { events: number; days: number; dataDi
     platform.bucket(archiveBucket),
   )({
     Records: [
-      {
-        kinesis: {
-          kinesisSchemaVersion: '1.0',
-          partitionKey: late.id,
-          sequenceNumber: '1',
-          data: Buffer.from(JSON.stringify(late)).toString('base64'),
-          approximateArrivalTimestamp: Date.now() / 1000,
+      lambdaKinesisRecord(
+        {
+          streamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/bench',
+          roleArn: 'arn:aws:iam::000000000000:role/bench',
         },
-        eventSource: 'aws:kinesis',
-        eventVersion: '1.0',
-        eventID: 'shardId-000000000000:1',
-        eventName: 'aws:kinesis:record',
-        invokeIdentityArn: 'arn:aws:iam::000000000000:role/bench',
-        awsRegion: 'us-east-1',
-        eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/bench',
-      },
+        {
+          shardId: 'shardId-000000000000',
+          sequenceNumber: '1',
+          partitionKey: late.id,
+          data: Buffer.from(JSON.stringify(late)),
+          arrivalMs: Date.now(),
+        },
+      ),
     ],
   });
   const incremental = await timedRun('incremental');

@@ -6,8 +6,14 @@ import { FileObjectStore } from '../functions/adapters/object-store';
 import { compileJs } from '../functions/core';
 import { SpeedProcessor } from '../functions/speed/processor';
 import { Quarantine } from '../functions/speed/quarantine';
+import { lambdaKinesisRecord } from '../local/lambda-kinesis-record';
 import { views } from '../views';
 import { MemorySpeedStore } from './memory-speed-store';
+
+const BENCH_STREAM = {
+  streamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/bench',
+  roleArn: 'arn:aws:iam::000000000000:role/bench',
+};
 
 /**
  * The speed handler's compute on the reference workload: batches of 1,000 order events over 50
@@ -37,22 +43,13 @@ export async function benchSpeed(options: {
       const sequenceNumber = (
         49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898n + BigInt(n)
       ).toString();
-      return {
-        kinesis: {
-          kinesisSchemaVersion: '1.0',
-          partitionKey: order.id,
-          sequenceNumber,
-          data: Buffer.from(JSON.stringify(order)).toString('base64'),
-          approximateArrivalTimestamp: minute / 1000,
-        },
-        eventSource: 'aws:kinesis',
-        eventVersion: '1.0',
-        eventID: `shardId-000000000000:${sequenceNumber}`,
-        eventName: 'aws:kinesis:record',
-        invokeIdentityArn: 'arn:aws:iam::000000000000:role/bench',
-        awsRegion: 'us-east-1',
-        eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/bench',
-      };
+      return lambdaKinesisRecord(BENCH_STREAM, {
+        shardId: 'shardId-000000000000',
+        sequenceNumber,
+        partitionKey: order.id,
+        data: Buffer.from(JSON.stringify(order)),
+        arrivalMs: minute,
+      });
     }),
   });
   const batches = Array.from({ length: options.batches }, (_, batch) => events(batch));

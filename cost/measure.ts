@@ -46,6 +46,7 @@ import { SpeedProcessor } from '../functions/speed/processor';
 import { Quarantine } from '../functions/speed/quarantine';
 import { DEFAULT_STAGE_CONFIG, type StageConfig } from '../lib/config';
 import { generateOrders, take } from '../local/demo';
+import { lambdaKinesisRecord } from '../local/lambda-kinesis-record';
 import {
   type CloudFormationTemplate,
   eventSourceOf,
@@ -75,6 +76,10 @@ const START_MS = Date.UTC(2026, 10, 25, 9, 59, 29, 500);
 /** Invocations at the end of the run that wait DYNAMODB_ROUND_TRIP_MS per request, timed whole. */
 const TIMED_INVOCATIONS = 20;
 const SEQUENCE_BASE = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898n;
+const COST_STREAM = {
+  streamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/cost',
+  roleArn: 'arn:aws:iam::000000000000:role/cost',
+};
 const shardIdOf = (shard: number) => `shardId-${String(shard).padStart(12, '0')}`;
 const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -229,22 +234,15 @@ function lambdaEvent(
   records: readonly { record: PackedRecord; at: number; sequence: bigint }[],
 ): KinesisStreamEvent {
   return {
-    Records: records.map(({ record, at, sequence }) => ({
-      kinesis: {
-        kinesisSchemaVersion: '1.0',
-        partitionKey: record.partitionKey,
+    Records: records.map(({ record, at, sequence }) =>
+      lambdaKinesisRecord(COST_STREAM, {
+        shardId: shardIdOf(shard),
         sequenceNumber: sequence.toString(),
-        data: Buffer.from(record.data).toString('base64'),
-        approximateArrivalTimestamp: at / 1000,
-      },
-      eventSource: 'aws:kinesis',
-      eventVersion: '1.0',
-      eventID: `${shardIdOf(shard)}:${sequence}`,
-      eventName: 'aws:kinesis:record',
-      invokeIdentityArn: 'arn:aws:iam::000000000000:role/cost',
-      awsRegion: 'us-east-1',
-      eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/cost',
-    })),
+        partitionKey: record.partitionKey,
+        data: record.data,
+        arrivalMs: at,
+      }),
+    ),
   };
 }
 

@@ -6,10 +6,11 @@ import {
   ListShardsCommand,
   type Shard,
 } from '@aws-sdk/client-kinesis';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { unpackRecord } from '../functions/adapters/kinesis-aggregation';
 import { type EventSourceSettings, SPEED_EVENT_SOURCE } from '../functions/speed/settings';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './emulators';
+import { lambdaKinesisRecord } from './lambda-kinesis-record';
 
 /** Any Lambda handler: what it returns is read as Lambda reads it, as a partial batch response or nothing. */
 export type KinesisHandler = (event: KinesisStreamEvent) => Promise<unknown>;
@@ -356,24 +357,18 @@ export class KinesisConsumer {
   }
 
   private toEvent(shardId: string, records: KinesisRecord[]): KinesisStreamEvent {
-    const arn = `arn:aws:kinesis:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stream/${this.options.streamName}`;
+    const source = {
+      streamArn: `arn:aws:kinesis:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stream/${this.options.streamName}`,
+      roleArn: 'arn:aws:iam::000000000000:role/driftless-local',
+    };
     return {
-      Records: records.map(
-        (record): KinesisStreamRecord => ({
-          kinesis: {
-            kinesisSchemaVersion: '1.0',
-            partitionKey: record.PartitionKey as string,
-            sequenceNumber: record.SequenceNumber as string,
-            data: Buffer.from(record.Data ?? new Uint8Array()).toString('base64'),
-            approximateArrivalTimestamp: (record.ApproximateArrivalTimestamp?.getTime() ?? Date.now()) / 1000,
-          },
-          eventSource: 'aws:kinesis',
-          eventVersion: '1.0',
-          eventID: `${shardId}:${record.SequenceNumber}`,
-          eventName: 'aws:kinesis:record',
-          invokeIdentityArn: 'arn:aws:iam::000000000000:role/driftless-local',
-          awsRegion: LOCAL_REGION,
-          eventSourceARN: arn,
+      Records: records.map((record) =>
+        lambdaKinesisRecord(source, {
+          shardId,
+          sequenceNumber: record.SequenceNumber as string,
+          partitionKey: record.PartitionKey as string,
+          data: record.Data ?? new Uint8Array(),
+          arrivalMs: record.ApproximateArrivalTimestamp?.getTime() ?? Date.now(),
         }),
       ),
     };

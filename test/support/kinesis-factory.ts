@@ -1,5 +1,11 @@
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { aggregateRecords } from '../../functions/adapters/kinesis-aggregation';
+import { lambdaKinesisRecord } from '../../local/lambda-kinesis-record';
+
+const TEST_STREAM = {
+  streamArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/driftless-events',
+  roleArn: 'arn:aws:iam::123456789012:role/speed',
+};
 
 const SEQUENCE_BASE = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898n;
 
@@ -14,25 +20,13 @@ export function kinesisRecord(options: {
   partitionKey?: string;
   arrivalMs?: number;
 }): KinesisStreamRecord {
-  return {
-    kinesis: {
-      kinesisSchemaVersion: '1.0',
-      partitionKey: options.partitionKey ?? 'pk',
-      sequenceNumber: options.sequenceNumber,
-      data: (typeof options.data === 'string'
-        ? Buffer.from(options.data, 'utf8')
-        : Buffer.from(options.data.buffer, options.data.byteOffset, options.data.byteLength)
-      ).toString('base64'),
-      approximateArrivalTimestamp: (options.arrivalMs ?? Date.UTC(2026, 10, 25, 12)) / 1000,
-    },
-    eventSource: 'aws:kinesis',
-    eventVersion: '1.0',
-    eventID: `${options.shardId}:${options.sequenceNumber}`,
-    eventName: 'aws:kinesis:record',
-    invokeIdentityArn: 'arn:aws:iam::123456789012:role/speed',
-    awsRegion: 'us-east-1',
-    eventSourceARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/driftless-events',
-  };
+  return lambdaKinesisRecord(TEST_STREAM, {
+    shardId: options.shardId,
+    sequenceNumber: options.sequenceNumber,
+    partitionKey: options.partitionKey ?? 'pk',
+    data: typeof options.data === 'string' ? Buffer.from(options.data, 'utf8') : options.data,
+    arrivalMs: options.arrivalMs ?? Date.UTC(2026, 10, 25, 12),
+  });
 }
 
 export const kinesisEvent = (records: KinesisStreamRecord[]): KinesisStreamEvent => ({ Records: records });
