@@ -1,6 +1,10 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
-import { BATCH_RUN_TIMEOUT_MINUTES, STAGE_DEFAULTS } from '../functions/commons/layout';
+import {
+  BATCH_RUN_TIMEOUT_MINUTES,
+  MAX_BATCHING_WINDOW_SECONDS,
+  STAGE_DEFAULTS,
+} from '../functions/commons/layout';
 import { SPEED_EVENT_SOURCE } from '../functions/speed/settings';
 
 /** How the serving layer's REST API authenticates callers. */
@@ -12,11 +16,6 @@ export const STREAM_CAPACITY_MODES = ['onDemand', 'provisioned'] as const;
 
 /** Kinesis's default shard quota per account in the largest regions (200 in the others). */
 export const MAX_STREAM_SHARDS = 500;
-/**
- * Lambda's limit on a Kinesis event source mapping's batching window
- * (`MaximumBatchingWindowInSeconds`: 0 to 300, https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html).
- */
-export const MAX_BATCHING_WINDOW_SECONDS = 300;
 
 const LOG_RETENTION_DAYS = new Set<number>(
   Object.values(RetentionDays).filter((value): value is number => typeof value === 'number'),

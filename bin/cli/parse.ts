@@ -7,8 +7,8 @@ import { InvalidArgumentError, Option } from 'commander';
 import { runsPerMonth, WorkloadError } from '../../cost/model';
 import { PRICED_REGION } from '../../cost/prices';
 import { viewsOfShapes } from '../../cost/views';
+import { MAX_BATCHING_WINDOW_SECONDS } from '../../functions/commons/layout';
 import type { ViewDefinition } from '../../functions/core';
-import { MAX_BATCHING_WINDOW_SECONDS } from '../../lib/config';
 
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;

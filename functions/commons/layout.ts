@@ -49,6 +49,13 @@ export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'parquet'];
 /** Where the speed layer keeps the records it refused, one object each, in the quarantine bucket. */
 export const QUARANTINE_PREFIX = 'quarantine/';
 
+/**
+ * Lambda's limit on a Kinesis event source mapping's batching window
+ * (`MaximumBatchingWindowInSeconds`: 0 to 300, https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html).
+ * The stage setting and the CLI's `cost --window` are held to it.
+ */
+export const MAX_BATCHING_WINDOW_SECONDS = 300;
+
 /** A batch run gives up after this long (the state machine's timeout). */
 export const BATCH_RUN_TIMEOUT_MINUTES = 120;
 

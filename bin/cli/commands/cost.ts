@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { measureCost } from '../../../cost/measure';
 import {
   CAPACITY_MODES,
   type Capacity,
@@ -141,6 +140,9 @@ export const cost = (program: Command): Command =>
         firehoseBilledPer: options.firehoseBilledPer,
       };
       let report: ReturnType<typeof monthlyCost>;
+      // Loaded here: the measurement pulls in the speed and batch code, a second of start-up that no
+      // other command should pay.
+      const { measureCost } = await import('../../../cost/measure');
       try {
         report = monthlyCost(workload, await measureCost(workload, { views: options.views }));
       } catch (error) {
