@@ -1,10 +1,10 @@
 /** Posting numbered events in requests of 500, reporting each refused one: `send` and `generate --post`. */
+import { MAX_EVENTS_PER_REQUEST } from '../../functions/api/limits';
 import type { DriftlessApi } from './client';
 import { CliError } from './errors';
 import { progress } from './output';
 
 /** The most events one POST /events takes. */
-const MAX_EVENTS_PER_POST = 500;
 
 /** One numbered line of `send` (a record of `generate --post`): an event to post, or refused before posting. */
 export type Outgoing = { readonly number: number } & (
@@ -75,7 +75,7 @@ export async function sendAll(
   try {
     for await (const item of items) {
       pending.push(item);
-      if (pending.length === MAX_EVENTS_PER_POST) await flush();
+      if (pending.length === MAX_EVENTS_PER_REQUEST) await flush();
     }
     await flush();
   } catch (error) {
