@@ -13,6 +13,14 @@ import protobuf from 'protobufjs/light.js';
  */
 
 const MAGIC = Uint8Array.of(0xf3, 0x89, 0x9a, 0xc2);
+/** The base64 text an aggregated record's data starts with: the magic's first three bytes, four characters. */
+const MAGIC_BASE64_PREFIX = Buffer.from(MAGIC.subarray(0, 3)).toString('base64');
+
+/**
+ * Whether base64 data may hold an aggregated record: false tells a plain record without decoding it, on
+ * the speed handler's per-record path; true still needs `unpackRecord`.
+ */
+export const mayBeAggregated = (base64: string): boolean => base64.startsWith(MAGIC_BASE64_PREFIX);
 const CHECKSUM_BYTES = 16;
 
 /** The spec's `.proto`, as protobufjs's JSON descriptor (proto2: `data` is required). */

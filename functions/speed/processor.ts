@@ -3,7 +3,11 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import pLimit from 'p-limit';
 import type { SpeedStore } from '../adapters/dynamo-speed-store';
-import { MalformedAggregatedRecordError, unpackRecord } from '../adapters/kinesis-aggregation';
+import {
+  MalformedAggregatedRecordError,
+  mayBeAggregated,
+  unpackRecord,
+} from '../adapters/kinesis-aggregation';
 import { SPEED_METRICS } from '../commons/metrics';
 import {
   type CompiledView,
@@ -52,6 +56,7 @@ export function toStreamRecord(record: KinesisStreamRecord): StreamRecord {
  * A packed record that does not decode (wrong checksum, bad message) is invalid whole, with why.
  */
 export function userRecordsOf(record: StreamRecord): StreamRecord[] | InvalidRecord {
+  if (!mayBeAggregated(record.data)) return [record];
   let unpacked: ReturnType<typeof unpackRecord>;
   try {
     unpacked = unpackRecord(Buffer.from(record.data, 'base64'));

@@ -5,6 +5,7 @@ import {
   aggregateRecords,
   MAX_PACKED_RECORD_BYTES,
   MalformedAggregatedRecordError,
+  mayBeAggregated,
   packRecords,
   unpackRecord,
 } from '../../functions/adapters/kinesis-aggregation';
@@ -66,6 +67,14 @@ describe('the KPL aggregated record format', () => {
     // Assess
     expect(Buffer.from(packed[0]?.data ?? []).toString('base64')).toBe(AWS_KINESIS_AGG_RECORD);
     expect(unpacked?.map(({ partitionKey, data }) => ({ partitionKey, data }))).toEqual(golden);
+  });
+
+  it('tells a plain record from a packed one on its base64 text, without decoding it', () => {
+    // Prepare
+    const [packed] = packRecords(['a', 'b'].map(order));
+    // Act, Assess
+    expect(mayBeAggregated(Buffer.from(packed?.data ?? []).toString('base64'))).toBe(true);
+    expect(mayBeAggregated(Buffer.from('{"id":"a"}').toString('base64'))).toBe(false);
   });
 
   it('reads a plain record (one event, no magic) as none: null', () => {
