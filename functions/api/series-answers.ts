@@ -57,6 +57,9 @@ function seriesTooLarge(view: ViewDefinition, step: BucketWidth, bytes: number) 
   );
 }
 
+/** No buckets: one shared array, so an answer without a settled part is recognised as unchanged. */
+const NO_BUCKETS: readonly SeriesBucket[] = Object.freeze([]);
+
 /** An encoded answer, compressed and measured once, when first asked. */
 class EncodedAnswer {
   readonly body: ArrayBuffer;
@@ -65,10 +68,6 @@ class EncodedAnswer {
 
   constructor(bytes: Uint8Array) {
     this.body = ownBuffer(bytes);
-  }
-
-  sameAs(bytes: Buffer): boolean {
-    return bytes.equals(new Uint8Array(this.body));
   }
 
   gzip(): ArrayBuffer {
@@ -88,10 +87,19 @@ class EncodedAnswer {
  * speed write: computed per request, shared by the requests that ask while they are computed.
  */
 export class SeriesAnswers {
-  private readonly settled = new Lru<Promise<SeriesBucket[]>>(ANSWERS_CACHED);
+  private readonly settled = new Lru<Promise<readonly SeriesBucket[]>>(ANSWERS_CACHED);
   private readonly recent = new SingleFlight();
-  /** The last answer per question: dashboards ask the same again and again, and it is not compressed again. */
-  private readonly last = new Lru<EncodedAnswer>(ANSWERS_CACHED);
+  /**
+   * The last answer per question, with what it was made of: dashboards ask the same again and again, and
+   * an answer from the same manifest revision, the same cached settled buckets and recent buckets of the
+   * same text is not serialized, compressed or measured again.
+   */
+  private readonly last = new Lru<{
+    readonly revision: number;
+    readonly settled: readonly SeriesBucket[];
+    readonly recentText: string;
+    readonly encoded: EncodedAnswer;
+  }>(ANSWERS_CACHED);
 
   constructor(
     private readonly reader: ViewReader,
@@ -106,31 +114,40 @@ export class SeriesAnswers {
     const revision = manifest?.revision ?? 0;
     const [settled, recent] = await Promise.all([
       manifest === null || settledTo <= range.from
-        ? []
+        ? NO_BUCKETS
         : computeOnce(
             this.settled,
             JSON.stringify([view.name, revision, range.from, settledTo, step, filter]),
             () => this.rollUp(question, { from: range.from, to: settledTo }, manifest),
           ),
       exact || settledTo >= range.to
-        ? []
+        ? NO_BUCKETS
         : this.recent.run(JSON.stringify([view.name, revision, settledTo, range.to, step, filter]), () =>
             this.rollUp(question, { from: settledTo, to: range.to }, manifest),
           ),
     ]);
-    const text = JSON.stringify({
-      view: view.name,
-      version: view.version,
-      watermark,
-      step,
-      ...range,
-      exact,
-      batchRun: batchRunOf(manifest),
-      buckets: [...settled, ...recent],
-    });
-    // Each character is a byte at least: an answer this long is refused before it is encoded.
-    if (text.length > MAX_ANSWER_BYTES) throw seriesTooLarge(view, step, text.length);
-    const encoded = this.reuse(JSON.stringify([view.name, view.version, step, range, exact, filter]), text);
+    const questionKey = JSON.stringify([view.name, view.version, step, range, exact, filter]);
+    const recentText = JSON.stringify(recent);
+    const kept = this.last.get(questionKey);
+    let encoded: EncodedAnswer;
+    if (kept?.revision === revision && kept.settled === settled && kept.recentText === recentText) {
+      encoded = kept.encoded;
+    } else {
+      const text = JSON.stringify({
+        view: view.name,
+        version: view.version,
+        watermark,
+        step,
+        ...range,
+        exact,
+        batchRun: batchRunOf(manifest),
+        buckets: [...settled, ...recent],
+      });
+      // Each character is a byte at least: an answer this long is refused before it is encoded.
+      if (text.length > MAX_ANSWER_BYTES) throw seriesTooLarge(view, step, text.length);
+      encoded = new EncodedAnswer(Buffer.from(text, 'utf8'));
+      this.last.set(questionKey, { revision, settled, recentText, encoded });
+    }
     // Refused here rather than by Lambda (a 502). The plain answer decides, so a question gets the same
     // answer with or without gzip; a gzipped one is checked too, as base64 (incompressible text grows).
     if (encoded.proxyBodyBytes() > MAX_ANSWER_BYTES)
@@ -148,15 +165,5 @@ export class SeriesAnswers {
     const { view, step, filter } = question;
     const { rows, watermark } = await this.reader.read(view, part.from, part.to, this.now(), manifest);
     return rollUpSeries(view, rows, { step, watermark, filter });
-  }
-
-  /** The last answer to the question if it is the same text, so it is not compressed or measured again. */
-  private reuse(question: string, text: string): EncodedAnswer {
-    const body = Buffer.from(text, 'utf8');
-    const kept = this.last.get(question);
-    if (kept?.sameAs(body)) return kept;
-    const encoded = new EncodedAnswer(body);
-    this.last.set(question, encoded);
-    return encoded;
   }
 }
