@@ -57,7 +57,7 @@ import {
   type DeployedStack,
   synthesizeDeployedStack,
 } from '../support/deployed-stack';
-import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
+import { kinesisEvent, kinesisRecord, packedData, sequenceNumber } from '../support/kinesis-factory';
 import {
   type AssetReport,
   environmentBytes,
@@ -485,11 +485,14 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
     await lambda.close();
   });
 
-  it('speed: applies a Kinesis batch of valid and duplicate records and quarantines the invalid one', async () => {
-    // Prepare
+  it('speed: applies a Kinesis batch of plain and packed (KPL) records, valid and duplicate, and quarantines the invalid one alone', async () => {
+    // Prepare: the first three orders as plain records, the rest (b1, b2, b1 again, the invalid one)
+    // packed in one aggregated record, as POST /events writes them.
     const speed = functionNamed('speed');
-    const event = kinesisEvent(
-      RECORDS.map((record, index) =>
+    const plain = RECORDS.slice(0, 3);
+    const packed = RECORDS.slice(3);
+    const event = kinesisEvent([
+      ...plain.map((record, index) =>
         kinesisRecord({
           shardId: SHARD_ID,
           sequenceNumber: sequenceNumber(index),
@@ -498,11 +501,18 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
           arrivalMs: (record.ts as number) + 2_000,
         }),
       ),
-    );
+      kinesisRecord({
+        shardId: SHARD_ID,
+        sequenceNumber: sequenceNumber(plain.length),
+        data: packedData(packed.map((record) => JSON.stringify(record))),
+        partitionKey: String(packed[0]?.id),
+        arrivalMs: T0 + 90 * MINUTE,
+      }),
+    ]);
     // Act
     const answer = await invoke<KinesisStreamBatchResponse>(
       speed,
-      'a Kinesis batch: 5 orders, a duplicate, an invalid record',
+      'a Kinesis batch: 3 plain orders, a packed record of 2 orders, a duplicate and an invalid record',
       event,
     );
     // Assess
@@ -519,6 +529,7 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
       (await s3.get(quarantineBucket, quarantined[0]?.key as string)).toString('utf8'),
     );
     expect(record.reason).toMatch(/amount/);
+    expect(record.subSequenceNumber).toBe(packed.indexOf(INVALID));
     const [published] = lambdas.get(speed.logicalId)?.emf() ?? [];
     expect(published).toMatchObject({ service: SERVICES.speed, events: 6, invalid: 1, conflicts: 0 });
   });
