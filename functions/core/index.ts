@@ -131,6 +131,8 @@ export {
   type ViewDefinition,
   validateView,
 } from './view';
+// A view definition as data (kept per version in the table) and the hash its provenance records.
+export { definitionHash, type ViewDocument, viewDocument, viewFromDocument } from './view-document';
 // The watermark: where batch ends and speed begins, every rule about it.
 export {
   type BucketSource,

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import type { EventCatalog } from './catalog';
+import { ViewDefinitionError } from './errors';
+import type { Expr } from './expr';
+import type { BucketWidth } from './keys';
+import { type Measure, type ViewDefinition, validateView } from './view';
+
+/**
+ * A view definition as data: what the table keeps of each version, so that a version the code no longer
+ * holds can still be counted and served (a definition change switches over only once the new version's
+ * backfill has caught up), and what its hash is taken over. The catalog is named, not copied: it is code.
+ */
+export interface ViewDocument {
+  readonly name: string;
+  readonly version: number;
+  readonly catalog: string;
+  readonly where: Expr | null;
+  readonly time: { readonly field: string; readonly bucket: BucketWidth };
+  readonly groupBy: readonly string[];
+  readonly measures: Readonly<Record<string, Measure>>;
+}
+
+export function viewDocument(view: ViewDefinition): ViewDocument {
+  return {
+    name: view.name,
+    version: view.version,
+    catalog: view.events.name,
+    where: view.where,
+    time: view.time,
+    groupBy: view.groupBy,
+    measures: view.measures,
+  };
+}
+
+/** The view a document describes, over the catalog it names; checked as `defineView` checks a view. */
+export function viewFromDocument(document: ViewDocument, catalog: EventCatalog): ViewDefinition {
+  if (document.catalog !== catalog.name)
+    throw new ViewDefinitionError(
+      document.name,
+      'catalog',
+      `names ${document.catalog}, not the catalog ${catalog.name} it was read with`,
+    );
+  const view: ViewDefinition = {
+    name: document.name,
+    version: document.version,
+    events: catalog,
+    where: document.where,
+    time: document.time,
+    groupBy: [...document.groupBy],
+    measures: { ...document.measures },
+  };
+  validateView(view);
+  return Object.freeze(view);
+}
+
+/** JSON with every object's keys sorted: the same definition always hashes the same. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .flatMap((key) => {
+        const field = (value as Record<string, unknown>)[key];
+        return field === undefined ? [] : [`${JSON.stringify(key)}:${canonicalJson(field)}`];
+      })
+      .join(',')}}`;
+  return JSON.stringify(value);
+}
+
+/**
+ * sha256 (hex) of what a view's numbers depend on: its document and its catalog's rules (which events
+ * are valid, how copies are told apart). Two versions with the same hash compute the same numbers.
+ */
+export function definitionHash(view: ViewDefinition): string {
+  const { events } = view;
+  return createHash('sha256')
+    .update(
+      canonicalJson({
+        view: viewDocument(view),
+        catalog: {
+          name: events.name,
+          idField: events.idField,
+          timeField: events.timeField,
+          timeRange: events.timeRange,
+          dedupeHorizonDays: events.dedupeHorizonDays,
+          rules: events.rules,
+        },
+      }),
+    )
+    .digest('hex');
+}
