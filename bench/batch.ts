@@ -129,6 +129,7 @@ export async function benchBatch(options: { events: number; days: number; dataDi
     views,
     settleMs: 0,
     graceMs: 60 * 60_000,
+    rollbackRetentionMs: 7 * 86_400_000,
     logger: new Logger({ logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'Bench' }),
   };

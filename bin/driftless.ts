@@ -8,6 +8,8 @@ import { exportView } from './cli/commands/export';
 import { generate } from './cli/commands/generate';
 import { quarantine } from './cli/commands/quarantine';
 import { query } from './cli/commands/query';
+import { restatements } from './cli/commands/restatements';
+import { rollback } from './cli/commands/rollback';
 import { send } from './cli/commands/send';
 import { start } from './cli/commands/start';
 import { status } from './cli/commands/status';
@@ -25,6 +27,8 @@ for (const add of [
   exportView,
   dataQuality,
   drift,
+  restatements,
+  rollback,
   quarantine,
   status,
   cost,

@@ -522,7 +522,8 @@ function deploymentOf(
       ),
       alarms: count('AWS::CloudWatch::Alarm'),
       dashboards: count('AWS::CloudWatch::Dashboard'),
-      settleMinutes: stage.settleMinutes,
+      // Under `auto` the settle is learned within bounds: the maximum is the most the speed layer serves.
+      settleMinutes: stage.settleMinutes === 'auto' ? stage.settleMaxMinutes : stage.settleMinutes,
       speedRetentionHours: stage.speedRetentionHours,
     },
     batch: {

@@ -16,6 +16,7 @@ import {
 import { Construct } from 'constructs';
 import { batchFunctions } from '../functions/batch/context';
 import { BATCH_RUN_TIMEOUT_MINUTES, QUERY_RESULTS_PREFIX, STAGE_DEFAULTS } from '../functions/commons/layout';
+import { type SettleSettings, settleVariables } from '../functions/commons/settle';
 import type { ViewDefinition } from '../functions/core';
 import { archiveMarker } from './archive-marker';
 import { type ArchiveReferences, grantAthenaQuery, grantQueryResults } from './athena-grants';
@@ -39,17 +40,22 @@ export interface BatchLayerProps {
   /** @default ScheduleExpression.rate(Duration.hours(1)) */
   readonly schedule?: ScheduleExpression;
   /**
-   * Delivery delay plus allowed lateness: the watermark trails the run's start by at least this.
-   * Firehose buffers up to its interval; late events past it are corrected by the next run.
-   * @default Duration.minutes(STAGE_DEFAULTS.settleMinutes)
+   * Allowed lateness: the watermark trails the run's start (and the archive's delivered position) by the
+   * settle time, fixed or learned per view (`auto`); late events past it are corrected by the next run.
+   * @default DEFAULT_SETTLE_SETTINGS
    */
-  readonly settle?: Duration;
+  readonly settle?: SettleSettings;
   /**
    * How long a replaced or uncommitted batch version is kept; longer than a run may take
    * (BATCH_RUN_TIMEOUT_MINUTES), so clean-up never deletes what a run still in progress is about to commit.
    * @default Duration.minutes(STAGE_DEFAULTS.graceMinutes)
    */
   readonly grace?: Duration;
+  /**
+   * How long a replaced manifest can be rolled back to; clean-up keeps its day versions that long.
+   * @default Duration.days(STAGE_DEFAULTS.rollbackRetentionDays)
+   */
+  readonly rollbackRetention?: Duration;
   /** Log retention of the step functions and the state machine. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
 }
@@ -87,8 +93,11 @@ export class BatchLayer extends Construct {
       ATHENA_WORKGROUP: archive.workGroupName,
       GLUE_DATABASE: archive.database,
       DELIVERY_STREAM_NAME: archive.deliveryStream.deliveryStreamName,
-      SETTLE_MINUTES: String((props.settle ?? Duration.minutes(STAGE_DEFAULTS.settleMinutes)).toMinutes()),
+      ...settleVariables(props.settle),
       GRACE_MINUTES: String((props.grace ?? Duration.minutes(STAGE_DEFAULTS.graceMinutes)).toMinutes()),
+      ROLLBACK_RETENTION_DAYS: String(
+        (props.rollbackRetention ?? Duration.days(STAGE_DEFAULTS.rollbackRetentionDays)).toDays(),
+      ),
     };
     const step = (name: keyof BatchSteps, timeout = Duration.minutes(1)) =>
       new DriftlessFunction(this, `${name[0]?.toUpperCase()}${name.slice(1)}Function`, {
@@ -128,7 +137,8 @@ export class BatchLayer extends Construct {
     });
     table.grant(load, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query', 'dynamodb:UpdateItem');
     grantQueryResults(load, archive, resultsPrefix);
-    table.grant(commit, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    // Commit also reads the replaced and the new day versions (Query) to record what it restated.
+    table.grant(commit, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
     // Commit reads the skipped-lines count and the distant copies, as Load reads a view's rows.
     grantQueryResults(commit, archive, resultsPrefix);
     table.grant(reconcile, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');

@@ -5,6 +5,7 @@ import {
   MAX_BATCHING_WINDOW_SECONDS,
   STAGE_DEFAULTS,
 } from '../functions/commons/layout';
+import { LATENESS_RETENTION_DAYS } from '../functions/core/lateness';
 import { SPEED_EVENT_SOURCE } from '../functions/speed/settings';
 
 /** How the serving layer's REST API authenticates callers. */
@@ -64,14 +65,35 @@ export const stageConfigSchema = z
       .default('driftless'),
     /** When the batch layer runs. */
     batchSchedule: scheduleExpression.default('rate(1 hour)'),
-    /** Archive delivery delay plus allowed lateness: the watermark trails a run's start by this. */
-    settleMinutes: z.coerce.number().int().min(0).default(STAGE_DEFAULTS.settleMinutes),
+    /**
+     * Allowed lateness in minutes: the watermark trails a run's start by this; or `auto`, learned per view
+     * from the speed layer's arrivals (docs/operations.md).
+     */
+    settleMinutes: z
+      .union([z.literal('auto'), z.coerce.number().int().min(0)], {
+        error: 'expected number of minutes or "auto"',
+      })
+      .default(STAGE_DEFAULTS.settleMinutes),
+    /** Under `auto`: the share of events (0 to 1) the settle time must cover. */
+    settleShare: z.coerce.number().positive().max(1).default(STAGE_DEFAULTS.settleShare),
+    /** Under `auto`: the least and the most the settle time may be, in minutes. */
+    settleMinMinutes: z.coerce.number().int().min(0).default(STAGE_DEFAULTS.settleMinMinutes),
+    settleMaxMinutes: z.coerce.number().int().min(0).default(STAGE_DEFAULTS.settleMaxMinutes),
+    /** Under `auto`: the days of arrivals it is learned from (and `GET /views` reports lateness over). */
+    settleWindowDays: z.coerce
+      .number()
+      .int()
+      .positive()
+      .max(LATENESS_RETENTION_DAYS)
+      .default(STAGE_DEFAULTS.settleWindowDays),
     /** How long a replaced batch version is kept; longer than a run may take. */
     graceMinutes: z.coerce
       .number()
       .int()
       .min(BATCH_RUN_TIMEOUT_MINUTES + 1)
       .default(STAGE_DEFAULTS.graceMinutes),
+    /** How long a replaced manifest can be rolled back to; clean-up keeps its day versions that long. */
+    rollbackRetentionDays: z.coerce.number().int().min(0).default(STAGE_DEFAULTS.rollbackRetentionDays),
     /** How long speed items outlive their bucket before TTL removes them; more than settle. */
     speedRetentionHours: positiveInt.default(STAGE_DEFAULTS.speedRetentionHours),
     /** CloudWatch Logs retention of every function and the state machine, in days. */
@@ -117,11 +139,22 @@ export const stageConfigSchema = z
   })
   .strict()
   .superRefine((config, context) => {
-    if (config.speedRetentionHours * 60 <= config.settleMinutes) {
+    const auto = config.settleMinutes === 'auto';
+    if (
+      config.speedRetentionHours * 60 <=
+      (auto ? config.settleMaxMinutes : (config.settleMinutes as number))
+    ) {
       context.addIssue({
         code: 'custom',
         path: ['speedRetentionHours'],
-        message: 'must exceed settleMinutes, so the batch view takes over before speed items expire',
+        message: `must exceed ${auto ? 'settleMaxMinutes' : 'settleMinutes'}, so the batch view takes over before speed items expire`,
+      });
+    }
+    if (config.settleMinMinutes > config.settleMaxMinutes) {
+      context.addIssue({
+        code: 'custom',
+        path: ['settleMinMinutes'],
+        message: 'must not exceed settleMaxMinutes',
       });
     }
     if (config.streamCapacity === 'provisioned' && config.streamShards === undefined) {

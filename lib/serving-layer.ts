@@ -14,6 +14,7 @@ import {
   QUERY_RESULTS_PREFIX,
   STAGE_DEFAULTS,
 } from '../functions/commons/layout';
+import { type SettleSettings, settleVariables } from '../functions/commons/settle';
 import { type ArchiveReferences, grantAthenaQuery, workGroupArnOf } from './athena-grants';
 import { acknowledgeObjectsUnder, listingUnder, objectsUnder } from './bucket-grants';
 import type { ApiAuth } from './config';
@@ -35,6 +36,10 @@ export interface ServingLayerProps {
   readonly auth?: ApiAuth;
   /** How long speed items live past their bucket (the speed layer's TTL). @default STAGE_DEFAULTS.speedRetentionHours */
   readonly speedRetention?: Duration;
+  /** How long a replaced manifest can be rolled back to (`POST /views/{name}/rollback`). @default STAGE_DEFAULTS.rollbackRetentionDays */
+  readonly rollbackRetention?: Duration;
+  /** The stage's settle setting, which `GET /views` reports. @default DEFAULT_SETTLE_SETTINGS */
+  readonly settle?: SettleSettings;
   /** Steady-state and burst request limits of the stage (and of the usage plan). @default 50 rps, burst 100 */
   readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
   /** Requests per day per API key. @default 100,000 */
@@ -80,12 +85,17 @@ export class ServingLayer extends Construct {
         SPEED_RETENTION_HOURS: String(
           (props.speedRetention ?? Duration.hours(STAGE_DEFAULTS.speedRetentionHours)).toHours(),
         ),
+        ROLLBACK_RETENTION_DAYS: String(
+          (props.rollbackRetention ?? Duration.days(STAGE_DEFAULTS.rollbackRetentionDays)).toDays(),
+        ),
+        ...settleVariables(props.settle),
       },
     }).invokedSynchronouslyBy('API Gateway');
     const fn = this.function;
     const role = fn.role as NonNullable<typeof fn.role>;
 
-    // Reads: manifests, batch and speed items, drift reports, export jobs. Writes: export jobs only.
+    // Reads: manifests, batch and speed items, drift reports, export jobs. Writes: export jobs, and a
+    // rollback's manifest (one conditional PutItem), its history entry and its ledger entries.
     table.grant(fn, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
     stream.grant(fn, 'kinesis:PutRecords');
     stateMachine.grantStartExecution(fn);

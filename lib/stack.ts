@@ -69,8 +69,9 @@ export class DriftlessStack extends Stack {
       archive: this.archive,
       views,
       schedule: ScheduleExpression.expression(config.batchSchedule),
-      settle: Duration.minutes(config.settleMinutes),
+      settle: config,
       grace: Duration.minutes(config.graceMinutes),
+      rollbackRetention: Duration.days(config.rollbackRetentionDays),
       logRetention,
     });
     this.serving = new ServingLayer(this, 'Serving', {
@@ -81,6 +82,8 @@ export class DriftlessStack extends Stack {
       quarantineBucket: this.speed.quarantineBucket,
       auth: config.apiAuth,
       speedRetention: Duration.hours(config.speedRetentionHours),
+      rollbackRetention: Duration.days(config.rollbackRetentionDays),
+      settle: config,
       logRetention,
     });
     this.observability = new Observability(this, 'Observability', {

@@ -53,9 +53,10 @@ export interface RuntimeOptions {
   readonly batchEveryMs?: number;
   /**
    * How far the watermark trails now, in whole minutes: the stage's `settleMinutes`, which the template
-   * gives the batch functions as SETTLE_MINUTES. @default 1 minute
+   * gives the batch functions as SETTLE_MINUTES; or `auto`, learned from arrivals within the stage's
+   * `settleMinMinutes`..`settleMaxMinutes` (set them in `stage`). @default 1 minute
    */
-  readonly settleMs?: number;
+  readonly settleMs?: number | 'auto';
   /**
    * Speed items live this long past their bucket, in whole hours (the stage's `speedRetentionHours`).
    * @default STAGE_DEFAULTS.speedRetentionHours
@@ -222,7 +223,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const logger = options.logger ?? new Logger({ serviceName: 'driftless-local' });
   const config = parseStageConfig({
     ...options.stage,
-    settleMinutes: wholeUnits(options.settleMs ?? 60_000, 60_000, 'settle'),
+    settleMinutes:
+      options.settleMs === 'auto' ? 'auto' : wholeUnits(options.settleMs ?? 60_000, 60_000, 'settle'),
     speedRetentionHours: wholeUnits(
       options.speedRetentionMs ?? STAGE_DEFAULTS.speedRetentionHours * 3_600_000,
       3_600_000,

@@ -39,6 +39,7 @@ function committed(byThisRun: boolean, outcome: ViewOutcome): string {
   if (byThisRun) return 'yes';
   if (outcome?.status === 'failed') return `failed in ${outcome.step}: ${outcome.error}`;
   if (outcome?.status === 'backfilling') return 'backfilling (the next run goes on)';
+  if (outcome?.status === 'rolled-back') return `no: ${outcome.reason}`;
   return 'no';
 }
 
@@ -49,7 +50,8 @@ export function printBatchRun(run: BatchRunAnswer): void {
   );
   printTable(
     run.views.map((view) => {
-      const backfill = view.outcome?.backfill;
+      const outcome = view.outcome;
+      const backfill = outcome !== null && 'backfill' in outcome ? outcome.backfill : null;
       return {
         view: view.view,
         watermark: iso(view.watermark),

@@ -89,6 +89,22 @@ export class DriftlessApi {
     return this.call('GET', `/data-quality?limit=${limit}`, RESPONSE_SCHEMAS.DataQuality);
   }
 
+  /** A page of the view's restatement ledger (`since`, `from`, `to`, `limit`, `cursor`). */
+  restatements(view: string, query: URLSearchParams): Promise<ResponseOf<'Restatements'>> {
+    return this.call(
+      'GET',
+      `/views/${encodeURIComponent(view)}/restatements?${query}`,
+      RESPONSE_SCHEMAS.Restatements,
+    );
+  }
+
+  /** Points the view's manifest back to the previous one, or the latest `to` committed. */
+  rollback(view: string, body: { to?: string; expectedRevision?: number }): Promise<ResponseOf<'Rollback'>> {
+    return this.call('POST', `/views/${encodeURIComponent(view)}/rollback`, RESPONSE_SCHEMAS.Rollback, {
+      body,
+    });
+  }
+
   quarantine(limit: number): Promise<ResponseOf<'Quarantine'>> {
     return this.call('GET', `/quarantine?limit=${limit}`, RESPONSE_SCHEMAS.Quarantine);
   }

@@ -21,12 +21,13 @@ export function parseDuration(text: string): number {
   return Math.round(Number(match[1]) * (UNITS[match[2] as string] as number));
 }
 
-/** The settle time: whole minutes, as the stage's `settleMinutes` the local run synthesizes with. */
-export function parseSettle(text: string): number {
+/** The settle time: whole minutes, as the stage's `settleMinutes` the local run synthesizes with, or `auto`. */
+export function parseSettle(text: string): number | 'auto' {
+  if (text.trim() === 'auto') return 'auto';
   const ms = parseDuration(text);
   if (ms % 60_000 !== 0)
     throw new InvalidArgumentError(
-      `whole minutes (the stage's settleMinutes), e.g. 0s, 1m or 15m, not ${JSON.stringify(text)}`,
+      `whole minutes (the stage's settleMinutes), e.g. 0s, 1m or 15m, or auto, not ${JSON.stringify(text)}`,
     );
   return ms;
 }

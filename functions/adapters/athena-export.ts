@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type AthenaClient,
   GetQueryExecutionCommand,
@@ -93,6 +94,20 @@ export class AthenaExportEngine implements ExportEngine {
       continuationToken = page.NextContinuationToken;
     } while (continuationToken !== undefined);
     return files.sort();
+  }
+
+  /** Streams the object through the hash: an export's files can be far larger than the function's memory. */
+  async hashFile(file: string): Promise<{ sha256: string; bytes: number }> {
+    const { bucket, key } = parseS3Uri(file);
+    const { Body } = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    if (Body === undefined) throw new Error(`${file} has no body`);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for await (const chunk of Body as AsyncIterable<Uint8Array>) {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+    }
+    return { sha256: hash.digest('hex'), bytes };
   }
 
   downloadUrl(file: string): Promise<string> {

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { DuckDbQueryEngine } from './duckdb';
 import type { ExportEngine, ExportFormat, ExportJob, ExportStatus } from './exports';
 
@@ -64,6 +66,16 @@ export class DuckDbExportEngine implements ExportEngine {
       files: [pathToFileURL(outcome.file ?? '').href],
       error: null,
     };
+  }
+
+  async hashFile(file: string): Promise<{ sha256: string; bytes: number }> {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for await (const chunk of createReadStream(fileURLToPath(file)) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+    }
+    return { sha256: hash.digest('hex'), bytes };
   }
 
   async downloadUrl(file: string): Promise<string> {

@@ -2,10 +2,15 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ArchiveDays } from './batch-store/archive-days';
 import { DataQualityReports } from './batch-store/data-quality';
 import { DayVersions } from './batch-store/day-versions';
+import { Definitions } from './batch-store/definitions';
 import { DriftReports } from './batch-store/drift-reports';
 import { Manifests } from './batch-store/manifest';
+import { ManifestHistory } from './batch-store/manifest-history';
 import { Progress } from './batch-store/progress';
+import { Provenance } from './batch-store/provenance';
+import { Restatements } from './batch-store/restatements';
 import { Runs } from './batch-store/runs';
+import { DynamoLatenessStore } from './lateness-store';
 import { Table } from './table';
 
 export {
@@ -16,13 +21,17 @@ export {
   type ListedDistantCopies,
 } from './batch-store/data-quality';
 export type { VersionEntry } from './batch-store/day-versions';
+export type { DefinitionEntry } from './batch-store/definitions';
 export { activeDays, type Manifest, ManifestConflictError } from './batch-store/manifest';
+export type { ReplacedManifest } from './batch-store/manifest-history';
 export {
   type BackfillProgress,
   backfillProgressOf,
   ProgressTakenOverError,
   type ViewProgress,
 } from './batch-store/progress';
+export type { BatchProvenance } from './batch-store/provenance';
+export type { Restatement, RestatementEntry, RestatementsPage } from './batch-store/restatements';
 export { MAX_PACKED_ITEM_BYTES, packRows } from './batch-store/row-packs';
 export {
   type BatchRunOutcome,
@@ -44,6 +53,16 @@ export class DynamoBatchStore {
   private readonly runs: Runs;
   private readonly dataQuality: DataQualityReports;
   private readonly drift: DriftReports;
+  /** The restatement ledger: every exact value a commit or a rollback changed. */
+  readonly restatements: Restatements;
+  /** The manifests commits and rollbacks replaced, by revision: what a rollback returns to. */
+  readonly manifestHistory: ManifestHistory;
+  /** Each batch version's provenance: its run, watermark, definition hash and archive read. */
+  readonly provenance: Provenance;
+  /** The registry of view definitions: each (view, version)'s document and when speed began counting it. */
+  readonly definitions: Definitions;
+  /** The speed layer's lateness counts per arrival hour: what `settle: auto` and `GET /views` read. */
+  readonly lateness: DynamoLatenessStore;
 
   constructor(client: DynamoDBClient, tableName: string) {
     const table = new Table(client, tableName);
@@ -54,6 +73,11 @@ export class DynamoBatchStore {
     this.runs = new Runs(table);
     this.dataQuality = new DataQualityReports(table);
     this.drift = new DriftReports(table);
+    this.restatements = new Restatements(table);
+    this.lateness = new DynamoLatenessStore(table);
+    this.manifestHistory = new ManifestHistory(table);
+    this.provenance = new Provenance(table, this.archiveDayMarkers);
+    this.definitions = new Definitions(table);
   }
 
   getManifest(...args: Parameters<Manifests['get']>) {

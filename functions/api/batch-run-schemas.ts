@@ -89,6 +89,9 @@ export const batchRunStatus = z.object({
             days: z.number().int(),
             rows: z.number().int(),
             backfill: backfillProgress.nullable(),
+            restatements: z.number().int().nullable().optional().meta({
+              description: 'Exact values the commit restated (`GET /views/{name}/restatements` lists them).',
+            }),
           }),
           z.object({
             view: z.string(),
@@ -96,6 +99,17 @@ export const batchRunStatus = z.object({
             days: z.number().int(),
             rows: z.number().int(),
             backfill: backfillProgress,
+            awaitingSpeed: z
+              .object({
+                countingSince: epochMs.nullable(),
+                switchFrom: epochMs.nullable(),
+                reason: z.string(),
+              })
+              .optional()
+              .meta({
+                description:
+                  'Every day is loaded, but the new view version replaces the served one only once the watermark reaches the bucket boundary from which the speed layer counted it: why the switch waits.',
+              }),
           }),
           z.object({
             view: z.string(),
@@ -105,11 +119,17 @@ export const batchRunStatus = z.object({
             cause: z.string(),
             backfill: backfillProgress.nullable(),
           }),
+          z.object({
+            view: z.string(),
+            status: z.literal('rolled-back'),
+            version: z.number().int(),
+            reason: z.string(),
+          }),
         ])
         .nullable()
         .meta({
           description:
-            'What the run did with the view, once its commit step ran: committed; still backfilling (the next run goes on, the manifest unchanged); or failed in a step.',
+            'What the run did with the view, once its commit step ran: committed; still backfilling (the next run goes on, the manifest unchanged); failed in a step; or not recomputed because its version was rolled back.',
         }),
       progress: backfillProgress.nullable().meta({
         description: 'While the run is loading the view: its days loaded so far, of all it recomputes.',

@@ -11,6 +11,7 @@ import { defineFunction } from '../commons/function';
 import { SERVICES } from '../commons/metrics';
 import type { Platform } from '../commons/platform';
 import { createPowertools } from '../commons/powertools';
+import { settleEnvironment, settlePolicyOf } from '../commons/settle';
 import { Quarantine } from '../speed/quarantine';
 import { createApi } from './app';
 import type { ApiDeps } from './deps';
@@ -25,6 +26,8 @@ const apiEnvironment = {
   EXPORT_PREFIX: requiredVariable('EXPORT_PREFIX', 'the key prefix of exports (expired by a lifecycle rule)'),
   QUARANTINE_BUCKET: requiredVariable('QUARANTINE_BUCKET', 'the bucket of quarantined records'),
   SPEED_RETENTION_HOURS: z.coerce.number().int().positive(),
+  ROLLBACK_RETENTION_DAYS: z.coerce.number().int().nonnegative(),
+  ...settleEnvironment,
 };
 
 type ApiConfig = z.output<z.ZodObject<typeof apiEnvironment>> & {
@@ -43,6 +46,8 @@ export function apiDeps(config: ApiConfig, platform: Platform): ApiDeps {
     batchStore,
     speedStore: new DynamoSpeedStore(platform.dynamo, config.TABLE_NAME),
     speedRetentionMs: config.SPEED_RETENTION_HOURS * 3_600_000,
+    rollbackRetentionMs: config.ROLLBACK_RETENTION_DAYS * 86_400_000,
+    settle: settlePolicyOf(config),
     events: new KinesisEventSink(platform.kinesis, config.STREAM_NAME),
     batchRuns: platform.batchRunner(config.STATE_MACHINE_ARN, (runId) => batchStore.runExecution(runId)),
     exportJobs: new DynamoExportJobs(platform.dynamo, config.TABLE_NAME),

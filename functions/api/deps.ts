@@ -5,6 +5,7 @@ import type { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
 import type { DynamoExportJobs, ExportEngine } from '../adapters/exports';
 import type { EventSink } from '../adapters/kinesis-events';
 import type { EventCatalog, ViewDefinition } from '../core';
+import type { SettlePolicy } from '../core/lateness';
 import type { Quarantine } from '../speed/quarantine';
 
 /** What the API works with: the handler builds it from the environment, the local runtime from emulators. */
@@ -15,6 +16,10 @@ export interface ApiDeps {
   readonly speedStore: DynamoSpeedStore;
   /** How long speed items live past their bucket (the speed layer's TTL). */
   readonly speedRetentionMs: number;
+  /** The stage's settle setting, which `GET /views` reports. @default the stage defaults' (fixed) */
+  readonly settle?: SettlePolicy;
+  /** How long a replaced manifest can be rolled back to. */
+  readonly rollbackRetentionMs: number;
   readonly events: EventSink;
   readonly batchRuns: BatchRunner;
   readonly exportJobs: DynamoExportJobs;

@@ -42,3 +42,6 @@ export function proxyBodyBytes(body: Uint8Array): number {
 
 /** Bytes of a binary body in the proxy result: base64, quotes included. */
 export const base64BodyBytes = (bytes: number): number => 2 + 4 * Math.ceil(bytes / 3);
+
+/** Restatements per page of `GET /views/{name}/restatements`: a few hundred bytes each, far under an answer's limit. */
+export const MAX_RESTATEMENTS_PAGE = 1_000;

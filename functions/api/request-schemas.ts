@@ -138,6 +138,19 @@ export function requestSchemas(api: ApiSurface) {
         .optional()
         .meta({ description: 'Views to recompute from all their history (after a definition changed).' }),
     }).optional(),
+    /** A body may be left out: the previous manifest, whatever the revision. */
+    Rollback: bodyObject({
+      to: z
+        .string({ error: 'a batch version (run id)' })
+        .regex(/^[A-Za-z0-9_-]{1,80}$/, { error: 'a batch version (run id): letters, digits, - and _' })
+        .optional()
+        .meta({ description: 'The batch version (run id) to return to. Default: the previous manifest.' }),
+      expectedRevision: z
+        .int({ error: 'a manifest revision: an integer from 1' })
+        .min(1, { error: 'a manifest revision: an integer from 1' })
+        .optional()
+        .meta({ description: 'Refuse (409) unless the manifest is still at this revision.' }),
+    }).optional(),
     ExportStart: bodyObject({
       view: viewName,
       from: timeField("Start (inclusive), aligned down to the view's bucket."),

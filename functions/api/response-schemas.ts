@@ -10,6 +10,38 @@ export const epochMs = z.number().int().meta({ description: 'Epoch milliseconds 
 const groupKey = z.record(z.string(), z.string().nullable());
 const group = z.object({ key: groupKey, values: z.record(z.string(), measureValue) });
 const batchRun = z.object({ id: z.string(), committedAt: epochMs }).nullable();
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
+
+/** Where a batch version came from (functions/adapters/batch-store/provenance.ts). */
+export const batchProvenance = z
+  .object({
+    view: z.string(),
+    batchVersion: z.string(),
+    runId: z
+      .string()
+      .meta({ description: 'The run that committed it (the loading run, but for a resumed backfill).' }),
+    viewVersion: z.number().int(),
+    definitionHash: z.string().meta({ description: 'sha256 of the view definition and its catalog rules.' }),
+    watermark: epochMs,
+    previousWatermark: epochMs.nullable(),
+    revision: z.number().int().meta({ description: 'The manifest revision that first cited it.' }),
+    committedAt: epochMs,
+    days: z.object({
+      count: z.number().int(),
+      ranges: z
+        .array(z.tuple([day, day]))
+        .nullable()
+        .meta({ description: 'Null past 100 ranges.' }),
+    }),
+    archive: z
+      .object({
+        objects: z.number().int(),
+        bytes: z.number().int(),
+        loads: z.number().int(),
+      })
+      .meta({ description: 'Archive objects and bytes its loads read, as the archive marker counted them.' }),
+  })
+  .meta({ description: 'Where a batch version came from.' });
 
 export const error = z.object({
   statusCode: z.number().int(),
@@ -17,6 +49,28 @@ export const error = z.object({
   message: z.string(),
   details: z.record(z.string(), z.unknown()).optional(),
 });
+
+/** How late the view's events arrived, as the speed layer recorded them (functions/core/lateness.ts). */
+const viewLateness = z
+  .object({
+    windowDays: z.number().int().meta({ description: 'The days of arrivals these figures cover.' }),
+    events: z.number().int().meta({ description: 'Events the view counted, by arrival in the window.' }),
+    p50Ms: z.number().int().nullable(),
+    p99Ms: z.number().int().nullable(),
+    p999Ms: z.number().int().nullable(),
+    lateAfterExact: z.number().int().meta({
+      description:
+        'Events that arrived after their bucket was already exact (below W): restated by the next run.',
+    }),
+    lateAfterExactShare: z.number().min(0).max(1),
+  })
+  .meta({
+    description:
+      'Arrival time minus event time. Quantiles are histogram bin edges (an upper bound: at least that share arrived sooner); null with no events, or past 7 days.',
+  });
+
+/** The settle time the watermark trails by: the stage's fixed one, or the one learned now (`auto`). */
+const viewSettle = z.object({ mode: z.enum(['fixed', 'auto']), ms: z.number().int() });
 
 const viewSummary = z.object({
   name: z.string(),
@@ -27,6 +81,32 @@ const viewSummary = z.object({
   watermark: epochMs,
   batchRun,
   speed: z.object({ latestBucket: epochMs.nullable(), lagMs: z.number().int().nullable() }),
+  lateness: viewLateness,
+  settle: viewSettle,
+  pending: z
+    .object({
+      version: z.number().int(),
+      countingSince: epochMs.nullable().meta({
+        description: 'When the speed layer began counting the new version; null while it has not.',
+      }),
+      switchFrom: epochMs.nullable().meta({
+        description:
+          'The least watermark at which the new version replaces the served one: the bucket boundary at or after `countingSince`.',
+      }),
+      backfill: z
+        .object({
+          daysDone: z.number().int(),
+          daysTotal: z.number().int(),
+          loadedThrough: z.string(),
+          startedAt: epochMs,
+        })
+        .nullable(),
+    })
+    .nullable()
+    .meta({
+      description:
+        "The code's new version of the view while the previous one (`version`, `measures`) is served whole: its backfill's progress and when its speed counting began.",
+    }),
 });
 
 export const views = z.object({ views: z.array(viewSummary) });
@@ -41,12 +121,21 @@ export const series = z.object({
   exact: z.boolean(),
   batchRun,
   buckets: z.array(
-    z.object({ start: epochMs, source: z.enum(['batch', 'speed', 'mixed']), groups: z.array(group) }),
+    z.object({
+      start: epochMs,
+      source: z.enum(['batch', 'speed', 'mixed']),
+      batchVersion: z.string().optional().meta({ description: 'A batch bucket’s batch version.' }),
+      groups: z.array(group),
+    }),
   ),
+  provenance: z
+    .record(z.string(), batchProvenance)
+    .meta({ description: 'The provenance of each batch version the buckets cite, by batch version.' }),
 });
 
 export const top = z.object({
   view: z.string(),
+  version: z.number().int().meta({ description: 'The view version the groups were ranked by.' }),
   watermark: epochMs,
   from: epochMs,
   to: epochMs,
@@ -68,6 +157,21 @@ export const ingestResult = z.object({
 
 export const created = z.object({ id: z.string() });
 
+/** A restatement ledger entry, as an export's answer lists it. */
+const exportRestatement = z.object({
+  view: z.string(),
+  bucket: epochMs,
+  group: groupKey,
+  measure: z.string(),
+  old: measureValue,
+  new: measureValue,
+  runId: z.string(),
+  batchVersion: z.string(),
+  previousBatchVersion: z.string(),
+  cause: z.enum(['late-events', 'definition-change', 'backfill', 'rollback']),
+  at: epochMs,
+});
+
 export const exportStatus = z.object({
   id: z.string(),
   view: z.string(),
@@ -82,6 +186,49 @@ export const exportStatus = z.object({
   rows: z.number().int().nullable(),
   downloads: z.array(z.string()),
   error: z.string().nullable(),
+  provenance: z
+    .object({
+      definitionHash: z.string(),
+      groupBy: z.array(z.string()),
+      measures: z.array(z.string()),
+      manifestRevision: z.number().int(),
+      batchVersions: z.record(day, z.string()).meta({
+        description: 'The batch version of each day the export covers, as served when it was taken.',
+      }),
+      archive: z
+        .object({
+          objects: z.number().int(),
+          bytes: z.number().int(),
+          dayRanges: z.array(z.tuple([day, day])),
+        })
+        .meta({
+          description:
+            'The days its query reads and their archive objects and bytes, as marked when it started.',
+        }),
+    })
+    .nullable()
+    .meta({
+      description: 'What the export was taken against; null for exports from before it was recorded.',
+    }),
+  completed: z
+    .object({
+      completedAt: epochMs,
+      rows: z.number().int().nullable(),
+      files: z.array(z.object({ file: z.string(), sha256: z.string(), bytes: z.number().int() })),
+    })
+    .nullable()
+    .meta({ description: 'Recorded once, the first time the export is seen finished; never changed after.' }),
+  restated: z
+    .object({
+      since: epochMs,
+      count: z.number().int(),
+      countStopped: z.boolean().meta({ description: 'The count stopped at 10,000: there are more.' }),
+      restatements: z.array(exportRestatement).meta({ description: 'The first 20.' }),
+    })
+    .meta({
+      description:
+        'Exact values of the export restated since it was taken (its buckets, groups and measures), from the restatement ledger.',
+    }),
 });
 
 export const quarantine = z.object({

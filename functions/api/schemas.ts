@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import { batchRunStatus, dataQuality, drift } from './batch-run-schemas';
+import { restatements, rollbackResult } from './ledger-schemas';
 import {
   created,
   error,
@@ -37,6 +38,8 @@ export const RESPONSE_SCHEMAS = {
   Drift: drift,
   DataQuality: dataQuality,
   Quarantine: quarantine,
+  Restatements: restatements,
+  Rollback: rollbackResult,
 } as const;
 
 export type ResponseName = keyof typeof RESPONSE_SCHEMAS;

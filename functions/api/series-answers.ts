@@ -106,9 +106,11 @@ export class SeriesAnswers {
     private readonly now: () => number,
   ) {}
 
-  async answer(question: SeriesQuestion, gzip: boolean): Promise<Answer> {
+  async answer(asked: SeriesQuestion, gzip: boolean): Promise<Answer> {
+    // The version the manifest serves, which is the code's but while a new definition backfills.
+    const { view: servedView, manifest } = await this.reader.served(asked.view);
+    const question = { ...asked, view: servedView };
     const { view, step, range, exact, filter } = question;
-    const manifest = await this.reader.manifestOf(view);
     const watermark = servedWatermark(manifest);
     const settledTo = settledStepsEnd(range, step, watermark);
     const revision = manifest?.revision ?? 0;
@@ -133,6 +135,9 @@ export class SeriesAnswers {
     if (kept?.revision === revision && kept.settled === settled && kept.recentText === recentText) {
       encoded = kept.encoded;
     } else {
+      const buckets = [...settled, ...recent];
+      const cited = buckets.flatMap(({ batchVersion }) => (batchVersion === undefined ? [] : [batchVersion]));
+      const provenance = await this.reader.provenance(view.name, cited);
       const text = JSON.stringify({
         view: view.name,
         version: view.version,
@@ -141,7 +146,8 @@ export class SeriesAnswers {
         ...range,
         exact,
         batchRun: batchRunOf(manifest),
-        buckets: [...settled, ...recent],
+        buckets,
+        provenance,
       });
       // Each character is a byte at least: an answer this long is refused before it is encoded.
       if (text.length > MAX_ANSWER_BYTES) throw seriesTooLarge(view, step, text.length);
@@ -164,6 +170,6 @@ export class SeriesAnswers {
   private async rollUp(question: SeriesQuestion, part: TimeRange, manifest: Manifest | null) {
     const { view, step, filter } = question;
     const { rows, watermark } = await this.reader.read(view, part.from, part.to, this.now(), manifest);
-    return rollUpSeries(view, rows, { step, watermark, filter });
+    return rollUpSeries(view, rows, { step, watermark, filter, batchVersions: manifest?.days ?? {} });
   }
 }

@@ -1,4 +1,9 @@
-import { activeDays, type DynamoBatchStore, type Manifest } from '../adapters/dynamo-batch-store';
+import {
+  activeDays,
+  type BatchProvenance,
+  type DynamoBatchStore,
+  type Manifest,
+} from '../adapters/dynamo-batch-store';
 import type { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
 import {
   batchPartitionKey,
@@ -30,6 +35,10 @@ const CACHED_DAYS = 1_000;
  */
 export class ViewReader {
   private readonly batchDays = new Lru<Promise<ViewRow[]>>(CACHED_DAYS);
+  /** Stored definitions of versions the code no longer holds: a version's definition never changes. */
+  private readonly storedViews = new Lru<Promise<ViewDefinition | null>>(100);
+  /** Batch versions' provenance: written before a manifest cites the version, then unchanged. */
+  private readonly provenanceRecords = new Lru<Promise<BatchProvenance | null>>(CACHED_DAYS);
   /** Concurrent identical reads share one request. */
   private readonly reads = new SingleFlight();
 
@@ -39,6 +48,24 @@ export class ViewReader {
     /** Speed items live this long past their bucket: older buckets are not read from the speed layer. */
     private readonly speedRetentionMs: number,
   ) {}
+
+  /**
+   * The view as it is served now, and the manifest served from. While the manifest still serves another
+   * version than the code's (a new definition backfills until its speed items cover every bucket from the
+   * watermark on), that version is served whole, from its stored definition: its measures, its batch rows,
+   * its speed items. A manifest of a version never registered (committed before the registry) serves
+   * nothing: the code's view from the speed layer alone, as before.
+   */
+  async served(
+    view: ViewDefinition,
+  ): Promise<{ readonly view: ViewDefinition; readonly manifest: Manifest | null }> {
+    const manifest = await this.reads.run(`manifest|${view.name}`, () => this.batch.getManifest(view.name));
+    if (manifest === null || manifest.version === view.version) return { view, manifest };
+    const stored = await computeOnce(this.storedViews, `${view.name}#${manifest.version}`, () =>
+      this.batch.definitions.view(view.name, manifest.version, view.events),
+    );
+    return stored === null ? { view, manifest: null } : { view: stored, manifest };
+  }
 
   async manifestOf(view: ViewDefinition): Promise<Manifest | null> {
     const manifest = await this.reads.run(`manifest|${view.name}`, () => this.batch.getManifest(view.name));
@@ -85,6 +112,28 @@ export class ViewReader {
       watermark,
       rows: serveByWatermark(view, watermark, { batch: batchRows, speed: speedRows }),
     };
+  }
+
+  /** The provenance of these batch versions of a view, by version (a version without a record is left out). */
+  async provenance(
+    viewName: string,
+    batchVersions: Iterable<string>,
+  ): Promise<Record<string, BatchProvenance>> {
+    const records = await Promise.all(
+      [...new Set(batchVersions)].map(async (batchVersion) => {
+        const key = `${viewName}|${batchVersion}`;
+        const reading = computeOnce(this.provenanceRecords, key, () =>
+          this.batch.provenance.get(viewName, batchVersion),
+        );
+        const record = await reading;
+        // A version committed before records were kept has none: asked again, not remembered as none.
+        if (record === null) this.provenanceRecords.deleteIf(key, reading);
+        return record;
+      }),
+    );
+    return Object.fromEntries(
+      records.flatMap((record) => (record === null ? [] : [[record.batchVersion, record]])),
+    );
   }
 
   private batchDay(

@@ -5,6 +5,8 @@ export interface CleanupOutput {
   readonly itemsDeleted: number;
   /** Replaced or orphaned versions still within their grace period. */
   readonly versionsKept: number;
+  /** Replaced manifests forgotten: replaced longer ago than the rollback retention. */
+  readonly manifestsForgotten: number;
 }
 
 /**
@@ -14,20 +16,33 @@ export interface CleanupOutput {
  * that fetched the previous manifest may still be reading them). A version replaced soon after its
  * write, as today's is every run, so lives up to twice the grace period. Versions an unfinished
  * recompute of the view's version loaded (a backfill going on over several runs) are kept: its commit
- * will point the manifest at them. Speed items below the watermark expire by TTL.
+ * will point the manifest at them. So are the versions of every manifest replaced within the rollback
+ * retention (a rollback may serve them again); replaced manifests past it are forgotten, and their
+ * versions then go as any replaced version. Speed items below the watermark expire by TTL.
  */
 export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
   let versionsDeleted = 0;
   let itemsDeleted = 0;
   let versionsKept = 0;
+  let manifestsForgotten = 0;
   for (const view of deps.views) {
+    // The history before the manifest: a manifest replaced in between is the one read next.
+    const history = await deps.store.manifestHistory.list(view.name);
+    const retainedSince = deps.now() - deps.rollbackRetentionMs;
+    const past = history.filter((entry) => entry.replacedAt < retainedSince);
+    await deps.store.manifestHistory.delete(
+      view.name,
+      past.map((entry) => entry.manifest.revision),
+    );
+    manifestsForgotten += past.length;
+    const retained = history.flatMap((entry) => (entry.replacedAt >= retainedSince ? [entry.manifest] : []));
     const manifest = await deps.store.getManifest(view.name);
     const progress = await deps.store.getProgress(view.name, view.version);
     const loading = progress?.committedAt === null ? progress : null;
     for (const entry of await deps.store.listVersions(view.name)) {
-      const active =
-        (manifest?.days[entry.day] === entry.batchVersion && manifest.version === entry.viewVersion) ||
-        (loading?.days[entry.day] === entry.batchVersion && loading.version === entry.viewVersion);
+      const servedBy = (served: { days: Readonly<Record<string, string>>; version: number } | null) =>
+        served?.days[entry.day] === entry.batchVersion && served.version === entry.viewVersion;
+      const active = servedBy(manifest) || servedBy(loading) || retained.some(servedBy);
       if (active) {
         // Marked by a clean-up that ran while its run was still loading: its grace starts afresh.
         if (entry.inactiveSince !== undefined) await deps.store.markInactive(entry, null);
@@ -47,6 +62,11 @@ export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
       versionsDeleted++;
     }
   }
-  deps.logger.info('batch versions cleaned up', { versionsDeleted, itemsDeleted, versionsKept });
-  return { versionsDeleted, itemsDeleted, versionsKept };
+  deps.logger.info('batch versions cleaned up', {
+    versionsDeleted,
+    itemsDeleted,
+    versionsKept,
+    manifestsForgotten,
+  });
+  return { versionsDeleted, itemsDeleted, versionsKept, manifestsForgotten };
 }

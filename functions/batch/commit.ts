@@ -8,10 +8,14 @@ import {
   type SkippedLines,
   type ViewOutcome,
 } from '../adapters/dynamo-batch-store';
-import type { BatchDeps } from './deps';
+import { definitionHash } from '../core';
+import { awaitingSpeed } from './definition-switch';
+import { type BatchDeps, viewNamed } from './deps';
 import { readDistantCopies } from './distant-copies';
+import { recordCommitRestatements } from './ledger';
 import type { LoadOutput } from './load';
 import type { RunPlan, ViewPlan } from './plan';
+import { recordProvenance } from './provenance';
 import { readSkippedLines } from './skipped-lines';
 
 /** An error as a Step Functions catcher passes it on. */
@@ -46,6 +50,8 @@ export interface CommittedView {
   readonly watermark: number;
   readonly previousWatermark: number | null;
   readonly revision: number;
+  /** Exact values the commit restated (in the ledger); null when recording them failed (logged). */
+  readonly restatements: number | null;
 }
 
 export interface FailedView {
@@ -106,13 +112,16 @@ export async function commit(deps: BatchDeps, input: CommitInput): Promise<Commi
       });
       continue;
     }
-    if (!loaded.complete) {
+    // A new version switches only once the speed layer has counted it from before the watermark.
+    const awaiting = loaded.complete ? await awaitingSpeed(deps, viewPlan) : null;
+    if (!loaded.complete || awaiting !== null) {
       outcomes.push({
         view: viewPlan.view,
         status: 'backfilling',
         days: loaded.days,
         rows: loaded.rows,
         backfill: (await backfill()) as BackfillProgress,
+        ...(awaiting === null ? {} : { awaitingSpeed: awaiting }),
       });
       continue;
     }
@@ -138,6 +147,8 @@ export async function commit(deps: BatchDeps, input: CommitInput): Promise<Commi
       });
     }
   }
+  for (const { view, version, reason } of input.rolledBack ?? [])
+    outcomes.push({ view, status: 'rolled-back', version, reason });
   const skippedLines = await countSkippedLines(deps, input.skippedLines);
   const report = await reportDistantCopies(deps, input);
   await deps.store.putDataQualityReport(report, deps.now());
@@ -212,16 +223,24 @@ async function commitView(
     // A resumed backfill reloaded the days changed since it began: exact as of this run's start.
     lastRunStartedAt: input.startedAt,
     committedAt: deps.now(),
+    definitionHash: definitionHash(viewNamed(deps, viewPlan.view)),
   };
+  await recordProvenance(deps, input.runId, viewPlan, next, progress);
+  // What readers were served until this write, kept for a rollback (a retry finds it written).
+  if (previous !== null && previous.revision === viewPlan.expectedRevision)
+    await deps.store.manifestHistory.put(previous, next.committedAt);
+  let committed = next;
   try {
     await deps.store.commitManifest(next, viewPlan.expectedRevision);
   } catch (error) {
     // A retried commit step finds its own earlier write: committed, not lost to another run.
-    const ours = (manifest: Manifest | null) =>
+    const ours = (manifest: Manifest | null): manifest is Manifest =>
       manifest?.lastRunId === input.runId && manifest.revision === next.revision;
-    if (!(error instanceof ManifestConflictError) || !ours(await deps.store.getManifest(viewPlan.view)))
-      throw error;
+    const stored = await deps.store.getManifest(viewPlan.view);
+    if (!(error instanceof ManifestConflictError) || !ours(stored)) throw error;
+    committed = stored;
   }
+  const restatements = await recordCommitRestatements(deps, committed, viewPlan);
   await deps.store.completeProgress(viewPlan.view, viewPlan.version, input.runId, deps.now());
   return {
     view: {
@@ -229,6 +248,7 @@ async function commitView(
       watermark: viewPlan.watermark,
       previousWatermark: viewPlan.previousWatermark,
       revision: next.revision,
+      restatements,
     },
     progress: backfillProgressOf(progress),
   };

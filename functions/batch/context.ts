@@ -7,6 +7,7 @@ import { defineFunction } from '../commons/function';
 import { SERVICES } from '../commons/metrics';
 import type { Platform } from '../commons/platform';
 import { createPowertools } from '../commons/powertools';
+import { longestSettleMs, settleEnvironment, settlePolicyOf } from '../commons/settle';
 import { BACKFILL_LOADS_PER_RUN, DAYS_PER_LOAD } from './chunks';
 import { cleanup } from './cleanup';
 import { commit } from './commit';
@@ -28,8 +29,9 @@ const batchEnvironment = {
     'DELIVERY_STREAM_NAME',
     'the Firehose delivery stream writing the archive (the plan reads its metrics)',
   ),
-  SETTLE_MINUTES: z.coerce.number().int().nonnegative(),
+  ...settleEnvironment,
   GRACE_MINUTES: z.coerce.number().int().nonnegative(),
+  ROLLBACK_RETENTION_DAYS: z.coerce.number().int().nonnegative(),
 };
 
 type BatchConfig = z.output<z.ZodObject<typeof batchEnvironment>> & {
@@ -46,8 +48,10 @@ export function batchDeps(config: BatchConfig, platform: Platform): BatchDeps {
     speed: new DynamoSpeedStore(platform.dynamo, config.TABLE_NAME),
     engine: platform.queryEngine({ workGroup: config.ATHENA_WORKGROUP, database: config.GLUE_DATABASE }),
     archive: platform.archiveCompleteness(config.DELIVERY_STREAM_NAME),
-    settleMs: config.SETTLE_MINUTES * 60_000,
+    settle: settlePolicyOf(config),
+    settleMs: longestSettleMs(settlePolicyOf(config)),
     graceMs: config.GRACE_MINUTES * 60_000,
+    rollbackRetentionMs: config.ROLLBACK_RETENTION_DAYS * 86_400_000,
     daysPerLoad: DAYS_PER_LOAD,
     loadsPerRun: BACKFILL_LOADS_PER_RUN,
     logger,

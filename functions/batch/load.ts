@@ -2,6 +2,7 @@ import { dayOf, daysInRanges, parseSqlRow, type ViewRow } from '../core';
 import { chunkPlan, scopeDays } from './chunks';
 import { type BatchDeps, viewNamed } from './deps';
 import type { ViewPlan } from './plan';
+import { recordLoadRead } from './provenance';
 
 export interface LoadInput {
   readonly runId: string;
@@ -45,6 +46,7 @@ export async function load(deps: BatchDeps, input: LoadInput): Promise<LoadOutpu
   const now = deps.now();
   // Every planned day gets a version, even an empty one: a day whose events all turned out invalid serves nothing.
   for (const [day, dayRows] of byDay) await deps.store.writeDay(view, input.runId, day, dayRows, now);
+  await recordLoadRead(deps, input.runId, plan, plan.dayRanges);
   const last = chunkDays.at(-1);
   if (last !== undefined) {
     // Loads go through the scope in day order, the changed days loaded before come first: once a load

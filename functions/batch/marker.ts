@@ -27,7 +27,14 @@ export async function markArchiveObject(
     return;
   }
   const objectAt = Date.parse(event.time);
-  await store.markArchiveDay(day, Number.isNaN(objectAt) ? now : objectAt, now);
+  // Its size is counted too: what the batch runs that read its day read (their provenance).
+  const { size } = event.detail.object;
+  await store.markArchiveDay(
+    day,
+    Number.isNaN(objectAt) ? now : objectAt,
+    now,
+    Number.isSafeInteger(size) ? size : undefined,
+  );
 }
 
 /** The archive marker: an EventBridge rule's target for the archive bucket's "Object Created" events. */

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { type DayRange, daysInRanges, lastBatchDay, nextWatermark, runAsOf, servedWatermark } from '../core';
+import type { Settle } from '../core/lateness';
 import { chunkPlan, type DayScope, scopeDays } from './chunks';
 import { dayRangesOf } from './days';
 import type { BatchDeps } from './deps';
 import { distantCopiesSql } from './distant-copies';
+import { viewSettles } from './settle';
 import { skippedLinesSql } from './skipped-lines';
 
 export interface PlanInput {
@@ -37,6 +39,8 @@ export interface ViewPlan {
   readonly runStartedAt: number;
   /** The days the run recomputes for the view: one load after another goes through them in order. */
   readonly scope: DayScope;
+  /** The settle time the watermark trails by: the stage's fixed one, or learned from arrivals (`auto`). */
+  readonly settle: Settle;
   /** Which load of the run this is (0: the first). */
   readonly chunk: number;
   /** What the earlier loads of this run loaded. */
@@ -57,6 +61,12 @@ export interface RunPlan {
   readonly startedAt: number;
   /** Each view's first load; each load plans the next. */
   readonly views: readonly ViewPlan[];
+  /** Views not recomputed: their code's version was rolled back (`driftless rollback`). */
+  readonly rolledBack?: readonly {
+    readonly view: string;
+    readonly version: number;
+    readonly reason: string;
+  }[];
   /** The query counting the archive lines the engine skips as unreadable, over every day the run reads. */
   readonly skippedLines: { readonly sql: string };
   /**
@@ -95,10 +105,20 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     settleMs: deps.settleMs,
     archiveCompleteThrough: await deps.archive.completeThrough(),
   };
+  const settleOfView = viewSettles(deps, startedAt);
   const views: ViewPlan[] = [];
   const daysRead = new Set<string>();
+  const rolledBack: { view: string; version: number; reason: string }[] = [];
   for (const view of deps.views) {
+    // Kept as data: once committed, this version is served (and counted) from it while a later one backfills.
+    await deps.store.definitions.register(view, startedAt, { counting: false });
     const manifest = await deps.store.getManifest(view.name);
+    if (manifest?.rolledBackVersions?.includes(view.version)) {
+      const reason = `version ${view.version} was rolled back to version ${manifest.version} (revision ${manifest.revision}): not recomputed until the view's version is bumped`;
+      deps.logger.warn('view skipped: its version was rolled back', { runId, view: view.name, reason });
+      rolledBack.push({ view: view.name, version: view.version, reason });
+      continue;
+    }
     const progress = await deps.store.getProgress(view.name, view.version);
     const resumed = progress?.backfill && progress.committedAt === null ? progress : null;
     const backfill =
@@ -107,7 +127,12 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
       (input.backfill ?? []).includes(view.name) ||
       resumed !== null;
     const previousWatermark = backfill ? null : servedWatermark(manifest);
-    const watermark = nextWatermark(bounds, view.time.bucket, previousWatermark ?? 0);
+    const settle = await settleOfView(view.name);
+    const watermark = nextWatermark(
+      { ...bounds, settleMs: settle.ms },
+      view.time.bucket,
+      previousWatermark ?? 0,
+    );
     const lastDay = lastBatchDay(watermark) ?? '';
     // A run computes whole days, buckets past its watermark included: a day needs another run only if
     // its archive received objects since the last run started, or the watermark newly covers it.
@@ -156,6 +181,7 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
           backfill,
           runStartedAt: startedAt,
           scope,
+          settle,
         },
         runDays.slice(0, deps.daysPerLoad),
         0,
@@ -167,9 +193,10 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     runId,
     asOf: runAsOf(bounds),
     archiveCompleteThrough: bounds.archiveCompleteThrough,
-    views: views.map(({ view, watermark, dayCount, backfill, scope }) => ({
+    views: views.map(({ view, watermark, dayCount, backfill, scope, settle }) => ({
       view,
       watermark,
+      settle,
       firstLoadDays: dayCount,
       backfill,
       scope,
@@ -181,6 +208,7 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     runId,
     startedAt,
     views,
+    ...(rolledBack.length === 0 ? {} : { rolledBack }),
     skippedLines: { sql: skippedLinesSql(catalog, daysInRanges(dayRanges)) },
     distantCopies: {
       catalog: catalog.name,

@@ -64,10 +64,26 @@ export const BATCH_RUN_TIMEOUT_MINUTES = 120;
  * falls back on when it is not given the stage's value, never a number of its own.
  */
 export const STAGE_DEFAULTS = {
-  /** Archive delivery delay plus allowed lateness: the watermark trails a run's start by this. */
-  settleMinutes: 15,
+  /**
+   * Allowed lateness: the watermark trails a run's start (or the archive's delivered position) by this, or
+   * `auto`: learned from the arrivals (`settleShare` of the events over `settleWindowDays`), within bounds.
+   */
+  settleMinutes: 15 as number | 'auto',
+  /** Under `auto`: the share of events the settle time must cover. */
+  settleShare: 0.999,
+  /** Under `auto`: at least a minute, so clock skew and a bucket still filling are never cut to nothing. */
+  settleMinMinutes: 1,
+  /**
+   * Under `auto`: at most 3 hours, so exact numbers trail now by hours, not days, whatever a few stragglers
+   * say (they are restated by the next run), well inside the speed items' retention.
+   */
+  settleMaxMinutes: 180,
+  /** Under `auto`: the days of arrivals the settle time is learned from (and `GET /views` reports). */
+  settleWindowDays: 7,
   /** How long a replaced batch version is kept: longer than a run may take (BATCH_RUN_TIMEOUT_MINUTES). */
   graceMinutes: 180,
+  /** How long a replaced manifest can be rolled back to (`driftless rollback`); its day versions are kept. */
+  rollbackRetentionDays: 7,
   /** How long speed items outlive their bucket before TTL removes them; more than settle. */
   speedRetentionHours: 72,
   queryResultsRetentionDays: 7,

@@ -136,9 +136,11 @@ export { definitionHash, type ViewDocument, viewDocument, viewFromDocument } fro
 // The watermark: where batch ends and speed begins, every rule about it.
 export {
   type BucketSource,
+  definitionSwitchFrom,
   isBatchBucket,
   isExactRange,
   lastBatchDay,
+  maySwitchDefinition,
   newlyBatchRange,
   nextWatermark,
   runAsOf,

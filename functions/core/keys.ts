@@ -280,3 +280,86 @@ export function speedSortKeyRange(from: number, to: number): { start: string; en
     end: `${sortableTime(to)}#`,
   };
 }
+
+// Issue 15, restatement ledger and rollback: the manifests a commit replaced, and the ledger's entries.
+
+/** Digits of a manifest revision in a sort key: a view commits far fewer than 10^12 times. */
+const REVISION_DIGITS = 12;
+
+/** Every manifest a view's commits and rollbacks replaced, by revision: what readers were served. */
+export const manifestHistoryPartition = (viewName: string): string => `manifest-history#${viewName}`;
+
+export const manifestHistoryKey = (viewName: string, revision: number): TableKey => {
+  if (!Number.isSafeInteger(revision) || revision < 1 || revision >= 10 ** REVISION_DIGITS)
+    throw new RangeError(`no manifest revision ${revision}`);
+  return {
+    pk: manifestHistoryPartition(viewName),
+    sk: String(revision).padStart(REVISION_DIGITS, '0'),
+  };
+};
+
+/** A view's restatements, one partition, sorted by when they were recorded: `since` is one range of keys. */
+export const restatementsPartition = (viewName: string): string => `restatements#${viewName}`;
+
+/**
+ * The `chunk`th packed item of the restatements one run (or rollback) recorded at `at`: the same run and
+ * time give the same keys, so a retried commit step rewrites its items rather than adding others.
+ */
+export const restatementsKey = (viewName: string, at: number, runId: string, chunk: number): TableKey => ({
+  pk: restatementsPartition(viewName),
+  sk: `${sortableTime(at)}#${runId}#${rowsChunkKey(chunk)}`,
+});
+
+/** The restatements recorded at `since` or later. */
+export const restatementsSince = (viewName: string, since: number): SortKeyRange => ({
+  pk: restatementsPartition(viewName),
+  from: sortableTime(Math.max(0, since)),
+  // Every sort key starts with digits, and `~` sorts after every digit.
+  to: '~',
+});
+
+// Provenance (issue 15): what each batch version of a view was computed from.
+
+/** A view's batch versions' provenance: one item per (view, batch version), sorted by run id. */
+export const provenancePartition = (viewName: string): string => `provenance#${viewName}`;
+
+export const provenanceKey = (viewName: string, batchVersion: string): TableKey => ({
+  pk: provenancePartition(viewName),
+  sk: batchVersion,
+});
+
+/** An export's completion (its files and their hashes): an item of its own, written once, never after. */
+export const exportCompletionKey = (id: string): TableKey => ({ pk: `export#${id}`, sk: 'completed' });
+
+// Issue 15, a definition change never serves a hole: the definition registry.
+
+/** Digits of a view version in a sort key: versions sort numerically. */
+const VERSION_DIGITS = 10;
+
+/** A view's registered definitions, one partition, sorted by version. */
+export const definitionPartition = (viewName: string): string => `definition#${viewName}`;
+
+/** One (view, version)'s definition: its document, hash, and when a speed function first counted it. */
+export const definitionKey = (viewName: string, version: number): TableKey => {
+  if (!Number.isSafeInteger(version) || version < 1 || version >= 10 ** VERSION_DIGITS)
+    throw new RangeError(`no view version ${version}`);
+  return { pk: definitionPartition(viewName), sk: `v${String(version).padStart(VERSION_DIGITS, '0')}` };
+};
+
+// Learned lateness (issue 15, deliverable 6): the speed layer's arrival histograms.
+
+/** One item per arrival hour holds every view's lateness counts, so an invocation writes one or two items. */
+const LATENESS_PARTITION = 'lateness#hours';
+
+export const latenessHourKey = (arrivalHour: number): TableKey => ({
+  pk: LATENESS_PARTITION,
+  sk: sortableTime(bucketStart(arrivalHour, 'hour')),
+});
+
+/** The arrival hours starting in [from, to). */
+export const latenessHoursRange = (from: number, to: number): SortKeyRange => ({
+  pk: LATENESS_PARTITION,
+  from: sortableTime(Math.max(0, from)),
+  // Inclusive bounds: the last hour starting before `to` (every hour key is a whole hour).
+  to: sortableTime(Math.max(0, to - 1)),
+});

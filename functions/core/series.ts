@@ -1,4 +1,4 @@
-import { BUCKET_WIDTH_MS, type BucketWidth, bucketStart, type GroupValue } from './keys';
+import { BUCKET_WIDTH_MS, type BucketWidth, bucketStart, dayOf, type GroupValue } from './keys';
 import type { ServedRow } from './merge';
 import type { MeasureValue } from './monoid';
 import { type ViewRow, ViewRows } from './rows';
@@ -26,6 +26,8 @@ export interface SeriesGroup {
 export interface SeriesBucket {
   readonly start: number;
   readonly source: BucketSource;
+  /** For a batch bucket, the batch version its rows come from (a step is at most a day: one version). */
+  readonly batchVersion?: string;
   readonly groups: readonly SeriesGroup[];
 }
 
@@ -72,7 +74,13 @@ function seriesGroup(view: ViewDefinition, row: ViewRow): SeriesGroup {
 export function rollUpSeries(
   view: ViewDefinition,
   rows: readonly ServedRow[],
-  options: { readonly step: BucketWidth; readonly watermark: number; readonly filter?: GroupFilter },
+  options: {
+    readonly step: BucketWidth;
+    readonly watermark: number;
+    readonly filter?: GroupFilter;
+    /** The batch version of each day (a manifest's days): batch buckets cite theirs. */
+    readonly batchVersions?: Readonly<Record<string, string>>;
+  },
 ): SeriesBucket[] {
   const buckets: SeriesBucket[] = [];
   for (const row of mergedRows(view, rows, options.filter ?? {}, (bucket) =>
@@ -80,12 +88,16 @@ export function rollUpSeries(
   )) {
     const last = buckets.at(-1);
     if (last?.start === row.bucket) (last.groups as SeriesGroup[]).push(seriesGroup(view, row));
-    else
+    else {
+      const source = sourceOfStep(row.bucket, options.step, options.watermark);
+      const batchVersion = source === 'batch' ? options.batchVersions?.[dayOf(row.bucket)] : undefined;
       buckets.push({
         start: row.bucket,
-        source: sourceOfStep(row.bucket, options.step, options.watermark),
+        source,
+        ...(batchVersion === undefined ? {} : { batchVersion }),
         groups: [seriesGroup(view, row)],
       });
+    }
   }
   return buckets;
 }

@@ -104,3 +104,30 @@ export function isExactRange(range: TimeRange, watermark: number): boolean {
 }
 
 const nonEmpty = (from: number, to: number): TimeRange | null => (from < to ? { from, to } : null);
+
+/**
+ * The least watermark at which a new view version may replace the version a manifest serves: the first
+ * bucket boundary at or after `countingSince`, when speed functions began counting the new version (every
+ * event arriving from then on is in its speed items). Buckets from there on were counted by the new
+ * version's speed items, so the switch serves no hole; buckets before it are the new batch rows. Null
+ * while no speed function has counted the version: the switch waits.
+ *
+ * The catalog bounds event times by its time range, not by their arrival: an event timed ahead of its
+ * arrival, arriving before `countingSince`, in a bucket from W on, is in no speed item of the new version
+ * until a batch run's watermark passes its bucket (eventual correction, as for late events).
+ */
+export function definitionSwitchFrom(countingSince: number | null, bucket: BucketWidth): number | null {
+  if (countingSince === null) return null;
+  const start = bucketStart(countingSince, bucket);
+  return start === countingSince ? start : start + BUCKET_WIDTH_MS[bucket];
+}
+
+/** Whether a commit at `watermark` may switch the manifest to a version counted by speed since `countingSince`. */
+export function maySwitchDefinition(
+  watermark: number,
+  countingSince: number | null,
+  bucket: BucketWidth,
+): boolean {
+  const from = definitionSwitchFrom(countingSince, bucket);
+  return from !== null && watermark >= from;
+}

@@ -2,11 +2,14 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import { z } from 'zod';
 import { orderEvents } from '../../events';
 import { views } from '../../views';
+import { DynamoBatchStore } from '../adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
 import { requiredVariable } from '../commons/config';
 import { defineFunction } from '../commons/function';
 import { SERVICES } from '../commons/metrics';
 import { createPowertools } from '../commons/powertools';
+import { registryOver } from './counted-views';
+import { latenessRecorderOver } from './lateness';
 import { SpeedProcessor } from './processor';
 import { Quarantine } from './quarantine';
 
@@ -32,6 +35,12 @@ export const speedFunction = defineFunction({
       metrics,
       retentionMs: config.SPEED_RETENTION_HOURS * 3_600_000,
       now: platform.now,
+      registry: registryOver(new DynamoBatchStore(platform.dynamo, config.TABLE_NAME)),
+      lateness: latenessRecorderOver(
+        new DynamoBatchStore(platform.dynamo, config.TABLE_NAME),
+        logger,
+        platform.now,
+      ),
     });
     return (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => processor.process(event);
   },

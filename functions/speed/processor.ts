@@ -10,9 +10,7 @@ import {
 } from '../adapters/kinesis-aggregation';
 import { SPEED_METRICS } from '../commons/metrics';
 import {
-  type CompiledView,
   compareSequenceNumbers,
-  compileJs,
   decodeRecord,
   deltaAfter,
   type EventCatalog,
@@ -24,6 +22,8 @@ import {
   speedItemWrites,
   type ViewDefinition,
 } from '../core';
+import { CountedViews, type ViewRegistry } from './counted-views';
+import type { LatenessRecorder } from './lateness';
 import type { Quarantine } from './quarantine';
 
 export interface SpeedProcessorOptions {
@@ -38,6 +38,13 @@ export interface SpeedProcessorOptions {
   /** Parallel DynamoDB writes per batch. @default 16 */
   readonly writeConcurrency?: number;
   readonly now?: () => number;
+  /** Records how late the counted events arrived (`./lateness.ts`). @default none */
+  readonly lateness?: LatenessRecorder;
+  /**
+   * Where the code's view versions are registered before they are counted, and the versions the manifests
+   * still serve are read from, to count them too until the switch (`CountedViews`). @default none
+   */
+  readonly registry?: ViewRegistry;
 }
 
 export function toStreamRecord(record: KinesisStreamRecord): StreamRecord {
@@ -83,12 +90,12 @@ export const shardIdOf = (record: KinesisStreamRecord): string =>
  * record, whatever the redeliveries.
  */
 export class SpeedProcessor {
-  private readonly compiled: CompiledView[];
+  private readonly counted: CountedViews;
   private readonly now: () => number;
 
   constructor(private readonly options: SpeedProcessorOptions) {
-    this.compiled = options.views.map(compileJs);
     this.now = options.now ?? Date.now;
+    this.counted = new CountedViews({ ...options, now: this.now });
   }
 
   async process(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
@@ -111,8 +118,10 @@ export class SpeedProcessor {
         else invalid.push(decoded);
       }
     }
-    const plan = planSpeedWrites(this.compiled, valid);
+    const plan = planSpeedWrites(await this.counted.current(), valid);
     invalid.push(...plan.unevaluable);
+    // Beside the speed writes; it never throws (a statistic).
+    const latenessRecorded = this.options.lateness?.record(shardId, records, plan);
 
     const failedSequences: string[] = [];
     let conflicts = 0;
@@ -150,6 +159,7 @@ export class SpeedProcessor {
         }),
       ),
     ]);
+    await latenessRecorded;
 
     const oldestArrival = Math.min(...records.map((record) => record.approximateArrivalTimestamp));
     metrics.addMetric(SPEED_METRICS.events.name, MetricUnit.Count, valid.length - plan.unevaluable.length);

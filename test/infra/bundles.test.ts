@@ -699,6 +699,7 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
       {
         start: T0,
         source: 'batch',
+        batchVersion: expect.any(String),
         groups: [
           { key: { country: 'DE' }, values: { revenue: 900, orders: 1 } },
           { key: { country: 'FR' }, values: { revenue: 2500, orders: 1 } },
@@ -707,6 +708,7 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
       {
         start: T0 + HOUR,
         source: 'batch',
+        batchVersion: expect.any(String),
         groups: [
           { key: { country: 'DE' }, values: { revenue: 4000, orders: 1 } },
           { key: { country: 'FR' }, values: { revenue: 1000, orders: 1 } },

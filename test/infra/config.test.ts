@@ -69,8 +69,32 @@ describe('stage configuration from CDK context', () => {
     expect(config.apiAuth).toBe('apiKey');
   });
 
+  it('takes settleMinutes auto with its share, bounds and window (the local run synthesizes and runs it: test/e2e/lateness.test.ts)', () => {
+    const config = resolveStageConfig(
+      context({ settleMinutes: 'auto', settleShare: '0.99', settleMinMinutes: '2', settleMaxMinutes: '90' }),
+    );
+    expect(config).toMatchObject({
+      settleMinutes: 'auto',
+      settleShare: 0.99,
+      settleMinMinutes: 2,
+      settleMaxMinutes: 90,
+      settleWindowDays: 7,
+    });
+  });
+
   it.each([
-    [{ settleMinutes: 'soon' }, /-c settleMinutes: .*expected number/],
+    [{ settleMinutes: 'soon' }, /-c settleMinutes: .*expected number of minutes or "auto"/],
+    [{ settleShare: '1.5' }, /-c settleShare: Too big/],
+    [{ settleShare: '0' }, /-c settleShare: Too small/],
+    [
+      { settleMinMinutes: '30', settleMaxMinutes: '20' },
+      /-c settleMinMinutes: must not exceed settleMaxMinutes/,
+    ],
+    [{ settleWindowDays: '36' }, /-c settleWindowDays: Too big/],
+    [
+      { settleMinutes: 'auto', speedRetentionHours: '2', settleMaxMinutes: '180' },
+      /-c speedRetentionHours: must exceed settleMaxMinutes/,
+    ],
     [{ apiAuth: 'basic' }, /-c apiAuth: .*"iam"\|"apiKey"/],
     [{ batchSchedule: 'hourly' }, /-c batchSchedule: expected rate\(N unit\) or cron/],
     [{ logRetentionDays: '31' }, /-c logRetentionDays: expected one of 1, 3, 5, 7/],

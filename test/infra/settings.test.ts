@@ -50,6 +50,11 @@ describe('stage settings in the template', () => {
         GRACE_MINUTES: '240',
       });
     }
+    // The API reports the settle time (`GET /views`): the five steps and it read the same variables.
+    const settleReaders = template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: { SETTLE_MINUTES: '20', SETTLE_WINDOW_DAYS: '7' } } },
+    });
+    expect(Object.keys(settleReaders)).toHaveLength(6);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ SPEED_RETENTION_HOURS: '48' }) },
     });

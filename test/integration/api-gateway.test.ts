@@ -50,6 +50,7 @@ function routerOnly(): ProxyHandler {
     batchStore: unused,
     speedStore: unused,
     speedRetentionMs: 72 * 3_600_000,
+    rollbackRetentionMs: 7 * 86_400_000,
     events: unused,
     batchRuns: unused,
     exportJobs: unused,

@@ -150,6 +150,8 @@ async function setUp(views: readonly ViewDefinition[] = demoViews) {
     views,
     // Clean-up tests choose their grace; the stage's (at least 121 minutes) would hide the versions.
     graceMs: 0,
+    // Nor their rollback retention (7 days by default), which keeps every replaced manifest's versions.
+    rollbackRetentionMs: 0,
     logger: quietLogger(),
     metrics: quietMetrics(),
   };
@@ -548,6 +550,8 @@ describe('batch layer: the synthesized state machine run locally', () => {
     await runBatch(env.deps, { input: { now: now - 8 * HOUR } });
     // Act
     const fixed = env.with([v2]);
+    // The speed layer has counted v2 since before the run's watermark: the switch serves no hole.
+    await env.deps.store.definitions.register(v2, now - 7 * HOUR, { counting: true });
     await runBatch(fixed, { input: { now: now - 6 * HOUR } });
     // Assess: all history recomputed with v2, v1's versions cleaned up
     const manifest = await env.deps.store.getManifest('revenue');
@@ -1225,11 +1229,14 @@ describe('batch layer: a backfill runs day by day and resumes', () => {
   const history = Array.from({ length: 6 }, (_, index) => dayName(today - (6 - index) * DAY));
 
   /** Six days committed as v1, then v2 deployed: its backfill loads two days at a time. */
-  async function deployV2(loadsPerRun?: number) {
+  async function deployV2(loadsPerRun?: number, countingSince: number | null = Date.now() - 2 * HOUR) {
     const env = await setUp([v1]);
     const orders = ordersOver(6, 8);
     await env.send(orders);
     await runBatch(env.deps, { input: { now: Date.now() - 8 * HOUR } });
+    // The speed layer counts v2 from `countingSince` (null: not yet): a switch waits for it.
+    if (countingSince !== null)
+      await env.deps.store.definitions.register(v2, countingSince, { counting: true });
     const fixed: BatchDeps = {
       ...env.with([v2]),
       daysPerLoad: 2,
@@ -1371,6 +1378,49 @@ describe('batch layer: a backfill runs day by day and resumes', () => {
     // The changed day and the day after it (the dedupe horizon) first, then the backfill goes on.
     expect(resumed.days).toEqual([[history[0], history[1]]]);
     await expectExact(fixed, [...orders, late]);
+  });
+
+  it('serves the previous version, whole, until a speed function has counted the new one, saying why', async () => {
+    // Prepare: every day loads in one run, but no speed function has counted v2
+    const { env, orders, fixed } = await deployV2(undefined, null);
+    const before = await served(env.deps, v1);
+    // Act
+    await loadsOf(fixed, 'run-unseen');
+    // Assess
+    const [outcome] = (await env.deps.store.runOutcome('run-unseen'))?.views ?? [];
+    expect(outcome).toMatchObject({
+      view: 'revenue',
+      status: 'backfilling',
+      backfill: { version: 2, daysDone: 6, daysTotal: 6 },
+      awaitingSpeed: { countingSince: null, switchFrom: null },
+    });
+    expect(await served(env.deps, v1)).toEqual(before);
+    // and once the speed layer has counted v2 from before the watermark, the next run switches
+    await env.deps.store.definitions.register(v2, Date.now() - 2 * HOUR, { counting: true });
+    await loadsOf(fixed);
+    expect((await env.deps.store.getManifest('revenue'))?.version).toBe(2);
+    await expectExact(fixed, orders);
+  });
+
+  it('switches at the first watermark at or past the bucket in which the speed counting of v2 began', async () => {
+    // Prepare: the speed layer began counting v2 a millisecond into the last hour
+    const thisHour = Date.now() - (Date.now() % HOUR);
+    const countingSince = thisHour - HOUR + 1;
+    const { env, orders, fixed } = await deployV2(undefined, countingSince);
+    // Act: a run whose watermark is the last hour's start, then one whose watermark is this hour's
+    await runBatch(fixed, { input: { now: thisHour - 1, runId: 'run-last-hour' } });
+    const waiting = await env.deps.store.getManifest('revenue');
+    await runBatch(fixed, { input: { now: thisHour, runId: 'run-this-hour' } });
+    // Assess
+    const [outcome] = (await env.deps.store.runOutcome('run-last-hour'))?.views ?? [];
+    expect(outcome).toMatchObject({
+      status: 'backfilling',
+      awaitingSpeed: { countingSince, switchFrom: thisHour },
+    });
+    expect(waiting?.version).toBe(1);
+    const switched = await env.deps.store.getManifest('revenue');
+    expect(switched).toMatchObject({ version: 2, watermark: thisHour });
+    await expectExact(fixed, orders);
   });
 });
 

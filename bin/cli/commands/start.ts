@@ -10,7 +10,7 @@ interface StartOptions {
   readonly demo: boolean;
   readonly demoRate: number;
   readonly batchEvery: number;
-  readonly settle: number;
+  readonly settle: number | 'auto';
   readonly logLevel: LogLevel;
 }
 
@@ -36,7 +36,7 @@ export const start = (program: Command): Command =>
     )
     .option(
       '--settle <duration>',
-      'how far the batch watermark trails now (whole minutes)',
+      'how far the batch watermark trails now (whole minutes), or auto: learned from arrivals',
       parseSettle,
       60_000,
     )
@@ -68,7 +68,7 @@ export const start = (program: Command): Command =>
         console.log(`  ${name.padEnd(10)}${value}`);
       const every = options.batchEvery > 0 ? `${options.batchEvery / 1000}s` : 'never (driftless batch run)';
       console.log(
-        `  demo      ${runtime.demo ? `${options.demoRate} orders/s` : 'off'}; batch run every ${every}, settle ${options.settle / 1000}s`,
+        `  demo      ${runtime.demo ? `${options.demoRate} orders/s` : 'off'}; batch run every ${every}, settle ${options.settle === 'auto' ? 'auto' : `${options.settle / 1000}s`}`,
       );
       console.log('Ctrl-C stops (accepted events are kept; a restart resumes).');
       stopOnSignals(runtime);

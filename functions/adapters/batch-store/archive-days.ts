@@ -1,3 +1,4 @@
+import type { DayRange } from '../../core/days';
 import {
   archiveChangeKey,
   archiveChangesSince,
@@ -7,6 +8,12 @@ import {
   type TableKey,
 } from '../../core/keys';
 import { Table } from '../table';
+
+/** Archive objects and their bytes, as the archive marker counted them. */
+export interface ArchiveRead {
+  readonly objects: number;
+  readonly bytes: number;
+}
 
 /**
  * What the archive marker records the archive received (`functions/batch/marker.ts`), per event-time
@@ -20,11 +27,36 @@ export class ArchiveDays {
    * the day's item and on the item of the day and the hour of `markedAt`. Each keeps the latest of both
    * times, whatever order concurrent markings land in.
    */
-  async mark(day: string, objectAt: number, markedAt: number): Promise<void> {
+  async mark(day: string, objectAt: number, markedAt: number, bytes?: number): Promise<void> {
     await Promise.all([
       this.keepLatest(archiveDayKey(day), day, objectAt, markedAt),
       this.keepLatest(archiveChangeKey(markedAt, day), day, objectAt, markedAt),
     ]);
+    // Last, so that a marking retried after a failed write above adds its object once (see `received`).
+    if (bytes !== undefined)
+      await this.table.update(archiveDayKey(day), 'ADD objects :one, #bytes :bytes', {
+        names: { '#bytes': 'bytes' },
+        values: { ':one': { N: '1' }, ':bytes': { N: String(bytes) } },
+      });
+  }
+
+  /**
+   * The objects and bytes the archive received on the days of the ranges, as marked so far: what a query
+   * over those days reads. Counted from the markings, not a listing: an "Object Created" event delivered
+   * twice counts its object twice, and objects marked before the counts were kept are not counted.
+   */
+  async received(ranges: readonly DayRange[]): Promise<ArchiveRead> {
+    const read = { objects: 0, bytes: 0 };
+    for (const [first, last] of ranges) {
+      // The days' own items: their sort keys are the days.
+      for await (const item of this.table.query(archiveDayKey(first).pk, {
+        range: { from: first, to: last },
+      })) {
+        read.objects += Number(item.objects?.N ?? 0);
+        read.bytes += Number(item.bytes?.N ?? 0);
+      }
+    }
+    return read;
   }
 
   /** The days with archive objects in (`after`, `through`] (`after` `''`: from the first), in order, at most `limit`. */

@@ -18,7 +18,22 @@ export interface Manifest {
   /** When the last committed run started: archive objects newer than this are dirty. */
   readonly lastRunStartedAt: number;
   readonly committedAt: number;
+  /** `definitionHash` of the view version the rows were computed with; absent in older manifests. */
+  readonly definitionHash?: string;
+  /** Set by a rollback: the revision (and its run) whose days and watermark this one serves again. */
+  readonly rolledBackTo?: { readonly revision: number; readonly lastRunId: string };
+  /**
+   * View versions a rollback took back from: the plan does not recompute them again (it skips the view,
+   * saying why) until the code's version moves on.
+   */
+  readonly rolledBackVersions?: readonly number[];
 }
+
+/** A manifest as stored: gzip JSON (see `Manifests.commit`). */
+export const packManifest = (manifest: Manifest): Uint8Array => gzipSync(JSON.stringify(manifest));
+
+export const unpackManifest = (packed: Uint8Array): Manifest =>
+  JSON.parse(gunzipSync(packed).toString('utf8')) as Manifest;
 
 /** The manifest's active (day, batch version) pairs whose days overlap [from, to). */
 export function activeDays(
@@ -53,7 +68,7 @@ export class Manifests {
       revision: { N: String(next.revision) },
       // Gzipped: its day map has an entry per day of history, about 45 bytes each as JSON (the catalog's
       // century would be 1.6 MB), and day versions repeat a few run ids (tens of KB gzipped).
-      manifestGz: { B: gzipSync(JSON.stringify(next)) },
+      manifestGz: { B: packManifest(next) },
     };
     const written = await this.table.putIf(
       manifestKey(next.view),

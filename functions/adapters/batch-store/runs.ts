@@ -26,6 +26,8 @@ export type ViewOutcome =
       readonly rows: number;
       /** The backfill this commit completed (the manifest now serves its version), or null. */
       readonly backfill: BackfillProgress | null;
+      /** Exact values it restated (the ledger lists them); null if recording failed; absent in older outcomes. */
+      readonly restatements?: number | null;
     }
   | {
       readonly view: string;
@@ -37,6 +39,11 @@ export type ViewOutcome =
       readonly days: number;
       readonly rows: number;
       readonly backfill: BackfillProgress;
+      /**
+       * Every day is loaded, but the new version replaces the one served only once the speed layer has
+       * counted it from before the watermark (`maySwitchDefinition`): why the switch waits. Absent otherwise.
+       */
+      readonly awaitingSpeed?: AwaitingSpeed;
     }
   | {
       readonly view: string;
@@ -48,7 +55,23 @@ export type ViewOutcome =
       readonly cause: string;
       /** A failed backfill keeps what it loaded: the next run resumes after `loadedThrough`. Null if none. */
       readonly backfill: BackfillProgress | null;
+    }
+  | {
+      readonly view: string;
+      /** Not recomputed: its code's version was rolled back; the manifest serves an older one until a bump. */
+      readonly status: 'rolled-back';
+      readonly version: number;
+      readonly reason: string;
     };
+
+/** Why a loaded backfill of a new view version does not switch the manifest yet. */
+export interface AwaitingSpeed {
+  /** When speed functions began counting the new version; null while none has. */
+  readonly countingSince: number | null;
+  /** The least watermark the switch needs (the bucket boundary at or after `countingSince`), or null. */
+  readonly switchFrom: number | null;
+  readonly reason: string;
+}
 
 /** Archive lines the query engine could not read (malformed JSON, invalid Unicode): skipped, not fatal. */
 export interface SkippedLines {

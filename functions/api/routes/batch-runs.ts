@@ -40,7 +40,7 @@ export const batchRunRoutes = (schemas: RequestSchemas) => [
         const outcome = await deps.batchStore.runOutcome(id);
         const views = await Promise.all(
           deps.views.map(async (view) => {
-            const manifest = await reader.manifestOf(view);
+            const { manifest } = await reader.served(view);
             const viewOutcome = outcome?.views.find((entry) => entry.view === view.name) ?? null;
             // A run that failed one view still reconciled the views it committed.
             const reconciled = run.status === 'SUCCEEDED' || viewOutcome?.status === 'committed';

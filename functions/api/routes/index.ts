@@ -3,6 +3,7 @@ import type { DeclaredRoute } from '../route';
 import { batchRunRoutes } from './batch-runs';
 import { eventRoutes } from './events';
 import { exportRoutes } from './exports';
+import { ledgerRoutes } from './ledger';
 import { openApiRoute } from './openapi';
 import { qualityRoutes } from './quality';
 import { viewRoutes } from './views';
@@ -12,6 +13,7 @@ export function apiRoutes(api: ApiSurface): readonly DeclaredRoute[] {
   const schemas = requestSchemas(api);
   return [
     ...viewRoutes(viewNameSchema(api.viewNames)),
+    ...ledgerRoutes(viewNameSchema(api.viewNames), schemas),
     ...eventRoutes(schemas),
     ...batchRunRoutes(schemas),
     ...exportRoutes(schemas),

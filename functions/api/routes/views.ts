@@ -1,7 +1,9 @@
 /** The views: their list with freshness, a view over time, its top groups. */
 import { z } from 'zod';
-import { BUCKET_WIDTH_MS, isStepOf, topGroups } from '../../core';
+import type { DynamoBatchStore } from '../../adapters/dynamo-batch-store';
+import { BUCKET_WIDTH_MS, definitionSwitchFrom, isStepOf, topGroups, type ViewDefinition } from '../../core';
 import { servedWatermark } from '../../core/watermark';
+import { latenessReports } from '../lateness';
 import { MAX_SERIES_BUCKETS, MAX_TOP_LIMIT } from '../limits';
 import { badParameter } from '../params';
 import { exactQuery, groupFilter, limitQuery, stepQuery, stepRange } from '../query';
@@ -16,6 +18,29 @@ const measureQuery = z
   .string({ error: 'is required: a measure of the view' })
   .meta({ description: 'The measure that ranks the groups.' });
 
+/** A new view version backfilling while the manifest serves the previous one: how far it has come. */
+async function pendingVersion(store: DynamoBatchStore, view: ViewDefinition) {
+  const [definition, progress] = await Promise.all([
+    store.definitions.get(view.name, view.version),
+    store.viewProgress(view.name, view.version),
+  ]);
+  const countingSince = definition?.countingSince ?? null;
+  return {
+    version: view.version,
+    countingSince,
+    switchFrom: definitionSwitchFrom(countingSince, view.time.bucket),
+    backfill:
+      progress === null || progress.committedAt !== null
+        ? null
+        : {
+            daysDone: progress.daysDone,
+            daysTotal: progress.daysTotal,
+            loadedThrough: progress.loadedThrough,
+            startedAt: progress.startedAt,
+          },
+  };
+}
+
 export const viewRoutes = (viewName: ViewNameSchema) => [
   route({
     method: 'GET',
@@ -26,11 +51,15 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
       ({ deps, reader }) =>
       async () => {
         const now = deps.now();
+        const latenessOf = latenessReports(deps, now);
         const views = await Promise.all(
-          deps.views.map(async (view) => {
-            const [manifest, latestSpeedBucket] = await Promise.all([
-              reader.manifestOf(view),
+          deps.views.map(async (code) => {
+            // The served version (the code's but while a new definition backfills) and the pending one.
+            const { view, manifest } = await reader.served(code);
+            const [latestSpeedBucket, pending, lateness] = await Promise.all([
               deps.speedStore.latestBucket(view, now),
+              view.version === code.version ? null : pendingVersion(deps.batchStore, code),
+              latenessOf(view.name),
             ]);
             return {
               name: view.name,
@@ -40,10 +69,12 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
               measures: Object.fromEntries(Object.entries(view.measures).map(([name, m]) => [name, m.kind])),
               watermark: servedWatermark(manifest),
               batchRun: batchRunOf(manifest),
+              pending,
               speed: {
                 latestBucket: latestSpeedBucket,
                 lagMs: latestSpeedBucket === null ? null : now - latestSpeedBucket,
               },
+              ...lateness,
             };
           }),
         );
@@ -102,7 +133,8 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
     handler:
       ({ deps, reader }) =>
       async ({ params, query, others }) => {
-        const view = viewNamed(deps, params.name);
+        // The version the manifest serves: a new definition's measures are ranked once it switched.
+        const { view, manifest } = await reader.served(viewNamed(deps, params.name));
         if (!Object.hasOwn(view.measures, query.measure))
           throw badParameter(
             'measure',
@@ -110,10 +142,18 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
           );
         const { from, to } = stepRange(query, view.time.bucket);
         const filter = groupFilter(view, others);
-        const served = await reader.read(view, from, to, deps.now());
+        const served = await reader.read(view, from, to, deps.now(), manifest);
         const { measure, limit } = query;
         const groups = topGroups(view, served.rows, { measure, limit, filter });
-        return json({ view: view.name, watermark: served.watermark, from, to, measure, groups });
+        return json({
+          view: view.name,
+          version: view.version,
+          watermark: served.watermark,
+          from,
+          to,
+          measure,
+          groups,
+        });
       },
   }),
 ];

@@ -1,0 +1,107 @@
+import type { DayRange } from '../../core/days';
+import { provenanceKey } from '../../core/keys';
+import type { Item, Table } from '../table';
+import type { ArchiveDays, ArchiveRead } from './archive-days';
+
+/**
+ * Where a batch version of a view came from: what a number served from it, or exported beside it, can
+ * be traced to. Written by the commit that flips the manifest to it, before the flip, so that every
+ * version a manifest cites has one.
+ */
+export interface BatchProvenance {
+  readonly view: string;
+  /** The run that loaded the days (their batch version). */
+  readonly batchVersion: string;
+  /** The run that committed them: the same run, but for a backfill resumed over several runs. */
+  readonly runId: string;
+  readonly viewVersion: number;
+  /** `definitionHash` of the view definition computed: its document and its catalog's rules. */
+  readonly definitionHash: string;
+  /** The watermark committed with it, and the one before (null: the view's first commit). */
+  readonly watermark: number;
+  readonly previousWatermark: number | null;
+  /** The manifest revision that first cited it. */
+  readonly revision: number;
+  readonly committedAt: number;
+  /** The event-time days it holds; their ranges of consecutive days unless there are too many. */
+  readonly days: { readonly count: number; readonly ranges: readonly DayRange[] | null };
+  /**
+   * The archive objects and bytes its loads' queries read (each load's days and the dedupe horizon
+   * before them), as the archive marker counted them when the load ran.
+   */
+  readonly archive: ArchiveRead & { readonly loads: number };
+}
+
+/** Past this many ranges a record keeps the days' count only: a record stays a few KB. */
+export const PROVENANCE_DAY_RANGES = 100;
+
+/** A load's read is an attribute of its own, `r_<first day>`: a retried load rewrites it, never adds it twice. */
+const READ_ATTRIBUTE = /^r_\d{4}-\d{2}-\d{2}$/;
+const RECORD = 'record';
+
+/**
+ * Batch versions' provenance, one item per (view, batch version): the archive reads its loads record,
+ * then the record its commit writes.
+ */
+export class Provenance {
+  constructor(
+    private readonly table: Table,
+    private readonly archiveDays: ArchiveDays,
+  ) {}
+
+  /**
+   * Records what a load of `batchVersion` read: the objects and bytes the archive received on the days
+   * its query reads (`readRanges`; the load's first day names it).
+   */
+  async recordLoad(view: string, batchVersion: string, firstDay: string, readRanges: readonly DayRange[]) {
+    const read = await this.archiveDays.received(readRanges);
+    await this.table.update(provenanceKey(view, batchVersion), 'SET #read = :read', {
+      names: { '#read': `r_${firstDay}` },
+      values: { ':read': { M: { objects: { N: String(read.objects) }, bytes: { N: String(read.bytes) } } } },
+    });
+  }
+
+  /** The archive objects and bytes of the days of the ranges, as marked so far (an export's read). */
+  archiveReceived(ranges: readonly DayRange[]): Promise<ArchiveRead> {
+    return this.archiveDays.received(ranges);
+  }
+
+  /** What the loads of `batchVersion` recorded they read, summed. */
+  async archiveRead(view: string, batchVersion: string): Promise<BatchProvenance['archive']> {
+    const item = await this.table.get(provenanceKey(view, batchVersion), true);
+    return sumReads(item ?? {});
+  }
+
+  /** Writes a version's record beside its loads' reads; a retried commit writes the same again. */
+  async put(record: BatchProvenance): Promise<void> {
+    await this.table.update(provenanceKey(record.view, record.batchVersion), 'SET #record = :record', {
+      names: { '#record': RECORD },
+      values: { ':record': { S: JSON.stringify(record) } },
+    });
+  }
+
+  /** A version's record, or null: none was committed (or it was committed before records were kept). */
+  async get(view: string, batchVersion: string): Promise<BatchProvenance | null> {
+    const body = (await this.table.get(provenanceKey(view, batchVersion)))?.[RECORD]?.S;
+    return body === undefined ? null : (JSON.parse(body) as BatchProvenance);
+  }
+
+  /** The records of these versions, by version; versions without one are left out. */
+  async many(view: string, batchVersions: Iterable<string>): Promise<Record<string, BatchProvenance>> {
+    const records = await Promise.all([...new Set(batchVersions)].map((version) => this.get(view, version)));
+    return Object.fromEntries(
+      records.flatMap((record) => (record === null ? [] : [[record.batchVersion, record]])),
+    );
+  }
+}
+
+function sumReads(item: Item): BatchProvenance['archive'] {
+  const sum = { objects: 0, bytes: 0, loads: 0 };
+  for (const [name, value] of Object.entries(item)) {
+    if (!READ_ATTRIBUTE.test(name) || value.M === undefined) continue;
+    sum.objects += Number(value.M.objects?.N ?? 0);
+    sum.bytes += Number(value.M.bytes?.N ?? 0);
+    sum.loads++;
+  }
+  return sum;
+}

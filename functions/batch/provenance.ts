@@ -1,0 +1,61 @@
+import { PROVENANCE_DAY_RANGES } from '../adapters/batch-store/provenance';
+import type { Manifest, ViewProgress } from '../adapters/dynamo-batch-store';
+import { type DayRange, dedupeReadRanges, definitionHash } from '../core';
+import { consecutiveDayRanges } from '../core/days';
+import { type BatchDeps, viewNamed } from './deps';
+import type { ViewPlan } from './plan';
+
+/**
+ * Records what a load of a view read from the archive: the objects and bytes of the days its query
+ * reads (its days and the dedupe horizon before them), under its batch version (the run's id).
+ */
+export async function recordLoadRead(
+  deps: BatchDeps,
+  runId: string,
+  plan: ViewPlan,
+  dayRanges: readonly DayRange[],
+): Promise<void> {
+  const first = dayRanges[0]?.[0];
+  if (first === undefined) return;
+  const view = viewNamed(deps, plan.view);
+  await deps.store.provenance.recordLoad(
+    view.name,
+    runId,
+    first,
+    dedupeReadRanges(dayRanges, view.events.dedupeHorizonDays),
+  );
+}
+
+/**
+ * Records the provenance of each batch version a commit is about to make the manifest cite: the days this
+ * view version's loads wrote (one version for a run's days; several for a backfill resumed over runs), the
+ * commit's run, watermark, revision and time, the definition's hash, and what the version's loads read.
+ * Called before the manifest flips, so that no cited version lacks one.
+ */
+export async function recordProvenance(
+  deps: BatchDeps,
+  runId: string,
+  plan: ViewPlan,
+  next: Manifest,
+  progress: ViewProgress,
+): Promise<void> {
+  const view = viewNamed(deps, plan.view);
+  const hash = definitionHash(view);
+  const daysByVersion = Map.groupBy(Object.entries(progress.days), ([, batchVersion]) => batchVersion);
+  for (const [batchVersion, entries] of daysByVersion) {
+    const ranges = consecutiveDayRanges(entries.map(([day]) => day));
+    await deps.store.provenance.put({
+      view: view.name,
+      batchVersion,
+      runId,
+      viewVersion: next.version,
+      definitionHash: hash,
+      watermark: next.watermark,
+      previousWatermark: plan.previousWatermark,
+      revision: next.revision,
+      committedAt: next.committedAt,
+      days: { count: entries.length, ranges: ranges.length <= PROVENANCE_DAY_RANGES ? ranges : null },
+      archive: await deps.store.provenance.archiveRead(view.name, batchVersion),
+    });
+  }
+}

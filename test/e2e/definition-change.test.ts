@@ -1,0 +1,204 @@
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { type OrderEvent, orderEvents } from '../../events';
+import {
+  BUCKET_WIDTH_MS,
+  bucketStart,
+  coalesce,
+  count,
+  defineView,
+  fieldsOf,
+  sum,
+  type ViewDefinition,
+} from '../../functions/core';
+import type { TestRuntime } from '../support/runtime';
+import { waitFor } from '../support/wait';
+
+const MINUTE = BUCKET_WIDTH_MS.minute;
+const HOUR = BUCKET_WIDTH_MS.hour;
+const order = fieldsOf(orderEvents);
+
+/** Paid revenue per minute with the bug: discounts ignored. */
+const revenueV1 = defineView(orderEvents, {
+  name: 'paid_revenue',
+  version: 1,
+  where: order.status.eq('paid'),
+  bucket: 'minute',
+  groupBy: ['country'],
+  measures: { revenue: sum(order.amount), orders: count() },
+});
+
+/** The fix, made once in the definition: revenue net of discounts, and the discounts beside it. */
+const revenueV2 = defineView(orderEvents, {
+  name: 'paid_revenue',
+  version: 2,
+  where: order.status.eq('paid'),
+  bucket: 'minute',
+  groupBy: ['country'],
+  measures: {
+    revenue: sum(order.amount.minus(coalesce(order.discount, 0))),
+    orders: count(),
+    discounts: sum(coalesce(order.discount, 0)),
+  },
+});
+
+/** What each version answers over every event posted: plain arithmetic, apart from the views' compilers. */
+function totalsOf(version: 1 | 2, events: readonly OrderEvent[]): Record<string, number> {
+  const paid = events.filter((event) => event.status === 'paid');
+  const amounts = paid.reduce((total, event) => total + event.amount, 0);
+  const discounts = paid.reduce((total, event) => total + (event.discount ?? 0), 0);
+  return version === 1
+    ? { revenue: amounts, orders: paid.length }
+    : { revenue: amounts - discounts, orders: paid.length, discounts };
+}
+
+const COUNTRIES = ['US', 'DE', 'FR', 'JP'];
+const STATUSES = ['paid', 'paid', 'paid', 'refunded', 'pending'] as const;
+
+/** `n` orders timed by `timeOf`, about half of them discounted. */
+const ordersOf = (prefix: string, n: number, timeOf: (index: number) => number): OrderEvent[] =>
+  Array.from({ length: n }, (_, index) => ({
+    id: `${prefix}-${index}`,
+    ts: timeOf(index),
+    country: COUNTRIES[index % COUNTRIES.length] as string,
+    amount: 1_000 + ((index * 37) % 900),
+    ...(index % 2 === 0 ? { discount: (index * 13) % 300 } : {}),
+    status: STATUSES[index % STATUSES.length] as OrderEvent['status'],
+  }));
+
+/**
+ * The local runtime running `view` as its one view. The handlers import `views.ts` statically, as a
+ * deployed bundle does: a new definition is a new import of the runtime with `views.ts` replaced, the
+ * way a deploy replaces the code, over the same data folder.
+ */
+async function runtimeWith(view: ViewDefinition, dataDir?: string): Promise<TestRuntime> {
+  vi.resetModules();
+  vi.doMock('../../views', () => ({ views: [view] }));
+  const { startTestRuntime } = await import('../support/runtime');
+  return startTestRuntime('definition-change', dataDir === undefined ? {} : { dataDir });
+}
+
+interface SeriesTotals {
+  readonly version: number;
+  readonly totals: Record<string, number>;
+}
+
+let env: TestRuntime | undefined;
+let from = 0;
+let to = 0;
+
+/** The series over every event's minute, summed over buckets and groups, per measure. */
+async function seriesTotals(runtime: TestRuntime): Promise<SeriesTotals> {
+  const answer = await runtime.call('GET', `/views/paid_revenue/series?from=${from}&to=${to}`);
+  expect(answer.status).toBe(200);
+  const totals: Record<string, number> = {};
+  for (const bucket of answer.body.buckets as { groups: { values: Record<string, number | string> }[] }[])
+    for (const group of bucket.groups)
+      for (const [measure, value] of Object.entries(group.values))
+        totals[measure] = (totals[measure] ?? 0) + Number(value ?? 0);
+  return { version: answer.body.version as number, totals };
+}
+
+/** Starts a batch run through the API and waits for it; its outcome for the view. */
+async function batchRun(runtime: TestRuntime): Promise<Record<string, unknown>> {
+  const started = await runtime.call('POST', '/batch-runs', {});
+  expect(started.status).toBe(202);
+  const run = await waitFor(
+    async () => {
+      const answer = await runtime.call('GET', `/batch-runs/${started.body.id}`);
+      expect(answer.body.status).not.toBe('FAILED');
+      return answer.body.status === 'SUCCEEDED' ? answer.body : undefined;
+    },
+    { timeoutMs: 30_000, what: 'the batch run' },
+  );
+  return (run.views as { view: string; outcome: Record<string, unknown> }[])[0]?.outcome ?? {};
+}
+
+describe('a definition change never serves a hole', { timeout: 180_000 }, () => {
+  afterAll(async () => {
+    await env?.stop();
+    vi.doUnmock('../../views');
+  });
+
+  it('answers wholly with the old definition until the new one switches, then wholly with the new one', async () => {
+    // Prepare: v1 runs: three hours of history and orders timed now, counted by speed, committed by a run.
+    // Just past a minute boundary: the restart and the first runs after it fall in the minute of the last
+    // orders v1 counted, where a switch at the first run's watermark would lose them.
+    const first = await runtimeWith(revenueV1);
+    env = first;
+    const start = bucketStart(Date.now(), 'minute') + MINUTE;
+    await waitFor(() => Date.now() >= start + 200, { timeoutMs: MINUTE + 5_000, what: 'a new minute' });
+    from = bucketStart(start - 4 * HOUR, 'hour');
+    to = start + 10 * MINUTE;
+    const history = [
+      ...ordersOf('history', 300, (index) => start - 3 * HOUR + index * 36_000),
+      ...ordersOf('just-before', 40, () => Date.now()),
+    ];
+    expect((await first.call('POST', '/events', history)).status).toBe(202);
+    await waitFor(async () => (await seriesTotals(first)).totals.revenue === totalsOf(1, history).revenue, {
+      timeoutMs: 30_000,
+      what: 'the speed layer to count the history',
+    });
+    expect(await batchRun(first)).toMatchObject({ status: 'committed' });
+    const dataDir = first.runtime.dataDir;
+    await first.runtime.stop();
+    // Act: the fix deployed over the same data; more orders, timed now
+    const second = await runtimeWith(revenueV2, dataDir);
+    env = second;
+    // Not a hole from the first answer on: v1, whole, before the new code counted anything
+    expect(await seriesTotals(second)).toEqual({ version: 1, totals: totalsOf(1, history) });
+    const recent = ordersOf('recent', 100, (index) => Date.now() - 5_000 + index * 10);
+    const all = [...history, ...recent];
+    expect((await second.call('POST', '/events', recent)).status).toBe(202);
+    // The speed layer counts the served v1 beside v2: v1 answers hold the new orders too
+    await waitFor(async () => (await seriesTotals(second)).totals.revenue === totalsOf(1, all).revenue, {
+      timeoutMs: 30_000,
+      what: 'the speed layer to count the new orders in v1',
+    });
+    const pending = await second.call('GET', '/views');
+    expect(pending.body.views[0]).toMatchObject({
+      version: 1,
+      measures: { revenue: 'sum', orders: 'count' },
+      pending: { version: 2, countingSince: expect.any(Number), switchFrom: expect.any(Number) },
+    });
+    const { countingSince, switchFrom } = pending.body.views[0].pending as Record<string, number>;
+    expect(switchFrom).toBe(bucketStart(countingSince + MINUTE - 1, 'minute'));
+    // Clients query continuously while batch runs go on until the switch
+    let querying = true;
+    const answers: SeriesTotals[][] = [];
+    const clients = Array.from({ length: 3 }, async (_, client) => {
+      const seen: SeriesTotals[] = [];
+      answers[client] = seen;
+      while (querying || seen.at(-1)?.version !== 2) seen.push(await seriesTotals(second));
+    });
+    const outcomes: Record<string, unknown>[] = [];
+    while (outcomes.at(-1)?.status !== 'committed') {
+      const outcome = await batchRun(second);
+      outcomes.push(outcome);
+      if (outcome.status !== 'committed') await new Promise((resolve) => setTimeout(resolve, 2_000));
+      expect(outcomes.length, 'runs before the switch').toBeLessThan(40);
+    }
+    querying = false;
+    await Promise.all(clients);
+    // Assess: each answer wholly v1's or wholly v2's, over every event; v1 before the switch, v2 after
+    for (const seen of answers) {
+      for (const answer of seen)
+        expect(answer).toEqual({ version: answer.version, totals: totalsOf(answer.version as 1 | 2, all) });
+      const firstV2 = seen.findIndex((answer) => answer.version === 2);
+      expect(firstV2).toBeGreaterThan(0);
+      expect(seen.slice(firstV2).every((answer) => answer.version === 2)).toBe(true);
+    }
+    // The runs before the switch said why they waited; the switch came at the first watermark it could
+    for (const outcome of outcomes.slice(0, -1))
+      expect(outcome).toMatchObject({
+        status: 'backfilling',
+        awaitingSpeed: {
+          countingSince,
+          switchFrom,
+          reason: expect.stringContaining('speed layer counts v2'),
+        },
+      });
+    expect(outcomes.at(-1)?.watermark).toBeGreaterThanOrEqual(switchFrom);
+    const switched = await second.call('GET', '/views');
+    expect(switched.body.views[0]).toMatchObject({ version: 2, pending: null });
+  });
+});

@@ -1,0 +1,577 @@
+import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { orderEvents } from '../../events';
+import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
+import {
+  type DynamoBatchStore,
+  type Manifest,
+  ManifestConflictError,
+  type Restatement,
+} from '../../functions/adapters/dynamo-batch-store';
+import { archiveTransformFunction } from '../../functions/archive/firehose-transform';
+import { cleanup } from '../../functions/batch/cleanup';
+import { type CommitInput, commit } from '../../functions/batch/commit';
+import { batchDeps, batchFunctions } from '../../functions/batch/context';
+import type { BatchDeps } from '../../functions/batch/deps';
+import { archiveMarkerFunction } from '../../functions/batch/marker';
+import { RollbackRefusedError, rollback } from '../../functions/batch/rollback';
+import {
+  caseWhen,
+  count,
+  defineView,
+  fieldsOf,
+  sum,
+  type ViewDefinition,
+  type ViewRow,
+} from '../../functions/core';
+import { stageConfigSchema } from '../../lib/config';
+import { batchTargetOver, type LocalRunOptions, runBatchLocally } from '../../local/batch-runner';
+import { LocalEventBridge } from '../../local/eventbridge';
+import { localFirehose } from '../../local/firehose';
+import { bucketDir, localPlatform } from '../../local/platform';
+import {
+  archiveLocationOf,
+  buildFunction,
+  deliveryOf,
+  environmentOf,
+  LocalNames,
+  synthesizeTemplate,
+} from '../../local/template';
+import { revenue } from '../../views';
+import { tempDir } from '../support/archive';
+import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
+import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
+import { startTestRuntime, type TestRuntime } from '../support/runtime';
+import { waitFor } from '../support/wait';
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const now = Date.now();
+const today = now - (now % DAY);
+/** A day a month back: in a closed month's exact history whatever today is. */
+const monthBack = today - 31 * DAY;
+
+let fixture: Awaited<ReturnType<typeof startFixture>>;
+beforeAll(async () => {
+  fixture = await startFixture();
+});
+afterAll(() => fixture?.close());
+
+const closes: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(closes.splice(0).map((close) => close()));
+});
+
+type Order = { id: string; ts: number; country: string; amount: number; status: string };
+
+/** Paid orders over three days a month back, a few an hour, in three countries. */
+const monthOrders: Order[] = Array.from({ length: 72 }, (_, index) => ({
+  id: `m${index}`,
+  ts: monthBack + index * HOUR + 60_000,
+  country: ['US', 'FR', 'DE'][index % 3] as string,
+  amount: 1_000 + index,
+  status: 'paid',
+}));
+/** An order of the closed month that arrives after it was computed: in an hour that has US orders. */
+const lateOrder: Order = {
+  id: 'late',
+  ts: monthBack + 3 * HOUR + 5,
+  country: 'US',
+  amount: 777,
+  status: 'paid',
+};
+const lateHour = monthBack + 3 * HOUR;
+
+const template = synthesizeTemplate(stageConfigSchema.parse({ settleMinutes: 0 }));
+let sequence = 0;
+
+/**
+ * A fresh table and DuckDB over a fresh archive folder, the batch functions' dependencies built from the
+ * template's environment (the stage's rollback retention: 7 days), and events reaching the archive
+ * through the local Firehose, its transform and the archive marker.
+ */
+async function setUp(views: readonly ViewDefinition[] = [revenue]) {
+  const table = await fixture.newTable();
+  const dir = await tempDir('ledger');
+  const names = new LocalNames(template, { table });
+  const engine = await DuckDbQueryEngine.open(orderEvents);
+  let eventBridge: LocalEventBridge | undefined;
+  const platform = localPlatform({
+    dynamo: fixture.dynamo,
+    kinesis: fixture.kinesis,
+    bucketsDir: dir,
+    engine,
+    objectCreated: (bucket, object) => (eventBridge as LocalEventBridge).objectCreated(bucket, object),
+  });
+  eventBridge = LocalEventBridge.fromTemplate(template, names, {
+    functions: new Map([
+      [archiveMarkerFunction.name, buildFunction(template, archiveMarkerFunction, platform, names)],
+    ]),
+  });
+  await engine.useArchive(bucketDir(dir, archiveLocationOf(template, names).bucket));
+  const config = batchFunctions.plan.config(environmentOf(template, batchFunctions.plan, names));
+  const deps: BatchDeps = {
+    ...batchDeps(config, platform),
+    views,
+    graceMs: 0,
+    logger: quietLogger(),
+    metrics: quietMetrics(),
+  };
+  const delivery = deliveryOf(template, names);
+  const firehose = localFirehose(
+    delivery,
+    buildFunction(template, archiveTransformFunction, platform, names),
+    platform.bucket(delivery.bucket),
+  );
+  const send = (orders: readonly Order[]) =>
+    firehose(
+      kinesisEvent(
+        orders.map((order) =>
+          kinesisRecord({
+            shardId: 'shardId-000000000000',
+            sequenceNumber: sequenceNumber(sequence++),
+            data: JSON.stringify(order),
+          }),
+        ),
+      ),
+    );
+  closes.push(async () => {
+    engine.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { deps, send };
+}
+
+const runBatch = (deps: BatchDeps, options?: LocalRunOptions) =>
+  runBatchLocally(batchTargetOver(deps, template), { retryIntervalMs: 0, ...options });
+
+/** What readers are served below the watermark: the manifest and its rows. */
+async function served(deps: BatchDeps, view: ViewDefinition = revenue) {
+  const manifest = (await deps.store.getManifest(view.name)) as Manifest;
+  const rows: ViewRow[] = await deps.store.readRows(view, manifest, 0, manifest.watermark);
+  return { manifest, rows };
+}
+
+const rollbackDeps = (deps: BatchDeps, store: DynamoBatchStore = deps.store) => ({ ...deps, store });
+
+/** Every ledger entry of the view, all pages. */
+async function ledger(deps: BatchDeps, view = 'revenue'): Promise<Restatement[]> {
+  const entries: Restatement[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await deps.store.restatements.list(view, 0, {
+      limit: 3,
+      ...(cursor === null ? {} : { cursor }),
+    });
+    entries.push(...page.restatements);
+    cursor = page.cursor;
+  } while (cursor !== null);
+  return entries;
+}
+
+/** A first run over the month, then the late order and a second run: the state most tests start from. */
+async function lateRestated() {
+  const env = await setUp();
+  await env.send(monthOrders);
+  await runBatch(env.deps);
+  const first = await served(env.deps);
+  await env.send([lateOrder]);
+  await runBatch(env.deps);
+  const second = await served(env.deps);
+  return { ...env, first, second };
+}
+
+const usOrdersBefore = monthOrders.filter((order) => order.ts >= lateHour && order.ts < lateHour + HOUR);
+
+describe('restatement ledger: what each commit changed', () => {
+  it('lists a closed month restated by a late event: its bucket, group and measures, old -> new, the run and the cause', async () => {
+    // Prepare, act: a month computed, then an order of it arrives late and the next run commits
+    const { deps, first, second } = await lateRestated();
+    // Assess
+    const revenueBefore = usOrdersBefore.reduce((total, order) => total + order.amount, 0);
+    const day = new Date(lateHour).toISOString().slice(0, 10);
+    const common = {
+      view: 'revenue',
+      bucket: lateHour,
+      group: { country: 'US' },
+      runId: second.manifest.lastRunId,
+      batchVersion: second.manifest.lastRunId,
+      previousBatchVersion: first.manifest.days[day],
+      cause: 'late-events',
+      at: second.manifest.committedAt,
+    };
+    expect(await ledger(deps)).toEqual([
+      { ...common, measure: 'orders', old: usOrdersBefore.length, new: usOrdersBefore.length + 1 },
+      { ...common, measure: 'revenue', old: revenueBefore, new: revenueBefore + lateOrder.amount },
+    ]);
+    // The run's outcome counts them; the first run (nothing served before it) restated nothing.
+    const outcome = await deps.store.runOutcome(second.manifest.lastRunId);
+    expect(outcome?.views).toEqual([expect.objectContaining({ status: 'committed', restatements: 2 })]);
+    const firstOutcome = await deps.store.runOutcome(first.manifest.lastRunId);
+    expect(firstOutcome?.views).toEqual([expect.objectContaining({ restatements: 0 })]);
+    // Listing since a later time, or outside the bucket range, finds none.
+    expect(
+      (await deps.store.restatements.list('revenue', second.manifest.committedAt + 1)).restatements,
+    ).toEqual([]);
+    const outside = await deps.store.restatements.list('revenue', 0, { from: lateHour + HOUR, to: now });
+    expect(outside.restatements).toEqual([]);
+    // The manifest records the hash of the definition its rows were computed with.
+    expect(second.manifest.definitionHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('names a backfill the cause when the run was asked to recompute the view', async () => {
+    const env = await setUp();
+    await env.send(monthOrders);
+    await runBatch(env.deps);
+    await env.send([lateOrder]);
+    // Act
+    await runBatch(env.deps, { input: { backfill: ['revenue'] } });
+    // Assess
+    const entries = await ledger(env.deps);
+    expect(entries.map(({ bucket, measure, cause }) => ({ bucket, measure, cause }))).toEqual([
+      { bucket: lateHour, measure: 'orders', cause: 'backfill' },
+      { bucket: lateHour, measure: 'revenue', cause: 'backfill' },
+    ]);
+  });
+
+  it('records nothing for a run that changed no exact value', async () => {
+    const env = await setUp();
+    await env.send(monthOrders);
+    await runBatch(env.deps);
+    await runBatch(env.deps);
+    expect(await ledger(env.deps)).toEqual([]);
+  });
+});
+
+describe('restatement ledger: a commit that crashes', () => {
+  it('leaves readers on the old whole version when it crashes between the history write and the manifest write; the retried step commits and records once', async () => {
+    // Prepare
+    const env = await setUp();
+    await env.send(monthOrders);
+    await runBatch(env.deps);
+    const before = await served(env.deps);
+    await env.send([lateOrder]);
+    const crashing = Object.create(env.deps.store) as DynamoBatchStore;
+    crashing.commitManifest = async () => {
+      throw new Error('injected: the commit step died before its manifest write');
+    };
+    let commitInput: CommitInput | undefined;
+    // Act
+    await expect(
+      runBatch(
+        { ...env.deps, store: crashing },
+        {
+          onTask: (state, input) => {
+            if (state === 'Commit') commitInput = input as CommitInput;
+          },
+        },
+      ),
+    ).rejects.toThrow();
+    // Assess: the history holds what readers are still served, whole
+    expect(await served(env.deps)).toEqual(before);
+    expect((await env.deps.store.manifestHistory.get('revenue', 1))?.manifest).toEqual(before.manifest);
+    expect(await ledger(env.deps)).toEqual([]);
+    // The step, retried, commits; retried again (after its write), it finds its own and rewrites the same entries.
+    await commit(env.deps, commitInput as CommitInput);
+    const after = await served(env.deps);
+    expect(after.manifest.revision).toBe(2);
+    const entries = await ledger(env.deps);
+    expect(entries).toHaveLength(2);
+    await commit(env.deps, commitInput as CommitInput);
+    expect(await ledger(env.deps)).toEqual(entries);
+    expect(await served(env.deps)).toEqual(after);
+  });
+});
+
+describe('rollback: one conditional write back to a kept version', () => {
+  it('serves the previous version whole again, and records what it restated with cause rollback', async () => {
+    const { deps, first, second } = await lateRestated();
+    // Act
+    const result = await rollback(rollbackDeps(deps), 'revenue');
+    // Assess
+    const back = await served(deps);
+    expect(back.rows).toEqual(first.rows);
+    expect(back.manifest).toMatchObject({
+      revision: 3,
+      days: first.manifest.days,
+      watermark: first.manifest.watermark,
+      lastRunId: first.manifest.lastRunId,
+      rolledBackTo: { revision: 1, lastRunId: first.manifest.lastRunId },
+    });
+    expect(back.manifest.rolledBackVersions).toBeUndefined();
+    expect(result).toMatchObject({
+      revision: 3,
+      previousRevision: 2,
+      target: { revision: 1, batchVersion: first.manifest.lastRunId, version: 1 },
+      restatements: 2,
+      heldBackVersion: null,
+    });
+    const rolledBack = (await ledger(deps)).filter((entry) => entry.cause === 'rollback');
+    expect(
+      rolledBack.map(({ measure, old, new: next, runId, batchVersion }) => ({
+        measure,
+        old,
+        next,
+        runId,
+        batchVersion,
+      })),
+    ).toEqual([
+      {
+        measure: 'orders',
+        old: usOrdersBefore.length + 1,
+        next: usOrdersBefore.length,
+        runId: 'rollback-r3',
+        batchVersion: first.manifest.lastRunId,
+      },
+      {
+        measure: 'revenue',
+        old: usOrdersBefore.reduce((total, order) => total + order.amount, lateOrder.amount),
+        next: usOrdersBefore.reduce((total, order) => total + order.amount, 0),
+        runId: 'rollback-r3',
+        batchVersion: first.manifest.lastRunId,
+      },
+    ]);
+    // A rollback can itself be rolled back: `--to` the run it undid.
+    await rollback(rollbackDeps(deps), 'revenue', { to: second.manifest.lastRunId });
+    expect((await served(deps)).rows).toEqual(second.rows);
+  });
+
+  it('refuses a version no manifest kept, and a manifest that moved past the revision read', async () => {
+    const { deps } = await lateRestated();
+    await expect(rollback(rollbackDeps(deps), 'revenue', { to: 'run-never' })).rejects.toThrow(
+      RollbackRefusedError,
+    );
+    await expect(rollback(rollbackDeps(deps), 'revenue', { expectedRevision: 1 })).rejects.toThrow(
+      ManifestConflictError,
+    );
+    expect((await served(deps)).manifest.revision).toBe(2);
+  });
+
+  it('fails when a run commits between its read and its write, and readers stay on the run’s version', async () => {
+    const { deps, send } = await lateRestated();
+    await send([{ ...lateOrder, id: 'late-2', amount: 5 }]);
+    const racing = Object.create(deps.store) as DynamoBatchStore;
+    let runId = '';
+    racing.commitManifest = async (...args) => {
+      await runBatch(deps);
+      runId = (await deps.store.getManifest('revenue'))?.lastRunId as string;
+      return deps.store.commitManifest(...args);
+    };
+    // Act
+    await expect(rollback(rollbackDeps(deps, racing), 'revenue')).rejects.toThrow(ManifestConflictError);
+    // Assess
+    const now = await served(deps);
+    expect(now.manifest).toMatchObject({ revision: 3, lastRunId: runId });
+    expect(now.manifest.rolledBackTo).toBeUndefined();
+    expect((await ledger(deps)).some((entry) => entry.cause === 'rollback')).toBe(false);
+  });
+
+  it('makes a run whose commit it beats fail for that view, and readers see the rollback’s version', async () => {
+    const { deps, send, first } = await lateRestated();
+    await send([{ ...lateOrder, id: 'late-2', amount: 5 }]);
+    const racing = Object.create(deps.store) as DynamoBatchStore;
+    racing.commitManifest = async (...args) => {
+      await rollback(rollbackDeps(deps), 'revenue');
+      return deps.store.commitManifest(...args);
+    };
+    // Act
+    await expect(runBatch({ ...deps, store: racing })).rejects.toThrow(
+      /revenue failed in Commit \(ManifestConflictError\)/,
+    );
+    // Assess
+    const now = await served(deps);
+    expect(now.manifest).toMatchObject({ revision: 3, rolledBackTo: { revision: 1 } });
+    expect(now.rows).toEqual(first.rows);
+  });
+
+  it('keeps a rollback target through clean-up within the retention, and lets it go after', async () => {
+    const { deps, first } = await lateRestated();
+    const day = new Date(lateHour).toISOString().slice(0, 10);
+    const replaced = first.manifest.days[day] as string;
+    const readReplaced = () => deps.store.readDayRows('revenue', 1, day, replaced);
+    const rowsBefore = await readReplaced();
+    expect(rowsBefore.length).toBeGreaterThan(0);
+    // Act, assess: within the retention (the grace period is 0 here) the version stays
+    await cleanup({ ...deps, now: () => Date.now() + 6 * DAY });
+    expect(await readReplaced()).toEqual(rowsBefore);
+    // Past it, the replaced manifest is forgotten and its version goes as any replaced one
+    const past = { ...deps, now: () => Date.now() + 8 * DAY };
+    expect(await cleanup(past)).toMatchObject({ manifestsForgotten: 1 });
+    expect(await readReplaced()).toEqual([]);
+    await expect(rollback(rollbackDeps(past), 'revenue')).rejects.toThrow(
+      /no earlier manifest of revenue is kept/,
+    );
+  });
+
+  it('refuses a version replaced longer ago than the retention, naming when', async () => {
+    const { deps } = await lateRestated();
+    await expect(rollback({ ...deps, now: () => Date.now() + 8 * DAY }, 'revenue')).rejects.toThrow(
+      /past the rollback retention of 7 days/,
+    );
+  });
+
+  it('holds back a rolled-back definition version: the next runs skip the view and say why', async () => {
+    const order = fieldsOf(orderEvents);
+    const v1 = defineView(orderEvents, {
+      name: 'revenue',
+      version: 1,
+      bucket: 'hour',
+      groupBy: ['country'],
+      measures: { revenue: sum(order.amount), orders: count() },
+    });
+    const v2 = defineView(orderEvents, {
+      name: 'revenue',
+      version: 2,
+      bucket: 'hour',
+      groupBy: ['country'],
+      measures: {
+        revenue: sum(caseWhen(order.status.eq('refunded'), order.amount.times(-1)).else(order.amount)),
+        orders: count(),
+      },
+    });
+    const env = await setUp([v1]);
+    await env.send([...monthOrders, { ...lateOrder, status: 'refunded' }]);
+    await runBatch(env.deps);
+    const first = await served(env.deps, v1);
+    const fixed = { ...env.deps, views: [v2] };
+    // The speed layer has counted v2 from the start: its backfill switches the manifest at once.
+    await env.deps.store.definitions.register(v2, 0, { counting: true });
+    await runBatch(fixed);
+    expect((await served(env.deps, v2)).manifest.version).toBe(2);
+    expect((await ledger(env.deps)).every((entry) => entry.cause === 'definition-change')).toBe(true);
+    // Act
+    const result = await rollback(rollbackDeps(fixed), 'revenue');
+    // Assess
+    expect(result.heldBackVersion).toBe(2);
+    const runId = 'run-after-rollback';
+    await runBatch(fixed, { input: { runId } });
+    const after = await served(env.deps, v1);
+    expect(after.manifest).toMatchObject({ version: 1, revision: 3, rolledBackVersions: [2] });
+    expect(after.rows).toEqual(first.rows);
+    expect((await env.deps.store.runOutcome(runId))?.views).toEqual([
+      {
+        view: 'revenue',
+        status: 'rolled-back',
+        version: 2,
+        reason: expect.stringMatching(/version 2 was rolled back/),
+      },
+    ]);
+  });
+});
+
+const REPOSITORY = fileURLToPath(new URL('../..', import.meta.url));
+
+describe('restatements and rollback through the API and the CLI', () => {
+  let runtime: TestRuntime;
+  beforeAll(async () => {
+    runtime = await startTestRuntime('ledger');
+  }, 60_000);
+  afterAll(() => runtime?.stop());
+
+  const driftless = (args: readonly string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const env = { ...process.env };
+      for (const name of ['DRIFTLESS_API', 'DRIFTLESS_API_KEY', 'DRIFTLESS_DATA_DIR']) delete env[name];
+      execFile(
+        'npx',
+        [
+          'tsx',
+          'bin/driftless.ts',
+          '--api',
+          runtime.runtime.apiUrl,
+          '--api-key',
+          runtime.runtime.apiKey,
+          ...args,
+        ],
+        { cwd: REPOSITORY, env, timeout: 60_000 },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+
+  let archived = 0;
+  async function post(orders: readonly Order[]) {
+    const answer = await runtime.call('POST', '/events', orders);
+    expect(answer.status).toBe(202);
+    archived += orders.length;
+    await waitFor(() => runtime.runtime.archiveConsumer.stats.records >= archived, { what: 'the archive' });
+  }
+  async function runBatchThroughApi() {
+    const started = await runtime.call('POST', '/batch-runs', {});
+    await waitFor(
+      async () => (await runtime.call('GET', `/batch-runs/${started.body.id}`)).body.status === 'SUCCEEDED',
+      {
+        timeoutMs: 60_000,
+        what: `batch run ${started.body.id}`,
+      },
+    );
+    return started.body.id as string;
+  }
+  const lateHourSeries = () =>
+    runtime.call('GET', `/views/revenue/series?from=${lateHour}&to=${lateHour + HOUR}&country=US`);
+
+  it('lists a late event’s restatement of a closed month, rolls it back, and lists the rollback', async () => {
+    // Prepare: the month computed, then the late order and another run
+    await post(monthOrders);
+    await runBatchThroughApi();
+    const before = (await lateHourSeries()).body.buckets;
+    await post([lateOrder]);
+    const runId = await runBatchThroughApi();
+    // Act, assess: the API lists the restatement with its cause
+    const listed = await runtime.call(
+      'GET',
+      `/views/revenue/restatements?since=${new Date(now - DAY).toISOString()}`,
+    );
+    expect(listed.status).toBe(200);
+    expect(listed.body.cursor).toBeNull();
+    expect(listed.body.restatements).toEqual([
+      expect.objectContaining({
+        bucket: lateHour,
+        group: { country: 'US' },
+        measure: 'orders',
+        cause: 'late-events',
+        runId,
+      }),
+      expect.objectContaining({ bucket: lateHour, measure: 'revenue', cause: 'late-events', runId }),
+    ]);
+    // The CLI's table
+    const table = await driftless(['restatements', 'revenue']);
+    expect(table.stderr).toBe('');
+    expect(table.stdout).toContain('late-events');
+    expect(table.stdout).toContain(`${usOrdersBefore.length} -> ${usOrdersBefore.length + 1}`);
+    expect(table.stdout).toContain(runId);
+    // Rolled back through the CLI: readers get the previous numbers, and the ledger says so
+    const rolled = await driftless(['rollback', 'revenue']);
+    expect(rolled.stderr).toBe('');
+    expect(rolled.stdout).toMatch(/revenue: revision \d+ -> \d+, serving again revision \d+/);
+    expect((await lateHourSeries()).body.buckets).toEqual(before);
+    const after = await runtime.call('GET', '/views/revenue/restatements');
+    expect(after.body.restatements.filter((entry: Restatement) => entry.cause === 'rollback')).toHaveLength(
+      2,
+    );
+  });
+
+  it('answers 409 naming the revision when the manifest moved, 404 saying why, 400 naming the field', async () => {
+    const manifest = await runtime.call('GET', '/views');
+    expect(manifest.status).toBe(200);
+    const stale = await runtime.call('POST', '/views/revenue/rollback', { expectedRevision: 1 });
+    expect(stale.status).toBe(409);
+    expect(stale.body.details.parameter).toBe('expectedRevision');
+    expect(stale.body.message).toMatch(/revision \d+/);
+    const missing = await runtime.call('POST', '/views/revenue/rollback', { to: 'run-never' });
+    expect(missing.status).toBe(404);
+    expect(missing.body.message).toMatch(
+      /no kept manifest of revenue was committed by batch version run-never/,
+    );
+    const unknownField = await runtime.call('POST', '/views/revenue/rollback', { revision: 2 });
+    expect(unknownField.status).toBe(400);
+    expect(unknownField.body.details.parameter).toBe('revision');
+    const badSince = await runtime.call('GET', '/views/revenue/restatements?since=yesterday');
+    expect(badSince.status).toBe(400);
+    expect(badSince.body.details.parameter).toBe('since');
+    const badCursor = await runtime.call('GET', '/views/revenue/restatements?cursor=nope');
+    expect(badCursor.status).toBe(400);
+    expect(badCursor.body.details.parameter).toBe('cursor');
+  });
+});

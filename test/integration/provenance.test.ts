@@ -1,0 +1,261 @@
+import { createHash } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BatchProvenance, DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
+import { DynamoExportJobs } from '../../functions/adapters/exports';
+import { archiveDayPrefix } from '../../functions/commons/layout';
+import {
+  dayOf,
+  daysBetween,
+  daysInRanges,
+  dedupeReadRanges,
+  definitionHash,
+  type EventRecord,
+} from '../../functions/core';
+import { consecutiveDayRanges } from '../../functions/core/days';
+import { revenue } from '../../views';
+import { startTestRuntime, type TestRuntime } from '../support/runtime';
+import { waitFor } from '../support/wait';
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+let runtime: TestRuntime['runtime'];
+let call: TestRuntime['call'];
+let stop: () => Promise<void>;
+let store: DynamoBatchStore;
+
+// The runtime synthesizes the stack first: seconds, more on a busy machine.
+beforeAll(async () => {
+  ({ runtime, call, stop } = await startTestRuntime('provenance'));
+  store = new DynamoBatchStore(runtime.emulators.dynamo, runtime.tableName);
+}, 60_000);
+
+afterAll(() => stop?.());
+
+const now = Date.now();
+const hourStart = now - (now % HOUR);
+/** The calendar month before this one: closed, all of it below any watermark of today. */
+const thisMonth = new Date(now);
+const monthStart = Date.UTC(thisMonth.getUTCFullYear(), thisMonth.getUTCMonth() - 1, 1);
+const monthEnd = Date.UTC(thisMonth.getUTCFullYear(), thisMonth.getUTCMonth(), 1);
+const countries = ['US', 'FR', 'DE'];
+
+/** Paid orders over the closed month, and a few in the current hour for the speed layer. */
+const monthOrders: EventRecord[] = Array.from({ length: 240 }, (_, index) => ({
+  id: `month-${index}`,
+  ts: monthStart + Math.floor((index * (monthEnd - monthStart)) / 240),
+  country: countries[index % countries.length],
+  amount: 1_000 + index,
+  status: 'paid',
+}));
+const currentOrders: EventRecord[] = Array.from({ length: 5 }, (_, index) => ({
+  id: `now-${index}`,
+  ts: hourStart + index,
+  country: 'US',
+  amount: 100,
+  status: 'paid',
+}));
+/** One order of the closed month that arrives after its month was computed and exported: a country new to its hour. */
+const lateOrder = {
+  id: 'late-1',
+  ts: monthStart + 9 * DAY + 5 * HOUR + 123,
+  country: 'JP',
+  amount: 777,
+  status: 'paid',
+};
+
+let archived = 0;
+async function post(events: readonly EventRecord[]) {
+  const answer = await call('POST', '/events', events);
+  expect(answer.status).toBe(202);
+  expect(answer.body.accepted).toBe(events.length);
+  archived += events.length;
+  await waitFor(() => runtime.archiveConsumer.stats.records >= archived, { what: 'the archive' });
+}
+
+/** Runs the batch layer through the API, to its end; the run's answer. */
+async function runBatch() {
+  const started = await call('POST', '/batch-runs', {});
+  expect(started.status).toBe(202);
+  await waitFor(
+    async () => (await call('GET', `/batch-runs/${started.body.id}`)).body.status === 'SUCCEEDED',
+    {
+      timeoutMs: 60_000,
+      what: `batch run ${started.body.id}`,
+    },
+  );
+  return (await call('GET', `/batch-runs/${started.body.id}`)).body;
+}
+
+/** The archive objects and bytes of these days, as a listing of the archive folder finds them. */
+async function listedArchive(days: readonly string[]) {
+  const listed = { objects: 0, bytes: 0 };
+  for (const day of days) {
+    const folder = join(runtime.archiveDir, archiveDayPrefix(day));
+    const names = await readdir(folder).catch(() => [] as string[]);
+    for (const name of names) {
+      listed.objects++;
+      listed.bytes += (await stat(join(folder, name))).size;
+    }
+  }
+  return listed;
+}
+
+/** The days a query computing `days` reads: them and the dedupe horizon before each. */
+const readDays = (days: readonly string[]) =>
+  daysInRanges(dedupeReadRanges(consecutiveDayRanges(days), revenue.events.dedupeHorizonDays));
+
+const monthDays = [...new Set(monthOrders.map((order) => dayOf(order.ts as number)))].sort();
+
+describe('provenance of exact numbers, and exports flagged when restated', () => {
+  let firstRun: { id: string; watermark: number };
+  let exportId: string;
+  let exportTakenAt: number;
+
+  it('a commit records each batch version: its run, watermark, revision, definition hash, days and the archive its loads read', async () => {
+    // Prepare
+    await post([...monthOrders, ...currentOrders]);
+    // Act
+    const run = await runBatch();
+    // Assess
+    const committed = run.views.find((view: { view: string }) => view.view === 'revenue');
+    firstRun = { id: run.id, watermark: committed.watermark };
+    const manifest = await store.getManifest('revenue');
+    if (manifest === null) throw new Error('the run committed no manifest of revenue');
+    const record = await store.provenance.get('revenue', run.id);
+    const days = Object.keys(manifest.days).sort();
+    expect(record).toEqual({
+      view: 'revenue',
+      batchVersion: run.id,
+      runId: run.id,
+      viewVersion: revenue.version,
+      definitionHash: definitionHash(revenue),
+      watermark: firstRun.watermark,
+      previousWatermark: null,
+      revision: manifest.revision,
+      committedAt: manifest.committedAt,
+      days: { count: days.length, ranges: consecutiveDayRanges(days) },
+      archive: { ...(await listedArchive(readDays(days))), loads: expect.any(Number) },
+    } satisfies BatchProvenance);
+    expect(days).toEqual(expect.arrayContaining(monthDays));
+    expect(record?.archive.objects).toBeGreaterThan(0);
+  });
+
+  it('a series answer cites the batch version of each batch bucket, with its provenance; speed buckets cite none', async () => {
+    // Act
+    const series = await call('GET', `/views/revenue/series?from=${monthStart}&to=${hourStart + HOUR}`);
+    // Assess
+    expect(series.status).toBe(200);
+    const batch = series.body.buckets.filter((bucket: { source: string }) => bucket.source === 'batch');
+    const speed = series.body.buckets.filter((bucket: { source: string }) => bucket.source !== 'batch');
+    expect(batch.length).toBeGreaterThan(0);
+    expect(speed.length).toBeGreaterThan(0);
+    for (const bucket of batch) expect(bucket.batchVersion).toBe(firstRun.id);
+    for (const bucket of speed) expect(bucket).not.toHaveProperty('batchVersion');
+    expect(series.body.provenance).toEqual({
+      [firstRun.id]: await store.provenance.get('revenue', firstRun.id),
+    });
+  });
+
+  it('an export records what it was taken against and, once finished, the sha256 of each file it wrote', async () => {
+    // Act
+    const started = await call('POST', '/exports', { view: 'revenue', from: monthStart, to: monthEnd });
+    expect(started.status).toBe(202);
+    exportId = started.body.id;
+    const job = await waitFor(async () => {
+      const answer = (await call('GET', `/exports/${exportId}`)).body;
+      return answer.status === 'RUNNING' ? null : answer;
+    });
+    // Assess
+    expect(job.status).toBe('SUCCEEDED');
+    exportTakenAt = job.createdAt;
+    const manifest = await store.getManifest('revenue');
+    expect(job.provenance).toEqual({
+      definitionHash: definitionHash(revenue),
+      groupBy: ['country'],
+      measures: ['revenue', 'orders'],
+      manifestRevision: manifest?.revision,
+      batchVersions: Object.fromEntries(monthDays.map((day) => [day, firstRun.id])),
+      archive: {
+        ...(await listedArchive(readDays(daysBetween(monthStart, monthEnd)))),
+        dayRanges: dedupeReadRanges(
+          consecutiveDayRanges(daysBetween(monthStart, monthEnd)),
+          revenue.events.dedupeHorizonDays,
+        ),
+      },
+    });
+    expect(job.completed.files).toHaveLength(1);
+    const [file] = job.completed.files;
+    const body = Buffer.from(await (await fetch(job.downloads[0])).arrayBuffer());
+    expect(file.sha256).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(file.bytes).toBe(body.byteLength);
+    expect(job.restated).toEqual({ since: exportTakenAt, count: 0, countStopped: false, restatements: [] });
+  });
+
+  it('a completed export’s record is never replaced', async () => {
+    // Prepare
+    const jobs = new DynamoExportJobs(runtime.emulators.dynamo, runtime.tableName);
+    const recorded = await jobs.completion(exportId);
+    // Act
+    const kept = await jobs.complete(exportId, { completedAt: 1, rows: 0, files: [] });
+    // Assess
+    expect(recorded).not.toBeNull();
+    expect(kept).toEqual(recorded);
+    expect(await jobs.completion(exportId)).toEqual(recorded);
+    expect((await call('GET', `/exports/${exportId}`)).body.completed).toEqual(recorded);
+  });
+
+  it('a late event restates the closed month: the ledger lists it as late-events, and the export taken before is flagged', async () => {
+    // Prepare
+    await post([lateOrder]);
+    // Act
+    const run = await runBatch();
+    // Assess
+    const bucket = lateOrder.ts - (lateOrder.ts % HOUR);
+    const ledger = await call(
+      'GET',
+      `/views/revenue/restatements?since=${exportTakenAt}&from=${monthStart}&to=${monthEnd}`,
+    );
+    expect(ledger.status).toBe(200);
+    const restated = ledger.body.restatements;
+    const restatedAs = {
+      bucket,
+      group: { country: 'JP' },
+      runId: run.id,
+      batchVersion: run.id,
+      cause: 'late-events',
+    };
+    expect(restated).toHaveLength(2);
+    expect(restated).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ ...restatedAs, measure: 'revenue', old: null, new: 777 }),
+        expect.objectContaining({ ...restatedAs, measure: 'orders', old: null, new: 1 }),
+      ]),
+    );
+    expect(restated[0].previousBatchVersion).toBe(firstRun.id);
+    const job = (await call('GET', `/exports/${exportId}`)).body;
+    expect(job.restated).toEqual({
+      since: exportTakenAt,
+      count: restated.length,
+      countStopped: false,
+      restatements: restated,
+    });
+    // The late day's buckets now cite the new version, whose record says what it replaced: the days the
+    // run recomputed (the late day, and the dedupe horizon after it).
+    const series = await call('GET', `/views/revenue/series?from=${bucket}&to=${bucket + HOUR}`);
+    expect(series.body.buckets).toEqual([expect.objectContaining({ start: bucket, batchVersion: run.id })]);
+    const manifest = await store.getManifest('revenue');
+    const recomputed = Object.entries(manifest?.days ?? {}).flatMap(([day, version]) =>
+      version === run.id ? [day] : [],
+    );
+    expect(recomputed).toContain(dayOf(bucket));
+    expect(series.body.provenance[run.id]).toMatchObject({
+      batchVersion: run.id,
+      previousWatermark: firstRun.watermark,
+      revision: manifest?.revision,
+      days: { count: recomputed.length, ranges: consecutiveDayRanges(recomputed) },
+    });
+  });
+});
