@@ -56,6 +56,32 @@ function setStatus(text, isError = false) {
 const bigIntOf = (value) => (value === null || value === undefined ? 0n : BigInt(value));
 const timeText = (ms) => (ms > 0 ? new Date(ms).toISOString().replace('.000Z', 'Z') : 'none yet');
 
+/** 90 s as `1.5m`, 7,200,000 ms as `2h`: the largest unit the duration reaches. */
+function durationText(ms) {
+  const units = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ];
+  const [unit, size] = units.find(([, size]) => Math.abs(ms) >= size) ?? ['ms', 1];
+  return `${compact.format(ms / size)}${unit}`;
+}
+
+/** The lateness line: quantiles are bin edges (at least that share arrived sooner); null is past 7 days. */
+function latenessText(lateness, settle) {
+  const settleText = `settle ${settle.mode === 'auto' ? 'learned' : 'fixed'} ${durationText(settle.ms)}`;
+  if (lateness.events === 0)
+    return `lateness: no arrivals in the last ${lateness.windowDays} days · ${settleText}`;
+  const under = (ms) => (ms === null ? 'over 7d' : `≤ ${durationText(ms)}`);
+  const share = new Intl.NumberFormat('en', { style: 'percent', maximumFractionDigits: 2 });
+  return (
+    `lateness over ${lateness.windowDays} days, ${lateness.events.toLocaleString()} events: ` +
+    `p50 ${under(lateness.p50Ms)} · p99 ${under(lateness.p99Ms)} · p99.9 ${under(lateness.p999Ms)} · ` +
+    `${share.format(lateness.lateAfterExactShare)} arrived after their bucket was exact (restated) · ${settleText}`
+  );
+}
+
 /** One view's panel: controls, chart, summary; refreshes itself from the series endpoint. */
 class ViewPanel {
   constructor(view) {
@@ -78,7 +104,8 @@ class ViewPanel {
           .join('')}
       </div>
       <div class="chart"></div>
-      <p class="summary"></p>`;
+      <p class="summary"></p>
+      <p class="lateness"></p>`;
     this.meta = this.section.querySelector('.meta');
     this.summary = this.section.querySelector('.summary');
     this.chartElement = this.section.querySelector('.chart');
@@ -89,6 +116,19 @@ class ViewPanel {
     this.watermarkLine.className = 'watermark-line';
     this.watermarkLine.innerHTML = '<span>W</span>';
     this.refreshes = 0;
+    this.showLateness(view);
+  }
+
+  /** How late the view's events arrive, the share restated after their bucket was exact, and the settle time. */
+  showLateness({ lateness, settle }) {
+    this.section.querySelector('.lateness').textContent = latenessText(lateness, settle);
+    Object.assign(this.section.dataset, {
+      latenessEvents: String(lateness.events),
+      latenessP99: String(lateness.p99Ms),
+      lateAfterExact: String(lateness.lateAfterExact),
+      lateAfterExactShare: String(lateness.lateAfterExactShare),
+      settle: `${settle.mode} ${settle.ms}`,
+    });
   }
 
   filter() {
@@ -201,9 +241,20 @@ class ViewPanel {
 let panels = [];
 let timer;
 
+/** Lateness moves slowly (a window of days): `GET /views` is asked again once a minute, not every refresh. */
+const LATENESS_REFRESH_MS = 60_000;
+let latenessShownAt = 0;
+
+async function refreshLateness() {
+  if (Date.now() - latenessShownAt < LATENESS_REFRESH_MS) return;
+  latenessShownAt = Date.now();
+  const { views } = await api('/views');
+  for (const view of views) panels.find((panel) => panel.view.name === view.name)?.showLateness(view);
+}
+
 async function refreshAll() {
   try {
-    await Promise.all(panels.map((panel) => panel.refresh()));
+    await Promise.all([...panels.map((panel) => panel.refresh()), refreshLateness()]);
     setStatus(
       `${connection.url} · refreshed ${new Date().toLocaleTimeString()} · every ${REFRESH_MS / 1000}s`,
     );
@@ -222,6 +273,7 @@ async function connect() {
   }
   try {
     const { views } = await api('/views');
+    latenessShownAt = Date.now();
     panels = views.map((view) => new ViewPanel(view));
     viewsElement.append(...panels.map((panel) => panel.section));
   } catch (error) {

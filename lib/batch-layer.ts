@@ -112,7 +112,8 @@ export class BatchLayer extends Construct {
     this.functions = {
       plan: step('plan'),
       load: step('load', Duration.minutes(15)),
-      commit: step('commit'),
+      // Commit diffs each replaced day with its new version for the ledger: a backfill's every day.
+      commit: step('commit', Duration.minutes(5)),
       reconcile: step('reconcile', Duration.minutes(5)),
       cleanup: step('cleanup', Duration.minutes(15)),
     };

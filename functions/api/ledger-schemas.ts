@@ -46,3 +46,16 @@ export const rollbackResult = z.object({
     .nullable()
     .meta({ description: 'The view version batch runs skip from now on (rolled back from), or null.' }),
 });
+
+/** What of an export was restated since it was taken (`GET /exports/{id}`, routes/exports.ts). */
+export const exportRestated = z
+  .object({
+    since: epochMs,
+    count: z.number().int(),
+    countStopped: z.boolean().meta({ description: 'The count stopped at 10,000: there are more.' }),
+    restatements: z.array(restatement).meta({ description: 'The first 20.' }),
+  })
+  .meta({
+    description:
+      'Exact values of the export restated since it was taken (its buckets, groups and measures), from the restatement ledger.',
+  });

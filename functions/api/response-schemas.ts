@@ -157,21 +157,6 @@ export const ingestResult = z.object({
 
 export const created = z.object({ id: z.string() });
 
-/** A restatement ledger entry, as an export's answer lists it. */
-const exportRestatement = z.object({
-  view: z.string(),
-  bucket: epochMs,
-  group: groupKey,
-  measure: z.string(),
-  old: measureValue,
-  new: measureValue,
-  runId: z.string(),
-  batchVersion: z.string(),
-  previousBatchVersion: z.string(),
-  cause: z.enum(['late-events', 'definition-change', 'backfill', 'rollback']),
-  at: epochMs,
-});
-
 export const exportStatus = z.object({
   id: z.string(),
   view: z.string(),
@@ -218,17 +203,6 @@ export const exportStatus = z.object({
     })
     .nullable()
     .meta({ description: 'Recorded once, the first time the export is seen finished; never changed after.' }),
-  restated: z
-    .object({
-      since: epochMs,
-      count: z.number().int(),
-      countStopped: z.boolean().meta({ description: 'The count stopped at 10,000: there are more.' }),
-      restatements: z.array(exportRestatement).meta({ description: 'The first 20.' }),
-    })
-    .meta({
-      description:
-        'Exact values of the export restated since it was taken (its buckets, groups and measures), from the restatement ledger.',
-    }),
 });
 
 export const quarantine = z.object({

@@ -4,7 +4,7 @@
  */
 import type { z } from 'zod';
 import { batchRunStatus, dataQuality, drift } from './batch-run-schemas';
-import { restatements, rollbackResult } from './ledger-schemas';
+import { exportRestated, restatements, rollbackResult } from './ledger-schemas';
 import {
   created,
   error,
@@ -34,7 +34,7 @@ export const RESPONSE_SCHEMAS = {
   IngestResult: ingestResult,
   Created: created,
   BatchRun: batchRunStatus,
-  Export: exportStatus,
+  Export: exportStatus.extend({ restated: exportRestated }),
   Drift: drift,
   DataQuality: dataQuality,
   Quarantine: quarantine,

@@ -29,13 +29,14 @@ export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
     // The history before the manifest: a manifest replaced in between is the one read next.
     const history = await deps.store.manifestHistory.list(view.name);
     const retainedSince = deps.now() - deps.rollbackRetentionMs;
-    const past = history.filter((entry) => entry.replacedAt < retainedSince);
+    // Retained while replaced less than the retention ago: a retention of 0 keeps none.
+    const past = history.filter((entry) => entry.replacedAt <= retainedSince);
     await deps.store.manifestHistory.delete(
       view.name,
       past.map((entry) => entry.manifest.revision),
     );
     manifestsForgotten += past.length;
-    const retained = history.flatMap((entry) => (entry.replacedAt >= retainedSince ? [entry.manifest] : []));
+    const retained = history.flatMap((entry) => (entry.replacedAt > retainedSince ? [entry.manifest] : []));
     const manifest = await deps.store.getManifest(view.name);
     const progress = await deps.store.getProgress(view.name, view.version);
     const loading = progress?.committedAt === null ? progress : null;

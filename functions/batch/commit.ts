@@ -240,8 +240,9 @@ async function commitView(
     if (!(error instanceof ManifestConflictError) || !ours(stored)) throw error;
     committed = stored;
   }
-  const restatements = await recordCommitRestatements(deps, committed, viewPlan);
   await deps.store.completeProgress(viewPlan.view, viewPlan.version, input.runId, deps.now());
+  // After the progress is complete: a step that dies diffing leaves no recompute looking unfinished.
+  const restatements = await recordCommitRestatements(deps, committed, viewPlan);
   return {
     view: {
       view: viewPlan.view,

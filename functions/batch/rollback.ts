@@ -84,7 +84,7 @@ export async function rollback(
   const target = targetOf(current, await deps.store.manifestHistory.list(viewName), request.to);
   const now = deps.now();
   const retainedSince = now - deps.rollbackRetentionMs;
-  if (target.replacedAt < retainedSince)
+  if (target.replacedAt <= retainedSince)
     throw new RollbackRefusedError(
       `revision ${target.manifest.revision} of ${viewName} (batch version ${target.manifest.lastRunId}) was ` +
         `replaced at ${iso(target.replacedAt)}, past the rollback retention of ` +

@@ -1,8 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoBatchStore } from '../adapters/dynamo-batch-store';
 import type { LatenessStore } from '../adapters/lateness-store';
-import { bucketStart, padSequence, type StreamRecord } from '../core';
-import { emptyLatenessHistogram, latenessBin, type ViewLateness } from '../core/lateness';
+import { bucketStart, compareSequenceNumbers, padSequence, type StreamRecord } from '../core';
+import { emptyLatenessHistogram, latenessBin } from '../core/lateness';
 import type { SpeedPlan } from '../core/speed';
 import { servedWatermark } from '../core/watermark';
 
@@ -26,12 +26,13 @@ export function cachedWatermarks(read: WatermarkOf, now: () => number): Watermar
   };
 }
 
-/** One (event, view) the view counts: where its lateness goes. */
-interface Counted {
-  readonly position: string;
-  readonly view: string;
-  readonly bin: number;
-  readonly lateAfterExact: boolean;
+const HOUR_MS = 3_600_000;
+
+/** One arrival hour's counts: per view, its lateness, and the first and last record they cover. */
+interface HourCounts {
+  readonly views: Map<string, { histogram: number[]; lateAfterExact: number }>;
+  first: string;
+  last: string;
 }
 
 /**
@@ -51,13 +52,17 @@ export class LatenessRecorder {
 
   async record(shardId: string, records: readonly StreamRecord[], plan: SpeedPlan): Promise<void> {
     try {
-      await this.recordOrThrow(shardId, records, plan);
+      const counting = await this.counting(records, plan);
+      await Promise.all(
+        [...counting(null)].map(([hour, counts]) => this.addHour(shardId, hour, counts, counting)),
+      );
     } catch (error) {
       this.options.logger.warn('lateness not recorded', { shardId, error });
     }
   }
 
-  private async recordOrThrow(shardId: string, records: readonly StreamRecord[], plan: SpeedPlan) {
+  /** Counts the batch's contributions per arrival hour, those after a padded sequence number only if given. */
+  private async counting(records: readonly StreamRecord[], plan: SpeedPlan) {
     const arrivals = new Map(
       records.map((record) => [record.sequenceNumber, record.approximateArrivalTimestamp]),
     );
@@ -69,59 +74,64 @@ export class LatenessRecorder {
     await Promise.all(
       [...newest.keys()].map(async (name) => watermarks.set(name, await this.options.watermarkOf(name))),
     );
-    const byHour = new Map<number, Counted[]>();
-    for (const key of plan.keys.values()) {
-      if (key.view.version !== newest.get(key.view.name)) continue;
-      const lateAfterExact = key.bucket < (watermarks.get(key.view.name) ?? 0);
-      for (const { sequenceNumber, event } of key.contributions) {
-        const arrival = arrivals.get(sequenceNumber);
-        const eventTime = event[key.view.time.field];
-        if (arrival === undefined || typeof eventTime !== 'number') continue;
-        const hour = bucketStart(arrival, 'hour');
-        const counted = byHour.get(hour) ?? [];
-        byHour.set(hour, counted);
-        counted.push({
-          position: padSequence(sequenceNumber),
-          view: key.view.name,
-          bin: latenessBin(arrival - eventTime),
-          lateAfterExact,
-        });
+    return (after: string | null): Map<number, HourCounts> => {
+      const hours = new Map<number, HourCounts>();
+      for (const key of plan.keys.values()) {
+        const { name, version, time } = key.view;
+        if (version !== newest.get(name)) continue;
+        const lateAfterExact = key.bucket < (watermarks.get(name) ?? 0);
+        // A batch's records mostly share one arrival hour: its counts are looked up once per key.
+        let hour = Number.NaN;
+        let counts: HourCounts | undefined;
+        let lateness: { histogram: number[]; lateAfterExact: number } | undefined;
+        for (const { sequenceNumber, event } of key.contributions) {
+          const arrival = arrivals.get(sequenceNumber);
+          const eventTime = event[time.field];
+          if (arrival === undefined || typeof eventTime !== 'number') continue;
+          // Padding 130 digits per event costs: only a redelivery's second pass compares positions.
+          if (after !== null && padSequence(sequenceNumber) <= after) continue;
+          if (counts === undefined || lateness === undefined || arrival - hour >= HOUR_MS || arrival < hour) {
+            hour = bucketStart(arrival, 'hour');
+            counts = hours.get(hour) ?? { views: new Map(), first: sequenceNumber, last: sequenceNumber };
+            hours.set(hour, counts);
+            lateness = counts.views.get(name) ?? { histogram: emptyLatenessHistogram(), lateAfterExact: 0 };
+            counts.views.set(name, lateness);
+          }
+          if (compareSequenceNumbers(sequenceNumber, counts.first) < 0) counts.first = sequenceNumber;
+          if (compareSequenceNumbers(sequenceNumber, counts.last) > 0) counts.last = sequenceNumber;
+          const bin = latenessBin(arrival - eventTime);
+          lateness.histogram[bin] = (lateness.histogram[bin] ?? 0) + 1;
+          if (lateAfterExact) lateness.lateAfterExact++;
+        }
       }
-    }
-    await Promise.all([...byHour].map(([hour, counted]) => this.addHour(shardId, hour, counted)));
+      return hours;
+    };
   }
 
   /** The hour's counts, then, after a conflict (a redelivery), only those of records above the checkpoint. */
-  private async addHour(shardId: string, hour: number, counted: readonly Counted[]) {
+  private async addHour(
+    shardId: string,
+    hour: number,
+    all: HourCounts,
+    counting: (after: string | null) => Map<number, HourCounts>,
+  ) {
     const { store } = this.options;
-    let after: string | null = null;
+    let counts: HourCounts | undefined = all;
     for (let attempt = 0; attempt < 2; attempt++) {
-      const remaining = counted.filter(({ position }) => after === null || position > after);
-      if (remaining.length === 0) return;
-      const positions = remaining.map(({ position }) => position).sort();
+      if (counts === undefined) return;
       const outcome = await store.add({
         arrivalHour: hour,
         shardId,
-        firstSequence: positions[0] as string,
-        lastSequence: positions.at(-1) as string,
-        views: countsOf(remaining),
+        firstSequence: padSequence(counts.first),
+        lastSequence: padSequence(counts.last),
+        views: counts.views,
       });
       if (outcome === 'applied') return;
-      after = await store.checkpoint(hour, shardId);
+      const after = await store.checkpoint(hour, shardId);
+      counts = after === null ? undefined : counting(after).get(hour);
     }
     throw new Error(`lateness checkpoint of ${shardId} moved during the batch: is the shard read twice?`);
   }
-}
-
-function countsOf(counted: readonly Counted[]): Map<string, ViewLateness> {
-  const views = new Map<string, { histogram: number[]; lateAfterExact: number }>();
-  for (const { view, bin, lateAfterExact } of counted) {
-    const lateness = views.get(view) ?? { histogram: emptyLatenessHistogram(), lateAfterExact: 0 };
-    views.set(view, lateness);
-    lateness.histogram[bin] = (lateness.histogram[bin] ?? 0) + 1;
-    if (lateAfterExact) lateness.lateAfterExact++;
-  }
-  return views;
 }
 
 /** The recorder over the batch store's lateness items, reading the views' watermarks from their manifests. */

@@ -204,6 +204,37 @@ describe('the dashboard page', () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   });
 
+  it("shows each view's observed lateness and the share restated after its bucket was exact, as GET /views says", async () => {
+    // Prepare
+    const answer = await fetch(`${runtime.apiUrl}/views`, { headers: { 'x-api-key': runtime.apiKey } });
+    const { views } = (await answer.json()) as {
+      views: {
+        name: string;
+        lateness: Record<string, number | null>;
+        settle: { mode: string; ms: number };
+      }[];
+    };
+
+    // Act
+    const shown = await Promise.all(views.map((view) => panelData(`section[data-view="${view.name}"]`)));
+    const line = await page.textContent(`${revenuePanel} .lateness`);
+
+    // Assess: every order arrived when posted, its event time up to 46 hours before.
+    const revenue = views.find((view) => view.name === 'revenue');
+    expect(revenue?.lateness.events).toBe(orders.filter((order) => order.status === 'paid').length);
+    expect(revenue?.lateness.p99Ms).toBeGreaterThan(HOUR);
+    views.forEach((view, index) => {
+      expect(shown[index]?.latenessEvents).toBe(String(view.lateness.events));
+      expect(shown[index]?.latenessP99).toBe(String(view.lateness.p99Ms));
+      expect(shown[index]?.lateAfterExactShare).toBe(String(view.lateness.lateAfterExactShare));
+      expect(shown[index]?.settle).toBe(`fixed ${20 * 60_000}`);
+    });
+    expect(line).toContain(`${revenue?.lateness.events.toLocaleString('en-US')} events`);
+    expect(line).toMatch(
+      /\d+(\.\d+)?% arrived after their bucket was exact \(restated\) · settle fixed 20m$/,
+    );
+  });
+
   it('switching the group charts that group only', async () => {
     const all = await panelData(revenuePanel);
     await page.selectOption(`${revenuePanel} select[data-field="country"]`, 'US');

@@ -121,14 +121,17 @@ describe('a definition change never serves a hole', { timeout: 180_000 }, () => 
 
   it('answers wholly with the old definition until the new one switches, then wholly with the new one', async () => {
     // Prepare: v1 runs: three hours of history and orders timed now, counted by speed, committed by a run.
-    // Just past a minute boundary: the restart and the first runs after it fall in the minute of the last
-    // orders v1 counted, where a switch at the first run's watermark would lose them.
+    // Early in a minute: the restart and the first runs after it fall in the minute of the last orders v1
+    // counted, where a switch at the first run's watermark would lose them.
     const first = await runtimeWith(revenueV1);
     env = first;
-    const start = bucketStart(Date.now(), 'minute') + MINUTE;
-    await waitFor(() => Date.now() >= start + 200, { timeoutMs: MINUTE + 5_000, what: 'a new minute' });
+    if (Date.now() % MINUTE > MINUTE / 3) {
+      const next = bucketStart(Date.now(), 'minute') + MINUTE;
+      await waitFor(() => Date.now() >= next, { timeoutMs: MINUTE + 5_000, what: 'a new minute' });
+    }
+    const start = Date.now();
     from = bucketStart(start - 4 * HOUR, 'hour');
-    to = start + 10 * MINUTE;
+    to = bucketStart(start, 'minute') + 10 * MINUTE;
     const history = [
       ...ordersOf('history', 300, (index) => start - 3 * HOUR + index * 36_000),
       ...ordersOf('just-before', 40, () => Date.now()),
@@ -160,7 +163,10 @@ describe('a definition change never serves a hole', { timeout: 180_000 }, () => 
       measures: { revenue: 'sum', orders: 'count' },
       pending: { version: 2, countingSince: expect.any(Number), switchFrom: expect.any(Number) },
     });
-    const { countingSince, switchFrom } = pending.body.views[0].pending as Record<string, number>;
+    const { countingSince, switchFrom } = pending.body.views[0].pending as {
+      countingSince: number;
+      switchFrom: number;
+    };
     expect(switchFrom).toBe(bucketStart(countingSince + MINUTE - 1, 'minute'));
     // Clients query continuously while batch runs go on until the switch
     let querying = true;

@@ -14,6 +14,7 @@ const config: StageConfig = {
   batchSchedule: 'cron(0 */2 * * ? *)',
   settleMinutes: 20,
   graceMinutes: 240,
+  rollbackRetentionDays: 3,
   speedRetentionHours: 48,
   logRetentionDays: 90,
   athenaBytesScannedCutoffGiB: 50,
@@ -58,6 +59,11 @@ describe('stage settings in the template', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ SPEED_RETENTION_HOURS: '48' }) },
     });
+    // Clean-up keeps rollback targets this long, and the API's rollback refuses older ones: the same value.
+    const rollbackReaders = template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: { ROLLBACK_RETENTION_DAYS: '3' } } },
+    });
+    expect(Object.keys(rollbackReaders)).toHaveLength(6);
   });
 
   it('keeps every log group (functions, Firehose, the state machine, API access logs) for the stage retention', () => {
