@@ -38,7 +38,10 @@ type ViewOutcome = BatchRunAnswer['views'][number]['outcome'];
 function committed(byThisRun: boolean, outcome: ViewOutcome): string {
   if (byThisRun) return 'yes';
   if (outcome?.status === 'failed') return `failed in ${outcome.step}: ${outcome.error}`;
-  if (outcome?.status === 'backfilling') return 'backfilling (the next run goes on)';
+  if (outcome?.status === 'backfilling')
+    return outcome.awaitingSpeed === undefined
+      ? 'backfilling (the next run goes on)'
+      : `loaded; not switched: ${outcome.awaitingSpeed.reason}`;
   if (outcome?.status === 'rolled-back') return `no: ${outcome.reason}`;
   return 'no';
 }

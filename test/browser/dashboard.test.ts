@@ -210,7 +210,7 @@ describe('the dashboard page', () => {
     const { views } = (await answer.json()) as {
       views: {
         name: string;
-        lateness: Record<string, number | null>;
+        lateness: { events: number; p99Ms: number | null; lateAfterExactShare: number };
         settle: { mode: string; ms: number };
       }[];
     };

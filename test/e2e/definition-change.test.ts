@@ -98,6 +98,23 @@ async function seriesTotals(runtime: TestRuntime): Promise<SeriesTotals> {
   return { version: answer.body.version as number, totals };
 }
 
+/** Waits until the series answers `version` over `events`; on a time-out, says what it answered. */
+async function servedTotals(
+  runtime: TestRuntime,
+  version: 1 | 2,
+  events: readonly OrderEvent[],
+  what: string,
+): Promise<void> {
+  const expected = { version, totals: totalsOf(version, events) };
+  await waitFor(
+    async () => {
+      expect(await seriesTotals(runtime)).toEqual(expected);
+      return true;
+    },
+    { timeoutMs: 30_000, what },
+  );
+}
+
 /** Starts a batch run through the API and waits for it; its outcome for the view. */
 async function batchRun(runtime: TestRuntime): Promise<Record<string, unknown>> {
   const started = await runtime.call('POST', '/batch-runs', {});
@@ -137,10 +154,7 @@ describe('a definition change never serves a hole', { timeout: 180_000 }, () => 
       ...ordersOf('just-before', 40, () => Date.now()),
     ];
     expect((await first.call('POST', '/events', history)).status).toBe(202);
-    await waitFor(async () => (await seriesTotals(first)).totals.revenue === totalsOf(1, history).revenue, {
-      timeoutMs: 30_000,
-      what: 'the speed layer to count the history',
-    });
+    await servedTotals(first, 1, history, 'the speed layer to count the history');
     expect(await batchRun(first)).toMatchObject({ status: 'committed' });
     const dataDir = first.runtime.dataDir;
     await first.runtime.stop();
@@ -153,10 +167,7 @@ describe('a definition change never serves a hole', { timeout: 180_000 }, () => 
     const all = [...history, ...recent];
     expect((await second.call('POST', '/events', recent)).status).toBe(202);
     // The speed layer counts the served v1 beside v2: v1 answers hold the new orders too
-    await waitFor(async () => (await seriesTotals(second)).totals.revenue === totalsOf(1, all).revenue, {
-      timeoutMs: 30_000,
-      what: 'the speed layer to count the new orders in v1',
-    });
+    await servedTotals(second, 1, all, 'the speed layer to count the new orders in v1');
     const pending = await second.call('GET', '/views');
     expect(pending.body.views[0]).toMatchObject({
       version: 1,

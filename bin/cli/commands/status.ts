@@ -2,10 +2,13 @@ import type { Command } from 'commander';
 import { iso, printTable } from '../output';
 import { apiOf } from '../program';
 
+/** A lateness bin edge or a settle time in minutes; `>7d` for the open bin past 7 days. */
+const minutesText = (ms: number | null): string => (ms === null ? '>7d' : `${ms / 60_000}m`);
+
 export const status = (program: Command): Command =>
   program
     .command('status')
-    .description('each view: watermark, last batch run, speed lag')
+    .description('each view: watermark, last batch run, speed lag, lateness and settle time')
     .action(async (_options: object, command: Command) => {
       const api = apiOf(command);
       const { views } = await api.views();
@@ -15,12 +18,21 @@ export const status = (program: Command): Command =>
         views.map((view) => ({
           view: view.name,
           version: view.version,
+          // A new definition backfilling while `version` is served: its days loaded, or that it awaits speed.
+          pending:
+            view.pending === null
+              ? '-'
+              : `v${view.pending.version} ${view.pending.backfill === null ? 'planned' : `${view.pending.backfill.daysDone}/${view.pending.backfill.daysTotal} days`}`,
           bucket: view.bucket,
           groupBy: view.groupBy.join(','),
           watermark: iso(view.watermark),
           lastBatchRun: view.batchRun?.id ?? '-',
           committed: iso(view.batchRun?.committedAt),
           latestSpeedBucket: iso(view.speed.latestBucket),
+          // Over the last `lateness.windowDays`: how late 99% arrived, and the share restated after exact.
+          lateP99: view.lateness.events === 0 ? '-' : minutesText(view.lateness.p99Ms),
+          lateAfterExact: `${(view.lateness.lateAfterExactShare * 100).toFixed(2)}%`,
+          settle: `${view.settle.mode} ${minutesText(view.settle.ms)}`,
         })),
       );
     });
