@@ -170,6 +170,9 @@ const refusingStore: ObjectStore = {
   get: async (key) => {
     throw new Error(`no object ${key}`);
   },
+  stream: (key) => {
+    throw new Error(`no object ${key}`);
+  },
   list: async () => [],
 };
 

@@ -3,6 +3,7 @@ import { archiveTransformFunction } from './archive/firehose-transform';
 import { batchFunctions } from './batch/context';
 import { archiveMarkerFunction } from './batch/marker';
 import type { FunctionDefinition } from './commons/function';
+import { exportHasherFunction } from './exports/hasher';
 import { speedFunction } from './speed/config';
 
 /** Every Lambda function the stack deploys, by the name the template records it under. */
@@ -13,5 +14,6 @@ export const FUNCTION_DEFINITIONS: ReadonlyMap<string, FunctionDefinition> = new
     apiFunction,
     ...Object.values(batchFunctions),
     archiveMarkerFunction,
+    exportHasherFunction,
   ].map((definition) => [definition.name, definition as FunctionDefinition]),
 );

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -52,6 +53,7 @@ function notifyingBucket(
       await objectCreated(name, { key, body });
     },
     get: (key) => store.get(key),
+    stream: (key) => store.stream(key),
     list: (prefix) => store.list(prefix),
   };
 }
@@ -80,8 +82,14 @@ export function localPlatform(options: LocalPlatformOptions): Platform {
     exportEngine: (place) => {
       const dir = join(bucketDir(options.bucketsDir, place.bucket), place.prefix);
       const downloads = options.downloadBaseUrl;
-      return new DuckDbExportEngine(engine(), dir, () =>
-        downloads === undefined ? pathToFileURL(dir).href : downloads(place.bucket, place.prefix),
+      const objectCreated = options.objectCreated;
+      return new DuckDbExportEngine(
+        engine(),
+        dir,
+        () => (downloads === undefined ? pathToFileURL(dir).href : downloads(place.bucket, place.prefix)),
+        place.prefix,
+        // S3 announces the file as it does an UNLOAD's: the export hasher records its sha256.
+        async (key, file) => objectCreated?.(place.bucket, { key, body: await readFile(file) }),
       );
     },
     batchRunner: () => {
@@ -111,6 +119,7 @@ export function withListingsObserved(
       return {
         put: (key, body, type) => store.put(key, body, type),
         get: (key) => store.get(key),
+        stream: (key) => store.stream(key),
         list: async (prefix) => {
           const listed = await store.list(prefix);
           onList(prefix, listed);

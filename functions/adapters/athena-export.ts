@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   type AthenaClient,
   GetQueryExecutionCommand,
@@ -27,8 +26,9 @@ const parseS3Uri = (uri: string): { bucket: string; key: string } => {
 };
 
 /**
- * Exports with Athena. CSV is a plain query: its result file is a CSV with a header, written where the
- * work group puts results. Parquet is an UNLOAD into the exports prefix.
+ * Exports with Athena, in the exports work group. CSV is a plain query: its result file is a CSV with a
+ * header, written where that work group puts results (under the exports prefix of the exports bucket).
+ * Parquet is an UNLOAD into the exports prefix.
  */
 export class AthenaExportEngine implements ExportEngine {
   constructor(
@@ -96,18 +96,11 @@ export class AthenaExportEngine implements ExportEngine {
     return files.sort();
   }
 
-  /** Streams the object through the hash: an export's files can be far larger than the function's memory. */
-  async hashFile(file: string): Promise<{ sha256: string; bytes: number }> {
+  objectKeyOf(file: string): string {
     const { bucket, key } = parseS3Uri(file);
-    const { Body } = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    if (Body === undefined) throw new Error(`${file} has no body`);
-    const hash = createHash('sha256');
-    let bytes = 0;
-    for await (const chunk of Body as AsyncIterable<Uint8Array>) {
-      hash.update(chunk);
-      bytes += chunk.byteLength;
-    }
-    return { sha256: hash.digest('hex'), bytes };
+    // The exports work group writes CSV results into the exports bucket too: every file is hashed there.
+    if (bucket !== this.options.bucket) throw new Error(`${file} is not in the exports bucket`);
+    return key;
   }
 
   downloadUrl(file: string): Promise<string> {

@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { DuckDbQueryEngine } from './duckdb';
 import type { ExportEngine, ExportFormat, ExportJob, ExportStatus } from './exports';
@@ -24,6 +22,10 @@ export class DuckDbExportEngine implements ExportEngine {
     private readonly root: string,
     /** Where the local API serves `root` from, e.g. `http://127.0.0.1:8080/downloads/exports`: known once it listens. */
     private readonly downloadBaseUrl: () => string,
+    /** The key prefix `root` is in its bucket's folder (`exports/`): a file's object key starts with it. */
+    private readonly keyPrefix = '',
+    /** What S3 does once an object is written: announces it (to EventBridge, the export hasher). */
+    private readonly written: (key: string, file: string) => Promise<void> = async () => {},
   ) {}
 
   async start(id: string, sql: string, format: ExportFormat): Promise<string> {
@@ -35,6 +37,7 @@ export class DuckDbExportEngine implements ExportEngine {
       .copyTo(sql, `${file}.partial`, format)
       .then(async (rows) => {
         await rename(`${file}.partial`, file);
+        await this.written(this.objectKeyOf(pathToFileURL(file).href), file);
         await this.record(id, { rows, file, error: null });
       })
       .catch((error: Error) => this.record(id, { rows: null, file: null, error: error.message }))
@@ -68,14 +71,8 @@ export class DuckDbExportEngine implements ExportEngine {
     };
   }
 
-  async hashFile(file: string): Promise<{ sha256: string; bytes: number }> {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    for await (const chunk of createReadStream(fileURLToPath(file)) as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      bytes += chunk.byteLength;
-    }
-    return { sha256: hash.digest('hex'), bytes };
+  objectKeyOf(file: string): string {
+    return `${this.keyPrefix}${relative(this.root, fileURLToPath(file)).split(sep).join('/')}`;
   }
 
   async downloadUrl(file: string): Promise<string> {

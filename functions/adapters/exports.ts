@@ -1,7 +1,9 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import pLimit from 'p-limit';
 import type { ExportFormat } from '../commons/layout';
 import type { DayRange } from '../core/days';
-import { exportCompletionKey, exportKey } from '../core/keys';
+import { consecutiveDayRanges } from '../core/days';
+import { exportCompletionKey, exportFileHashKey, exportKey } from '../core/keys';
 import type { ArchiveRead } from './batch-store/archive-days';
 import { getJson, putJson } from './json-records';
 import { Table } from './table';
@@ -38,13 +40,39 @@ export interface ExportProvenance {
   readonly groupBy: readonly string[];
   readonly measures: readonly string[];
   readonly manifestRevision: number;
-  /** The manifest's batch version of each day the export covers. */
-  readonly batchVersions: Readonly<Record<string, string>>;
+  /** When that revision was committed (absent on exports asked for before it was recorded). */
+  readonly manifestCommittedAt?: number;
+  /**
+   * The manifest's batch versions of the days the export covers: each version's ranges of consecutive
+   * days, at most EXPORT_VERSION_RANGES in all (exports asked for before kept a version per day).
+   */
+  readonly batchVersions: Readonly<Record<string, readonly DayRange[]>> | Readonly<Record<string, string>>;
   /** The days its query reads (its days and the dedupe horizon before them), and their objects and bytes as marked. */
   readonly archive: ArchiveRead & { readonly dayRanges: readonly DayRange[] };
 }
 
-/** A finished export's files, each with its sha256: recorded once, the first time it is seen finished. */
+/**
+ * At most this many (batch version, day range) pairs are recorded per export: its job stays one item of
+ * a few tens of KB. An export whose range cites more is refused before it starts.
+ */
+export const EXPORT_VERSION_RANGES = 2000;
+
+/** Each batch version's day ranges, from a record either as kept now or as kept before (a version per day). */
+export function batchVersionRanges(
+  batchVersions: ExportProvenance['batchVersions'],
+): Record<string, readonly DayRange[]> {
+  const entries = Object.entries(batchVersions);
+  if (entries.every(([, value]) => Array.isArray(value))) return batchVersions as Record<string, DayRange[]>;
+  const byVersion = Map.groupBy(entries as [string, string][], ([, version]) => version);
+  return Object.fromEntries(
+    [...byVersion].map(([version, days]) => [version, consecutiveDayRanges(days.map(([day]) => day))]),
+  );
+}
+
+/**
+ * A finished export's files, each with its sha256 as the export hasher recorded it when the file was
+ * written: recorded once, when every file has one, and never changed after.
+ */
 export interface ExportCompletion {
   readonly completedAt: number;
   readonly rows: number | null;
@@ -58,6 +86,9 @@ export interface ExportFile {
   readonly sha256: string;
   readonly bytes: number;
 }
+
+/** Hash records read at once by a GET: an UNLOAD writes one file per writer, a few hundred at most. */
+const FILE_HASH_READS = 16;
 
 export type ExportState = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 
@@ -76,8 +107,8 @@ export interface ExportEngine {
   status(job: ExportJob): Promise<ExportStatus>;
   /** A URL a client can download one output file from (presigned in AWS). */
   downloadUrl(file: string): Promise<string>;
-  /** sha256 (hex) and size of one output file's bytes, read whole. */
-  hashFile(file: string): Promise<Omit<ExportFile, 'file'>>;
+  /** The key in the exports bucket of one output file: what the export hasher records its hash under. */
+  objectKeyOf(file: string): string;
 }
 
 /** Export jobs live in the one table, one item each. */
@@ -114,6 +145,33 @@ export class DynamoExportJobs {
 
   completion(id: string): Promise<ExportCompletion | null> {
     return getJson<ExportCompletion>(this.table, exportCompletionKey(id), 'completion', true);
+  }
+
+  /**
+   * Records an exports-bucket object's sha256 and size, unless recorded already: the first is kept (a
+   * redelivered event, or an object written again, changes nothing). True if this one was recorded.
+   */
+  recordFileHash(objectKey: string, hash: Omit<ExportFile, 'file'>): Promise<boolean> {
+    return this.table.putIf(
+      exportFileHashKey(objectKey),
+      { sha256: { S: hash.sha256 }, bytes: { N: String(hash.bytes) } },
+      { condition: 'attribute_not_exists(#pk)' },
+    );
+  }
+
+  /** The recorded hashes of these objects, by key; an object not hashed yet is left out. */
+  async fileHashes(objectKeys: readonly string[]): Promise<Map<string, Omit<ExportFile, 'file'>>> {
+    const limit = pLimit(FILE_HASH_READS);
+    const read = await Promise.all(
+      objectKeys.map((key) =>
+        limit(async () => {
+          const item = await this.table.get(exportFileHashKey(key), true);
+          const sha256 = item?.sha256?.S;
+          return sha256 === undefined ? [] : [[key, { sha256, bytes: Number(item?.bytes?.N) }] as const];
+        }),
+      ),
+    );
+    return new Map(read.flat());
   }
 
   async delete(id: string): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Dirent } from 'node:fs';
+import { createReadStream, type Dirent } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -7,6 +7,8 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 export interface ObjectStore {
   put(key: string, body: string | Uint8Array, contentType?: string): Promise<void>;
   get(key: string): Promise<Uint8Array>;
+  /** An object's bytes as they arrive, chunk by chunk: for objects larger than a function's memory. */
+  stream(key: string): AsyncIterable<Uint8Array>;
   /** Objects under a prefix, in key order. */
   list(prefix: string): Promise<StoredObject[]>;
 }
@@ -34,6 +36,12 @@ export class S3ObjectStore implements ObjectStore {
     const { Body } = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     if (Body === undefined) throw new Error(`s3://${this.bucket}/${key} has no body`);
     return Body.transformToByteArray();
+  }
+
+  async *stream(key: string): AsyncIterable<Uint8Array> {
+    const { Body } = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    if (Body === undefined) throw new Error(`s3://${this.bucket}/${key} has no body`);
+    yield* Body as AsyncIterable<Uint8Array>;
   }
 
   async list(prefix: string): Promise<StoredObject[]> {
@@ -68,6 +76,10 @@ export class FileObjectStore implements ObjectStore {
 
   async get(key: string): Promise<Uint8Array> {
     return readFile(this.pathOf(key));
+  }
+
+  stream(key: string): AsyncIterable<Uint8Array> {
+    return createReadStream(this.pathOf(key));
   }
 
   async list(prefix: string): Promise<StoredObject[]> {

@@ -38,6 +38,8 @@ export interface QueryOptions {
   readonly pageSize?: number;
   /** Sort keys in descending order. */
   readonly descending?: boolean;
+  /** Only these attributes of each item (the sort key is always included). */
+  readonly projection?: readonly string[];
 }
 
 /** BatchWriteItem's limits: 25 requests and 16 MB a call. */
@@ -179,12 +181,19 @@ export class Table {
   private pages(pk: string, options: QueryOptions, select?: 'COUNT') {
     const { range } = options;
     const keyCondition = `#pk = :pk${range === undefined ? '' : ' AND #sk BETWEEN :from AND :to'}`;
+    // Every projected attribute by a name of its own: some (`revision`, `at`) are reserved words.
+    const projected = options.projection === undefined ? undefined : [SK, ...options.projection];
+    const projection = projected?.map((_, index) => `#p${index}`).join(', ');
     return paginateQuery(
       { client: this.client, ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }) },
       {
         TableName: this.name,
         KeyConditionExpression: keyCondition,
+        ...(projection === undefined ? {} : { ProjectionExpression: projection }),
         ...expressionAttributes([keyCondition], {
+          ...(projected === undefined
+            ? {}
+            : { names: Object.fromEntries(projected.map((name, index) => [`#p${index}`, name])) }),
           values: {
             ':pk': { S: pk },
             ...(range === undefined ? {} : { ':from': { S: range.from }, ':to': { S: range.to } }),

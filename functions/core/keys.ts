@@ -298,23 +298,49 @@ export const manifestHistoryKey = (viewName: string, revision: number): TableKey
   };
 };
 
+/** A run id as a ledger key may hold (the plan's run ids and `rollback-r<revision>`): no `#`, bounded. */
+export const LEDGER_RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
+const LEDGER_DAY = /^\d{4}-\d{2}-\d{2}$/;
+
 /** A view's restatements, one partition, sorted by when they were recorded: `since` is one range of keys. */
 export const restatementsPartition = (viewName: string): string => `restatements#${viewName}`;
 
 /**
- * The `chunk`th packed item of the restatements one run (or rollback) recorded at `at`: the same run and
- * time give the same keys, so a retried commit step rewrites its items rather than adding others.
+ * The `part`th packed item of one day's restatements by one run (or rollback) recorded at `at`: the same
+ * run, time and day give the same keys and the same entries, so a resumed or concurrent recording rewrites
+ * its items rather than adding others. Each part is checked, so a key rebuilt from a cursor is a valid one.
  */
-export const restatementsKey = (viewName: string, at: number, runId: string, chunk: number): TableKey => ({
-  pk: restatementsPartition(viewName),
-  sk: `${sortableTime(at)}#${runId}#${rowsChunkKey(chunk)}`,
-});
+export function restatementsKey(viewName: string, at: number, runId: string, day: string, part: number): TableKey {
+  if (!Number.isSafeInteger(at) || at < 0) throw new RangeError(`no ledger time ${at}`);
+  if (!LEDGER_RUN_ID.test(runId)) throw new RangeError(`no ledger run id ${JSON.stringify(runId)}`);
+  if (!LEDGER_DAY.test(day)) throw new RangeError(`no ledger day ${JSON.stringify(day)}`);
+  return {
+    pk: restatementsPartition(viewName),
+    sk: `${sortableTime(at)}#${runId}#${day}#${rowsChunkKey(part)}`,
+  };
+}
 
 /** The restatements recorded at `since` or later. */
 export const restatementsSince = (viewName: string, since: number): SortKeyRange => ({
   pk: restatementsPartition(viewName),
   from: sortableTime(Math.max(0, since)),
   // Every sort key starts with digits, and `~` sorts after every digit.
+  to: '~',
+});
+
+/** A view's ledger headers: one small item per recorded change (a commit or a rollback), by time. */
+export const restatementRunsPartition = (viewName: string): string => `restatement-runs#${viewName}`;
+
+export function restatementRunKey(viewName: string, at: number, runId: string): TableKey {
+  if (!Number.isSafeInteger(at) || at < 0) throw new RangeError(`no ledger time ${at}`);
+  if (!LEDGER_RUN_ID.test(runId)) throw new RangeError(`no ledger run id ${JSON.stringify(runId)}`);
+  return { pk: restatementRunsPartition(viewName), sk: `${sortableTime(at)}#${runId}` };
+}
+
+/** The ledger headers recorded at `since` or later. */
+export const restatementRunsSince = (viewName: string, since: number): SortKeyRange => ({
+  pk: restatementRunsPartition(viewName),
+  from: sortableTime(Math.max(0, since)),
   to: '~',
 });
 
@@ -362,4 +388,12 @@ export const latenessHoursRange = (from: number, to: number): SortKeyRange => ({
   from: sortableTime(Math.max(0, from)),
   // Inclusive bounds: the last hour starting before `to` (every hour key is a whole hour).
   to: sortableTime(Math.max(0, to - 1)),
+});
+
+// Export file hashes (issue 15 review, finding 3): recorded as each export object is written, not on GET.
+
+/** The sha256 of one object of the exports bucket, by its key: written once, by the export hasher. */
+export const exportFileHashKey = (objectKey: string): TableKey => ({
+  pk: `export-file#${objectKey}`,
+  sk: 'sha256',
 });

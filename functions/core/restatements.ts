@@ -114,3 +114,49 @@ export function commitCause(previous: Computed, next: Computed, backfill: boolea
     return 'definition-change';
   return backfill ? 'backfill' : 'late-events';
 }
+
+/**
+ * A ledger header: one recorded change of a view's manifest (a commit, or a rollback), written before the
+ * manifest write, then brought forward day by day as the diff is recorded.
+ */
+export interface LedgerRun {
+  readonly view: string;
+  /** The committing run, or a rollback's `rollback-r<revision>`. */
+  readonly runId: string;
+  /** The manifest revision the change took effect in. */
+  readonly revision: number;
+  readonly previousRevision: number;
+  /** When it was recorded: the manifest's `committedAt` at that revision. */
+  readonly at: number;
+  readonly cause: RestatementCause;
+  /** The watermark moved from `before` to `after` (back, for a rollback to an older manifest). */
+  readonly watermark: { readonly before: number; readonly after: number };
+  /** Every day the change touched is diffed and recorded. */
+  readonly complete: boolean;
+  /** The last day recorded, in day order ('' for none yet): the diff goes on after it. */
+  readonly throughDay: string;
+  /** Entries recorded so far (all of them once complete). */
+  readonly entries: number;
+}
+
+/** The ledger's run id of the rollback that wrote `revision`. */
+export const rollbackRunId = (revision: number): string => `rollback-r${revision}`;
+
+/** What a manifest of a revision says of the write that made it. */
+export interface ManifestIdentity {
+  readonly revision: number;
+  readonly lastRunId: string;
+  readonly committedAt: number;
+  /** Written by a rollback. */
+  readonly rolledBack: boolean;
+}
+
+/**
+ * Whether `manifest` (of the header's revision) is the one the header's write made: its time and its run
+ * (a rollback's manifest names the run it serves again, so the rollback is known by its revision). A
+ * header whose revision another write took was never served: its write lost.
+ */
+export const wroteManifest = (run: LedgerRun, manifest: ManifestIdentity): boolean =>
+  manifest.revision === run.revision &&
+  manifest.committedAt === run.at &&
+  (manifest.rolledBack ? run.runId === rollbackRunId(run.revision) : manifest.lastRunId === run.runId);
