@@ -1,45 +1,45 @@
-import type { HourLatenessDelta, LatenessStore } from '../functions/adapters/lateness-store';
+import type { LatenessDelta, LatenessStore } from '../functions/adapters/lateness-store';
 import { emptyViewLateness, mergeViewLateness, type ViewLateness } from '../functions/core/lateness';
 
 const HOUR_MS = 3_600_000;
 
-/** The lateness store's semantics (conditional ADD per shard checkpoint, an item per hour) in memory. */
+/** The lateness store's semantics (conditional ADD per shard checkpoint, an item per view, hour and shard) in memory. */
 export class MemoryLatenessStore implements LatenessStore {
-  private readonly hours = new Map<
-    number,
-    { views: Map<string, ViewLateness>; checkpoints: Map<string, string> }
+  private readonly items = new Map<
+    string,
+    { hour: number; view: string; lateness: ViewLateness; checkpoint: string }
   >();
   writes = 0;
 
   reset(): void {
-    this.hours.clear();
+    this.items.clear();
     this.writes = 0;
   }
 
-  async add(delta: HourLatenessDelta): Promise<'applied' | 'conflict'> {
+  async add(delta: LatenessDelta): Promise<'applied' | 'conflict'> {
     this.writes++;
     const hour = delta.arrivalHour - (delta.arrivalHour % HOUR_MS);
-    const item = this.hours.get(hour) ?? { views: new Map(), checkpoints: new Map() };
-    this.hours.set(hour, item);
-    const checkpoint = item.checkpoints.get(delta.shardId);
-    if (checkpoint !== undefined && checkpoint >= delta.firstSequence) return 'conflict';
-    for (const [view, lateness] of delta.views)
-      item.views.set(view, mergeViewLateness(item.views.get(view) ?? emptyViewLateness(), lateness));
-    item.checkpoints.set(delta.shardId, delta.lastSequence);
+    const id = `${delta.view}|${hour}|${delta.shardId}`;
+    const item = this.items.get(id);
+    if (item !== undefined && item.checkpoint >= delta.firstSequence) return 'conflict';
+    this.items.set(id, {
+      hour,
+      view: delta.view,
+      lateness: mergeViewLateness(item?.lateness ?? emptyViewLateness(), delta.lateness),
+      checkpoint: delta.lastSequence,
+    });
     return 'applied';
   }
 
-  async checkpoint(arrivalHour: number, shardId: string): Promise<string | null> {
-    return this.hours.get(arrivalHour - (arrivalHour % HOUR_MS))?.checkpoints.get(shardId) ?? null;
+  async checkpoint(view: string, arrivalHour: number, shardId: string): Promise<string | null> {
+    return this.items.get(`${view}|${arrivalHour - (arrivalHour % HOUR_MS)}|${shardId}`)?.checkpoint ?? null;
   }
 
-  async read(from: number, to: number): Promise<Map<string, ViewLateness>> {
-    const merged = new Map<string, ViewLateness>();
-    for (const [hour, item] of this.hours) {
-      if (hour < from || hour >= to) continue;
-      for (const [view, lateness] of item.views)
-        merged.set(view, mergeViewLateness(merged.get(view) ?? emptyViewLateness(), lateness));
-    }
+  async read(view: string, from: number, to: number): Promise<ViewLateness> {
+    let merged = emptyViewLateness();
+    for (const item of this.items.values())
+      if (item.view === view && item.hour >= from && item.hour < to)
+        merged = mergeViewLateness(merged, item.lateness);
     return merged;
   }
 }

@@ -65,7 +65,7 @@ export async function benchSpeed(options: {
   const handlerRates: number[] = [];
   // One processor for all rounds, as one Lambda container serves many batches.
   const store = new MemorySpeedStore();
-  // The lateness statistic's writes count with the speed items': one item per arrival hour and batch.
+  // The lateness statistic's writes count with the speed items': one item per view, arrival hour and batch.
   const lateness = new MemoryLatenessStore();
   const processor = new SpeedProcessor({
     catalog: orderEvents,
@@ -77,7 +77,7 @@ export async function benchSpeed(options: {
     retentionMs: 72 * 3_600_000,
     lateness: new LatenessRecorder({
       store: lateness,
-      watermarkOf: async () => 0,
+      exactnessOf: async () => ({ watermark: 0, lastRunStartedAt: null }),
       logger: new Logger({ logLevel: 'SILENT' }),
     }),
   });

@@ -143,9 +143,11 @@ export class BatchLayer extends Construct {
     // Commit reads the skipped-lines count and the distant copies, as Load reads a view's rows.
     grantQueryResults(commit, archive, resultsPrefix);
     table.grant(reconcile, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
+    // Clean-up also completes the ledger recordings commits and rollbacks left (PutItem).
     table.grant(
       cleanup,
       'dynamodb:GetItem',
+      'dynamodb:PutItem',
       'dynamodb:Query',
       'dynamodb:UpdateItem',
       'dynamodb:BatchWriteItem',

@@ -18,6 +18,9 @@ export const STREAM_CAPACITY_MODES = ['onDemand', 'provisioned'] as const;
 /** Kinesis's default shard quota per account in the largest regions (200 in the others). */
 export const MAX_STREAM_SHARDS = 500;
 
+/** The longest rollback retention a stage may set: clean-up reads every manifest kept that long. */
+export const MAX_ROLLBACK_RETENTION_DAYS = 31;
+
 const LOG_RETENTION_DAYS = new Set<number>(
   Object.values(RetentionDays).filter((value): value is number => typeof value === 'number'),
 );
@@ -92,8 +95,16 @@ export const stageConfigSchema = z
       .int()
       .min(BATCH_RUN_TIMEOUT_MINUTES + 1)
       .default(STAGE_DEFAULTS.graceMinutes),
-    /** How long a replaced manifest can be rolled back to; clean-up keeps its day versions that long. */
-    rollbackRetentionDays: z.coerce.number().int().min(0).default(STAGE_DEFAULTS.rollbackRetentionDays),
+    /**
+     * How long a replaced manifest can be rolled back to; clean-up keeps its day versions that long. At
+     * most a month: every kept manifest is read by each clean-up, and its day versions stay in the table.
+     */
+    rollbackRetentionDays: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_ROLLBACK_RETENTION_DAYS)
+      .default(STAGE_DEFAULTS.rollbackRetentionDays),
     /** How long speed items outlive their bucket before TTL removes them; more than settle. */
     speedRetentionHours: positiveInt.default(STAGE_DEFAULTS.speedRetentionHours),
     /** CloudWatch Logs retention of every function and the state machine, in days. */

@@ -18,6 +18,7 @@ import {
   ARCHIVE_ERRORS_PREFIX,
   ARCHIVE_EVENTS_PREFIX,
   archiveDayPrefix,
+  EXPORT_RESULTS_FOLDER,
   EXPORTS_PREFIX,
   QUERY_RESULTS_PREFIX,
   STAGE_DEFAULTS,
@@ -70,6 +71,11 @@ export class RawArchive extends Construct {
   public readonly database: string;
   public readonly tableName = RAW_EVENTS;
   public readonly workGroupName: string;
+  /**
+   * The workgroup exports run in: its query results (a CSV export's file) land under EXPORTS_PREFIX of
+   * the exports bucket, with the exports' retention, where the export hasher hashes every file.
+   */
+  public readonly exportsWorkGroupName: string;
 
   constructor(scope: Construct, id: string, props: RawArchiveProps) {
     super(scope, id);
@@ -202,6 +208,18 @@ export class RawArchive extends Construct {
       },
     });
     this.workGroupName = workGroup.ref;
+    const exportsWorkGroup = new CfnWorkGroup(this, 'ExportsWorkGroup', {
+      name: `${namePrefix}-exports`,
+      recursiveDeleteOption: true,
+      workGroupConfiguration: {
+        ...workGroup.workGroupConfiguration,
+        resultConfiguration: {
+          outputLocation: `s3://${this.exportsBucket.bucketName}/${EXPORTS_PREFIX}${EXPORT_RESULTS_FOLDER}`,
+          encryptionConfiguration: { encryptionOption: 'SSE_S3' },
+        },
+      } as CfnWorkGroup.WorkGroupConfigurationProperty,
+    });
+    this.exportsWorkGroupName = exportsWorkGroup.ref;
   }
 
   /** What cdk-nag finds on the Firehose delivery, each with why it stays. */

@@ -8,16 +8,12 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { apiFunction } from '../functions/api/context';
-import {
-  EXPORTS_PREFIX,
-  QUARANTINE_PREFIX,
-  QUERY_RESULTS_PREFIX,
-  STAGE_DEFAULTS,
-} from '../functions/commons/layout';
+import { EXPORTS_PREFIX, QUARANTINE_PREFIX, STAGE_DEFAULTS } from '../functions/commons/layout';
 import { type SettleSettings, settleVariables } from '../functions/commons/settle';
 import { type ArchiveReferences, grantAthenaQuery, workGroupArnOf } from './athena-grants';
 import { acknowledgeObjectsUnder, listingUnder, objectsUnder } from './bucket-grants';
 import type { ApiAuth } from './config';
+import { type ExportHasher, exportHasher } from './export-hasher';
 import { DriftlessFunction } from './function';
 import { proxyRestApi } from './rest-api';
 
@@ -25,7 +21,11 @@ export interface ServingLayerProps {
   readonly table: ITableV2;
   readonly stream: IStream;
   readonly stateMachine: StateMachine;
-  readonly archive: ArchiveReferences & { readonly exportsBucket: IBucket };
+  readonly archive: ArchiveReferences & {
+    readonly exportsBucket: IBucket;
+    /** Where exports run: its results (CSV exports) are written under EXPORTS_PREFIX of the exports bucket. */
+    readonly exportsWorkGroupName: string;
+  };
   readonly quarantineBucket: IBucket;
   /**
    * How callers authenticate. `apiKey`: an API key (header `x-api-key`) under a usage plan with its own
@@ -59,13 +59,22 @@ export class ServingLayer extends Construct {
   public readonly api: RestApi;
   public readonly function: DriftlessFunction;
   public readonly apiKey?: ApiKey;
+  /** Hashes each export file as S3 announces it: `GET /exports/{id}` only reads the hashes. */
+  public readonly exportHasher: ExportHasher;
 
   constructor(scope: Construct, id: string, props: ServingLayerProps) {
     super(scope, id);
     const auth = props.auth ?? 'apiKey';
     const { table, stream, stateMachine, archive, quarantineBucket } = props;
     const stack = Stack.of(this);
-    const resultsPrefix = archive.queryResultsPrefix ?? QUERY_RESULTS_PREFIX;
+    // The API queries Athena for exports only, in the exports work group, which writes its results under
+    // EXPORTS_PREFIX of the exports bucket (as Parquet UNLOADs are): every export file is hashed there.
+    const exportsPlace: ArchiveReferences = {
+      ...archive,
+      workGroupName: archive.exportsWorkGroupName,
+      resultsBucket: archive.exportsBucket,
+      queryResultsPrefix: EXPORTS_PREFIX,
+    };
 
     this.function = new DriftlessFunction(this, 'Function', {
       definition: apiFunction,
@@ -77,7 +86,7 @@ export class ServingLayer extends Construct {
         TABLE_NAME: table.tableName,
         STREAM_NAME: stream.streamName,
         STATE_MACHINE_ARN: stateMachine.stateMachineArn,
-        ATHENA_WORKGROUP: archive.workGroupName,
+        ATHENA_WORKGROUP: archive.exportsWorkGroupName,
         GLUE_DATABASE: archive.database,
         EXPORT_BUCKET: archive.exportsBucket.bucketName,
         EXPORT_PREFIX: EXPORTS_PREFIX,
@@ -109,37 +118,16 @@ export class ServingLayer extends Construct {
       new PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
     );
 
-    // Exports: Athena runs them with this function's credentials (CSV results under the query results
-    // prefix, Parquet UNLOADed under the exports prefix), and the function presigns downloads of both.
-    grantAthenaQuery(fn, role, archive, resultsPrefix);
+    // Exports: Athena runs them with this function's credentials (CSV results and Parquet UNLOADs, both
+    // under the exports prefix), and the function lists and presigns their files.
+    grantAthenaQuery(fn, role, exportsPlace, EXPORTS_PREFIX);
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['athena:GetQueryRuntimeStatistics'],
-        resources: [workGroupArnOf(this, archive)],
+        resources: [workGroupArnOf(this, exportsPlace)],
       }),
     );
-    const exportsBucket = archive.exportsBucket;
-    fn.addToRolePolicy(
-      objectsUnder(exportsBucket, EXPORTS_PREFIX, [
-        's3:GetObject',
-        's3:PutObject',
-        's3:AbortMultipartUpload',
-        's3:ListMultipartUploadParts',
-      ]),
-    );
-    fn.addToRolePolicy(
-      listingUnder(exportsBucket, EXPORTS_PREFIX, ['s3:ListBucket', 's3:ListBucketMultipartUploads']),
-    );
-    // GetBucketLocation carries no s3:prefix, so it cannot share the condition above.
-    fn.addToRolePolicy(
-      new PolicyStatement({ actions: ['s3:GetBucketLocation'], resources: [exportsBucket.bucketArn] }),
-    );
-    acknowledgeObjectsUnder(
-      role,
-      exportsBucket,
-      EXPORTS_PREFIX,
-      `Each export is written by Athena UNLOAD under ${EXPORTS_PREFIX}<export id>/ with names Athena chooses; the function lists and presigns them.`,
-    );
+    this.exportHasher = exportHasher(this, table, archive.exportsBucket, props.logRetention);
     // GET /quarantine lists and reads quarantined records.
     fn.addToRolePolicy(listingUnder(quarantineBucket, QUARANTINE_PREFIX));
     fn.addToRolePolicy(objectsUnder(quarantineBucket, QUARANTINE_PREFIX, ['s3:GetObject']));

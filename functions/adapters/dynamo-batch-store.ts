@@ -23,7 +23,7 @@ export {
 export type { VersionEntry } from './batch-store/day-versions';
 export type { DefinitionEntry } from './batch-store/definitions';
 export { activeDays, type Manifest, ManifestConflictError } from './batch-store/manifest';
-export type { ReplacedManifest } from './batch-store/manifest-history';
+export type { ReplacedManifest, ReplacedSummary } from './batch-store/manifest-history';
 export {
   type BackfillProgress,
   backfillProgressOf,
@@ -31,7 +31,12 @@ export {
   type ViewProgress,
 } from './batch-store/progress';
 export type { BatchProvenance } from './batch-store/provenance';
-export type { Restatement, RestatementEntry, RestatementsPage } from './batch-store/restatements';
+export type {
+  LedgerRun,
+  Restatement,
+  RestatementEntry,
+  RestatementsPage,
+} from './batch-store/restatements';
 export { MAX_PACKED_ITEM_BYTES, packRows } from './batch-store/row-packs';
 export {
   type BatchRunOutcome,

@@ -2,7 +2,6 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
   type DynamoDBClient,
-  GetItemCommand,
   paginateQuery,
   QueryCommand,
   UpdateItemCommand,
@@ -19,7 +18,9 @@ import {
   type ViewDefinition,
   type ViewRow,
 } from '../core';
+import { readCheckpoint, writeUnderCheckpoint } from './checkpointed-write';
 import { BUCKET_ATTRIBUTE, GROUP_ATTRIBUTE, itemToRow, measureAttribute } from './dynamo-rows';
+import { Table } from './table';
 
 /** One conditional write of a batch's additive measures (those stored by `ADD`) to one speed item. */
 export interface SpeedDelta {
@@ -51,8 +52,6 @@ export interface SpeedStore {
 }
 
 const { partitionKey: PK, sortKey: SK, expiresAt: EXPIRES_AT } = TABLE_ATTRIBUTES;
-/** A top-level attribute per shard: a nested map fails on an item's first write ("document path invalid"). */
-export const checkpointAttribute = (shardId: string): string => `ck_${shardId}`;
 
 const key = (pk: string, sk: string): Record<string, AttributeValue> => ({
   [PK]: { S: pk },
@@ -60,60 +59,38 @@ const key = (pk: string, sk: string): Record<string, AttributeValue> => ({
 });
 
 export class DynamoSpeedStore implements SpeedStore {
+  private readonly table: Table;
+
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
-  ) {}
-
-  async addDelta(delta: SpeedDelta): Promise<'applied' | 'conflict'> {
-    const names: Record<string, string> = {
-      '#ck': checkpointAttribute(delta.shardId),
-      '#bucket': BUCKET_ATTRIBUTE,
-      '#grp': GROUP_ATTRIBUTE,
-      '#exp': EXPIRES_AT,
-    };
-    const values: Record<string, AttributeValue> = {
-      ':first': { S: delta.firstSequence },
-      ':last': { S: delta.lastSequence },
-      ':bucket': { N: String(delta.row.bucket) },
-      ':grp': { S: JSON.stringify(delta.row.group) },
-      ':exp': { N: String(delta.expiresAt) },
-    };
-    const adds = speedItemWrites(delta.view, delta.row).adds.map(({ measure, value }, index) => {
-      names[`#m${index}`] = measureAttribute(measure);
-      values[`:m${index}`] = { N: value.toString() };
-      return `#m${index} :m${index}`;
-    });
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: key(delta.pk, delta.sk),
-          UpdateExpression: `SET #ck = :last, #bucket = :bucket, #grp = :grp, #exp = :exp${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
-          ConditionExpression: 'attribute_not_exists(#ck) OR #ck < :first',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return 'applied';
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return 'conflict';
-      throw error;
-    }
+  ) {
+    this.table = new Table(client, tableName);
   }
 
-  async checkpoint(pk: string, sk: string, shardId: string): Promise<string | null> {
-    const attribute = checkpointAttribute(shardId);
-    const { Item } = await this.client.send(
-      new GetItemCommand({
-        TableName: this.tableName,
-        Key: key(pk, sk),
-        ConsistentRead: true,
-        ProjectionExpression: '#ck',
-        ExpressionAttributeNames: { '#ck': attribute },
-      }),
+  async addDelta(delta: SpeedDelta): Promise<'applied' | 'conflict'> {
+    return writeUnderCheckpoint(
+      this.table,
+      { pk: delta.pk, sk: delta.sk },
+      {
+        shardId: delta.shardId,
+        firstSequence: delta.firstSequence,
+        lastSequence: delta.lastSequence,
+        set: {
+          [BUCKET_ATTRIBUTE]: { N: String(delta.row.bucket) },
+          [GROUP_ATTRIBUTE]: { S: JSON.stringify(delta.row.group) },
+          [EXPIRES_AT]: { N: String(delta.expiresAt) },
+        },
+        add: speedItemWrites(delta.view, delta.row).adds.map(({ measure, value }) => [
+          measureAttribute(measure),
+          value.toString(),
+        ]),
+      },
     );
-    return Item?.[attribute]?.S ?? null;
+  }
+
+  checkpoint(pk: string, sk: string, shardId: string): Promise<string | null> {
+    return readCheckpoint(this.table, { pk, sk }, shardId);
   }
 
   async applyExtreme(

@@ -75,9 +75,22 @@ export class Table {
     return item[SK]?.S ?? '';
   }
 
-  async get(key: TableKey, consistent = false): Promise<Item | undefined> {
+  /** An item, or only its `projection` attributes (each by a name of its own: some are reserved words). */
+  async get(key: TableKey, consistent = false, projection?: readonly string[]): Promise<Item | undefined> {
     const { Item } = await this.client.send(
-      new GetItemCommand({ TableName: this.name, Key: Table.key(key), ConsistentRead: consistent }),
+      new GetItemCommand({
+        TableName: this.name,
+        Key: Table.key(key),
+        ConsistentRead: consistent,
+        ...(projection === undefined
+          ? {}
+          : {
+              ProjectionExpression: projection.map((_, index) => `#p${index}`).join(', '),
+              ExpressionAttributeNames: Object.fromEntries(
+                projection.map((name, index) => [`#p${index}`, name]),
+              ),
+            }),
+      }),
     );
     return Item;
   }

@@ -1,9 +1,8 @@
-import { latenessOverWindow } from '../adapters/lateness-store';
 import { STAGE_DEFAULTS } from '../commons/layout';
 import {
-  emptyViewLateness,
   type LatenessSummary,
   latenessSummary,
+  mergeViewLateness,
   type Settle,
   type SettlePolicy,
   settleOf,
@@ -27,19 +26,52 @@ const DEFAULT_POLICY: SettlePolicy = {
   windowDays: STAGE_DEFAULTS.settleWindowDays,
 };
 
+/** How long the API function reuses a view's lateness over the window's past hours. */
+export const LATENESS_WINDOW_CACHE_MS = 5 * 60_000;
+
+const HOUR_MS = 3_600_000;
+
 /**
- * Each view's lateness report as of `now`, the window read once for all views: the settle time is the one
- * a batch run planned now would use (`settleOf`, as the plan calls it).
+ * Each view's lateness report: the settle time is the one a batch run planned now would use (`settleOf`
+ * over the same window as the plan's, `latenessOverWindow`). The window's past hours (windowDays x 24
+ * items per shard) are read at most once per `LATENESS_WINDOW_CACHE_MS` per function instance and view,
+ * and again when the hour turns; each request reads only the current hour's items (one per shard).
  */
-export function latenessReports(deps: ApiDeps, now: number): (view: string) => Promise<ViewLatenessReport> {
-  const policy = deps.settle ?? DEFAULT_POLICY;
-  let window: Promise<Map<string, ViewLateness>> | undefined;
-  return async (view) => {
-    window ??= latenessOverWindow(deps.batchStore.lateness, policy.windowDays, now);
-    const lateness = (await window).get(view) ?? emptyViewLateness();
+export class LatenessReports {
+  private readonly policy: SettlePolicy;
+  private readonly pastHours = new Map<
+    string,
+    { at: number; until: number; lateness: Promise<ViewLateness> }
+  >();
+
+  constructor(private readonly deps: ApiDeps) {
+    this.policy = deps.settle ?? DEFAULT_POLICY;
+  }
+
+  async of(view: string, now: number): Promise<ViewLatenessReport> {
+    const hour = now - (now % HOUR_MS);
+    const [past, current] = await Promise.all([
+      this.pastHoursOf(view, now, hour),
+      this.deps.batchStore.lateness.read(view, hour, now + 1),
+    ]);
+    const lateness = mergeViewLateness(past, current);
     return {
-      lateness: { windowDays: policy.windowDays, ...latenessSummary(lateness) },
-      settle: settleOf(policy, lateness.histogram),
+      lateness: { windowDays: this.policy.windowDays, ...latenessSummary(lateness) },
+      settle: settleOf(this.policy, lateness.histogram),
     };
-  };
+  }
+
+  private pastHoursOf(view: string, now: number, hour: number): Promise<ViewLateness> {
+    const hit = this.pastHours.get(view);
+    if (hit !== undefined && hit.until === hour && now >= hit.at && now - hit.at < LATENESS_WINDOW_CACHE_MS)
+      return hit.lateness;
+    const from = now - this.policy.windowDays * 86_400_000;
+    const entry = { at: now, until: hour, lateness: this.deps.batchStore.lateness.read(view, from, hour) };
+    this.pastHours.set(view, entry);
+    // A failed read is not kept: the next request asks again.
+    entry.lateness.catch(() => {
+      if (this.pastHours.get(view) === entry) this.pastHours.delete(view);
+    });
+    return entry.lateness;
+  }
 }

@@ -15,10 +15,29 @@ export const restatement = z.object({
   old: measureValue,
   new: measureValue,
   runId: z.string().meta({ description: 'The run that committed the change, or `rollback-r<revision>`.' }),
+  revision: z.number().int().meta({
+    description: 'The manifest revision the change took effect in: readers of earlier ones saw `old`.',
+  }),
   batchVersion: z.string().meta({ description: "The day's version now served ('' for none)." }),
   previousBatchVersion: z.string().meta({ description: "The day's version served before ('' for none)." }),
   cause: z.enum(RESTATEMENT_CAUSES),
   at: epochMs.meta({ description: 'When the change was committed.' }),
+});
+
+/** A ledger header: one recorded change (a commit or a rollback) and how far its recording has come. */
+export const ledgerRun = z.object({
+  view: z.string(),
+  runId: z.string(),
+  revision: z.number().int(),
+  previousRevision: z.number().int(),
+  at: epochMs,
+  cause: z.enum(RESTATEMENT_CAUSES),
+  watermark: z
+    .object({ before: epochMs, after: epochMs })
+    .meta({ description: 'The watermark moved from `before` to `after` (back, for a rollback).' }),
+  complete: z.boolean().meta({ description: 'Every value it changed is listed.' }),
+  throughDay: z.string().meta({ description: "The last day recorded ('' for none yet), in day order." }),
+  entries: z.number().int().meta({ description: 'Entries recorded so far.' }),
 });
 
 export const restatements = z.object({
@@ -26,6 +45,16 @@ export const restatements = z.object({
   since: epochMs,
   restatements: z.array(restatement),
   cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null at the end.' }),
+  incomplete: z
+    .array(z.object({ runId: z.string(), revision: z.number().int(), throughDay: z.string() }))
+    .meta({
+      description:
+        'Changes since `since` still being recorded (their entries after `throughDay` are not listed yet): the next clean-up goes on with them.',
+    }),
+  rollbacks: z.array(ledgerRun).meta({
+    description:
+      'Rollbacks since `since` (at most 100), even those that changed no value: their watermark went back, and buckets from the new watermark on are no longer exact.',
+  }),
 });
 
 export const rollbackResult = z.object({
@@ -39,7 +68,14 @@ export const rollbackResult = z.object({
     committedAt: epochMs,
   }),
   watermark: epochMs,
-  restatements: z.number().int().nullable(),
+  restatements: z
+    .number()
+    .int()
+    .nullable()
+    .meta({ description: 'Values it restated; null while still being recorded (see `ledger`).' }),
+  ledger: ledgerRun.meta({
+    description: "The rollback's ledger header: what the request's time left unrecorded, clean-up completes.",
+  }),
   heldBackVersion: z
     .number()
     .int()
@@ -50,10 +86,38 @@ export const rollbackResult = z.object({
 /** What of an export was restated since it was taken (`GET /exports/{id}`, routes/exports.ts). */
 export const exportRestated = z
   .object({
-    since: epochMs,
+    sinceRevision: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: 'The manifest revision the export was taken against: later revisions are read.' }),
+    since: epochMs.meta({
+      description: 'Where the ledger was read from (that revision’s commit time, less a minute).',
+    }),
     count: z.number().int(),
-    countStopped: z.boolean().meta({ description: 'The count stopped at 10,000: there are more.' }),
+    countStopped: z.boolean().meta({
+      description:
+        'The count stopped (at 10,000, or at the ledger read one answer allows): there may be more.',
+    }),
+    cursor: z.string().nullable().meta({
+      description:
+        'Where the count stopped: pass it with the same since, from and to to GET /views/{name}/restatements.',
+    }),
     restatements: z.array(restatement).meta({ description: 'The first 20.' }),
+    incomplete: z
+      .array(z.object({ runId: z.string(), revision: z.number().int(), at: epochMs, throughDay: z.string() }))
+      .meta({
+        description:
+          'Changes after the export whose entries are still being recorded and have not reached its last day: the count may grow.',
+      }),
+    watermarkRetreats: z
+      .array(
+        z.object({ runId: z.string(), revision: z.number().int(), at: epochMs, from: epochMs, to: epochMs }),
+      )
+      .meta({
+        description:
+          'Changes that moved the watermark back over the export’s range (a rollback): its buckets in [from, to) are no longer exact.',
+      }),
   })
   .meta({
     description:

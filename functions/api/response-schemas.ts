@@ -79,6 +79,10 @@ const viewSummary = z.object({
   groupBy: z.array(z.string()),
   measures: z.record(z.string(), z.enum(['count', 'sum', 'min', 'max'])),
   watermark: epochMs,
+  revision: z.number().int().nullable().meta({
+    description:
+      'The served manifest revision (null before the first commit): `expectedRevision` of POST /views/{name}/rollback.',
+  }),
   batchRun,
   speed: z.object({ latestBucket: epochMs.nullable(), lagMs: z.number().int().nullable() }),
   lateness: viewLateness,
@@ -177,8 +181,12 @@ export const exportStatus = z.object({
       groupBy: z.array(z.string()),
       measures: z.array(z.string()),
       manifestRevision: z.number().int(),
-      batchVersions: z.record(day, z.string()).meta({
-        description: 'The batch version of each day the export covers, as served when it was taken.',
+      manifestCommittedAt: epochMs
+        .optional()
+        .meta({ description: 'When that revision was committed (absent on older exports).' }),
+      batchVersions: z.record(z.string(), z.array(z.tuple([day, day]))).meta({
+        description:
+          'The batch versions of the days the export covers, as served when it was taken: each version’s ranges of consecutive days (2,000 ranges at most).',
       }),
       archive: z
         .object({
@@ -202,7 +210,14 @@ export const exportStatus = z.object({
       files: z.array(z.object({ file: z.string(), sha256: z.string(), bytes: z.number().int() })),
     })
     .nullable()
-    .meta({ description: 'Recorded once, the first time the export is seen finished; never changed after.' }),
+    .meta({
+      description:
+        'Recorded once, when the export has finished and every file it wrote has the sha256 the export hasher recorded as the file was written; never changed after.',
+    }),
+  filesHashed: z
+    .object({ hashed: z.number().int(), of: z.number().int() })
+    .nullable()
+    .meta({ description: 'For a finished export not yet complete: its files hashed so far, of how many.' }),
 });
 
 export const quarantine = z.object({

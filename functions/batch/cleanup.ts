@@ -1,4 +1,7 @@
+import pLimit from 'p-limit';
+import { isRetained } from '../adapters/batch-store/manifest-history';
 import type { BatchDeps } from './deps';
+import { completeLedger, ledgerDeadline } from './ledger';
 
 export interface CleanupOutput {
   readonly versionsDeleted: number;
@@ -7,7 +10,13 @@ export interface CleanupOutput {
   readonly versionsKept: number;
   /** Replaced manifests forgotten: replaced longer ago than the rollback retention. */
   readonly manifestsForgotten: number;
+  /** Ledger recordings it completed, and those still incomplete when its budget ran out (or failed: logged). */
+  readonly ledgerCompleted: number;
+  readonly ledgerIncomplete: number;
 }
+
+/** Replaced manifests read at once to gather the day versions they serve. */
+const MANIFESTS_READ_AT_ONCE = 8;
 
 /**
  * Deletes batch versions no manifest points at (replaced by a later run, or written by a run that
@@ -19,31 +28,59 @@ export interface CleanupOutput {
  * will point the manifest at them. So are the versions of every manifest replaced within the rollback
  * retention (a rollback may serve them again); replaced manifests past it are forgotten, and their
  * versions then go as any replaced version. Speed items below the watermark expire by TTL.
+ *
+ * First it goes on with every ledger recording a commit or a rollback left incomplete (within its
+ * ledger budget), and deletes the headers of writes that lost: an incomplete recording keeps the two
+ * replaced manifests it diffs past the retention, until it completes.
  */
 export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
   let versionsDeleted = 0;
   let itemsDeleted = 0;
   let versionsKept = 0;
   let manifestsForgotten = 0;
+  let ledgerCompleted = 0;
+  let ledgerIncomplete = 0;
+  const deadline = ledgerDeadline(deps, 'cleanup');
   for (const view of deps.views) {
     // The history before the manifest: a manifest replaced in between is the one read next.
     const history = await deps.store.manifestHistory.list(view.name);
-    const retainedSince = deps.now() - deps.rollbackRetentionMs;
-    // Retained while replaced less than the retention ago: a retention of 0 keeps none.
-    const past = history.filter((entry) => entry.replacedAt <= retainedSince);
+    const manifest = await deps.store.getManifest(view.name);
+    // A header's previous manifest was replaced at its time: the oldest kept one bounds the headers read.
+    const since = Math.min(deps.now(), ...history.map((entry) => entry.replacedAt));
+    const ledger = await completeLedger(deps, view.name, manifest, since, deadline);
+    ledgerCompleted += ledger.completed;
+    ledgerIncomplete += ledger.incomplete;
+    const retainedAt = deps.now();
+    const isKept = (entry: (typeof history)[number]) =>
+      isRetained(entry.replacedAt, retainedAt, deps.rollbackRetentionMs) ||
+      ledger.neededRevisions.has(entry.revision);
+    const past = history.filter((entry) => !isKept(entry));
     await deps.store.manifestHistory.delete(
       view.name,
-      past.map((entry) => entry.manifest.revision),
+      past.map((entry) => entry.revision),
     );
     manifestsForgotten += past.length;
-    const retained = history.flatMap((entry) => (entry.replacedAt > retainedSince ? [entry.manifest] : []));
-    const manifest = await deps.store.getManifest(view.name);
+    // The (view version, day, batch version) every kept manifest serves, one manifest read at a time.
+    const retained = new Set<string>();
+    const limit = pLimit(MANIFESTS_READ_AT_ONCE);
+    await Promise.all(
+      history.filter(isKept).map((entry) =>
+        limit(async () => {
+          const kept = await deps.store.manifestHistory.get(view.name, entry.revision);
+          for (const [day, batchVersion] of Object.entries(kept?.manifest.days ?? {}))
+            retained.add(`${kept?.manifest.version}|${day}|${batchVersion}`);
+        }),
+      ),
+    );
     const progress = await deps.store.getProgress(view.name, view.version);
     const loading = progress?.committedAt === null ? progress : null;
     for (const entry of await deps.store.listVersions(view.name)) {
       const servedBy = (served: { days: Readonly<Record<string, string>>; version: number } | null) =>
         served?.days[entry.day] === entry.batchVersion && served.version === entry.viewVersion;
-      const active = servedBy(manifest) || servedBy(loading) || retained.some(servedBy);
+      const active =
+        servedBy(manifest) ||
+        servedBy(loading) ||
+        retained.has(`${entry.viewVersion}|${entry.day}|${entry.batchVersion}`);
       if (active) {
         // Marked by a clean-up that ran while its run was still loading: its grace starts afresh.
         if (entry.inactiveSince !== undefined) await deps.store.markInactive(entry, null);
@@ -68,6 +105,15 @@ export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
     itemsDeleted,
     versionsKept,
     manifestsForgotten,
+    ledgerCompleted,
+    ledgerIncomplete,
   });
-  return { versionsDeleted, itemsDeleted, versionsKept, manifestsForgotten };
+  return {
+    versionsDeleted,
+    itemsDeleted,
+    versionsKept,
+    manifestsForgotten,
+    ledgerCompleted,
+    ledgerIncomplete,
+  };
 }

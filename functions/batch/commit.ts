@@ -12,7 +12,7 @@ import { definitionHash } from '../core';
 import { awaitingSpeed } from './definition-switch';
 import { type BatchDeps, viewNamed } from './deps';
 import { readDistantCopies } from './distant-copies';
-import { recordCommitRestatements } from './ledger';
+import { beginCommitRecording, ledgerDeadline, recordCommitRestatements } from './ledger';
 import type { LoadOutput } from './load';
 import type { RunPlan, ViewPlan } from './plan';
 import { recordProvenance } from './provenance';
@@ -50,7 +50,7 @@ export interface CommittedView {
   readonly watermark: number;
   readonly previousWatermark: number | null;
   readonly revision: number;
-  /** Exact values the commit restated (in the ledger); null when recording them failed (logged). */
+  /** Exact values the commit restated (in the ledger); null while still being recorded (clean-up goes on). */
   readonly restatements: number | null;
 }
 
@@ -91,6 +91,8 @@ const truncated = (text: string, chars: number) =>
 export async function commit(deps: BatchDeps, input: CommitInput): Promise<CommitOutput> {
   const committed: CommittedView[] = [];
   const outcomes: ViewOutcome[] = [];
+  // One ledger budget for every view this step commits: what it leaves, clean-up records.
+  const deadline = ledgerDeadline(deps, 'commit');
   for (const viewPlan of input.views) {
     const loaded = input.loaded.find((result) => result.view === viewPlan.view);
     const backfill = async (): Promise<BackfillProgress | null> => {
@@ -126,7 +128,7 @@ export async function commit(deps: BatchDeps, input: CommitInput): Promise<Commi
       continue;
     }
     try {
-      const { view, progress } = await commitView(deps, input, viewPlan);
+      const { view, progress } = await commitView(deps, input, viewPlan, deadline);
       committed.push(view);
       outcomes.push({
         ...view,
@@ -203,6 +205,7 @@ async function commitView(
   deps: BatchDeps,
   input: CommitInput,
   viewPlan: ViewPlan,
+  deadline: number,
 ): Promise<{ view: CommittedView; progress: BackfillProgress }> {
   const progress = await deps.store.getProgress(viewPlan.view, viewPlan.version);
   if (progress?.runId !== input.runId)
@@ -213,7 +216,7 @@ async function commitView(
   const days: Record<string, string> = viewPlan.backfill
     ? { ...progress.days }
     : { ...previous?.days, ...progress.days };
-  const next: Manifest = {
+  const drafted: Manifest = {
     view: viewPlan.view,
     version: viewPlan.version,
     revision: viewPlan.expectedRevision + 1,
@@ -225,10 +228,13 @@ async function commitView(
     committedAt: deps.now(),
     definitionHash: definitionHash(viewNamed(deps, viewPlan.view)),
   };
-  await recordProvenance(deps, input.runId, viewPlan, next, progress);
+  // A retried step gets its first attempt's commit time back: records, history, ledger and manifest agree.
+  const next = await recordProvenance(deps, input.runId, viewPlan, drafted, progress);
   // What readers were served until this write, kept for a rollback (a retry finds it written).
   if (previous !== null && previous.revision === viewPlan.expectedRevision)
     await deps.store.manifestHistory.put(previous, next.committedAt);
+  // The ledger's header before the write: a crash after it leaves one for clean-up to go on from.
+  await beginCommitRecording(deps, previous, next, viewPlan.backfill);
   let committed = next;
   try {
     await deps.store.commitManifest(next, viewPlan.expectedRevision);
@@ -242,7 +248,7 @@ async function commitView(
   }
   await deps.store.completeProgress(viewPlan.view, viewPlan.version, input.runId, deps.now());
   // After the progress is complete: a step that dies diffing leaves no recompute looking unfinished.
-  const restatements = await recordCommitRestatements(deps, committed, viewPlan);
+  const restatements = await recordCommitRestatements(deps, committed, viewPlan, deadline);
   return {
     view: {
       view: viewPlan.view,

@@ -23,6 +23,8 @@ export interface BatchDeps {
   readonly graceMs: number;
   /** How long a replaced manifest can be rolled back to: clean-up keeps its day versions that long. */
   readonly rollbackRetentionMs: number;
+  /** How long one step may spend recording the ledger (functions/batch/ledger.ts). @default LEDGER_BUDGET_MS */
+  readonly ledgerBudgetMs?: number;
   /** At most this many days per load (and per query) of a view. @see DAYS_PER_LOAD */
   readonly daysPerLoad: number;
   /** At most this many loads of a view per run while it backfills; the next run goes on. @see BACKFILL_LOADS_PER_RUN */

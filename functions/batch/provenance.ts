@@ -30,21 +30,24 @@ export async function recordLoadRead(
  * Records the provenance of each batch version a commit is about to make the manifest cite: the days this
  * view version's loads wrote (one version for a run's days; several for a backfill resumed over runs), the
  * commit's run, watermark, revision and time, the definition's hash, and what the version's loads read.
- * Called before the manifest flips, so that no cited version lacks one.
+ * Called before the manifest flips, so that no cited version lacks one. A record is written once: a
+ * retried commit step finds its first attempt's records, and gives back the manifest with that attempt's
+ * commit time, so that the records, the history and the manifest agree on it.
  */
 export async function recordProvenance(
   deps: BatchDeps,
   runId: string,
   plan: ViewPlan,
-  next: Manifest,
+  drafted: Manifest,
   progress: ViewProgress,
-): Promise<void> {
+): Promise<Manifest> {
   const view = viewNamed(deps, plan.view);
   const hash = definitionHash(view);
   const daysByVersion = Map.groupBy(Object.entries(progress.days), ([, batchVersion]) => batchVersion);
+  let next = drafted;
   for (const [batchVersion, entries] of daysByVersion) {
     const ranges = consecutiveDayRanges(entries.map(([day]) => day));
-    await deps.store.provenance.put({
+    const kept = await deps.store.provenance.put({
       view: view.name,
       batchVersion,
       runId,
@@ -57,5 +60,9 @@ export async function recordProvenance(
       days: { count: entries.length, ranges: ranges.length <= PROVENANCE_DAY_RANGES ? ranges : null },
       archive: await deps.store.provenance.archiveRead(view.name, batchVersion),
     });
+    // An earlier attempt of this commit wrote it (versions are written in the same order each attempt).
+    if (kept.runId === runId && kept.revision === next.revision && kept.committedAt !== next.committedAt)
+      next = { ...next, committedAt: kept.committedAt };
   }
+  return next;
 }

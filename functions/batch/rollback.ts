@@ -1,13 +1,12 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
-import { type Manifest, ManifestConflictError, type ReplacedManifest } from '../adapters/dynamo-batch-store';
-import { type LedgerDeps, recordManifestChange } from './ledger';
+import { isRetained, type ReplacedSummary } from '../adapters/batch-store/manifest-history';
+import { type LedgerRun, type Manifest, ManifestConflictError } from '../adapters/dynamo-batch-store';
+import { rollbackRunId } from '../core/restatements';
+import { continueRecording, type LedgerDeps, ledgerDeadline, ledgerRunOf } from './ledger';
 
 /** What a rollback works with: the API's dependencies have all of it, and so do the batch steps'. */
 export interface RollbackDeps extends LedgerDeps {
   /** How long a replaced manifest can be rolled back to (the stage's `rollbackRetentionDays`). */
   readonly rollbackRetentionMs: number;
-  readonly logger: Pick<Logger, 'error' | 'info'>;
-  readonly now: () => number;
 }
 
 export interface RollbackRequest {
@@ -31,26 +30,36 @@ export interface RollbackResult {
     readonly committedAt: number;
   };
   readonly watermark: number;
-  /** Exact values it restated (in the ledger, cause `rollback`); null when recording them failed (logged). */
+  /** Exact values it restated (in the ledger, cause `rollback`); null while still being recorded. */
   readonly restatements: number | null;
+  /** The ledger's header of the rollback as it stands: clean-up completes what the request's budget left. */
+  readonly ledger: LedgerRun;
   /** The view version the plan no longer recomputes (the target is older than the code's), or null. */
   readonly heldBackVersion: number | null;
 }
 
-/** There is no version to roll back to, or it can no longer be served: the message says why. */
+/**
+ * There is no version to roll back to (`not-kept`), or the one named can no longer be served
+ * (`unservable`: its day versions or its definition are gone): the message says why.
+ */
 export class RollbackRefusedError extends Error {
   override readonly name = 'RollbackRefusedError';
+  constructor(
+    message: string,
+    readonly reason: 'not-kept' | 'unservable' = 'not-kept',
+  ) {
+    super(message);
+  }
 }
 
 const DAY_MS = 86_400_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The replaced manifest a rollback returns to: the one before the current, or the latest `to` committed. */
-function targetOf(current: Manifest, history: readonly ReplacedManifest[], to: string | undefined) {
+function targetOf(current: Manifest, history: readonly ReplacedSummary[], to: string | undefined) {
   // A history entry at or past the current revision was written by a commit that then failed.
-  const earlier = history.filter((entry) => entry.manifest.revision < current.revision);
-  const target =
-    to === undefined ? earlier.at(-1) : earlier.findLast((entry) => entry.manifest.lastRunId === to);
+  const earlier = history.filter((entry) => entry.revision < current.revision);
+  const target = to === undefined ? earlier.at(-1) : earlier.findLast((entry) => entry.lastRunId === to);
   if (target === undefined)
     throw new RollbackRefusedError(
       to === undefined
@@ -81,15 +90,26 @@ export async function rollback(
     throw new ManifestConflictError(
       `manifest of ${viewName} is at revision ${current.revision}, not ${request.expectedRevision}`,
     );
-  const target = targetOf(current, await deps.store.manifestHistory.list(viewName), request.to);
+  const chosen = targetOf(current, await deps.store.manifestHistory.list(viewName), request.to);
   const now = deps.now();
-  const retainedSince = now - deps.rollbackRetentionMs;
-  if (target.replacedAt <= retainedSince)
+  if (!isRetained(chosen.replacedAt, now, deps.rollbackRetentionMs))
     throw new RollbackRefusedError(
-      `revision ${target.manifest.revision} of ${viewName} (batch version ${target.manifest.lastRunId}) was ` +
-        `replaced at ${iso(target.replacedAt)}, past the rollback retention of ` +
+      `revision ${chosen.revision} of ${viewName} (batch version ${chosen.lastRunId}) was ` +
+        `replaced at ${iso(chosen.replacedAt)}, past the rollback retention of ` +
         `${deps.rollbackRetentionMs / DAY_MS} days: its day versions may be deleted`,
     );
+  const codeVersion = deps.views.find((view) => view.name === viewName)?.version;
+  // Readers serve another version than the code's from its registered definition alone.
+  if (chosen.version !== codeVersion && (await deps.store.definitions.get(viewName, chosen.version)) === null)
+    throw new RollbackRefusedError(
+      `revision ${chosen.revision} of ${viewName} cannot be served again: it was computed with view ` +
+        `version ${chosen.version}, whose definition is not in the registry (the code has version ${codeVersion})`,
+      'unservable',
+    );
+  // Only the chosen manifest is read whole.
+  const target = await deps.store.manifestHistory.get(viewName, chosen.revision);
+  if (target === null)
+    throw new RollbackRefusedError(`revision ${chosen.revision} of ${viewName} is no longer kept`);
   const registered = new Set(
     (await deps.store.listVersions(viewName)).map(
       (entry) => `${entry.viewVersion}|${entry.batchVersion}|${entry.day}`,
@@ -105,8 +125,8 @@ export async function rollback(
           .slice(0, 3)
           .map(([day, version]) => `${day} ${version}`)
           .join(', ')}${gone.length > 3 ? ', ...' : ''})`,
+      'unservable',
     );
-  const codeVersion = deps.views.find((view) => view.name === viewName)?.version;
   const heldBackVersion =
     codeVersion !== undefined && target.manifest.version < codeVersion ? codeVersion : null;
   const { rolledBackTo: _to, rolledBackVersions: _versions, ...served } = target.manifest;
@@ -119,29 +139,29 @@ export async function rollback(
       ? {}
       : { rolledBackVersions: [...new Set([...(current.rolledBackVersions ?? []), heldBackVersion])] }),
   };
+  // The history, then the ledger's header (always: the watermark moves even when no value does), then
+  // the one conditional write. A crash before it leaves readers where they were; a header whose write
+  // lost is never listed, and clean-up deletes it.
+  const run = ledgerRunOf(current, next, rollbackRunId(next.revision), 'rollback');
   await deps.store.manifestHistory.put(current, now);
+  await deps.store.restatements.begin(run);
   await deps.store.commitManifest(next, current.revision);
-  let restatements: number | null;
+  // Committed: nothing from here on may fail the request (run again, it would undo the rollback).
+  let recorded = run;
   try {
-    restatements = await recordManifestChange(deps, {
-      previous: current,
-      next,
-      runId: `rollback-r${next.revision}`,
-      cause: 'rollback',
-    });
+    recorded = await continueRecording(deps, run, current, next, ledgerDeadline(deps, 'rollback'));
   } catch (error) {
-    deps.logger.error('rollback restatements not recorded', {
+    deps.logger.error('rollback restatements not recorded yet: clean-up goes on', {
       view: viewName,
       revision: next.revision,
       error,
     });
-    restatements = null;
   }
   deps.logger.info('manifest rolled back', {
     view: viewName,
     revision: next.revision,
     to: next.rolledBackTo,
-    restatements,
+    ledger: recorded,
   });
   return {
     view: viewName,
@@ -154,7 +174,8 @@ export async function rollback(
       committedAt: target.manifest.committedAt,
     },
     watermark: next.watermark,
-    restatements,
+    restatements: recorded.complete ? recorded.entries : null,
+    ledger: recorded,
     heldBackVersion,
   };
 }

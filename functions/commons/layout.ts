@@ -41,6 +41,8 @@ export const QUERY_RESULTS_PREFIX = 'results/';
 
 /** Where the serving layer writes finance exports in the exports bucket; expired by a lifecycle rule. */
 export const EXPORTS_PREFIX = 'exports/';
+/** Where, under EXPORTS_PREFIX, the exports work group writes query results (a CSV export's file). */
+export const EXPORT_RESULTS_FOLDER = 'results/';
 
 /** What an export can be written as (Athena's UNLOAD formats; DuckDB's COPY locally). */
 export type ExportFormat = 'csv' | 'parquet';

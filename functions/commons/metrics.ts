@@ -34,6 +34,8 @@ export const SPEED_METRICS = {
   keysWritten: metric(SERVICES.speed, 'keysWritten'),
   conflicts: metric(SERVICES.speed, 'conflicts'),
   batchAge: metric(SERVICES.speed, 'batchAge'),
+  /** 1 for a batch whose lateness counts were dropped (a failed read or write) or not written in time. */
+  latenessNotRecorded: metric(SERVICES.speed, 'latenessNotRecorded'),
 } as const;
 
 export const BATCH_METRICS = {

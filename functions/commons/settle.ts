@@ -43,9 +43,14 @@ export const settleVariables = (settings: SettleSettings = DEFAULT_SETTLE_SETTIN
   SETTLE_WINDOW_DAYS: String(settings.settleWindowDays),
 });
 
-/** The policy the variables say. */
+/** The policy the variables say; bounds that cross fail, naming both variables. */
 export function settlePolicyOf(config: SettleConfig): SettlePolicy {
   const windowDays = config.SETTLE_WINDOW_DAYS;
+  // lib/config checks the stage's settings; this holds the functions to it whoever set the variables.
+  if (config.SETTLE_MIN_MINUTES > config.SETTLE_MAX_MINUTES)
+    throw new RangeError(
+      `SETTLE_MIN_MINUTES (${config.SETTLE_MIN_MINUTES}) must not exceed SETTLE_MAX_MINUTES (${config.SETTLE_MAX_MINUTES})`,
+    );
   return config.SETTLE_MINUTES === 'auto'
     ? {
         mode: 'auto',

@@ -310,7 +310,13 @@ export const restatementsPartition = (viewName: string): string => `restatements
  * run, time and day give the same keys and the same entries, so a resumed or concurrent recording rewrites
  * its items rather than adding others. Each part is checked, so a key rebuilt from a cursor is a valid one.
  */
-export function restatementsKey(viewName: string, at: number, runId: string, day: string, part: number): TableKey {
+export function restatementsKey(
+  viewName: string,
+  at: number,
+  runId: string,
+  day: string,
+  part: number,
+): TableKey {
   if (!Number.isSafeInteger(at) || at < 0) throw new RangeError(`no ledger time ${at}`);
   if (!LEDGER_RUN_ID.test(runId)) throw new RangeError(`no ledger run id ${JSON.stringify(runId)}`);
   if (!LEDGER_DAY.test(day)) throw new RangeError(`no ledger day ${JSON.stringify(day)}`);
@@ -374,20 +380,24 @@ export const definitionKey = (viewName: string, version: number): TableKey => {
 
 // Learned lateness (issue 15, deliverable 6): the speed layer's arrival histograms.
 
-/** One item per arrival hour holds every view's lateness counts, so an invocation writes one or two items. */
-const LATENESS_PARTITION = 'lateness#hours';
+/**
+ * A view's lateness counts: one item per (arrival hour, shard). Each item is written by one shard's calls
+ * in turn and holds one checkpoint, so it stays under one write unit however many views and shards there
+ * are, and no item takes every shard's writes.
+ */
+export const latenessPartition = (viewName: string): string => `lateness#${viewName}`;
 
-export const latenessHourKey = (arrivalHour: number): TableKey => ({
-  pk: LATENESS_PARTITION,
-  sk: sortableTime(bucketStart(arrivalHour, 'hour')),
+export const latenessItemKey = (viewName: string, arrivalHour: number, shardId: string): TableKey => ({
+  pk: latenessPartition(viewName),
+  sk: `${sortableTime(bucketStart(arrivalHour, 'hour'))}#${shardId}`,
 });
 
-/** The arrival hours starting in [from, to). */
-export const latenessHoursRange = (from: number, to: number): SortKeyRange => ({
-  pk: LATENESS_PARTITION,
+/** A view's lateness items of the arrival hours starting in [from, to), every shard's. */
+export const latenessHoursRange = (viewName: string, from: number, to: number): SortKeyRange => ({
+  pk: latenessPartition(viewName),
   from: sortableTime(Math.max(0, from)),
-  // Inclusive bounds: the last hour starting before `to` (every hour key is a whole hour).
-  to: sortableTime(Math.max(0, to - 1)),
+  // Inclusive bounds: every shard of the last hour starting before `to` (`~` sorts after shard ids).
+  to: `${sortableTime(Math.max(0, to - 1))}#~`,
 });
 
 // Export file hashes (issue 15 review, finding 3): recorded as each export object is written, not on GET.

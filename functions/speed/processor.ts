@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import pLimit from 'p-limit';
+import { applyAboveCheckpoint } from '../adapters/checkpointed-write';
 import type { SpeedStore } from '../adapters/dynamo-speed-store';
 import {
   MalformedAggregatedRecordError,
@@ -120,8 +121,8 @@ export class SpeedProcessor {
     }
     const plan = planSpeedWrites(await this.counted.current(), valid);
     invalid.push(...plan.unevaluable);
-    // Beside the speed writes; it never throws (a statistic).
-    const latenessRecorded = this.options.lateness?.record(shardId, records, plan);
+    // Beside the speed writes; it never throws and ends within its timeout (a statistic).
+    const latenessRecorded = this.options.lateness?.record(shardId, valid, plan);
 
     const failedSequences: string[] = [];
     let conflicts = 0;
@@ -159,13 +160,14 @@ export class SpeedProcessor {
         }),
       ),
     ]);
-    await latenessRecorded;
+    const latenessDropped = (await latenessRecorded) === false;
 
     const oldestArrival = Math.min(...records.map((record) => record.approximateArrivalTimestamp));
     metrics.addMetric(SPEED_METRICS.events.name, MetricUnit.Count, valid.length - plan.unevaluable.length);
     metrics.addMetric(SPEED_METRICS.invalid.name, MetricUnit.Count, invalid.length);
     metrics.addMetric(SPEED_METRICS.keysWritten.name, MetricUnit.Count, plan.keys.size);
     metrics.addMetric(SPEED_METRICS.conflicts.name, MetricUnit.Count, conflicts);
+    metrics.addMetric(SPEED_METRICS.latenessNotRecorded.name, MetricUnit.Count, latenessDropped ? 1 : 0);
     metrics.addMetric(
       SPEED_METRICS.batchAge.name,
       MetricUnit.Milliseconds,
@@ -186,32 +188,29 @@ export class SpeedProcessor {
     const expiresAt = Math.ceil((plan.bucket + this.options.retentionMs) / 1000);
     const last = plan.contributions.at(-1)?.sequenceNumber;
     const lastSequence = last === undefined ? undefined : padSequence(last);
-    let after: string | null = null;
-    let conflicted = false;
-    // Two attempts: the whole delta, then, after a conflict, only the records above the checkpoint.
-    for (let attempt = 0; lastSequence !== undefined && attempt < 2; attempt++) {
-      const remaining = plan.contributions.filter(
-        ({ sequenceNumber }) => after === null || padSequence(sequenceNumber) > after,
-      );
-      const row = deltaAfter(plan, after);
-      const firstSequence = remaining[0] === undefined ? undefined : padSequence(remaining[0].sequenceNumber);
-      if (row === null || firstSequence === undefined) break;
-      const outcome = await store.addDelta({
-        view: plan.view,
-        pk: plan.pk,
-        sk: plan.sk,
+    const conflicted =
+      lastSequence !== undefined &&
+      (await applyAboveCheckpoint(
         shardId,
-        firstSequence,
-        lastSequence,
-        row,
-        expiresAt,
-      });
-      if (outcome === 'applied') break;
-      conflicted = true;
-      if (attempt === 1)
-        throw new Error(`checkpoint of ${shardId} moved during the batch: is the shard read twice?`);
-      after = await store.checkpoint(plan.pk, plan.sk, shardId);
-    }
+        (after) => {
+          const first = plan.contributions.find(
+            ({ sequenceNumber }) => after === null || padSequence(sequenceNumber) > after,
+          );
+          const row = deltaAfter(plan, after);
+          if (row === null || first === undefined) return null;
+          return store.addDelta({
+            view: plan.view,
+            pk: plan.pk,
+            sk: plan.sk,
+            shardId,
+            firstSequence: padSequence(first.sequenceNumber),
+            lastSequence,
+            row,
+            expiresAt,
+          });
+        },
+        () => store.checkpoint(plan.pk, plan.sk, shardId),
+      ));
     // Extremes are idempotent: applied from every contribution, redelivered or not.
     const whole = deltaAfter(plan, null);
     for (const { measure, keep, value } of whole === null ? [] : speedItemWrites(plan.view, whole).extremes)

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { orderEvents } from '../../events';
 import { executionArnOf } from '../../functions/adapters/batch-runner';
 import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
+import { DynamoExportJobs } from '../../functions/adapters/exports';
 import { unpackRecord } from '../../functions/adapters/kinesis-aggregation';
 import { archiveMarkerFunction } from '../../functions/batch/marker';
 import type { DriftReport } from '../../functions/batch/reconcile';
@@ -38,6 +39,7 @@ import {
   ViewRows,
 } from '../../functions/core';
 import { FUNCTION_DEFINITIONS } from '../../functions/definitions';
+import { exportHasherFunction } from '../../functions/exports/hasher';
 import { matchApiMethod } from '../../local/api-server';
 import { createStream, createTable, type Emulators, startEmulators } from '../../local/emulators';
 import { objectCreatedEvent } from '../../local/eventbridge';
@@ -353,7 +355,10 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
     athena = await AthenaFake.start({
       catalog: orderEvents,
       region: LOCAL_REGION,
-      workGroup: localName('AWS::Athena::WorkGroup'),
+      // The batch layer's work group (exports run in their own, which no bundle here queries).
+      workGroup: stack.names.ref(
+        logicalIdsOf('AWS::Athena::WorkGroup').find((id) => id.startsWith('ArchiveWorkGroup')) as string,
+      ),
       database: localName('AWS::Glue::Database'),
       s3,
       tableLocation: archiveLocationOf(stack.template, stack.names),
@@ -610,6 +615,26 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
     expect(objects.length).toBeGreaterThan(0);
     expect(await store.archiveDays('', '9999-12-31')).toEqual(
       [...new Set(ACCEPTED.map((record) => dayOf(record.ts as number)))].sort(),
+    );
+  });
+
+  it('export hasher: records the sha256 of an export file from its EventBridge "Object Created" event, streamed from S3', async () => {
+    // Prepare: a file Athena wrote under the exports prefix
+    const hasher = functionNamed(exportHasherFunction.name);
+    const bucket = hasher.environment.EXPORT_BUCKET as string;
+    const key = `exports/${randomUUID()}/part-0.parquet`;
+    const body = Buffer.alloc(3 * 1024 * 1024, 'driftless');
+    await s3.put(bucket, key, body);
+    // Act
+    await invoke(
+      hasher,
+      'an EventBridge "Object Created" event of an export file',
+      objectCreatedEvent(bucket, { key, body }, new Date(), 0),
+    );
+    // Assess
+    const jobs = new DynamoExportJobs(emulators.dynamo, hasher.environment.TABLE_NAME as string);
+    expect(await jobs.fileHashes([key])).toEqual(
+      new Map([[key, { sha256: createHash('sha256').update(body).digest('hex'), bytes: body.byteLength }]]),
     );
   });
 

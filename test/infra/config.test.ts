@@ -113,6 +113,8 @@ describe('stage configuration from CDK context', () => {
     [{ speedBatchingWindowSeconds: '-1' }, /-c speedBatchingWindowSeconds: Too small/],
     [{ speedBatchingWindowSeconds: '0.5' }, /-c speedBatchingWindowSeconds: .*expected int/],
     [{ stage: 'staging' }, /stage: no stage 'staging' in driftless:stages \(known: dev, prod\)/],
+    [{ rollbackRetentionDays: '32' }, /-c rollbackRetentionDays: Too big/],
+    [{ rollbackRetentionDays: '-1' }, /-c rollbackRetentionDays: Too small/],
   ])('refuses bad context %o with a message naming the key', (overrides, message) => {
     expect(() => resolveStageConfig(context(overrides))).toThrow(StageConfigError);
     expect(() => resolveStageConfig(context(overrides))).toThrow(message);

@@ -68,7 +68,7 @@ describe('stage settings in the template', () => {
 
   it('keeps every log group (functions, Firehose, the state machine, API access logs) for the stage retention', () => {
     const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
-    expect(groups.length).toBe(12);
+    expect(groups.length).toBe(13);
     for (const group of groups) expect(group.Properties.RetentionInDays).toBe(90);
   });
 
@@ -198,7 +198,7 @@ describe('encryption, TLS and access logs', () => {
         Properties: { Environment: { Variables: { POWERTOOLS_SERVICE_NAME: Match.anyValue() } } },
       }),
     );
-    expect(functions).toHaveLength(9);
+    expect(functions).toHaveLength(10);
     for (const fn of functions) expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
     const roles = template.findResources('AWS::IAM::Role', {
       Properties: { AssumeRolePolicyDocument: Match.objectLike({}) },

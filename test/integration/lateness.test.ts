@@ -1,17 +1,28 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { orderEvents } from '../../events';
 import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
 import { FileObjectStore } from '../../functions/adapters/object-store';
-import { latenessHistogramOf } from '../../functions/core/lateness';
+import { Table } from '../../functions/adapters/table';
+import { SPEED_METRICS } from '../../functions/commons/metrics';
+import { latenessItemKey, latenessPartition, padSequence } from '../../functions/core/keys';
+import {
+  type Exactness,
+  emptyLatenessHistogram,
+  emptyViewLateness,
+  latenessHistogramOf,
+  latenessSummary,
+} from '../../functions/core/lateness';
 import { LatenessRecorder } from '../../functions/speed/lateness';
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
-import { views } from '../../views';
+import { revenue, views } from '../../views';
 import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
 import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
 
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const NOON = Date.UTC(2026, 10, 25, 12);
 const ARRIVAL = Date.UTC(2026, 10, 25, 12, 30);
 
 let fixture: Awaited<ReturnType<typeof startFixture>>;
@@ -20,34 +31,41 @@ beforeAll(async () => {
 });
 afterAll(() => fixture.close());
 
-/** A speed processor recording lateness into a fresh table, every view's watermark at `watermark`. */
-async function processorWith(watermark: number) {
+/** A speed processor recording lateness into a fresh table, every view's manifest saying `exactness`. */
+async function processorWith(
+  exactness: Exactness,
+  options: { lateness?: (store: DynamoBatchStore) => LatenessRecorder } = {},
+) {
   const table = await fixture.newTable();
   const store = new DynamoBatchStore(fixture.dynamo, table);
+  const speedStore = new DynamoSpeedStore(fixture.dynamo, table);
+  const metrics = quietMetrics();
   const processor = new SpeedProcessor({
     catalog: orderEvents,
     views,
-    store: new DynamoSpeedStore(fixture.dynamo, table),
+    store: speedStore,
     quarantine: new Quarantine(new FileObjectStore('/nonexistent-quarantine')),
     logger: quietLogger(),
-    metrics: quietMetrics(),
+    metrics,
     retentionMs: 72 * 3_600_000,
-    lateness: new LatenessRecorder({
-      store: store.lateness,
-      watermarkOf: async () => watermark,
-      logger: quietLogger(),
-    }),
+    lateness:
+      options.lateness?.(store) ??
+      new LatenessRecorder({
+        store: store.lateness,
+        exactnessOf: async () => exactness,
+        logger: quietLogger(),
+      }),
   });
-  return { processor, store };
+  return { processor, store, speedStore, metrics, table };
 }
 
 /** Paid orders, the n-th `lateMs[n]` late, arriving at ARRIVAL plus n ms, on one shard. */
-const records = (lateMs: readonly number[], first = 0) =>
+const records = (lateMs: readonly number[], first = 0, shardId = 'shardId-000000000001') =>
   lateMs.map((late, index) => {
     const n = first + index;
     const arrivalMs = ARRIVAL + n;
     return kinesisRecord({
-      shardId: 'shardId-000000000001',
+      shardId,
       sequenceNumber: sequenceNumber(n),
       data: JSON.stringify({ id: `o${n}`, ts: arrivalMs - late, amount: 10, status: 'paid', country: 'FR' }),
       arrivalMs,
@@ -55,9 +73,12 @@ const records = (lateMs: readonly number[], first = 0) =>
   });
 
 describe('the speed layer records lateness', () => {
-  it('counts each event once per view it counts in, whatever the redeliveries, in one item per arrival hour', async () => {
-    // Prepare: the hour view's watermark at 12:00 makes events from before noon late after exact.
-    const { processor, store } = await processorWith(Date.UTC(2026, 10, 25, 12));
+  it('counts each event once per view it counts in, whatever the redeliveries, in items per view and arrival hour', async () => {
+    // Prepare: the run that committed W 12:00 started at 12:10; the batch arrives at 12:30.
+    const { processor, store } = await processorWith({
+      watermark: NOON,
+      lastRunStartedAt: NOON + 10 * MINUTE,
+    });
     const lateness = [2 * MINUTE, 3 * MINUTE, 45 * MINUTE, 50 * MINUTE, 90 * MINUTE];
     const batch = records(lateness);
 
@@ -66,15 +87,136 @@ describe('the speed layer records lateness', () => {
     await processor.process(kinesisEvent(batch));
     await processor.process(kinesisEvent([...batch.slice(3), ...records([4 * MINUTE, 5 * MINUTE], 5)]));
 
-    // Assess
-    const read = await store.lateness.read(ARRIVAL - 3_600_000, ARRIVAL + 3_600_000);
+    // Assess: the events 45, 50 and 90 minutes late have event times before noon, in both views' exact
+    // buckets, and arrived after the run that made them exact started.
     const all = [...lateness, 4 * MINUTE, 5 * MINUTE];
-    // The events 45, 50 and 90 minutes late have event times before noon: in both views' exact buckets.
-    for (const view of views)
-      expect(read.get(view.name), view.name).toEqual({
+    for (const view of views) {
+      expect(await store.lateness.read(view.name, ARRIVAL - HOUR, ARRIVAL + HOUR), view.name).toEqual({
         histogram: latenessHistogramOf(all),
-        lateAfterExact: 3,
+        lateAfterExact: latenessHistogramOf([45 * MINUTE, 50 * MINUTE, 90 * MINUTE]),
       });
-    expect(await store.lateness.read(ARRIVAL + 3_600_000, ARRIVAL + 7_200_000)).toEqual(new Map());
+      expect(await store.lateness.read(view.name, ARRIVAL + HOUR, ARRIVAL + 2 * HOUR)).toEqual(
+        emptyViewLateness(),
+      );
+    }
   });
+
+  it('does not count as late after exact an event that arrived before the run committing W started', async () => {
+    // Prepare: a speed backlog: the batch arrived at 12:30, the run committing W 12:00 started at 12:40.
+    const { processor, store } = await processorWith({
+      watermark: NOON,
+      lastRunStartedAt: NOON + 40 * MINUTE,
+    });
+
+    // Act
+    await processor.process(kinesisEvent(records([45 * MINUTE])));
+
+    // Assess: that run read the event from the archive: it is exact, not restated.
+    const read = await store.lateness.read('revenue', ARRIVAL - HOUR, ARRIVAL + HOUR);
+    expect(read).toEqual({
+      histogram: latenessHistogramOf([45 * MINUTE]),
+      lateAfterExact: emptyLatenessHistogram(),
+    });
+  });
+
+  it("keeps each shard's counts in an item of its own, with its checkpoint only, and merges them on read", async () => {
+    // Prepare
+    const { processor, store, table } = await processorWith({ watermark: 0, lastRunStartedAt: null });
+
+    // Act
+    await processor.process(kinesisEvent(records([MINUTE, 2 * MINUTE], 0, 'shardId-000000000001')));
+    await processor.process(kinesisEvent(records([3 * MINUTE], 2, 'shardId-000000000002')));
+
+    // Assess
+    const items = [];
+    for await (const item of new Table(fixture.dynamo, table).query(latenessPartition('revenue')))
+      items.push(item);
+    expect(items.map((item) => Object.keys(item).filter((name) => name.startsWith('ck_')))).toEqual([
+      ['ck_shardId-000000000001'],
+      ['ck_shardId-000000000002'],
+    ]);
+    expect(await store.lateness.checkpoint('revenue', ARRIVAL, 'shardId-000000000002')).toBe(
+      padSequence(sequenceNumber(2)),
+    );
+    expect((await store.lateness.read('revenue', ARRIVAL - HOUR, ARRIVAL + HOUR)).histogram).toEqual(
+      latenessHistogramOf([MINUTE, 2 * MINUTE, 3 * MINUTE]),
+    );
+  });
+
+  it('ignores counts under bin edges that no longer exist, those of late events too, so no share passes 1', async () => {
+    // Prepare: an item written under an edge of 999 ms that the bins no longer have, beside a current one.
+    const { store, table } = await processorWith({ watermark: 0, lastRunStartedAt: null });
+    await new Table(fixture.dynamo, table).put(latenessItemKey('revenue', ARRIVAL, 'shardId-000000000001'), {
+      'lat:999': { N: '5' },
+      'late:999': { N: '5' },
+      'lat:1000': { N: '1' },
+    });
+
+    // Act
+    const read = await store.lateness.read('revenue', ARRIVAL - HOUR, ARRIVAL + HOUR);
+
+    // Assess
+    expect(read).toEqual({ histogram: latenessHistogramOf([500]), lateAfterExact: emptyLatenessHistogram() });
+    expect(latenessSummary(read).lateAfterExactShare).toBe(0);
+  });
+});
+
+describe('a lateness statistic that fails', () => {
+  const failures: [string, (store: DynamoBatchStore) => LatenessRecorder][] = [
+    [
+      'its table write throws',
+      (store) =>
+        new LatenessRecorder({
+          store: Object.assign(Object.create(store.lateness), {
+            add: async () => {
+              throw new Error('throttled');
+            },
+          }),
+          exactnessOf: async () => ({ watermark: 0, lastRunStartedAt: null }),
+          logger: quietLogger(),
+        }),
+    ],
+    [
+      'its manifest read throws',
+      (store) =>
+        new LatenessRecorder({
+          store: store.lateness,
+          exactnessOf: async () => {
+            throw new Error('throttled');
+          },
+          logger: quietLogger(),
+        }),
+    ],
+    [
+      'its manifest read never answers',
+      (store) =>
+        new LatenessRecorder({
+          store: store.lateness,
+          exactnessOf: () => new Promise(() => {}),
+          logger: quietLogger(),
+          timeoutMs: 50,
+        }),
+    ],
+  ];
+
+  it.each(failures)(
+    'still writes the speed items and fails no record when %s, and counts the drop',
+    async (_, lateness) => {
+      // Prepare
+      const { processor, speedStore, metrics } = await processorWith(
+        { watermark: 0, lastRunStartedAt: null },
+        { lateness },
+      );
+      const published = vi.spyOn(metrics, 'addMetric');
+
+      // Act
+      const answer = await processor.process(kinesisEvent(records([MINUTE, 2 * MINUTE])));
+
+      // Assess
+      expect(answer).toEqual({ batchItemFailures: [] });
+      const rows = await speedStore.readRows(revenue, ARRIVAL - HOUR, ARRIVAL + HOUR, ARRIVAL);
+      expect(rows.map((row) => row.values.orders)).toEqual([2n]);
+      expect(published).toHaveBeenCalledWith(SPEED_METRICS.latenessNotRecorded.name, 'Count', 1);
+    },
+  );
 });

@@ -3,20 +3,24 @@ import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
+import type { Restatements } from '../../functions/adapters/batch-store/restatements';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import {
   type DynamoBatchStore,
+  type LedgerRun,
   type Manifest,
   ManifestConflictError,
   type Restatement,
 } from '../../functions/adapters/dynamo-batch-store';
+import { Table } from '../../functions/adapters/table';
 import { archiveTransformFunction } from '../../functions/archive/firehose-transform';
 import { cleanup } from '../../functions/batch/cleanup';
 import { type CommitInput, commit } from '../../functions/batch/commit';
 import { batchDeps, batchFunctions } from '../../functions/batch/context';
 import type { BatchDeps } from '../../functions/batch/deps';
-import { archiveMarkerFunction } from '../../functions/batch/marker';
+import { DAYS_READ_AT_ONCE } from '../../functions/batch/ledger';
 import { RollbackRefusedError, rollback } from '../../functions/batch/rollback';
+import type { FunctionDefinition } from '../../functions/commons/function';
 import {
   caseWhen,
   count,
@@ -26,9 +30,11 @@ import {
   type ViewDefinition,
   type ViewRow,
 } from '../../functions/core';
+import { definitionKey } from '../../functions/core/keys';
+import { FUNCTION_DEFINITIONS } from '../../functions/definitions';
 import { stageConfigSchema } from '../../lib/config';
 import { batchTargetOver, type LocalRunOptions, runBatchLocally } from '../../local/batch-runner';
-import { LocalEventBridge } from '../../local/eventbridge';
+import { eventRulesOf, LocalEventBridge } from '../../local/eventbridge';
 import { localFirehose } from '../../local/firehose';
 import { bucketDir, localPlatform } from '../../local/platform';
 import {
@@ -105,10 +111,20 @@ async function setUp(views: readonly ViewDefinition[] = [revenue]) {
     engine,
     objectCreated: (bucket, object) => (eventBridge as LocalEventBridge).objectCreated(bucket, object),
   });
+  // Every function a rule invokes (the archive marker is the one archive objects reach).
+  const targets = new Set(eventRulesOf(template, names).flatMap((rule) => rule.targets));
   eventBridge = LocalEventBridge.fromTemplate(template, names, {
-    functions: new Map([
-      [archiveMarkerFunction.name, buildFunction(template, archiveMarkerFunction, platform, names)],
-    ]),
+    functions: new Map(
+      [...targets].map((name) => [
+        name,
+        buildFunction<(event: never) => Promise<unknown>>(
+          template,
+          FUNCTION_DEFINITIONS.get(name) as FunctionDefinition,
+          platform,
+          names,
+        ),
+      ]),
+    ),
   });
   await engine.useArchive(bucketDir(dir, archiveLocationOf(template, names).bucket));
   const config = batchFunctions.plan.config(environmentOf(template, batchFunctions.plan, names));
@@ -141,7 +157,7 @@ async function setUp(views: readonly ViewDefinition[] = [revenue]) {
     engine.close();
     await rm(dir, { recursive: true, force: true });
   });
-  return { deps, send };
+  return { deps, send, table: new Table(fixture.dynamo, table) };
 }
 
 const runBatch = (deps: BatchDeps, options?: LocalRunOptions) =>
@@ -197,6 +213,7 @@ describe('restatement ledger: what each commit changed', () => {
       bucket: lateHour,
       group: { country: 'US' },
       runId: second.manifest.lastRunId,
+      revision: second.manifest.revision,
       batchVersion: second.manifest.lastRunId,
       previousBatchVersion: first.manifest.days[day],
       cause: 'late-events',
@@ -219,6 +236,25 @@ describe('restatement ledger: what each commit changed', () => {
     expect(outside.restatements).toEqual([]);
     // The manifest records the hash of the definition its rows were computed with.
     expect(second.manifest.definitionHash).toMatch(/^[0-9a-f]{64}$/);
+    // The change's header: complete, with the watermark's move.
+    expect(await deps.store.restatements.runs('revenue', 0)).toEqual([
+      {
+        view: 'revenue',
+        runId: second.manifest.lastRunId,
+        revision: 2,
+        previousRevision: 1,
+        at: second.manifest.committedAt,
+        cause: 'late-events',
+        watermark: { before: first.manifest.watermark, after: second.manifest.watermark },
+        complete: true,
+        // The last day whose version changed (the run recomputed the days that received archive objects).
+        throughDay: Object.keys(second.manifest.days)
+          .filter((changed) => second.manifest.days[changed] !== first.manifest.days[changed])
+          .sort()
+          .at(-1),
+        entries: 2,
+      },
+    ]);
   });
 
   it('names a backfill the cause when the run was asked to recompute the view', async () => {
@@ -273,6 +309,8 @@ describe('restatement ledger: a commit that crashes', () => {
     expect(await served(env.deps)).toEqual(before);
     expect((await env.deps.store.manifestHistory.get('revenue', 1))?.manifest).toEqual(before.manifest);
     expect(await ledger(env.deps)).toEqual([]);
+    // Its header is written, but its write never happened: not listed.
+    expect(await env.deps.store.restatements.runs('revenue', 0)).toEqual([]);
     // The step, retried, commits; retried again (after its write), it finds its own and rewrites the same entries.
     await commit(env.deps, commitInput as CommitInput);
     const after = await served(env.deps);
@@ -282,6 +320,276 @@ describe('restatement ledger: a commit that crashes', () => {
     await commit(env.deps, commitInput as CommitInput);
     expect(await ledger(env.deps)).toEqual(entries);
     expect(await served(env.deps)).toEqual(after);
+    // The retried step takes its first attempt's commit time: the header written before the crash is its own.
+    expect(await env.deps.store.restatements.runStates('revenue', 0)).toEqual([
+      {
+        run: expect.objectContaining({
+          revision: 2,
+          at: after.manifest.committedAt,
+          complete: true,
+          entries: 2,
+        }),
+        state: 'served',
+      },
+    ]);
+  });
+});
+
+/** The store with some of its ledger's calls replaced (each replacement calls the original to go on). */
+function withLedger(
+  store: DynamoBatchStore,
+  overrides: Partial<Pick<Restatements, 'begin' | 'recordDay'>>,
+): DynamoBatchStore {
+  const restatements = Object.assign(Object.create(store.restatements), overrides) as Restatements;
+  const wrapped = Object.create(store) as DynamoBatchStore;
+  Object.defineProperty(wrapped, 'restatements', { value: restatements });
+  return wrapped;
+}
+
+const SPREAD_DAYS = 20;
+const spreadStart = today - 40 * DAY;
+/** Two US orders at 05:00 on each of 20 days. */
+const spreadOrders: Order[] = Array.from({ length: SPREAD_DAYS * 2 }, (_, index) => ({
+  id: `s${index}`,
+  ts: spreadStart + Math.floor(index / 2) * DAY + 5 * HOUR + (index % 2) * 60_000,
+  country: 'US',
+  amount: 100 + index,
+  status: 'paid',
+}));
+/** A late order in each of those hours: the next run restates 20 days, two values each. */
+const spreadLate: Order[] = Array.from({ length: SPREAD_DAYS }, (_, day) => ({
+  id: `late-s${day}`,
+  ts: spreadStart + day * DAY + 5 * HOUR + 30_000,
+  country: 'US',
+  amount: 7,
+  status: 'paid',
+}));
+const spreadDay = (day: number) => new Date(spreadStart + day * DAY).toISOString().slice(0, 10);
+/** What the late orders restate: per day, orders 2 -> 3 and revenue +7. */
+const spreadRestated = Array.from({ length: SPREAD_DAYS }, (_, day) => {
+  const revenueBefore = 200 + 4 * day + 1;
+  return [
+    { bucket: spreadStart + day * DAY + 5 * HOUR, measure: 'orders', old: 2, new: 3 },
+    {
+      bucket: spreadStart + day * DAY + 5 * HOUR,
+      measure: 'revenue',
+      old: revenueBefore,
+      new: revenueBefore + 7,
+    },
+  ];
+}).flat();
+const valuesOf = (entries: readonly Restatement[]) =>
+  entries.map(({ bucket, measure, old, new: next }) => ({ bucket, measure, old, new: next }));
+
+describe('restatement ledger: a large change, recorded day by day', () => {
+  it('writes each day as it is diffed, a few days read at once; a crash midway is listed incomplete, and clean-up completes it once', async () => {
+    // Prepare: 20 days computed, then a late order in each
+    const env = await setUp();
+    await env.send(spreadOrders);
+    await runBatch(env.deps);
+    await env.send(spreadLate);
+    const calls: ('read' | 'write')[] = [];
+    const store = withLedger(env.deps.store, {
+      recordDay: async (...args) => {
+        calls.push('write');
+        if (calls.filter((call) => call === 'write').length === 10)
+          throw new Error('injected: the commit step died recording its ledger');
+        return env.deps.store.restatements.recordDay(...args);
+      },
+    });
+    store.readDayRows = async (...args) => {
+      calls.push('read');
+      return env.deps.store.readDayRows(...args);
+    };
+    const runId = 'run-spread';
+    // What the ledger says once Commit is done, before the run's clean-up goes on with it.
+    let beforeCleanUp: LedgerRun[] = [];
+    // Act: the commit flips the manifest, then dies in the second few days of its diff
+    await runBatch(
+      { ...env.deps, store },
+      {
+        input: { runId },
+        aroundStep: async (state, step) => {
+          if (state === 'CleanUp') beforeCleanUp = await env.deps.store.restatements.runs('revenue', 0);
+          return step();
+        },
+      },
+    );
+    // Assess: the first days were written before the later ones were read (two versions a day)
+    expect(calls.indexOf('write')).toBe(2 * DAYS_READ_AT_ONCE);
+    expect(calls.filter((call) => call === 'read').length).toBeGreaterThan(2 * DAYS_READ_AT_ONCE);
+    expect((await env.deps.store.runOutcome(runId))?.views).toEqual([
+      expect.objectContaining({ status: 'committed', restatements: null }),
+    ]);
+    expect(beforeCleanUp).toEqual([
+      expect.objectContaining({
+        runId,
+        revision: 2,
+        complete: false,
+        throughDay: spreadDay(DAYS_READ_AT_ONCE - 1),
+        entries: 2 * DAYS_READ_AT_ONCE,
+      }),
+    ]);
+    // The run's clean-up went on from the two manifests the history keeps, and recorded each value once.
+    expect(valuesOf(await ledger(env.deps))).toEqual(spreadRestated);
+    expect(await env.deps.store.restatements.runs('revenue', 0)).toEqual([
+      expect.objectContaining({ complete: true, throughDay: spreadDay(SPREAD_DAYS - 1), entries: 40 }),
+    ]);
+  });
+
+  it('stops at its time budget and says how far it came; clean-up keeps the manifests it diffs past the retention and completes it', async () => {
+    const env = await setUp();
+    await env.send(spreadOrders);
+    await runBatch(env.deps);
+    await env.send(spreadLate);
+    // Act: a commit step with no time for its ledger
+    const runId = 'run-no-time';
+    await runBatch({ ...env.deps, ledgerBudgetMs: 0 }, { input: { runId } });
+    // Assess
+    expect(await env.deps.store.restatements.runs('revenue', 0)).toEqual([
+      expect.objectContaining({ runId, complete: false, throughDay: '', entries: 0 }),
+    ]);
+    // A clean-up past the retention with no time either: the history the diff needs stays.
+    const later = () => Date.now() + 8 * DAY;
+    expect(await cleanup({ ...env.deps, now: later, ledgerBudgetMs: 0 })).toMatchObject({
+      ledgerIncomplete: 1,
+      manifestsForgotten: 0,
+    });
+    // With time, it completes the recording, then forgets the history past the retention.
+    expect(await cleanup({ ...env.deps, now: later })).toMatchObject({
+      ledgerCompleted: 1,
+      manifestsForgotten: 1,
+    });
+    expect(valuesOf(await ledger(env.deps))).toEqual(spreadRestated);
+    // A listing reads a bounded number of ledger items per page, and goes on from its cursor.
+    const pages: Restatement[][] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await env.deps.store.restatements.list('revenue', 0, {
+        maxItems: 3,
+        ...(cursor === null ? {} : { cursor }),
+      });
+      pages.push(page.restatements);
+      cursor = page.cursor;
+    } while (cursor !== null);
+    expect(pages[0]).toHaveLength(6);
+    expect(pages.length).toBeGreaterThanOrEqual(Math.ceil(SPREAD_DAYS / 3));
+    expect(valuesOf(pages.flat())).toEqual(spreadRestated);
+    // Only the buckets asked for, across pages.
+    const fifthDay = spreadStart + 4 * DAY;
+    const ranged = await env.deps.store.restatements.list('revenue', 0, {
+      from: fifthDay,
+      to: fifthDay + DAY,
+    });
+    expect(valuesOf(ranged.restatements)).toEqual(spreadRestated.slice(8, 10));
+  });
+});
+
+describe('rollback: a crash at each step', () => {
+  it.each([
+    ['after the history write', 'begin'],
+    ['after the header write', 'commitManifest'],
+  ] as const)(
+    'leaves readers where they were when it crashes %s; a retry rolls back and records once',
+    async (_when, step) => {
+      const { deps, second, first } = await lateRestated();
+      const crash = async () => {
+        throw new Error(`injected: the rollback died at ${step}`);
+      };
+      const crashing = withLedger(deps.store, step === 'begin' ? { begin: crash } : {});
+      if (step === 'commitManifest') crashing.commitManifest = crash;
+      // Act
+      await expect(rollback(rollbackDeps(deps, crashing), 'revenue')).rejects.toThrow(/injected/);
+      // Assess: readers are on the run's version, and no rollback is listed
+      expect((await served(deps)).manifest).toEqual(second.manifest);
+      expect((await deps.store.restatements.runs('revenue', 0)).map(({ cause }) => cause)).toEqual([
+        'late-events',
+      ]);
+      const result = await rollback(rollbackDeps(deps), 'revenue');
+      expect(result).toMatchObject({ revision: 3, restatements: 2, ledger: { complete: true } });
+      expect((await served(deps)).rows).toEqual(first.rows);
+      expect((await ledger(deps)).filter((entry) => entry.cause === 'rollback')).toHaveLength(2);
+      await cleanup(deps);
+      expect((await deps.store.restatements.runStates('revenue', 0)).map(({ state }) => state)).toEqual([
+        'served',
+        'served',
+      ]);
+    },
+  );
+
+  it('answers once its write is done even when recording fails after it: listed incomplete, clean-up completes it', async () => {
+    const { deps, first } = await lateRestated();
+    const failing = withLedger(deps.store, {
+      recordDay: async () => {
+        throw new Error('injected: the ledger write failed');
+      },
+    });
+    // Act
+    const result = await rollback(rollbackDeps(deps, failing), 'revenue');
+    // Assess: rolled back, and the answer says the ledger is not complete
+    expect(result).toMatchObject({
+      revision: 3,
+      restatements: null,
+      ledger: { runId: 'rollback-r3', complete: false, throughDay: '' },
+    });
+    expect((await served(deps)).rows).toEqual(first.rows);
+    const incomplete = (await deps.store.restatements.runs('revenue', 0)).filter((run) => !run.complete);
+    expect(incomplete).toEqual([expect.objectContaining({ runId: 'rollback-r3', revision: 3 })]);
+    await cleanup(deps);
+    const rolledBack = (await ledger(deps)).filter((entry) => entry.cause === 'rollback');
+    expect(rolledBack.map(({ measure, revision }) => ({ measure, revision }))).toEqual([
+      { measure: 'orders', revision: 3 },
+      { measure: 'revenue', revision: 3 },
+    ]);
+  });
+
+  it('runs beside a clean-up recording the same change: each value recorded once, the versions it serves kept', async () => {
+    const { deps, first, second } = await lateRestated();
+    let cleanedUp = false;
+    const racing = withLedger(deps.store, {
+      recordDay: async (...args) => {
+        if (!cleanedUp) {
+          cleanedUp = true;
+          await cleanup(deps);
+        }
+        return deps.store.restatements.recordDay(...args);
+      },
+    });
+    // Act
+    const result = await rollback(rollbackDeps(deps, racing), 'revenue');
+    // Assess
+    expect(cleanedUp).toBe(true);
+    expect(result).toMatchObject({ restatements: 2, ledger: { complete: true, entries: 2 } });
+    expect((await ledger(deps)).filter((entry) => entry.cause === 'rollback')).toHaveLength(2);
+    expect((await served(deps)).rows).toEqual(first.rows);
+    // The version rolled back from stays readable (a rollback may return to it).
+    await cleanup(deps);
+    await rollback(rollbackDeps(deps), 'revenue', { to: second.manifest.lastRunId });
+    expect((await served(deps)).rows).toEqual(second.rows);
+  });
+
+  it('records a rollback that changes no value: its header carries the watermark going back', async () => {
+    const env = await setUp();
+    await env.send(monthOrders);
+    await runBatch(env.deps);
+    const first = await served(env.deps);
+    await runBatch(env.deps);
+    const second = await served(env.deps);
+    // Act
+    await rollback(rollbackDeps(env.deps), 'revenue');
+    // Assess
+    expect(await ledger(env.deps)).toEqual([]);
+    const rollbacks = (await env.deps.store.restatements.runs('revenue', 0)).filter(
+      (run) => run.cause === 'rollback',
+    );
+    expect(rollbacks).toEqual([
+      expect.objectContaining({
+        runId: 'rollback-r3',
+        complete: true,
+        entries: 0,
+        watermark: { before: second.manifest.watermark, after: first.manifest.watermark },
+      }),
+    ]);
   });
 });
 
@@ -445,6 +753,13 @@ describe('rollback: one conditional write back to a kept version', () => {
     expect(changed.map(({ bucket, measure, cause }) => ({ bucket, measure, cause }))).toEqual([
       { bucket: lateHour, measure: 'revenue', cause: 'definition-change' },
     ]);
+    // A target whose version's definition is not in the registry (as before it existed) cannot be served.
+    await env.table.delete(definitionKey('revenue', 1));
+    const refused = rollback(rollbackDeps(fixed), 'revenue');
+    await expect(refused).rejects.toThrow(/view version 1, whose definition is not in the registry/);
+    await expect(refused).rejects.toMatchObject({ reason: 'unservable' });
+    expect((await served(env.deps, v2)).manifest.version).toBe(2);
+    await env.deps.store.definitions.register(v1, 0, { counting: false });
     // Act
     const result = await rollback(rollbackDeps(fixed), 'revenue');
     // Assess

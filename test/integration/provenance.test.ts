@@ -1,9 +1,17 @@
-import { createHash } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import {
+  type AttributeValue,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BatchProvenance, DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
-import { DynamoExportJobs } from '../../functions/adapters/exports';
+import { DynamoExportJobs, EXPORT_VERSION_RANGES } from '../../functions/adapters/exports';
+import { Table } from '../../functions/adapters/table';
+import { LEDGER_CLOCK_SKEW_MS } from '../../functions/api/routes/exports';
 import { archiveDayPrefix } from '../../functions/commons/layout';
 import {
   dayOf,
@@ -14,6 +22,11 @@ import {
   type EventRecord,
 } from '../../functions/core';
 import { consecutiveDayRanges } from '../../functions/core/days';
+import { exportFileHashKey, restatementRunKey } from '../../functions/core/keys';
+import { exportHasherFunction } from '../../functions/exports/hasher';
+import { objectCreatedEvent } from '../../local/eventbridge';
+import { bucketDir, localPlatform } from '../../local/platform';
+import { LocalNames, templateFunctions } from '../../local/template';
 import { revenue } from '../../views';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
 import { waitFor } from '../support/wait';
@@ -107,12 +120,46 @@ async function listedArchive(days: readonly string[]) {
 const readDays = (days: readonly string[]) =>
   daysInRanges(dedupeReadRanges(consecutiveDayRanges(days), revenue.events.dedupeHorizonDays));
 
+/** The export hasher as the template builds it, with the local platform: what EventBridge invokes. */
+function localHasher() {
+  const names = new LocalNames(runtime.template);
+  const fn = templateFunctions(runtime.template, names).find(
+    (candidate) => candidate.definition.name === exportHasherFunction.name,
+  );
+  if (fn === undefined) throw new Error('the template has no export hasher');
+  const bucketsDir = join(runtime.dataDir, 'buckets');
+  const bucket = fn.environment.EXPORT_BUCKET as string;
+  const platform = localPlatform({
+    dynamo: runtime.emulators.dynamo,
+    kinesis: runtime.emulators.kinesis,
+    bucketsDir,
+  });
+  return {
+    bucket,
+    bucketDir: bucketDir(bucketsDir, bucket),
+    handler: exportHasherFunction.create({ ...fn.environment }, platform) as (
+      event: unknown,
+    ) => Promise<void>,
+  };
+}
+
+/** An export's `restated` when the ledger has nothing after it. */
+const nothingRestated = {
+  count: 0,
+  countStopped: false,
+  cursor: null,
+  restatements: [],
+  incomplete: [],
+  watermarkRetreats: [],
+};
+
 const monthDays = [...new Set(monthOrders.map((order) => dayOf(order.ts as number)))].sort();
 
 describe('provenance of exact numbers, and exports flagged when restated', () => {
   let firstRun: { id: string; watermark: number };
   let exportId: string;
   let exportTakenAt: number;
+  let exportRevision: number;
 
   it('a commit records each batch version: its run, watermark, revision, definition hash, days and the archive its loads read', async () => {
     // Prepare
@@ -166,18 +213,20 @@ describe('provenance of exact numbers, and exports flagged when restated', () =>
     exportId = started.body.id;
     const job = await waitFor(async () => {
       const answer = (await call('GET', `/exports/${exportId}`)).body;
-      return answer.status === 'RUNNING' ? null : answer;
+      return answer.completed === null && answer.status !== 'FAILED' ? null : answer;
     });
     // Assess
     expect(job.status).toBe('SUCCEEDED');
     exportTakenAt = job.createdAt;
     const manifest = await store.getManifest('revenue');
+    exportRevision = manifest?.revision as number;
     expect(job.provenance).toEqual({
       definitionHash: definitionHash(revenue),
       groupBy: ['country'],
       measures: ['revenue', 'orders'],
       manifestRevision: manifest?.revision,
-      batchVersions: Object.fromEntries(monthDays.map((day) => [day, firstRun.id])),
+      manifestCommittedAt: manifest?.committedAt,
+      batchVersions: { [firstRun.id]: consecutiveDayRanges(monthDays) },
       archive: {
         ...(await listedArchive(readDays(daysBetween(monthStart, monthEnd)))),
         dayRanges: dedupeReadRanges(
@@ -191,7 +240,12 @@ describe('provenance of exact numbers, and exports flagged when restated', () =>
     const body = Buffer.from(await (await fetch(job.downloads[0])).arrayBuffer());
     expect(file.sha256).toBe(createHash('sha256').update(body).digest('hex'));
     expect(file.bytes).toBe(body.byteLength);
-    expect(job.restated).toEqual({ since: exportTakenAt, count: 0, countStopped: false, restatements: [] });
+    expect(job.filesHashed).toBeNull();
+    expect(job.restated).toEqual({
+      ...nothingRestated,
+      sinceRevision: exportRevision,
+      since: (manifest?.committedAt as number) - LEDGER_CLOCK_SKEW_MS,
+    });
   });
 
   it('a completed export’s record is never replaced', async () => {
@@ -205,6 +259,50 @@ describe('provenance of exact numbers, and exports flagged when restated', () =>
     expect(kept).toEqual(recorded);
     expect(await jobs.completion(exportId)).toEqual(recorded);
     expect((await call('GET', `/exports/${exportId}`)).body.completed).toEqual(recorded);
+  });
+
+  it('the API hashes no file: an export completes once the export hasher has recorded each file, as S3 announced it', async () => {
+    // Prepare: an export the engine finished, whose file's hash record is gone (as if its event were still on its way)
+    const started = await call('POST', '/exports', {
+      view: 'revenue',
+      from: monthStart,
+      to: monthStart + 7 * DAY,
+    });
+    expect(started.status).toBe(202);
+    const id: string = started.body.id;
+    const hasher = localHasher();
+    const folder = join(hasher.bucketDir, 'exports', id);
+    await waitFor(async () => (await readdir(folder).catch(() => [] as string[])).includes('outcome.json'), {
+      what: `export ${id} to finish`,
+    });
+    const key = `exports/${id}/${id}.csv`;
+    await runtime.emulators.dynamo.send(
+      new DeleteItemCommand({ TableName: runtime.tableName, Key: Table.key(exportFileHashKey(key)) }),
+    );
+    // Act
+    const finished = (await call('GET', `/exports/${id}`)).body;
+    const recordedBeforeHash = await new DynamoExportJobs(
+      runtime.emulators.dynamo,
+      runtime.tableName,
+    ).completion(id);
+    const body = await readFile(join(folder, `${id}.csv`));
+    await hasher.handler(objectCreatedEvent(hasher.bucket, { key, body }, new Date(), 0));
+    const completed = (await call('GET', `/exports/${id}`)).body;
+    // Assess
+    expect(finished).toMatchObject({
+      status: 'SUCCEEDED',
+      completed: null,
+      filesHashed: { hashed: 0, of: 1 },
+    });
+    expect(recordedBeforeHash).toBeNull();
+    expect(completed.filesHashed).toBeNull();
+    expect(completed.completed.files).toEqual([
+      {
+        file: expect.stringContaining(`${id}.csv`),
+        sha256: createHash('sha256').update(body).digest('hex'),
+        bytes: body.byteLength,
+      },
+    ]);
   });
 
   it('a late event restates the closed month: the ledger lists it as late-events, and the export taken before is flagged', async () => {
@@ -237,11 +335,13 @@ describe('provenance of exact numbers, and exports flagged when restated', () =>
     expect(restated[0].previousBatchVersion).toBe(firstRun.id);
     const job = (await call('GET', `/exports/${exportId}`)).body;
     expect(job.restated).toEqual({
-      since: exportTakenAt,
+      ...nothingRestated,
+      sinceRevision: exportRevision,
+      since: expect.any(Number),
       count: restated.length,
-      countStopped: false,
       restatements: restated,
     });
+    expect(restated.every((entry: { revision: number }) => entry.revision > exportRevision)).toBe(true);
     // The late day's buckets now cite the new version, whose record says what it replaced: the days the
     // run recomputed (the late day, and the dedupe horizon after it).
     const series = await call('GET', `/views/revenue/series?from=${bucket}&to=${bucket + HOUR}`);
@@ -257,5 +357,121 @@ describe('provenance of exact numbers, and exports flagged when restated', () =>
       revision: manifest?.revision,
       days: { count: recomputed.length, ranges: consecutiveDayRanges(recomputed) },
     });
+  });
+  it('an export is flagged by manifest revision, not time: one taken against the revision before a change, after it was recorded, is flagged too', async () => {
+    // Prepare: an export recorded after the late run committed, yet taken against the revision before it
+    // (the window between a commit's time and its manifest write)
+    const jobs = new DynamoExportJobs(runtime.emulators.dynamo, runtime.tableName);
+    const taken = await jobs.get(exportId);
+    if (taken === null) throw new Error('the first export has no job');
+    const id = randomUUID();
+    await jobs.put({ ...taken, id, createdAt: Date.now() });
+    // Act
+    const answer = (await call('GET', `/exports/${id}`)).body;
+    // Assess
+    expect(answer.createdAt).toBeGreaterThan(
+      Math.max(...answer.restated.restatements.map((entry: { at: number }) => entry.at)),
+    );
+    expect(answer.restated).toMatchObject({ sinceRevision: exportRevision, count: 2, countStopped: false });
+  });
+
+  it('says when a change after the export is still being recorded and has not reached its days', async () => {
+    // Prepare: the late run's ledger header as a commit that died diffing leaves it
+    const manifest = await store.getManifest('revenue');
+    if (manifest === null) throw new Error('no manifest of revenue');
+    const key = {
+      TableName: runtime.tableName,
+      Key: Table.key(restatementRunKey('revenue', manifest.committedAt, manifest.lastRunId)),
+    };
+    const { Item: header } = await runtime.emulators.dynamo.send(
+      new GetItemCommand({ ...key, ConsistentRead: true }),
+    );
+    if (header === undefined) throw new Error('the late run left no ledger header');
+    const put = (item: Record<string, AttributeValue>) =>
+      runtime.emulators.dynamo.send(new PutItemCommand({ TableName: runtime.tableName, Item: item }));
+    await put({ ...header, complete: { BOOL: false }, throughDay: { S: '' } });
+    try {
+      // Act
+      const answer = (await call('GET', `/exports/${exportId}`)).body;
+      // Assess
+      expect(answer.restated.incomplete).toEqual([
+        { runId: manifest.lastRunId, revision: manifest.revision, at: manifest.committedAt, throughDay: '' },
+      ]);
+    } finally {
+      await put(header);
+    }
+    expect((await call('GET', `/exports/${exportId}`)).body.restated.incomplete).toEqual([]);
+  });
+
+  it('flags the buckets of an export a rollback moved the watermark back over: they are no longer exact', async () => {
+    // Prepare: a rollback's ledger header whose watermark moved back from after the month to its 11th day
+    const manifest = await store.getManifest('revenue');
+    if (manifest === null) throw new Error('no manifest of revenue');
+    const retreat = {
+      view: 'revenue',
+      runId: `rollback-r${manifest.revision + 1}`,
+      revision: manifest.revision + 1,
+      previousRevision: manifest.revision,
+      at: Date.now(),
+      cause: 'rollback' as const,
+      watermark: { before: monthEnd + DAY, after: monthStart + 10 * DAY },
+      complete: true,
+      throughDay: dayOf(monthEnd),
+      entries: 0,
+    };
+    await store.restatements.begin(retreat);
+    // Act
+    const answer = (await call('GET', `/exports/${exportId}`)).body;
+    // Assess
+    expect(answer.restated.watermarkRetreats).toEqual([
+      {
+        runId: retreat.runId,
+        revision: retreat.revision,
+        at: retreat.at,
+        from: monthStart + 10 * DAY,
+        to: monthEnd,
+      },
+    ]);
+  });
+
+  it('refuses, before its query starts, an export whose days cite more batch-version ranges than a job records', async () => {
+    // Prepare: a manifest of orders_per_minute whose days before its watermark alternate between two versions
+    const manifest = await store.getManifest('orders_per_minute');
+    if (manifest === null) throw new Error('no manifest of orders_per_minute');
+    const first = manifest.watermark - (manifest.watermark % DAY) - (EXPORT_VERSION_RANGES + 1) * DAY;
+    const alternating = Object.fromEntries(
+      daysBetween(first, manifest.watermark).map((day, index) => [day, index % 2 === 0 ? 'run-a' : 'run-b']),
+    );
+    await store.commitManifest(
+      { ...manifest, revision: manifest.revision + 1, days: { ...manifest.days, ...alternating } },
+      manifest.revision,
+    );
+    const hasher = localHasher();
+    const exportsBefore = await readdir(join(hasher.bucketDir, 'exports'));
+    // Act
+    const answer = await call('POST', '/exports', {
+      view: 'orders_per_minute',
+      from: first,
+      to: manifest.watermark,
+    });
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.body.details.parameter).toBe('to');
+    expect(await readdir(join(hasher.bucketDir, 'exports'))).toEqual(exportsBefore);
+  });
+
+  it('keeps the first provenance record of a batch version: a retried commit gets it back unchanged', async () => {
+    // Prepare
+    const recorded = await store.provenance.get('revenue', firstRun.id);
+    if (recorded === null) throw new Error('no record of the first run');
+    // Act
+    const kept = await store.provenance.put({
+      ...recorded,
+      committedAt: recorded.committedAt + 1,
+      revision: 999,
+    });
+    // Assess
+    expect(kept).toEqual(recorded);
+    expect(await store.provenance.get('revenue', firstRun.id)).toEqual(recorded);
   });
 });

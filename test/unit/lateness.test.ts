@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  arrivedAfterExact,
   autoSettle,
   emptyLatenessHistogram,
   LATENESS_BIN_EDGES_MS,
@@ -131,7 +132,9 @@ describe('autoSettle', () => {
   });
 
   it('learns 5 minutes from events 2 to 4 minutes late, and clamps a week-late tail to the maximum', () => {
-    const recent = latenessHistogramOf(Array.from({ length: 1_000 }, (_, i) => 2 * MINUTE + (i % 120_000)));
+    const latenesses = Array.from({ length: 1_000 }, (_, i) => 2 * MINUTE + i * 120);
+    expect([Math.min(...latenesses), Math.max(...latenesses)]).toEqual([2 * MINUTE, 4 * MINUTE - 120]);
+    const recent = latenessHistogramOf(latenesses);
     expect(autoSettle(recent, { ...bounds, share: 0.999 })).toBe(5 * MINUTE);
     const tail = latenessHistogramOf([...Array<number>(10).fill(1_000), 8 * 86_400_000]);
     expect(autoSettle(tail, { ...bounds, share: 0.999 })).toBe(bounds.maxMs);
@@ -143,7 +146,8 @@ describe('autoSettle', () => {
 describe('latenessSummary', () => {
   it('reports quantiles as bin edges and the share of events restated, null quantiles past 7 days', () => {
     const counts = latenessHistogramOf([...Array<number>(98).fill(500), 40_000, 9 * 86_400_000]);
-    expect(latenessSummary({ histogram: counts, lateAfterExact: 2 })).toEqual({
+    const late = latenessHistogramOf([500, 40_000]);
+    expect(latenessSummary({ histogram: counts, lateAfterExact: late })).toEqual({
       events: 100,
       p50Ms: 1_000,
       p99Ms: MINUTE,
@@ -151,5 +155,40 @@ describe('latenessSummary', () => {
       lateAfterExact: 2,
       lateAfterExactShare: 0.02,
     });
+  });
+});
+
+describe('arrivedAfterExact', () => {
+  const noon = Date.UTC(2026, 10, 25, 12);
+  const exactness = { watermark: noon, lastRunStartedAt: noon + 10 * MINUTE };
+
+  it('counts an event in a bucket below W that arrived once the run committing W had started', () => {
+    expect(arrivedAfterExact(noon - MINUTE, noon + 10 * MINUTE, exactness)).toBe(true);
+    expect(arrivedAfterExact(noon - 3_600_000, noon + 50 * MINUTE, exactness)).toBe(true);
+  });
+
+  it('does not count an event that arrived before that run started: it was in its input, even if counted late', () => {
+    // A speed backlog: the event is counted after the commit, but it arrived before the run read the archive.
+    expect(arrivedAfterExact(noon - MINUTE, noon + 10 * MINUTE - 1, exactness)).toBe(false);
+  });
+
+  it('does not count an event at or above W, nor any before the first run', () => {
+    expect(arrivedAfterExact(noon, noon + 30 * MINUTE, exactness)).toBe(false);
+    expect(arrivedAfterExact(0, noon, { watermark: 0, lastRunStartedAt: null })).toBe(false);
+  });
+});
+
+describe('lateness summary of stored counts', () => {
+  it('never reports a late-after-exact share above 1: late events are counted in the bins of all events', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(lateness, fc.boolean())), (events) => {
+        const summary = latenessSummary({
+          histogram: latenessHistogramOf(events.map(([ms]) => ms)),
+          lateAfterExact: latenessHistogramOf(events.filter(([, late]) => late).map(([ms]) => ms)),
+        });
+        expect(summary.lateAfterExactShare).toBeGreaterThanOrEqual(0);
+        expect(summary.lateAfterExactShare).toBeLessThanOrEqual(1);
+      }),
+    );
   });
 });

@@ -61,6 +61,9 @@ const memoryObjects = (): ObjectStore & { objects: Map<string, string> } => {
     async get(key) {
       return new TextEncoder().encode(objects.get(key));
     },
+    async *stream(key) {
+      yield new TextEncoder().encode(objects.get(key));
+    },
     async list(prefix) {
       return [...objects.keys()]
         .filter((key) => key.startsWith(prefix))

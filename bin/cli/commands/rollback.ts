@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import { iso } from '../output';
+import { parsePositiveCount } from '../parse';
 import { apiOf } from '../program';
+
+interface RollbackOptions {
+  readonly to?: string;
+  readonly expectedRevision?: number;
+}
 
 export const rollback = (program: Command): Command =>
   program
@@ -10,16 +16,37 @@ export const rollback = (program: Command): Command =>
       'serve a version the manifest replaced again, in one conditional write: the previous one, or --to',
     )
     .option('--to <batch version>', 'the run id whose latest kept manifest to return to')
-    .action(async (view: string, options: { to?: string }, command: Command) => {
-      const result = await apiOf(command).rollback(view, options.to === undefined ? {} : { to: options.to });
-      const { target } = result;
+    .option(
+      '--expected-revision <n>',
+      'refuse unless the manifest is at this revision (default: the one `GET /views` serves now)',
+      parsePositiveCount,
+    )
+    .action(async (view: string, options: RollbackOptions, command: Command) => {
+      const api = apiOf(command);
+      // The revision read now goes with the request: a retry after a lost answer (a 504) is refused
+      // (409) instead of rolling the rollback itself back.
+      let expectedRevision = options.expectedRevision ?? null;
+      if (expectedRevision === null) {
+        const summary = (await api.views()).views.find((candidate) => candidate.name === view);
+        if (summary === undefined) throw new Error(`no view ${view} (driftless status lists them)`);
+        if (summary.revision === null) throw new Error(`${view} has no committed manifest to roll back`);
+        expectedRevision = summary.revision;
+      }
+      const result = await api.rollback(view, {
+        ...(options.to === undefined ? {} : { to: options.to }),
+        expectedRevision,
+      });
+      const { target, ledger } = result;
       console.log(
         `${view}: revision ${result.previousRevision} -> ${result.revision}, serving again revision ` +
           `${target.revision} (batch version ${target.batchVersion}, v${target.version}, committed ${iso(target.committedAt)})`,
       );
       console.log(
-        `watermark ${iso(result.watermark)}; ${result.restatements ?? 'unknown (see the logs)'} values restated ` +
-          `(driftless restatements ${view})`,
+        `watermark ${iso(ledger.watermark.before)} -> ${iso(result.watermark)}; ` +
+          (result.restatements === null
+            ? `${ledger.entries} values restated so far, through ${ledger.throughDay || 'no day yet'}: the next clean-up records the rest`
+            : `${result.restatements} values restated`) +
+          ` (driftless restatements ${view})`,
       );
       if (result.heldBackVersion !== null)
         console.log(`batch runs skip ${view} v${result.heldBackVersion} until the view's version is bumped`);

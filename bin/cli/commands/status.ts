@@ -2,8 +2,15 @@ import type { Command } from 'commander';
 import { iso, printTable } from '../output';
 import { apiOf } from '../program';
 
-/** A lateness bin edge or a settle time in minutes; `>7d` for the open bin past 7 days. */
-const minutesText = (ms: number | null): string => (ms === null ? '>7d' : `${ms / 60_000}m`);
+/**
+ * A lateness bin edge or a settle time: seconds under a minute, whole hours in hours, else minutes; `>7d`
+ * for the open bin past 7 days.
+ */
+export function durationText(ms: number | null): string {
+  if (ms === null) return '>7d';
+  if (ms < 60_000) return `${ms / 1_000}s`;
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${ms / 60_000}m`;
+}
 
 export const status = (program: Command): Command =>
   program
@@ -30,9 +37,9 @@ export const status = (program: Command): Command =>
           committed: iso(view.batchRun?.committedAt),
           latestSpeedBucket: iso(view.speed.latestBucket),
           // Over the last `lateness.windowDays`: how late 99% arrived, and the share restated after exact.
-          lateP99: view.lateness.events === 0 ? '-' : minutesText(view.lateness.p99Ms),
+          lateP99: view.lateness.events === 0 ? '-' : durationText(view.lateness.p99Ms),
           lateAfterExact: `${(view.lateness.lateAfterExactShare * 100).toFixed(2)}%`,
-          settle: `${view.settle.mode} ${minutesText(view.settle.ms)}`,
+          settle: `${view.settle.mode} ${durationText(view.settle.ms)}`,
         })),
       );
     });

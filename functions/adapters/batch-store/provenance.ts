@@ -72,26 +72,30 @@ export class Provenance {
     return sumReads(item ?? {});
   }
 
-  /** Writes a version's record beside its loads' reads; a retried commit writes the same again. */
-  async put(record: BatchProvenance): Promise<void> {
-    await this.table.update(provenanceKey(record.view, record.batchVersion), 'SET #record = :record', {
-      names: { '#record': RECORD },
-      values: { ':record': { S: JSON.stringify(record) } },
-    });
+  /**
+   * Writes a version's record beside its loads' reads unless it has one: the first is kept, never
+   * replaced (a retried commit's, or a later manifest citing the version again, change nothing; readers
+   * cache records as unchanging). Gives the record kept.
+   */
+  async put(record: BatchProvenance): Promise<BatchProvenance> {
+    const written = await this.table.updateIf(
+      provenanceKey(record.view, record.batchVersion),
+      'SET #record = :record',
+      {
+        condition: 'attribute_not_exists(#record)',
+        names: { '#record': RECORD },
+        values: { ':record': { S: JSON.stringify(record) } },
+      },
+    );
+    if (written !== null) return record;
+    const kept = await this.table.get(provenanceKey(record.view, record.batchVersion), true);
+    return JSON.parse(kept?.[RECORD]?.S ?? 'null') as BatchProvenance;
   }
 
   /** A version's record, or null: none was committed (or it was committed before records were kept). */
   async get(view: string, batchVersion: string): Promise<BatchProvenance | null> {
     const body = (await this.table.get(provenanceKey(view, batchVersion)))?.[RECORD]?.S;
     return body === undefined ? null : (JSON.parse(body) as BatchProvenance);
-  }
-
-  /** The records of these versions, by version; versions without one are left out. */
-  async many(view: string, batchVersions: Iterable<string>): Promise<Record<string, BatchProvenance>> {
-    const records = await Promise.all([...new Set(batchVersions)].map((version) => this.get(view, version)));
-    return Object.fromEntries(
-      records.flatMap((record) => (record === null ? [] : [[record.batchVersion, record]])),
-    );
   }
 }
 

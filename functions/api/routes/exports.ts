@@ -3,9 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { DynamoBatchStore, Restatement } from '../../adapters/dynamo-batch-store';
 import { activeDays } from '../../adapters/dynamo-batch-store';
-import type { ExportCompletion, ExportJob, ExportStatus } from '../../adapters/exports';
-import { compileExportSql, daysBetween, dedupeReadRanges, definitionHash } from '../../core';
-import { consecutiveDayRanges } from '../../core/days';
+import {
+  batchVersionRanges,
+  EXPORT_VERSION_RANGES,
+  type ExportCompletion,
+  type ExportJob,
+  type ExportStatus,
+} from '../../adapters/exports';
+import { compileExportSql, dayOf, daysBetween, dedupeReadRanges, definitionHash } from '../../core';
+import { consecutiveDayRanges, type DayRange } from '../../core/days';
 import { isExactRange, servedWatermark } from '../../core/watermark';
 import type { ApiDeps } from '../deps';
 import { badParameter, notFound } from '../params';
@@ -36,6 +42,8 @@ export const exportRoutes = (schemas: RequestSchemas) => [
               `${manifest === null ? 'no batch run yet' : new Date(watermark).toISOString()})`,
           );
         const id = randomUUID();
+        // Checked before the query starts: a job too long to record must not leave a query running.
+        const batchVersions = versionRanges(activeDays(manifest, range.from, range.to));
         // What it is taken against, read before it starts: the archive it reads can only have grown since.
         const readRanges = dedupeReadRanges(
           consecutiveDayRanges(daysBetween(range.from, range.to)),
@@ -62,7 +70,8 @@ export const exportRoutes = (schemas: RequestSchemas) => [
             groupBy: [...view.groupBy],
             measures: Object.keys(view.measures),
             manifestRevision: manifest.revision,
-            batchVersions: Object.fromEntries(activeDays(manifest, range.from, range.to)),
+            manifestCommittedAt: manifest.committedAt,
+            batchVersions,
             archive: { ...archive, dayRanges: readRanges },
           },
         };
@@ -90,10 +99,14 @@ export const exportRoutes = (schemas: RequestSchemas) => [
           kept !== null && kept.rows !== null
             ? { state: 'SUCCEEDED', rows: kept.rows, files: [], error: null }
             : await deps.exports.status(job);
-        const completion = kept ?? (status.state === 'SUCCEEDED' ? await complete(deps, job, status) : null);
+        const completing =
+          kept === null && status.state === 'SUCCEEDED' ? await complete(deps, job, status) : null;
+        const completion = kept ?? completing?.completion ?? null;
         const files = completion?.files.map(({ file }) => file) ?? status.files;
         const downloads = await Promise.all(files.map((file) => deps.exports.downloadUrl(file)));
-        const { engineRef: _engineRef, provenance = null, ...described } = job;
+        const { engineRef: _engineRef, provenance: taken, ...described } = job;
+        const provenance =
+          taken === undefined ? null : { ...taken, batchVersions: batchVersionRanges(taken.batchVersions) };
         return json({
           ...described,
           status: status.state,
@@ -102,6 +115,7 @@ export const exportRoutes = (schemas: RequestSchemas) => [
           error: status.error,
           provenance,
           completed: completion,
+          filesHashed: completion === null ? (completing?.filesHashed ?? null) : null,
           restated,
         });
       },
@@ -109,43 +123,113 @@ export const exportRoutes = (schemas: RequestSchemas) => [
 ];
 
 /**
- * Records a finished export's completion the first time it is seen finished: its files' sha256, read
- * whole. Conditionally: whoever records first is kept, and the record never changes after.
+ * Records a finished export's completion once every file it wrote has the sha256 the export hasher
+ * recorded as the file was written; null until then. Nothing is hashed here (a GET has 29 s; an export
+ * can be many GB). Conditionally: whoever records first is kept, and the record never changes after.
  */
-async function complete(deps: ApiDeps, job: ExportJob, status: ExportStatus): Promise<ExportCompletion> {
-  const files = await Promise.all(
-    status.files.map(async (file) => ({ file, ...(await deps.exports.hashFile(file)) })),
+async function complete(
+  deps: ApiDeps,
+  job: ExportJob,
+  status: ExportStatus,
+): Promise<{ completion: ExportCompletion | null; filesHashed: { hashed: number; of: number } }> {
+  const keys = status.files.map((file) => deps.exports.objectKeyOf(file));
+  const hashes = await deps.exportJobs.fileHashes(keys);
+  const files = status.files.flatMap((file, index) => {
+    const hash = hashes.get(keys[index] as string);
+    return hash === undefined ? [] : [{ file, ...hash }];
+  });
+  const filesHashed = { hashed: files.length, of: status.files.length };
+  if (files.length < status.files.length) return { completion: null, filesHashed };
+  const completion = await deps.exportJobs.complete(job.id, {
+    completedAt: deps.now(),
+    rows: status.rows,
+    files,
+  });
+  return { completion, filesHashed };
+}
+
+/** Each batch version's ranges of consecutive days; a 400 when there are more than a job can record. */
+function versionRanges(days: readonly [day: string, batchVersion: string][]): Record<string, DayRange[]> {
+  const byVersion = Map.groupBy(days, ([, version]) => version);
+  const ranges = [...byVersion].map(
+    ([version, entries]) => [version, consecutiveDayRanges(entries.map(([day]) => day))] as const,
   );
-  return deps.exportJobs.complete(job.id, { completedAt: deps.now(), rows: status.rows, files });
+  const count = ranges.reduce((sum, [, dayRanges]) => sum + dayRanges.length, 0);
+  if (count > EXPORT_VERSION_RANGES)
+    throw badParameter(
+      'to',
+      `the range's days are served from ${count} ranges of batch versions, more than an export records ` +
+        `(${EXPORT_VERSION_RANGES}): export a shorter range`,
+    );
+  return Object.fromEntries(ranges);
 }
 
 /** At most this many restatements are listed in an export's answer; the ledger's route lists the rest. */
 export const EXPORT_RESTATEMENTS_LISTED = 20;
 /** Restatements counted for one export at most: the count says so when it stops there. */
 export const EXPORT_RESTATEMENTS_COUNTED = 10_000;
+/** Ledger pages one answer reads at most (each at most MAX_LEDGER_ITEMS_READ items): the count stops there. */
+export const EXPORT_LEDGER_PAGES = 4;
+/**
+ * How far before its manifest revision's commit time the ledger is read: a later revision's commit time
+ * comes from another function's clock, which may be a little behind.
+ */
+export const LEDGER_CLOCK_SKEW_MS = 60_000;
 
 /**
- * The ledger's entries recorded since the export was taken whose bucket lies in its range and whose
- * measure is one of its columns (an export holds every group): its numbers that are no longer the exact ones.
+ * What of the export is no longer exact. From the restatement ledger: the entries of manifest revisions
+ * after the one it was taken against whose bucket lies in its range and whose measure is one of its
+ * columns (it holds every group); the changes whose entries are still being recorded and may cover it;
+ * and the changes that moved the watermark back over its range (a rollback): those buckets are no longer
+ * exact at all. The count is bounded per answer and says where it stopped.
  */
 async function restatedSince(store: DynamoBatchStore, job: ExportJob) {
-  const measures = job.provenance === undefined ? null : new Set(job.provenance.measures);
+  const taken = job.provenance;
+  // An export from before its revision was recorded: what was committed after it was asked for.
+  const sinceRevision = taken?.manifestRevision ?? null;
+  const since = (taken?.manifestCommittedAt ?? job.createdAt) - LEDGER_CLOCK_SKEW_MS;
+  const after = (revision: number) => (sinceRevision === null ? true : revision > sinceRevision);
+  const measures = taken === undefined ? null : new Set(taken.measures);
+  const runs = (await store.restatements.runs(job.view, since)).filter(
+    (run) => after(run.revision) && (sinceRevision !== null || run.at >= job.createdAt),
+  );
+  const lastDay = dayOf(job.to - 1);
+  const incomplete = runs
+    .filter((run) => !run.complete && run.throughDay < lastDay)
+    .map(({ runId, revision, at, throughDay }) => ({ runId, revision, at, throughDay }));
+  const watermarkRetreats = runs.flatMap(({ runId, revision, at, watermark }) => {
+    const from = Math.max(watermark.after, job.from);
+    const to = Math.min(watermark.before, job.to);
+    return from < to ? [{ runId, revision, at, from, to }] : [];
+  });
   const listed: Restatement[] = [];
   let count = 0;
-  let cursor: string | undefined;
-  do {
-    const page = await store.restatements.list(job.view, job.createdAt, {
+  let cursor: string | null = null;
+  for (let page = 0; page < EXPORT_LEDGER_PAGES && count < EXPORT_RESTATEMENTS_COUNTED; page++) {
+    const read = await store.restatements.list(job.view, since, {
       from: job.from,
       to: job.to,
-      limit: 1_000,
-      ...(cursor === undefined ? {} : { cursor }),
+      limit: EXPORT_RESTATEMENTS_COUNTED - count,
+      ...(cursor === null ? {} : { cursor }),
     });
-    for (const restatement of page.restatements) {
+    for (const restatement of read.restatements) {
+      if (!after(restatement.revision) || (sinceRevision === null && restatement.at < job.createdAt))
+        continue;
       if (measures !== null && !measures.has(restatement.measure)) continue;
       count++;
       if (listed.length < EXPORT_RESTATEMENTS_LISTED) listed.push(restatement);
     }
-    cursor = page.cursor ?? undefined;
-  } while (cursor !== undefined && count < EXPORT_RESTATEMENTS_COUNTED);
-  return { since: job.createdAt, count, countStopped: cursor !== undefined, restatements: listed };
+    cursor = read.cursor;
+    if (cursor === null) break;
+  }
+  return {
+    sinceRevision,
+    since,
+    count,
+    countStopped: cursor !== null,
+    cursor,
+    restatements: listed,
+    incomplete,
+    watermarkRetreats,
+  };
 }

@@ -12,6 +12,9 @@ import { answer, json, route } from '../route';
 /** What `since` is when not given: the last week. */
 const DEFAULT_SINCE_MS = 7 * 86_400_000;
 
+/** Rollbacks a listing names at most (the latest): a person's action, far fewer in any window. */
+const ROLLBACKS_LISTED = 100;
+
 const cursorQuery = z
   .string()
   .refine(
@@ -34,7 +37,7 @@ export const ledgerRoutes = (viewName: ViewNameSchema, schemas: RequestSchemas) 
     path: '/views/:name/restatements',
     summary: "Exact values a view's commits and rollbacks changed",
     description:
-      'Each (bucket, group, measure) whose exact value a committed run or a rollback changed: old and new value, run, batch versions and cause (`late-events`, `definition-change`, `backfill`, `rollback`), in the order they were recorded.',
+      'Each (bucket, group, measure) whose exact value a committed run or a rollback changed: old and new value, run, manifest revision, batch versions and cause (`late-events`, `definition-change`, `backfill`, `rollback`), in the order they were recorded. A page reads a bounded part of the ledger and gives a `cursor` where it stopped. `incomplete` names the changes still being recorded; `rollbacks` every rollback since `since`, with its watermark move.',
     params: { name: viewName },
     query: {
       since: timeQuery('Changes recorded at or after this time; the last 7 days unless given.').optional(),
@@ -51,13 +54,25 @@ export const ledgerRoutes = (viewName: ViewNameSchema, schemas: RequestSchemas) 
         if (from !== undefined && to !== undefined && from >= to)
           throw badParameter('to', `must be after from (${from} >= ${to})`);
         const since = query.since ?? deps.now() - DEFAULT_SINCE_MS;
-        const page = await deps.batchStore.restatements.list(params.name, since, {
-          limit,
-          ...(cursor === undefined ? {} : { cursor }),
-          ...(from === undefined ? {} : { from }),
-          ...(to === undefined ? {} : { to }),
+        const ledger = deps.batchStore.restatements;
+        const [page, runs] = await Promise.all([
+          ledger.list(params.name, since, {
+            limit,
+            ...(cursor === undefined ? {} : { cursor }),
+            ...(from === undefined ? {} : { from }),
+            ...(to === undefined ? {} : { to }),
+          }),
+          ledger.runs(params.name, since),
+        ]);
+        return json({
+          view: params.name,
+          since,
+          ...page,
+          incomplete: runs.flatMap(({ runId, revision, throughDay, complete }) =>
+            complete ? [] : [{ runId, revision, throughDay }],
+          ),
+          rollbacks: runs.filter((run) => run.cause === 'rollback').slice(-ROLLBACKS_LISTED),
         });
-        return json({ view: params.name, since, ...page });
       },
   }),
   route({
@@ -73,7 +88,7 @@ export const ledgerRoutes = (viewName: ViewNameSchema, schemas: RequestSchemas) 
       '404': answer('Error', 'No such version kept to roll back to (the message says why).'),
       '409': answer(
         'Error',
-        'The manifest moved past the revision read (`details.revision` is where it is).',
+        'The manifest moved past the revision read (`details.revision` is where it is), or the version named cannot be served again: its day versions or its view definition are gone (the message says which).',
       ),
     },
     handler:
@@ -96,8 +111,13 @@ export const ledgerRoutes = (viewName: ViewNameSchema, schemas: RequestSchemas) 
           );
           return json(result);
         } catch (error) {
-          if (error instanceof RollbackRefusedError)
-            throw notFound(body?.to === undefined ? 'name' : 'to', error.message);
+          const parameter = body?.to === undefined ? 'name' : 'to';
+          if (error instanceof RollbackRefusedError && error.reason === 'unservable')
+            return json(
+              { statusCode: 409, error: 'ConflictError', message: error.message, details: { parameter } },
+              409,
+            );
+          if (error instanceof RollbackRefusedError) throw notFound(parameter, error.message);
           if (error instanceof ManifestConflictError) {
             const revision = (await deps.batchStore.getManifest(params.name))?.revision ?? null;
             return json(

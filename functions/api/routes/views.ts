@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DynamoBatchStore } from '../../adapters/dynamo-batch-store';
 import { BUCKET_WIDTH_MS, definitionSwitchFrom, isStepOf, topGroups, type ViewDefinition } from '../../core';
 import { servedWatermark } from '../../core/watermark';
-import { latenessReports } from '../lateness';
+import { LatenessReports } from '../lateness';
 import { MAX_SERIES_BUCKETS, MAX_TOP_LIMIT } from '../limits';
 import { badParameter } from '../params';
 import { exactQuery, groupFilter, limitQuery, stepQuery, stepRange } from '../query';
@@ -47,19 +47,19 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
     path: '/views',
     summary: 'Views, watermarks, freshness',
     responses: { '200': answer('Views') },
-    handler:
-      ({ deps, reader }) =>
-      async () => {
+    handler: ({ deps, reader }) => {
+      // Per function instance: the views' lateness windows are cached across requests.
+      const lateness = new LatenessReports(deps);
+      return async () => {
         const now = deps.now();
-        const latenessOf = latenessReports(deps, now);
         const views = await Promise.all(
           deps.views.map(async (code) => {
             // The served version (the code's but while a new definition backfills) and the pending one.
             const { view, manifest } = await reader.served(code);
-            const [latestSpeedBucket, pending, lateness] = await Promise.all([
+            const [latestSpeedBucket, pending, latenessReport] = await Promise.all([
               deps.speedStore.latestBucket(view, now),
               view.version === code.version ? null : pendingVersion(deps.batchStore, code),
-              latenessOf(view.name),
+              lateness.of(view.name, now),
             ]);
             return {
               name: view.name,
@@ -68,18 +68,20 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
               groupBy: [...view.groupBy],
               measures: Object.fromEntries(Object.entries(view.measures).map(([name, m]) => [name, m.kind])),
               watermark: servedWatermark(manifest),
+              revision: manifest?.revision ?? null,
               batchRun: batchRunOf(manifest),
               pending,
               speed: {
                 latestBucket: latestSpeedBucket,
                 lagMs: latestSpeedBucket === null ? null : now - latestSpeedBucket,
               },
-              ...lateness,
+              ...latenessReport,
             };
           }),
         );
         return json({ views });
-      },
+      };
+    },
   }),
   route({
     method: 'GET',
