@@ -56,6 +56,11 @@ export interface BatchLayerProps {
    * @default Duration.days(STAGE_DEFAULTS.rollbackRetentionDays)
    */
   readonly rollbackRetention?: Duration;
+  /**
+   * How long after the speed layer began counting a new view definition it may replace the served one.
+   * @default Duration.seconds(STAGE_DEFAULTS.definitionSwitchMarginSeconds)
+   */
+  readonly definitionSwitchMargin?: Duration;
   /** Log retention of the step functions and the state machine. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
 }
@@ -97,6 +102,11 @@ export class BatchLayer extends Construct {
       GRACE_MINUTES: String((props.grace ?? Duration.minutes(STAGE_DEFAULTS.graceMinutes)).toMinutes()),
       ROLLBACK_RETENTION_DAYS: String(
         (props.rollbackRetention ?? Duration.days(STAGE_DEFAULTS.rollbackRetentionDays)).toDays(),
+      ),
+      DEFINITION_SWITCH_MARGIN_SECONDS: String(
+        (
+          props.definitionSwitchMargin ?? Duration.seconds(STAGE_DEFAULTS.definitionSwitchMarginSeconds)
+        ).toSeconds(),
       ),
     };
     const step = (name: keyof BatchSteps, timeout = Duration.minutes(1)) =>

@@ -107,6 +107,15 @@ export const stageConfigSchema = z
       .default(STAGE_DEFAULTS.rollbackRetentionDays),
     /** How long speed items outlive their bucket before TTL removes them; more than settle. */
     speedRetentionHours: positiveInt.default(STAGE_DEFAULTS.speedRetentionHours),
+    /**
+     * A new view definition replaces the served one no earlier than this long after the speed layer began
+     * counting it: covers a deploy's rollover (old code counting the old version only) and clock skew.
+     */
+    definitionSwitchMarginSeconds: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(STAGE_DEFAULTS.definitionSwitchMarginSeconds),
     /** CloudWatch Logs retention of every function and the state machine, in days. */
     logRetentionDays: z.coerce
       .number()

@@ -18,6 +18,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { STAGE_DEFAULTS } from '../functions/commons/layout';
 import {
   BATCH_METRICS,
   METRICS_NAMESPACE,
@@ -59,6 +60,8 @@ export interface ObservabilityProps {
   readonly batch: BatchLayer;
   /** @default the stage defaults of `lib/config.ts` */
   readonly thresholds?: AlarmThresholds;
+  /** How long speed items outlive their bucket: a served watermark trailing now by half of it is alarmed. @default STAGE_DEFAULTS.speedRetentionHours */
+  readonly speedRetention?: Duration;
   /**
    * The serving layer's REST API: when given, a 5xx alarm and API widgets are added (or call
    * `monitorApi` later).
@@ -89,6 +92,10 @@ export class Observability extends Construct {
     readonly lostMarkers: Alarm;
     /** One per view, keyed by view name. */
     readonly drift: Readonly<Record<string, Alarm>>;
+    /** One per view: its served watermark trails now by half the speed retention. */
+    readonly watermarkAge: Readonly<Record<string, Alarm>>;
+    /** A version a manifest serves whose stored definition no longer builds: the speed layer cannot count it. */
+    readonly unbuildableDefinitions: Alarm;
   };
   /** Set by `monitorApi` (or the `api` prop). */
   public api5xxAlarm?: Alarm;
@@ -173,6 +180,31 @@ export class Observability extends Construct {
         }),
       ]),
     );
+    // Half the speed retention: W frozen that long (a definition switch waiting on a failing backfill, or
+    // on a speed layer that has not counted the new version) leaves the other half to act before the
+    // served buckets from W on lose their speed items.
+    const watermarkAgeLimitMs =
+      (props.speedRetention ?? Duration.hours(STAGE_DEFAULTS.speedRetentionHours)).toMilliseconds() / 2;
+    const watermarkAge = Object.fromEntries(
+      batch.views.map((view) => [
+        view.name,
+        this.alarm(`WatermarkAge-${view.name}`, {
+          metric: emittedMetric(BATCH_METRICS.servedWatermarkAge, {
+            statistic: 'Maximum',
+            period: Duration.hours(1),
+            dimensions: { view: view.name },
+          }),
+          threshold: watermarkAgeLimitMs,
+          description: `view ${view.name}'s served watermark trails now by more than half the speed retention: a definition switch or the batch runs are stuck (GET /views says which)`,
+        }),
+      ]),
+    );
+    const unbuildableDefinitions = this.alarm('UnbuildableDefinitions', {
+      metric: speedMetric(SPEED_METRICS.unbuildableDefinitions, 'Maximum'),
+      threshold: 0,
+      description:
+        "a view version a manifest serves no longer builds over the catalog: the speed layer does not count it and the API serves the code version from speed alone; finish the new version's backfill or roll back the catalog change",
+    });
     const drift = Object.fromEntries(
       Object.entries(driftMetrics).map(([view, metric]) => [
         view,
@@ -191,6 +223,8 @@ export class Observability extends Construct {
       runFailed,
       lostMarkers,
       drift,
+      watermarkAge,
+      unbuildableDefinitions,
     };
 
     this.dashboard = new Dashboard(this, 'Dashboard', {
@@ -215,7 +249,9 @@ export class Observability extends Construct {
           quarantine,
           runFailed,
           lostMarkers,
+          unbuildableDefinitions,
           ...Object.values(drift),
+          ...Object.values(watermarkAge),
         ],
         width: 24,
         height: 3,
@@ -238,11 +274,12 @@ export class Observability extends Construct {
     );
     this.dashboard.addWidgets(
       graph(
-        'Speed: events, invalid, conflicts',
+        'Speed: events, invalid, conflicts, lateness not recorded',
         [
           speedMetric(SPEED_METRICS.events),
           speedMetric(SPEED_METRICS.invalid),
           speedMetric(SPEED_METRICS.conflicts),
+          speedMetric(SPEED_METRICS.latenessNotRecorded),
         ],
         [speedMetric(SPEED_METRICS.keysWritten)],
       ),

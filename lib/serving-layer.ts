@@ -38,6 +38,11 @@ export interface ServingLayerProps {
   readonly speedRetention?: Duration;
   /** How long a replaced manifest can be rolled back to (`POST /views/{name}/rollback`). @default STAGE_DEFAULTS.rollbackRetentionDays */
   readonly rollbackRetention?: Duration;
+  /**
+   * How long after the speed layer began counting a new view definition it may replace the served one.
+   * @default Duration.seconds(STAGE_DEFAULTS.definitionSwitchMarginSeconds)
+   */
+  readonly definitionSwitchMargin?: Duration;
   /** The stage's settle setting, which `GET /views` reports. @default DEFAULT_SETTLE_SETTINGS */
   readonly settle?: SettleSettings;
   /** Steady-state and burst request limits of the stage (and of the usage plan). @default 50 rps, burst 100 */
@@ -96,6 +101,11 @@ export class ServingLayer extends Construct {
         ),
         ROLLBACK_RETENTION_DAYS: String(
           (props.rollbackRetention ?? Duration.days(STAGE_DEFAULTS.rollbackRetentionDays)).toDays(),
+        ),
+        DEFINITION_SWITCH_MARGIN_SECONDS: String(
+          (
+            props.definitionSwitchMargin ?? Duration.seconds(STAGE_DEFAULTS.definitionSwitchMarginSeconds)
+          ).toSeconds(),
         ),
         ...settleVariables(props.settle),
       },

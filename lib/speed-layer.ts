@@ -38,6 +38,12 @@ export interface SpeedLayerProps {
    * @default Duration.millis(SPEED_EVENT_SOURCE.maximumBatchingWindowMs)
    */
   readonly batchingWindow?: Duration;
+  /**
+   * How long a replaced manifest can be rolled back to: the version a definition change replaced is
+   * counted that long after the switch, so that a rollback to it serves no hole.
+   * @default Duration.days(STAGE_DEFAULTS.rollbackRetentionDays)
+   */
+  readonly rollbackRetention?: Duration;
   /** How long quarantined records are kept. @default Duration.days(90) */
   readonly quarantineRetention?: Duration;
   /** @default RemovalPolicy.RETAIN for the quarantine bucket */
@@ -91,6 +97,9 @@ export class SpeedLayer extends Construct {
         TABLE_NAME: props.table.tableName,
         QUARANTINE_BUCKET: this.quarantineBucket.bucketName,
         SPEED_RETENTION_HOURS: String(speedRetention.toHours()),
+        ROLLBACK_RETENTION_DAYS: String(
+          (props.rollbackRetention ?? Duration.days(STAGE_DEFAULTS.rollbackRetentionDays)).toDays(),
+        ),
       },
       logRetention: props.logRetention,
     }).invokedSynchronouslyBy('the Kinesis event source mapping (bisect, bounded retries, on-failure queue)');

@@ -49,6 +49,7 @@ export class DriftlessStack extends Stack {
       speedRetention: Duration.hours(config.speedRetentionHours),
       streamShards: config.streamCapacity === 'provisioned' ? config.streamShards : undefined,
       batchingWindow: Duration.seconds(config.speedBatchingWindowSeconds),
+      rollbackRetention: Duration.days(config.rollbackRetentionDays),
       removalPolicy,
       logRetention,
       accessLogsBucket,
@@ -72,6 +73,7 @@ export class DriftlessStack extends Stack {
       settle: config,
       grace: Duration.minutes(config.graceMinutes),
       rollbackRetention: Duration.days(config.rollbackRetentionDays),
+      definitionSwitchMargin: Duration.seconds(config.definitionSwitchMarginSeconds),
       logRetention,
     });
     this.serving = new ServingLayer(this, 'Serving', {
@@ -83,6 +85,7 @@ export class DriftlessStack extends Stack {
       auth: config.apiAuth,
       speedRetention: Duration.hours(config.speedRetentionHours),
       rollbackRetention: Duration.days(config.rollbackRetentionDays),
+      definitionSwitchMargin: Duration.seconds(config.definitionSwitchMarginSeconds),
       settle: config,
       logRetention,
     });
@@ -93,6 +96,7 @@ export class DriftlessStack extends Stack {
       archive: this.archive,
       batch: this.batch,
       thresholds: config.alarms,
+      speedRetention: Duration.hours(config.speedRetentionHours),
       alarmEmail: config.alarmEmail,
       namePrefix: config.prefix,
     });

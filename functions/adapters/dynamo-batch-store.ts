@@ -21,8 +21,17 @@ export {
   type ListedDistantCopies,
 } from './batch-store/data-quality';
 export type { VersionEntry } from './batch-store/day-versions';
-export type { DefinitionEntry } from './batch-store/definitions';
-export { activeDays, type Manifest, ManifestConflictError } from './batch-store/manifest';
+export type {
+  CountedVersion,
+  DefinitionEntry,
+  VersionDefinition,
+} from './batch-store/definitions';
+export {
+  activeDays,
+  type Manifest,
+  ManifestConflictError,
+  type ManifestVersions,
+} from './batch-store/manifest';
 export type { ReplacedManifest, ReplacedSummary } from './batch-store/manifest-history';
 export {
   type BackfillProgress,
@@ -90,6 +99,9 @@ export class DynamoBatchStore {
   }
   commitManifest(...args: Parameters<Manifests['commit']>) {
     return this.manifests.commit(...args);
+  }
+  manifestVersions(...args: Parameters<Manifests['versions']>) {
+    return this.manifests.versions(...args);
   }
 
   writeDay(...args: Parameters<DayVersions['write']>) {

@@ -27,6 +27,7 @@ const apiEnvironment = {
   QUARANTINE_BUCKET: requiredVariable('QUARANTINE_BUCKET', 'the bucket of quarantined records'),
   SPEED_RETENTION_HOURS: z.coerce.number().int().positive(),
   ROLLBACK_RETENTION_DAYS: z.coerce.number().int().nonnegative(),
+  DEFINITION_SWITCH_MARGIN_SECONDS: z.coerce.number().int().nonnegative(),
   ...settleEnvironment,
 };
 
@@ -47,6 +48,7 @@ export function apiDeps(config: ApiConfig, platform: Platform): ApiDeps {
     speedStore: new DynamoSpeedStore(platform.dynamo, config.TABLE_NAME),
     speedRetentionMs: config.SPEED_RETENTION_HOURS * 3_600_000,
     rollbackRetentionMs: config.ROLLBACK_RETENTION_DAYS * 86_400_000,
+    definitionSwitchMarginMs: config.DEFINITION_SWITCH_MARGIN_SECONDS * 1_000,
     settle: settlePolicyOf(config),
     events: new KinesisEventSink(platform.kinesis, config.STREAM_NAME),
     batchRuns: platform.batchRunner(config.STATE_MACHINE_ARN, (runId) => batchStore.runExecution(runId)),

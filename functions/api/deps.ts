@@ -20,6 +20,8 @@ export interface ApiDeps {
   readonly settle?: SettlePolicy;
   /** How long a replaced manifest can be rolled back to. */
   readonly rollbackRetentionMs: number;
+  /** A new view definition switches in no earlier than this after speed began counting it (`definitionSwitchFrom`). */
+  readonly definitionSwitchMarginMs: number;
   readonly events: EventSink;
   readonly batchRuns: BatchRunner;
   readonly exportJobs: DynamoExportJobs;

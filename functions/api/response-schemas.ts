@@ -91,11 +91,16 @@ const viewSummary = z.object({
     .object({
       version: z.number().int(),
       countingSince: epochMs.nullable().meta({
-        description: 'When the speed layer began counting the new version; null while it has not.',
+        description:
+          'Since when the speed layer counts the new version without a gap; null while it does not.',
       }),
       switchFrom: epochMs.nullable().meta({
         description:
-          'The least watermark at which the new version replaces the served one: the bucket boundary at or after `countingSince`.',
+          "The least watermark at which the new version replaces the served one: the bucket boundary at or after `countingSince` plus the stage's switch margin (a deploy's rollover).",
+      }),
+      speedRetentionEndsAt: epochMs.meta({
+        description:
+          'While the switch waits the served watermark stands still: from this time on the served buckets from it start losing their speed items (expired), and answers there fall short. Alarmed at half the time.',
       }),
       backfill: z
         .object({
@@ -111,6 +116,10 @@ const viewSummary = z.object({
       description:
         "The code's new version of the view while the previous one (`version`, `measures`) is served whole: its backfill's progress and when its speed counting began.",
     }),
+  servingProblem: z.string().nullable().meta({
+    description:
+      "Why the manifest's version cannot be served (its stored definition no longer builds over the catalog): the code's version is served from the speed layer alone meanwhile (alarmed); null normally.",
+  }),
 });
 
 export const views = z.object({ views: z.array(viewSummary) });

@@ -3,6 +3,7 @@ import {
   type BatchProvenance,
   type DynamoBatchStore,
   type Manifest,
+  type VersionDefinition,
 } from '../adapters/dynamo-batch-store';
 import type { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
 import {
@@ -36,7 +37,7 @@ const CACHED_DAYS = 1_000;
 export class ViewReader {
   private readonly batchDays = new Lru<Promise<ViewRow[]>>(CACHED_DAYS);
   /** Stored definitions of versions the code no longer holds: a version's definition never changes. */
-  private readonly storedViews = new Lru<Promise<ViewDefinition | null>>(100);
+  private readonly storedViews = new Lru<Promise<VersionDefinition>>(100);
   /** Batch versions' provenance: written before a manifest cites the version, then unchanged. */
   private readonly provenanceRecords = new Lru<Promise<BatchProvenance | null>>(CACHED_DAYS);
   /** Concurrent identical reads share one request. */
@@ -52,39 +53,50 @@ export class ViewReader {
   /**
    * The view as it is served now, and the manifest served from. While the manifest still serves another
    * version than the code's (a new definition backfills until its speed items cover every bucket from the
-   * watermark on), that version is served whole, from its stored definition: its measures, its batch rows,
-   * its speed items. A manifest of a version never registered (committed before the registry) serves
-   * nothing: the code's view from the speed layer alone, as before.
+   * watermark on, or a rollback returned to it), that version is served whole, from its stored definition:
+   * its measures, its batch rows, its speed items. A manifest of a version never registered (committed
+   * before the registry), or whose stored definition no longer builds over the catalog (`problem` says
+   * so), serves nothing: the code's view from the speed layer alone. `definitionHash` is the served
+   * version's as registered (what its rows were computed with).
    */
-  async served(
-    view: ViewDefinition,
-  ): Promise<{ readonly view: ViewDefinition; readonly manifest: Manifest | null }> {
+  async served(view: ViewDefinition): Promise<{
+    readonly view: ViewDefinition;
+    readonly manifest: Manifest | null;
+    readonly definitionHash: string | null;
+    readonly problem: string | null;
+  }> {
     const manifest = await this.reads.run(`manifest|${view.name}`, () => this.batch.getManifest(view.name));
-    if (manifest === null || manifest.version === view.version) return { view, manifest };
-    const stored = await computeOnce(this.storedViews, `${view.name}#${manifest.version}`, () =>
-      this.batch.definitions.view(view.name, manifest.version, view.events),
+    const version = manifest?.version ?? view.version;
+    const definition = await computeOnce(this.storedViews, `${view.name}#${version}`, () =>
+      this.batch.definitions.definitionOf(view, version),
     );
-    return stored === null ? { view, manifest: null } : { view: stored, manifest };
-  }
-
-  async manifestOf(view: ViewDefinition): Promise<Manifest | null> {
-    const manifest = await this.reads.run(`manifest|${view.name}`, () => this.batch.getManifest(view.name));
-    // A manifest of another view version holds rows of another definition: none are served.
-    return manifest !== null && manifest.version === view.version ? manifest : null;
+    if (definition.error === null)
+      return { view: definition.view, manifest, definitionHash: definition.definitionHash, problem: null };
+    return {
+      view,
+      manifest: null,
+      definitionHash: null,
+      problem: definition.registered
+        ? `${definition.error}: v${view.version} is served from the speed layer alone until it switches`
+        : null,
+    };
   }
 
   /**
-   * The served rows of [from, to). Pass the manifest when the caller has read it for this request; it is
-   * read here otherwise.
+   * The served rows of [from, to), from `manifest`: the one `served` gave with `view` (a manifest of
+   * another version holds another definition's rows), or null for the speed layer alone.
    */
   async read(
     view: ViewDefinition,
     from: number,
     to: number,
     now: number,
-    manifest: Manifest | null | undefined = undefined,
+    manifest: Manifest | null,
   ): Promise<ServedView> {
-    if (manifest === undefined) manifest = await this.manifestOf(view);
+    if (manifest !== null && manifest.version !== view.version)
+      throw new Error(
+        `the manifest of ${view.name} is of v${manifest.version}, not v${view.version}: read what served() gives`,
+      );
     const watermark = servedWatermark(manifest);
     const { batch, speed } = splitAtWatermark({ from, to }, watermark);
     // Speed items live speedRetentionMs past their bucket: days before the oldest one's are not read.

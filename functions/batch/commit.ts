@@ -1,3 +1,4 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
   type BackfillProgress,
   backfillProgressOf,
@@ -8,6 +9,7 @@ import {
   type SkippedLines,
   type ViewOutcome,
 } from '../adapters/dynamo-batch-store';
+import { BATCH_METRICS } from '../commons/metrics';
 import { definitionHash } from '../core';
 import { awaitingSpeed } from './definition-switch';
 import { type BatchDeps, viewNamed } from './deps';
@@ -185,8 +187,10 @@ export async function commit(deps: BatchDeps, input: CommitInput): Promise<Commi
       horizonDays: report.horizonDays,
       listed: report.listed.slice(0, 10),
     });
+  await recordWatermarkAges(deps, input.views);
   const problems = [
     ...failed.map(({ view, step, error }) => `${view} failed in ${step} (${error})`),
+    ...(input.unservable ?? []).map(({ view, reason }) => `${view} cannot be served: ${reason}`),
     ...(skippedLines.error === null ? [] : [`skipped lines not counted (${skippedLines.error})`]),
     ...(report.error === null ? [] : [`distant copies not listed (${report.error})`]),
   ];
@@ -227,6 +231,7 @@ async function commitView(
     lastRunStartedAt: input.startedAt,
     committedAt: deps.now(),
     definitionHash: definitionHash(viewNamed(deps, viewPlan.view)),
+    ...switchOf(previous, viewPlan.version, deps.now()),
   };
   // A retried step gets its first attempt's commit time back: records, history, ledger and manifest agree.
   const next = await recordProvenance(deps, input.runId, viewPlan, drafted, progress);
@@ -259,6 +264,40 @@ async function commitView(
     },
     progress: backfillProgressOf(progress),
   };
+}
+
+/**
+ * A commit switching the view to another version records the version it replaced and when (the speed
+ * layer counts it for the rollback retention from then on); a later commit of the same version carries
+ * them on.
+ */
+function switchOf(
+  previous: Manifest | null,
+  version: number,
+  now: number,
+): Pick<Manifest, 'replacedVersion' | 'switchedAt'> {
+  if (previous === null) return {};
+  if (previous.version !== version) return { replacedVersion: previous.version, switchedAt: now };
+  const { replacedVersion, switchedAt } = previous;
+  return replacedVersion === undefined || switchedAt === undefined || replacedVersion === version
+    ? {}
+    : { replacedVersion, switchedAt };
+}
+
+/** Each view's served watermark's age, as of this commit step (alarmed past half the speed retention). */
+async function recordWatermarkAges(deps: BatchDeps, views: readonly ViewPlan[]): Promise<void> {
+  const now = deps.now();
+  for (const { view } of views) {
+    const manifest = await deps.store.getManifest(view);
+    if (manifest === null) continue;
+    const metric = deps.metrics.singleMetric();
+    metric.addDimension(BATCH_METRICS.servedWatermarkAge.dimensions[0] as string, view);
+    metric.addMetric(
+      BATCH_METRICS.servedWatermarkAge.name,
+      MetricUnit.Milliseconds,
+      now - manifest.watermark,
+    );
+  }
 }
 
 /** Reads a finished query's results, or says why there are none: its state failed, or the reading did. */

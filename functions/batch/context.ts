@@ -32,6 +32,7 @@ const batchEnvironment = {
   ...settleEnvironment,
   GRACE_MINUTES: z.coerce.number().int().nonnegative(),
   ROLLBACK_RETENTION_DAYS: z.coerce.number().int().nonnegative(),
+  DEFINITION_SWITCH_MARGIN_SECONDS: z.coerce.number().int().nonnegative(),
 };
 
 type BatchConfig = z.output<z.ZodObject<typeof batchEnvironment>> & {
@@ -52,6 +53,7 @@ export function batchDeps(config: BatchConfig, platform: Platform): BatchDeps {
     settleMs: longestSettleMs(settlePolicyOf(config)),
     graceMs: config.GRACE_MINUTES * 60_000,
     rollbackRetentionMs: config.ROLLBACK_RETENTION_DAYS * 86_400_000,
+    definitionSwitchMarginMs: config.DEFINITION_SWITCH_MARGIN_SECONDS * 1_000,
     daysPerLoad: DAYS_PER_LOAD,
     loadsPerRun: BACKFILL_LOADS_PER_RUN,
     logger,

@@ -23,6 +23,8 @@ export interface BatchDeps {
   readonly graceMs: number;
   /** How long a replaced manifest can be rolled back to: clean-up keeps its day versions that long. */
   readonly rollbackRetentionMs: number;
+  /** A new view definition switches in no earlier than this after speed began counting it (`definitionSwitchFrom`). */
+  readonly definitionSwitchMarginMs: number;
   /** How long one step may spend recording the ledger (functions/batch/ledger.ts). @default LEDGER_BUDGET_MS */
   readonly ledgerBudgetMs?: number;
   /** At most this many days per load (and per query) of a view. @see DAYS_PER_LOAD */

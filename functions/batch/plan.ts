@@ -61,6 +61,16 @@ export interface RunPlan {
   readonly startedAt: number;
   /** Each view's first load; each load plans the next. */
   readonly views: readonly ViewPlan[];
+  /**
+   * Views whose manifest serves another version than the code's whose stored definition no longer builds
+   * over the catalog: the API serves the code's version from speed alone until the new one switches. The
+   * run goes on (the backfill is the way out) and ends failed, alarmed.
+   */
+  readonly unservable?: readonly {
+    readonly view: string;
+    readonly version: number;
+    readonly reason: string;
+  }[];
   /** Views not recomputed: their code's version was rolled back (`driftless rollback`). */
   readonly rolledBack?: readonly {
     readonly view: string;
@@ -109,10 +119,26 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
   const views: ViewPlan[] = [];
   const daysRead = new Set<string>();
   const rolledBack: { view: string; version: number; reason: string }[] = [];
+  const unservable: { view: string; version: number; reason: string }[] = [];
   for (const view of deps.views) {
     // Kept as data: once committed, this version is served (and counted) from it while a later one backfills.
     await deps.store.definitions.register(view, startedAt, { counting: false });
     const manifest = await deps.store.getManifest(view.name);
+    if (manifest !== null && manifest.version !== view.version) {
+      const served = await deps.store.definitions.definitionOf(view, manifest.version);
+      if (served.error !== null && served.registered) {
+        deps.logger.error(
+          'the served version no longer builds: the API serves the code version from speed alone',
+          {
+            runId,
+            view: view.name,
+            version: manifest.version,
+            reason: served.error,
+          },
+        );
+        unservable.push({ view: view.name, version: manifest.version, reason: served.error });
+      }
+    }
     if (manifest?.rolledBackVersions?.includes(view.version)) {
       const reason = `version ${view.version} was rolled back to version ${manifest.version} (revision ${manifest.revision}): not recomputed until the view's version is bumped`;
       deps.logger.warn('view skipped: its version was rolled back', { runId, view: view.name, reason });
@@ -209,6 +235,7 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     startedAt,
     views,
     ...(rolledBack.length === 0 ? {} : { rolledBack }),
+    ...(unservable.length === 0 ? {} : { unservable }),
     skippedLines: { sql: skippedLinesSql(catalog, daysInRanges(dayRanges)) },
     distantCopies: {
       catalog: catalog.name,

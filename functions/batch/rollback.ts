@@ -73,7 +73,8 @@ function targetOf(current: Manifest, history: readonly ReplacedSummary[], to: st
  * Points a view's manifest back to a manifest it replaced (the previous one, or the latest one a given
  * run committed), in one conditional write on the revision read: readers go from one whole version to
  * the other. The target must have been replaced within the rollback retention (clean-up keeps its day
- * versions that long) and each of its day versions must still be registered. The current manifest is
+ * versions that long), each of its day versions must still be registered, and a view version other than
+ * the code's must have its definition in the registry (readers serve it from there). The current manifest is
  * kept in the history first, so a rollback can itself be rolled back; the values it changes go to the
  * ledger with cause `rollback`. When the target is of an older view version than the code's, the
  * manifest records the code's version as rolled back, and the plan skips the view until the code's

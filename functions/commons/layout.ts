@@ -88,6 +88,13 @@ export const STAGE_DEFAULTS = {
   rollbackRetentionDays: 7,
   /** How long speed items outlive their bucket before TTL removes them; more than settle. */
   speedRetentionHours: 72,
+  /**
+   * A new view definition switches in at the first bucket boundary at least this long after the speed
+   * layer began counting it (`definitionSwitchFrom`): twice the speed function's timeout (1 minute: an
+   * invocation of the old code in flight at the deploy, and one started on an instance just before the
+   * update, finish within it) plus a minute of clock skew and deploy propagation.
+   */
+  definitionSwitchMarginSeconds: 180,
   queryResultsRetentionDays: 7,
   exportsRetentionDays: 30,
 } as const;

@@ -36,9 +36,20 @@ export const SPEED_METRICS = {
   batchAge: metric(SERVICES.speed, 'batchAge'),
   /** 1 for a batch whose lateness counts were dropped (a failed read or write) or not written in time. */
   latenessNotRecorded: metric(SERVICES.speed, 'latenessNotRecorded'),
+  /**
+   * Per batch: view versions a manifest serves (or a switch replaced) whose stored definition no longer
+   * builds over the catalog, so that the speed layer cannot count them (`CountedViews`).
+   */
+  unbuildableDefinitions: metric(SERVICES.speed, 'unbuildableDefinitions'),
 } as const;
 
 export const BATCH_METRICS = {
   /** Per view: the share of reconciled rows where speed and batch differ. */
   driftRatio: metric(SERVICES.batch, 'driftRatio', ['view']),
+  /**
+   * Per view, at each commit step: how far the served watermark trails now (ms). It grows while a new
+   * definition waits to switch (the previous version is served, its watermark frozen) or runs fail; past
+   * the speed retention, the served buckets from W on start losing their speed items.
+   */
+  servedWatermarkAge: metric(SERVICES.batch, 'servedWatermarkAge', ['view']),
 } as const;

@@ -107,27 +107,40 @@ const nonEmpty = (from: number, to: number): TimeRange | null => (from < to ? { 
 
 /**
  * The least watermark at which a new view version may replace the version a manifest serves: the first
- * bucket boundary at or after `countingSince`, when speed functions began counting the new version (every
- * event arriving from then on is in its speed items). Buckets from there on were counted by the new
- * version's speed items, so the switch serves no hole; buckets before it are the new batch rows. Null
- * while no speed function has counted the version: the switch waits.
+ * bucket boundary at or after `countingSince + marginMs`. `countingSince` is when the version began being
+ * counted without a gap by the speed functions (the registry clears it when they stop); every event
+ * arriving from then on is in its speed items, except those counted by invocations of older code still
+ * running (a deploy's rollover: in-flight invocations finish within the speed function's timeout, and
+ * instances started just before the update keep the old code) and those a skewed clock timed early: the
+ * margin covers both (the stage's `definitionSwitchMarginSeconds`). Buckets from there on were counted by
+ * the new version's speed items, so the switch serves no hole; buckets before it are the new batch rows.
+ * Null while no speed function counts the version: the switch waits.
  *
  * The catalog bounds event times by its time range, not by their arrival: an event timed ahead of its
  * arrival, arriving before `countingSince`, in a bucket from W on, is in no speed item of the new version
  * until a batch run's watermark passes its bucket (eventual correction, as for late events).
  */
-export function definitionSwitchFrom(countingSince: number | null, bucket: BucketWidth): number | null {
+export function definitionSwitchFrom(
+  countingSince: number | null,
+  bucket: BucketWidth,
+  marginMs: number,
+): number | null {
   if (countingSince === null) return null;
-  const start = bucketStart(countingSince, bucket);
-  return start === countingSince ? start : start + BUCKET_WIDTH_MS[bucket];
+  const since = countingSince + marginMs;
+  const start = bucketStart(since, bucket);
+  return start === since ? start : start + BUCKET_WIDTH_MS[bucket];
 }
 
-/** Whether a commit at `watermark` may switch the manifest to a version counted by speed since `countingSince`. */
+/**
+ * Whether a commit at `watermark` may switch the manifest to a version counted by speed since
+ * `countingSince`; also whether a manifest at `watermark` of a version may be served again (a rollback).
+ */
 export function maySwitchDefinition(
   watermark: number,
   countingSince: number | null,
   bucket: BucketWidth,
+  marginMs: number,
 ): boolean {
-  const from = definitionSwitchFrom(countingSince, bucket);
+  const from = definitionSwitchFrom(countingSince, bucket, marginMs);
   return from !== null && watermark >= from;
 }

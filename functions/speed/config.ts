@@ -23,6 +23,8 @@ export const speedFunction = defineFunction({
     QUARANTINE_BUCKET: requiredVariable('QUARANTINE_BUCKET', 'where invalid records go'),
     /** How long speed items live past their bucket (TTL); the batch layer must overtake them first. */
     SPEED_RETENTION_HOURS: z.coerce.number().int().positive(),
+    /** How long a replaced manifest can be rolled back to: the version a switch replaced is counted as long. */
+    ROLLBACK_RETENTION_DAYS: z.coerce.number().int().nonnegative(),
   },
   build: (config, platform) => {
     const { logger, metrics } = createPowertools(config);
@@ -35,7 +37,9 @@ export const speedFunction = defineFunction({
       metrics,
       retentionMs: config.SPEED_RETENTION_HOURS * 3_600_000,
       now: platform.now,
-      registry: registryOver(new DynamoBatchStore(platform.dynamo, config.TABLE_NAME)),
+      registry: registryOver(new DynamoBatchStore(platform.dynamo, config.TABLE_NAME), {
+        rollbackRetentionMs: config.ROLLBACK_RETENTION_DAYS * 86_400_000,
+      }),
       lateness: latenessRecorderOver(
         new DynamoBatchStore(platform.dynamo, config.TABLE_NAME),
         logger,

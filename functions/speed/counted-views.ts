@@ -1,36 +1,70 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { DefinitionEntry, DynamoBatchStore } from '../adapters/dynamo-batch-store';
-import {
-  type CompiledView,
-  compileJs,
-  definitionHash,
-  type EventCatalog,
-  type ViewDefinition,
-  viewFromDocument,
-} from '../core';
+import type {
+  CountedVersion,
+  DefinitionEntry,
+  DynamoBatchStore,
+  ManifestVersions,
+  VersionDefinition,
+} from '../adapters/dynamo-batch-store';
+import { type CompiledView, compileJs, definitionHash, type ViewDefinition } from '../core';
 
-/** Where the speed layer registers the versions it counts and learns which version each view serves. */
+/** Where the speed layer registers the versions it counts and learns which versions each view serves. */
 export interface ViewRegistry {
-  /** Registers a version about to be counted (its `countingSince` is set once); the entry as stored. */
+  /** How long after a switch the version it replaced is counted (a rollback to it serves no hole). */
+  readonly rollbackRetentionMs: number;
+  /** Registers a version about to be counted (its `countingSince` set unless it is); the entry as stored. */
   register(view: ViewDefinition, now: number): Promise<DefinitionEntry>;
-  /** The version a view's manifest serves, or null before its first commit. */
-  servedVersion(viewName: string): Promise<number | null>;
-  /** A registered version's entry, or null. */
-  definition(viewName: string, version: number): Promise<DefinitionEntry | null>;
+  /** The version a view's manifest serves and the one it replaced, or null before its first commit. */
+  manifestVersions(viewName: string): Promise<ManifestVersions | null>;
+  /** Every registered version of a view, with since when it is counted. */
+  counting(viewName: string): Promise<CountedVersion[]>;
+  startCounting(viewName: string, version: number, now: number): Promise<void>;
+  stopCounting(viewName: string, version: number): Promise<void>;
+  /** What a version of the code's view is counted as (`Definitions.definitionOf`). */
+  definitionOf(code: ViewDefinition, version: number): Promise<VersionDefinition>;
 }
 
 /** The registry over the table: definitions and manifests as the batch layer keeps them. */
-export const registryOver = (store: DynamoBatchStore): ViewRegistry => ({
+export const registryOver = (
+  store: DynamoBatchStore,
+  options: { readonly rollbackRetentionMs: number },
+): ViewRegistry => ({
+  rollbackRetentionMs: options.rollbackRetentionMs,
   register: (view, now) => store.definitions.register(view, now, { counting: true }),
-  servedVersion: async (viewName) => (await store.getManifest(viewName))?.version ?? null,
-  definition: (viewName, version) => store.definitions.get(viewName, version),
+  manifestVersions: (viewName) => store.manifestVersions(viewName),
+  counting: (viewName) => store.definitions.counting(viewName),
+  startCounting: (viewName, version, now) => store.definitions.startCounting(viewName, version, now),
+  stopCounting: (viewName, version) => store.definitions.stopCounting(viewName, version),
+  definitionOf: (code, version) => store.definitions.definitionOf(code, version),
 });
 
 /** How often the served versions are read again: a switch is seen within this. */
 export const SERVED_VERSIONS_REFRESH_MS = 30_000;
 
+/**
+ * The versions of a view the speed layer counts besides the code's: the one its manifest serves, and the
+ * one a switch replaced, for the rollback retention after the switch (a rollback to it serves no hole).
+ */
+export function countedVersions(
+  code: ViewDefinition,
+  manifest: ManifestVersions | null,
+  now: number,
+  rollbackRetentionMs: number,
+): number[] {
+  const versions = new Set([code.version]);
+  if (manifest !== null) {
+    versions.add(manifest.version);
+    if (
+      manifest.replacedVersion !== undefined &&
+      manifest.switchedAt !== undefined &&
+      now < manifest.switchedAt + rollbackRetentionMs
+    )
+      versions.add(manifest.replacedVersion);
+  }
+  return [...versions];
+}
+
 export interface CountedViewsOptions {
-  readonly catalog: EventCatalog;
   readonly views: readonly ViewDefinition[];
   /** Without one (unit tests, benches) the code's views alone are counted, as registered nowhere. */
   readonly registry?: ViewRegistry;
@@ -41,23 +75,36 @@ export interface CountedViewsOptions {
 }
 
 /**
- * The views the speed layer counts: the code's, and, for a view whose manifest still serves another
- * version (a new definition is backfilling), that version too, from its stored definition, so that what
- * the API serves until the switch keeps counting every event. The code's versions are registered before
- * the first batch is counted; the served versions are read at most every `refreshMs`, and a stored
- * definition once.
+ * The views the speed layer counts: the code's, and, from their stored definitions, the version each
+ * view's manifest serves (a new definition backfills until it switches) and the version a switch replaced
+ * (for the rollback retention). The code's versions are registered before the first batch is counted.
+ * Every `refreshMs`, before the batch is counted, the registry is brought in line with what this function
+ * counts: each version it counts is marked counted (`countingSince`, unless it is), and each other
+ * registered version of the view is marked not counted, so `countingSince` means "counted without a gap
+ * since" and a switch to a version counted once, then dropped, waits for it to be counted again.
+ *
+ * A stored definition that no longer builds over the catalog (the catalog changed under it) is not
+ * counted, not marked counted, and reported (`unbuildable`, logged once per version): one bad version
+ * never stops the speed layer. The stored definitions are rebuilt over today's catalog: if its validity
+ * rules changed, the old version's speed items follow the new rules while its batch rows followed the old.
  */
 export class CountedViews {
   private readonly own: readonly CompiledView[];
   private counted: readonly CompiledView[];
   private registered: Promise<void> | null = null;
   private refreshedAt = Number.NEGATIVE_INFINITY;
-  /** Stored versions compiled, by `<view>#<version>`; null: none is stored. */
-  private readonly stored = new Map<string, CompiledView | null>();
+  /** Stored versions, compiled or why not, by `<view>#<version>`: a version's definition never changes. */
+  private readonly stored = new Map<string, CompiledView | string>();
+  private unbuildableCount = 0;
 
   constructor(private readonly options: CountedViewsOptions) {
     this.own = options.views.map(compileJs);
     this.counted = this.own;
+  }
+
+  /** How many versions a manifest serves or a switch replaced the last refresh found unbuildable. */
+  get unbuildable(): number {
+    return this.unbuildableCount;
   }
 
   /** The compiled views to count the next batch with. */
@@ -72,7 +119,7 @@ export class CountedViews {
     await this.registered;
     const now = this.options.now();
     if (now - this.refreshedAt >= (this.options.refreshMs ?? SERVED_VERSIONS_REFRESH_MS)) {
-      this.counted = [...this.own, ...(await this.previousVersions(registry))];
+      this.counted = await this.refresh(registry, now);
       this.refreshedAt = now;
     }
     return this.counted;
@@ -91,28 +138,80 @@ export class CountedViews {
     }
   }
 
-  /** The versions the manifests serve that are not the code's, compiled from their stored definitions. */
-  private async previousVersions(registry: ViewRegistry): Promise<CompiledView[]> {
-    const previous: CompiledView[] = [];
-    for (const view of this.options.views) {
-      const served = await registry.servedVersion(view.name);
-      if (served === null || served === view.version) continue;
-      const key = `${view.name}#${served}`;
-      if (!this.stored.has(key)) {
-        const entry = await registry.definition(view.name, served);
-        this.stored.set(
-          key,
-          entry === null ? null : compileJs(viewFromDocument(entry.document, this.options.catalog)),
-        );
-        if (entry === null)
-          this.options.logger.warn('the served version is not registered: it is not counted', {
-            view: view.name,
-            version: served,
-          });
+  /** The views to count, with the registry's `countingSince` marks brought in line with them. */
+  private async refresh(registry: ViewRegistry, now: number): Promise<CompiledView[]> {
+    const counted: CompiledView[] = [...this.own];
+    let unbuildable = 0;
+    for (const code of this.options.views) {
+      const [manifest, registered] = await Promise.all([
+        registry.manifestVersions(code.name),
+        registry.counting(code.name),
+      ]);
+      const versions = new Set<number>([code.version]);
+      for (const version of countedVersions(code, manifest, now, registry.rollbackRetentionMs)) {
+        if (version === code.version) continue;
+        const compiled = await this.storedVersion(registry, code, version);
+        if (typeof compiled === 'string') {
+          // A manifest committed before the registry existed is of no registered version: not alarmed.
+          if (compiled !== NOT_REGISTERED) unbuildable++;
+          continue;
+        }
+        counted.push(compiled);
+        versions.add(version);
       }
-      const compiled = this.stored.get(key);
-      if (compiled != null) previous.push(compiled);
+      for (const { version, countingSince } of registered)
+        if (versions.has(version) && countingSince === null)
+          await registry.startCounting(code.name, version, now);
+        else if (!versions.has(version) && countingSince !== null)
+          await registry.stopCounting(code.name, version);
     }
-    return previous;
+    this.unbuildableCount = unbuildable;
+    return counted;
+  }
+
+  /** A stored version compiled, or why it cannot be counted; asked once per version. */
+  private async storedVersion(
+    registry: ViewRegistry,
+    code: ViewDefinition,
+    version: number,
+  ): Promise<CompiledView | string> {
+    const key = `${code.name}#${version}`;
+    const known = this.stored.get(key);
+    if (known !== undefined) return known;
+    const definition = await registry.definitionOf(code, version);
+    const compiled = compiledDefinition(definition);
+    this.stored.set(key, compiled);
+    if (compiled === NOT_REGISTERED)
+      this.options.logger.warn('the served version is not registered: it is not counted', {
+        view: code.name,
+        version,
+      });
+    else if (typeof compiled === 'string')
+      this.options.logger.error('a served version is not counted: its stored definition cannot be used', {
+        view: code.name,
+        version,
+        reason: compiled,
+      });
+    else if (definition.view !== null && definitionHash(definition.view) !== definition.definitionHash)
+      this.options.logger.warn(
+        'the catalog changed since this version was registered: its speed items follow the new rules',
+        {
+          view: code.name,
+          version,
+        },
+      );
+    return compiled;
+  }
+}
+
+const NOT_REGISTERED = 'not registered';
+
+/** A version's definition compiled for counting, or why it cannot be. */
+function compiledDefinition(definition: VersionDefinition): CompiledView | string {
+  if (definition.error !== null) return definition.registered ? definition.error : NOT_REGISTERED;
+  try {
+    return compileJs(definition.view);
+  } catch (error) {
+    return `it does not compile: ${error instanceof Error ? error.message : String(error)}`;
   }
 }

@@ -168,6 +168,8 @@ export class SpeedProcessor {
     metrics.addMetric(SPEED_METRICS.keysWritten.name, MetricUnit.Count, plan.keys.size);
     metrics.addMetric(SPEED_METRICS.conflicts.name, MetricUnit.Count, conflicts);
     metrics.addMetric(SPEED_METRICS.latenessNotRecorded.name, MetricUnit.Count, latenessDropped ? 1 : 0);
+    // Every batch, 0 too: a served version the speed layer cannot count is alarmed while it lasts.
+    metrics.addMetric(SPEED_METRICS.unbuildableDefinitions.name, MetricUnit.Count, this.counted.unbuildable);
     metrics.addMetric(
       SPEED_METRICS.batchAge.name,
       MetricUnit.Milliseconds,

@@ -98,7 +98,8 @@ describe('lateness learned from arrivals', () => {
     const answered = await viewsByName();
 
     // Assess: 3 minutes late is under the 5-minute bin edge, 40 minutes under the hour's. An event whose
-    // bucket was below its view's watermark when it arrived is late after exact.
+    // bucket was below its view's watermark, arriving after the run that committed it started, is late
+    // after exact.
     for (const view of views) {
       const counted = [...recent, ...stragglers].filter((order) => counts(view.name, order));
       const watermark = firstWatermarks[view.name] as number;

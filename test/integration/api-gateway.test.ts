@@ -51,6 +51,7 @@ function routerOnly(): ProxyHandler {
     speedStore: unused,
     speedRetentionMs: 72 * 3_600_000,
     rollbackRetentionMs: 7 * 86_400_000,
+    definitionSwitchMarginMs: 0,
     events: unused,
     batchRuns: unused,
     exportJobs: unused,

@@ -6,6 +6,7 @@ import { FileObjectStore } from '../../functions/adapters/object-store';
 import {
   coalesce,
   count,
+  defineEventCatalog,
   defineView,
   definitionHash,
   fieldsOf,
@@ -13,7 +14,8 @@ import {
   type ViewDefinition,
   viewDocument,
 } from '../../functions/core';
-import { registryOver, SERVED_VERSIONS_REFRESH_MS } from '../../functions/speed/counted-views';
+import { ViewReader } from '../../functions/api/view-reader';
+import { CountedViews, registryOver, SERVED_VERSIONS_REFRESH_MS } from '../../functions/speed/counted-views';
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
 import { tempDir } from '../support/archive';
@@ -30,14 +32,16 @@ const v1 = defineView(orderEvents, {
   groupBy: ['country'],
   measures: { revenue: sum(order.amount), orders: count() },
 });
-const v2 = defineView(orderEvents, {
-  name: 'paid_revenue',
-  version: 2,
-  where: order.status.eq('paid'),
-  bucket: 'minute',
-  groupBy: ['country'],
-  measures: { revenue: sum(order.amount.minus(coalesce(order.discount, 0))), orders: count() },
-});
+const viewSpecOf = (version: number) =>
+  ({
+    name: 'paid_revenue',
+    version,
+    where: order.status.eq('paid'),
+    bucket: 'minute',
+    groupBy: ['country'],
+    measures: { revenue: sum(order.amount.minus(coalesce(order.discount, 0))), orders: count() },
+  }) as const;
+const v2 = defineView(orderEvents, viewSpecOf(2));
 
 let fixture: Awaited<ReturnType<typeof startFixture>>;
 beforeAll(async () => {
@@ -46,6 +50,7 @@ beforeAll(async () => {
 afterAll(() => fixture.close());
 
 const BUCKET = Date.UTC(2026, 10, 25, 9, 30);
+const ROLLBACK_RETENTION_MS = 7 * 86_400_000;
 let sequence = 0;
 
 /** A batch of `n` paid orders of 1,000 cents less a 100-cent discount, in one minute. */
@@ -82,13 +87,13 @@ async function setUp() {
       metrics: quietMetrics(),
       retentionMs: 1_000 * 24 * 3_600_000,
       now: () => clock,
-      registry: registryOver(batch),
+      registry: registryOver(batch, { rollbackRetentionMs: ROLLBACK_RETENTION_MS }),
     });
   const dir = await tempDir('definition-registry');
   /** Each version's totals in the minute, as the speed items hold them. */
   const counted = async (view: ViewDefinition) =>
     (await speed.readRows(view, BUCKET, BUCKET + MINUTE, BUCKET))[0]?.values ?? null;
-  const manifest = (version: number, revision: number): Manifest => ({
+  const manifest = (version: number, revision: number, replacedVersion?: number): Manifest => ({
     view: 'paid_revenue',
     version,
     revision,
@@ -97,9 +102,14 @@ async function setUp() {
     lastRunId: `run-${revision}`,
     lastRunStartedAt: clock,
     committedAt: clock,
+    ...(replacedVersion === undefined ? {} : { replacedVersion, switchedAt: clock }),
   });
+  const countingSince = async (version: number) =>
+    (await batch.definitions.get('paid_revenue', version))?.countingSince ?? null;
   return {
     batch,
+    speed,
+    countingSince,
     processor,
     counted,
     manifest,
@@ -126,7 +136,11 @@ describe('the definition registry and the speed layer', () => {
       registeredAt: firstAt,
       countingSince: firstAt,
     });
-    expect(await batch.definitions.view('paid_revenue', 2, orderEvents)).toEqual(v2);
+    expect(await batch.definitions.definitionOf(v1, 2)).toEqual({
+      view: v2,
+      definitionHash: definitionHash(v2),
+      error: null,
+    });
   });
 
   it('a plan registers a version without saying speed counts it', async () => {
@@ -165,5 +179,103 @@ describe('the definition registry and the speed layer', () => {
     expect(v1BeforeRefresh).toEqual({ revenue: 6_000n, orders: 6n });
     expect(await counted(v1)).toEqual(v1BeforeRefresh);
     expect(await counted(v2)).toEqual({ revenue: 7_200n, orders: 8n });
+  });
+});
+
+describe('countingSince: counted without a gap since', () => {
+  it('v1 replaced by v2 stays counted for the rollback retention, then is cleared; code back at v1 counts it anew', async () => {
+    // Prepare: v1 counted and committed; v2 deployed and switched in
+    const { batch, processor, counted, manifest, advance, countingSince } = await setUp();
+    const v1Since = advance(0);
+    await processor([v1]).process(ordersEvent('v1', 1));
+    await batch.commitManifest(manifest(1, 1), 0);
+    const speedV2 = processor([v2]);
+    await speedV2.process(ordersEvent('pending', 1));
+    await batch.commitManifest(manifest(2, 2, 1), 1);
+    // Act: orders within the rollback retention after the switch, then past it, then code back at v1
+    advance(SERVED_VERSIONS_REFRESH_MS);
+    await speedV2.process(ordersEvent('within-retention', 1));
+    const withinRetention = { since: await countingSince(1), v1: await counted(v1) };
+    advance(ROLLBACK_RETENTION_MS);
+    await speedV2.process(ordersEvent('past-retention', 1));
+    const pastRetention = { since: await countingSince(1), v1: await counted(v1) };
+    const revertedAt = advance(MINUTE);
+    await processor([v1]).process(ordersEvent('reverted', 1));
+    // Assess: v1 counted without a gap until the retention ended, then not counted, then counted anew
+    expect(withinRetention).toEqual({ since: v1Since, v1: { revenue: 3_000n, orders: 3n } });
+    expect(pastRetention).toEqual({ since: null, v1: { revenue: 3_000n, orders: 3n } });
+    // A backfill of v1 now waits for a watermark past the revert: its speed items miss `past-retention`
+    expect(await countingSince(1)).toBe(revertedAt);
+    expect(await countingSince(2)).not.toBeNull();
+  });
+
+  it('v3 deployed before v2 switched clears v2; v2 deployed again counts it anew', async () => {
+    // Prepare: v1 served, v2 counted beside it
+    const { batch, processor, manifest, advance, countingSince } = await setUp();
+    await processor([v1]).process(ordersEvent('v1', 1));
+    await batch.commitManifest(manifest(1, 1), 0);
+    const v2Since = advance(MINUTE);
+    await processor([v2]).process(ordersEvent('v2', 1));
+    const whileV2 = await countingSince(2);
+    // Act: v3 replaces v2 before v2 switched; later v2 is deployed again
+    advance(MINUTE);
+    const v3 = defineView(orderEvents, viewSpecOf(3));
+    await processor([v3]).process(ordersEvent('v3', 1));
+    const whileV3 = { v1: await countingSince(1), v2: await countingSince(2), v3: await countingSince(3) };
+    const againAt = advance(MINUTE);
+    await processor([v2]).process(ordersEvent('v2-again', 1));
+    // Assess: the served v1 counted throughout; v2 not while v3 ran, and from its new start on
+    expect(whileV2).toBe(v2Since);
+    expect(whileV3).toEqual({ v1: expect.any(Number), v2: null, v3: againAt - MINUTE });
+    expect(await countingSince(2)).toBe(againAt);
+    expect(await countingSince(3)).toBeNull();
+  });
+});
+
+describe('a served version whose stored definition no longer builds', () => {
+  /** A catalog named as the orders' with a field the orders' lacks: a view over it is stored, then its field is gone. */
+  const withCoupon = defineEventCatalog({
+    name: orderEvents.name,
+    idField: 'id',
+    timeField: 'ts',
+    dedupeHorizonDays: 1,
+    fields: {
+      id: { type: 'string', required: true, nonEmpty: true, maxLength: 64 },
+      ts: { type: 'integer', required: true, min: 0 },
+      coupon: { type: 'string', required: false, maxLength: 16 },
+      amount: { type: 'integer', required: true, min: 0 },
+    },
+  });
+  const couponV1 = defineView(withCoupon, {
+    name: 'paid_revenue',
+    version: 1,
+    where: fieldsOf(withCoupon).coupon.eq('SPRING'),
+    bucket: 'minute',
+    groupBy: [],
+    measures: { revenue: sum(fieldsOf(withCoupon).amount) },
+  });
+
+  it('is not counted (the code version still is), is reported, and the API serves the code version from speed alone', async () => {
+    // Prepare: the manifest serves v1, stored when the catalog had `coupon`; the code holds v2
+    const { batch, speed, processor, counted, manifest, countingSince } = await setUp();
+    await batch.definitions.register(couponV1, BUCKET, { counting: true });
+    await batch.commitManifest(manifest(1, 1), 0);
+    const views = new CountedViews({
+      views: [v2],
+      registry: registryOver(batch, { rollbackRetentionMs: ROLLBACK_RETENTION_MS }),
+      logger: quietLogger(),
+      now: () => BUCKET + MINUTE,
+    });
+    // Act
+    const compiled = await views.current();
+    await processor([v2]).process(ordersEvent('orders', 2));
+    const served = await new ViewReader(batch, speed, 72 * 3_600_000).served(v2);
+    // Assess
+    expect(compiled.map((view) => `${view.name} v${view.version}`)).toEqual(['paid_revenue v2']);
+    expect(views.unbuildable).toBe(1);
+    expect(await countingSince(1)).toBeNull();
+    expect(await counted(v2)).toEqual({ revenue: 1_800n, orders: 2n });
+    expect(served).toMatchObject({ view: v2, manifest: null, definitionHash: null });
+    expect(served.problem).toMatch(/paid_revenue v1 no longer builds over the catalog.*v2 is served from the speed layer alone/);
   });
 });

@@ -6,7 +6,11 @@ import {
   checkpointedUpdate,
   DYNAMODB_EXPRESSION_MAX_BYTES,
 } from '../../functions/adapters/checkpointed-write';
-import { type LatenessStore, latenessWrite } from '../../functions/adapters/lateness-store';
+import {
+  type LatenessDelta,
+  type LatenessStore,
+  latenessWrite,
+} from '../../functions/adapters/lateness-store';
 import type { ApiDeps } from '../../functions/api/deps';
 import { LATENESS_WINDOW_CACHE_MS, LatenessReports } from '../../functions/api/lateness';
 import type { BatchDeps } from '../../functions/batch/deps';
@@ -38,7 +42,7 @@ const AUTO: SettlePolicy = { mode: 'auto', share: 0.9, minMs: MINUTE, maxMs: 30 
 class CountingLatenessStore implements LatenessStore {
   readonly reads: [view: string, from: number, to: number][] = [];
   constructor(private readonly lateness: ViewLateness = emptyViewLateness()) {}
-  async add(): Promise<'applied' | 'conflict'> {
+  async add(_delta: LatenessDelta): Promise<'applied' | 'conflict'> {
     return 'applied';
   }
   async checkpoint(): Promise<string | null> {

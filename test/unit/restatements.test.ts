@@ -2,7 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { MeasureValue, ViewRow } from '../../functions/core';
 import { encodeMeasure } from '../../functions/core';
-import { commitCause, type RestatedValue, restatedValues } from '../../functions/core/restatements';
+import {
+  commitCause,
+  type LedgerRun,
+  type RestatedValue,
+  restatedValues,
+  rollbackRunId,
+  wroteManifest,
+} from '../../functions/core/restatements';
 
 const HOUR = 3_600_000;
 const row = (bucket: number, country: string | null, values: Record<string, MeasureValue>): ViewRow => ({
@@ -119,5 +126,37 @@ describe('commitCause', () => {
     expect(commitCause({ version: 1, definitionHash: 'a' }, { version: 1, definitionHash: 'a' }, true)).toBe(
       'backfill',
     );
+  });
+});
+
+describe('wroteManifest', () => {
+  const run: LedgerRun = {
+    view: 'revenue',
+    runId: 'run-a',
+    revision: 5,
+    previousRevision: 4,
+    at: 1_000,
+    cause: 'late-events',
+    watermark: { before: 0, after: 0 },
+    complete: false,
+    throughDay: '',
+    entries: 0,
+  };
+  const manifest = { revision: 5, lastRunId: 'run-a', committedAt: 1_000, rolledBack: false };
+
+  it('is the manifest a header was written for: same revision, time and run', () => {
+    expect(wroteManifest(run, manifest)).toBe(true);
+    // A retry that wrote another header (another time), another run, or another revision: its write lost.
+    expect(wroteManifest(run, { ...manifest, committedAt: 1_001 })).toBe(false);
+    expect(wroteManifest(run, { ...manifest, lastRunId: 'run-b' })).toBe(false);
+    expect(wroteManifest(run, { ...manifest, revision: 6 })).toBe(false);
+  });
+
+  it("knows a rollback's manifest by its revision: it names the run it serves again", () => {
+    const rollback = { ...run, runId: rollbackRunId(5), cause: 'rollback' as const };
+    expect(wroteManifest(rollback, { ...manifest, lastRunId: 'run-old', rolledBack: true })).toBe(true);
+    // A commit at that revision (not rolled back) is another write.
+    expect(wroteManifest(rollback, { ...manifest, lastRunId: 'run-old' })).toBe(false);
+    expect(wroteManifest(run, { ...manifest, rolledBack: true })).toBe(false);
   });
 });

@@ -104,7 +104,7 @@ describe('speed processor', () => {
     expect(revenue?.lastSequence).toBe(padSequence(sequenceNumber(499)));
   });
 
-  it('publishes events, invalid, keys written, conflicts and batch age', async () => {
+  it('publishes events, invalid, keys written, conflicts, lateness not recorded and batch age', async () => {
     // Prepare
     const metrics = new Metrics({ namespace: 'Test' });
     const added = vi.spyOn(metrics, 'addMetric');
@@ -128,7 +128,14 @@ describe('speed processor', () => {
     );
     // Assess
     const published = Object.fromEntries(added.mock.calls.map(([name, , value]) => [name, value]));
-    expect(published).toEqual({ events: 1, invalid: 1, keysWritten: 2, conflicts: 0, batchAge: 5_000 });
+    expect(published).toEqual({
+      events: 1,
+      invalid: 1,
+      keysWritten: 2,
+      conflicts: 0,
+      latenessNotRecorded: 0,
+      batchAge: 5_000,
+    });
   });
 
   it('reports the lowest sequence number whose item could not be written', async () => {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { ResponseOf } from '../../../functions/api/schemas';
 import { iso, printTable } from '../output';
 import { apiOf } from '../program';
 
@@ -10,6 +11,21 @@ export function durationText(ms: number | null): string {
   if (ms === null) return '>7d';
   if (ms < 60_000) return `${ms / 1_000}s`;
   return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${ms / 60_000}m`;
+}
+
+type ViewStatus = ResponseOf<'Views'>['views'][number];
+
+/**
+ * A new definition backfilling while the served version is: planned, its days loaded, or, every day
+ * loaded, that it awaits the speed layer (counting it; then a watermark reaching `switchFrom`).
+ */
+export function pendingText(pending: ViewStatus['pending']): string {
+  if (pending === null) return '-';
+  const { backfill, switchFrom } = pending;
+  if (backfill === null) return `v${pending.version} planned`;
+  const days = `${backfill.daysDone}/${backfill.daysTotal} days`;
+  if (backfill.daysDone < backfill.daysTotal) return `v${pending.version} ${days}`;
+  return `v${pending.version} ${days}, awaits speed ${switchFrom === null ? '(not counted yet)' : `until ${iso(switchFrom)}`}`;
 }
 
 export const status = (program: Command): Command =>
@@ -26,10 +42,7 @@ export const status = (program: Command): Command =>
           view: view.name,
           version: view.version,
           // A new definition backfilling while `version` is served: its days loaded, or that it awaits speed.
-          pending:
-            view.pending === null
-              ? '-'
-              : `v${view.pending.version} ${view.pending.backfill === null ? 'planned' : `${view.pending.backfill.daysDone}/${view.pending.backfill.daysTotal} days`}`,
+          pending: pendingText(view.pending),
           bucket: view.bucket,
           groupBy: view.groupBy.join(','),
           watermark: iso(view.watermark),
@@ -42,4 +55,7 @@ export const status = (program: Command): Command =>
           settle: `${view.settle.mode} ${durationText(view.settle.ms)}`,
         })),
       );
+      // Why a manifest's version cannot be served, when it cannot (alarmed too).
+      for (const view of views)
+        if (view.servingProblem !== null) console.log(`${view.name}: ${view.servingProblem}`);
     });

@@ -27,13 +27,31 @@ export interface Manifest {
    * saying why) until the code's version moves on.
    */
   readonly rolledBackVersions?: readonly number[];
+  /**
+   * Set by the commit that switched the view to a new definition: the version it replaced and when (epoch
+   * ms); later commits of the same version carry them. The speed layer counts the replaced version for the
+   * rollback retention after `switchedAt`, so that a rollback to it serves no hole.
+   */
+  readonly replacedVersion?: number;
+  readonly switchedAt?: number;
 }
+
+/** What the speed layer reads of a manifest to know which versions to count (`Manifests.versions`). */
+export type ManifestVersions = Pick<Manifest, 'version' | 'replacedVersion' | 'switchedAt'>;
+
+/** The attributes a commit stores beside the packed manifest, so that they can be read alone. */
+const VERSION_ATTRIBUTES = ['version', 'replacedVersion', 'switchedAt'] as const;
 
 /** A manifest as stored: gzip JSON (see `Manifests.commit`). */
 export const packManifest = (manifest: Manifest): Uint8Array => gzipSync(JSON.stringify(manifest));
 
 export const unpackManifest = (packed: Uint8Array): Manifest =>
   JSON.parse(gunzipSync(packed).toString('utf8')) as Manifest;
+
+const versionsOf = ({ version, replacedVersion, switchedAt }: ManifestVersions): ManifestVersions => ({
+  version,
+  ...(replacedVersion === undefined || switchedAt === undefined ? {} : { replacedVersion, switchedAt }),
+});
 
 /** The manifest's active (day, batch version) pairs whose days overlap [from, to). */
 export function activeDays(
@@ -62,6 +80,24 @@ export class Manifests {
     return body === undefined ? null : (JSON.parse(body) as Manifest);
   }
 
+  /**
+   * The served version and the one it replaced, read alone (not the day map): what the speed layer reads
+   * every refresh. Manifests committed before these attributes were stored are read whole.
+   */
+  async versions(viewName: string): Promise<ManifestVersions | null> {
+    const item = await this.table.get(manifestKey(viewName), true, VERSION_ATTRIBUTES);
+    if (item === undefined) return null;
+    if (item.version?.N === undefined) {
+      const manifest = await this.get(viewName);
+      return manifest === null ? null : versionsOf(manifest);
+    }
+    return versionsOf({
+      version: Number(item.version.N),
+      ...(item.replacedVersion?.N === undefined ? {} : { replacedVersion: Number(item.replacedVersion.N) }),
+      ...(item.switchedAt?.N === undefined ? {} : { switchedAt: Number(item.switchedAt.N) }),
+    });
+  }
+
   /** Writes the next manifest if the stored one is still at `expectedRevision` (0: none yet). */
   async commit(next: Manifest, expectedRevision: number): Promise<void> {
     const attributes = {
@@ -69,6 +105,12 @@ export class Manifests {
       // Gzipped: its day map has an entry per day of history, about 45 bytes each as JSON (the catalog's
       // century would be 1.6 MB), and day versions repeat a few run ids (tens of KB gzipped).
       manifestGz: { B: packManifest(next) },
+      // Beside it, readable alone (`versions`).
+      ...Object.fromEntries(
+        VERSION_ATTRIBUTES.flatMap((name) =>
+          next[name] === undefined ? [] : [[name, { N: String(next[name]) }]],
+        ),
+      ),
     };
     const written = await this.table.putIf(
       manifestKey(next.view),

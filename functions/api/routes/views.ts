@@ -1,8 +1,8 @@
 /** The views: their list with freshness, a view over time, its top groups. */
 import { z } from 'zod';
-import type { DynamoBatchStore } from '../../adapters/dynamo-batch-store';
 import { BUCKET_WIDTH_MS, definitionSwitchFrom, isStepOf, topGroups, type ViewDefinition } from '../../core';
 import { servedWatermark } from '../../core/watermark';
+import type { ApiDeps } from '../deps';
 import { LatenessReports } from '../lateness';
 import { MAX_SERIES_BUCKETS, MAX_TOP_LIMIT } from '../limits';
 import { badParameter } from '../params';
@@ -19,7 +19,8 @@ const measureQuery = z
   .meta({ description: 'The measure that ranks the groups.' });
 
 /** A new view version backfilling while the manifest serves the previous one: how far it has come. */
-async function pendingVersion(store: DynamoBatchStore, view: ViewDefinition) {
+async function pendingVersion(deps: ApiDeps, view: ViewDefinition, servedWatermark: number) {
+  const store = deps.batchStore;
   const [definition, progress] = await Promise.all([
     store.definitions.get(view.name, view.version),
     store.viewProgress(view.name, view.version),
@@ -28,7 +29,8 @@ async function pendingVersion(store: DynamoBatchStore, view: ViewDefinition) {
   return {
     version: view.version,
     countingSince,
-    switchFrom: definitionSwitchFrom(countingSince, view.time.bucket),
+    switchFrom: definitionSwitchFrom(countingSince, view.time.bucket, deps.definitionSwitchMarginMs),
+    speedRetentionEndsAt: servedWatermark + deps.speedRetentionMs,
     backfill:
       progress === null || progress.committedAt !== null
         ? null
@@ -55,10 +57,10 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
         const views = await Promise.all(
           deps.views.map(async (code) => {
             // The served version (the code's but while a new definition backfills) and the pending one.
-            const { view, manifest } = await reader.served(code);
+            const { view, manifest, problem } = await reader.served(code);
             const [latestSpeedBucket, pending, latenessReport] = await Promise.all([
               deps.speedStore.latestBucket(view, now),
-              view.version === code.version ? null : pendingVersion(deps.batchStore, code),
+              view.version === code.version ? null : pendingVersion(deps, code, servedWatermark(manifest)),
               lateness.of(view.name, now),
             ]);
             return {
@@ -71,6 +73,7 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
               revision: manifest?.revision ?? null,
               batchRun: batchRunOf(manifest),
               pending,
+              servingProblem: problem,
               speed: {
                 latestBucket: latestSpeedBucket,
                 lagMs: latestSpeedBucket === null ? null : now - latestSpeedBucket,
