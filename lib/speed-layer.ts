@@ -120,8 +120,9 @@ export class SpeedLayer extends Construct {
       }),
     );
 
-    // Least privilege: the conditional update and the checkpoint read, nothing else.
-    props.table.grant(this.function, 'dynamodb:UpdateItem', 'dynamodb:GetItem');
+    // Least privilege: the conditional update and the checkpoint read, and the Query listing a view's
+    // registered versions (which the speed layer marks counted or not).
+    props.table.grant(this.function, 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:Query');
     // PutObject alone: grantPut would add s3:Abort* and object tagging, which quarantine never uses.
     this.function.addToRolePolicy(objectsUnder(this.quarantineBucket, QUARANTINE_PREFIX, ['s3:PutObject']));
     if (this.function.role) {

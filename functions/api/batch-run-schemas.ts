@@ -103,12 +103,15 @@ export const batchRunStatus = z.object({
               .object({
                 countingSince: epochMs.nullable(),
                 switchFrom: epochMs.nullable(),
+                watermark: epochMs
+                  .optional()
+                  .meta({ description: "This run's watermark, short of `switchFrom`." }),
                 reason: z.string(),
               })
               .optional()
               .meta({
                 description:
-                  'Every day is loaded, but the new view version replaces the served one only once the watermark reaches the bucket boundary from which the speed layer counted it: why the switch waits.',
+                  "Every day is loaded, but the new view version replaces the served one only once the watermark reaches the bucket boundary from which the speed layer counted it (plus the stage's switch margin): why the switch waits.",
               }),
           }),
           z.object({

@@ -23,6 +23,7 @@ export async function awaitingSpeed(deps: BatchDeps, plan: ViewPlan): Promise<Aw
   return {
     countingSince,
     switchFrom,
+    watermark: plan.watermark,
     reason:
       countingSince === null
         ? `no speed function counts v${plan.version} yet: v${served.version} is served until one does, and a run's watermark passes the bucket it began in (plus ${margin / 1000} s)`

@@ -16,6 +16,8 @@ import { waitFor } from '../support/wait';
 const MINUTE = BUCKET_WIDTH_MS.minute;
 const HOUR = BUCKET_WIDTH_MS.hour;
 const order = fieldsOf(orderEvents);
+/** The stage's switch margin in this test: short, the restart has no rollover (the default is 180 s). */
+const MARGIN_MS = 5_000;
 
 /** Paid revenue per minute with the bug: discounts ignored. */
 const revenueV1 = defineView(orderEvents, {
@@ -74,7 +76,14 @@ async function runtimeWith(view: ViewDefinition, dataDir?: string): Promise<Test
   vi.resetModules();
   vi.doMock('../../views', () => ({ views: [view] }));
   const { startTestRuntime } = await import('../support/runtime');
-  return startTestRuntime('definition-change', dataDir === undefined ? {} : { dataDir });
+  return startTestRuntime('definition-change', {
+    ...(dataDir === undefined ? {} : { dataDir }),
+    // The watermark trails now by a minute: the first run after the restart has its watermark at or
+    // before the minute of the last orders only v1 counted, whenever it starts within that minute's
+    // reach, so a switch at it (without the rule) would lose them, deterministically.
+    settleMs: MINUTE,
+    stage: { definitionSwitchMarginSeconds: MARGIN_MS / 1_000 },
+  });
 }
 
 interface SeriesTotals {
@@ -130,28 +139,27 @@ async function batchRun(runtime: TestRuntime): Promise<Record<string, unknown>> 
   return (run.views as { view: string; outcome: Record<string, unknown> }[])[0]?.outcome ?? {};
 }
 
-describe('a definition change never serves a hole', { timeout: 180_000 }, () => {
+/** The totals of each version over each prefix of `events`: an answer is exact if it is one of them. */
+const prefixTotals = (version: 1 | 2, events: readonly OrderEvent[], from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, index) => totalsOf(version, events.slice(0, from + index)));
+
+describe('a definition change never serves a hole', { timeout: 240_000 }, () => {
   afterAll(async () => {
     await env?.stop();
     vi.doUnmock('../../views');
   });
 
   it('answers wholly with the old definition until the new one switches, then wholly with the new one', async () => {
-    // Prepare: v1 runs: three hours of history and orders timed now, counted by speed, committed by a run.
-    // Early in a minute: the restart and the first runs after it fall in the minute of the last orders v1
-    // counted, where a switch at the first run's watermark would lose them.
+    // Prepare: v1 runs: three hours of history and orders timed now, counted by speed, committed by a run
     const first = await runtimeWith(revenueV1);
     env = first;
-    if (Date.now() % MINUTE > MINUTE / 3) {
-      const next = bucketStart(Date.now(), 'minute') + MINUTE;
-      await waitFor(() => Date.now() >= next, { timeoutMs: MINUTE + 5_000, what: 'a new minute' });
-    }
     const start = Date.now();
     from = bucketStart(start - 4 * HOUR, 'hour');
     to = bucketStart(start, 'minute') + 10 * MINUTE;
+    const justBefore = ordersOf('just-before', 40, () => start);
     const history = [
       ...ordersOf('history', 300, (index) => start - 3 * HOUR + index * 36_000),
-      ...ordersOf('just-before', 40, () => Date.now()),
+      ...justBefore,
     ];
     expect((await first.call('POST', '/events', history)).status).toBe(202);
     await servedTotals(first, 1, history, 'the speed layer to count the history');
@@ -173,38 +181,82 @@ describe('a definition change never serves a hole', { timeout: 180_000 }, () => 
       version: 1,
       measures: { revenue: 'sum', orders: 'count' },
       pending: { version: 2, countingSince: expect.any(Number), switchFrom: expect.any(Number) },
+      servingProblem: null,
     });
-    const { countingSince, switchFrom } = pending.body.views[0].pending as {
+    const { countingSince, switchFrom, speedRetentionEndsAt } = pending.body.views[0].pending as {
       countingSince: number;
       switchFrom: number;
+      speedRetentionEndsAt: number;
     };
-    expect(switchFrom).toBe(bucketStart(countingSince + MINUTE - 1, 'minute'));
-    // Clients query continuously while batch runs go on until the switch
+    expect(switchFrom).toBe(bucketStart(countingSince + MARGIN_MS + MINUTE - 1, 'minute'));
+    expect(speedRetentionEndsAt).toBeGreaterThan(Date.now() + HOUR);
+    // The first run after the restart comes within a minute of the orders only v1 counted: its watermark
+    // is at or before their minute, where v2's speed items lack them (a switch there would lose them).
+    expect(Date.now() - start).toBeLessThan(MINUTE);
+    // Clients query continuously while one posts an order at a time and batch runs go on until the switch:
+    // each answer must be one version's totals over the orders posted up to some moment between the last
+    // order seen before the query started and the last one posted before it ended.
+    const posted: OrderEvent[] = [...all];
+    let seenThrough = posted.length;
     let querying = true;
-    const answers: SeriesTotals[][] = [];
+    const answers: { answer: SeriesTotals; seenBefore: number; postedAfter: number }[][] = [];
     const clients = Array.from({ length: 3 }, async (_, client) => {
-      const seen: SeriesTotals[] = [];
+      const seen: (typeof answers)[number] = [];
       answers[client] = seen;
-      while (querying || seen.at(-1)?.version !== 2) seen.push(await seriesTotals(second));
+      while (querying || seen.at(-1)?.answer.version !== 2) {
+        const seenBefore = seenThrough;
+        const answer = await seriesTotals(second);
+        seen.push({ answer, seenBefore, postedAfter: posted.length });
+      }
     });
+    const poster = (async () => {
+      for (let index = 0; querying; index++) {
+        const [next] = ordersOf(`during-${index}`, 1, () => Date.now());
+        posted.push(next as OrderEvent);
+        expect((await second.call('POST', '/events', [next])).status).toBe(202);
+        // Seen once an answer holds it (whichever version answers): the next one follows it.
+        await waitFor(
+          async () => {
+            const answer = await seriesTotals(second);
+            return (
+              JSON.stringify(answer.totals) === JSON.stringify(totalsOf(answer.version as 1 | 2, posted))
+            );
+          },
+          { timeoutMs: 30_000, what: `order during-${index} counted` },
+        );
+        seenThrough = posted.length;
+      }
+    })();
     const outcomes: Record<string, unknown>[] = [];
     while (outcomes.at(-1)?.status !== 'committed') {
       const outcome = await batchRun(second);
       outcomes.push(outcome);
       if (outcome.status !== 'committed') await new Promise((resolve) => setTimeout(resolve, 2_000));
-      expect(outcomes.length, 'runs before the switch').toBeLessThan(40);
+      expect(outcomes.length, 'runs before the switch').toBeLessThan(60);
     }
     querying = false;
-    await Promise.all(clients);
-    // Assess: each answer wholly v1's or wholly v2's, over every event; v1 before the switch, v2 after
+    await Promise.all([...clients, poster]);
+    // Assess: each answer wholly v1's or wholly v2's, over the orders of some moment of its query;
+    // v1 before the switch, v2 after
+    let checked = 0;
     for (const seen of answers) {
-      for (const answer of seen)
-        expect(answer).toEqual({ version: answer.version, totals: totalsOf(answer.version as 1 | 2, all) });
-      const firstV2 = seen.findIndex((answer) => answer.version === 2);
+      for (const { answer, seenBefore, postedAfter } of seen) {
+        const version = answer.version as 1 | 2;
+        expect(prefixTotals(version, posted, seenBefore, postedAfter), `a v${version} answer`).toContainEqual(
+          answer.totals,
+        );
+        checked++;
+      }
+      const firstV2 = seen.findIndex(({ answer }) => answer.version === 2);
       expect(firstV2).toBeGreaterThan(0);
-      expect(seen.slice(firstV2).every((answer) => answer.version === 2)).toBe(true);
+      expect(seen.slice(firstV2).every(({ answer }) => answer.version === 2)).toBe(true);
     }
-    // The runs before the switch said why they waited; the switch came at the first watermark it could
+    expect(checked).toBeGreaterThan(10);
+    expect(posted.length - all.length, 'orders posted while clients queried').toBeGreaterThan(3);
+    // The first run after the restart would have switched at a watermark at or before the minute of the
+    // orders only v1 counted; it, and every run until switchFrom, waited, saying why
+    const firstWaited = outcomes[0]?.awaitingSpeed as { watermark: number } | undefined;
+    expect(firstWaited?.watermark).toBeLessThanOrEqual(bucketStart(start, 'minute'));
     for (const outcome of outcomes.slice(0, -1))
       expect(outcome).toMatchObject({
         status: 'backfilling',
@@ -214,6 +266,7 @@ describe('a definition change never serves a hole', { timeout: 180_000 }, () => 
           reason: expect.stringContaining('speed layer counts v2'),
         },
       });
+    expect(outcomes.length).toBeGreaterThan(1);
     expect(outcomes.at(-1)?.watermark).toBeGreaterThanOrEqual(switchFrom);
     const switched = await second.call('GET', '/views');
     expect(switched.body.views[0]).toMatchObject({ version: 2, pending: null });

@@ -92,11 +92,11 @@ describe('speed layer construct', () => {
     });
   });
 
-  it('grants the function only UpdateItem and GetItem on the table, and PutObject under quarantine/', () => {
+  it('grants the function only UpdateItem, GetItem and Query on the table, and PutObject under quarantine/', () => {
     const dynamo = statements().filter((statement) =>
       actions(statement).some((action) => action.startsWith('dynamodb:')),
     );
-    expect(dynamo.flatMap(actions).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(dynamo.flatMap(actions).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
     const s3 = statements().filter((statement) =>
       actions(statement).some((action) => action.startsWith('s3:')),
     );

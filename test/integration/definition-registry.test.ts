@@ -3,6 +3,7 @@ import { orderEvents } from '../../events';
 import { DynamoBatchStore, type Manifest } from '../../functions/adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
 import { FileObjectStore } from '../../functions/adapters/object-store';
+import { ViewReader } from '../../functions/api/view-reader';
 import {
   coalesce,
   count,
@@ -14,7 +15,6 @@ import {
   type ViewDefinition,
   viewDocument,
 } from '../../functions/core';
-import { ViewReader } from '../../functions/api/view-reader';
 import { CountedViews, registryOver, SERVED_VERSIONS_REFRESH_MS } from '../../functions/speed/counted-views';
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
@@ -271,11 +271,13 @@ describe('a served version whose stored definition no longer builds', () => {
     await processor([v2]).process(ordersEvent('orders', 2));
     const served = await new ViewReader(batch, speed, 72 * 3_600_000).served(v2);
     // Assess
-    expect(compiled.map((view) => `${view.name} v${view.version}`)).toEqual(['paid_revenue v2']);
+    expect(compiled.map(({ view }) => `${view.name} v${view.version}`)).toEqual(['paid_revenue v2']);
     expect(views.unbuildable).toBe(1);
     expect(await countingSince(1)).toBeNull();
     expect(await counted(v2)).toEqual({ revenue: 1_800n, orders: 2n });
     expect(served).toMatchObject({ view: v2, manifest: null, definitionHash: null });
-    expect(served.problem).toMatch(/paid_revenue v1 no longer builds over the catalog.*v2 is served from the speed layer alone/);
+    expect(served.problem).toMatch(
+      /paid_revenue v1 no longer builds over the catalog.*v2 is served from the speed layer alone/,
+    );
   });
 });

@@ -68,8 +68,10 @@ export type ViewOutcome =
 export interface AwaitingSpeed {
   /** When speed functions began counting the new version; null while none has. */
   readonly countingSince: number | null;
-  /** The least watermark the switch needs (the bucket boundary at or after `countingSince`), or null. */
+  /** The least watermark the switch needs (the bucket boundary at or after `countingSince` + margin), or null. */
   readonly switchFrom: number | null;
+  /** This run's watermark, short of `switchFrom` (absent in outcomes recorded before it was kept). */
+  readonly watermark?: number;
   readonly reason: string;
 }
 
