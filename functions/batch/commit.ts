@@ -231,10 +231,13 @@ async function commitView(
     lastRunStartedAt: input.startedAt,
     committedAt: deps.now(),
     definitionHash: definitionHash(viewNamed(deps, viewPlan.view)),
-    ...switchOf(previous, viewPlan.version, deps.now()),
   };
   // A retried step gets its first attempt's commit time back: records, history, ledger and manifest agree.
-  const next = await recordProvenance(deps, input.runId, viewPlan, drafted, progress);
+  const provenanced = await recordProvenance(deps, input.runId, viewPlan, drafted, progress);
+  const next: Manifest = {
+    ...provenanced,
+    ...switchOf(previous, viewPlan.version, provenanced.committedAt),
+  };
   // What readers were served until this write, kept for a rollback (a retry finds it written).
   if (previous !== null && previous.revision === viewPlan.expectedRevision)
     await deps.store.manifestHistory.put(previous, next.committedAt);

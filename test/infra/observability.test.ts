@@ -118,6 +118,31 @@ describe('observability', () => {
     }
   });
 
+  it("alarms on every view's served watermark trailing now by half the speed retention, once", () => {
+    for (const view of views)
+      template.resourcePropertiesCountIs(
+        'AWS::CloudWatch::Alarm',
+        {
+          MetricName: 'servedWatermarkAge',
+          Namespace: 'Driftless',
+          Threshold: (DEFAULT_STAGE_CONFIG.speedRetentionHours * 3_600_000) / 2,
+          Dimensions: Match.arrayWith([{ Name: 'view', Value: view.name }]),
+        },
+        1,
+      );
+  });
+
+  it('alarms as soon as the speed layer finds a served view version whose definition no longer builds', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'unbuildableDefinitions',
+      Namespace: 'Driftless',
+      Statistic: 'Maximum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [topic],
+    });
+  });
+
   it('alarms on API 5xx past the threshold when given the API', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/ApiGateway',

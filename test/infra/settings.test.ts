@@ -16,6 +16,7 @@ const config: StageConfig = {
   graceMinutes: 240,
   rollbackRetentionDays: 3,
   speedRetentionHours: 48,
+  definitionSwitchMarginSeconds: 240,
   logRetentionDays: 90,
   athenaBytesScannedCutoffGiB: 50,
   queryResultsRetentionDays: 3,
@@ -59,11 +60,17 @@ describe('stage settings in the template', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ SPEED_RETENTION_HOURS: '48' }) },
     });
-    // Clean-up keeps rollback targets this long, and the API's rollback refuses older ones: the same value.
+    // Clean-up keeps rollback targets this long, the API's rollback refuses older ones, and the speed
+    // layer counts a replaced view version as long: the same value.
     const rollbackReaders = template.findResources('AWS::Lambda::Function', {
       Properties: { Environment: { Variables: { ROLLBACK_RETENTION_DAYS: '3' } } },
     });
-    expect(Object.keys(rollbackReaders)).toHaveLength(6);
+    expect(Object.keys(rollbackReaders)).toHaveLength(7);
+    // The batch steps switch a new view definition in, and the API reports when, with the same margin.
+    const marginReaders = template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: { DEFINITION_SWITCH_MARGIN_SECONDS: '240' } } },
+    });
+    expect(Object.keys(marginReaders)).toHaveLength(6);
   });
 
   it('keeps every log group (functions, Firehose, the state machine, API access logs) for the stage retention', () => {

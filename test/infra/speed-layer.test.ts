@@ -96,7 +96,11 @@ describe('speed layer construct', () => {
     const dynamo = statements().filter((statement) =>
       actions(statement).some((action) => action.startsWith('dynamodb:')),
     );
-    expect(dynamo.flatMap(actions).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    expect(dynamo.flatMap(actions).sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
     const s3 = statements().filter((statement) =>
       actions(statement).some((action) => action.startsWith('s3:')),
     );

@@ -31,6 +31,7 @@ import {
   dayOf,
   daysInRanges,
   deduplicateEvents,
+  defineEventCatalog,
   defineView,
   fieldsOf,
   sum,
@@ -1419,8 +1420,73 @@ describe('batch layer: a backfill runs day by day and resumes', () => {
     });
     expect(waiting?.version).toBe(1);
     const switched = await env.deps.store.getManifest('revenue');
-    expect(switched).toMatchObject({ version: 2, watermark: thisHour });
+    expect(switched).toMatchObject({ version: 2, watermark: thisHour, replacedVersion: 1 });
+    // What the speed layer reads every refresh, alone: it counts v1 for the rollback retention from then on
+    expect(await env.deps.store.manifestVersions('revenue')).toEqual({
+      version: 2,
+      replacedVersion: 1,
+      switchedAt: switched?.switchedAt,
+    });
+    expect(switched?.switchedAt).toBe(switched?.committedAt);
     await expectExact(fixed, orders);
+  });
+
+  it("waits the stage's switch margin past the counting start: old code may still count v1 alone", async () => {
+    // Prepare: the speed layer began counting v2 a minute before this hour, within the margin of it
+    const thisHour = Date.now() - (Date.now() % HOUR);
+    const countingSince = thisHour - 60_000;
+    const { env, fixed } = await deployV2(undefined, countingSince);
+    // Act: a run whose watermark is this hour's start, past countingSince but not past it plus the margin
+    await runBatch(fixed, { input: { now: thisHour, runId: 'run-within-margin' } });
+    // Assess
+    expect(fixed.definitionSwitchMarginMs).toBe(180_000);
+    const [outcome] = (await env.deps.store.runOutcome('run-within-margin'))?.views ?? [];
+    expect(outcome).toMatchObject({
+      status: 'backfilling',
+      awaitingSpeed: { countingSince, switchFrom: thisHour + HOUR, watermark: thisHour },
+    });
+    expect((await env.deps.store.getManifest('revenue'))?.version).toBe(1);
+  });
+
+  it('ends the run failed while the served version no longer builds, and goes on with the backfill that ends it', async () => {
+    // Prepare: v1 was stored over a catalog with a field the orders' catalog no longer has
+    const env = await setUp([v1]);
+    const withCoupon = defineEventCatalog({
+      name: orderEvents.name,
+      idField: 'id',
+      timeField: 'ts',
+      dedupeHorizonDays: 1,
+      fields: {
+        id: { type: 'string', required: true, nonEmpty: true, maxLength: 64 },
+        ts: { type: 'integer', required: true, min: 0 },
+        coupon: { type: 'string', required: false, maxLength: 16 },
+      },
+    });
+    const storedV1 = defineView(withCoupon, {
+      name: 'revenue',
+      version: 1,
+      where: fieldsOf(withCoupon).coupon.eq('SPRING'),
+      bucket: 'hour',
+      groupBy: [],
+      measures: { orders: count() },
+    });
+    await env.deps.store.definitions.register(storedV1, Date.now() - 9 * HOUR, { counting: false });
+    const orders = ordersOver(6, 8);
+    await env.send(orders);
+    await runBatch(env.deps, { input: { now: Date.now() - 8 * HOUR } });
+    await env.deps.store.definitions.register(v2, Date.now() - 2 * HOUR, { counting: true });
+    // Act
+    const failure = await runBatch(env.with([v2]), { input: { runId: 'run-unservable' } }).then(
+      () => null,
+      (error: Error & { cause?: Error }) => error,
+    );
+    // Assess: failed loudly, saying why; the backfill committed, so v2 is served from now on
+    expect(failure?.cause?.name).toBe(RUN_INCOMPLETE_ERROR);
+    expect(failure?.message).toMatch(
+      /revenue cannot be served: the stored definition of revenue v1 no longer builds/,
+    );
+    expect((await env.deps.store.getManifest('revenue'))?.version).toBe(2);
+    await expectExact(env.with([v2]), orders);
   });
 });
 

@@ -39,7 +39,9 @@ describe('when a new view version may replace the served one', () => {
         expect(from).toBeGreaterThanOrEqual(countingSince + marginMs);
         expect(from - BUCKET_WIDTH_MS[bucket]).toBeLessThan(countingSince + marginMs);
         expect(maySwitchDefinition(from, countingSince, bucket, marginMs)).toBe(true);
-        expect(maySwitchDefinition(from - BUCKET_WIDTH_MS[bucket], countingSince, bucket, marginMs)).toBe(false);
+        expect(maySwitchDefinition(from - BUCKET_WIDTH_MS[bucket], countingSince, bucket, marginMs)).toBe(
+          false,
+        );
       }),
     );
     expect(definitionSwitchFrom(10 * MINUTE, 'minute', 0)).toBe(10 * MINUTE);

@@ -104,7 +104,7 @@ describe('speed processor', () => {
     expect(revenue?.lastSequence).toBe(padSequence(sequenceNumber(499)));
   });
 
-  it('publishes events, invalid, keys written, conflicts, lateness not recorded and batch age', async () => {
+  it('publishes events, invalid, keys written, conflicts, lateness not recorded, unbuildable definitions and batch age', async () => {
     // Prepare
     const metrics = new Metrics({ namespace: 'Test' });
     const added = vi.spyOn(metrics, 'addMetric');
@@ -134,6 +134,7 @@ describe('speed processor', () => {
       keysWritten: 2,
       conflicts: 0,
       latenessNotRecorded: 0,
+      unbuildableDefinitions: 0,
       batchAge: 5_000,
     });
   });
