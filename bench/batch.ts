@@ -8,7 +8,6 @@ import { transformRecords } from '../functions/archive/firehose-transform';
 import { batchDeps, batchFunctions } from '../functions/batch/context';
 import type { BatchDeps } from '../functions/batch/deps';
 import type { LoadInput } from '../functions/batch/load';
-import { archiveMarkerFunction } from '../functions/batch/marker';
 import { daysInRanges, dedupeReadRanges } from '../functions/core';
 import { BATCH_STATES } from '../lib/batch-layer';
 import { batchTargetOver, runBatchLocally } from '../local/batch-runner';
@@ -19,7 +18,6 @@ import { lambdaKinesisRecord } from '../local/lambda-kinesis-record';
 import { bucketDir, localPlatform, withListingsObserved } from '../local/platform';
 import {
   archiveLocationOf,
-  buildFunction,
   deliveryOf,
   environmentOf,
   LocalNames,
@@ -104,11 +102,7 @@ export async function benchBatch(options: { events: number; days: number; dataDi
   const platform = withListingsObserved(base, archiveBucket, (_prefix, listed) => {
     objectsListed += listed.length;
   });
-  eventBridge = LocalEventBridge.fromTemplate(template, names, {
-    functions: new Map([
-      [archiveMarkerFunction.name, buildFunction(template, archiveMarkerFunction, platform, names)],
-    ]),
-  });
+  eventBridge = LocalEventBridge.withTemplateTargets(template, names, platform);
   const filled = await archiveFiles(archiveDir);
   for (const file of filled)
     await eventBridge.objectCreated(archiveBucket, {

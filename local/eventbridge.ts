@@ -1,6 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { S3ObjectCreatedNotificationEvent } from 'aws-lambda';
+import type { FunctionDefinition } from '../functions/commons/function';
+import type { Platform } from '../functions/commons/platform';
+import { FUNCTION_DEFINITIONS } from '../functions/definitions';
 import {
+  buildFunction,
   type CloudFormationTemplate,
   functionNameOfArn,
   LOCAL_ACCOUNT,
@@ -201,6 +205,36 @@ export class LocalEventBridge {
       ...options,
       asyncSettings: asyncInvokeSettingsOf(template, names),
     });
+  }
+
+  /**
+   * From the template, with every function its rules invoke built as Lambda would (factory, template
+   * environment, the given platform): what a test or bench over part of the stack needs, whatever rules
+   * the stack gains (the archive marker, the export hasher).
+   */
+  static withTemplateTargets(
+    template: CloudFormationTemplate,
+    names: LocalNames,
+    platform: Platform,
+    options: Omit<LocalEventBridgeOptions, 'asyncSettings' | 'functions'> = {},
+  ): LocalEventBridge {
+    const targets = new Set(eventRulesOf(template, names).flatMap((rule) => rule.targets));
+    const functions = new Map(
+      [...targets].map((name) => {
+        const definition = FUNCTION_DEFINITIONS.get(name);
+        if (definition === undefined) throw new Error(`a rule invokes ${name}, which has no definition`);
+        return [
+          name,
+          buildFunction<(event: never) => Promise<unknown>>(
+            template,
+            definition as FunctionDefinition,
+            platform,
+            names,
+          ),
+        ] as const;
+      }),
+    );
+    return LocalEventBridge.fromTemplate(template, names, { ...options, functions });
   }
 
   async put(event: unknown): Promise<void> {

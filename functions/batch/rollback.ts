@@ -1,12 +1,15 @@
 import { isRetained, type ReplacedSummary } from '../adapters/batch-store/manifest-history';
 import { type LedgerRun, type Manifest, ManifestConflictError } from '../adapters/dynamo-batch-store';
 import { rollbackRunId } from '../core/restatements';
+import { unservableReason } from './definition-switch';
 import { continueRecording, type LedgerDeps, ledgerDeadline, ledgerRunOf } from './ledger';
 
 /** What a rollback works with: the API's dependencies have all of it, and so do the batch steps'. */
 export interface RollbackDeps extends LedgerDeps {
   /** How long a replaced manifest can be rolled back to (the stage's `rollbackRetentionDays`). */
   readonly rollbackRetentionMs: number;
+  /** The stage's `definitionSwitchMarginSeconds`: a version's speed items count from a bucket past it. */
+  readonly definitionSwitchMarginMs: number;
 }
 
 export interface RollbackRequest {
@@ -100,17 +103,23 @@ export async function rollback(
         `${deps.rollbackRetentionMs / DAY_MS} days: its day versions may be deleted`,
     );
   const codeVersion = deps.views.find((view) => view.name === viewName)?.version;
-  // Readers serve another version than the code's from its registered definition alone.
-  if (chosen.version !== codeVersion && (await deps.store.definitions.get(viewName, chosen.version)) === null)
-    throw new RollbackRefusedError(
-      `revision ${chosen.revision} of ${viewName} cannot be served again: it was computed with view ` +
-        `version ${chosen.version}, whose definition is not in the registry (the code has version ${codeVersion})`,
-      'unservable',
-    );
   // Only the chosen manifest is read whole.
   const target = await deps.store.manifestHistory.get(viewName, chosen.revision);
   if (target === null)
     throw new RollbackRefusedError(`revision ${chosen.revision} of ${viewName} is no longer kept`);
+  // Another version than the served one is served from its registered definition, and from speed items
+  // that must have counted every event from the target's watermark on: the same test a switch passes.
+  const unservable = await unservableReason(
+    deps,
+    viewName,
+    target.manifest.version,
+    target.manifest.watermark,
+  );
+  if (unservable !== null)
+    throw new RollbackRefusedError(
+      `revision ${chosen.revision} of ${viewName} (view version ${chosen.version}) cannot be served again: ${unservable}`,
+      'unservable',
+    );
   const registered = new Set(
     (await deps.store.listVersions(viewName)).map(
       (entry) => `${entry.viewVersion}|${entry.batchVersion}|${entry.day}`,
@@ -130,11 +139,22 @@ export async function rollback(
     );
   const heldBackVersion =
     codeVersion !== undefined && target.manifest.version < codeVersion ? codeVersion : null;
-  const { rolledBackTo: _to, rolledBackVersions: _versions, ...served } = target.manifest;
+  const {
+    rolledBackTo: _to,
+    rolledBackVersions: _versions,
+    replacedVersion: _replaced,
+    switchedAt: _switched,
+    ...served
+  } = target.manifest;
   const next: Manifest = {
     ...served,
     revision: current.revision + 1,
     committedAt: now,
+    // Going back across versions is a switch too: the speed layer keeps counting the version left for
+    // the rollback retention, so that rolling this rollback back serves no hole either.
+    ...(target.manifest.version === current.version
+      ? { replacedVersion: current.replacedVersion, switchedAt: current.switchedAt }
+      : { replacedVersion: current.version, switchedAt: now }),
     rolledBackTo: { revision: target.manifest.revision, lastRunId: target.manifest.lastRunId },
     ...(heldBackVersion === null
       ? {}

@@ -20,7 +20,6 @@ import { batchDeps, batchFunctions } from '../../functions/batch/context';
 import { MAX_DAY_RANGES } from '../../functions/batch/days';
 import type { BatchDeps } from '../../functions/batch/deps';
 import type { LoadInput } from '../../functions/batch/load';
-import { archiveMarkerFunction } from '../../functions/batch/marker';
 import { plan, type ViewPlan } from '../../functions/batch/plan';
 import type { DriftReport } from '../../functions/batch/reconcile';
 import {
@@ -139,11 +138,7 @@ async function setUp(views: readonly ViewDefinition[] = demoViews) {
     objectCreated: (bucket, object) => (eventBridge as LocalEventBridge).objectCreated(bucket, object),
   });
   const counted = withListingsObserved(platform, archiveBucket, (prefix) => listings.push(prefix));
-  eventBridge = LocalEventBridge.fromTemplate(template, names, {
-    functions: new Map([
-      [archiveMarkerFunction.name, buildFunction(template, archiveMarkerFunction, counted, names)],
-    ]),
-  });
+  eventBridge = LocalEventBridge.withTemplateTargets(template, names, counted);
   await engine.useArchive(bucketDir(dir, archiveBucket));
   const config = batchFunctions.plan.config(environmentOf(template, batchFunctions.plan, names));
   const deps: BatchDeps = {

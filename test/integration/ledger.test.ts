@@ -20,7 +20,6 @@ import { batchDeps, batchFunctions } from '../../functions/batch/context';
 import type { BatchDeps } from '../../functions/batch/deps';
 import { DAYS_READ_AT_ONCE } from '../../functions/batch/ledger';
 import { RollbackRefusedError, rollback } from '../../functions/batch/rollback';
-import type { FunctionDefinition } from '../../functions/commons/function';
 import {
   caseWhen,
   count,
@@ -31,10 +30,9 @@ import {
   type ViewRow,
 } from '../../functions/core';
 import { definitionKey } from '../../functions/core/keys';
-import { FUNCTION_DEFINITIONS } from '../../functions/definitions';
 import { stageConfigSchema } from '../../lib/config';
 import { batchTargetOver, type LocalRunOptions, runBatchLocally } from '../../local/batch-runner';
-import { eventRulesOf, LocalEventBridge } from '../../local/eventbridge';
+import { LocalEventBridge } from '../../local/eventbridge';
 import { localFirehose } from '../../local/firehose';
 import { bucketDir, localPlatform } from '../../local/platform';
 import {
@@ -111,21 +109,7 @@ async function setUp(views: readonly ViewDefinition[] = [revenue]) {
     engine,
     objectCreated: (bucket, object) => (eventBridge as LocalEventBridge).objectCreated(bucket, object),
   });
-  // Every function a rule invokes (the archive marker is the one archive objects reach).
-  const targets = new Set(eventRulesOf(template, names).flatMap((rule) => rule.targets));
-  eventBridge = LocalEventBridge.fromTemplate(template, names, {
-    functions: new Map(
-      [...targets].map((name) => [
-        name,
-        buildFunction<(event: never) => Promise<unknown>>(
-          template,
-          FUNCTION_DEFINITIONS.get(name) as FunctionDefinition,
-          platform,
-          names,
-        ),
-      ]),
-    ),
-  });
+  eventBridge = LocalEventBridge.withTemplateTargets(template, names, platform);
   await engine.useArchive(bucketDir(dir, archiveLocationOf(template, names).bucket));
   const config = batchFunctions.plan.config(environmentOf(template, batchFunctions.plan, names));
   const deps: BatchDeps = {

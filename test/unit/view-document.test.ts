@@ -31,7 +31,9 @@ describe('view documents', () => {
   });
 
   it('refuses a document of another catalog, or an ill-typed one, naming the field', () => {
-    const document = viewDocument(views[0]!);
+    const [first] = views;
+    if (first === undefined) throw new Error('no demo view');
+    const document = viewDocument(first);
     expect(() => viewFromDocument({ ...document, catalog: 'page_view' }, orderEvents)).toThrow(
       ViewDefinitionError,
     );

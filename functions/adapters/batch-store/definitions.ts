@@ -1,6 +1,5 @@
 import {
   definitionHash,
-  type EventCatalog,
   type ViewDefinition,
   type ViewDocument,
   viewDocument,

@@ -10,7 +10,7 @@ import {
   type ExportJob,
   type ExportStatus,
 } from '../../adapters/exports';
-import { compileExportSql, dayOf, daysBetween, dedupeReadRanges, definitionHash } from '../../core';
+import { compileExportSql, dayOf, daysBetween, dedupeReadRanges } from '../../core';
 import { consecutiveDayRanges, type DayRange } from '../../core/days';
 import { isExactRange, servedWatermark } from '../../core/watermark';
 import type { ApiDeps } from '../deps';
@@ -32,7 +32,7 @@ export const exportRoutes = (schemas: RequestSchemas) => [
       ({ deps, reader }) =>
       async ({ body }) => {
         // The version the manifest serves: its batch rows are what an export unloads.
-        const { view, manifest } = await reader.served(viewNamed(deps, body.view));
+        const { view, manifest, definitionHash } = await reader.served(viewNamed(deps, body.view));
         const range = stepRange(body, view.time.bucket);
         const watermark = servedWatermark(manifest);
         if (manifest === null || !isExactRange(range, watermark))
@@ -66,7 +66,8 @@ export const exportRoutes = (schemas: RequestSchemas) => [
           batchRunId: manifest.lastRunId,
           engineRef,
           provenance: {
-            definitionHash: definitionHash(view),
+            // The hash registered with the version served, not one taken over today's catalog.
+            definitionHash: definitionHash ?? '',
             groupBy: [...view.groupBy],
             measures: Object.keys(view.measures),
             manifestRevision: manifest.revision,

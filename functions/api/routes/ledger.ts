@@ -100,6 +100,7 @@ export const ledgerRoutes = (viewName: ViewNameSchema, schemas: RequestSchemas) 
               store: deps.batchStore,
               views: deps.views,
               rollbackRetentionMs: deps.rollbackRetentionMs,
+              definitionSwitchMarginMs: deps.definitionSwitchMarginMs,
               logger: deps.logger,
               now: deps.now,
             },
