@@ -109,12 +109,10 @@ export async function rollback(
     throw new RollbackRefusedError(`revision ${chosen.revision} of ${viewName} is no longer kept`);
   // Another version than the served one is served from its registered definition, and from speed items
   // that must have counted every event from the target's watermark on: the same test a switch passes.
-  const unservable = await unservableReason(
-    deps,
-    viewName,
-    target.manifest.version,
-    target.manifest.watermark,
-  );
+  const unservable =
+    target.manifest.version === current.version
+      ? null
+      : await unservableReason(deps, viewName, target.manifest.version, target.manifest.watermark);
   if (unservable !== null)
     throw new RollbackRefusedError(
       `revision ${chosen.revision} of ${viewName} (view version ${chosen.version}) cannot be served again: ${unservable}`,

@@ -227,6 +227,8 @@ describe('the local API Gateway, reproduced from the synthesized template', () =
     ['POST', '/exports', '{"view": "revenue", "from": 0, "to": -1}', 'to'],
     ['POST', '/exports', '{"view": "revenue", "from": 0, "to": 3600000, "format": "xlsx"}', 'format'],
     ['POST', '/exports', '{"from": 0, "to": 3600000}', 'view'],
+    ['POST', '/views/:name/rollback', '{"to": 5}', 'to'],
+    ['POST', '/views/:name/rollback', '{"expectedRevision": -1}', 'expectedRevision'],
   ] as const;
 
   it('has refused bodies for every route that takes one', () => {
@@ -243,7 +245,7 @@ describe('the local API Gateway, reproduced from the synthesized template', () =
       // Prepare
       const url = await gateway(routerOnly());
       // Act
-      const response = await fetch(`${url}${path}`, {
+      const response = await fetch(`${url}${path.replace(':name', 'revenue')}`, {
         method,
         headers: { ...withKey, 'Content-Type': 'application/json' },
         body,

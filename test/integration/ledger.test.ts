@@ -740,10 +740,14 @@ describe('rollback: one conditional write back to a kept version', () => {
     // A target whose version's definition is not in the registry (as before it existed) cannot be served.
     await env.table.delete(definitionKey('revenue', 1));
     const refused = rollback(rollbackDeps(fixed), 'revenue');
-    await expect(refused).rejects.toThrow(/view version 1, whose definition is not in the registry/);
+    await expect(refused).rejects.toThrow(/version 1 of revenue is not in the definition registry/);
     await expect(refused).rejects.toMatchObject({ reason: 'unservable' });
     expect((await served(env.deps, v2)).manifest.version).toBe(2);
     await env.deps.store.definitions.register(v1, 0, { counting: false });
+    // Nor one the speed layer does not count: its speed items would miss events from the target's W on.
+    await expect(rollback(rollbackDeps(fixed), 'revenue')).rejects.toThrow(/does not count revenue v1/);
+    // The speed layer goes on counting the version a switch replaced, for the rollback retention.
+    await env.deps.store.definitions.register(v1, 0, { counting: true });
     // Act
     const result = await rollback(rollbackDeps(fixed), 'revenue');
     // Assess
