@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { rm, utimes } from 'node:fs/promises';
+import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
@@ -7,16 +7,13 @@ import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import pLimit from 'p-limit';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
-import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import {
   DynamoBatchStore,
   type Manifest,
   type VersionEntry,
 } from '../../functions/adapters/dynamo-batch-store';
 import { type QueryEngine, QueryFailedError } from '../../functions/adapters/query-engine';
-import { archiveTransformFunction } from '../../functions/archive/firehose-transform';
 import { cleanup } from '../../functions/batch/cleanup';
-import { batchDeps, batchFunctions } from '../../functions/batch/context';
 import { MAX_DAY_RANGES } from '../../functions/batch/days';
 import type { BatchDeps } from '../../functions/batch/deps';
 import type { LoadInput } from '../../functions/batch/load';
@@ -43,20 +40,11 @@ import { BATCH_STATES, RUN_INCOMPLETE_ERROR } from '../../lib/batch-layer';
 import { stageConfigSchema } from '../../lib/config';
 import { batchTargetOver, type LocalRunOptions, runBatchLocally } from '../../local/batch-runner';
 import { createStream } from '../../local/emulators';
-import { LocalEventBridge } from '../../local/eventbridge';
-import { localFirehose } from '../../local/firehose';
 import { KinesisConsumer } from '../../local/kinesis-consumer';
-import { bucketDir, localPlatform, withListingsObserved } from '../../local/platform';
-import {
-  archiveLocationOf,
-  buildFunction,
-  deliveryOf,
-  environmentOf,
-  LocalNames,
-  synthesizeTemplate,
-} from '../../local/template';
+import { bucketDir, withListingsObserved } from '../../local/platform';
+import { synthesizeTemplate } from '../../local/template';
 import { views as demoViews } from '../../views';
-import { tempDir } from '../support/archive';
+import { type Order, startBatchStack } from '../support/batch-stack';
 import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
 import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
 import { policyStatements, synthesizeStack } from '../support/template';
@@ -88,7 +76,6 @@ afterEach(async () => {
 });
 
 let sequence = 0;
-type Order = { id: string; ts: number; country?: string; amount: number; discount?: number; status: string };
 
 const orderFields = fieldsOf(orderEvents);
 /** Revenue counting refunds as revenue (v1), then the fix, made once in the view: refunds subtracted (v2). */
@@ -115,81 +102,35 @@ const revenueV2 = defineView(orderEvents, {
 /** The stack as synthesized for a stage whose watermark trails now by nothing. */
 const template = synthesizeTemplate(stageConfigSchema.parse({ settleMinutes: 0 }));
 
-/**
- * A fresh table, buckets folder and DuckDB engine; the batch functions' dependencies built by their
- * factory from the environment the template gives them; events reach the archive through the local
- * Firehose and the transform function, as configured in the template, and each archive object's
- * "Object Created" event reaches the archive marker through the template's EventBridge rule.
- */
+/** The batch stack (`startBatchStack`) with every listing of the archive recorded, closed after the test. */
 async function setUp(views: readonly ViewDefinition[] = demoViews) {
-  const table = await fixture.newTable();
-  const dir = await tempDir('batch');
-  const names = new LocalNames(template, { table });
-  const engine = await DuckDbQueryEngine.open(orderEvents);
-  const archiveBucket = archiveLocationOf(template, names).bucket;
-  let eventBridge: LocalEventBridge | undefined;
   /** Every listing of the archive bucket, by anyone: a plan must make none. */
   const listings: string[] = [];
-  const platform = localPlatform({
-    dynamo: fixture.dynamo,
-    kinesis: fixture.kinesis,
-    bucketsDir: dir,
-    engine,
-    objectCreated: (bucket, object) => (eventBridge as LocalEventBridge).objectCreated(bucket, object),
-  });
-  const counted = withListingsObserved(platform, archiveBucket, (prefix) => listings.push(prefix));
-  eventBridge = LocalEventBridge.withTemplateTargets(template, names, counted);
-  await engine.useArchive(bucketDir(dir, archiveBucket));
-  const config = batchFunctions.plan.config(environmentOf(template, batchFunctions.plan, names));
-  const deps: BatchDeps = {
-    ...batchDeps(config, counted),
+  const stack = await startBatchStack(fixture, template, {
+    name: 'batch',
     views,
-    // Clean-up tests choose their grace; the stage's (at least 121 minutes) would hide the versions.
-    graceMs: 0,
-    // Nor their rollback retention (7 days by default), which keeps every replaced manifest's versions.
-    rollbackRetentionMs: 0,
-    logger: quietLogger(),
-    metrics: quietMetrics(),
-  };
-  const archive = counted.bucket(archiveBucket);
-  const delivery = deliveryOf(template, names);
-  const firehose = localFirehose(
-    delivery,
-    buildFunction(template, archiveTransformFunction, counted, names),
-    counted.bucket(delivery.bucket),
-  );
-  const send = async (orders: readonly (Order | string)[]) => {
-    await firehose(
-      kinesisEvent(
-        orders.map((order) =>
-          kinesisRecord({
-            shardId: 'shardId-000000000000',
-            sequenceNumber: sequenceNumber(sequence++),
-            data: typeof order === 'string' ? order : JSON.stringify(order),
-          }),
-        ),
-      ),
-    );
-  };
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    engine.close();
-    await rm(dir, { recursive: true, force: true });
-  };
-  if (testRunning) setUpByTest.push(close);
+    observe: (platform, archiveBucket) =>
+      withListingsObserved(platform, archiveBucket, (prefix) => listings.push(prefix)),
+    deps: {
+      // Clean-up tests choose their grace; the stage's (at least 121 minutes) would hide the versions.
+      graceMs: 0,
+      // Nor their rollback retention (7 days by default), which keeps every replaced manifest's versions.
+      rollbackRetentionMs: 0,
+    },
+  });
+  if (testRunning) setUpByTest.push(stack.close);
+  const { deps, platform, archiveBucket } = stack;
   return {
     deps,
     /** The archive bucket, as S3 would have it: a put announces the object to EventBridge. */
-    archive,
-    archiveDir: bucketDir(dir, archiveBucket),
-    quarantine: counted.bucket('quarantine'),
+    archive: platform.bucket(archiveBucket),
+    archiveDir: bucketDir(stack.dir, archiveBucket),
+    quarantine: platform.bucket('quarantine'),
     listings,
-    eventBridge,
-    send,
-    firehose,
-    close,
+    eventBridge: stack.eventBridge,
+    send: stack.send,
+    firehose: stack.firehose,
+    close: stack.close,
     with: (other: readonly ViewDefinition[]) => ({ ...deps, views: other }),
   };
 }

@@ -1,10 +1,8 @@
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import type { Restatements } from '../../functions/adapters/batch-store/restatements';
-import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import {
   type DynamoBatchStore,
   type LedgerRun,
@@ -13,10 +11,8 @@ import {
   type Restatement,
 } from '../../functions/adapters/dynamo-batch-store';
 import { Table } from '../../functions/adapters/table';
-import { archiveTransformFunction } from '../../functions/archive/firehose-transform';
 import { cleanup } from '../../functions/batch/cleanup';
 import { type CommitInput, commit } from '../../functions/batch/commit';
-import { batchDeps, batchFunctions } from '../../functions/batch/context';
 import type { BatchDeps } from '../../functions/batch/deps';
 import { DAYS_READ_AT_ONCE } from '../../functions/batch/ledger';
 import { RollbackRefusedError, rollback } from '../../functions/batch/rollback';
@@ -32,21 +28,10 @@ import {
 import { definitionKey } from '../../functions/core/keys';
 import { stageConfigSchema } from '../../lib/config';
 import { batchTargetOver, type LocalRunOptions, runBatchLocally } from '../../local/batch-runner';
-import { LocalEventBridge } from '../../local/eventbridge';
-import { localFirehose } from '../../local/firehose';
-import { bucketDir, localPlatform } from '../../local/platform';
-import {
-  archiveLocationOf,
-  buildFunction,
-  deliveryOf,
-  environmentOf,
-  LocalNames,
-  synthesizeTemplate,
-} from '../../local/template';
+import { synthesizeTemplate } from '../../local/template';
 import { revenue } from '../../views';
-import { tempDir } from '../support/archive';
-import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
-import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
+import { type Order, startBatchStack } from '../support/batch-stack';
+import { startFixture } from '../support/fixture';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
 import { waitFor } from '../support/wait';
 
@@ -68,8 +53,6 @@ afterEach(async () => {
   await Promise.all(closes.splice(0).map((close) => close()));
 });
 
-type Order = { id: string; ts: number; country: string; amount: number; status: string };
-
 /** Paid orders over three days a month back, a few an hour, in three countries. */
 const monthOrders: Order[] = Array.from({ length: 72 }, (_, index) => ({
   id: `m${index}`,
@@ -89,59 +72,12 @@ const lateOrder: Order = {
 const lateHour = monthBack + 3 * HOUR;
 
 const template = synthesizeTemplate(stageConfigSchema.parse({ settleMinutes: 0 }));
-let sequence = 0;
 
-/**
- * A fresh table and DuckDB over a fresh archive folder, the batch functions' dependencies built from the
- * template's environment (the stage's rollback retention: 7 days), and events reaching the archive
- * through the local Firehose, its transform and the archive marker.
- */
+/** The batch stack (`startBatchStack`) with the stage's rollback retention (7 days), no grace. */
 async function setUp(views: readonly ViewDefinition[] = [revenue]) {
-  const table = await fixture.newTable();
-  const dir = await tempDir('ledger');
-  const names = new LocalNames(template, { table });
-  const engine = await DuckDbQueryEngine.open(orderEvents);
-  let eventBridge: LocalEventBridge | undefined;
-  const platform = localPlatform({
-    dynamo: fixture.dynamo,
-    kinesis: fixture.kinesis,
-    bucketsDir: dir,
-    engine,
-    objectCreated: (bucket, object) => (eventBridge as LocalEventBridge).objectCreated(bucket, object),
-  });
-  eventBridge = LocalEventBridge.withTemplateTargets(template, names, platform);
-  await engine.useArchive(bucketDir(dir, archiveLocationOf(template, names).bucket));
-  const config = batchFunctions.plan.config(environmentOf(template, batchFunctions.plan, names));
-  const deps: BatchDeps = {
-    ...batchDeps(config, platform),
-    views,
-    graceMs: 0,
-    logger: quietLogger(),
-    metrics: quietMetrics(),
-  };
-  const delivery = deliveryOf(template, names);
-  const firehose = localFirehose(
-    delivery,
-    buildFunction(template, archiveTransformFunction, platform, names),
-    platform.bucket(delivery.bucket),
-  );
-  const send = (orders: readonly Order[]) =>
-    firehose(
-      kinesisEvent(
-        orders.map((order) =>
-          kinesisRecord({
-            shardId: 'shardId-000000000000',
-            sequenceNumber: sequenceNumber(sequence++),
-            data: JSON.stringify(order),
-          }),
-        ),
-      ),
-    );
-  closes.push(async () => {
-    engine.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { deps, send, table: new Table(fixture.dynamo, table) };
+  const stack = await startBatchStack(fixture, template, { name: 'ledger', views, deps: { graceMs: 0 } });
+  closes.push(stack.close);
+  return { deps: stack.deps, send: stack.send, table: new Table(fixture.dynamo, stack.table) };
 }
 
 const runBatch = (deps: BatchDeps, options?: LocalRunOptions) =>
