@@ -59,6 +59,8 @@ export function printBatchRun(run: BatchRunAnswer): void {
         view: view.view,
         watermark: iso(view.watermark),
         committed: committed(view.committedByThisRun, view.outcome),
+        // Exact values it changed (`driftless restatements`); still being recorded: the next clean-up's.
+        restated: outcome?.status === 'committed' ? (outcome.restatements ?? 'recording') : '',
         backfill: backfill
           ? `${backfill.daysDone}/${backfill.daysTotal} days (through ${backfill.loadedThrough || '-'})`
           : '',

@@ -94,7 +94,11 @@ export const exportRestated = z
     since: epochMs.meta({
       description: 'Where the ledger was read from (that revision’s commit time, less a minute).',
     }),
-    count: z.number().int(),
+    count: z.number().int().meta({ description: 'Ledger entries since the export, in its range.' }),
+    valuesChanged: z.number().int().meta({
+      description:
+        'Of those, the (bucket, group, measure) whose value now differs from the export’s: changes undone later (a rollback) net out. 0: the export still holds the exact values.',
+    }),
     countStopped: z.boolean().meta({
       description:
         'The count stopped (at 10,000, or at the ledger read one answer allows): there may be more.',

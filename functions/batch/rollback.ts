@@ -92,7 +92,7 @@ export async function rollback(
   if (current === null) throw new RollbackRefusedError(`${viewName} has no committed manifest`);
   if (request.expectedRevision !== undefined && current.revision !== request.expectedRevision)
     throw new ManifestConflictError(
-      `manifest of ${viewName} is at revision ${current.revision}, not ${request.expectedRevision}`,
+      `manifest of ${viewName} moved past revision ${request.expectedRevision}`,
     );
   const chosen = targetOf(current, await deps.store.manifestHistory.list(viewName), request.to);
   const now = deps.now();

@@ -146,6 +146,7 @@ function localHasher() {
 /** An export's `restated` when the ledger has nothing after it. */
 const nothingRestated = {
   count: 0,
+  valuesChanged: 0,
   countStopped: false,
   cursor: null,
   restatements: [],
@@ -339,6 +340,7 @@ describe('provenance of exact numbers, and exports flagged when restated', () =>
       sinceRevision: exportRevision,
       since: expect.any(Number),
       count: restated.length,
+      valuesChanged: 2,
       restatements: restated,
     });
     expect(restated.every((entry: { revision: number }) => entry.revision > exportRevision)).toBe(true);
@@ -401,6 +403,21 @@ describe('provenance of exact numbers, and exports flagged when restated', () =>
       await put(header);
     }
     expect((await call('GET', `/exports/${exportId}`)).body.restated.incomplete).toEqual([]);
+  });
+
+  it('nets out a change undone by a rollback: the entries stay listed, and no value of the export differs', async () => {
+    // Act: roll the late run back, through the API
+    const rolledBack = await call('POST', '/views/revenue/rollback', {});
+    // Assess
+    expect(rolledBack.status).toBe(200);
+    const answer = (await call('GET', `/exports/${exportId}`)).body;
+    expect(answer.restated).toMatchObject({ count: 4, valuesChanged: 0 });
+    expect(answer.restated.restatements.map(({ cause }: { cause: string }) => cause)).toEqual([
+      'late-events',
+      'late-events',
+      'rollback',
+      'rollback',
+    ]);
   });
 
   it('flags the buckets of an export a rollback moved the watermark back over: they are no longer exact', async () => {

@@ -204,6 +204,8 @@ async function restatedSince(store: DynamoBatchStore, job: ExportJob) {
     return from < to ? [{ runId, revision, at, from, to }] : [];
   });
   const listed: Restatement[] = [];
+  // Per (bucket, group, measure): the value the export holds (the first entry's old) and the latest.
+  const values = new Map<string, { exported: Restatement['old']; now: Restatement['new'] }>();
   let count = 0;
   let cursor: string | null = null;
   for (let page = 0; page < EXPORT_LEDGER_PAGES && count < EXPORT_RESTATEMENTS_COUNTED; page++) {
@@ -219,6 +221,10 @@ async function restatedSince(store: DynamoBatchStore, job: ExportJob) {
       if (measures !== null && !measures.has(restatement.measure)) continue;
       count++;
       if (listed.length < EXPORT_RESTATEMENTS_LISTED) listed.push(restatement);
+      const key = JSON.stringify([restatement.bucket, restatement.group, restatement.measure]);
+      const value = values.get(key);
+      if (value === undefined) values.set(key, { exported: restatement.old, now: restatement.new });
+      else value.now = restatement.new;
     }
     cursor = read.cursor;
     if (cursor === null) break;
@@ -227,6 +233,7 @@ async function restatedSince(store: DynamoBatchStore, job: ExportJob) {
     sinceRevision,
     since,
     count,
+    valuesChanged: [...values.values()].filter(({ exported, now }) => exported !== now).length,
     countStopped: cursor !== null,
     cursor,
     restatements: listed,
