@@ -97,7 +97,7 @@ export const exportRestated = z
     count: z.number().int().meta({ description: 'Ledger entries since the export, in its range.' }),
     valuesChanged: z.number().int().meta({
       description:
-        'Of those, the (bucket, group, measure) whose value now differs from the export’s: changes undone later (a rollback) net out. 0: the export still holds the exact values.',
+        'Of those, the (bucket, group, measure) whose exact value now differs from the one served when the export was taken: changes undone later (a rollback) net out. The export reads the archive itself, so an entry says to look, not that its file is wrong (docs/semantics.md).',
     }),
     countStopped: z.boolean().meta({
       description:
