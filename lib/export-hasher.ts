@@ -30,6 +30,8 @@ export function exportHasher(
   scope: Construct,
   table: ITableV2,
   exportsBucket: IBucket,
+  /** How long export objects are kept: their hash records expire a day after. */
+  exportsRetention: Duration,
   logRetention?: RetentionDays,
 ): ExportHasher {
   const lostHashes = deadLetterQueue(
@@ -39,7 +41,11 @@ export function exportHasher(
   );
   const hasher = new DriftlessFunction(scope, 'ExportHasherFunction', {
     definition: exportHasherFunction,
-    environment: { TABLE_NAME: table.tableName, EXPORT_BUCKET: exportsBucket.bucketName },
+    environment: {
+      TABLE_NAME: table.tableName,
+      EXPORT_BUCKET: exportsBucket.bucketName,
+      EXPORTS_RETENTION_DAYS: String(exportsRetention.toDays()),
+    },
     timeout: Duration.minutes(15),
     memorySize: 1024,
     logRetention,

@@ -68,6 +68,12 @@ export interface ObservabilityProps {
    * @default no API alarm or widgets
    */
   readonly api?: IRestApi;
+  /**
+   * The export hasher's dead-letter queue (`ExportHasher.lostHashes`): when given, an alarm as soon as it
+   * holds a message (an export that stays incomplete).
+   * @default no export alarm
+   */
+  readonly lostExportHashes?: IQueue;
   /** Alarm notifications are mailed here. @default no subscription (the topic is still created) */
   readonly alarmEmail?: string;
   /** Prefix of the alarm and dashboard names. @default 'driftless' */
@@ -90,6 +96,8 @@ export class Observability extends Construct {
     readonly runFailed: Alarm;
     /** An archive object whose day the batch runs may never recompute: the marker gave up on it. */
     readonly lostMarkers: Alarm;
+    /** An export file the hasher gave up on: its export never completes. Set with the `lostExportHashes` prop. */
+    readonly lostExportHashes?: Alarm;
     /** One per view, keyed by view name. */
     readonly drift: Readonly<Record<string, Alarm>>;
     /** One per view: its served watermark trails now by half the speed retention. */
@@ -170,6 +178,15 @@ export class Observability extends Construct {
       description:
         'the archive marker gave up on an object: a run may not recompute its day; backfill the views (the message names the object)',
     });
+    const lostExportHashes =
+      props.lostExportHashes === undefined
+        ? undefined
+        : this.alarm('LostExportHashes', {
+            metric: messagesHeld(props.lostExportHashes),
+            threshold: 0,
+            description:
+              'the export hasher gave up on an export file: its export stays completed: null; invoke the hasher again with the event the message holds, or start the export again',
+          });
     const driftMetrics = Object.fromEntries(
       batch.views.map((view) => [
         view.name,
@@ -222,6 +239,7 @@ export class Observability extends Construct {
       quarantine,
       runFailed,
       lostMarkers,
+      ...(lostExportHashes === undefined ? {} : { lostExportHashes }),
       drift,
       watermarkAge,
       unbuildableDefinitions,
@@ -249,6 +267,7 @@ export class Observability extends Construct {
           quarantine,
           runFailed,
           lostMarkers,
+          ...(lostExportHashes === undefined ? [] : [lostExportHashes]),
           unbuildableDefinitions,
           ...Object.values(drift),
           ...Object.values(watermarkAge),
@@ -274,12 +293,13 @@ export class Observability extends Construct {
     );
     this.dashboard.addWidgets(
       graph(
-        'Speed: events, invalid, conflicts, lateness not recorded',
+        'Speed: events, invalid, conflicts, lateness not recorded, counted views stale',
         [
           speedMetric(SPEED_METRICS.events),
           speedMetric(SPEED_METRICS.invalid),
           speedMetric(SPEED_METRICS.conflicts),
           speedMetric(SPEED_METRICS.latenessNotRecorded),
+          speedMetric(SPEED_METRICS.countedViewsStale),
         ],
         [speedMetric(SPEED_METRICS.keysWritten)],
       ),

@@ -8,7 +8,12 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { apiFunction } from '../functions/api/context';
-import { EXPORTS_PREFIX, QUARANTINE_PREFIX, STAGE_DEFAULTS } from '../functions/commons/layout';
+import {
+  EXPORTS_PREFIX,
+  QUARANTINE_PREFIX,
+  QUERY_RESULTS_PREFIX,
+  STAGE_DEFAULTS,
+} from '../functions/commons/layout';
 import { type SettleSettings, settleVariables } from '../functions/commons/settle';
 import { type ArchiveReferences, grantAthenaQuery, workGroupArnOf } from './athena-grants';
 import { acknowledgeObjectsUnder, listingUnder, objectsUnder } from './bucket-grants';
@@ -38,6 +43,11 @@ export interface ServingLayerProps {
   readonly speedRetention?: Duration;
   /** How long a replaced manifest can be rolled back to (`POST /views/{name}/rollback`). @default STAGE_DEFAULTS.rollbackRetentionDays */
   readonly rollbackRetention?: Duration;
+  /**
+   * How long export objects are kept (the exports bucket's lifecycle rule): export jobs, completions and
+   * file hashes expire a day after. @default STAGE_DEFAULTS.exportsRetentionDays
+   */
+  readonly exportsRetention?: Duration;
   /**
    * How long after the speed layer began counting a new view definition it may replace the served one.
    * @default Duration.seconds(STAGE_DEFAULTS.definitionSwitchMarginSeconds)
@@ -72,6 +82,7 @@ export class ServingLayer extends Construct {
     const auth = props.auth ?? 'apiKey';
     const { table, stream, stateMachine, archive, quarantineBucket } = props;
     const stack = Stack.of(this);
+    const exportsRetention = props.exportsRetention ?? Duration.days(STAGE_DEFAULTS.exportsRetentionDays);
     // The API queries Athena for exports only, in the exports work group, which writes its results under
     // EXPORTS_PREFIX of the exports bucket (as Parquet UNLOADs are): every export file is hashed there.
     const exportsPlace: ArchiveReferences = {
@@ -102,6 +113,7 @@ export class ServingLayer extends Construct {
         ROLLBACK_RETENTION_DAYS: String(
           (props.rollbackRetention ?? Duration.days(STAGE_DEFAULTS.rollbackRetentionDays)).toDays(),
         ),
+        EXPORTS_RETENTION_DAYS: String(exportsRetention.toDays()),
         DEFINITION_SWITCH_MARGIN_SECONDS: String(
           (
             props.definitionSwitchMargin ?? Duration.seconds(STAGE_DEFAULTS.definitionSwitchMarginSeconds)
@@ -137,7 +149,24 @@ export class ServingLayer extends Construct {
         resources: [workGroupArnOf(this, exportsPlace)],
       }),
     );
-    this.exportHasher = exportHasher(this, table, archive.exportsBucket, props.logRetention);
+    // CSV exports asked for before exports had their own work group have their file in the query-results
+    // bucket: their download links are presigned by this function, so it still reads them (read-only)
+    // until that bucket's lifecycle rule (queryResultsRetentionDays) has deleted them.
+    const oldResultsPrefix = archive.queryResultsPrefix ?? QUERY_RESULTS_PREFIX;
+    fn.addToRolePolicy(objectsUnder(archive.resultsBucket, oldResultsPrefix, ['s3:GetObject']));
+    acknowledgeObjectsUnder(
+      role,
+      archive.resultsBucket,
+      oldResultsPrefix,
+      `Downloads of CSV exports written before exports had their own work group: Athena named them by query id under ${oldResultsPrefix}; read-only.`,
+    );
+    this.exportHasher = exportHasher(
+      this,
+      table,
+      archive.exportsBucket,
+      exportsRetention,
+      props.logRetention,
+    );
     // GET /quarantine lists and reads quarantined records.
     fn.addToRolePolicy(listingUnder(quarantineBucket, QUARANTINE_PREFIX));
     fn.addToRolePolicy(objectsUnder(quarantineBucket, QUARANTINE_PREFIX, ['s3:GetObject']));

@@ -85,12 +85,14 @@ export class DriftlessStack extends Stack {
       auth: config.apiAuth,
       speedRetention: Duration.hours(config.speedRetentionHours),
       rollbackRetention: Duration.days(config.rollbackRetentionDays),
+      exportsRetention: Duration.days(config.exportsRetentionDays),
       definitionSwitchMargin: Duration.seconds(config.definitionSwitchMarginSeconds),
       settle: config,
       logRetention,
     });
     this.observability = new Observability(this, 'Observability', {
       api: this.serving.api,
+      lostExportHashes: this.serving.exportHasher.lostHashes,
       table: this.storage.table,
       speed: this.speed,
       archive: this.archive,

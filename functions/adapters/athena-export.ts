@@ -96,11 +96,11 @@ export class AthenaExportEngine implements ExportEngine {
     return files.sort();
   }
 
-  objectKeyOf(file: string): string {
+  objectKeyOf(file: string): string | null {
     const { bucket, key } = parseS3Uri(file);
-    // The exports work group writes CSV results into the exports bucket too: every file is hashed there.
-    if (bucket !== this.options.bucket) throw new Error(`${file} is not in the exports bucket`);
-    return key;
+    // The exports work group writes CSV results under the exports prefix too: every file written since is
+    // hashed there; a CSV result from before is in the query-results bucket, where nothing hashes it.
+    return bucket === this.options.bucket && key.startsWith(this.options.prefix) ? key : null;
   }
 
   downloadUrl(file: string): Promise<string> {

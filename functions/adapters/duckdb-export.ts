@@ -37,7 +37,7 @@ export class DuckDbExportEngine implements ExportEngine {
       .copyTo(sql, `${file}.partial`, format)
       .then(async (rows) => {
         await rename(`${file}.partial`, file);
-        await this.written(this.objectKeyOf(pathToFileURL(file).href), file);
+        await this.written(this.keyUnderRoot(file), file);
         await this.record(id, { rows, file, error: null });
       })
       .catch((error: Error) => this.record(id, { rows: null, file: null, error: error.message }))
@@ -71,8 +71,13 @@ export class DuckDbExportEngine implements ExportEngine {
     };
   }
 
-  objectKeyOf(file: string): string {
-    return `${this.keyPrefix}${relative(this.root, fileURLToPath(file)).split(sep).join('/')}`;
+  objectKeyOf(file: string): string | null {
+    const path = fileURLToPath(file);
+    return relative(this.root, path).startsWith('..') ? null : this.keyUnderRoot(path);
+  }
+
+  private keyUnderRoot(path: string): string {
+    return `${this.keyPrefix}${relative(this.root, path).split(sep).join('/')}`;
   }
 
   async downloadUrl(file: string): Promise<string> {

@@ -45,6 +45,7 @@ export type {
   Restatement,
   RestatementEntry,
   RestatementsPage,
+  ServedRun,
 } from './batch-store/restatements';
 export { MAX_PACKED_ITEM_BYTES, packRows } from './batch-store/row-packs';
 export {
@@ -102,6 +103,9 @@ export class DynamoBatchStore {
   }
   manifestVersions(...args: Parameters<Manifests['versions']>) {
     return this.manifests.versions(...args);
+  }
+  manifestExactness(...args: Parameters<Manifests['exactness']>) {
+    return this.manifests.exactness(...args);
   }
 
   writeDay(...args: Parameters<DayVersions['write']>) {

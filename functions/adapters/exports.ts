@@ -1,12 +1,12 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import pLimit from 'p-limit';
-import type { ExportFormat } from '../commons/layout';
+import { type ExportFormat, STAGE_DEFAULTS } from '../commons/layout';
 import type { DayRange } from '../core/days';
 import { consecutiveDayRanges } from '../core/days';
-import { exportCompletionKey, exportFileHashKey, exportKey } from '../core/keys';
+import { exportCompletionKey, exportFileHashKey, exportKey, TABLE_ATTRIBUTES } from '../core/keys';
 import type { ArchiveRead } from './batch-store/archive-days';
 import { getJson, putJson } from './json-records';
-import { Table } from './table';
+import { type Item, Table } from './table';
 
 export { EXPORT_FORMATS, type ExportFormat } from '../commons/layout';
 
@@ -107,20 +107,45 @@ export interface ExportEngine {
   status(job: ExportJob): Promise<ExportStatus>;
   /** A URL a client can download one output file from (presigned in AWS). */
   downloadUrl(file: string): Promise<string>;
-  /** The key in the exports bucket of one output file: what the export hasher records its hash under. */
-  objectKeyOf(file: string): string;
+  /**
+   * The key in the exports bucket of one output file: what the export hasher records its hash under. Null
+   * for a file outside the exports prefix, which the hasher never sees: a CSV export's result written
+   * before exports had their own work group (in the query-results bucket). Its export never completes.
+   */
+  objectKeyOf(file: string): string | null;
 }
 
-/** Export jobs live in the one table, one item each. */
+/**
+ * How long past the export objects' expiry (exportsRetentionDays after they are written) their job,
+ * completion and hashes are kept: S3 deletes an expired object up to a day after its expiry date.
+ */
+const EXPORT_RECORD_MARGIN_MS = 86_400_000;
+
+/**
+ * Export jobs live in the one table, one item each, beside their completions and their files' hashes.
+ * All expire (the table's TTL) a day after the export objects do: a job outliving its files would ask
+ * Athena about a query it has forgotten.
+ */
 export class DynamoExportJobs {
   private readonly table: Table;
 
-  constructor(client: DynamoDBClient, tableName: string) {
+  constructor(
+    client: DynamoDBClient,
+    tableName: string,
+    /** How long export objects are kept (the exports bucket's lifecycle rule). */
+    private readonly exportsRetentionMs = STAGE_DEFAULTS.exportsRetentionDays * 86_400_000,
+  ) {
     this.table = new Table(client, tableName);
   }
 
+  /** The TTL attribute of a record of export objects written at `writtenAt`. */
+  private expiry(writtenAt: number): Item {
+    const expiresAt = writtenAt + this.exportsRetentionMs + EXPORT_RECORD_MARGIN_MS;
+    return { [TABLE_ATTRIBUTES.expiresAt]: { N: String(Math.ceil(expiresAt / 1000)) } };
+  }
+
   async put(job: ExportJob): Promise<void> {
-    await putJson(this.table, exportKey(job.id), 'job', job);
+    await putJson(this.table, exportKey(job.id), 'job', job, this.expiry(job.createdAt));
   }
 
   get(id: string): Promise<ExportJob | null> {
@@ -134,7 +159,8 @@ export class DynamoExportJobs {
   async complete(id: string, completion: ExportCompletion): Promise<ExportCompletion> {
     const written = await this.table.putIf(
       exportCompletionKey(id),
-      { completion: { S: JSON.stringify(completion) } },
+      // From its files' last possible write: kept at least as long as they are.
+      { completion: { S: JSON.stringify(completion) }, ...this.expiry(completion.completedAt) },
       { condition: 'attribute_not_exists(#pk)' },
     );
     if (written) return completion;
@@ -151,10 +177,10 @@ export class DynamoExportJobs {
    * Records an exports-bucket object's sha256 and size, unless recorded already: the first is kept (a
    * redelivered event, or an object written again, changes nothing). True if this one was recorded.
    */
-  recordFileHash(objectKey: string, hash: Omit<ExportFile, 'file'>): Promise<boolean> {
+  recordFileHash(objectKey: string, hash: Omit<ExportFile, 'file'>, now: number): Promise<boolean> {
     return this.table.putIf(
       exportFileHashKey(objectKey),
-      { sha256: { S: hash.sha256 }, bytes: { N: String(hash.bytes) } },
+      { sha256: { S: hash.sha256 }, bytes: { N: String(hash.bytes) }, ...this.expiry(now) },
       { condition: 'attribute_not_exists(#pk)' },
     );
   }

@@ -111,10 +111,19 @@ export class DynamoLatenessStore implements LatenessStore {
   }
 }
 
-/** A view's lateness over the `windowDays` of arrivals up to `now` (the current hour included). */
+/** The arrivals a view's lateness is observed over: the `windowDays` up to `now`, the current hour included. */
+export const latenessWindow = (windowDays: number, now: number): { from: number; to: number } => ({
+  from: now - windowDays * 86_400_000,
+  to: now + 1,
+});
+
+/** A view's lateness over its window (`latenessWindow`): what a batch run's settle time is drawn from. */
 export const latenessOverWindow = (
   store: LatenessStore,
   view: string,
   windowDays: number,
   now: number,
-): Promise<ViewLateness> => store.read(view, now - windowDays * 86_400_000, now + 1);
+): Promise<ViewLateness> => {
+  const { from, to } = latenessWindow(windowDays, now);
+  return store.read(view, from, to);
+};

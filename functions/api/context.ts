@@ -27,6 +27,7 @@ const apiEnvironment = {
   QUARANTINE_BUCKET: requiredVariable('QUARANTINE_BUCKET', 'the bucket of quarantined records'),
   SPEED_RETENTION_HOURS: z.coerce.number().int().positive(),
   ROLLBACK_RETENTION_DAYS: z.coerce.number().int().nonnegative(),
+  EXPORTS_RETENTION_DAYS: z.coerce.number().int().positive(),
   DEFINITION_SWITCH_MARGIN_SECONDS: z.coerce.number().int().nonnegative(),
   ...settleEnvironment,
 };
@@ -52,7 +53,11 @@ export function apiDeps(config: ApiConfig, platform: Platform): ApiDeps {
     settle: settlePolicyOf(config),
     events: new KinesisEventSink(platform.kinesis, config.STREAM_NAME),
     batchRuns: platform.batchRunner(config.STATE_MACHINE_ARN, (runId) => batchStore.runExecution(runId)),
-    exportJobs: new DynamoExportJobs(platform.dynamo, config.TABLE_NAME),
+    exportJobs: new DynamoExportJobs(
+      platform.dynamo,
+      config.TABLE_NAME,
+      config.EXPORTS_RETENTION_DAYS * 86_400_000,
+    ),
     exports: platform.exportEngine({ ...place, bucket: config.EXPORT_BUCKET, prefix: config.EXPORT_PREFIX }),
     quarantine: new Quarantine(platform.bucket(config.QUARANTINE_BUCKET)),
     logger,

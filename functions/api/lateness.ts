@@ -1,4 +1,6 @@
+import { latenessWindow } from '../adapters/lateness-store';
 import { STAGE_DEFAULTS } from '../commons/layout';
+import { bucketStart } from '../core/keys';
 import {
   type LatenessSummary,
   latenessSummary,
@@ -29,8 +31,6 @@ const DEFAULT_POLICY: SettlePolicy = {
 /** How long the API function reuses a view's lateness over the window's past hours. */
 export const LATENESS_WINDOW_CACHE_MS = 5 * 60_000;
 
-const HOUR_MS = 3_600_000;
-
 /**
  * Each view's lateness report: the settle time is the one a batch run planned now would use (`settleOf`
  * over the same window as the plan's, `latenessOverWindow`). The window's past hours (windowDays x 24
@@ -49,10 +49,12 @@ export class LatenessReports {
   }
 
   async of(view: string, now: number): Promise<ViewLatenessReport> {
-    const hour = now - (now % HOUR_MS);
+    // The plan's window, split at the current hour: the past hours are cached, the current one is not.
+    const window = latenessWindow(this.policy.windowDays, now);
+    const hour = bucketStart(now, 'hour');
     const [past, current] = await Promise.all([
-      this.pastHoursOf(view, now, hour),
-      this.deps.batchStore.lateness.read(view, hour, now + 1),
+      this.pastHoursOf(view, now, window.from, hour),
+      this.deps.batchStore.lateness.read(view, hour, window.to),
     ]);
     const lateness = mergeViewLateness(past, current);
     return {
@@ -61,11 +63,10 @@ export class LatenessReports {
     };
   }
 
-  private pastHoursOf(view: string, now: number, hour: number): Promise<ViewLateness> {
+  private pastHoursOf(view: string, now: number, from: number, hour: number): Promise<ViewLateness> {
     const hit = this.pastHours.get(view);
     if (hit !== undefined && hit.until === hour && now >= hit.at && now - hit.at < LATENESS_WINDOW_CACHE_MS)
       return hit.lateness;
-    const from = now - this.policy.windowDays * 86_400_000;
     const entry = { at: now, until: hour, lateness: this.deps.batchStore.lateness.read(view, from, hour) };
     this.pastHours.set(view, entry);
     // A failed read is not kept: the next request asks again.

@@ -49,11 +49,19 @@ export const restatements = z.object({
     .array(z.object({ runId: z.string(), revision: z.number().int(), throughDay: z.string() }))
     .meta({
       description:
-        'Changes since `since` still being recorded (their entries after `throughDay` are not listed yet): the next clean-up goes on with them.',
+        'Changes the page went through still being recorded (their entries after `throughDay` are not listed yet): the next clean-up goes on with them.',
+    }),
+  abandoned: z
+    .array(
+      z.object({ runId: z.string(), revision: z.number().int(), throughDay: z.string(), reason: z.string() }),
+    )
+    .meta({
+      description:
+        'Changes the page went through whose recording never will complete (`reason`: a manifest its diff reads is no longer kept): entries after `throughDay` are not listed, and never will be.',
     }),
   rollbacks: z.array(ledgerRun).meta({
     description:
-      'Rollbacks since `since` (at most 100), even those that changed no value: their watermark went back, and buckets from the new watermark on are no longer exact.',
+      'Rollbacks the page went through (at most 100), even those that changed no value: their watermark went back, and buckets from the new watermark on are no longer exact.',
   }),
 });
 
@@ -101,7 +109,7 @@ export const exportRestated = z
     }),
     countStopped: z.boolean().meta({
       description:
-        'The count stopped (at 10,000, or at the ledger read one answer allows): there may be more.',
+        'The count stopped (at 10,000, or at the ledger read one answer allows): there may be more, and more changes in `incomplete`, `abandoned` and `watermarkRetreats`.',
     }),
     cursor: z.string().nullable().meta({
       description:
@@ -113,6 +121,20 @@ export const exportRestated = z
       .meta({
         description:
           'Changes after the export whose entries are still being recorded and have not reached its last day: the count may grow.',
+      }),
+    abandoned: z
+      .array(
+        z.object({
+          runId: z.string(),
+          revision: z.number().int(),
+          at: epochMs,
+          throughDay: z.string(),
+          reason: z.string(),
+        }),
+      )
+      .meta({
+        description:
+          'Changes after the export whose recording never will complete and did not reach its last day: values they changed in its range may be missing from the count.',
       }),
     watermarkRetreats: z
       .array(

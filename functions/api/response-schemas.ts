@@ -81,7 +81,7 @@ const viewSummary = z.object({
   watermark: epochMs,
   revision: z.number().int().nullable().meta({
     description:
-      'The served manifest revision (null before the first commit): `expectedRevision` of POST /views/{name}/rollback.',
+      "The stored manifest's revision (null before the first commit), also when it serves nothing (`servingProblem`): `expectedRevision` of POST /views/{name}/rollback.",
   }),
   batchRun,
   speed: z.object({ latestBucket: epochMs.nullable(), lagMs: z.number().int().nullable() }),
@@ -224,7 +224,14 @@ export const exportStatus = z.object({
         'Recorded once, when the export has finished and every file it wrote has the sha256 the export hasher recorded as the file was written; never changed after.',
     }),
   filesHashed: z
-    .object({ hashed: z.number().int(), of: z.number().int() })
+    .object({
+      hashed: z.number().int(),
+      of: z.number().int(),
+      notHashable: z.number().int().meta({
+        description:
+          'Files outside the exports prefix, which no hasher sees (CSV exports from before exports had their own work group): such an export never completes.',
+      }),
+    })
     .nullable()
     .meta({ description: 'For a finished export not yet complete: its files hashed so far, of how many.' }),
 });

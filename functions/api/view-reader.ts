@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import {
   activeDays,
   type BatchProvenance,
@@ -30,6 +31,12 @@ export interface ServedView {
 const CACHED_DAYS = 1_000;
 
 /**
+ * How many provenance records a reader reads at once: a daily series over years cites about a thousand
+ * batch versions, and a thousand reads at once would be throttled and hold as many sockets.
+ */
+export const PROVENANCE_READS_AT_ONCE = 16;
+
+/**
  * Reads a view for [from, to) as the serving layer answers it: one consistent read of the manifest,
  * then only the active batch days below the watermark and the speed partitions from it on. Batch days
  * never change once written, so they are cached by their key; the manifest and speed rows never are.
@@ -40,6 +47,7 @@ export class ViewReader {
   private readonly storedViews = new Lru<Promise<VersionDefinition>>(100);
   /** Batch versions' provenance: written before a manifest cites the version, then unchanged. */
   private readonly provenanceRecords = new Lru<Promise<BatchProvenance | null>>(CACHED_DAYS);
+  private readonly provenanceReads = pLimit(PROVENANCE_READS_AT_ONCE);
   /** Concurrent identical reads share one request. */
   private readonly reads = new SingleFlight();
 
@@ -57,11 +65,13 @@ export class ViewReader {
    * its measures, its batch rows, its speed items. A manifest of a version never registered (committed
    * before the registry), or whose stored definition no longer builds over the catalog (`problem` says
    * so), serves nothing: the code's view from the speed layer alone. `definitionHash` is the served
-   * version's as registered (what its rows were computed with).
+   * version's as registered (what its rows were computed with). `revision` is the stored manifest's,
+   * null only before the first commit, whether it serves or not: what a rollback is conditioned on.
    */
   async served(view: ViewDefinition): Promise<{
     readonly view: ViewDefinition;
     readonly manifest: Manifest | null;
+    readonly revision: number | null;
     readonly definitionHash: string | null;
     readonly problem: string | null;
   }> {
@@ -70,11 +80,19 @@ export class ViewReader {
     const definition = await computeOnce(this.storedViews, `${view.name}#${version}`, () =>
       this.batch.definitions.definitionOf(view, version),
     );
+    const revision = manifest?.revision ?? null;
     if (definition.error === null)
-      return { view: definition.view, manifest, definitionHash: definition.definitionHash, problem: null };
+      return {
+        view: definition.view,
+        manifest,
+        revision,
+        definitionHash: definition.definitionHash,
+        problem: null,
+      };
     return {
       view,
       manifest: null,
+      revision,
       definitionHash: null,
       problem: definition.registered
         ? `${definition.error}: v${view.version} is served from the speed layer alone until it switches`
@@ -134,8 +152,9 @@ export class ViewReader {
     const records = await Promise.all(
       [...new Set(batchVersions)].map(async (batchVersion) => {
         const key = `${viewName}|${batchVersion}`;
+        // Bounded where the store is read: a cached record is not held behind the reads.
         const reading = computeOnce(this.provenanceRecords, key, () =>
-          this.batch.provenance.get(viewName, batchVersion),
+          this.provenanceReads(() => this.batch.provenance.get(viewName, batchVersion)),
         );
         const record = await reading;
         // A version committed before records were kept has none: asked again, not remembered as none.

@@ -1,5 +1,7 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import pLimit from 'p-limit';
 import { isRetained } from '../adapters/batch-store/manifest-history';
+import { BATCH_METRICS } from '../commons/metrics';
 import type { BatchDeps } from './deps';
 import { completeLedger, ledgerDeadline } from './ledger';
 
@@ -13,6 +15,8 @@ export interface CleanupOutput {
   /** Ledger recordings it completed, and those still incomplete when its budget ran out (or failed: logged). */
   readonly ledgerCompleted: number;
   readonly ledgerIncomplete: number;
+  /** Ledger recordings it marked abandoned: a manifest their diff reads is no longer kept. */
+  readonly ledgerAbandoned: number;
 }
 
 /** Replaced manifests read at once to gather the day versions they serve. */
@@ -30,8 +34,9 @@ const MANIFESTS_READ_AT_ONCE = 8;
  * versions then go as any replaced version. Speed items below the watermark expire by TTL.
  *
  * First it goes on with every ledger recording a commit or a rollback left incomplete (within its
- * ledger budget), and deletes the headers of writes that lost: an incomplete recording keeps the two
- * replaced manifests it diffs past the retention, until it completes.
+ * ledger budget), marks abandoned those that never can complete, and deletes the headers of writes that
+ * lost: an incomplete recording keeps the two replaced manifests it diffs past the retention, until it
+ * completes. Per view, it publishes the recordings still incomplete and those it abandoned.
  */
 export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
   let versionsDeleted = 0;
@@ -40,16 +45,23 @@ export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
   let manifestsForgotten = 0;
   let ledgerCompleted = 0;
   let ledgerIncomplete = 0;
+  let ledgerAbandoned = 0;
   const deadline = ledgerDeadline(deps, 'cleanup');
   for (const view of deps.views) {
     // The history before the manifest: a manifest replaced in between is the one read next.
     const history = await deps.store.manifestHistory.list(view.name);
     const manifest = await deps.store.getManifest(view.name);
     // A header's previous manifest was replaced at its time: the oldest kept one bounds the headers read.
-    const since = Math.min(deps.now(), ...history.map((entry) => entry.replacedAt));
+    // The retention too: a recording within it whose manifests are gone is found, and abandoned.
+    const since = Math.min(
+      deps.now() - deps.rollbackRetentionMs,
+      ...history.map((entry) => entry.replacedAt),
+    );
     const ledger = await completeLedger(deps, view.name, manifest, since, deadline);
     ledgerCompleted += ledger.completed;
     ledgerIncomplete += ledger.incomplete;
+    ledgerAbandoned += ledger.abandoned;
+    publishLedgerState(deps, view.name, ledger);
     const retainedAt = deps.now();
     const isKept = (entry: (typeof history)[number]) =>
       isRetained(entry.replacedAt, retainedAt, deps.rollbackRetentionMs) ||
@@ -107,6 +119,7 @@ export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
     manifestsForgotten,
     ledgerCompleted,
     ledgerIncomplete,
+    ledgerAbandoned,
   });
   return {
     versionsDeleted,
@@ -115,5 +128,23 @@ export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
     manifestsForgotten,
     ledgerCompleted,
     ledgerIncomplete,
+    ledgerAbandoned,
   };
+}
+
+/** A view's ledger recordings still incomplete after clean-up, and those it abandoned. */
+function publishLedgerState(
+  deps: BatchDeps,
+  view: string,
+  ledger: { readonly incomplete: number; readonly abandoned: number },
+): void {
+  for (const [spec, value] of [
+    [BATCH_METRICS.ledgerIncomplete, ledger.incomplete],
+    [BATCH_METRICS.ledgerAbandoned, ledger.abandoned],
+  ] as const) {
+    // A single metric is published as its value is added: one per metric.
+    const metric = deps.metrics.singleMetric();
+    metric.addDimension(spec.dimensions[0] as string, view);
+    metric.addMetric(spec.name, MetricUnit.Count, value);
+  }
 }

@@ -233,7 +233,13 @@ async function commitView(
     definitionHash: definitionHash(viewNamed(deps, viewPlan.view)),
   };
   // A retried step gets its first attempt's commit time back: records, history, ledger and manifest agree.
-  const provenanced = await recordProvenance(deps, input.runId, viewPlan, drafted, progress);
+  const { manifest: provenanced, replaceUncommitted } = await recordProvenance(
+    deps,
+    input.runId,
+    viewPlan,
+    drafted,
+    progress,
+  );
   const next: Manifest = {
     ...provenanced,
     ...switchOf(previous, viewPlan.version, provenanced.committedAt),
@@ -254,6 +260,7 @@ async function commitView(
     if (!(error instanceof ManifestConflictError) || !ours(stored)) throw error;
     committed = stored;
   }
+  await replaceUncommitted(committed);
   await deps.store.completeProgress(viewPlan.view, viewPlan.version, input.runId, deps.now());
   // After the progress is complete: a step that dies diffing leaves no recompute looking unfinished.
   const restatements = await recordCommitRestatements(deps, committed, viewPlan, deadline);

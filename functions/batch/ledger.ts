@@ -33,15 +33,16 @@ export const ledgerDeadline = (deps: LedgerDeps, step: keyof typeof LEDGER_BUDGE
 export const DAYS_READ_AT_ONCE = 8;
 
 /**
- * The group fields of the view version that computed `manifest`'s rows: the code's own version's, else
- * the registry's document of that version. A version registered nowhere (written before the registry) is
- * taken to group by the code's fields.
+ * The group fields of the view version that computed `manifest`'s rows, as the registry decides what a
+ * version is (`Definitions.definitionOf`); throws, saying why, when it cannot say: the diff would pair
+ * rows by the wrong fields.
  */
 async function groupByOf(deps: LedgerDeps, manifest: Manifest): Promise<readonly string[]> {
   const code = deps.views.find((view) => view.name === manifest.view);
-  if (code?.version === manifest.version) return code.groupBy;
-  const registered = await deps.store.definitions.get(manifest.view, manifest.version);
-  return registered?.document.groupBy ?? code?.groupBy ?? [];
+  if (code === undefined) throw new Error(`view ${manifest.view} is not in the code`);
+  const definition = await deps.store.definitions.definitionOf(code, manifest.version);
+  if (definition.view === null) throw new Error(`cannot diff its rows: ${definition.error}`);
+  return definition.view.groupBy;
 }
 
 /** The header of the change from `previous` to `next`, before anything of it is recorded. */
@@ -211,6 +212,8 @@ export interface LedgerCleanup {
   readonly completed: number;
   /** Headers still incomplete after it (its budget ran out, or recording failed: logged). */
   readonly incomplete: number;
+  /** Headers it marked abandoned: a manifest their recording diffs is no longer kept. */
+  readonly abandoned: number;
   /** Headers deleted: their manifest write lost, nothing of them was served. */
   readonly forgotten: number;
   /** Revisions whose replaced manifests an incomplete recording still needs: kept past the retention. */
@@ -220,9 +223,11 @@ export interface LedgerCleanup {
 /**
  * Goes on with every incomplete recording of a view's ledger from the two manifests its header names
  * (the previous from the history, the new one from the history or the current manifest), within
- * `deadline`, and deletes headers whose manifest write lost. `since` bounds the headers read: the oldest
- * kept replaced manifest's time (a header's previous manifest is replaced at its time, and kept while
- * its recording is incomplete).
+ * `deadline`, and deletes headers whose manifest write lost. A recording that can never complete (its
+ * revision's manifest is gone, so whether it was served is unknown, or a manifest it diffs is) is marked
+ * abandoned, saying why: listed as such, and not tried again. `since` bounds the headers read: the
+ * oldest kept replaced manifest's time (a header's previous manifest is replaced at its time, and kept
+ * while its recording is incomplete).
  */
 export async function completeLedger(
   deps: LedgerDeps,
@@ -233,19 +238,40 @@ export async function completeLedger(
 ): Promise<LedgerCleanup> {
   let completed = 0;
   let incomplete = 0;
+  let abandoned = 0;
   const needed = new Set<number>();
   const lost: LedgerRun[] = [];
+  const abandon = async (run: LedgerRun, reason: string) => {
+    deps.logger.warn('restatements abandoned: they can never be recorded', {
+      view,
+      runId: run.runId,
+      revision: run.revision,
+      throughDay: run.throughDay,
+      reason,
+    });
+    if (await deps.store.restatements.abandon(run, reason)) abandoned++;
+  };
   for (const { run, state } of await deps.store.restatements.runStates(view, since)) {
     if (state === 'lost') lost.push(run);
-    if (run.complete || state !== 'served') continue;
+    if (run.complete || (state !== 'served' && state !== 'unknown')) continue;
     try {
+      if (state === 'unknown') {
+        await abandon(
+          run,
+          `revision ${run.revision}'s manifest is no longer kept: whether its write took effect is unknown`,
+        );
+        continue;
+      }
       const previous = (await deps.store.manifestHistory.get(view, run.previousRevision))?.manifest;
       const next =
         current?.revision === run.revision
           ? current
           : (await deps.store.manifestHistory.get(view, run.revision))?.manifest;
-      if (previous === undefined || next === undefined)
-        throw new Error(`revision ${run.previousRevision} or ${run.revision} is no longer kept`);
+      if (previous === undefined || next === undefined) {
+        const gone = previous === undefined ? run.previousRevision : run.revision;
+        await abandon(run, `revision ${gone}'s manifest, which its diff reads, is no longer kept`);
+        continue;
+      }
       const recorded = await continueRecording(deps, run, previous, next, deadline);
       if (recorded.complete) {
         completed++;
@@ -264,5 +290,5 @@ export async function completeLedger(
     needed.add(run.revision);
   }
   await deps.store.restatements.forget(lost);
-  return { completed, incomplete, forgotten: lost.length, neededRevisions: needed };
+  return { completed, incomplete, abandoned, forgotten: lost.length, neededRevisions: needed };
 }

@@ -1,4 +1,4 @@
-import { PROVENANCE_DAY_RANGES } from '../adapters/batch-store/provenance';
+import { type BatchProvenance, PROVENANCE_DAY_RANGES } from '../adapters/batch-store/provenance';
 import type { Manifest, ViewProgress } from '../adapters/dynamo-batch-store';
 import { type DayRange, dedupeReadRanges, definitionHash } from '../core';
 import { consecutiveDayRanges } from '../core/days';
@@ -33,6 +33,10 @@ export async function recordLoadRead(
  * Called before the manifest flips, so that no cited version lacks one. A record is written once: a
  * retried commit step finds its first attempt's records, and gives back the manifest with that attempt's
  * commit time, so that the records, the history and the manifest agree on it.
+ *
+ * A record another run wrote is one whose commit never happened: that run's manifest write lost, and
+ * this run, resuming its backfill, cites the same versions. `replaceUncommitted`, called once this run's
+ * manifest write is done (or found done by a retried step), replaces those records with this commit's.
  */
 export async function recordProvenance(
   deps: BatchDeps,
@@ -40,14 +44,15 @@ export async function recordProvenance(
   plan: ViewPlan,
   drafted: Manifest,
   progress: ViewProgress,
-): Promise<Manifest> {
+): Promise<{ manifest: Manifest; replaceUncommitted: (committed: Manifest) => Promise<void> }> {
   const view = viewNamed(deps, plan.view);
   const hash = definitionHash(view);
   const daysByVersion = Map.groupBy(Object.entries(progress.days), ([, batchVersion]) => batchVersion);
   let next = drafted;
+  const uncommitted: { record: BatchProvenance; stale: BatchProvenance }[] = [];
   for (const [batchVersion, entries] of daysByVersion) {
     const ranges = consecutiveDayRanges(entries.map(([day]) => day));
-    const kept = await deps.store.provenance.put({
+    const record: BatchProvenance = {
       view: view.name,
       batchVersion,
       runId,
@@ -59,10 +64,16 @@ export async function recordProvenance(
       committedAt: next.committedAt,
       days: { count: entries.length, ranges: ranges.length <= PROVENANCE_DAY_RANGES ? ranges : null },
       archive: await deps.store.provenance.archiveRead(view.name, batchVersion),
-    });
+    };
+    const kept = await deps.store.provenance.put(record);
+    if (kept.runId !== runId) uncommitted.push({ record, stale: kept });
     // An earlier attempt of this commit wrote it (versions are written in the same order each attempt).
-    if (kept.runId === runId && kept.revision === next.revision && kept.committedAt !== next.committedAt)
+    else if (kept.revision === next.revision && kept.committedAt !== next.committedAt)
       next = { ...next, committedAt: kept.committedAt };
   }
-  return next;
+  const replaceUncommitted = async (committed: Manifest) => {
+    for (const { record, stale } of uncommitted)
+      await deps.store.provenance.replace({ ...record, committedAt: committed.committedAt }, stale);
+  };
+  return { manifest: next, replaceUncommitted };
 }

@@ -41,6 +41,11 @@ export const SPEED_METRICS = {
    * builds over the catalog, so that the speed layer cannot count them (`CountedViews`).
    */
   unbuildableDefinitions: metric(SERVICES.speed, 'unbuildableDefinitions'),
+  /**
+   * 1 for a batch counted with the views of an earlier refresh: the registry (manifests, definitions)
+   * could not be read or updated, so a switch or the end of a rollback retention is seen late.
+   */
+  countedViewsStale: metric(SERVICES.speed, 'countedViewsStale'),
 } as const;
 
 export const BATCH_METRICS = {
@@ -52,4 +57,11 @@ export const BATCH_METRICS = {
    * the speed retention, the served buckets from W on start losing their speed items.
    */
   servedWatermarkAge: metric(SERVICES.batch, 'servedWatermarkAge', ['view']),
+  /**
+   * Per view, at each clean-up: ledger headers still incomplete after it (its budget ran out, or
+   * recording failed: logged). Staying above 0 run after run means a recording that keeps failing.
+   */
+  ledgerIncomplete: metric(SERVICES.batch, 'ledgerIncomplete', ['view']),
+  /** Per view, at each clean-up: ledger headers it marked abandoned (a manifest their diff reads is gone). */
+  ledgerAbandoned: metric(SERVICES.batch, 'ledgerAbandoned', ['view']),
 } as const;

@@ -334,6 +334,26 @@ export const restatementsSince = (viewName: string, since: number): SortKeyRange
   to: '~',
 });
 
+/**
+ * One change's restatement items (recorded at `at` by `runId`) of the days from `fromDay` through `toDay`
+ * (every day when not given): its items' keys are its header's time and run, then the day, so a range
+ * of days is one range of keys and the items of other days are never read.
+ */
+export function restatementsOfRun(
+  viewName: string,
+  at: number,
+  runId: string,
+  days: { readonly fromDay?: string; readonly toDay?: string } = {},
+): SortKeyRange {
+  const prefix = `${restatementRunKey(viewName, at, runId).sk}#`;
+  return {
+    pk: restatementsPartition(viewName),
+    from: `${prefix}${days.fromDay ?? ''}`,
+    // A day's items are `<day>#rows#...`, and `~` sorts after `r` and after every digit.
+    to: `${prefix}${days.toDay === undefined ? '' : `${days.toDay}#`}~`,
+  };
+}
+
 /** A view's ledger headers: one small item per recorded change (a commit or a rollback), by time. */
 export const restatementRunsPartition = (viewName: string): string => `restatement-runs#${viewName}`;
 

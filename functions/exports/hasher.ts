@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3ObjectCreatedNotificationEvent } from 'aws-lambda';
+import { z } from 'zod';
 import { DynamoExportJobs, type ExportFile } from '../adapters/exports';
 import type { ObjectStore } from '../adapters/object-store';
 import { requiredVariable } from '../commons/config';
@@ -30,10 +31,11 @@ export async function hashExportObject(
   bucket: ObjectStore,
   logger: Logger,
   event: S3ObjectCreatedNotificationEvent,
+  now: () => number,
 ): Promise<void> {
   const key = event.detail.object.key;
   const hash = await hashObject(bucket, key);
-  if (!(await jobs.recordFileHash(key, hash)))
+  if (!(await jobs.recordFileHash(key, hash, now())))
     logger.info('export object hashed before: its first hash is kept', { key });
 }
 
@@ -46,11 +48,17 @@ export const exportHasherFunction = defineFunction({
   environment: {
     TABLE_NAME: requiredVariable('TABLE_NAME', 'the DynamoDB table'),
     EXPORT_BUCKET: requiredVariable('EXPORT_BUCKET', 'the bucket exports are written to'),
+    EXPORTS_RETENTION_DAYS: z.coerce.number().int().positive(),
   },
   build: (config, platform) => {
     const { logger } = createPowertools(config);
-    const jobs = new DynamoExportJobs(platform.dynamo, config.TABLE_NAME);
+    const jobs = new DynamoExportJobs(
+      platform.dynamo,
+      config.TABLE_NAME,
+      config.EXPORTS_RETENTION_DAYS * 86_400_000,
+    );
     const bucket = platform.bucket(config.EXPORT_BUCKET);
-    return (event: S3ObjectCreatedNotificationEvent) => hashExportObject(jobs, bucket, logger, event);
+    return (event: S3ObjectCreatedNotificationEvent) =>
+      hashExportObject(jobs, bucket, logger, event, platform.now);
   },
 });

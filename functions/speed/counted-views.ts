@@ -87,6 +87,8 @@ export interface CountedViewsOptions {
  * counted, not marked counted, and reported (`unbuildable`, logged once per version): one bad version
  * never stops the speed layer. The stored definitions are rebuilt over today's catalog: if its validity
  * rules changed, the old version's speed items follow the new rules while its batch rows followed the old.
+ * Nor does a registry that fails after the first refresh: batches are counted as before (`stale`) until a
+ * refresh succeeds.
  */
 export class CountedViews {
   private readonly own: readonly CompiledView[];
@@ -96,6 +98,7 @@ export class CountedViews {
   /** Stored versions, compiled or why not, by `<view>#<version>`: a version's definition never changes. */
   private readonly stored = new Map<string, CompiledView | string>();
   private unbuildableCount = 0;
+  private staleCount = 0;
 
   constructor(private readonly options: CountedViewsOptions) {
     this.own = options.views.map(compileJs);
@@ -105,6 +108,14 @@ export class CountedViews {
   /** How many versions a manifest serves or a switch replaced the last refresh found unbuildable. */
   get unbuildable(): number {
     return this.unbuildableCount;
+  }
+
+  /**
+   * 1 when the last batch was counted with views of an earlier refresh because the registry could not be
+   * read or updated (a switch or a rollback retention's end is then seen late), else 0.
+   */
+  get stale(): number {
+    return this.staleCount;
   }
 
   /** The compiled views to count the next batch with. */
@@ -118,10 +129,28 @@ export class CountedViews {
     });
     await this.registered;
     const now = this.options.now();
-    if (now - this.refreshedAt >= (this.options.refreshMs ?? SERVED_VERSIONS_REFRESH_MS)) {
+    if (now - this.refreshedAt < (this.options.refreshMs ?? SERVED_VERSIONS_REFRESH_MS)) return this.counted;
+    try {
       this.counted = await this.refresh(registry, now);
-      this.refreshedAt = now;
+    } catch (error) {
+      // Before the first refresh, a failure fails the batch (Lambda retries it): which version the manifest
+      // serves is unknown, and counting the code's alone would leave the served version's speed items
+      // without this batch, a hole the API would serve while its `countingSince`, set by another instance,
+      // says it is counted without a gap.
+      if (this.refreshedAt === Number.NEGATIVE_INFINITY) throw error;
+      // After it, one registry failure must not stall the shard: the batch is counted as the last one was,
+      // and the next batch tries again (`refreshedAt` is left as it was).
+      this.staleCount = 1;
+      this.options.logger.warn(
+        'the registry could not be read or updated: counting the views counted before',
+        {
+          error,
+        },
+      );
+      return this.counted;
     }
+    this.refreshedAt = now;
+    this.staleCount = 0;
     return this.counted;
   }
 
@@ -138,9 +167,16 @@ export class CountedViews {
     }
   }
 
-  /** The views to count, with the registry's `countingSince` marks brought in line with them. */
-  private async refresh(registry: ViewRegistry, now: number): Promise<CompiledView[]> {
+  /**
+   * The views to count, with the registry's `countingSince` marks brought in line with them. Every read
+   * comes first, so a failed read changes no mark. A failed mark write leaves some marks changed: then the
+   * versions counted before and the new ones are counted together until a refresh succeeds, so that no
+   * version marked counted (a start written, a stop not) goes uncounted, and a version counted unmarked
+   * only makes a switch to it wait.
+   */
+  private async refresh(registry: ViewRegistry, now: number): Promise<readonly CompiledView[]> {
     const counted: CompiledView[] = [...this.own];
+    const marks: { view: string; version: number; start: boolean }[] = [];
     let unbuildable = 0;
     for (const code of this.options.views) {
       const [manifest, registered] = await Promise.all([
@@ -160,12 +196,18 @@ export class CountedViews {
         versions.add(version);
       }
       for (const { version, countingSince } of registered)
-        if (versions.has(version) && countingSince === null)
-          await registry.startCounting(code.name, version, now);
-        else if (!versions.has(version) && countingSince !== null)
-          await registry.stopCounting(code.name, version);
+        if (versions.has(version) !== (countingSince !== null))
+          marks.push({ view: code.name, version, start: countingSince === null });
     }
     this.unbuildableCount = unbuildable;
+    try {
+      for (const { view, version, start } of marks)
+        if (start) await registry.startCounting(view, version, now);
+        else await registry.stopCounting(view, version);
+    } catch (error) {
+      this.counted = [...this.counted, ...counted.filter((view) => !this.counted.includes(view))];
+      throw error;
+    }
     return counted;
   }
 

@@ -170,6 +170,7 @@ export class SpeedProcessor {
     metrics.addMetric(SPEED_METRICS.latenessNotRecorded.name, MetricUnit.Count, latenessDropped ? 1 : 0);
     // Every batch, 0 too: a served version the speed layer cannot count is alarmed while it lasts.
     metrics.addMetric(SPEED_METRICS.unbuildableDefinitions.name, MetricUnit.Count, this.counted.unbuildable);
+    metrics.addMetric(SPEED_METRICS.countedViewsStale.name, MetricUnit.Count, this.counted.stale);
     metrics.addMetric(
       SPEED_METRICS.batchAge.name,
       MetricUnit.Milliseconds,

@@ -100,6 +100,41 @@ describe('export hasher: each export file hashed once as S3 announces it, off th
     ).toEqual({ Ref: workGroupId });
   });
 
+  it('lets the API still read (only) the CSV results of exports asked for before, under results/ of the query-results bucket', () => {
+    // Prepare
+    const apiId = idOf('AWS::Lambda::Function', { Metadata: { [FUNCTION_METADATA_KEY]: 'api' } });
+    const [role] =
+      template.findResources('AWS::Lambda::Function')[apiId]?.Properties.Role['Fn::GetAtt'] ?? [];
+    const resultsBucketId = Object.keys(template.findResources('AWS::S3::Bucket')).find((id) =>
+      id.startsWith('ArchiveQueryResults'),
+    );
+    // Act
+    const statements = Object.values(
+      template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }),
+    ).flatMap(
+      (policy) => policy.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[],
+    );
+    const onResults = statements.filter((statement) =>
+      JSON.stringify(statement.Resource).includes(`"${resultsBucketId}"`),
+    );
+    // Assess
+    expect(onResults).toEqual([
+      expect.objectContaining({
+        Action: 's3:GetObject',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [resultsBucketId, 'Arn'] }, '/results/*']] },
+      }),
+    ]);
+  });
+
+  it('gives the API and the hasher the exports retention: their records expire with the files', () => {
+    // Prepare
+    const apiId = idOf('AWS::Lambda::Function', { Metadata: { [FUNCTION_METADATA_KEY]: 'api' } });
+    const functions = template.findResources('AWS::Lambda::Function');
+    // Assess
+    for (const id of [apiId, hasherId])
+      expect(functions[id]?.Properties.Environment.Variables.EXPORTS_RETENTION_DAYS).toBe('30');
+  });
+
   it('is matched locally as EventBridge matches it: objects under exports/ of the exports bucket only', () => {
     // Prepare
     const names = new LocalNames(templateJson);

@@ -200,6 +200,25 @@ describe('observability', () => {
     for (const view of views) expect(body).toContain(`"view","${view.name}"`);
   });
 
+  it("alarms as soon as the composed stack's export hasher gives up on a file: its export would never complete", () => {
+    // Prepare
+    const { template: composed } = synthesizeStack();
+    const [queueId] = Object.keys(composed.findResources('AWS::SQS::Queue')).filter((id) =>
+      id.includes('LostExportHashes'),
+    );
+    // Assess
+    expect(queueId).toBeDefined();
+    composed.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: Match.stringLikeRegexp('-LostExportHashes$'),
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Statistic: 'Maximum',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
   it("alarms on the composed stack's API 5xx, in one dashboard", () => {
     const { template: composed } = synthesizeStack();
     composed.resourcePropertiesCountIs(

@@ -1,9 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { orderEvents } from '../../events';
 import { DynamoBatchStore, type Manifest } from '../../functions/adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
 import { FileObjectStore } from '../../functions/adapters/object-store';
 import { ViewReader } from '../../functions/api/view-reader';
+import { SPEED_METRICS } from '../../functions/commons/metrics';
 import {
   coalesce,
   count,
@@ -15,7 +17,12 @@ import {
   type ViewDefinition,
   viewDocument,
 } from '../../functions/core';
-import { CountedViews, registryOver, SERVED_VERSIONS_REFRESH_MS } from '../../functions/speed/counted-views';
+import {
+  CountedViews,
+  registryOver,
+  SERVED_VERSIONS_REFRESH_MS,
+  type ViewRegistry,
+} from '../../functions/speed/counted-views';
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
 import { tempDir } from '../support/archive';
@@ -77,17 +84,21 @@ async function setUp() {
   const batch = new DynamoBatchStore(fixture.dynamo, table);
   const speed = new DynamoSpeedStore(fixture.dynamo, table);
   let clock = BUCKET + MINUTE;
-  const processor = (views: readonly ViewDefinition[]) =>
+  const registry = registryOver(batch, { rollbackRetentionMs: ROLLBACK_RETENTION_MS });
+  const processor = (
+    views: readonly ViewDefinition[],
+    options: { registry?: ViewRegistry; metrics?: Metrics } = {},
+  ) =>
     new SpeedProcessor({
       catalog: orderEvents,
       views,
       store: speed,
       quarantine: new Quarantine(new FileObjectStore(dir)),
       logger: quietLogger(),
-      metrics: quietMetrics(),
+      metrics: options.metrics ?? quietMetrics(),
       retentionMs: 1_000 * 24 * 3_600_000,
       now: () => clock,
-      registry: registryOver(batch, { rollbackRetentionMs: ROLLBACK_RETENTION_MS }),
+      registry: options.registry ?? registry,
     });
   const dir = await tempDir('definition-registry');
   /** Each version's totals in the minute, as the speed items hold them. */
@@ -109,6 +120,7 @@ async function setUp() {
   return {
     batch,
     speed,
+    registry,
     countingSince,
     processor,
     counted,
@@ -232,6 +244,66 @@ describe('countingSince: counted without a gap since', () => {
   });
 });
 
+describe('a registry that fails', () => {
+  /** The registry, with `method` failing while `failing()` holds. */
+  const failingWhile = (
+    registry: ViewRegistry,
+    method: 'manifestVersions' | 'stopCounting',
+    failing: () => boolean,
+  ): ViewRegistry => ({
+    ...registry,
+    [method]: (...args: [string, number]) =>
+      failing() ? Promise.reject(new Error(`${method} failed`)) : registry[method](...args),
+  });
+
+  it('fails the batch before the first refresh: the served version is not known yet', async () => {
+    // Prepare: v1 served, v2 in the code, the manifest unreadable
+    const { batch, processor, registry, manifest } = await setUp();
+    await batch.commitManifest(manifest(1, 1), 0);
+    const speed = processor([v2], { registry: failingWhile(registry, 'manifestVersions', () => true) });
+    // Act, Assess
+    await expect(speed.process(ordersEvent('unread', 1))).rejects.toThrow('manifestVersions failed');
+  });
+
+  it.each([
+    ['a read', 'manifestVersions'],
+    ['a mark write', 'stopCounting'],
+  ] as const)(
+    'after the first refresh, %s failing counts the batch as the last one, leaves the marks, says so and tries again next batch',
+    async (_, method) => {
+      // Prepare: v1 served and counted beside the code's v2; then v2 switches in without keeping v1
+      const { batch, processor, registry, counted, manifest, advance, countingSince } = await setUp();
+      await processor([v1]).process(ordersEvent('v1', 1));
+      await batch.commitManifest(manifest(1, 1), 0);
+      let failing = false;
+      const metrics = quietMetrics();
+      const published = vi.spyOn(metrics, 'addMetric');
+      const speed = processor([v2], { registry: failingWhile(registry, method, () => failing), metrics });
+      await speed.process(ordersEvent('served-v1', 1));
+      const v1Since = await countingSince(1);
+      await batch.commitManifest(manifest(2, 2), 1);
+      // Act: a batch past the refresh time while the registry fails, then one once it answers again
+      failing = true;
+      advance(SERVED_VERSIONS_REFRESH_MS);
+      const whileFailing = await speed.process(ordersEvent('failing', 1));
+      const afterFailure = { v1: await counted(v1), since: await countingSince(1) };
+      failing = false;
+      await speed.process(ordersEvent('recovered', 1));
+      // Assess: v1 counted through the failure with its mark kept, then dropped by the next batch's refresh
+      expect(whileFailing).toEqual({ batchItemFailures: [] });
+      expect(afterFailure).toEqual({ v1: { revenue: 3_000n, orders: 3n }, since: v1Since });
+      expect(v1Since).not.toBeNull();
+      expect(await counted(v1)).toEqual({ revenue: 3_000n, orders: 3n });
+      expect(await countingSince(1)).toBeNull();
+      expect(await counted(v2)).toEqual({ revenue: 2_700n, orders: 3n });
+      const stale = published.mock.calls
+        .filter(([name]) => name === SPEED_METRICS.countedViewsStale.name)
+        .map(([, , value]) => value);
+      expect(stale).toEqual([0, 1, 0]);
+    },
+  );
+});
+
 describe('a served version whose stored definition no longer builds', () => {
   /** A catalog named as the orders' with a field the orders' lacks: a view over it is stored, then its field is gone. */
   const withCoupon = defineEventCatalog({
@@ -255,7 +327,7 @@ describe('a served version whose stored definition no longer builds', () => {
     measures: { revenue: sum(fieldsOf(withCoupon).amount) },
   });
 
-  it('is not counted (the code version still is), is reported, and the API serves the code version from speed alone', async () => {
+  it('is not counted (the code version still is), is reported, and the API serves the code version from speed alone, naming the stored revision', async () => {
     // Prepare: the manifest serves v1, stored when the catalog had `coupon`; the code holds v2
     const { batch, speed, processor, counted, manifest, countingSince } = await setUp();
     await batch.definitions.register(couponV1, BUCKET, { counting: true });
@@ -275,7 +347,8 @@ describe('a served version whose stored definition no longer builds', () => {
     expect(views.unbuildable).toBe(1);
     expect(await countingSince(1)).toBeNull();
     expect(await counted(v2)).toEqual({ revenue: 1_800n, orders: 2n });
-    expect(served).toMatchObject({ view: v2, manifest: null, definitionHash: null });
+    // The revision a rollback names: rolling back may be what serves the batch rows again.
+    expect(served).toMatchObject({ view: v2, manifest: null, revision: 1, definitionHash: null });
     expect(served.problem).toMatch(
       /paid_revenue v1 no longer builds over the catalog.*v2 is served from the speed layer alone/,
     );

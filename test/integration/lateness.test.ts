@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { orderEvents } from '../../events';
-import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
+import { Manifests, packManifest } from '../../functions/adapters/batch-store/manifest';
+import { DynamoBatchStore, type Manifest } from '../../functions/adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
 import { FileObjectStore } from '../../functions/adapters/object-store';
 import { Table } from '../../functions/adapters/table';
 import { SPEED_METRICS } from '../../functions/commons/metrics';
-import { latenessItemKey, latenessPartition, padSequence } from '../../functions/core/keys';
+import { latenessItemKey, latenessPartition, manifestKey, padSequence } from '../../functions/core/keys';
 import {
   type Exactness,
   emptyLatenessHistogram,
@@ -13,7 +14,7 @@ import {
   latenessHistogramOf,
   latenessSummary,
 } from '../../functions/core/lateness';
-import { LatenessRecorder } from '../../functions/speed/lateness';
+import { LatenessRecorder, latenessRecorderOver } from '../../functions/speed/lateness';
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
 import { revenue, views } from '../../views';
@@ -158,6 +159,45 @@ describe('the speed layer records lateness', () => {
     // Assess
     expect(read).toEqual({ histogram: latenessHistogramOf([500]), lateAfterExact: emptyLatenessHistogram() });
     expect(latenessSummary(read).lateAfterExactShare).toBe(0);
+  });
+});
+
+describe("the exactness the recorder reads of a view's manifest", () => {
+  it('reads the watermark and the last run start alone, and a manifest committed before they were stored whole', async () => {
+    // Prepare: W 12:00 committed by a run started at 12:10, for revenue by today's commit, for the other
+    // view as an older commit stored it (the packed manifest alone)
+    const { processor, store, table } = await processorWith(
+      { watermark: 0, lastRunStartedAt: null },
+      { lateness: (batchStore) => latenessRecorderOver(batchStore, quietLogger(), () => ARRIVAL) },
+    );
+    const manifestOf = (view: string): Manifest => ({
+      view,
+      version: 1,
+      revision: 1,
+      watermark: NOON,
+      days: {},
+      lastRunId: 'run-1',
+      lastRunStartedAt: NOON + 10 * MINUTE,
+      committedAt: NOON + 20 * MINUTE,
+    });
+    await store.commitManifest(manifestOf('revenue'), 0);
+    await new Table(fixture.dynamo, table).put(manifestKey('orders_per_minute'), {
+      revision: { N: '1' },
+      manifestGz: { B: packManifest(manifestOf('orders_per_minute')) },
+    });
+    const wholeReads = vi.spyOn(Manifests.prototype, 'get');
+
+    // Act
+    await processor.process(kinesisEvent(records([45 * MINUTE])));
+
+    // Assess: both views counted the event late after exact; only the older manifest was read whole
+    for (const view of views)
+      expect(
+        (await store.lateness.read(view.name, ARRIVAL - HOUR, ARRIVAL + HOUR)).lateAfterExact,
+        view.name,
+      ).toEqual(latenessHistogramOf([45 * MINUTE]));
+    expect(wholeReads.mock.calls).toEqual([['orders_per_minute']]);
+    wholeReads.mockRestore();
   });
 });
 

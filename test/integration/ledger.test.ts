@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
 import type { Restatements } from '../../functions/adapters/batch-store/restatements';
@@ -16,9 +17,11 @@ import { type CommitInput, commit } from '../../functions/batch/commit';
 import type { BatchDeps } from '../../functions/batch/deps';
 import { DAYS_READ_AT_ONCE } from '../../functions/batch/ledger';
 import { RollbackRefusedError, rollback } from '../../functions/batch/rollback';
+import { BATCH_METRICS } from '../../functions/commons/metrics';
 import {
   caseWhen,
   count,
+  dayOf,
   defineView,
   fieldsOf,
   sum,
@@ -402,6 +405,131 @@ describe('restatement ledger: a large change, recorded day by day', () => {
       to: fifthDay + DAY,
     });
     expect(valuesOf(ranged.restatements)).toEqual(spreadRestated.slice(8, 10));
+  });
+
+  it('abandons a recording whose diffed manifest is gone: listed as abandoned with why, no longer incomplete, and published', async () => {
+    // Prepare: a commit with no time for its ledger, then the manifest it replaced is no longer kept
+    const env = await setUp();
+    await env.send(spreadOrders);
+    await runBatch(env.deps);
+    await env.send(spreadLate);
+    await runBatch({ ...env.deps, ledgerBudgetMs: 0 }, { input: { runId: 'run-orphaned' } });
+    await env.deps.store.manifestHistory.delete('revenue', [1]);
+    const published: [string, number][] = [];
+    const metrics = {
+      singleMetric: () => ({
+        addDimension: () => undefined,
+        addMetric: (name: string, _unit: string, value: number) => published.push([name, value]),
+      }),
+    } as unknown as Metrics;
+    // Act
+    const first = await cleanup({ ...env.deps, metrics });
+    const second = await cleanup({ ...env.deps, metrics });
+    // Assess
+    expect(first).toMatchObject({ ledgerIncomplete: 0, ledgerAbandoned: 1 });
+    expect(second).toMatchObject({ ledgerIncomplete: 0, ledgerAbandoned: 0 });
+    expect(published).toEqual([
+      [BATCH_METRICS.ledgerIncomplete.name, 0],
+      [BATCH_METRICS.ledgerAbandoned.name, 1],
+      [BATCH_METRICS.ledgerIncomplete.name, 0],
+      [BATCH_METRICS.ledgerAbandoned.name, 0],
+    ]);
+    const reason = "revision 1's manifest, which its diff reads, is no longer kept";
+    expect(await env.deps.store.restatements.runStates('revenue', 0)).toEqual([
+      expect.objectContaining({ state: 'abandoned', abandoned: reason }),
+    ]);
+    const page = await env.deps.store.restatements.list('revenue', 0);
+    expect(page.runs).toEqual([
+      { run: expect.objectContaining({ runId: 'run-orphaned', complete: false }), abandoned: reason },
+    ]);
+  });
+});
+
+/**
+ * A recorded change (a complete header) restating one value a day for `days` days from `firstDay`, as a
+ * definition change or a backfill writes them: one ledger item per day, in day order.
+ */
+async function recordedChange(
+  deps: BatchDeps,
+  runId: string,
+  at: number,
+  firstDay: number,
+  days: number,
+): Promise<{ bucket: number; runId: string }[]> {
+  const buckets = Array.from({ length: days }, (_, day) => firstDay + day * DAY + 5 * HOUR);
+  const run: LedgerRun = {
+    view: 'revenue',
+    runId,
+    revision: 2,
+    previousRevision: 1,
+    at,
+    cause: 'definition-change',
+    watermark: { before: today, after: today },
+    complete: true,
+    throughDay: dayOf(buckets.at(-1) as number),
+    entries: days,
+  };
+  await deps.store.restatements.begin(run);
+  for (const bucket of buckets)
+    await deps.store.restatements.recordDay(run, dayOf(bucket), [
+      {
+        bucket,
+        group: { country: 'US' },
+        measure: 'orders',
+        old: 1,
+        new: 2,
+        batchVersion: 'run-new',
+        previousBatchVersion: 'run-old',
+        cause: 'definition-change',
+      },
+    ]);
+  return buckets.map((bucket) => ({ bucket, runId }));
+}
+
+describe('restatement ledger: reading bounds', () => {
+  it('reads only the days a bucket range covers: the last days of a change of hundreds answer whole in one page', async () => {
+    // Prepare: a change restating 300 days, one item each (far more than a page reads)
+    const env = await setUp();
+    const firstDay = today - 400 * DAY;
+    const recorded = await recordedChange(env.deps, 'run-definition', now, firstDay, 300);
+    // Act: the last three days, with the default bounds
+    const from = firstDay + 297 * DAY;
+    const page = await env.deps.store.restatements.list('revenue', 0, { from, to: from + 3 * DAY });
+    // Assess
+    expect(page.cursor).toBeNull();
+    expect(page.restatements.map(({ bucket, runId }) => ({ bucket, runId }))).toEqual(recorded.slice(297));
+    expect(page.runs).toEqual([expect.objectContaining({ abandoned: null })]);
+  });
+
+  it('stops at the headers a page reads, with a cursor there, and goes on from it across headers', async () => {
+    // Prepare: five changes of two days each
+    const env = await setUp();
+    const firstDay = today - 30 * DAY;
+    const recorded: { bucket: number; runId: string }[] = [];
+    for (let change = 0; change < 5; change++)
+      recorded.push(
+        ...(await recordedChange(env.deps, `run-${change}`, now + change, firstDay + 2 * change * DAY, 2)),
+      );
+    // Act: two headers a page
+    const pages: { restatements: number; runs: string[] }[] = [];
+    const listed: { bucket: number; runId: string }[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await env.deps.store.restatements.list('revenue', 0, {
+        maxHeaders: 2,
+        ...(cursor === null ? {} : { cursor }),
+      });
+      pages.push({ restatements: page.restatements.length, runs: page.runs.map(({ run }) => run.runId) });
+      listed.push(...page.restatements.map(({ bucket, runId }) => ({ bucket, runId })));
+      cursor = page.cursor;
+    } while (cursor !== null);
+    // Assess
+    expect(pages).toEqual([
+      { restatements: 4, runs: ['run-0', 'run-1'] },
+      { restatements: 4, runs: ['run-2', 'run-3'] },
+      { restatements: 2, runs: ['run-4'] },
+    ]);
+    expect(listed).toEqual(recorded);
   });
 });
 

@@ -151,6 +151,7 @@ const nothingRestated = {
   cursor: null,
   restatements: [],
   incomplete: [],
+  abandoned: [],
   watermarkRetreats: [],
 };
 
@@ -449,6 +450,53 @@ describe('provenance of exact numbers, and exports flagged when restated', () =>
         to: monthEnd,
       },
     ]);
+  });
+
+  it('counts a change of hundreds of days whose last days fall in the export exactly, in one answer', async () => {
+    // Prepare: a definition change after the export restating 200 days before its month and its last 3
+    // days, one ledger item a day in day order (the days before come first)
+    const before = (await call('GET', `/exports/${exportId}`)).body.restated;
+    const manifest = await store.getManifest('revenue');
+    if (manifest === null) throw new Error('no manifest of revenue');
+    const days = [
+      ...Array.from({ length: 200 }, (_, day) => monthStart - (200 - day) * DAY),
+      ...[3, 2, 1].map((back) => monthEnd - back * DAY),
+    ];
+    const change = {
+      view: 'revenue',
+      runId: 'run-definition-change',
+      revision: manifest.revision + 2,
+      previousRevision: manifest.revision + 1,
+      at: Date.now(),
+      cause: 'definition-change' as const,
+      watermark: { before: manifest.watermark, after: manifest.watermark },
+      complete: true,
+      throughDay: dayOf(monthEnd - DAY),
+      entries: days.length,
+    };
+    await store.restatements.begin(change);
+    for (const day of days)
+      await store.restatements.recordDay(change, dayOf(day), [
+        {
+          bucket: day + 5 * HOUR,
+          group: { country: 'ZZ' },
+          measure: 'revenue',
+          old: null,
+          new: 5,
+          batchVersion: 'run-new',
+          previousBatchVersion: 'run-old',
+          cause: 'definition-change',
+        },
+      ]);
+    // Act
+    const answer = (await call('GET', `/exports/${exportId}`)).body;
+    // Assess: only its 3 days in the export's month, counted and changed, with nothing left unread
+    expect(answer.restated).toMatchObject({
+      count: before.count + 3,
+      valuesChanged: before.valuesChanged + 3,
+      countStopped: false,
+      cursor: null,
+    });
   });
 
   it('refuses, before its query starts, an export whose days cite more batch-version ranges than a job records', async () => {

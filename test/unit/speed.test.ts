@@ -135,6 +135,7 @@ describe('speed processor', () => {
       conflicts: 0,
       latenessNotRecorded: 0,
       unbuildableDefinitions: 0,
+      countedViewsStale: 0,
       batchAge: 5_000,
     });
   });

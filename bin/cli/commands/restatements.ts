@@ -19,7 +19,12 @@ export const restatements = (program: Command): Command =>
     .command('restatements')
     .argument('<view>', 'the view whose ledger to list')
     .description('exact values that commits and rollbacks changed: old -> new, with the run and the cause')
-    .addOption(instantOption('--since <time>', 'changes recorded from (now, -2h, epoch ms, ISO 8601)', '-7d'))
+    .addOption(
+      instantOption(
+        '--since <time>',
+        'changes recorded from (now, -2h, epoch ms, ISO 8601; the API: the last 7 days)',
+      ),
+    )
     .addOption(instantOption('--from <time>', 'only buckets from this time'))
     .addOption(instantOption('--to <time>', 'only buckets before this time'))
     .option('--limit <n>', 'at most this many (pages through the API)', parseCount, 100)

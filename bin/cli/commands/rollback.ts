@@ -18,7 +18,7 @@ export const rollback = (program: Command): Command =>
     .option('--to <batch version>', 'the run id whose latest kept manifest to return to')
     .option(
       '--expected-revision <n>',
-      'refuse unless the manifest is at this revision (default: the one `GET /views` serves now)',
+      'refuse unless the manifest is at this revision (default: the stored one, as `GET /views` reports it)',
       parsePositiveCount,
     )
     .action(async (view: string, options: RollbackOptions, command: Command) => {
@@ -29,6 +29,7 @@ export const rollback = (program: Command): Command =>
       if (expectedRevision === null) {
         const summary = (await api.views()).views.find((candidate) => candidate.name === view);
         if (summary === undefined) throw new Error(`no view ${view} (driftless status lists them)`);
+        // Null only before the first commit: a manifest that serves nothing (`servingProblem`) has one.
         if (summary.revision === null) throw new Error(`${view} has no committed manifest to roll back`);
         expectedRevision = summary.revision;
       }

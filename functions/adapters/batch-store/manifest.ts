@@ -39,8 +39,13 @@ export interface Manifest {
 /** What the speed layer reads of a manifest to know which versions to count (`Manifests.versions`). */
 export type ManifestVersions = Pick<Manifest, 'version' | 'replacedVersion' | 'switchedAt'>;
 
-/** The attributes a commit stores beside the packed manifest, so that they can be read alone. */
+/** What the lateness recorder reads of a manifest to know which buckets were exact (`Manifests.exactness`). */
+export type ManifestExactness = Pick<Manifest, 'watermark' | 'lastRunStartedAt'>;
+
 const VERSION_ATTRIBUTES = ['version', 'replacedVersion', 'switchedAt'] as const;
+const EXACTNESS_ATTRIBUTES = ['watermark', 'lastRunStartedAt'] as const;
+/** The attributes a commit stores beside the packed manifest, so that they can be read alone. */
+const PLAIN_ATTRIBUTES = [...VERSION_ATTRIBUTES, ...EXACTNESS_ATTRIBUTES] as const;
 
 /** A manifest as stored: gzip JSON (see `Manifests.commit`). */
 export const packManifest = (manifest: Manifest): Uint8Array => gzipSync(JSON.stringify(manifest));
@@ -98,6 +103,23 @@ export class Manifests {
     });
   }
 
+  /**
+   * The served watermark and when the run that committed it started, read alone (not the day map): what
+   * the lateness recorder reads of every view, per instance, every `EXACTNESS_CACHE_MS`. Manifests
+   * committed before these attributes were stored are read whole.
+   */
+  async exactness(viewName: string): Promise<ManifestExactness | null> {
+    const item = await this.table.get(manifestKey(viewName), true, EXACTNESS_ATTRIBUTES);
+    if (item === undefined) return null;
+    if (item.watermark?.N === undefined || item.lastRunStartedAt?.N === undefined) {
+      const manifest = await this.get(viewName);
+      return manifest === null
+        ? null
+        : { watermark: manifest.watermark, lastRunStartedAt: manifest.lastRunStartedAt };
+    }
+    return { watermark: Number(item.watermark.N), lastRunStartedAt: Number(item.lastRunStartedAt.N) };
+  }
+
   /** Writes the next manifest if the stored one is still at `expectedRevision` (0: none yet). */
   async commit(next: Manifest, expectedRevision: number): Promise<void> {
     const attributes = {
@@ -105,9 +127,9 @@ export class Manifests {
       // Gzipped: its day map has an entry per day of history, about 45 bytes each as JSON (the catalog's
       // century would be 1.6 MB), and day versions repeat a few run ids (tens of KB gzipped).
       manifestGz: { B: packManifest(next) },
-      // Beside it, readable alone (`versions`).
+      // Beside it, readable alone (`versions`, `exactness`).
       ...Object.fromEntries(
-        VERSION_ATTRIBUTES.flatMap((name) =>
+        PLAIN_ATTRIBUTES.flatMap((name) =>
           next[name] === undefined ? [] : [[name, { N: String(next[name]) }]],
         ),
       ),

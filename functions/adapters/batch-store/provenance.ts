@@ -6,7 +6,7 @@ import type { ArchiveDays, ArchiveRead } from './archive-days';
 /**
  * Where a batch version of a view came from: what a number served from it, or exported beside it, can
  * be traced to. Written by the commit that flips the manifest to it, before the flip, so that every
- * version a manifest cites has one.
+ * version a manifest cites has one; replaced after the flip when a commit that never happened wrote it.
  */
 export interface BatchProvenance {
   readonly view: string;
@@ -90,6 +90,24 @@ export class Provenance {
     if (written !== null) return record;
     const kept = await this.table.get(provenanceKey(record.view, record.batchVersion), true);
     return JSON.parse(kept?.[RECORD]?.S ?? 'null') as BatchProvenance;
+  }
+
+  /**
+   * Replaces the record `stale` by `record`, if it is still the one kept: a record another run wrote
+   * before its manifest write lost (its commit never happened), replaced by the run whose write won.
+   * False if the record kept is no longer `stale`.
+   */
+  async replace(record: BatchProvenance, stale: BatchProvenance): Promise<boolean> {
+    const written = await this.table.updateIf(
+      provenanceKey(record.view, record.batchVersion),
+      'SET #record = :record',
+      {
+        condition: '#record = :stale',
+        names: { '#record': RECORD },
+        values: { ':record': { S: JSON.stringify(record) }, ':stale': { S: JSON.stringify(stale) } },
+      },
+    );
+    return written !== null;
   }
 
   /** A version's record, or null: none was committed (or it was committed before records were kept). */

@@ -1,7 +1,7 @@
 /** Exports: a view's exact rows over a range below the watermark, unloaded as files to download. */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { DynamoBatchStore, Restatement } from '../../adapters/dynamo-batch-store';
+import type { DynamoBatchStore, Restatement, ServedRun } from '../../adapters/dynamo-batch-store';
 import { activeDays } from '../../adapters/dynamo-batch-store';
 import {
   batchVersionRanges,
@@ -127,19 +127,30 @@ export const exportRoutes = (schemas: RequestSchemas) => [
  * Records a finished export's completion once every file it wrote has the sha256 the export hasher
  * recorded as the file was written; null until then. Nothing is hashed here (a GET has 29 s; an export
  * can be many GB). Conditionally: whoever records first is kept, and the record never changes after.
+ * A file outside the exports prefix (a CSV written before exports had their own work group) is never
+ * hashed: its export answers, downloads included, and never completes (`filesHashed.notHashable`).
  */
 async function complete(
   deps: ApiDeps,
   job: ExportJob,
   status: ExportStatus,
-): Promise<{ completion: ExportCompletion | null; filesHashed: { hashed: number; of: number } }> {
+): Promise<{
+  completion: ExportCompletion | null;
+  filesHashed: { hashed: number; of: number; notHashable: number };
+}> {
   const keys = status.files.map((file) => deps.exports.objectKeyOf(file));
-  const hashes = await deps.exportJobs.fileHashes(keys);
+  const hashable = keys.filter((key) => key !== null);
+  const hashes = await deps.exportJobs.fileHashes(hashable);
   const files = status.files.flatMap((file, index) => {
-    const hash = hashes.get(keys[index] as string);
+    const key = keys[index];
+    const hash = key === null || key === undefined ? undefined : hashes.get(key);
     return hash === undefined ? [] : [{ file, ...hash }];
   });
-  const filesHashed = { hashed: files.length, of: status.files.length };
+  const filesHashed = {
+    hashed: files.length,
+    of: status.files.length,
+    notHashable: keys.length - hashable.length,
+  };
   if (files.length < status.files.length) return { completion: null, filesHashed };
   const completion = await deps.exportJobs.complete(job.id, {
     completedAt: deps.now(),
@@ -169,7 +180,10 @@ function versionRanges(days: readonly [day: string, batchVersion: string][]): Re
 export const EXPORT_RESTATEMENTS_LISTED = 20;
 /** Restatements counted for one export at most: the count says so when it stops there. */
 export const EXPORT_RESTATEMENTS_COUNTED = 10_000;
-/** Ledger pages one answer reads at most (each at most MAX_LEDGER_ITEMS_READ items): the count stops there. */
+/**
+ * Ledger pages one answer reads at most (each at most MAX_LEDGER_ITEMS_READ items of the export's days and
+ * MAX_LEDGER_HEADERS_READ headers): the count stops there.
+ */
 export const EXPORT_LEDGER_PAGES = 4;
 /**
  * How far before its manifest revision's commit time the ledger is read: a later revision's commit time
@@ -180,9 +194,10 @@ export const LEDGER_CLOCK_SKEW_MS = 60_000;
 /**
  * What of the export is no longer exact. From the restatement ledger: the entries of manifest revisions
  * after the one it was taken against whose bucket lies in its range and whose measure is one of its
- * columns (it holds every group); the changes whose entries are still being recorded and may cover it;
- * and the changes that moved the watermark back over its range (a rollback): those buckets are no longer
- * exact at all. The count is bounded per answer and says where it stopped.
+ * columns (it holds every group); the changes whose entries are still being recorded (or never will be)
+ * and may cover it; and the changes that moved the watermark back over its range (a rollback): those
+ * buckets are no longer exact at all. The ledger pages read only the export's days of each change; the
+ * count is bounded per answer and says where it stopped.
  */
 async function restatedSince(store: DynamoBatchStore, job: ExportJob) {
   const taken = job.provenance;
@@ -191,21 +206,11 @@ async function restatedSince(store: DynamoBatchStore, job: ExportJob) {
   const since = (taken?.manifestCommittedAt ?? job.createdAt) - LEDGER_CLOCK_SKEW_MS;
   const after = (revision: number) => (sinceRevision === null ? true : revision > sinceRevision);
   const measures = taken === undefined ? null : new Set(taken.measures);
-  const runs = (await store.restatements.runs(job.view, since)).filter(
-    (run) => after(run.revision) && (sinceRevision !== null || run.at >= job.createdAt),
-  );
-  const lastDay = dayOf(job.to - 1);
-  const incomplete = runs
-    .filter((run) => !run.complete && run.throughDay < lastDay)
-    .map(({ runId, revision, at, throughDay }) => ({ runId, revision, at, throughDay }));
-  const watermarkRetreats = runs.flatMap(({ runId, revision, at, watermark }) => {
-    const from = Math.max(watermark.after, job.from);
-    const to = Math.min(watermark.before, job.to);
-    return from < to ? [{ runId, revision, at, from, to }] : [];
-  });
   const listed: Restatement[] = [];
   // Per (bucket, group, measure): the value the export holds (the first entry's old) and the latest.
   const values = new Map<string, { exported: Restatement['old']; now: Restatement['new'] }>();
+  // The changes after the export the pages went through (a page goes on in the header the last stopped in).
+  const runs = new Map<string, ServedRun>();
   let count = 0;
   let cursor: string | null = null;
   for (let page = 0; page < EXPORT_LEDGER_PAGES && count < EXPORT_RESTATEMENTS_COUNTED; page++) {
@@ -215,6 +220,9 @@ async function restatedSince(store: DynamoBatchStore, job: ExportJob) {
       limit: EXPORT_RESTATEMENTS_COUNTED - count,
       ...(cursor === null ? {} : { cursor }),
     });
+    for (const served of read.runs)
+      if (after(served.run.revision) && (sinceRevision !== null || served.run.at >= job.createdAt))
+        runs.set(`${served.run.at}#${served.run.runId}`, served);
     for (const restatement of read.restatements) {
       if (!after(restatement.revision) || (sinceRevision === null && restatement.at < job.createdAt))
         continue;
@@ -229,6 +237,19 @@ async function restatedSince(store: DynamoBatchStore, job: ExportJob) {
     cursor = read.cursor;
     if (cursor === null) break;
   }
+  const lastDay = dayOf(job.to - 1);
+  const unfinished = [...runs.values()].filter(({ run }) => !run.complete && run.throughDay < lastDay);
+  const incomplete = unfinished.flatMap(({ run: { runId, revision, at, throughDay }, abandoned }) =>
+    abandoned === null ? [{ runId, revision, at, throughDay }] : [],
+  );
+  const abandoned = unfinished.flatMap(({ run: { runId, revision, at, throughDay }, abandoned: reason }) =>
+    reason === null ? [] : [{ runId, revision, at, throughDay, reason }],
+  );
+  const watermarkRetreats = [...runs.values()].flatMap(({ run: { runId, revision, at, watermark } }) => {
+    const from = Math.max(watermark.after, job.from);
+    const to = Math.min(watermark.before, job.to);
+    return from < to ? [{ runId, revision, at, from, to }] : [];
+  });
   return {
     sinceRevision,
     since,
@@ -238,6 +259,7 @@ async function restatedSince(store: DynamoBatchStore, job: ExportJob) {
     cursor,
     restatements: listed,
     incomplete,
+    abandoned,
     watermarkRetreats,
   };
 }

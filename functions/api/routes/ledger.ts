@@ -9,7 +9,7 @@ import { limitQuery } from '../query';
 import { type RequestSchemas, timeQuery, type ViewNameSchema } from '../request-schemas';
 import { answer, json, route } from '../route';
 
-/** What `since` is when not given: the last week. */
+/** What `since` is when not given: the last week (the CLI leaves it to this). */
 const DEFAULT_SINCE_MS = 7 * 86_400_000;
 
 /** Rollbacks a listing names at most (the latest): a person's action, far fewer in any window. */
@@ -37,7 +37,7 @@ export const ledgerRoutes = (viewName: ViewNameSchema, schemas: RequestSchemas) 
     path: '/views/:name/restatements',
     summary: "Exact values a view's commits and rollbacks changed",
     description:
-      'Each (bucket, group, measure) whose exact value a committed run or a rollback changed: old and new value, run, manifest revision, batch versions and cause (`late-events`, `definition-change`, `backfill`, `rollback`), in the order they were recorded. A page reads a bounded part of the ledger and gives a `cursor` where it stopped. `incomplete` names the changes still being recorded; `rollbacks` every rollback since `since`, with its watermark move.',
+      'Each (bucket, group, measure) whose exact value a committed run or a rollback changed: old and new value, run, manifest revision, batch versions and cause (`late-events`, `definition-change`, `backfill`, `rollback`), in the order they were recorded. A page reads a bounded part of the ledger (a few hundred changes, and of each only the days `from` and `to` cover) and gives a `cursor` where it stopped. Of the changes the page went through, `incomplete` names those still being recorded, `abandoned` those whose recording never will complete, and `rollbacks` the rollbacks, with their watermark move.',
     params: { name: viewName },
     query: {
       since: timeQuery('Changes recorded at or after this time; the last 7 days unless given.').optional(),
@@ -54,24 +54,30 @@ export const ledgerRoutes = (viewName: ViewNameSchema, schemas: RequestSchemas) 
         if (from !== undefined && to !== undefined && from >= to)
           throw badParameter('to', `must be after from (${from} >= ${to})`);
         const since = query.since ?? deps.now() - DEFAULT_SINCE_MS;
-        const ledger = deps.batchStore.restatements;
-        const [page, runs] = await Promise.all([
-          ledger.list(params.name, since, {
-            limit,
-            ...(cursor === undefined ? {} : { cursor }),
-            ...(from === undefined ? {} : { from }),
-            ...(to === undefined ? {} : { to }),
-          }),
-          ledger.runs(params.name, since),
-        ]);
+        const {
+          restatements,
+          cursor: next,
+          runs,
+        } = await deps.batchStore.restatements.list(params.name, since, {
+          limit,
+          ...(cursor === undefined ? {} : { cursor }),
+          ...(from === undefined ? {} : { from }),
+          ...(to === undefined ? {} : { to }),
+        });
         return json({
           view: params.name,
           since,
-          ...page,
-          incomplete: runs.flatMap(({ runId, revision, throughDay, complete }) =>
-            complete ? [] : [{ runId, revision, throughDay }],
+          restatements,
+          cursor: next,
+          incomplete: runs.flatMap(({ run: { runId, revision, throughDay, complete }, abandoned }) =>
+            complete || abandoned !== null ? [] : [{ runId, revision, throughDay }],
           ),
-          rollbacks: runs.filter((run) => run.cause === 'rollback').slice(-ROLLBACKS_LISTED),
+          abandoned: runs.flatMap(({ run: { runId, revision, throughDay }, abandoned }) =>
+            abandoned === null ? [] : [{ runId, revision, throughDay, reason: abandoned }],
+          ),
+          rollbacks: runs
+            .flatMap(({ run }) => (run.cause === 'rollback' ? [run] : []))
+            .slice(-ROLLBACKS_LISTED),
         });
       },
   }),
@@ -121,12 +127,14 @@ export const ledgerRoutes = (viewName: ViewNameSchema, schemas: RequestSchemas) 
           if (error instanceof RollbackRefusedError) throw notFound(parameter, error.message);
           if (error instanceof ManifestConflictError) {
             const revision = (await deps.batchStore.getManifest(params.name))?.revision ?? null;
+            // A race with a write the client did not name a revision for: no field of its request was wrong.
+            const sent = body?.expectedRevision !== undefined;
             return json(
               {
                 statusCode: 409,
                 error: 'ConflictError',
                 message: `${error.message}; the manifest is at revision ${revision}: read it again and retry`,
-                details: { parameter: 'expectedRevision', revision },
+                details: { ...(sent ? { parameter: 'expectedRevision' } : {}), revision },
               },
               409,
             );

@@ -57,7 +57,7 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
         const views = await Promise.all(
           deps.views.map(async (code) => {
             // The served version (the code's but while a new definition backfills) and the pending one.
-            const { view, manifest, problem } = await reader.served(code);
+            const { view, manifest, revision, problem } = await reader.served(code);
             const [latestSpeedBucket, pending, latenessReport] = await Promise.all([
               deps.speedStore.latestBucket(view, now),
               view.version === code.version ? null : pendingVersion(deps, code, servedWatermark(manifest)),
@@ -70,7 +70,8 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
               groupBy: [...view.groupBy],
               measures: Object.fromEntries(Object.entries(view.measures).map(([name, m]) => [name, m.kind])),
               watermark: servedWatermark(manifest),
-              revision: manifest?.revision ?? null,
+              // The stored manifest's even when it serves nothing (`servingProblem`): a rollback may be the fix.
+              revision,
               batchRun: batchRunOf(manifest),
               pending,
               servingProblem: problem,
