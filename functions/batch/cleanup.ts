@@ -112,16 +112,7 @@ export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
       versionsDeleted++;
     }
   }
-  deps.logger.info('batch versions cleaned up', {
-    versionsDeleted,
-    itemsDeleted,
-    versionsKept,
-    manifestsForgotten,
-    ledgerCompleted,
-    ledgerIncomplete,
-    ledgerAbandoned,
-  });
-  return {
+  const output = {
     versionsDeleted,
     itemsDeleted,
     versionsKept,
@@ -130,6 +121,8 @@ export async function cleanup(deps: BatchDeps): Promise<CleanupOutput> {
     ledgerIncomplete,
     ledgerAbandoned,
   };
+  deps.logger.info('batch versions cleaned up', output);
+  return output;
 }
 
 /** A view's ledger recordings still incomplete after clean-up, and those it abandoned. */

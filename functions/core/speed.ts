@@ -61,6 +61,8 @@ export interface Contribution {
   /** Sequence number of the Kinesis record, as Kinesis gives it (shared by a packed record's events). */
   readonly sequenceNumber: string;
   readonly event: Readonly<Record<string, unknown>>;
+  /** Its index in the events planned: what else the batch knows of it (its arrival) is found by it. */
+  readonly position: number;
 }
 
 /** Everything a batch adds to one speed item: its key and the contributions in stream order. */
@@ -101,7 +103,8 @@ export function planSpeedWrites(
   const spoiled = new Set<SpeedKeyPlan>();
   // Per view, bucket, then group: no key string built per event.
   const index = views.map(() => new Map<number, Map<unknown, SpeedKeyPlan>>());
-  for (const { record, event } of events) {
+  for (let position = 0; position < events.length; position++) {
+    const { record, event } = events[position] as (typeof events)[number];
     touched.length = 0;
     // Outside the loop: when a record fails, the view it failed in.
     let viewIndex = 0;
@@ -147,7 +150,8 @@ export function planSpeedWrites(
       );
       continue;
     }
-    for (const plan of touched) plan.contributions.push({ sequenceNumber: record.sequenceNumber, event });
+    for (const plan of touched)
+      plan.contributions.push({ sequenceNumber: record.sequenceNumber, event, position });
   }
   for (const plan of spoiled) {
     const rebuilt = plan.compiled.zeros();

@@ -47,7 +47,6 @@ const NO_BIN = 255;
  * and each record's lateness bin per event-time field, computed once whatever the views counting it.
  */
 class Arrivals {
-  readonly position = new Map<object, number>();
   readonly sequence: string[] = [];
   readonly arrival: number[] = [];
   readonly hourOf: number[] = [];
@@ -56,9 +55,9 @@ class Arrivals {
 
   constructor(private readonly events: readonly { record: StreamRecord; event: object }[]) {
     let hour = -1;
-    for (const [position, { record, event }] of events.entries()) {
+    for (let position = 0; position < events.length; position++) {
+      const { record } = events[position] as (typeof events)[number];
       const arrival = record.approximateArrivalTimestamp;
-      this.position.set(event, position);
       this.sequence.push(record.sequenceNumber);
       this.arrival.push(arrival);
       const start = bucketStart(arrival, 'hour');
@@ -76,7 +75,8 @@ class Arrivals {
     let bins = this.bins.get(field);
     if (bins === undefined) {
       bins = new Uint8Array(this.events.length);
-      for (const [position, { event }] of this.events.entries()) {
+      for (let position = 0; position < this.events.length; position++) {
+        const { event } = this.events[position] as (typeof this.events)[number];
         const eventTime = (event as Record<string, unknown>)[field];
         bins[position] =
           typeof eventTime === 'number'
@@ -214,9 +214,7 @@ function countHours(
   for (const key of keys) {
     const bins = arrivals.binsOf(key.view.time.field);
     const mayBeExact = key.bucket < exactness.watermark;
-    for (const { event } of key.contributions) {
-      const position = arrivals.position.get(event);
-      if (position === undefined) continue;
+    for (const { position } of key.contributions) {
       const bin = bins[position] as number;
       if (bin === NO_BIN) continue;
       // Padding 130 digits per event costs: only a redelivery's second pass compares positions.
