@@ -96,7 +96,7 @@ export function parseLogLevel(text: string): LogLevel {
 /** One `-g field=value`, added to those before it. */
 export function collectFilter(
   text: string,
-  filters: Readonly<Record<string, string>>,
+  filters: Readonly<Record<string, string>> = {},
 ): Record<string, string> {
   const at = text.indexOf('=');
   if (at <= 0) throw new InvalidArgumentError('field=value, e.g. country=US');

@@ -158,6 +158,32 @@ describe('driftless send', () => {
   });
 });
 
+describe('driftless query', () => {
+  it('keeps to the groups -g names (repeatable), and its help prints no default for it', async () => {
+    // Prepare: orders of two countries, counted by the speed layer
+    const sent = await testRuntime.call('POST', '/events', [
+      order('cli-q1', 'QG'),
+      order('cli-q2', 'QG'),
+      order('cli-q3', 'QH'),
+    ]);
+    expect(sent.status).toBe(202);
+    await waitFor(async () => (await ordersServed('QG')) === 2 && (await ordersServed('QH')) === 1, {
+      what: 'the 3 orders sent',
+    });
+    // Act
+    const run = await driftless(['query', 'revenue', '--from', '-2h', '-g', 'country=QG', '--json']);
+    const help = await driftless(['query', '--help']);
+    // Assess
+    expect(run.code, run.stderr).toBe(0);
+    const groups = (JSON.parse(run.stdout).buckets as { groups: { key: { country: string } }[] }[]).flatMap(
+      (bucket) => bucket.groups,
+    );
+    expect(groups.length).toBeGreaterThan(0);
+    expect(groups.every((group) => group.key.country === 'QG')).toBe(true);
+    expect(help.stdout).toMatch(/-g, --group <field=value> +only this group \(repeatable\)\n/);
+  });
+});
+
 describe('driftless cost', () => {
   it('prints the monthly bill per service, ours beside the naive way, with its assumptions, as JSON', async () => {
     // Act: it synthesizes the stack and measures the speed processor: seconds

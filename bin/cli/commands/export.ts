@@ -36,7 +36,9 @@ export const exportView = (program: Command): Command =>
         const job = await api.exportJob(id);
         if (job.status === 'FAILED') throw new CliError(`export ${id} failed: ${job.error}`);
         if (job.status === 'SUCCEEDED') {
-          shown.done(`export ${id}: ${job.rows} rows of ${view} from ${iso(job.from)} to ${iso(job.to)}`);
+          shown.done(
+            `export ${id}: ${job.rows} ${job.rows === 1 ? 'row' : 'rows'} of ${view} from ${iso(job.from)} to ${iso(job.to)}`,
+          );
           for (const url of job.downloads) console.log(url);
           return;
         }

@@ -8,7 +8,8 @@ interface QueryOptions {
   readonly from: Instant;
   readonly to: Instant;
   readonly step?: ResponseOf<'Series'>['step'];
-  readonly group: Record<string, string>;
+  /** Absent when no `-g` is given: no default, so that `--help` prints none. */
+  readonly group?: Record<string, string>;
   readonly exact?: boolean;
   readonly json?: boolean;
 }
@@ -25,7 +26,7 @@ export const query = (program: Command): Command =>
         RESPONSE_SCHEMAS.Series.shape.step.options,
       ),
     )
-    .option('-g, --group <field=value>', 'only this group (repeatable)', collectFilter, {})
+    .option('-g, --group <field=value>', 'only this group (repeatable)', collectFilter)
     .option('--exact', 'batch buckets only')
     .option('--json', 'print the API answer as JSON')
     .action(async (view: string, options: QueryOptions, command: Command) => {

@@ -66,9 +66,12 @@ export const start = (program: Command): Command =>
       console.log('driftless is running');
       for (const [name, value] of Object.entries(describeEndpoints(runtime)))
         console.log(`  ${name.padEnd(10)}${value}`);
-      const every = options.batchEvery > 0 ? `${options.batchEvery / 1000}s` : 'never (driftless batch run)';
+      const runs =
+        options.batchEvery > 0
+          ? `batch run every ${options.batchEvery / 1000}s`
+          : 'batch runs on request (driftless batch run)';
       console.log(
-        `  demo      ${runtime.demo ? `${options.demoRate} orders/s` : 'off'}; batch run every ${every}, settle ${options.settle === 'auto' ? 'auto' : `${options.settle / 1000}s`}`,
+        `  demo      ${runtime.demo ? `${options.demoRate} orders/s` : 'off'}; ${runs}, settle ${options.settle === 'auto' ? 'auto' : `${options.settle / 1000}s`}`,
       );
       console.log('Ctrl-C stops (accepted events are kept; a restart resumes).');
       stopOnSignals(runtime);
