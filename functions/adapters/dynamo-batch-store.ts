@@ -32,7 +32,7 @@ export {
   ManifestConflictError,
   type ManifestVersions,
 } from './batch-store/manifest';
-export type { ReplacedManifest, ReplacedSummary } from './batch-store/manifest-history';
+export type { ReplacedSummary } from './batch-store/manifest-history';
 export {
   type BackfillProgress,
   backfillProgressOf,
@@ -47,7 +47,6 @@ export type {
   RestatementsPage,
   ServedRun,
 } from './batch-store/restatements';
-export { MAX_PACKED_ITEM_BYTES, packRows } from './batch-store/row-packs';
 export {
   type BatchRunOutcome,
   SKIPPED_OBJECTS_LISTED,

@@ -1,4 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { switchOf } from '../adapters/batch-store/manifest';
 import {
   type BackfillProgress,
   backfillProgressOf,
@@ -116,8 +117,10 @@ export async function commit(deps: BatchDeps, input: CommitInput): Promise<Commi
       });
       continue;
     }
+    // Read once for the switch check and the commit; the commit's write is conditional on its revision.
+    const served = loaded.complete ? await deps.store.getManifest(viewPlan.view) : null;
     // A new version switches only once the speed layer has counted it from before the watermark.
-    const awaiting = loaded.complete ? await awaitingSpeed(deps, viewPlan) : null;
+    const awaiting = loaded.complete ? await awaitingSpeed(deps, viewPlan, served) : null;
     if (!loaded.complete || awaiting !== null) {
       outcomes.push({
         view: viewPlan.view,
@@ -130,7 +133,7 @@ export async function commit(deps: BatchDeps, input: CommitInput): Promise<Commi
       continue;
     }
     try {
-      const { view, progress } = await commitView(deps, input, viewPlan, deadline);
+      const { view, progress } = await commitView(deps, input, viewPlan, served, deadline);
       committed.push(view);
       outcomes.push({
         ...view,
@@ -209,6 +212,7 @@ async function commitView(
   deps: BatchDeps,
   input: CommitInput,
   viewPlan: ViewPlan,
+  previous: Manifest | null,
   deadline: number,
 ): Promise<{ view: CommittedView; progress: BackfillProgress }> {
   const progress = await deps.store.getProgress(viewPlan.view, viewPlan.version);
@@ -216,7 +220,6 @@ async function commitView(
     throw new ProgressTakenOverError(
       `${viewPlan.view} v${viewPlan.version}: run ${progress?.runId ?? '(none)'} took over its recompute`,
     );
-  const previous = await deps.store.getManifest(viewPlan.view);
   const days: Record<string, string> = viewPlan.backfill
     ? { ...progress.days }
     : { ...previous?.days, ...progress.days };
@@ -276,29 +279,12 @@ async function commitView(
   };
 }
 
-/**
- * A commit switching the view to another version records the version it replaced and when (the speed
- * layer counts it for the rollback retention from then on); a later commit of the same version carries
- * them on.
- */
-function switchOf(
-  previous: Manifest | null,
-  version: number,
-  now: number,
-): Pick<Manifest, 'replacedVersion' | 'switchedAt'> {
-  if (previous === null) return {};
-  if (previous.version !== version) return { replacedVersion: previous.version, switchedAt: now };
-  const { replacedVersion, switchedAt } = previous;
-  return replacedVersion === undefined || switchedAt === undefined || replacedVersion === version
-    ? {}
-    : { replacedVersion, switchedAt };
-}
-
 /** Each view's served watermark's age, as of this commit step (alarmed past half the speed retention). */
 async function recordWatermarkAges(deps: BatchDeps, views: readonly ViewPlan[]): Promise<void> {
   const now = deps.now();
   for (const { view } of views) {
-    const manifest = await deps.store.getManifest(view);
+    // The watermark alone, not the gzipped manifest.
+    const manifest = await deps.store.manifestExactness(view);
     if (manifest === null) continue;
     const metric = deps.metrics.singleMetric();
     metric.addDimension(BATCH_METRICS.servedWatermarkAge.dimensions[0] as string, view);

@@ -43,14 +43,15 @@ type BatchConfig = z.output<z.ZodObject<typeof batchEnvironment>> & {
 /** The batch steps' dependencies, from their environment and the platform. */
 export function batchDeps(config: BatchConfig, platform: Platform): BatchDeps {
   const { logger, metrics } = createPowertools(config);
+  const settle = settlePolicyOf(config);
   return {
     views,
     store: new DynamoBatchStore(platform.dynamo, config.TABLE_NAME),
     speed: new DynamoSpeedStore(platform.dynamo, config.TABLE_NAME),
     engine: platform.queryEngine({ workGroup: config.ATHENA_WORKGROUP, database: config.GLUE_DATABASE }),
     archive: platform.archiveCompleteness(config.DELIVERY_STREAM_NAME),
-    settle: settlePolicyOf(config),
-    settleMs: longestSettleMs(settlePolicyOf(config)),
+    settle,
+    settleMs: longestSettleMs(settle),
     graceMs: config.GRACE_MINUTES * 60_000,
     rollbackRetentionMs: config.ROLLBACK_RETENTION_DAYS * 86_400_000,
     definitionSwitchMarginMs: config.DEFINITION_SWITCH_MARGIN_SECONDS * 1_000,

@@ -1,4 +1,5 @@
 import type { AwaitingSpeed } from '../adapters/batch-store/runs';
+import type { Manifest } from '../adapters/dynamo-batch-store';
 import { definitionSwitchFrom, maySwitchDefinition } from '../core';
 import { type BatchDeps, viewNamed } from './deps';
 import type { ViewPlan } from './plan';
@@ -10,9 +11,13 @@ import type { ViewPlan } from './plan';
  * backfill. A backfill of the version already served (asked for), or a view's first commit, has no
  * previous version to keep serving: it never waits.
  */
-export async function awaitingSpeed(deps: BatchDeps, plan: ViewPlan): Promise<AwaitingSpeed | null> {
+export async function awaitingSpeed(
+  deps: BatchDeps,
+  plan: ViewPlan,
+  /** The manifest served now. */
+  served: Manifest | null,
+): Promise<AwaitingSpeed | null> {
   if (!plan.backfill) return null;
-  const served = await deps.store.getManifest(plan.view);
   if (served === null || served.version === plan.version) return null;
   const countingSince = (await deps.store.definitions.get(plan.view, plan.version))?.countingSince ?? null;
   const { bucket } = viewNamed(deps, plan.view).time;

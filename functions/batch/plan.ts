@@ -112,7 +112,6 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
   // Asked once the run has started: every event accepted before the answer is in the archive.
   const bounds = {
     startedAt,
-    settleMs: deps.settleMs,
     archiveCompleteThrough: await deps.archive.completeThrough(),
   };
   const settleOfView = viewSettles(deps, startedAt);

@@ -46,7 +46,6 @@ export async function recordProvenance(
   progress: ViewProgress,
 ): Promise<{ manifest: Manifest; replaceUncommitted: (committed: Manifest) => Promise<void> }> {
   const view = viewNamed(deps, plan.view);
-  const hash = definitionHash(view);
   const daysByVersion = Map.groupBy(Object.entries(progress.days), ([, batchVersion]) => batchVersion);
   let next = drafted;
   const uncommitted: { record: BatchProvenance; stale: BatchProvenance }[] = [];
@@ -57,7 +56,8 @@ export async function recordProvenance(
       batchVersion,
       runId,
       viewVersion: next.version,
-      definitionHash: hash,
+      // Taken once, by the commit that drafted the manifest.
+      definitionHash: drafted.definitionHash ?? definitionHash(view),
       watermark: next.watermark,
       previousWatermark: plan.previousWatermark,
       revision: next.revision,

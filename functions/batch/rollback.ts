@@ -1,3 +1,4 @@
+import { switchOf } from '../adapters/batch-store/manifest';
 import { isRetained, type ReplacedSummary } from '../adapters/batch-store/manifest-history';
 import { type LedgerRun, type Manifest, ManifestConflictError } from '../adapters/dynamo-batch-store';
 import { rollbackRunId } from '../core/restatements';
@@ -150,9 +151,7 @@ export async function rollback(
     committedAt: now,
     // Going back across versions is a switch too: the speed layer keeps counting the version left for
     // the rollback retention, so that rolling this rollback back serves no hole either.
-    ...(target.manifest.version === current.version
-      ? { replacedVersion: current.replacedVersion, switchedAt: current.switchedAt }
-      : { replacedVersion: current.version, switchedAt: now }),
+    ...switchOf(current, target.manifest.version, now),
     rolledBackTo: { revision: target.manifest.revision, lastRunId: target.manifest.lastRunId },
     ...(heldBackVersion === null
       ? {}

@@ -1,4 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { isRetained } from '../adapters/batch-store/manifest-history';
 import type {
   CountedVersion,
   DefinitionEntry,
@@ -45,7 +46,7 @@ export const SERVED_VERSIONS_REFRESH_MS = 30_000;
  * The versions of a view the speed layer counts besides the code's: the one its manifest serves, and the
  * one a switch replaced, for the rollback retention after the switch (a rollback to it serves no hole).
  */
-export function countedVersions(
+function countedVersions(
   code: ViewDefinition,
   manifest: ManifestVersions | null,
   now: number,
@@ -57,7 +58,7 @@ export function countedVersions(
     if (
       manifest.replacedVersion !== undefined &&
       manifest.switchedAt !== undefined &&
-      now < manifest.switchedAt + rollbackRetentionMs
+      isRetained(manifest.switchedAt, now, rollbackRetentionMs)
     )
       versions.add(manifest.replacedVersion);
   }

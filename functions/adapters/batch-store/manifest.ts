@@ -69,6 +69,24 @@ export function activeDays(
   return Object.entries(manifest.days).filter(([day]) => day >= first && day <= last);
 }
 
+/**
+ * A commit switching the view to another version records the version it replaced and when (the speed
+ * layer counts it for the rollback retention from then on); a later commit of the same version carries
+ * them on.
+ */
+export function switchOf(
+  previous: Manifest | null,
+  version: number,
+  now: number,
+): Pick<Manifest, 'replacedVersion' | 'switchedAt'> {
+  if (previous === null) return {};
+  if (previous.version !== version) return { replacedVersion: previous.version, switchedAt: now };
+  const { replacedVersion, switchedAt } = previous;
+  return replacedVersion === undefined || switchedAt === undefined || replacedVersion === version
+    ? {}
+    : { replacedVersion, switchedAt };
+}
+
 export class ManifestConflictError extends Error {
   override readonly name = 'ManifestConflictError';
 }
