@@ -49,6 +49,16 @@ export class DriftlessApi {
   views(): Promise<ResponseOf<'Views'>> {
     return this.call('GET', '/views', RESPONSE_SCHEMAS.Views);
   }
+  /** One view as `GET /views` lists it; a CliError naming the views there are when it is not one of them. */
+  async view(name: string): Promise<ResponseOf<'Views'>['views'][number]> {
+    const { views } = await this.views();
+    const summary = views.find((candidate) => candidate.name === name);
+    if (summary === undefined)
+      throw new CliError(
+        `no view named ${name}; views: ${views.map((candidate) => candidate.name).join(', ')}`,
+      );
+    return summary;
+  }
 
   series(view: string, query: URLSearchParams): Promise<ResponseOf<'Series'>> {
     return this.call('GET', `/views/${encodeURIComponent(view)}/series?${query}`, RESPONSE_SCHEMAS.Series);

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { EXPORT_FORMATS } from '../commons/layout';
 import { type EventCatalog, MAX_DAY_TIME } from '../core';
+import { RUN_ID } from '../core/keys';
 import { MAX_EVENTS_PER_REQUEST } from './limits';
 
 /** What the request schemas depend on: the views a request may name, the events it may send. */
@@ -142,7 +143,7 @@ export function requestSchemas(api: ApiSurface) {
     Rollback: bodyObject({
       to: z
         .string({ error: 'a batch version (run id)' })
-        .regex(/^[A-Za-z0-9_-]{1,80}$/, { error: 'a batch version (run id): letters, digits, - and _' })
+        .regex(RUN_ID, { error: 'a batch version (run id): letters, digits, - and _' })
         .optional()
         .meta({ description: 'The batch version (run id) to return to. Default: the previous manifest.' }),
       expectedRevision: z

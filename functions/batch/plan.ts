@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type DayRange, daysInRanges, lastBatchDay, nextWatermark, runAsOf, servedWatermark } from '../core';
+import { RUN_ID } from '../core/keys';
 import type { Settle } from '../core/lateness';
 import { chunkPlan, type DayScope, scopeDays } from './chunks';
 import { dayRangesOf } from './days';
@@ -18,9 +19,6 @@ export interface PlanInput {
   /** The Step Functions execution running the plan: recorded, so the run can be described by its id. */
   readonly executionArn?: string;
 }
-
-/** A run id is also the batch version it writes and a Step Functions execution name (≤ 80 chars). */
-const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
 
 export function newRunId(now: number): string {
   return `run-${new Date(now).toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;

@@ -298,8 +298,11 @@ export const manifestHistoryKey = (viewName: string, revision: number): TableKey
   };
 };
 
-/** A run id as a ledger key may hold (the plan's run ids and `rollback-r<revision>`): no `#`, bounded. */
-export const LEDGER_RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
+/**
+ * A batch run's id (also the batch version it writes and its Step Functions execution name, at most 80
+ * characters), and any run id a ledger key holds (`rollback-r<revision>` too): no `#`, bounded.
+ */
+export const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
 const LEDGER_DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /** A view's restatements, one partition, sorted by when they were recorded: `since` is one range of keys. */
@@ -317,22 +320,13 @@ export function restatementsKey(
   day: string,
   part: number,
 ): TableKey {
-  if (!Number.isSafeInteger(at) || at < 0) throw new RangeError(`no ledger time ${at}`);
-  if (!LEDGER_RUN_ID.test(runId)) throw new RangeError(`no ledger run id ${JSON.stringify(runId)}`);
   if (!LEDGER_DAY.test(day)) throw new RangeError(`no ledger day ${JSON.stringify(day)}`);
+  // Its run's header key, then the day: one change's items of a range of days are one range of keys.
   return {
     pk: restatementsPartition(viewName),
-    sk: `${sortableTime(at)}#${runId}#${day}#${rowsChunkKey(part)}`,
+    sk: `${restatementRunKey(viewName, at, runId).sk}#${day}#${rowsChunkKey(part)}`,
   };
 }
-
-/** The restatements recorded at `since` or later. */
-export const restatementsSince = (viewName: string, since: number): SortKeyRange => ({
-  pk: restatementsPartition(viewName),
-  from: sortableTime(Math.max(0, since)),
-  // Every sort key starts with digits, and `~` sorts after every digit.
-  to: '~',
-});
 
 /**
  * One change's restatement items (recorded at `at` by `runId`) of the days from `fromDay` through `toDay`
@@ -359,7 +353,7 @@ export const restatementRunsPartition = (viewName: string): string => `restateme
 
 export function restatementRunKey(viewName: string, at: number, runId: string): TableKey {
   if (!Number.isSafeInteger(at) || at < 0) throw new RangeError(`no ledger time ${at}`);
-  if (!LEDGER_RUN_ID.test(runId)) throw new RangeError(`no ledger run id ${JSON.stringify(runId)}`);
+  if (!RUN_ID.test(runId)) throw new RangeError(`no ledger run id ${JSON.stringify(runId)}`);
   return { pk: restatementRunsPartition(viewName), sk: `${sortableTime(at)}#${runId}` };
 }
 

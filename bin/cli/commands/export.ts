@@ -49,12 +49,7 @@ export const exportView = (program: Command): Command =>
 
 /** Where an export without --to ends: the view's watermark, below which every bucket is exact. */
 async function watermarkOf(api: DriftlessApi, view: string): Promise<number> {
-  const { views } = await api.views();
-  const summary = views.find((candidate) => candidate.name === view);
-  if (summary === undefined)
-    throw new CliError(
-      `no view named ${view}; views: ${views.map((candidate) => candidate.name).join(', ')}`,
-    );
+  const summary = await api.view(view);
   if (!summary.watermark) throw new CliError(`${view} has no batch run yet: run \`driftless batch run\``);
   return summary.watermark;
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { MAX_RESTATEMENTS_PAGE } from '../../../functions/api/limits';
 import { iso, printTable } from '../output';
 import { type Instant, instantOption, parseCount } from '../parse';
 import { apiOf } from '../program';
@@ -44,7 +45,7 @@ export const restatements = (program: Command): Command =>
           view,
           new URLSearchParams({
             ...base,
-            limit: String(Math.min(1_000, Math.max(1, options.limit - entries.length))),
+            limit: String(Math.min(MAX_RESTATEMENTS_PAGE, Math.max(1, options.limit - entries.length))),
             ...(cursor === null ? {} : { cursor }),
           }),
         );

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { CliError } from '../errors';
 import { iso } from '../output';
 import { parsePositiveCount } from '../parse';
 import { apiOf } from '../program';
@@ -27,10 +28,9 @@ export const rollback = (program: Command): Command =>
       // (409) instead of rolling the rollback itself back.
       let expectedRevision = options.expectedRevision ?? null;
       if (expectedRevision === null) {
-        const summary = (await api.views()).views.find((candidate) => candidate.name === view);
-        if (summary === undefined) throw new Error(`no view ${view} (driftless status lists them)`);
+        const summary = await api.view(view);
         // Null only before the first commit: a manifest that serves nothing (`servingProblem`) has one.
-        if (summary.revision === null) throw new Error(`${view} has no committed manifest to roll back`);
+        if (summary.revision === null) throw new CliError(`${view} has no committed manifest to roll back`);
         expectedRevision = summary.revision;
       }
       const result = await api.rollback(view, {

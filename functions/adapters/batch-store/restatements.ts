@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import type { GroupValue } from '../../core';
 import {
   dayOf,
-  LEDGER_RUN_ID,
+  RUN_ID,
   restatementRunKey,
   restatementRunsSince,
   restatementsKey,
@@ -132,7 +132,7 @@ export function decodeCursor(cursor: string): Position {
       if (
         typeof at === 'number' &&
         typeof runId === 'string' &&
-        LEDGER_RUN_ID.test(runId) &&
+        RUN_ID.test(runId) &&
         typeof day === 'string' &&
         typeof part === 'number' &&
         Number.isSafeInteger(index) &&

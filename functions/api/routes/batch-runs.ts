@@ -1,6 +1,7 @@
 /** Batch runs: started on demand, and described with what each view became. */
 import { z } from 'zod';
 import { newRunId } from '../../batch/plan';
+import { RUN_ID } from '../../core/keys';
 import { servedWatermark } from '../../core/watermark';
 import { notFound } from '../params';
 import type { RequestSchemas } from '../request-schemas';
@@ -28,7 +29,7 @@ export const batchRunRoutes = (schemas: RequestSchemas) => [
     method: 'GET',
     path: '/batch-runs/:id',
     summary: 'A batch run: status, watermarks, drift',
-    params: { id: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, { error: (issue) => noBatchRun(issue.input) }) },
+    params: { id: z.string().regex(RUN_ID, { error: (issue) => noBatchRun(issue.input) }) },
     responses: { '200': answer('BatchRun') },
     handler:
       ({ deps, reader }) =>
