@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import pLimit from 'p-limit';
 import { type ExportFormat, STAGE_DEFAULTS } from '../commons/layout';
 import type { DayRange } from '../core/days';
-import { consecutiveDayRanges } from '../core/days';
+import { dayRangesByVersion } from '../core/days';
 import { exportCompletionKey, exportFileHashKey, exportKey, TABLE_ATTRIBUTES } from '../core/keys';
 import type { ArchiveRead } from './batch-store/archive-days';
 import { getJson, putJson } from './json-records';
@@ -63,10 +63,7 @@ export function batchVersionRanges(
 ): Record<string, readonly DayRange[]> {
   const entries = Object.entries(batchVersions);
   if (entries.every(([, value]) => Array.isArray(value))) return batchVersions as Record<string, DayRange[]>;
-  const byVersion = Map.groupBy(entries as [string, string][], ([, version]) => version);
-  return Object.fromEntries(
-    [...byVersion].map(([version, days]) => [version, consecutiveDayRanges(days.map(([day]) => day))]),
-  );
+  return dayRangesByVersion(entries as [string, string][]);
 }
 
 /**

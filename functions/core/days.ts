@@ -46,6 +46,16 @@ export function mergeDayRanges(ranges: Iterable<DayRange>): DayRange[] {
 export const consecutiveDayRanges = (days: Iterable<string>): DayRange[] =>
   mergeDayRanges([...days].map((day): DayRange => [day, day]));
 
+/** Each batch version's days (from `[day, batch version]` pairs, as a manifest maps them) as ranges. */
+export function dayRangesByVersion(
+  days: Iterable<readonly [day: string, batchVersion: string]>,
+): Record<string, DayRange[]> {
+  const byVersion = Map.groupBy(days, ([, version]) => version);
+  return Object.fromEntries(
+    [...byVersion].map(([version, entries]) => [version, consecutiveDayRanges(entries.map(([day]) => day))]),
+  );
+}
+
 /** Every day of the ranges, in order, each once. */
 export function daysInRanges(ranges: Iterable<DayRange>): string[] {
   const days: string[] = [];

@@ -11,7 +11,7 @@ import {
   type ExportStatus,
 } from '../../adapters/exports';
 import { compileExportSql, dayOf, daysBetween, dedupeReadRanges } from '../../core';
-import { consecutiveDayRanges, type DayRange } from '../../core/days';
+import { consecutiveDayRanges, type DayRange, dayRangesByVersion } from '../../core/days';
 import { isExactRange, servedWatermark } from '../../core/watermark';
 import type { ApiDeps } from '../deps';
 import { badParameter, notFound } from '../params';
@@ -162,18 +162,15 @@ async function complete(
 
 /** Each batch version's ranges of consecutive days; a 400 when there are more than a job can record. */
 function versionRanges(days: readonly [day: string, batchVersion: string][]): Record<string, DayRange[]> {
-  const byVersion = Map.groupBy(days, ([, version]) => version);
-  const ranges = [...byVersion].map(
-    ([version, entries]) => [version, consecutiveDayRanges(entries.map(([day]) => day))] as const,
-  );
-  const count = ranges.reduce((sum, [, dayRanges]) => sum + dayRanges.length, 0);
+  const ranges = dayRangesByVersion(days);
+  const count = Object.values(ranges).reduce((sum, dayRanges) => sum + dayRanges.length, 0);
   if (count > EXPORT_VERSION_RANGES)
     throw badParameter(
       'to',
       `the range's days are served from ${count} ranges of batch versions, more than an export records ` +
         `(${EXPORT_VERSION_RANGES}): export a shorter range`,
     );
-  return Object.fromEntries(ranges);
+  return ranges;
 }
 
 /** At most this many restatements are listed in an export's answer; the ledger's route lists the rest. */
