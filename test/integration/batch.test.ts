@@ -37,14 +37,11 @@ import {
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
 import { BATCH_STATES, RUN_INCOMPLETE_ERROR } from '../../lib/batch-layer';
-import { stageConfigSchema } from '../../lib/config';
-import { batchTargetOver, type LocalRunOptions, runBatchLocally } from '../../local/batch-runner';
 import { createStream } from '../../local/emulators';
 import { KinesisConsumer } from '../../local/kinesis-consumer';
 import { bucketDir, withListingsObserved } from '../../local/platform';
-import { synthesizeTemplate } from '../../local/template';
 import { views as demoViews } from '../../views';
-import { type Order, startBatchStack } from '../support/batch-stack';
+import { type Order, runBatch, settledNowTemplate, startBatchStack } from '../support/batch-stack';
 import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
 import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
 import { policyStatements, synthesizeStack } from '../support/template';
@@ -100,7 +97,7 @@ const revenueV2 = defineView(orderEvents, {
 });
 
 /** The stack as synthesized for a stage whose watermark trails now by nothing. */
-const template = synthesizeTemplate(stageConfigSchema.parse({ settleMinutes: 0 }));
+const template = settledNowTemplate;
 
 /** The batch stack (`startBatchStack`) with every listing of the archive recorded, closed after the test. */
 async function setUp(views: readonly ViewDefinition[] = demoViews) {
@@ -134,10 +131,6 @@ async function setUp(views: readonly ViewDefinition[] = demoViews) {
     with: (other: readonly ViewDefinition[]) => ({ ...deps, views: other }),
   };
 }
-
-/** Runs the synthesized state machine over batch functions with these dependencies; retries at once. */
-const runBatch = (deps: BatchDeps, options?: LocalRunOptions) =>
-  runBatchLocally(batchTargetOver(deps, template), { retryIntervalMs: 0, ...options });
 
 /** Counts orders in the speed layer, as the speed handler would. */
 async function speedProcess(

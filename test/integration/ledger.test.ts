@@ -29,11 +29,8 @@ import {
   type ViewRow,
 } from '../../functions/core';
 import { definitionKey } from '../../functions/core/keys';
-import { stageConfigSchema } from '../../lib/config';
-import { batchTargetOver, type LocalRunOptions, runBatchLocally } from '../../local/batch-runner';
-import { synthesizeTemplate } from '../../local/template';
 import { revenue } from '../../views';
-import { type Order, startBatchStack } from '../support/batch-stack';
+import { type Order, runBatch, settledNowTemplate, startBatchStack } from '../support/batch-stack';
 import { startFixture } from '../support/fixture';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
 import { waitFor } from '../support/wait';
@@ -74,7 +71,7 @@ const lateOrder: Order = {
 };
 const lateHour = monthBack + 3 * HOUR;
 
-const template = synthesizeTemplate(stageConfigSchema.parse({ settleMinutes: 0 }));
+const template = settledNowTemplate;
 
 /** The batch stack (`startBatchStack`) with the stage's rollback retention (7 days), no grace. */
 async function setUp(views: readonly ViewDefinition[] = [revenue]) {
@@ -82,9 +79,6 @@ async function setUp(views: readonly ViewDefinition[] = [revenue]) {
   closes.push(stack.close);
   return { deps: stack.deps, send: stack.send, table: new Table(fixture.dynamo, stack.table) };
 }
-
-const runBatch = (deps: BatchDeps, options?: LocalRunOptions) =>
-  runBatchLocally(batchTargetOver(deps, template), { retryIntervalMs: 0, ...options });
 
 /** What readers are served below the watermark: the manifest and its rows. */
 async function served(deps: BatchDeps, view: ViewDefinition = revenue) {

@@ -2,12 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Provenance } from '../../functions/adapters/batch-store/provenance';
 import type { DynamoBatchStore, Manifest } from '../../functions/adapters/dynamo-batch-store';
 import { type CommitInput, commit } from '../../functions/batch/commit';
-import type { BatchDeps } from '../../functions/batch/deps';
-import { stageConfigSchema } from '../../lib/config';
-import { batchTargetOver, type LocalRunOptions, runBatchLocally } from '../../local/batch-runner';
-import { synthesizeTemplate } from '../../local/template';
 import { revenue } from '../../views';
-import { type Order, startBatchStack } from '../support/batch-stack';
+import { type Order, runBatch, settledNowTemplate, startBatchStack } from '../support/batch-stack';
 import { startFixture } from '../support/fixture';
 
 const HOUR = 3_600_000;
@@ -35,10 +31,7 @@ const orders: Order[] = Array.from({ length: 48 }, (_, index) => ({
   status: 'paid',
 }));
 
-const template = synthesizeTemplate(stageConfigSchema.parse({ settleMinutes: 0 }));
-
-const runBatch = (deps: BatchDeps, options?: LocalRunOptions) =>
-  runBatchLocally(batchTargetOver(deps, template), { retryIntervalMs: 0, ...options });
+const template = settledNowTemplate;
 
 /**
  * The view computed once, then a backfill whose commit loses its manifest write to another writer (a

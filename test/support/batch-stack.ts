@@ -6,6 +6,8 @@ import { batchDeps, batchFunctions } from '../../functions/batch/context';
 import type { BatchDeps } from '../../functions/batch/deps';
 import type { Platform } from '../../functions/commons/platform';
 import type { ViewDefinition } from '../../functions/core';
+import { stageConfigSchema } from '../../lib/config';
+import { batchTargetOver, type LocalRunOptions, runBatchLocally } from '../../local/batch-runner';
 import { LocalEventBridge } from '../../local/eventbridge';
 import { localFirehose } from '../../local/firehose';
 import { bucketDir, localPlatform } from '../../local/platform';
@@ -16,6 +18,7 @@ import {
   deliveryOf,
   environmentOf,
   LocalNames,
+  synthesizeTemplate,
 } from '../../local/template';
 import { tempDir } from './archive';
 import { type Fixture, quietLogger, quietMetrics } from './fixture';
@@ -32,6 +35,13 @@ export type Order = {
 };
 
 let sequence = 0;
+
+/** The stack as synthesized for a stage whose watermark trails now by nothing. */
+export const settledNowTemplate = synthesizeTemplate(stageConfigSchema.parse({ settleMinutes: 0 }));
+
+/** Runs that template's state machine over batch functions with these dependencies; retries at once. */
+export const runBatch = (deps: BatchDeps, options?: LocalRunOptions) =>
+  runBatchLocally(batchTargetOver(deps, settledNowTemplate), { retryIntervalMs: 0, ...options });
 
 /**
  * The batch layer over a fresh table and a fresh archive folder, as the template wires it: the batch
