@@ -3,6 +3,7 @@ import type { OrderEvent } from '../../events';
 import { BUCKET_WIDTH_MS } from '../../functions/core';
 import { generateOrders } from '../../local/demo';
 import { ordersPerMinute } from '../../views';
+import { batchRunThroughApi } from '../support/batch-runs';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
 import type { SeriesAnswer } from '../support/series';
 import { waitFor } from '../support/wait';
@@ -57,16 +58,7 @@ async function justPastNextMinute(): Promise<void> {
 
 /** Starts a batch run through the API and waits for it; resolves to the view's new watermark. */
 async function batchRun(): Promise<number> {
-  const started = await env.call('POST', '/batch-runs', {});
-  expect(started.status).toBe(202);
-  const run = await waitFor(
-    async () => {
-      const answer = await env.call('GET', `/batch-runs/${started.body.id}`);
-      expect(answer.body.status).not.toBe('FAILED');
-      return answer.body.status === 'SUCCEEDED' ? answer.body : undefined;
-    },
-    { timeoutMs: 30_000, what: 'the batch run' },
-  );
+  const run = await batchRunThroughApi(env.call);
   const view = (run.views as { view: string; watermark: number }[]).find(
     (candidate) => candidate.view === ordersPerMinute.name,
   );

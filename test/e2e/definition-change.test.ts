@@ -10,6 +10,7 @@ import {
   sum,
   type ViewDefinition,
 } from '../../functions/core';
+import { batchRunThroughApi } from '../support/batch-runs';
 import type { TestRuntime } from '../support/runtime';
 import { waitFor } from '../support/wait';
 
@@ -126,16 +127,7 @@ async function servedTotals(
 
 /** Starts a batch run through the API and waits for it; its outcome for the view. */
 async function batchRun(runtime: TestRuntime): Promise<Record<string, unknown>> {
-  const started = await runtime.call('POST', '/batch-runs', {});
-  expect(started.status).toBe(202);
-  const run = await waitFor(
-    async () => {
-      const answer = await runtime.call('GET', `/batch-runs/${started.body.id}`);
-      expect(answer.body.status).not.toBe('FAILED');
-      return answer.body.status === 'SUCCEEDED' ? answer.body : undefined;
-    },
-    { timeoutMs: 30_000, what: 'the batch run' },
-  );
+  const run = await batchRunThroughApi(runtime.call);
   return (run.views as { view: string; outcome: Record<string, unknown> }[])[0]?.outcome ?? {};
 }
 

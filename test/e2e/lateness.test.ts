@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketStart } from '../../functions/core';
 import { views } from '../../views';
+import { batchRunThroughApi } from '../support/batch-runs';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
 import { waitFor } from '../support/wait';
 
@@ -53,16 +54,7 @@ async function arrive(orders: readonly Order[]) {
 }
 
 async function batchRun(): Promise<Record<string, number>> {
-  const started = await env.call('POST', '/batch-runs', {});
-  expect(started.status).toBe(202);
-  const run = await waitFor(
-    async () => {
-      const answer = await env.call('GET', `/batch-runs/${started.body.id}`);
-      expect(answer.body.status).not.toBe('FAILED');
-      return answer.body.status === 'SUCCEEDED' ? answer.body : undefined;
-    },
-    { timeoutMs: 30_000, what: 'the batch run' },
-  );
+  const run = await batchRunThroughApi(env.call);
   return Object.fromEntries(
     run.views.map((view: { view: string; watermark: number }) => [view.view, view.watermark]),
   );

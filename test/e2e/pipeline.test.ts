@@ -11,6 +11,7 @@ import { BUCKET_WIDTH_MS, deduplicateEvents, type ViewDefinition } from '../../f
 import { generateOrders, take } from '../../local/demo';
 import type { Runtime } from '../../local/runtime';
 import { views } from '../../views';
+import { batchRunThroughApi } from '../support/batch-runs';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
 import { answeredSeries, expectedSeries, type SeriesAnswer } from '../support/series';
 import { waitFor } from '../support/wait';
@@ -81,16 +82,7 @@ async function postEvents(events: readonly unknown[]) {
 }
 
 async function batchRun(): Promise<Map<string, number>> {
-  const started = await call('POST', '/batch-runs', {});
-  expect(started.status).toBe(202);
-  const run = await waitFor(
-    async () => {
-      const answer = await call('GET', `/batch-runs/${started.body.id}`);
-      expect(answer.body.status).not.toBe('FAILED');
-      return answer.body.status === 'SUCCEEDED' ? answer.body : undefined;
-    },
-    { timeoutMs: 30_000, what: 'the batch run' },
-  );
+  const run = await batchRunThroughApi(call);
   for (const view of run.views) expect(view.committedByThisRun).toBe(true);
   return new Map(run.views.map((view: { view: string; watermark: number }) => [view.view, view.watermark]));
 }

@@ -30,6 +30,7 @@ import {
 } from '../../functions/core';
 import { definitionKey } from '../../functions/core/keys';
 import { revenue } from '../../views';
+import { batchRunThroughApi } from '../support/batch-runs';
 import { type Order, runBatch, settledNowTemplate, startBatchStack } from '../support/batch-stack';
 import { startFixture } from '../support/fixture';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
@@ -863,15 +864,7 @@ describe('restatements and rollback through the API and the CLI', () => {
     await waitFor(() => runtime.runtime.archiveConsumer.stats.records >= archived, { what: 'the archive' });
   }
   async function runBatchThroughApi() {
-    const started = await runtime.call('POST', '/batch-runs', {});
-    await waitFor(
-      async () => (await runtime.call('GET', `/batch-runs/${started.body.id}`)).body.status === 'SUCCEEDED',
-      {
-        timeoutMs: 60_000,
-        what: `batch run ${started.body.id}`,
-      },
-    );
-    return started.body.id as string;
+    return (await batchRunThroughApi(runtime.call, { timeoutMs: 60_000 })).id as string;
   }
   const lateHourSeries = () =>
     runtime.call('GET', `/views/revenue/series?from=${lateHour}&to=${lateHour + HOUR}&country=US`);

@@ -28,6 +28,7 @@ import { objectCreatedEvent } from '../../local/eventbridge';
 import { bucketDir, localPlatform } from '../../local/platform';
 import { LocalNames, templateFunctions } from '../../local/template';
 import { revenue } from '../../views';
+import { batchRunThroughApi } from '../support/batch-runs';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
 import { waitFor } from '../support/wait';
 
@@ -90,16 +91,7 @@ async function post(events: readonly EventRecord[]) {
 
 /** Runs the batch layer through the API, to its end; the run's answer. */
 async function runBatch() {
-  const started = await call('POST', '/batch-runs', {});
-  expect(started.status).toBe(202);
-  await waitFor(
-    async () => (await call('GET', `/batch-runs/${started.body.id}`)).body.status === 'SUCCEEDED',
-    {
-      timeoutMs: 60_000,
-      what: `batch run ${started.body.id}`,
-    },
-  );
-  return (await call('GET', `/batch-runs/${started.body.id}`)).body;
+  return batchRunThroughApi(call, { timeoutMs: 60_000 });
 }
 
 /** The archive objects and bytes of these days, as a listing of the archive folder finds them. */
