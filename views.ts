@@ -1,4 +1,4 @@
-import { orderEvents } from './events';
+import { orderEvents, pageViewEvents } from './events';
 import { coalesce, count, defineView, fieldsOf, sum } from './functions/core';
 
 const order = fieldsOf(orderEvents);
@@ -25,4 +25,13 @@ export const ordersPerMinute = defineView(orderEvents, {
   measures: { orders: count() },
 });
 
-export const views = [revenue, ordersPerMinute];
+/** Page views per hour and country: a view over the second catalog, which counts page views only. */
+export const pageViews = defineView(pageViewEvents, {
+  name: 'page_views',
+  version: 1,
+  bucket: 'hour',
+  groupBy: ['country'],
+  measures: { views: count() },
+});
+
+export const views = [revenue, ordersPerMinute, pageViews];

@@ -2,12 +2,13 @@ import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { orderEvents } from '../events';
+import { catalogs, orderEvents } from '../events';
 import { DuckDbQueryEngine } from '../functions/adapters/duckdb';
 import { transformRecords } from '../functions/archive/firehose-transform';
 import { batchDeps, batchFunctions } from '../functions/batch/context';
 import type { BatchDeps } from '../functions/batch/deps';
 import type { LoadInput } from '../functions/batch/load';
+import { archiveCatalogPrefix, archiveDayOfKey } from '../functions/commons/layout';
 import { daysInRanges, dedupeReadRanges } from '../functions/core';
 import { BATCH_STATES } from '../lib/batch-layer';
 import { batchTargetOver, runBatchLocally } from '../local/batch-runner';
@@ -28,9 +29,12 @@ import { views } from '../views';
 const DAY = 86_400_000;
 const TABLE = 'bench';
 
-/** The archive's files under `events/`, with their day and size: what the bench measures, not what a run lists. */
+/** The order archive's files, with their day and size: what the bench measures, not what a run lists. */
 async function archiveFiles(dir: string): Promise<{ key: string; day: string; size: number }[]> {
-  const entries = await readdir(join(dir, 'events'), { recursive: true, withFileTypes: true });
+  const entries = await readdir(join(dir, archiveCatalogPrefix(orderEvents.name)), {
+    recursive: true,
+    withFileTypes: true,
+  });
   return Promise.all(
     entries
       .filter((entry) => entry.isFile())
@@ -39,7 +43,7 @@ async function archiveFiles(dir: string): Promise<{ key: string; day: string; si
         const key = relative(dir, path).split(sep).join('/');
         return {
           key,
-          day: key.slice('events/dt='.length, 'events/dt='.length + 10),
+          day: archiveDayOfKey(key)?.day ?? '',
           size: (await stat(path)).size,
         };
       }),
@@ -69,7 +73,7 @@ export async function benchBatch(options: { events: number; days: number; dataDi
 
   // Fill: DuckDB writes one Parquet file per event-time day.
   const fillStarted = performance.now();
-  const writer = await DuckDbQueryEngine.open(orderEvents);
+  const writer = await DuckDbQueryEngine.open(catalogs);
   const spacing = (options.days * DAY) / options.events;
   await writer.query(`COPY (
       SELECT 'order-' || i AS id,
@@ -82,12 +86,12 @@ export async function benchBatch(options: { events: number; days: number; dataDi
         CASE i % 10 WHEN 0 THEN 'refunded' WHEN 1 THEN 'pending' ELSE 'paid' END AS status,
         strftime(make_timestamp(CAST(${start} + floor(i * ${spacing}) AS BIGINT) * 1000), '%Y-%m-%d') AS dt
       FROM range(${options.events}) AS t(i)
-    ) TO '${join(archiveDir, 'events')}' (FORMAT parquet, PARTITION_BY (dt), OVERWRITE_OR_IGNORE)`);
+    ) TO '${join(archiveDir, archiveCatalogPrefix(orderEvents.name))}' (FORMAT parquet, PARTITION_BY (dt), OVERWRITE_OR_IGNORE)`);
   writer.close();
 
   const emulators = await startEmulators();
   await createTable(emulators.dynamo, TABLE);
-  const engine = await DuckDbQueryEngine.open(orderEvents);
+  const engine = await DuckDbQueryEngine.open(catalogs);
   await engine.useArchive(archiveDir);
   let eventBridge: LocalEventBridge | undefined;
   let objectsListed = 0;
@@ -152,7 +156,7 @@ export async function benchBatch(options: { events: number; days: number; dataDi
   };
 
   const full = await timedRun('full');
-  const late = { id: 'late-1', ts: start + DAY + 3_600_000, country: 'C1', amount: 4_200, status: 'paid' };
+  const late = { type: 'order', id: 'late-1', ts: start + DAY + 3_600_000, country: 'C1', amount: 4_200, status: 'paid' };
   await localFirehose(
     deliveryOf(template, names),
     transformRecords,

@@ -1,5 +1,11 @@
-import type { SpeedDelta, SpeedStore } from '../functions/adapters/dynamo-speed-store';
+import type {
+  SketchedDelta,
+  SketchedItemState,
+  SpeedDelta,
+  SpeedStore,
+} from '../functions/adapters/dynamo-speed-store';
 import {
+  DistinctSketch,
   type Measure,
   MONOIDS,
   monoidOf,
@@ -11,16 +17,22 @@ import {
 interface Item {
   row: ViewRow;
   checkpoints: Map<string, string>;
+  /** Encoded, as DynamoDB holds them: a merge works on a copy. */
+  sketches: Map<string, Buffer>;
+  sketchVersion: number | null;
 }
 
 /** The speed store's semantics (conditional ADD per shard checkpoint) in memory: compute without I/O. */
 export class MemorySpeedStore implements SpeedStore {
   readonly items = new Map<string, Item>();
   writes = 0;
+  /** Strongly consistent reads before a sketch merge (views with a distinct measure only). */
+  reads = 0;
 
   reset(): void {
     this.items.clear();
     this.writes = 0;
+    this.reads = 0;
   }
 
   async addDelta(delta: SpeedDelta): Promise<'applied' | 'conflict'> {
@@ -30,7 +42,12 @@ export class MemorySpeedStore implements SpeedStore {
     const checkpoint = item?.checkpoints.get(delta.shardId);
     if (checkpoint !== undefined && checkpoint >= delta.firstSequence) return 'conflict';
     if (item === undefined) {
-      this.items.set(id, { row: delta.row, checkpoints: new Map([[delta.shardId, delta.lastSequence]]) });
+      this.items.set(id, {
+        row: delta.row,
+        checkpoints: new Map([[delta.shardId, delta.lastSequence]]),
+        sketches: new Map(),
+        sketchVersion: null,
+      });
       return 'applied';
     }
     const values = { ...item.row.values };
@@ -48,6 +65,39 @@ export class MemorySpeedStore implements SpeedStore {
 
   async checkpoint(pk: string, sk: string, shardId: string): Promise<string | null> {
     return this.items.get(`${pk}|${sk}`)?.checkpoints.get(shardId) ?? null;
+  }
+
+  async readSketched(
+    _view: ViewDefinition,
+    pk: string,
+    sk: string,
+    shardId: string,
+  ): Promise<SketchedItemState> {
+    this.reads++;
+    const item = this.items.get(`${pk}|${sk}`);
+    const sketches = new Map<string, DistinctSketch>();
+    for (const [measure, encoded] of item?.sketches ?? [])
+      sketches.set(measure, DistinctSketch.decode(encoded));
+    return {
+      checkpoint: item?.checkpoints.get(shardId) ?? null,
+      version: item?.sketchVersion ?? null,
+      sketches,
+    };
+  }
+
+  async mergeDelta(delta: SketchedDelta): Promise<'applied' | 'conflict'> {
+    const id = `${delta.pk}|${delta.sk}`;
+    if ((this.items.get(id)?.sketchVersion ?? null) !== delta.readVersion) {
+      this.writes++;
+      return 'conflict';
+    }
+    // The counters as addDelta applies them; the sketch stands in for the distinct counts.
+    const written = await this.addDelta(delta);
+    if (written === 'conflict') return written;
+    const item = this.items.get(id) as Item;
+    for (const { measure, sketch } of delta.sketches) item.sketches.set(measure, sketch.encode());
+    item.sketchVersion = (delta.readVersion ?? 0) + 1;
+    return 'applied';
   }
 
   async applyExtreme(
@@ -68,7 +118,15 @@ export class MemorySpeedStore implements SpeedStore {
 
   async readRows(_view: ViewDefinition, from: number, to: number): Promise<ViewRow[]> {
     return [...this.items.values()]
-      .map((item) => item.row)
-      .filter((row) => row.bucket >= from && row.bucket < to);
+      .filter(({ row }) => row.bucket >= from && row.bucket < to)
+      .map(({ row, sketches }) => {
+        if (sketches.size === 0) return row;
+        // As itemToRow reads an item: a distinct count is its sketch's estimate, rounded.
+        const estimates = [...sketches].map(([measure, encoded]) => [
+          measure,
+          BigInt(Math.round(DistinctSketch.decode(encoded).estimate())),
+        ]);
+        return { ...row, values: { ...row.values, ...Object.fromEntries(estimates) } };
+      });
   }
 }

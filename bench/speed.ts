@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { orderEvents } from '../events';
+import { catalogs } from '../events';
 import { FileObjectStore } from '../functions/adapters/object-store';
 import { compileJs } from '../functions/core';
 import { LatenessRecorder } from '../functions/speed/lateness';
@@ -33,6 +33,7 @@ export async function benchSpeed(options: {
     Records: Array.from({ length: options.batchSize }, (_, index) => {
       const n = batch * options.batchSize + index;
       const order = {
+        type: 'order',
         id: `order-${n}`,
         ts: minute + (n % 60_000),
         customer: `customer-${n % 997}`,
@@ -68,7 +69,7 @@ export async function benchSpeed(options: {
   // The lateness statistic's writes count with the speed items': one item per view, arrival hour and batch.
   const lateness = new MemoryLatenessStore();
   const processor = new SpeedProcessor({
-    catalog: orderEvents,
+    catalogs,
     views,
     store,
     quarantine: new Quarantine(new FileObjectStore('/nonexistent-quarantine')),

@@ -20,7 +20,7 @@ import type {
   KinesisStreamEvent,
   S3ObjectCreatedNotificationEvent,
 } from 'aws-lambda';
-import { type OrderEvent, orderEvents } from '../events';
+import { catalogs, type OrderEvent, orderEvents } from '../events';
 import { DynamoBatchStore } from '../functions/adapters/dynamo-batch-store';
 import { BUCKET_ATTRIBUTE, itemBytes } from '../functions/adapters/dynamo-rows';
 import { DynamoSpeedStore } from '../functions/adapters/dynamo-speed-store';
@@ -296,7 +296,7 @@ async function measureSpeed(
   const metrics = new MeasuredMetrics({ namespace: 'Cost' });
   let now = START_MS;
   const processor = new SpeedProcessor({
-    catalog: orderEvents,
+    catalogs,
     views,
     store: new DynamoSpeedStore(dynamo.asClient(), 'cost'),
     quarantine: new Quarantine(refusingStore),
@@ -401,7 +401,7 @@ async function measureMarker(
       logger,
       {
         time: new Date(at).toISOString(),
-        detail: { object: { key: `${archiveDayPrefix(dayOf(at))}object-${index}.gz` } },
+        detail: { object: { key: `${archiveDayPrefix(orderEvents.name, dayOf(at))}object-${index}.gz` } },
       } as S3ObjectCreatedNotificationEvent,
       at,
     );

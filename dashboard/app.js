@@ -12,6 +12,10 @@ const fragment = new URLSearchParams(location.hash.slice(1));
 const REFRESH_MS = Number(params.get('refresh') ?? 5_000);
 const COLORS = { batch: '#2f6fdf', speed: '#f08c1a' };
 const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
+/** Marks a value that is the speed layer's HyperLogLog estimate, not an exact count. */
+const ESTIMATE_MARK = '≈';
+/** How many of the latest buckets a distinct measure lists as text, each exact or marked as an estimate. */
+const LATEST_LISTED = 4;
 
 const statusLine = document.getElementById('status');
 const viewsElement = document.getElementById('views');
@@ -82,6 +86,21 @@ function latenessText(lateness, settle) {
   );
 }
 
+/** A bucket's start, short: `06-01 13:00` (UTC). */
+const bucketText = (ms) => new Date(ms).toISOString().slice(5, 16).replace('T', ' ');
+
+/** `±6.5%`: a relative error bound as a percentage. */
+const boundText = (ratio) =>
+  `±${new Intl.NumberFormat('en', { style: 'percent', maximumFractionDigits: 1 }).format(ratio)}`;
+
+/**
+ * The legend of a view with a distinct measure: its speed buckets carry HyperLogLog estimates within the
+ * stated bound (`GET /views`' `distinct.errorBound`); its batch buckets, below the watermark, exact counts.
+ */
+const estimateLegend = (distinct) =>
+  `${ESTIMATE_MARK} estimate (HyperLogLog, ${boundText(distinct.errorBound)}): ${distinct.measures.join(', ')} ` +
+  'from the watermark on; exact below it. Distinct counts do not add across buckets.';
+
 /** One view's panel: controls, chart, summary; refreshes itself from the series endpoint. */
 class ViewPanel {
   constructor(view) {
@@ -105,9 +124,13 @@ class ViewPanel {
       </div>
       <div class="chart"></div>
       <p class="summary"></p>
+      ${view.distinct ? `<p class="estimate-legend">${estimateLegend(view.distinct)}</p><p class="latest"></p>` : ''}
       <p class="lateness"></p>`;
     this.meta = this.section.querySelector('.meta');
     this.summary = this.section.querySelector('.summary');
+    this.latest = this.section.querySelector('.latest');
+    /** Whether the speed bars now charted are estimates (a distinct measure is shown). */
+    this.estimated = false;
     this.chartElement = this.section.querySelector('.chart');
     this.measureSelect = this.section.querySelector('[data-role="measure"]');
     for (const select of this.section.querySelectorAll('select'))
@@ -154,18 +177,23 @@ class ViewPanel {
   chart(width) {
     if (this.plot !== undefined) return this.plot;
     const bars = uPlot.paths.bars({ size: [0.85, 40], align: 1 });
-    const series = (label, color) => ({
+    const series = (label, color, estimates) => ({
       label,
       stroke: color,
       fill: `${color}cc`,
       paths: bars,
       points: { show: false },
+      // The hover legend: a speed bar of a distinct measure is an estimate.
+      value: (_u, value) =>
+        value === null || value === undefined
+          ? '-'
+          : `${estimates && this.estimated ? ESTIMATE_MARK : ''}${compact.format(value)}`,
     });
     this.plot = new uPlot(
       {
         width,
         height: 260,
-        series: [{}, series('batch', COLORS.batch), series('speed', COLORS.speed)],
+        series: [{}, series('batch', COLORS.batch, false), series('speed', COLORS.speed, true)],
         axes: [{}, { size: 60, values: (_u, splits) => splits.map((value) => compact.format(value)) }],
         scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         hooks: { draw: [(u) => this.placeWatermark(u)] },
@@ -196,12 +224,17 @@ class ViewPanel {
     const series = await api(`/views/${encodeURIComponent(view.name)}/series?${query}`);
     if (Object.keys(filter).length === 0) this.learnGroups(series.buckets);
     const measure = this.measureSelect.value;
+    // A distinct measure: its speed buckets are estimates, and its buckets' values do not add up.
+    const distinct = view.distinct?.measures.includes(measure) ?? false;
+    this.estimated = distinct;
     const xs = [];
     const batch = [];
     const speed = [];
     // The total is shown as text: summed exactly, as BigInt, where the chart's float is close enough.
     let total = 0n;
     const counts = { batch: 0, speed: 0 };
+    const marked = { exact: 0, estimate: 0 };
+    const latest = [];
     for (const bucket of series.buckets) {
       const exact = bucket.groups.reduce((sum, group) => sum + bigIntOf(group.values[measure]), 0n);
       const value = Number(exact);
@@ -211,6 +244,11 @@ class ViewPanel {
       speed.push(fromBatch ? null : value);
       counts[fromBatch ? 'batch' : 'speed']++;
       total += exact;
+      if (distinct) {
+        const estimate = bucket.distinct === 'sketch';
+        marked[estimate ? 'estimate' : 'exact']++;
+        latest.push(`${bucketText(bucket.start)} ${estimate ? ESTIMATE_MARK : ''}${exact.toLocaleString()}`);
+      }
     }
     this.watermark = series.watermark;
     const plot = this.chart(this.chartElement.clientWidth || 900);
@@ -224,11 +262,22 @@ class ViewPanel {
       Object.entries(filter)
         .map(([field, value]) => `${field}=${value}`)
         .join(', ') || 'all groups';
-    this.summary.textContent = `${measure}, ${filterText}: ${total.toLocaleString()} over ${xs.length} buckets (${counts.batch} batch, ${counts.speed} speed)`;
+    // Over groups a bar is their sum (a value seen in two groups counts in each); over buckets there is no total.
+    this.summary.textContent = distinct
+      ? `${measure}, ${filterText}${Object.keys(filter).length === view.groupBy.length ? '' : ' (summed over groups)'}: ` +
+        `${xs.length} buckets (${marked.exact} exact, ${marked.estimate} ${ESTIMATE_MARK} estimates); ` +
+        'distinct counts of different buckets do not add, so no total'
+      : `${measure}, ${filterText}: ${total.toLocaleString()} over ${xs.length} buckets (${counts.batch} batch, ${counts.speed} speed)`;
+    if (this.latest !== null)
+      this.latest.textContent = distinct
+        ? `latest: ${latest.slice(-LATEST_LISTED).join(' · ') || 'none'}`
+        : '';
     Object.assign(this.section.dataset, {
       measure,
       filter: filterText,
-      total: String(total),
+      total: distinct ? '' : String(total),
+      exactBuckets: String(marked.exact),
+      estimateBuckets: String(marked.estimate),
       buckets: String(xs.length),
       batchBuckets: String(counts.batch),
       speedBuckets: String(counts.speed),

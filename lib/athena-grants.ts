@@ -5,15 +5,16 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
 import { ARCHIVE_EVENTS_PREFIX } from '../functions/commons/layout';
-import { RAW_EVENTS } from '../functions/core';
 import { acknowledgeObjectsUnder, listingUnder, objectsUnder } from './bucket-grants';
 
 /** What the batch layer and exports read: the raw archive, its Glue table and the Athena workgroup. */
 export interface ArchiveReferences {
   readonly archiveBucket: IBucket;
   readonly resultsBucket: IBucket;
-  /** Glue database holding the `raw_events` table. */
+  /** Glue database holding the catalogs' tables. */
   readonly database: string;
+  /** The Glue tables, one per event catalog (`events_<catalog>`), each over its folder of the archive. */
+  readonly tableNames: readonly string[];
   readonly workGroupName: string;
   /** The Firehose delivery writing the archive: the batch plan reads its metrics. */
   readonly deliveryStream: IDeliveryStream;
@@ -31,7 +32,8 @@ export const workGroupArnOf = (scope: IConstruct, archive: ArchiveReferences): s
 
 /**
  * Athena runs a query with its caller's credentials: the caller starts and watches the query in the
- * workgroup, reads the table's metadata from Glue, reads the archive's events and writes results. The
+ * workgroup, reads every catalog table's metadata from Glue, reads the archive's events (every catalog's
+ * folder, all under ARCHIVE_EVENTS_PREFIX) and writes results. The
  * batch state machine and the API (for exports) both query, with these grants.
  */
 export function grantAthenaQuery(
@@ -58,11 +60,9 @@ export function grantAthenaQuery(
       resources: [
         stack.formatArn({ service: 'glue', resource: 'catalog' }),
         stack.formatArn({ service: 'glue', resource: 'database', resourceName: archive.database }),
-        stack.formatArn({
-          service: 'glue',
-          resource: 'table',
-          resourceName: `${archive.database}/${RAW_EVENTS}`,
-        }),
+        ...archive.tableNames.map((table) =>
+          stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${archive.database}/${table}` }),
+        ),
       ],
     }),
     new PolicyStatement({

@@ -16,22 +16,28 @@ import { Construct } from 'constructs';
 import { archiveTransformFunction } from '../functions/archive/firehose-transform';
 import {
   ARCHIVE_ERRORS_PREFIX,
-  ARCHIVE_EVENTS_PREFIX,
+  archiveCatalogPrefix,
   archiveDayPrefix,
   EXPORT_RESULTS_FOLDER,
   EXPORTS_PREFIX,
   QUERY_RESULTS_PREFIX,
   STAGE_DEFAULTS,
 } from '../functions/commons/layout';
-import { dayOf, type EventCatalog, PARTITION_COLUMN, RAW_EVENTS } from '../functions/core';
+import {
+  dayOf,
+  EVENT_TYPE_FIELD,
+  type EventCatalogs,
+  eventsTableOf,
+  PARTITION_COLUMN,
+} from '../functions/core';
 import { DriftlessBucket } from './bucket';
 import { DriftlessFunction } from './function';
 import { acknowledgeWildcardResources } from './nag';
 
 export interface RawArchiveProps {
   readonly stream: IStream;
-  /** The raw events' catalog: the Glue table's columns come from it. */
-  readonly catalog: EventCatalog;
+  /** The stack's event catalogs: one Glue table each, its columns from the catalog's fields. */
+  readonly catalogs: EventCatalogs;
   /** Firehose buffering: the archive's delivery delay, which the batch layer's settle time covers. @default 60 s */
   readonly bufferInterval?: Duration;
   /** Athena refuses a query past this many bytes scanned. @default 100 GiB */
@@ -54,9 +60,9 @@ export interface RawArchiveProps {
 }
 
 /**
- * Kinesis to S3 through Firehose, filed by event-time day (dynamic partitioning from the transform
- * Lambda), with the Glue table `raw_events` over it (partition projection: no crawler, no
- * MSCK REPAIR) and the Athena workgroup the batch layer queries it in.
+ * Kinesis to S3 through Firehose, filed by catalog and event-time day (dynamic partitioning with two keys
+ * from the transform Lambda), with one Glue table per catalog over its folder (`events_<catalog>`,
+ * partition projection: no crawler, no MSCK REPAIR) and the Athena workgroup the batch layer queries them in.
  */
 export class RawArchive extends Construct {
   public readonly archiveBucket: DriftlessBucket;
@@ -69,7 +75,8 @@ export class RawArchive extends Construct {
   public readonly deliveryStream: DeliveryStream;
   public readonly transform: DriftlessFunction;
   public readonly database: string;
-  public readonly tableName = RAW_EVENTS;
+  /** The Glue tables, one per catalog (`eventsTableOf`), in the catalogs' order. */
+  public readonly tableNames: readonly string[];
   public readonly workGroupName: string;
   /**
    * The workgroup exports run in: its query results (a CSV export's file) land under EXPORTS_PREFIX of
@@ -122,7 +129,10 @@ export class RawArchive extends Construct {
     this.deliveryStream = new DeliveryStream(this, 'DeliveryStream', {
       source: new KinesisStreamSource(props.stream),
       destination: new S3Bucket(this.archiveBucket, {
-        dataOutputPrefix: archiveDayPrefix(`!{partitionKeyFromLambda:${PARTITION_COLUMN}}`),
+        dataOutputPrefix: archiveDayPrefix(
+          `!{partitionKeyFromLambda:${EVENT_TYPE_FIELD}}`,
+          `!{partitionKeyFromLambda:${PARTITION_COLUMN}}`,
+        ),
         // By arrival day: a record that failed may have no event day.
         errorOutputPrefix: `${ARCHIVE_ERRORS_PREFIX}!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/`,
         compression: Compression.GZIP,
@@ -156,41 +166,45 @@ export class RawArchive extends Construct {
       databaseInput: { name: namePrefix.toLowerCase().replace(/[^a-z0-9_]/g, '_') },
     });
     this.database = database.ref;
-    const location = `s3://${this.archiveBucket.bucketName}/${ARCHIVE_EVENTS_PREFIX}`;
-    new CfnTable(this, 'RawEvents', {
-      catalogId: account,
-      databaseName: this.database,
-      tableInput: {
-        name: RAW_EVENTS,
-        tableType: 'EXTERNAL_TABLE',
-        partitionKeys: [{ name: PARTITION_COLUMN, type: 'string' }],
-        parameters: {
-          classification: 'json',
-          'projection.enabled': 'true',
-          [`projection.${PARTITION_COLUMN}.type`]: 'date',
-          [`projection.${PARTITION_COLUMN}.format`]: 'yyyy-MM-dd',
-          // From the catalog's first valid day: an event the catalog accepts is never in a day Athena skips.
-          [`projection.${PARTITION_COLUMN}.range`]: `${dayOf(props.catalog.timeRange.from)},NOW`,
-          [`projection.${PARTITION_COLUMN}.interval`]: '1',
-          [`projection.${PARTITION_COLUMN}.interval.unit`]: 'DAYS',
-          'storage.location.template': `s3://${this.archiveBucket.bucketName}/${archiveDayPrefix(`\${${PARTITION_COLUMN}}`)}`,
-        },
-        storageDescriptor: {
-          location,
-          columns: Object.entries(props.catalog.fields).map(([name, spec]) => ({
-            name,
-            type: spec.type === 'integer' ? 'bigint' : 'string',
-          })),
-          inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
-          outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
-          serdeInfo: {
-            serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
-            // A malformed line is skipped, not a failed query (OpenX JSON SerDe's optional property:
-            // https://docs.aws.amazon.com/athena/latest/ug/openx-json-serde.html).
-            parameters: { 'ignore.malformed.json': 'true' },
+    // One table per catalog, over its folder: a view's SQL reads its catalog's table (`eventsTableOf`).
+    this.tableNames = props.catalogs.all.map((catalog) => {
+      const name = eventsTableOf(catalog);
+      new CfnTable(this, `Events_${catalog.name}`, {
+        catalogId: account,
+        databaseName: this.database,
+        tableInput: {
+          name,
+          tableType: 'EXTERNAL_TABLE',
+          partitionKeys: [{ name: PARTITION_COLUMN, type: 'string' }],
+          parameters: {
+            classification: 'json',
+            'projection.enabled': 'true',
+            [`projection.${PARTITION_COLUMN}.type`]: 'date',
+            [`projection.${PARTITION_COLUMN}.format`]: 'yyyy-MM-dd',
+            // From the catalog's first valid day: an event the catalog accepts is never in a day Athena skips.
+            [`projection.${PARTITION_COLUMN}.range`]: `${dayOf(catalog.timeRange.from)},NOW`,
+            [`projection.${PARTITION_COLUMN}.interval`]: '1',
+            [`projection.${PARTITION_COLUMN}.interval.unit`]: 'DAYS',
+            'storage.location.template': `s3://${this.archiveBucket.bucketName}/${archiveDayPrefix(catalog.name, `\${${PARTITION_COLUMN}}`)}`,
+          },
+          storageDescriptor: {
+            location: `s3://${this.archiveBucket.bucketName}/${archiveCatalogPrefix(catalog.name)}`,
+            columns: Object.entries(catalog.fields).map(([field, spec]) => ({
+              name: field,
+              type: spec.type === 'integer' ? 'bigint' : 'string',
+            })),
+            inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+            outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+            serdeInfo: {
+              serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
+              // A malformed line is skipped, not a failed query (OpenX JSON SerDe's optional property:
+              // https://docs.aws.amazon.com/athena/latest/ug/openx-json-serde.html).
+              parameters: { 'ignore.malformed.json': 'true' },
+            },
           },
         },
-      },
+      });
+      return name;
     });
 
     const workGroup = new CfnWorkGroup(this, 'WorkGroup', {
@@ -250,3 +264,4 @@ export class RawArchive extends Construct {
     );
   }
 }
+

@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy, Size, Stack, type StackProps } from 'aws-cdk-l
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
-import { orderEvents } from '../events';
+import { catalogs } from '../events';
 import { views } from '../views';
 import { BatchLayer } from './batch-layer';
 import { type ApiAuth, DEFAULT_STAGE_CONFIG, type StageConfig } from './config';
@@ -56,7 +56,7 @@ export class DriftlessStack extends Stack {
     });
     this.archive = new RawArchive(this, 'Archive', {
       stream: this.speed.stream,
-      catalog: orderEvents,
+      catalogs,
       bytesScannedCutoff: Size.gibibytes(config.athenaBytesScannedCutoffGiB),
       queryResultsRetention: Duration.days(config.queryResultsRetentionDays),
       exportsRetention: Duration.days(config.exportsRetentionDays),

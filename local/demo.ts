@@ -1,4 +1,4 @@
-import type { OrderEvent } from '../events';
+import type { OrderEvent, PageViewEvent } from '../events';
 
 export const DEMO_COUNTRIES = ['US', 'DE', 'FR', 'JP', 'BR', 'IN'] as const;
 const PRODUCTS = ['starter', 'pro', 'team', 'enterprise'] as const;
@@ -35,9 +35,12 @@ export interface OrderGeneratorOptions {
   readonly invalid?: number;
 }
 
-/** A generated record: an order event, or (when `invalid`) something the schema refuses. */
-export type GeneratedRecord =
-  | { readonly kind: 'valid' | 'duplicate' | 'late'; readonly event: OrderEvent }
+/** An event as sent: its catalog's fields and its `type`, the catalog's name. */
+export type Sent<E, T extends string> = E & { readonly type: T };
+
+/** A generated record: an event as sent, or (when `invalid`) something its catalog refuses. */
+export type GeneratedRecord<E = Sent<OrderEvent, 'order'>> =
+  | { readonly kind: 'valid' | 'duplicate' | 'late'; readonly event: E }
   | { readonly kind: 'invalid'; readonly event: Record<string, unknown> };
 
 function weighted(random: () => number, weights: readonly number[]): number {
@@ -59,14 +62,14 @@ const INVALID_SHAPES = [
 ];
 
 /**
- * An endless supply of order events: mostly paid, some refunded or pending, amounts by product, with
- * duplicates, late and invalid records mixed in at the rates asked for.
+ * An endless supply of order events (`type: 'order'`): mostly paid, some refunded or pending, amounts by
+ * product, with duplicates, late and invalid records mixed in at the rates asked for.
  */
 export function* generateOrders(options: OrderGeneratorOptions = {}): Generator<GeneratedRecord> {
   const random = seededRandom(options.seed ?? 1);
   const prefix = options.idPrefix ?? `o-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
   const lateByMs = options.lateByMs ?? 2 * 3_600_000;
-  let last: OrderEvent | undefined;
+  let last: Sent<OrderEvent, 'order'> | undefined;
   for (let index = 0; ; index++) {
     if (last !== undefined && random() < (options.duplicates ?? 0)) {
       yield { kind: 'duplicate', event: { ...last } };
@@ -76,7 +79,8 @@ export function* generateOrders(options: OrderGeneratorOptions = {}): Generator<
     const status = random();
     const isLate = random() < (options.late ?? 0);
     const time = options.time?.(index) ?? Date.now();
-    const event: OrderEvent = {
+    const event: Sent<OrderEvent, 'order'> = {
+      type: 'order',
       id: `${prefix}-${index}`,
       ts: isLate ? Math.max(0, time - lateByMs - Math.floor(random() * lateByMs)) : time,
       customer: `c${Math.floor(random() * 5_000)}`,
@@ -93,6 +97,82 @@ export function* generateOrders(options: OrderGeneratorOptions = {}): Generator<
     }
     last = event;
     yield { kind: isLate ? 'late' : 'valid', event };
+  }
+}
+
+const PATHS = ['/', '/pricing', '/docs', '/signup', '/blog', '/checkout'] as const;
+/** The home page and the docs draw most views. */
+const PATH_WEIGHTS = [30, 12, 25, 8, 15, 10];
+
+/** Invalid page views, each in another way: the quarantine shows an unknown type too. */
+const INVALID_PAGE_VIEWS = [
+  ({ path: _path, ...event }: Sent<PageViewEvent, 'page_view'>) => event,
+  (event: Sent<PageViewEvent, 'page_view'>) => ({ ...event, path: '' }),
+  (event: Sent<PageViewEvent, 'page_view'>) => ({ ...event, type: 'click' }),
+  ({ type: _type, ...event }: Sent<PageViewEvent, 'page_view'>) => event,
+];
+
+/**
+ * An endless supply of page views (`type: 'page_view'`): sessions of a few views each, over a handful of
+ * paths and the demo's countries, with duplicates, late and invalid records at the rates asked for.
+ */
+export function* generatePageViews(
+  options: OrderGeneratorOptions = {},
+): Generator<GeneratedRecord<Sent<PageViewEvent, 'page_view'>>> {
+  const random = seededRandom(options.seed ?? 1);
+  const prefix = options.idPrefix ?? `v-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
+  const lateByMs = options.lateByMs ?? 2 * 3_600_000;
+  let last: Sent<PageViewEvent, 'page_view'> | undefined;
+  let session = '';
+  let country = '';
+  for (let index = 0; ; index++) {
+    if (last !== undefined && random() < (options.duplicates ?? 0)) {
+      yield { kind: 'duplicate', event: { ...last } };
+      continue;
+    }
+    // A new session about every fourth view.
+    if (index === 0 || random() < 0.25) {
+      session = `s${Math.floor(random() * 100_000)}`;
+      country = DEMO_COUNTRIES[weighted(random, COUNTRY_WEIGHTS)] as string;
+    }
+    const isLate = random() < (options.late ?? 0);
+    const time = options.time?.(index) ?? Date.now();
+    const event: Sent<PageViewEvent, 'page_view'> = {
+      type: 'page_view',
+      id: `${prefix}-${index}`,
+      ts: isLate ? Math.max(0, time - lateByMs - Math.floor(random() * lateByMs)) : time,
+      session,
+      path: PATHS[weighted(random, PATH_WEIGHTS)] as string,
+      country,
+    };
+    if (random() < (options.invalid ?? 0)) {
+      const shape = INVALID_PAGE_VIEWS[index % INVALID_PAGE_VIEWS.length] as (
+        event: Sent<PageViewEvent, 'page_view'>,
+      ) => object;
+      yield { kind: 'invalid', event: shape(event) as Record<string, unknown> };
+      continue;
+    }
+    last = event;
+    yield { kind: isLate ? 'late' : 'valid', event };
+  }
+}
+
+/** Page views per order in the demo's mixed stream. */
+export const DEMO_PAGE_VIEWS_PER_ORDER = 3;
+
+/**
+ * The demo's stream of both catalogs, mixed: an order, then DEMO_PAGE_VIEWS_PER_ORDER page views, and
+ * again; each generator with the options given (its own ids).
+ */
+export function* generateDemoEvents(
+  options: OrderGeneratorOptions = {},
+): Generator<GeneratedRecord<Sent<OrderEvent, 'order'> | Sent<PageViewEvent, 'page_view'>>> {
+  const orders = generateOrders(options);
+  const views = generatePageViews({ ...options, seed: (options.seed ?? 1) + 1 });
+  for (;;) {
+    yield orders.next().value as GeneratedRecord;
+    for (let view = 0; view < DEMO_PAGE_VIEWS_PER_ORDER; view++)
+      yield views.next().value as GeneratedRecord<Sent<PageViewEvent, 'page_view'>>;
   }
 }
 
@@ -124,11 +204,14 @@ export interface Demo {
   stop(): Promise<void>;
 }
 
-/** Posts, a few times a second, the orders due at `rate` per second: a live feed for the dashboard. */
+/**
+ * Posts, a few times a second, the events due at `rate` per second, orders and page views mixed
+ * (`generateDemoEvents`): a live feed for the dashboard.
+ */
 export function startDemo(options: DemoOptions): Demo {
   const rate = options.rate ?? 20;
   // A little duplication and lateness, so batch runs visibly correct the speed layer.
-  const orders = generateOrders({ seed: Date.now(), duplicates: 0.01, late: 0.01, lateByMs: 3_600_000 });
+  const events = generateDemoEvents({ seed: Date.now(), duplicates: 0.01, late: 0.01, lateByMs: 3_600_000 });
   const tickMs = 250;
   let accepted = 0;
   let due = 0;
@@ -152,9 +235,9 @@ export function startDemo(options: DemoOptions): Demo {
     const count = Math.min(500, Math.floor(due));
     if (count === 0 || stopped) return;
     due -= count;
-    const events = take(orders, count).map((record) => record.event);
+    const batch = take(events, count).map((record) => record.event);
     inFlight = inFlight.then(() =>
-      post(events).catch((error: Error) => options.onError?.(error) ?? undefined),
+      post(batch).catch((error: Error) => options.onError?.(error) ?? undefined),
     );
   }, tickMs);
   return {

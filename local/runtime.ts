@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { ResourceInUseException as StreamInUseException } from '@aws-sdk/client-kinesis';
-import { orderEvents } from '../events';
+import { catalogs } from '../events';
 import { DuckDbQueryEngine } from '../functions/adapters/duckdb';
 import { apiFunction } from '../functions/api/context';
 import { newRunId } from '../functions/batch/plan';
@@ -260,7 +260,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const archiveLocation = archiveLocationOf(template, names);
   const archiveDir = bucketDir(bucketsDir, archiveLocation.bucket);
   await mkdir(archiveDir, { recursive: true });
-  const engine = await DuckDbQueryEngine.open(orderEvents);
+  const engine = await DuckDbQueryEngine.open(catalogs);
   await engine.useArchive(archiveDir);
 
   let server: LocalApiServer | undefined;

@@ -283,19 +283,28 @@ export function deliveryOf(template: CloudFormationTemplate, names: LocalNames):
   };
 }
 
-/** The bucket and key prefix of the Glue table `raw_events`: what Athena reads (and DuckDB locally). */
+/**
+ * Where the Glue tables (one per catalog) read: the archive bucket, and each table's name and key prefix
+ * (`events/<catalog>/`). What Athena reads, and DuckDB locally. Every table must be in the one bucket.
+ */
 export function archiveLocationOf(
   template: CloudFormationTemplate,
   names: LocalNames,
-): { bucket: string; prefix: string } {
-  const [table] = resourcesOfType(template, 'AWS::Glue::Table');
-  const location = names.resolve(
-    (table?.[1].Properties?.TableInput as { StorageDescriptor: { Location: unknown } } | undefined)
-      ?.StorageDescriptor.Location,
-  );
-  const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(location);
-  if (match === null) throw new Error(`the raw events table's location is not in S3: ${location}`);
-  return { bucket: match[1] as string, prefix: match[2] as string };
+): { bucket: string; tables: { name: string; prefix: string }[] } {
+  const tables = resourcesOfType(template, 'AWS::Glue::Table').map(([, table]) => {
+    const input = table.Properties?.TableInput as
+      | { Name: unknown; StorageDescriptor: { Location: unknown } }
+      | undefined;
+    const location = names.resolve(input?.StorageDescriptor.Location);
+    const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(location);
+    if (match === null) throw new Error(`a raw events table's location is not in S3: ${location}`);
+    return { bucket: match[1] as string, name: names.resolve(input?.Name), prefix: match[2] as string };
+  });
+  const [first] = tables;
+  if (first === undefined) throw new Error('the template has no Glue table');
+  if (tables.some(({ bucket }) => bucket !== first.bucket))
+    throw new Error('the raw events tables lie in different buckets');
+  return { bucket: first.bucket, tables: tables.map(({ name, prefix }) => ({ name, prefix })) };
 }
 
 /** The batch state machine's definition, intrinsics resolved: Lambda tasks name local function ARNs. */

@@ -3,6 +3,7 @@
  * of its route, so an answer the CLI does not understand is a one-line CliError, never a crash further on.
  */
 import { z } from 'zod';
+import { sketchErrorReports } from '../../functions/api/batch-run-schemas';
 import { RESPONSE_SCHEMAS, type ResponseOf } from '../../functions/api/schemas';
 import { ApiError, CliError, oneLine } from './errors';
 import { API_KEY_FILE } from './local';
@@ -15,6 +16,7 @@ const DRIFT_REPORT = z.object({
   rowsCompared: z.number(),
   rowsDiffering: z.number(),
   driftRatio: z.number(),
+  sketchError: sketchErrorReports.optional(),
 });
 const { BatchRun, Drift } = RESPONSE_SCHEMAS;
 /** A batch run, each view's drift report read as one. */

@@ -24,6 +24,11 @@ export interface CheckpointedWrite {
   readonly set: Readonly<Record<string, AttributeValue>>;
   /** Counters ADDed, by attribute: decimal numbers. */
   readonly add: readonly (readonly [attribute: string, value: string])[];
+  /**
+   * For a read-merge-write (a sketch): the item's version attribute and the value read (null: absent).
+   * The write also needs the version unchanged, and bumps it, so a merge never overwrites another's.
+   */
+  readonly version?: { readonly attribute: string; readonly read: number | null };
 }
 
 /** The UpdateItem request of a write: its update and condition expressions and what they refer to. */
@@ -44,8 +49,20 @@ export function checkpointedUpdate(write: CheckpointedWrite) {
     values[`:a${index}`] = { N: value };
     return `#a${index} :a${index}`;
   });
+  let condition = 'attribute_not_exists(#ck) OR #ck < :first';
+  if (write.version !== undefined) {
+    const { attribute, read } = write.version;
+    names['#v'] = attribute;
+    values[':vnext'] = { N: String((read ?? 0) + 1) };
+    sets.push('#v = :vnext');
+    if (read === null) condition = `(${condition}) AND attribute_not_exists(#v)`;
+    else {
+      values[':v'] = { N: String(read) };
+      condition = `(${condition}) AND #v = :v`;
+    }
+  }
   const update = `SET ${sets.join(', ')}${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`;
-  return { update, condition: 'attribute_not_exists(#ck) OR #ck < :first', names, values };
+  return { update, condition, names, values };
 }
 
 /** Writes under the checkpoint: `conflict` means some of these records were counted before. */
@@ -68,6 +85,33 @@ export async function readCheckpoint(table: Table, key: TableKey, shardId: strin
   const attribute = checkpointAttribute(shardId);
   const item = await table.get(key, true, [attribute]);
   return item?.[attribute]?.S ?? null;
+}
+
+/** Attempts of a read-merge-write before the batch fails for the item: other shards merging the same item. */
+export const MERGE_ATTEMPTS = 8;
+
+/**
+ * Applies a shard's batch to one item that merges what it holds (a sketch) once per record: reads the
+ * item's state (its checkpoint for the shard, strongly consistent), then `write(state)` writes the
+ * records above that checkpoint merged with the state read, conditional on the item being as read;
+ * refused, it reads again (another shard wrote meanwhile). `write` gives null when nothing is left to
+ * write. Throws after `attempts` refusals: the caller fails the batch for the item, to be retried.
+ */
+export async function applyAfterRead<State>(
+  describe: string,
+  read: () => Promise<State>,
+  write: (state: State) => Promise<'applied' | 'conflict'> | null,
+  attempts = MERGE_ATTEMPTS,
+): Promise<State> {
+  for (let attempt = 1; ; attempt++) {
+    const state = await read();
+    const written = write(state);
+    if (written === null || (await written) === 'applied') return state;
+    if (attempt >= attempts)
+      throw new Error(`${describe} changed under each of ${attempts} attempts to merge into it`);
+    // A random pause, longer each time: shards retrying together would collide again.
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+  }
 }
 
 /**

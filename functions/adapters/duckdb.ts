@@ -11,21 +11,27 @@ import { archiveDayPrefix } from '../commons/layout';
 import {
   compileSql,
   dayOf,
+  EVENT_TYPE_FIELD,
   type EventCatalog,
+  type EventCatalogs,
   type EventRecord,
+  eventsTableOf,
   PARTITION_COLUMN,
   parseSqlRow,
   quoteIdentifier,
   quoteString,
-  RAW_EVENTS,
   type SqlCell,
   type ViewDefinition,
   type ViewRow,
 } from '../core';
 import { OBJECT_PATH_COLUMN, type QueryEngine, QueryFailedError } from './query-engine';
 
-/** An archive folder's events: `<day folder>/<file>.gz` (gzip JSON lines, as Firehose names them) or `.parquet`. */
-const archiveFiles = (extension: string) => `${archiveDayPrefix('*')}*.${extension}`;
+/**
+ * A catalog's events in an archive folder: `<catalog folder>/<day folder>/<file>.gz` (gzip JSON lines, as
+ * Firehose names them) or `.parquet`.
+ */
+const archiveFiles = (catalog: EventCatalog, extension: string) =>
+  `${archiveDayPrefix(catalog.name, '*')}*.${extension}`;
 
 const sqlType = (catalog: EventCatalog, field: string): string =>
   catalog.fields[field]?.type === 'integer' ? 'BIGINT' : 'VARCHAR';
@@ -33,7 +39,7 @@ const sqlType = (catalog: EventCatalog, field: string): string =>
 const OBJECT_PATH = quoteIdentifier(OBJECT_PATH_COLUMN);
 
 /**
- * The columns of `raw_events`, cast to the catalog's types, then the partition column and the object
+ * The columns of a catalog's table, cast to the catalog's types, then the partition column and the object
  * each row was read from. A column missing from every file of a source (a field added to the catalog
  * later) reads as NULL.
  */
@@ -62,8 +68,8 @@ function toCell(value: unknown): SqlCell {
 }
 
 /**
- * DuckDB in place of Athena: exposes raw events as `raw_events` (a local archive folder, or events
- * held in memory) and runs a view's compiled SQL on it, unchanged.
+ * DuckDB in place of Athena: exposes each catalog's raw events as its table, `events_<catalog>` (from a
+ * local archive folder, or events held in memory), and runs a view's compiled SQL on them, unchanged.
  */
 export class DuckDbQueryEngine implements QueryEngine {
   private archiveDir: string | null = null;
@@ -71,40 +77,59 @@ export class DuckDbQueryEngine implements QueryEngine {
   private readonly finished = new Map<string, Record<string, SqlCell>[]>();
   private queue: Promise<unknown> = Promise.resolve();
 
-  private rawEventsKind: 'VIEW' | 'TABLE' | null = null;
+  /** Each catalog table's current kind, by table name: a view over the archive, or a table in memory. */
+  private readonly relationKinds = new Map<string, 'VIEW' | 'TABLE'>();
 
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
-    readonly catalog: EventCatalog,
+    readonly catalogs: EventCatalogs,
   ) {}
 
-  static async open(catalog: EventCatalog, path = ':memory:'): Promise<DuckDbQueryEngine> {
+  static async open(catalogs: EventCatalogs, path = ':memory:'): Promise<DuckDbQueryEngine> {
     const instance = await DuckDBInstance.create(path);
-    return new DuckDbQueryEngine(instance, await instance.connect(), catalog);
+    return new DuckDbQueryEngine(instance, await instance.connect(), catalogs);
   }
 
-  /** Reads `raw_events` from an archive folder; files added later are seen by the next query. */
+  /** Reads each catalog's table from its folder of an archive folder; files added later are seen by the next query. */
   async useArchive(archiveDir: string): Promise<void> {
     this.archiveDir = archiveDir;
     await this.refreshArchiveView();
   }
 
-  /** Holds the given events as `raw_events`; the partition column is derived from event time. */
+  /**
+   * Holds the given events as the catalogs' tables, each in the table of the catalog its `type` names
+   * (every other table empty); the partition column is derived from event time. An event of no catalog
+   * is refused: no archive holds one.
+   */
   async useEvents(events: Iterable<EventRecord>): Promise<void> {
     this.archiveDir = null;
-    await this.dropRawEvents();
-    const fields = Object.keys(this.catalog.fields);
-    const columns = fields.map((field) => `${quoteIdentifier(field)} ${sqlType(this.catalog, field)}`);
+    const byCatalog = new Map<string, EventRecord[]>(this.catalogs.names.map((name) => [name, []]));
+    for (const event of events) {
+      const type = event[EVENT_TYPE_FIELD];
+      const held = typeof type === 'string' ? byCatalog.get(type) : undefined;
+      if (held === undefined)
+        throw new RangeError(`an event of no catalog (${EVENT_TYPE_FIELD} ${JSON.stringify(type)}) cannot be held`);
+      held.push(event);
+    }
+    for (const catalog of this.catalogs.all)
+      await this.holdEvents(catalog, byCatalog.get(catalog.name) as EventRecord[]);
+  }
+
+  private async holdEvents(catalog: EventCatalog, events: readonly EventRecord[]): Promise<void> {
+    const table = eventsTableOf(catalog);
+    await this.dropRelation(table);
+    const fields = Object.keys(catalog.fields);
+    const columns = fields.map((field) => `${quoteIdentifier(field)} ${sqlType(catalog, field)}`);
     await this.connection.run(
-      `CREATE TABLE ${RAW_EVENTS} (${[...columns, `${PARTITION_COLUMN} VARCHAR`, `${OBJECT_PATH} VARCHAR`].join(', ')})`,
+      `CREATE TABLE ${table} (${[...columns, `${PARTITION_COLUMN} VARCHAR`, `${OBJECT_PATH} VARCHAR`].join(', ')})`,
     );
-    this.rawEventsKind = 'TABLE';
-    const appender = await this.connection.createAppender(RAW_EVENTS);
+    this.relationKinds.set(table, 'TABLE');
+    const appender = await this.connection.createAppender(table);
     try {
       for (const event of events) {
-        for (const field of fields) this.appendValue(appender, field, event[field]);
-        const ts = event[this.catalog.timeField];
+        for (const field of fields) appendValue(catalog, appender, field, event[field]);
+        const ts = event[catalog.timeField];
         if (typeof ts === 'number' && Number.isSafeInteger(ts) && ts >= 0) appender.appendVarchar(dayOf(ts));
         else appender.appendNull();
         appender.appendNull(); // held in memory: read from no object
@@ -158,7 +183,7 @@ export class DuckDbQueryEngine implements QueryEngine {
     return Number(result?.Count ?? 0);
   }
 
-  /** One query at a time: a refresh replaces `raw_events`, which a concurrent query would lose. */
+  /** One query at a time: a refresh replaces the catalogs' tables, which a concurrent query would lose. */
   private exclusively<T>(work: () => Promise<T>): Promise<T> {
     const result = this.queue.then(work);
     this.queue = result.then(
@@ -184,26 +209,25 @@ export class DuckDbQueryEngine implements QueryEngine {
     this.instance.closeSync();
   }
 
-  private appendValue(appender: DuckDBAppender, field: string, value: unknown): void {
-    if (value === null || value === undefined) appender.appendNull();
-    else if (this.catalog.fields[field]?.type === 'integer') appender.appendBigInt(BigInt(value as number));
-    else appender.appendVarchar(String(value));
-  }
-
-  private async dropRawEvents(): Promise<void> {
-    if (this.rawEventsKind !== null) await this.connection.run(`DROP ${this.rawEventsKind} ${RAW_EVENTS}`);
-    this.rawEventsKind = null;
+  private async dropRelation(name: string): Promise<void> {
+    const kind = this.relationKinds.get(name);
+    if (kind !== undefined) await this.connection.run(`DROP ${kind} ${name}`);
+    this.relationKinds.delete(name);
   }
 
   private async refreshArchiveView(): Promise<void> {
+    for (const catalog of this.catalogs.all) await this.refreshCatalogView(catalog);
+  }
+
+  private async refreshCatalogView(catalog: EventCatalog): Promise<void> {
     const dir = this.archiveDir;
     if (dir === null) return;
-    const select = projection(this.catalog);
+    const select = projection(catalog);
     const sources: string[] = [];
-    const jsonFiles = archiveFiles('gz');
+    const jsonFiles = archiveFiles(catalog, 'gz');
     if (await hasFiles(jsonFiles, dir)) {
-      const columns = Object.keys(this.catalog.fields)
-        .map((field) => `${quoteString(field)}: ${quoteString(sqlType(this.catalog, field))}`)
+      const columns = Object.keys(catalog.fields)
+        .map((field) => `${quoteString(field)}: ${quoteString(sqlType(catalog, field))}`)
         .join(', ');
       // A line DuckDB cannot read (malformed JSON, a lone surrogate escape) becomes a row of NULLs instead
       // of failing every query, as Athena's JSON SerDe does with ignore.malformed.json: the batch layer
@@ -214,7 +238,7 @@ export class DuckDbQueryEngine implements QueryEngine {
           `ignore_errors = true, filename = ${quoteString(OBJECT_PATH_COLUMN)})`,
       );
     }
-    const parquetFiles = archiveFiles('parquet');
+    const parquetFiles = archiveFiles(catalog, 'parquet');
     if (await hasFiles(parquetFiles, dir)) {
       const parquet =
         `read_parquet(${quoteString(join(dir, parquetFiles))}, ` +
@@ -222,17 +246,24 @@ export class DuckDbQueryEngine implements QueryEngine {
         `filename = ${quoteString(OBJECT_PATH_COLUMN)})`;
       const described = await this.query(`DESCRIBE SELECT * FROM ${parquet}`);
       const present = new Set(described.map((column) => String(column.column_name)));
-      sources.push(`SELECT ${projection(this.catalog, present)} FROM ${parquet}`);
+      sources.push(`SELECT ${projection(catalog, present)} FROM ${parquet}`);
     }
     if (sources.length === 0) {
       // An empty archive still has the table's columns, as the Glue table has before the first delivery.
-      const nulls = Object.keys(this.catalog.fields).map((field) => `NULL AS ${quoteIdentifier(field)}`);
+      const nulls = Object.keys(catalog.fields).map((field) => `NULL AS ${quoteIdentifier(field)}`);
       sources.push(
         `SELECT ${select} FROM (SELECT ${[...nulls, `NULL AS ${PARTITION_COLUMN}`, `NULL AS ${OBJECT_PATH}`].join(', ')}) WHERE FALSE`,
       );
     }
-    await this.dropRawEvents();
-    await this.connection.run(`CREATE VIEW ${RAW_EVENTS} AS ${sources.join(' UNION ALL ')}`);
-    this.rawEventsKind = 'VIEW';
+    const table = eventsTableOf(catalog);
+    await this.dropRelation(table);
+    await this.connection.run(`CREATE VIEW ${table} AS ${sources.join(' UNION ALL ')}`);
+    this.relationKinds.set(table, 'VIEW');
   }
+}
+
+function appendValue(catalog: EventCatalog, appender: DuckDBAppender, field: string, value: unknown): void {
+  if (value === null || value === undefined) appender.appendNull();
+  else if (catalog.fields[field]?.type === 'integer') appender.appendBigInt(BigInt(value as number));
+  else appender.appendVarchar(String(value));
 }

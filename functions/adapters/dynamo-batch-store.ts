@@ -10,6 +10,7 @@ import { Progress } from './batch-store/progress';
 import { Provenance } from './batch-store/provenance';
 import { Restatements } from './batch-store/restatements';
 import { Runs } from './batch-store/runs';
+import type { EventCatalogs } from '../core';
 import { DynamoLatenessStore } from './lateness-store';
 import { Table } from './table';
 
@@ -78,7 +79,11 @@ export class DynamoBatchStore {
   /** The speed layer's lateness counts per arrival hour: what `settle: auto` and `GET /views` read. */
   readonly lateness: DynamoLatenessStore;
 
-  constructor(client: DynamoDBClient, tableName: string) {
+  /**
+   * @param catalogs the stack's event catalogs, where a stored definition's catalog is found by name
+   * (`Definitions.definitionOf`). @default the code view's catalog alone
+   */
+  constructor(client: DynamoDBClient, tableName: string, catalogs?: EventCatalogs) {
     const table = new Table(client, tableName);
     this.manifests = new Manifests(table);
     this.dayVersions = new DayVersions(table);
@@ -91,7 +96,7 @@ export class DynamoBatchStore {
     this.lateness = new DynamoLatenessStore(table);
     this.manifestHistory = new ManifestHistory(table);
     this.provenance = new Provenance(table, this.archiveDayMarkers);
-    this.definitions = new Definitions(table);
+    this.definitions = new Definitions(table, catalogs);
   }
 
   getManifest(...args: Parameters<Manifests['get']>) {

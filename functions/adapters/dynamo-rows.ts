@@ -1,14 +1,37 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { type GroupValue, type MeasureValue, monoidOf, type ViewDefinition, type ViewRow } from '../core';
+import {
+  DistinctSketch,
+  type GroupValue,
+  type MeasureValue,
+  monoidOf,
+  type ViewDefinition,
+  type ViewRow,
+} from '../core';
 
 /** How a speed row is stored: one item per row. Numbers stay exact: DynamoDB keeps 38 digits. */
 export const BUCKET_ATTRIBUTE = 'bucket';
 export const GROUP_ATTRIBUTE = 'grp';
 export const measureAttribute = (name: string): string => `m_${name}`;
+/** A distinct measure's encoded sketch (`DistinctSketch.encode`), a binary attribute. */
+export const sketchAttribute = (name: string): string => `d_${name}`;
+/** Bumped by every write of an item's sketches: a merge writes only over the version it read. */
+export const SKETCH_VERSION_ATTRIBUTE = 'sv';
+
+/** A stored sketch, or undefined when the item has none yet. */
+export function storedSketch(item: Record<string, AttributeValue>, name: string): DistinctSketch | undefined {
+  const encoded = item[sketchAttribute(name)]?.B;
+  return encoded === undefined ? undefined : DistinctSketch.decode(encoded);
+}
 
 export function itemToRow(view: ViewDefinition, item: Record<string, AttributeValue>): ViewRow {
   const values: Record<string, MeasureValue> = {};
   for (const [name, measure] of Object.entries(view.measures)) {
+    if (measure.kind === 'countDistinct') {
+      // The sketch's estimate, rounded: a speed row's distinct count is approximate (`sketch.ts`).
+      const sketch = storedSketch(item, name);
+      values[name] = sketch === undefined ? 0n : BigInt(Math.round(sketch.estimate()));
+      continue;
+    }
     const stored = item[measureAttribute(name)]?.N;
     // An absent attribute holds the measure's zero: a count was never ADDed to, a sum or extreme never set.
     values[name] = stored === undefined ? monoidOf(measure).zero : BigInt(stored);

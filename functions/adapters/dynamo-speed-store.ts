@@ -9,6 +9,7 @@ import {
 import {
   BUCKET_WIDTH_MS,
   bucketStart,
+  type DistinctSketch,
   dayOf,
   daysBetween,
   speedItemWrites,
@@ -18,8 +19,16 @@ import {
   type ViewDefinition,
   type ViewRow,
 } from '../core';
-import { readCheckpoint, writeUnderCheckpoint } from './checkpointed-write';
-import { BUCKET_ATTRIBUTE, GROUP_ATTRIBUTE, itemToRow, measureAttribute } from './dynamo-rows';
+import { checkpointAttribute, readCheckpoint, writeUnderCheckpoint } from './checkpointed-write';
+import {
+  BUCKET_ATTRIBUTE,
+  GROUP_ATTRIBUTE,
+  itemToRow,
+  measureAttribute,
+  SKETCH_VERSION_ATTRIBUTE,
+  sketchAttribute,
+  storedSketch,
+} from './dynamo-rows';
 import { Table } from './table';
 
 /** One conditional write of a batch's additive measures (those stored by `ADD`) to one speed item. */
@@ -36,6 +45,22 @@ export interface SpeedDelta {
   readonly expiresAt: number;
 }
 
+/** What a sketch merge reads of a speed item: the shard's checkpoint, the sketch version, the sketches. */
+export interface SketchedItemState {
+  readonly checkpoint: string | null;
+  /** Null: no sketch was ever written. */
+  readonly version: number | null;
+  /** By distinct measure; a measure with no sketch yet is absent. */
+  readonly sketches: ReadonlyMap<string, DistinctSketch>;
+}
+
+/** A delta of a view with distinct measures: its counters, and its sketches merged with those read. */
+export interface SketchedDelta extends SpeedDelta {
+  /** The sketch version read with the sketches merged here. */
+  readonly readVersion: number | null;
+  readonly sketches: readonly { readonly measure: string; readonly sketch: DistinctSketch }[];
+}
+
 /** The speed layer's storage; DynamoDB in AWS and locally (dynalite). */
 export interface SpeedStore {
   /**
@@ -45,6 +70,14 @@ export interface SpeedStore {
   addDelta(delta: SpeedDelta): Promise<'applied' | 'conflict'>;
   /** The shard's checkpoint on an item (strongly consistent), or null if the shard never wrote it. */
   checkpoint(pk: string, sk: string, shardId: string): Promise<string | null>;
+  /** What a merge into the item's sketches reads, strongly consistent. */
+  readSketched(view: ViewDefinition, pk: string, sk: string, shardId: string): Promise<SketchedItemState>;
+  /**
+   * ADDs the delta's counters, SETs its merged sketches and moves the checkpoint, only if the
+   * checkpoint is below `firstSequence` and the sketch version is still `readVersion` (then bumps it);
+   * `conflict` means the item changed since it was read (a redelivery, or another shard's merge).
+   */
+  mergeDelta(delta: SketchedDelta): Promise<'applied' | 'conflict'>;
   /** Lowers a min (raises a max) when `value` improves on it: idempotent, so safe to repeat. */
   applyExtreme(pk: string, sk: string, measure: string, kind: 'min' | 'max', value: bigint): Promise<void>;
   /** Speed rows of a view for buckets in [from, to), unexpired. */
@@ -69,6 +102,24 @@ export class DynamoSpeedStore implements SpeedStore {
   }
 
   async addDelta(delta: SpeedDelta): Promise<'applied' | 'conflict'> {
+    return this.writeDelta(delta);
+  }
+
+  async mergeDelta(delta: SketchedDelta): Promise<'applied' | 'conflict'> {
+    return this.writeDelta(
+      delta,
+      Object.fromEntries(
+        delta.sketches.map(({ measure, sketch }) => [sketchAttribute(measure), { B: sketch.encode() }]),
+      ),
+      { attribute: SKETCH_VERSION_ATTRIBUTE, read: delta.readVersion },
+    );
+  }
+
+  private writeDelta(
+    delta: SpeedDelta,
+    sketches: Record<string, AttributeValue> = {},
+    version?: { attribute: string; read: number | null },
+  ): Promise<'applied' | 'conflict'> {
     return writeUnderCheckpoint(
       this.table,
       { pk: delta.pk, sk: delta.sk },
@@ -80,17 +131,48 @@ export class DynamoSpeedStore implements SpeedStore {
           [BUCKET_ATTRIBUTE]: { N: String(delta.row.bucket) },
           [GROUP_ATTRIBUTE]: { S: JSON.stringify(delta.row.group) },
           [EXPIRES_AT]: { N: String(delta.expiresAt) },
+          ...sketches,
         },
         add: speedItemWrites(delta.view, delta.row).adds.map(({ measure, value }) => [
           measureAttribute(measure),
           value.toString(),
         ]),
+        ...(version === undefined ? {} : { version }),
       },
     );
   }
 
   checkpoint(pk: string, sk: string, shardId: string): Promise<string | null> {
     return readCheckpoint(this.table, { pk, sk }, shardId);
+  }
+
+  async readSketched(
+    view: ViewDefinition,
+    pk: string,
+    sk: string,
+    shardId: string,
+  ): Promise<SketchedItemState> {
+    const distinct = Object.keys(view.measures).filter(
+      (name) => view.measures[name]?.kind === 'countDistinct',
+    );
+    const checkpoint = checkpointAttribute(shardId);
+    const item =
+      (await this.table.get({ pk, sk }, true, [
+        checkpoint,
+        SKETCH_VERSION_ATTRIBUTE,
+        ...distinct.map(sketchAttribute),
+      ])) ?? {};
+    const version = item[SKETCH_VERSION_ATTRIBUTE]?.N;
+    const sketches = new Map<string, DistinctSketch>();
+    for (const name of distinct) {
+      const sketch = storedSketch(item, name);
+      if (sketch !== undefined) sketches.set(name, sketch);
+    }
+    return {
+      checkpoint: item[checkpoint]?.S ?? null,
+      version: version === undefined ? null : Number(version),
+      sketches,
+    };
   }
 
   async applyExtreme(

@@ -28,7 +28,7 @@ const refusal = (parameter: string, message: string) => ({
  */
 export function createApi(deps: ApiDeps): ServingApi {
   const app = new Router({ logger: deps.logger });
-  const routes = apiRoutes({ viewNames: deps.views.map((view) => view.name), catalog: deps.catalog });
+  const routes = apiRoutes({ viewNames: deps.views.map((view) => view.name), catalogs: deps.catalogs });
   const context: RouteContext = {
     deps,
     reader: new ViewReader(deps.batchStore, deps.speedStore, deps.speedRetentionMs),

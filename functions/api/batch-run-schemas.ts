@@ -154,6 +154,35 @@ export const batchRunStatus = z.object({
   distantCopies: distantCopiesSummary,
 });
 
+/** A settled (bucket, group)'s distinct count: exact (batch) and estimated (speed). */
+const sketchErrorRow = z.object({
+  bucket: epochMs,
+  group: z.array(z.string().nullable()),
+  exact: z.string(),
+  estimate: z.string(),
+  relativeError: z.number(),
+});
+
+/**
+ * A drift report's `sketchError` (functions/batch/reconcile.ts): per distinct measure, the speed layer's
+ * HyperLogLog estimates against the exact counts of the settled rows. The reports are otherwise open
+ * (`z.unknown`); the CLI reads this part with it.
+ */
+export const sketchErrorReports = z
+  .record(
+    z.string(),
+    z.object({
+      precision: z.number().int(),
+      errorBound: z.number().meta({ description: 'The stated bound, relative: 4 standard errors.' }),
+      rowsCompared: z.number().int(),
+      rowsOverBound: z.number().int(),
+      meanRelativeError: z.number(),
+      largest: sketchErrorRow.nullable(),
+      rows: z.array(sketchErrorRow).meta({ description: 'Past the bound first, then largest error first.' }),
+    }),
+  )
+  .meta({ description: 'Per distinct measure: the sketch’s observed error against the exact counts.' });
+
 export const drift = z.object({
   views: z.array(z.object({ view: z.string(), reports: z.array(z.unknown()) })),
 });

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { z } from 'zod';
-import { orderEvents } from '../../events';
+import { catalogs } from '../../events';
 import { views } from '../../views';
 import { DynamoBatchStore } from '../adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
@@ -21,7 +21,7 @@ const apiEnvironment = {
   STREAM_NAME: requiredVariable('STREAM_NAME', 'the Kinesis stream events are put on'),
   STATE_MACHINE_ARN: requiredVariable('STATE_MACHINE_ARN', 'the batch state machine'),
   ATHENA_WORKGROUP: requiredVariable('ATHENA_WORKGROUP', 'the Athena work group exports run in'),
-  GLUE_DATABASE: requiredVariable('GLUE_DATABASE', 'the Glue database of raw_events'),
+  GLUE_DATABASE: requiredVariable('GLUE_DATABASE', 'the Glue database of the catalogs\' tables'),
   EXPORT_BUCKET: requiredVariable('EXPORT_BUCKET', 'the bucket Parquet exports are unloaded to'),
   EXPORT_PREFIX: requiredVariable('EXPORT_PREFIX', 'the key prefix of exports (expired by a lifecycle rule)'),
   QUARANTINE_BUCKET: requiredVariable('QUARANTINE_BUCKET', 'the bucket of quarantined records'),
@@ -40,10 +40,10 @@ type ApiConfig = z.output<z.ZodObject<typeof apiEnvironment>> & {
 /** The API's dependencies, from its environment and the platform. */
 export function apiDeps(config: ApiConfig, platform: Platform): ApiDeps {
   const { logger } = createPowertools(config);
-  const batchStore = new DynamoBatchStore(platform.dynamo, config.TABLE_NAME);
+  const batchStore = new DynamoBatchStore(platform.dynamo, config.TABLE_NAME, catalogs);
   const place = { workGroup: config.ATHENA_WORKGROUP, database: config.GLUE_DATABASE };
   return {
-    catalog: orderEvents,
+    catalogs,
     views,
     batchStore,
     speedStore: new DynamoSpeedStore(platform.dynamo, config.TABLE_NAME),

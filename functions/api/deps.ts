@@ -4,13 +4,14 @@ import type { DynamoBatchStore } from '../adapters/dynamo-batch-store';
 import type { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
 import type { DynamoExportJobs, ExportEngine } from '../adapters/exports';
 import type { EventSink } from '../adapters/kinesis-events';
-import type { EventCatalog, ViewDefinition } from '../core';
+import type { EventCatalogs, ViewDefinition } from '../core';
 import type { SettlePolicy } from '../core/lateness';
 import type { Quarantine } from '../speed/quarantine';
 
 /** What the API works with: the handler builds it from the environment, the local runtime from emulators. */
 export interface ApiDeps {
-  readonly catalog: EventCatalog;
+  /** The stack's event catalogs: `POST /events` holds each event to the one its `type` names. */
+  readonly catalogs: EventCatalogs;
   readonly views: readonly ViewDefinition[];
   readonly batchStore: DynamoBatchStore;
   readonly speedStore: DynamoSpeedStore;

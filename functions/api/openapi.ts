@@ -1,6 +1,6 @@
 /** The OpenAPI 3.1 document, derived from the route table and the response schemas. */
 import { z } from 'zod';
-import type { EventCatalog } from '../core';
+import type { EventCatalogs } from '../core';
 import { answer, type DeclaredRoute } from './route';
 import { apiRoutes } from './routes';
 import { RESPONSE_SCHEMAS } from './schemas';
@@ -101,7 +101,7 @@ export function openApiOf(routes: readonly DeclaredRoute[]): object {
   };
 }
 
-/** The OpenAPI document of the API over these views and this catalog. */
-export function openApiDocument(viewNames: readonly string[], catalog?: EventCatalog): object {
-  return openApiOf(apiRoutes({ viewNames, catalog }));
+/** The OpenAPI document of the API over these views and these event catalogs. */
+export function openApiDocument(viewNames: readonly string[], catalogs?: EventCatalogs): object {
+  return openApiOf(apiRoutes({ viewNames, catalogs }));
 }

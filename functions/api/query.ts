@@ -30,7 +30,10 @@ export function limitQuery(fallback: number, max: number) {
 export const stepQuery = z
   .enum(STEPS, { error: (issue) => `${JSON.stringify(issue.input)} is not one of ${STEPS.join(', ')}` })
   .optional()
-  .meta({ description: "The view's bucket (the default) or a coarser width its buckets tile." });
+  .meta({
+    description:
+      "The view's bucket (the default) or a coarser width its buckets tile; a view with a distinct measure only its bucket (distinct counts do not add).",
+  });
 
 /** `exact`: only the buckets below the watermark. */
 export const exactQuery = z

@@ -4,15 +4,15 @@
  */
 import { z } from 'zod';
 import { EXPORT_FORMATS } from '../commons/layout';
-import { type EventCatalog, MAX_DAY_TIME } from '../core';
+import { EVENT_TYPE_FIELD, type EventCatalog, type EventCatalogs, MAX_DAY_TIME } from '../core';
 import { RUN_ID } from '../core/keys';
 import { MAX_EVENTS_PER_REQUEST } from './limits';
 
 /** What the request schemas depend on: the views a request may name, the events it may send. */
 export interface ApiSurface {
   readonly viewNames: readonly string[];
-  /** Without it, an event is documented as any JSON value. */
-  readonly catalog?: EventCatalog;
+  /** Without them, an event is documented as any JSON value. */
+  readonly catalogs?: EventCatalogs;
 }
 
 /** Latest time accepted: the last millisecond that has a day (readers name days with `dayOf`). */
@@ -110,14 +110,37 @@ export function eventJsonSchema(catalog: EventCatalog): Record<string, unknown> 
 }
 
 /**
- * `POST /events`: one event, or an array of 1 to MAX_EVENTS_PER_REQUEST. Only this envelope is
- * validated here; each event is held to the catalog apart, so a bad event refuses itself alone (an
- * error at its index) and its siblings are still put. The events are documented with the catalog's
- * schema.
+ * A typed event as JSON Schema: one of the catalogs' events, each with its `type`, the catalog's name.
  */
-function eventsBody(catalog: EventCatalog | undefined) {
+export function typedEventJsonSchema(catalogs: EventCatalogs): Record<string, unknown> {
+  return {
+    oneOf: catalogs.all.map((catalog) => {
+      const schema = eventJsonSchema(catalog);
+      return {
+        ...schema,
+        title: catalog.name,
+        properties: {
+          [EVENT_TYPE_FIELD]: { const: catalog.name, description: 'The catalog the event belongs to.' },
+          ...(schema.properties as object),
+        },
+        required: [EVENT_TYPE_FIELD, ...(schema.required as string[])],
+      };
+    }),
+    description:
+      `An event names its catalog in \`${EVENT_TYPE_FIELD}\` (one of ${catalogs.names.join(', ')}) and is held ` +
+      'to that catalog: a missing or unknown type is an error at its index.',
+  };
+}
+
+/**
+ * `POST /events`: one event, or an array of 1 to MAX_EVENTS_PER_REQUEST, of any catalogs mixed. Only this
+ * envelope is validated here; each event is held to the catalog its `type` names apart, so a bad event
+ * refuses itself alone (an error at its index) and its siblings are still put. The events are documented
+ * with the catalogs' schemas.
+ */
+function eventsBody(catalogs: EventCatalogs | undefined) {
   const envelope = `one event or an array of 1 to ${MAX_EVENTS_PER_REQUEST} events`;
-  const event = () => z.unknown().meta(catalog === undefined ? {} : eventJsonSchema(catalog));
+  const event = () => z.unknown().meta(catalogs === undefined ? {} : typedEventJsonSchema(catalogs));
   return z.union(
     [
       z.array(event()).min(1, { error: envelope }).max(MAX_EVENTS_PER_REQUEST, { error: envelope }),
@@ -131,7 +154,7 @@ function eventsBody(catalog: EventCatalog | undefined) {
 export function requestSchemas(api: ApiSurface) {
   const viewName = viewNameSchema(api.viewNames);
   return {
-    Events: eventsBody(api.catalog),
+    Events: eventsBody(api.catalogs),
     /** A body may be left out: `{}`. */
     BatchRunStart: bodyObject({
       backfill: z

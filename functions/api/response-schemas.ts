@@ -77,7 +77,24 @@ const viewSummary = z.object({
   version: z.number().int(),
   bucket: z.enum(['minute', 'hour', 'day']),
   groupBy: z.array(z.string()),
-  measures: z.record(z.string(), z.enum(['count', 'sum', 'min', 'max'])),
+  measures: z.record(z.string(), z.enum(['count', 'sum', 'min', 'max', 'countDistinct'])),
+  distinct: z
+    .object({
+      measures: z.array(z.string()).meta({ description: 'The distinct measures (countDistinct).' }),
+      precision: z.number().int().meta({ description: 'HyperLogLog precision p: 2^p registers.' }),
+      standardError: z
+        .number()
+        .meta({ description: 'Relative standard error of an estimate: 1.04 / sqrt(2^p).' }),
+      errorBound: z.number().meta({
+        description:
+          'The stated bound: an estimate lies within this relative error of the exact count (4 standard errors); the drift report counts buckets past it.',
+      }),
+    })
+    .nullable()
+    .meta({
+      description:
+        'For a view with a distinct measure: its speed buckets carry HyperLogLog estimates, its batch buckets exact counts. Null for other views.',
+    }),
   watermark: epochMs,
   revision: z.number().int().nullable().meta({
     description:
@@ -122,6 +139,12 @@ const viewSummary = z.object({
   }),
 });
 
+/** Whether a bucket's distinct measures are exact (batch) or HyperLogLog estimates (speed). */
+const distinctValues = z.enum(['exact', 'sketch']).meta({
+  description:
+    'For a view with a distinct measure only: `exact` (batch, below W) or `sketch` (the speed layer’s HyperLogLog estimate, within `distinct.errorBound` of GET /views).',
+});
+
 export const views = z.object({ views: z.array(viewSummary) });
 
 export const series = z.object({
@@ -137,6 +160,7 @@ export const series = z.object({
     z.object({
       start: epochMs,
       source: z.enum(['batch', 'speed', 'mixed']),
+      distinct: distinctValues.optional(),
       batchVersion: z.string().optional().meta({ description: 'A batch bucket’s batch version.' }),
       groups: z.array(group),
     }),
@@ -154,6 +178,14 @@ export const top = z.object({
   to: epochMs,
   measure: z.string(),
   groups: z.array(group),
+  distinct: distinctValues.optional(),
+  omitted: z
+    .array(z.object({ measure: z.string(), reason: z.string() }))
+    .optional()
+    .meta({
+      description:
+        'Measures left out of the groups’ values, and why: a distinct measure over more than one bucket (distinct counts of buckets do not add). Absent when none is.',
+    }),
 });
 
 export const ingestResult = z.object({

@@ -5,6 +5,7 @@ import {
   BUCKET_WIDTH_MS,
   type BucketWidth,
   type GroupFilter,
+  hasDistinctMeasure,
   rollUpSeries,
   type SeriesBucket,
   type ViewDefinition,
@@ -40,7 +41,10 @@ const ownBuffer = (bytes: Uint8Array): ArrayBuffer => new Uint8Array(bytes).buff
  * named: a shorter range is the first way.
  */
 function seriesTooLarge(view: ViewDefinition, step: BucketWidth, bytes: number) {
-  const coarser = STEPS.filter((candidate) => BUCKET_WIDTH_MS[candidate] > BUCKET_WIDTH_MS[step]);
+  // A view with a distinct measure is served at its own bucket only: no coarser step to offer.
+  const coarser = hasDistinctMeasure(view)
+    ? []
+    : STEPS.filter((candidate) => BUCKET_WIDTH_MS[candidate] > BUCKET_WIDTH_MS[step]);
   const ways = [
     'a shorter from..to',
     ...(coarser.length > 0 ? [`a coarser step (${coarser.join(', ')})`] : []),

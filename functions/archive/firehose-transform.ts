@@ -3,11 +3,11 @@ import type {
   FirehoseTransformationResult,
   FirehoseTransformationResultRecord,
 } from 'aws-lambda';
-import { orderEvents } from '../../events';
+import { catalogs } from '../../events';
 import { defineFunction } from '../commons/function';
 import { SERVICES } from '../commons/metrics';
 import { createPowertools } from '../commons/powertools';
-import { archiveRecord, type EventCatalog, PARTITION_COLUMN } from '../core';
+import { archiveRecord, EVENT_TYPE_FIELD, type EventCatalogs, PARTITION_COLUMN } from '../core';
 
 /** A record the transform could not file, with why: Firehose keeps it under its error prefix. */
 export interface ProcessingFailure {
@@ -17,8 +17,9 @@ export interface ProcessingFailure {
 
 /**
  * Firehose's transformation: each record becomes the event as the speed layer decodes it, filed under
- * its event-time day (the PARTITION_COLUMN partition key, which the delivery stream's prefix,
- * `archiveDayPrefix`, names the folder by). Invalid records are dropped here: the speed layer
+ * its catalog and its event-time day (two partition keys, EVENT_TYPE_FIELD and PARTITION_COLUMN, which the
+ * delivery stream's prefix, `archiveDayPrefix`, names the folders by). Invalid records, an unknown or
+ * missing type among them, are dropped here: the speed layer
  * quarantines them with their reason, and the batch layer must not count what the speed layer refused.
  * Each record is answered on its own and nothing throws: a transform that throws fails its whole batch,
  * good events and all. A record it cannot file is `ProcessingFailed`, its reason reported (Firehose's
@@ -30,7 +31,7 @@ export interface ProcessingFailure {
  * local Firehose (`local/firehose.ts`).
  */
 export function createTransform(
-  catalog: EventCatalog,
+  catalogs: EventCatalogs,
   report: (failure: ProcessingFailure) => void = () => {},
 ): (event: FirehoseTransformationEvent) => Promise<FirehoseTransformationResult> {
   const failed = (recordId: string, data: string, reason: string): FirehoseTransformationResultRecord => {
@@ -40,7 +41,7 @@ export function createTransform(
   return async (event) => ({
     records: event.records.map((record): FirehoseTransformationResultRecord => {
       try {
-        const archived = archiveRecord(catalog, {
+        const archived = archiveRecord(catalogs, {
           sequenceNumber: '0',
           partitionKey: '',
           data: record.data,
@@ -51,7 +52,7 @@ export function createTransform(
             recordId: record.recordId,
             result: 'Ok',
             data: Buffer.from(archived.line).toString('base64'),
-            metadata: { partitionKeys: { [PARTITION_COLUMN]: archived.day } },
+            metadata: { partitionKeys: { [EVENT_TYPE_FIELD]: archived.type, [PARTITION_COLUMN]: archived.day } },
           };
         if (archived.invalid) return { recordId: record.recordId, result: 'Dropped', data: record.data };
         return failed(record.recordId, record.data, archived.reason);
@@ -62,8 +63,8 @@ export function createTransform(
   });
 }
 
-/** The order events' transform, reporting nothing (benchmarks, tests). */
-export const transformRecords = createTransform(orderEvents);
+/** The stack's transform, reporting nothing (benchmarks, tests). */
+export const transformRecords = createTransform(catalogs);
 
 /** The transform function: no configuration beyond Powertools'. */
 export const archiveTransformFunction = defineFunction({
@@ -73,6 +74,6 @@ export const archiveTransformFunction = defineFunction({
   environment: {},
   build: (config) => {
     const { logger } = createPowertools(config);
-    return createTransform(orderEvents, (failure) => logger.error('record not archived', { ...failure }));
+    return createTransform(catalogs, (failure) => logger.error('record not archived', { ...failure }));
   },
 });

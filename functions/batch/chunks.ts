@@ -24,6 +24,8 @@ export const BACKFILL_LOADS_PER_RUN = 24;
  * loaded, and the loaded days changed since it began.
  */
 export interface DayScope {
+  /** The view's catalog: its archive days are the ones read (`events/<catalog>/`). */
+  readonly catalog: string;
   /** The new watermark's day (`''`: a watermark of 0, no day). */
   readonly lastDay: string;
   readonly allAfter: string;
@@ -47,6 +49,7 @@ export async function scopeDays(
 ): Promise<string[]> {
   if (scope.lastDay === '' || limit <= 0) return [];
   const all = await store.archiveDays(
+    scope.catalog,
     cursor > scope.allAfter ? cursor : scope.allAfter,
     scope.lastDay,
     limit,
@@ -55,7 +58,7 @@ export async function scopeDays(
     scope.changedSince === null
       ? []
       : daysAffectedBy(
-          await store.archiveDaysChangedSince(scope.changedSince, scope.lastDay),
+          await store.archiveDaysChangedSince(scope.catalog, scope.changedSince, scope.lastDay),
           scope.horizonDays,
         ).filter((day) => day > cursor && day <= scope.lastDay);
   // The first `limit` of the union: `all` holds the first `limit` of its own, so none is missing.

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { catalogs } from '../../events';
 import { views } from '../../views';
 import { DynamoBatchStore } from '../adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
@@ -24,7 +25,7 @@ import { reconcile } from './reconcile';
 const batchEnvironment = {
   TABLE_NAME: requiredVariable('TABLE_NAME', 'the DynamoDB table'),
   ATHENA_WORKGROUP: requiredVariable('ATHENA_WORKGROUP', 'the Athena workgroup'),
-  GLUE_DATABASE: requiredVariable('GLUE_DATABASE', 'the Glue database of raw_events'),
+  GLUE_DATABASE: requiredVariable('GLUE_DATABASE', 'the Glue database of the catalogs\' tables'),
   DELIVERY_STREAM_NAME: requiredVariable(
     'DELIVERY_STREAM_NAME',
     'the Firehose delivery stream writing the archive (the plan reads its metrics)',
@@ -46,7 +47,7 @@ export function batchDeps(config: BatchConfig, platform: Platform): BatchDeps {
   const settle = settlePolicyOf(config);
   return {
     views,
-    store: new DynamoBatchStore(platform.dynamo, config.TABLE_NAME),
+    store: new DynamoBatchStore(platform.dynamo, config.TABLE_NAME, catalogs),
     speed: new DynamoSpeedStore(platform.dynamo, config.TABLE_NAME),
     engine: platform.queryEngine({ workGroup: config.ATHENA_WORKGROUP, database: config.GLUE_DATABASE }),
     archive: platform.archiveCompleteness(config.DELIVERY_STREAM_NAME),

@@ -8,7 +8,8 @@ import { SERVICES } from '../commons/metrics';
 import { createPowertools } from '../commons/powertools';
 
 /**
- * Records, for the batch layer's plan, that the archive received an object of its day: S3 sends an
+ * Records, for the batch layer's plan, that the archive received an object of its catalog and day (the
+ * folders it is filed under, `events/<catalog>/dt=<day>/`): S3 sends an
  * "Object Created" event to EventBridge for each object Firehose delivers, and a rule invokes this with
  * it. The marking time is this function's clock, not the event's: a plan reads the days marked since
  * the last run started, so an event delivered late is still found by the next run.
@@ -20,17 +21,19 @@ export async function markArchiveObject(
   now: number,
 ): Promise<void> {
   const key = event.detail.object.key;
-  const day = archiveDayOfKey(key);
-  if (day === null) {
-    // Not an event object (the rule filters on the prefix; the error prefix has no day folder).
-    logger.warn('archive object without an event day: not marked', { key });
+  const filed = archiveDayOfKey(key);
+  if (filed === null) {
+    // Not an event object (the rule filters on the prefix; the error prefix has no day folder), or one
+    // of the layout before several catalogs (`events/dt=.../`), which no table reads (docs/deploy.md).
+    logger.warn('archive object without a catalog and event day: not marked', { key });
     return;
   }
   const objectAt = Date.parse(event.time);
   // Its size is counted too: what the batch runs that read its day read (their provenance).
   const { size } = event.detail.object;
   await store.markArchiveDay(
-    day,
+    filed.catalog,
+    filed.day,
     Number.isNaN(objectAt) ? now : objectAt,
     now,
     Number.isSafeInteger(size) ? size : undefined,

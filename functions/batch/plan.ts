@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { type DayRange, daysInRanges, lastBatchDay, nextWatermark, runAsOf, servedWatermark } from '../core';
+import {
+  type DayRange,
+  daysInRanges,
+  type EventCatalog,
+  lastBatchDay,
+  nextWatermark,
+  runAsOf,
+  servedWatermark,
+} from '../core';
 import { RUN_ID } from '../core/keys';
 import type { Settle } from '../core/lateness';
 import { chunkPlan, type DayScope, scopeDays } from './chunks';
@@ -105,8 +113,9 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
   if (!RUN_ID.test(runId)) throw new RangeError(`bad run id ${JSON.stringify(runId)}: want ${RUN_ID.source}`);
   if (input.executionArn !== undefined)
     await deps.store.putRunExecution(runId, input.executionArn, deps.now());
-  const catalog = deps.views[0]?.events;
-  if (catalog === undefined) throw new Error('no views to plan');
+  // The data-quality report's catalog: the first view's (a report per catalog is not built yet).
+  const reportCatalog = deps.views[0]?.events;
+  if (reportCatalog === undefined) throw new Error('no views to plan');
   // Asked once the run has started: every event accepted before the answer is in the archive.
   const bounds = {
     startedAt,
@@ -114,7 +123,10 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
   };
   const settleOfView = viewSettles(deps, startedAt);
   const views: ViewPlan[] = [];
-  const daysRead = new Set<string>();
+  /** Per catalog (by name), the catalog and the days the run reads of it. */
+  const daysRead = new Map<string, { catalog: EventCatalog; days: Set<string> }>();
+  for (const view of deps.views)
+    if (!daysRead.has(view.events.name)) daysRead.set(view.events.name, { catalog: view.events, days: new Set() });
   const rolledBack: { view: string; version: number; reason: string }[] = [];
   const unservable: { view: string; version: number; reason: string }[] = [];
   for (const view of deps.views) {
@@ -159,13 +171,16 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     const lastDay = lastBatchDay(watermark) ?? '';
     // A run computes whole days, buckets past its watermark included: a day needs another run only if
     // its archive received objects since the last run started, or the watermark newly covers it.
+    // The view's catalog's days only: another catalog's deliveries change none of its rows.
+    const catalog = view.events.name;
     const horizonDays = view.events.dedupeHorizonDays;
     const scope: DayScope =
       resumed !== null
-        ? { lastDay, allAfter: resumed.loadedThrough, changedSince: resumed.loadedAsOf, horizonDays }
+        ? { catalog, lastDay, allAfter: resumed.loadedThrough, changedSince: resumed.loadedAsOf, horizonDays }
         : backfill || manifest === null
-          ? { lastDay, allAfter: '', changedSince: null, horizonDays }
+          ? { catalog, lastDay, allAfter: '', changedSince: null, horizonDays }
           : {
+              catalog,
               lastDay,
               allAfter: lastBatchDay(manifest.watermark) ?? '',
               changedSince: manifest.lastRunStartedAt,
@@ -178,7 +193,7 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
       backfill ? deps.daysPerLoad * deps.loadsPerRun : Number.POSITIVE_INFINITY,
     );
     const daysTotal =
-      !backfill || lastDay === '' ? runDays.length : await deps.store.countArchiveDays(lastDay);
+      !backfill || lastDay === '' ? runDays.length : await deps.store.countArchiveDays(catalog, lastDay);
     if (resumed !== null)
       await deps.store.resumeProgress(view.name, view.version, runId, daysTotal, deps.now());
     else
@@ -191,7 +206,8 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
         daysTotal,
         now: deps.now(),
       });
-    for (const day of runDays) daysRead.add(day);
+    const read = daysRead.get(catalog) as { days: Set<string> };
+    for (const day of runDays) read.days.add(day);
     views.push(
       chunkPlan(
         view,
@@ -226,19 +242,26 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     })),
   });
   // Ranges, not days: the count's and the report's SQL stay as small as a view's however scattered the days.
-  const dayRanges = dayRangesOf(daysRead);
+  const dayRanges = dayRangesOf(daysRead.get(reportCatalog.name)?.days ?? []);
   return {
     runId,
     startedAt,
     views,
     ...(rolledBack.length === 0 ? {} : { rolledBack }),
     ...(unservable.length === 0 ? {} : { unservable }),
-    skippedLines: { sql: skippedLinesSql(catalog, daysInRanges(dayRanges)) },
+    skippedLines: {
+      sql: skippedLinesSql(
+        [...daysRead.values()].map(({ catalog, days }) => ({
+          catalog,
+          days: daysInRanges(dayRangesOf(days)),
+        })),
+      ),
+    },
     distantCopies: {
-      catalog: catalog.name,
-      horizonDays: catalog.dedupeHorizonDays,
+      catalog: reportCatalog.name,
+      horizonDays: reportCatalog.dedupeHorizonDays,
       dayRanges,
-      sql: distantCopiesSql(catalog, dayRanges),
+      sql: distantCopiesSql(reportCatalog, dayRanges),
     },
   };
 }

@@ -22,6 +22,7 @@ export async function recordLoadRead(
     view.name,
     runId,
     first,
+    view.events.name,
     dedupeReadRanges(dayRanges, view.events.dedupeHorizonDays),
   );
 }

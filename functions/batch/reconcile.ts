@@ -1,10 +1,12 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { BATCH_METRICS } from '../commons/metrics';
 import {
+  type GroupValue,
   type MeasureValue,
   monoidOf,
   newlyBatchRange,
   rowKey,
+  sketchErrorBound,
   type TimeRange,
   type ViewDefinition,
   type ViewRow,
@@ -19,22 +21,61 @@ export interface DriftReport {
   readonly from: number;
   readonly to: number;
   readonly rowsCompared: number;
-  /** Rows where some measure differs, or that only one layer has. */
+  /**
+   * Rows where some measure differs, or that only one layer has. A distinct measure's estimate differing
+   * from the exact count is the sketch's error, expected: it is in `sketchError`, not here.
+   */
   readonly rowsDiffering: number;
   /**
-   * Per measure: each layer's value over the whole range, its rows combined with the measure's monoid
+   * Per measure but the distinct ones: each layer's value over the whole range, its rows combined with the measure's monoid
    * (a count's or sum's total, a min's least, a max's greatest), and speed less batch. Decimal strings
    * (exact past 2^53); null where a layer has no value (a sum, min or max over no non-null input).
    */
   readonly measures: Readonly<Record<string, MeasureDrift>>;
   /**
-   * Largest relative difference over the measures: |speed - batch| / max(1, |batch|) of their range
+   * Largest relative difference over the measures but the distinct ones: |speed - batch| / max(1, |batch|) of their range
    * values; 1 where only one layer has a value.
    */
   readonly driftRatio: number;
   /** A few differing rows, for a person to look at. */
   readonly examples: readonly { bucket: number; group: unknown; batch: unknown; speed: unknown }[];
+  /**
+   * Per distinct measure: the speed layer's HyperLogLog estimates against the exact counts. Absent for a
+   * view without one (and in reports from before distinct measures).
+   */
+  readonly sketchError?: Readonly<Record<string, SketchErrorReport>>;
 }
+
+/** One settled (bucket, group): a distinct measure's exact count, the speed estimate, and how far apart. */
+export interface SketchErrorRow {
+  readonly bucket: number;
+  readonly group: readonly GroupValue[];
+  readonly exact: string;
+  readonly estimate: string;
+  /** |estimate - exact| / exact; 0 for 0 = 0, 1 for an estimate of a count of 0. */
+  readonly relativeError: number;
+}
+
+/** How far a distinct measure's estimates were from the exact counts, over the rows both layers hold. */
+export interface SketchErrorReport {
+  /** HyperLogLog precision of the view's sketches. */
+  readonly precision: number;
+  /** The stated bound (relative): `sketchErrorBound(precision)`. */
+  readonly errorBound: number;
+  /** Settled (bucket, group)s with an exact count and an estimate. */
+  readonly rowsCompared: number;
+  /** Those whose estimate is past the bound: not expected (about 1 in 16,000), worth a look. */
+  readonly rowsOverBound: number;
+  /** The mean observed relative error; 0 for no rows. */
+  readonly meanRelativeError: number;
+  /** The row of the largest observed relative error; null for no rows. */
+  readonly largest: SketchErrorRow | null;
+  /** The rows, past the bound first, then by relative error, largest first: at most SKETCH_ERROR_ROWS_LISTED. */
+  readonly rows: readonly SketchErrorRow[];
+}
+
+/** Rows listed per distinct measure in a report: a report is one DynamoDB item (400 KB at most). */
+export const SKETCH_ERROR_ROWS_LISTED = 100;
 
 export interface MeasureDrift {
   readonly batch: string | null;
@@ -53,9 +94,46 @@ function relativeDifference(batch: MeasureValue, speed: MeasureValue): number {
 
 const text = (value: MeasureValue): string | null => value?.toString() ?? null;
 
+/** |estimate - exact| / exact, or 1 for an estimate of a count of 0 (and 0 when both are 0). */
+function sketchRelativeError(exact: bigint, estimate: bigint): number {
+  if (exact === 0n) return estimate === 0n ? 0 : 1;
+  return Number(abs(estimate - exact)) / Number(exact);
+}
+
+/**
+ * A distinct measure's estimates (speed) against its exact counts (batch) on the rows both layers hold: a
+ * row only one layer has is counted as drift by the other measures (or `rowsDiffering`).
+ */
+function sketchErrorOf(
+  name: string,
+  precision: number,
+  pairs: readonly { bucket: number; group: readonly GroupValue[]; batch: ViewRow; speed: ViewRow }[],
+): SketchErrorReport {
+  const errorBound = sketchErrorBound(precision);
+  const rows: SketchErrorRow[] = [];
+  for (const { bucket, group, batch, speed } of pairs) {
+    // A distinct count is never null (COUNT(DISTINCT) over nothing is 0).
+    const exact = batch.values[name] ?? 0n;
+    const estimate = speed.values[name] ?? 0n;
+    const relativeError = sketchRelativeError(exact, estimate);
+    rows.push({ bucket, group, exact: exact.toString(), estimate: estimate.toString(), relativeError });
+  }
+  rows.sort((a, b) => b.relativeError - a.relativeError || a.bucket - b.bucket);
+  const total = rows.reduce((sum, row) => sum + row.relativeError, 0);
+  return {
+    precision,
+    errorBound,
+    rowsCompared: rows.length,
+    rowsOverBound: rows.filter((row) => row.relativeError > errorBound).length,
+    meanRelativeError: rows.length === 0 ? 0 : total / rows.length,
+    largest: rows[0] ?? null,
+    rows: rows.slice(0, SKETCH_ERROR_ROWS_LISTED),
+  };
+}
+
 export function compareLayers(
   runId: string,
-  view: Pick<ViewDefinition, 'name' | 'measures'>,
+  view: Pick<ViewDefinition, 'name' | 'measures' | 'distinctPrecision'>,
   range: TimeRange,
   batch: readonly ViewRow[],
   speed: readonly ViewRow[],
@@ -65,16 +143,23 @@ export function compareLayers(
   const batchRows = keyed(batch);
   const speedRows = keyed(speed);
   const keys = new Set([...batchRows.keys(), ...speedRows.keys()]);
-  const measures = Object.entries(view.measures).map(([name, measure]) => {
+  // A distinct measure's estimate is expected to differ (the sketch's error), and distinct counts of
+  // rows do not add to a range total: compared per row, apart.
+  const distinct = Object.keys(view.measures).filter((name) => view.measures[name]?.kind === 'countDistinct');
+  const measures = Object.entries(view.measures).flatMap(([name, measure]) => {
+    if (measure.kind === 'countDistinct') return [];
     const monoid = monoidOf(measure);
-    return { name, monoid, batch: monoid.zero, speed: monoid.zero };
+    return [{ name, monoid, batch: monoid.zero, speed: monoid.zero }];
   });
+  const pairs: { bucket: number; group: readonly GroupValue[]; batch: ViewRow; speed: ViewRow }[] = [];
   let rowsDiffering = 0;
   const examples: DriftReport['examples'][number][] = [];
   for (const key of keys) {
     const b = batchRows.get(key);
     const s = speedRows.get(key);
     let differs = b === undefined || s === undefined;
+    if (b !== undefined && s !== undefined)
+      pairs.push({ bucket: b.bucket, group: b.group, batch: b, speed: s });
     for (const total of measures) {
       const bv = b?.values[total.name] ?? null;
       const sv = s?.values[total.name] ?? null;
@@ -110,6 +195,13 @@ export function compareLayers(
     ),
     driftRatio: Math.max(0, ...measures.map(({ batch, speed }) => relativeDifference(batch, speed))),
     examples,
+    ...(distinct.length === 0
+      ? {}
+      : {
+          sketchError: Object.fromEntries(
+            distinct.map((name) => [name, sketchErrorOf(name, view.distinctPrecision, pairs)]),
+          ),
+        }),
   };
 }
 
@@ -135,11 +227,32 @@ export async function reconcile(deps: BatchDeps, input: CommitOutput): Promise<{
     const metric = deps.metrics.singleMetric();
     metric.addDimension(BATCH_METRICS.driftRatio.dimensions[0] as string, view.name);
     metric.addMetric(BATCH_METRICS.driftRatio.name, MetricUnit.NoUnit, report.driftRatio);
+    if (report.sketchError !== undefined) {
+      // Apart from driftRatio: an estimate within its bound is no drift, one past it is worth a look.
+      const overBound = deps.metrics.singleMetric();
+      overBound.addDimension(BATCH_METRICS.sketchRowsOverBound.dimensions[0] as string, view.name);
+      overBound.addMetric(
+        BATCH_METRICS.sketchRowsOverBound.name,
+        MetricUnit.Count,
+        Object.values(report.sketchError).reduce((sum, measure) => sum + measure.rowsOverBound, 0),
+      );
+    }
     reports.push(report);
   }
   deps.logger.info('batch run reconciled', {
     runId: input.runId,
-    drift: reports.map(({ view, rowsDiffering, driftRatio }) => ({ view, rowsDiffering, driftRatio })),
+    drift: reports.map(({ view, rowsDiffering, driftRatio, sketchError }) => ({
+      view,
+      rowsDiffering,
+      driftRatio,
+      ...(sketchError === undefined
+        ? {}
+        : {
+            sketchRowsOverBound: Object.fromEntries(
+              Object.entries(sketchError).map(([name, measure]) => [name, measure.rowsOverBound]),
+            ),
+          }),
+    })),
   });
   return { reports };
 }

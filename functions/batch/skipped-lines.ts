@@ -1,22 +1,29 @@
 import { SKIPPED_OBJECTS_LISTED, type SkippedLines } from '../adapters/dynamo-batch-store';
 import { OBJECT_PATH_COLUMN, type QueryEngine } from '../adapters/query-engine';
 import { archiveKeyInPath } from '../commons/layout';
-import { dayRangesSql, type EventCatalog, quoteIdentifier, RAW_EVENTS } from '../core';
+import { dayRangesSql, type EventCatalog, eventsTableOf, quoteIdentifier } from '../core';
 
 /**
  * Counts, per object, the archive lines of these days that the engine read as a row without an id:
  * lines it could not parse. Athena's JSON SerDe (with `ignore.malformed.json`) and DuckDB (with
  * `ignore_errors`) both read such a line as a row of NULLs rather than fail the query, so the same text
- * counts them on both. The archive holds only events the transform accepted, all with an id.
+ * counts them on both. The archive holds only events the transform accepted, all with an id. One query
+ * over every catalog read (each its own table and days): an object lies in one catalog's folder.
  */
-export function skippedLinesSql(catalog: EventCatalog, days: readonly string[]): string {
-  return `SELECT "object", "lines", SUM("lines") OVER () AS "total_lines", COUNT(*) OVER () AS "objects"
-FROM (
-  SELECT ${quoteIdentifier(OBJECT_PATH_COLUMN)} AS "object", COUNT(*) AS "lines"
-  FROM ${RAW_EVENTS}
+export function skippedLinesSql(
+  reads: readonly { readonly catalog: EventCatalog; readonly days: readonly string[] }[],
+): string {
+  const perCatalog = reads.map(
+    ({ catalog, days }) => `  SELECT ${quoteIdentifier(OBJECT_PATH_COLUMN)} AS "object", COUNT(*) AS "lines"
+  FROM ${eventsTableOf(catalog)}
   WHERE ${dayRangesSql(days)}
     AND ${quoteIdentifier(catalog.idField)} IS NULL
-  GROUP BY 1
+  GROUP BY 1`,
+  );
+  if (perCatalog.length === 0) throw new RangeError('skipped lines: no catalog to count in');
+  return `SELECT "object", "lines", SUM("lines") OVER () AS "total_lines", COUNT(*) OVER () AS "objects"
+FROM (
+${perCatalog.join('\n  UNION ALL\n')}
 ) AS "skipped"
 ORDER BY "lines" DESC, "object" ASC
 LIMIT ${SKIPPED_OBJECTS_LISTED}`;

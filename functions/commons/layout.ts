@@ -6,34 +6,46 @@
  */
 import { PARTITION_COLUMN } from '../core';
 
-/** Firehose files events under this prefix of the archive bucket, one folder per event-time day. */
+/**
+ * Firehose files events under this prefix of the archive bucket: one folder per catalog (its name, the
+ * events' `type`), in it one folder per event-time day.
+ */
 export const ARCHIVE_EVENTS_PREFIX = 'events/';
 
 /** Records Firehose gave up on go under this prefix of the archive bucket (by arrival day, not event day). */
 export const ARCHIVE_ERRORS_PREFIX = 'errors/';
 
-/** What every day folder's name begins with: the archive prefix, then the Hive partition column. */
-const DAY_FOLDERS = `${ARCHIVE_EVENTS_PREFIX}${PARTITION_COLUMN}=`;
+/**
+ * The folder of one catalog's events, `events/<catalog>/`: its Glue table's location. `catalog` may be a
+ * placeholder (Firehose's, a glob's `*`).
+ */
+export const archiveCatalogPrefix = (catalog: string): string => `${ARCHIVE_EVENTS_PREFIX}${catalog}/`;
 
 /**
- * The folder of one event-time day in the archive: `events/dt=YYYY-MM-DD/`, a Hive partition the Glue
- * table projects and DuckDB reads. `day` may be a placeholder (Firehose's, Glue's, a glob's `*`).
+ * The folder of one catalog's event-time day in the archive: `events/<catalog>/dt=YYYY-MM-DD/`, a Hive
+ * partition the catalog's Glue table projects and DuckDB reads. Either may be a placeholder (Firehose's,
+ * Glue's, a glob's `*`).
  */
-export const archiveDayPrefix = (day: string): string => `${DAY_FOLDERS}${day}/`;
+export const archiveDayPrefix = (catalog: string, day: string): string =>
+  `${archiveCatalogPrefix(catalog)}${PARTITION_COLUMN}=${day}/`;
 
-const DAY_FOLDER = /^(\d{4}-\d{2}-\d{2})\//;
+// The prefix, the column and a catalog's name are plain words: nothing in them needs escaping in a pattern.
+const DAY_FOLDER = new RegExp(`^${ARCHIVE_EVENTS_PREFIX}([a-z][a-z0-9_]*)/${PARTITION_COLUMN}=(\\d{4}-\\d{2}-\\d{2})/`);
 
-/** The event-time day of an archive object's key (`events/dt=YYYY-MM-DD/...`), or null for any other key. */
-export function archiveDayOfKey(key: string): string | null {
-  if (!key.startsWith(DAY_FOLDERS)) return null;
-  const day = DAY_FOLDER.exec(key.slice(DAY_FOLDERS.length))?.[1] ?? null;
-  return day !== null && !Number.isNaN(Date.parse(`${day}T00:00:00Z`)) ? day : null;
+/**
+ * The catalog and event-time day of an archive object's key (`events/<catalog>/dt=YYYY-MM-DD/...`), or
+ * null for any other key (the layout before several catalogs, `events/dt=.../`, among them).
+ */
+export function archiveDayOfKey(key: string): { readonly catalog: string; readonly day: string } | null {
+  const match = DAY_FOLDER.exec(key);
+  if (match === null) return null;
+  const [, catalog, day] = match as unknown as [string, string, string];
+  return Number.isNaN(Date.parse(`${day}T00:00:00Z`)) ? null : { catalog, day };
 }
 
-// The prefix and the column are plain words: nothing in them needs escaping in a pattern.
-const KEY_IN_PATH = new RegExp(`(?:^|/)(${DAY_FOLDERS}[^/]+/[^/]+)$`);
+const KEY_IN_PATH = new RegExp(`(?:^|/)(${ARCHIVE_EVENTS_PREFIX}[^/]+/${PARTITION_COLUMN}=[^/]+/[^/]+)$`);
 
-/** An archive object's key (`events/dt=.../<name>`) at the end of a longer path (`s3://bucket/...`, a file's). */
+/** An archive object's key (`events/<catalog>/dt=.../<name>`) at the end of a longer path (`s3://bucket/...`, a file's). */
 export const archiveKeyInPath = (path: string): string => KEY_IN_PATH.exec(path)?.[1] ?? path;
 
 /** Where Athena writes query results in the results bucket (the workgroup enforces it). */

@@ -52,6 +52,12 @@ export const BATCH_METRICS = {
   /** Per view: the share of reconciled rows where speed and batch differ. */
   driftRatio: metric(SERVICES.batch, 'driftRatio', ['view']),
   /**
+   * Per view with a distinct measure, at each reconcile: settled (bucket, group)s whose speed estimate was
+   * further from the exact count than the sketch's stated bound (`sketchErrorBound`), over its distinct
+   * measures. Within the bound the difference is the sketch's expected error, not drift (not in driftRatio).
+   */
+  sketchRowsOverBound: metric(SERVICES.batch, 'sketchRowsOverBound', ['view']),
+  /**
    * Per view, at each commit step: how far the served watermark trails now (ms). It grows while a new
    * definition waits to switch (the previous version is served, its watermark frozen) or runs fail; past
    * the speed retention, the served buckets from W on start losing their speed items.

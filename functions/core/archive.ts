@@ -1,9 +1,10 @@
-import type { EventCatalog } from './catalog';
+import type { EventCatalogs } from './catalog';
 import { dayOf } from './keys';
 import { decodeRecord, type StreamRecord } from './speed';
 
 export type ArchivedRecord =
-  | { readonly ok: true; readonly day: string; readonly line: string }
+  /** Filed under its catalog's folder (`type`, the catalog's name) and its event-time day. */
+  | { readonly ok: true; readonly type: string; readonly day: string; readonly line: string }
   /**
    * Left out: `invalid` when the event fails the catalog (the speed layer quarantines it, so Firehose
    * drops it), else a valid event the archive cannot file (Firehose keeps it under its error prefix).
@@ -11,15 +12,17 @@ export type ArchivedRecord =
   | { readonly ok: false; readonly invalid: boolean; readonly reason: string };
 
 /**
- * What the raw archive keeps of a stream record: the event as the speed layer decodes it, one JSON
- * line, filed under its event-time day. Invalid records are left out (the speed layer quarantines
+ * What the raw archive keeps of a stream record: the event as the speed layer decodes it (its catalog's
+ * fields: the `type` is the folder), one JSON line, filed under its catalog and event-time day. Invalid
+ * records (an unknown or missing type too) are left out (the speed layer quarantines
  * them), so the batch layer never reads a value the speed layer refused, nor a line its JSON reader
  * cannot read (a lone surrogate fails the catalog). Firehose's transformation Lambda and the local
  * archiver both call this.
  */
-export function archiveRecord(catalog: EventCatalog, record: StreamRecord): ArchivedRecord {
-  const decoded = decodeRecord(catalog, record);
+export function archiveRecord(catalogs: EventCatalogs, record: StreamRecord): ArchivedRecord {
+  const decoded = decodeRecord(catalogs, record);
   if (!decoded.ok) return { ok: false, invalid: true, reason: decoded.reason };
+  const { catalog } = decoded;
   const parsed = catalog.parse(decoded.event);
   if (!parsed.ok) return { ok: false, invalid: true, reason: 'fails the schema' };
   const ts = parsed.event[catalog.timeField] as number;
@@ -30,5 +33,5 @@ export function archiveRecord(catalog: EventCatalog, record: StreamRecord): Arch
     // The catalog's time range keeps every valid time within dayOf's; a catalog that did not would land here.
     return { ok: false, invalid: false, reason: `no event-time day: ${(error as Error).message}` };
   }
-  return { ok: true, day, line: `${JSON.stringify(parsed.event)}\n` };
+  return { ok: true, type: catalog.name, day, line: `${JSON.stringify(parsed.event)}\n` };
 }

@@ -125,6 +125,19 @@ export type FieldRule =
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
+/**
+ * A catalog's name: it names the archive's folder (`events/<name>/`), the Glue table (`events_<name>`)
+ * and the events' `type`, so a lowercase identifier that starts with a letter.
+ */
+const CATALOG_NAME = /^[a-z][a-z0-9_]*$/;
+
+/**
+ * The top-level field an event names its catalog in (`{"type": "page_view", ...}`): one rule for
+ * `POST /events` and for a producer writing straight to the stream. No catalog may have a field of
+ * that name. The archive keeps it out of the lines (the folder says it).
+ */
+export const EVENT_TYPE_FIELD = 'type';
+
 export function integerBounds(spec: IntegerFieldSpec): { min: number; max: number } {
   return { min: spec.min ?? -MAX_EVENT_INTEGER, max: spec.max ?? MAX_EVENT_INTEGER };
 }
@@ -235,6 +248,11 @@ export function defineEventCatalog<const F extends FieldSpecs>(definition: {
   fields: F;
 }): TypedEventCatalog<F> {
   const { name, idField, timeField, fields } = definition;
+  if (!CATALOG_NAME.test(name)) throw new Error(`event catalog ${name}: its name is not [a-z][a-z0-9_]*`);
+  if (Object.hasOwn(fields, EVENT_TYPE_FIELD))
+    throw new Error(
+      `event catalog ${name}: a field may not be named ${EVENT_TYPE_FIELD}: events name their catalog in it`,
+    );
   const timeRange = definition.timeRange ?? DEFAULT_TIME_RANGE;
   const dedupeHorizonDays = definition.dedupeHorizonDays ?? DEFAULT_DEDUPE_HORIZON_DAYS;
   if (
@@ -346,5 +364,69 @@ function compileAcceptor(rules: Readonly<Record<string, FieldRule>>): (input: un
       }
     }
     return true;
+  };
+}
+
+/** Which catalog an event belongs to, by its `type`: the catalog, or errors naming `type`. */
+export type CatalogOfResult = { ok: true; catalog: EventCatalog } | { ok: false; errors: FieldError[] };
+
+/** The stack's event catalogs (`events.ts`): every catalog, and the one an event names by its `type`. */
+export interface EventCatalogs {
+  /** In the order defined. */
+  readonly all: readonly EventCatalog[];
+  /** Their names, which are the events' types, in the order defined. */
+  readonly names: readonly string[];
+  get(name: string): EventCatalog | undefined;
+  /** The catalog `input.type` names, or why there is none (missing, not a string, unknown). */
+  catalogOf(input: unknown): CatalogOfResult;
+  /** `catalogOf`, then the catalog's `parse`: the event (its catalog's fields only) with its catalog. */
+  parse(input: unknown): { ok: true; catalog: EventCatalog; event: Readonly<Record<string, unknown>> } | {
+    ok: false;
+    /** Null when the type named none. */
+    catalog: EventCatalog | null;
+    errors: FieldError[];
+  };
+}
+
+/** The catalogs an event may name, one per type; names are unique (each is a folder and a table). */
+export function defineEventCatalogs(catalogs: readonly EventCatalog[]): EventCatalogs {
+  if (catalogs.length === 0) throw new Error('event catalogs: define at least one');
+  const byName = new Map<string, EventCatalog>();
+  for (const catalog of catalogs) {
+    if (byName.has(catalog.name)) throw new Error(`event catalogs: two catalogs are named ${catalog.name}`);
+    byName.set(catalog.name, catalog);
+  }
+  const names = [...byName.keys()];
+  const known = `one of ${names.join(', ')}`;
+  const catalogOf = (input: unknown): CatalogOfResult => {
+    const type =
+      typeof input === 'object' && input !== null && !Array.isArray(input)
+        ? (input as Record<string, unknown>)[EVENT_TYPE_FIELD]
+        : undefined;
+    if (typeof type === 'string') {
+      const catalog = byName.get(type);
+      if (catalog !== undefined) return { ok: true, catalog };
+      return {
+        ok: false,
+        errors: [{ field: EVENT_TYPE_FIELD, message: `unknown event type ${JSON.stringify(type)}: ${known}` }],
+      };
+    }
+    const message =
+      type === undefined || type === null ? `no ${EVENT_TYPE_FIELD}: ${known}` : `not a string: ${known}`;
+    return { ok: false, errors: [{ field: EVENT_TYPE_FIELD, message }] };
+  };
+  return {
+    all: [...byName.values()],
+    names,
+    get: (name) => byName.get(name),
+    catalogOf,
+    parse(input) {
+      const found = catalogOf(input);
+      if (!found.ok) return { ok: false, catalog: null, errors: found.errors };
+      const parsed = found.catalog.parse(input);
+      return parsed.ok
+        ? { ok: true, catalog: found.catalog, event: parsed.event }
+        : { ok: false, catalog: found.catalog, errors: parsed.errors };
+    },
   };
 }

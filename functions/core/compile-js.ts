@@ -1,7 +1,7 @@
 import { ExpressionOverflowError } from './errors';
 import type { ArithOp, Expr } from './expr';
-import { bucketStart, type GroupValue, groupKey } from './keys';
-import { type MeasureValue, measureMonoids } from './monoid';
+import { bucketStart, type GroupValue, groupKey, rowKey } from './keys';
+import { DISTINCT_VALUES_MONOID, type DistinctSet, type MeasureValue, measureMonoids } from './monoid';
 import { type ViewRow, ViewRows } from './rows';
 import type { ViewDefinition } from './view';
 
@@ -42,8 +42,11 @@ function arithmetic(op: ArithOp, a: Int, b: Int): Int {
   return normalize(checked(op === '+' ? x + y : op === '-' ? x - y : x * y));
 }
 
-/** A measure's partial value while pre-aggregating: exact, in the evaluator's normal form. */
-export type PartialValue = Int | null;
+/**
+ * A measure's partial value while pre-aggregating: exact, in the evaluator's normal form; for a
+ * distinct measure, the set of its non-null values (null before the first).
+ */
+export type PartialValue = Int | null | DistinctSet;
 
 /** Exact sum without BIGINT's limit: measures sum as DECIMAL(38, 0). */
 export function addExact(a: Int, b: Int): Int {
@@ -193,13 +196,21 @@ export interface CompiledView {
   groupIdOf(event: EventRecord): unknown;
   /** Fresh totals holding each measure's zero. */
   zeros(): PartialValue[];
-  /** Adds one matching event's measures into `totals` with the monoids: pre-aggregation without a row per event. */
+  /**
+   * Adds one matching event's measures into `totals` with the monoids: pre-aggregation without a row per
+   * event. A distinct measure's set is grown in place: `totals` own their sets.
+   */
   accumulate(event: EventRecord, totals: PartialValue[]): void;
   /** Totals as measure values by name. */
   valuesOf(totals: readonly PartialValue[]): Record<string, MeasureValue>;
+  /** The distinct measures' sets of values by name (empty when no value was seen). */
+  distinctValuesOf(totals: readonly PartialValue[]): Record<string, DistinctSet>;
   /** The event's own row (one event's contribution), or null when `where` does not hold. */
   rowOf(event: EventRecord): ViewRow | null;
-  /** Pre-aggregates events into rows, merging into `into` when given. */
+  /**
+   * Pre-aggregates events into rows, one per (bucket, group) with exact distinct counts, then adds them
+   * into `into` when given (where a distinct count met twice refuses to add: `DistinctCountsDoNotAddError`).
+   */
   reduce(events: Iterable<EventRecord>, into?: ViewRows): ViewRows;
 }
 
@@ -209,13 +220,24 @@ export function compileJs(view: ViewDefinition): CompiledView {
   const timeField = view.time.field;
   const groupFields = view.groupBy;
   const measures = Object.entries(view.measures).map(([name, measure]) => {
-    const monoid = PARTIAL_MONOIDS[measure.kind];
-    if (measure.kind === 'count') return { name, monoid, lift: (): PartialValue => 1 };
+    if (measure.kind === 'count') {
+      const monoid = PARTIAL_MONOIDS.count;
+      return { name, distinct: false, monoid, lift: (): PartialValue => 1 };
+    }
     const evaluate = compileExpr(view, measure.expr);
-    return { name, monoid, lift: (event: EventRecord) => evaluate(event) as PartialValue };
+    if (measure.kind === 'countDistinct')
+      return { name, distinct: true, monoid: DISTINCT_VALUES_MONOID, lift: evaluate };
+    return {
+      name,
+      distinct: false,
+      monoid: PARTIAL_MONOIDS[measure.kind],
+      lift: (event: EventRecord) => evaluate(event) as PartialValue,
+    };
   });
+  // A distinct measure's count is its set's size: 0 over no non-null value, as COUNT(DISTINCT).
   const measureValue = (value: PartialValue | undefined): MeasureValue =>
-    value === null || value === undefined ? null : BigInt(value);
+    value instanceof Set ? BigInt(value.size) : value === null || value === undefined ? null : BigInt(value);
+  const distinctValue = (value: Value): MeasureValue => (value === null ? 0n : 1n);
   const compiled: CompiledView = {
     view,
     measureNames: measures.map((measure) => measure.name),
@@ -233,7 +255,16 @@ export function compileJs(view: ViewDefinition): CompiledView {
     accumulate(event, totals) {
       for (let index = 0; index < measures.length; index++) {
         const measure = measures[index] as (typeof measures)[number];
-        totals[index] = measure.monoid.plus(totals[index] ?? measure.monoid.zero, measure.lift(event));
+        if (measure.distinct) {
+          // The union with this event's value, without a set per event.
+          const set = (totals[index] ?? new Set()) as DistinctSet;
+          totals[index] = set;
+          const value = measure.lift(event) as Int | string | null;
+          if (value !== null) set.add(value);
+          continue;
+        }
+        const plus = measure.monoid.plus as (a: PartialValue, b: PartialValue) => PartialValue;
+        totals[index] = plus(totals[index] ?? measure.monoid.zero, measure.lift(event) as PartialValue);
       }
     },
     valuesOf(totals) {
@@ -243,17 +274,39 @@ export function compileJs(view: ViewDefinition): CompiledView {
       });
       return values;
     },
+    distinctValuesOf(totals) {
+      const values: Record<string, DistinctSet> = {};
+      measures.forEach((measure, index) => {
+        if (measure.distinct) values[measure.name] = (totals[index] as DistinctSet | null) ?? new Set();
+      });
+      return values;
+    },
     rowOf(event) {
       if (!compiled.matches(event)) return null;
       const values: Record<string, MeasureValue> = {};
-      for (const measure of measures) values[measure.name] = measureValue(measure.lift(event));
+      for (const measure of measures)
+        values[measure.name] = measure.distinct
+          ? distinctValue(measure.lift(event) as Value)
+          : measureValue(measure.lift(event) as PartialValue);
       return { bucket: compiled.bucketOf(event), group: compiled.groupOf(event), values };
     },
     reduce(events, into = new ViewRows(view)) {
+      // By key first: a distinct count is exact only over all of its key's events at once.
+      const keys = new Map<string, { bucket: number; group: GroupValue[]; totals: PartialValue[] }>();
       for (const event of events) {
-        const row = compiled.rowOf(event);
-        if (row !== null) into.add(row);
+        if (!compiled.matches(event)) continue;
+        const bucket = compiled.bucketOf(event);
+        const group = compiled.groupOf(event);
+        const id = rowKey(bucket, group);
+        let key = keys.get(id);
+        if (key === undefined) {
+          key = { bucket, group, totals: compiled.zeros() };
+          keys.set(id, key);
+        }
+        compiled.accumulate(event, key.totals);
       }
+      for (const { bucket, group, totals } of keys.values())
+        into.add({ bucket, group, values: compiled.valuesOf(totals) });
       return into;
     },
   };

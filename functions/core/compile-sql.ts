@@ -14,8 +14,12 @@ import type { ViewDefinition } from './view';
  * as DECIMAL(38,0) so that neither engine overflows where the other would not.
  */
 
-/** The relation both engines read: the Glue table in AWS, a DuckDB view over the local archive. */
-export const RAW_EVENTS = 'raw_events';
+/**
+ * The relation both engines read a catalog's events from, `events_<catalog>`: its Glue table in AWS, a
+ * DuckDB view over its folder of the local archive. A catalog's name is a lowercase identifier, so the
+ * relation's name needs no quoting.
+ */
+export const eventsTableOf = (catalog: Pick<EventCatalog, 'name'>): string => `events_${catalog.name}`;
 
 export const quoteIdentifier = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 export const quoteString = (value: string): string => `'${value.replaceAll("'", "''")}'`;
@@ -83,7 +87,7 @@ export function validitySql(catalog: EventCatalog): string {
 export const PARTITION_COLUMN = 'dt';
 
 export interface SqlOptions {
-  /** Relation holding the raw events. @default raw_events */
+  /** Relation holding the raw events. @default the view's catalog's table, `eventsTableOf` */
   readonly relation?: string;
   /**
    * Only the rows of these event-time days (partitions): what bounds the bytes a run scans. The query
@@ -141,7 +145,7 @@ const recentRowsSql = (id: string, horizonDays: number): string =>
  */
 export function compileSql(view: ViewDefinition, options: SqlOptions = {}): string {
   const catalog = view.events;
-  const relation = options.relation ?? RAW_EVENTS;
+  const relation = options.relation ?? eventsTableOf(catalog);
   const columns = Object.keys(catalog.fields).map(quoteIdentifier).join(', ');
   const id = quoteIdentifier(catalog.idField);
   const ts = quoteIdentifier(view.time.field);
@@ -155,6 +159,8 @@ export function compileSql(view: ViewDefinition, options: SqlOptions = {}): stri
     if (measure.kind === 'count') return `COUNT(*) AS ${alias}`;
     const value = exprToSql(measure.expr);
     if (measure.kind === 'sum') return `SUM(CAST(${value} AS DECIMAL(38, 0))) AS ${alias}`;
+    // BIGINT on both engines, 0 over no non-null value; after the dedupe, so a copy is not a second value.
+    if (measure.kind === 'countDistinct') return `COUNT(DISTINCT ${value}) AS ${alias}`;
     return `${measure.kind.toUpperCase()}(${value}) AS ${alias}`;
   });
   const ordinals = [1, ...groups.map((_, index) => index + 2)];
@@ -203,7 +209,7 @@ export function compileDistantCopiesSql(
   catalog: EventCatalog,
   options: Pick<SqlOptions, 'relation' | 'days' | 'dayRanges'> = {},
 ): string {
-  const relation = options.relation ?? RAW_EVENTS;
+  const relation = options.relation ?? eventsTableOf(catalog);
   const id = quoteIdentifier(catalog.idField);
   const horizon = catalog.dedupeHorizonDays;
   const computed = computedRanges(options);

@@ -25,3 +25,14 @@ export class ExpressionOverflowError extends Error {
 export class WatermarkError extends Error {
   override readonly name = 'WatermarkError';
 }
+
+/** Two distinct counts added: a value counted in both would count twice (`monoid.ts`). */
+export class DistinctCountsDoNotAddError extends Error {
+  override readonly name = 'DistinctCountsDoNotAddError';
+  constructor(a: bigint, b: bigint) {
+    super(
+      `cannot add the distinct counts ${a} and ${b}: a value counted in both would count twice ` +
+        '(merge their values or sketches instead, or serve each bucket of a view with a distinct measure alone)',
+    );
+  }
+}

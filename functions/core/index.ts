@@ -9,11 +9,15 @@
 export { archiveRecord } from './archive';
 // Event catalogs: the raw events' schema, its bounds and validation (events.ts).
 export {
+  type CatalogOfResult,
   codePointLength,
   DEFAULT_DEDUPE_HORIZON_DAYS,
   DEFAULT_TIME_RANGE,
   defineEventCatalog,
+  defineEventCatalogs,
+  EVENT_TYPE_FIELD,
   type EventCatalog,
+  type EventCatalogs,
   type EventOf,
   type FieldError,
   type FieldRule,
@@ -32,12 +36,12 @@ export {
   compileExportSql,
   compileSql,
   dayRangesSql,
+  eventsTableOf,
   PARTITION_COLUMN,
   parseDistantCopiesRow,
   parseSqlRow,
   quoteIdentifier,
   quoteString,
-  RAW_EVENTS,
   type SqlCell,
   type SqlOptions,
 } from './compile-sql';
@@ -52,7 +56,12 @@ export {
   deduplicateEvents,
 } from './dedupe';
 // What a bad definition, an overflowing expression or a misplaced watermark throws.
-export { ExpressionOverflowError, ViewDefinitionError, WatermarkError } from './errors';
+export {
+  DistinctCountsDoNotAddError,
+  ExpressionOverflowError,
+  ViewDefinitionError,
+  WatermarkError,
+} from './errors';
 // Expressions over event fields (views.ts).
 export {
   and,
@@ -93,25 +102,51 @@ export {
 // The serving merge at the watermark.
 export { type RowSource, type ServedRow, serveByWatermark } from './merge';
 // The measures' monoids, how DynamoDB applies each, and the rows every layer combines with them.
-export { type MeasureMonoid, type MeasureValue, MONOIDS, monoidOf, type StorageOperation } from './monoid';
+export {
+  DISTINCT_VALUES_MONOID,
+  type DistinctSet,
+  type MeasureMonoid,
+  type MeasureValue,
+  MONOIDS,
+  monoidOf,
+  type StorageOperation,
+} from './monoid';
 export { type ViewRow, ViewRows } from './rows';
 // Served series and top groups.
 export {
+  type DistinctValues,
+  distinctMeasureNames,
+  distinctStepRefusal,
   type EncodedMeasure,
   encodeMeasure,
   type GroupFilter,
   isStepOf,
+  type OmittedMeasure,
+  omittedFromTop,
   rollUpSeries,
   type SeriesBucket,
   type SeriesGroup,
   topGroups,
 } from './series';
+// The speed layer's distinct-count sketch and its stated error bound.
+export {
+  DEFAULT_DISTINCT_PRECISION,
+  DistinctSketch,
+  MAX_DISTINCT_PRECISION,
+  MIN_DISTINCT_PRECISION,
+  relativeStandardError,
+  SKETCH_ERROR_BOUND_SIGMAS,
+  sketchErrorBound,
+} from './sketch';
 // The speed layer: decode, pre-aggregate per speed item, write each item's delta once.
 export {
+  type DecodedEvent,
   decodeRecord,
   deltaAfter,
   type InvalidRecord,
   planSpeedWrites,
+  mergedSketches,
+  type SpeedDeltaRow,
   type SpeedItemWrites,
   type SpeedKeyPlan,
   type StreamRecord,
@@ -120,9 +155,12 @@ export {
 // Views: measures and the definition (views.ts).
 export {
   count,
+  countDistinct,
   defineView,
   fieldsOf,
+  hasDistinctMeasure,
   MAX_GROUP_FIELDS,
+  MAX_SKETCH_REGISTER_BYTES,
   type Measure,
   type MeasureKind,
   max,

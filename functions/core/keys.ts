@@ -238,39 +238,6 @@ export const runOutcomeKey = (runId: string): TableKey => ({ pk: runPartition(ru
 /** An export job: one item each. */
 export const exportKey = (id: string): TableKey => ({ pk: `export#${id}`, sk: 'export' });
 
-/**
- * What the archive received, per event-time day: one item per day (`sk` the day: every day with
- * objects, in order) and one per (hour of marking, day) (`sk` `<hour>#<day>`: the days changed since a
- * time are one range of sort keys, so a plan reads what changed, not history).
- */
-const ARCHIVE_DAYS = 'archive#days';
-const ARCHIVE_CHANGES = 'archive#changes';
-
-export const archiveDayKey = (day: string): TableKey => ({ pk: ARCHIVE_DAYS, sk: day });
-
-export const archiveChangeKey = (markedAt: number, day: string): TableKey => ({
-  pk: ARCHIVE_CHANGES,
-  sk: `${sortableTime(bucketStart(markedAt, 'hour'))}#${day}`,
-});
-
-/** The archive days in (`after`, `through`] (`after` `''`: from the first), or null for none. */
-export function archiveDaysRange(after: string, through: string): SortKeyRange | null {
-  // `<day>~` sorts after the day and before the next one; `0` before every day.
-  const from = after === '' ? '0' : `${after}~`;
-  return from > through ? null : { pk: ARCHIVE_DAYS, from, to: through };
-}
-
-/**
- * The changes marked in the hour of `since` or later: a few marked earlier in that hour too, which a
- * reader leaves out by their marking time.
- */
-export const archiveChangesSince = (since: number): SortKeyRange => ({
-  pk: ARCHIVE_CHANGES,
-  from: `${sortableTime(Math.max(0, bucketStart(since, 'hour')))}#`,
-  // Every change's sort key starts with a digit, and `~` sorts after every digit.
-  to: '~',
-});
-
 /** Sort-key bounds for buckets in [from, to) within one speed partition. */
 export function speedSortKeyRange(from: number, to: number): { start: string; end: string } {
   // A row's sort key is `<bucket>#[...]`, which sorts after `<bucket>#`: BETWEEN `from#` AND `to#`
@@ -420,4 +387,43 @@ export const latenessHoursRange = (viewName: string, from: number, to: number): 
 export const exportFileHashKey = (objectKey: string): TableKey => ({
   pk: `export-file#${objectKey}`,
   sk: 'sha256',
+});
+
+// Issue 17, several event catalogs: what the archive received, per catalog and event-time day.
+
+/**
+ * What the archive received of a catalog, per event-time day: one item per day (`sk` the day: every day
+ * with objects, in order) and one per (hour of marking, day) (`sk` `<hour>#<day>`: the days changed since
+ * a time are one range of sort keys, so a plan reads what changed, not history). One partition of each per
+ * catalog: a view's days are its catalog's.
+ */
+const archiveDaysPartition = (catalog: string): string => `archive#days#${catalog}`;
+const archiveChangesPartition = (catalog: string): string => `archive#changes#${catalog}`;
+
+export const archiveDayKey = (catalog: string, day: string): TableKey => ({
+  pk: archiveDaysPartition(catalog),
+  sk: day,
+});
+
+export const archiveChangeKey = (catalog: string, markedAt: number, day: string): TableKey => ({
+  pk: archiveChangesPartition(catalog),
+  sk: `${sortableTime(bucketStart(markedAt, 'hour'))}#${day}`,
+});
+
+/** A catalog's archive days in (`after`, `through`] (`after` `''`: from the first), or null for none. */
+export function archiveDaysRange(catalog: string, after: string, through: string): SortKeyRange | null {
+  // `<day>~` sorts after the day and before the next one; `0` before every day.
+  const from = after === '' ? '0' : `${after}~`;
+  return from > through ? null : { pk: archiveDaysPartition(catalog), from, to: through };
+}
+
+/**
+ * A catalog's changes marked in the hour of `since` or later: a few marked earlier in that hour too, which
+ * a reader leaves out by their marking time.
+ */
+export const archiveChangesSince = (catalog: string, since: number): SortKeyRange => ({
+  pk: archiveChangesPartition(catalog),
+  from: `${sortableTime(Math.max(0, bucketStart(since, 'hour')))}#`,
+  // Every change's sort key starts with a digit, and `~` sorts after every digit.
+  to: '~',
 });

@@ -1,3 +1,4 @@
+import { DistinctCountsDoNotAddError } from './errors';
 import type { Measure } from './view';
 
 /** A measure's value: exact integers; null for sum/min/max over no non-null input (as in SQL). */
@@ -16,20 +17,25 @@ export interface Monoid<T> {
  * How a speed item holds a measure in DynamoDB, which must compute the monoid's `plus` of the stored
  * value and a delta: `add`, an `ADD` (an absent attribute counts as 0; not idempotent, so applied once
  * under the shard's checkpoint); `extreme-min` / `extreme-max`, a `SET` conditional on the new value
- * being smaller / larger (idempotent, so applied from every contribution, redelivered or not).
+ * being smaller / larger (idempotent, so applied from every contribution, redelivered or not);
+ * `sketch`, a HyperLogLog of the values (`sketch.ts`) read, merged with the delta's values and `SET`
+ * back, conditional on nobody having written it since the read (its value is the sketch's estimate).
  */
-export type StorageOperation = 'add' | 'extreme-min' | 'extreme-max';
+export type StorageOperation = 'add' | 'extreme-min' | 'extreme-max' | 'sketch';
 
 /** A measure kind's monoid with the DynamoDB operation that applies its `plus` to a stored value. */
 export interface MeasureMonoid<T> extends Monoid<T> {
   readonly storage: StorageOperation;
 }
 
-type MeasureMonoids<T> = Readonly<Record<Measure['kind'], MeasureMonoid<T | null>>>;
+/** The measure kinds whose partial values are integers; a distinct count's partial value is a set. */
+export type IntegerMeasureKind = Exclude<Measure['kind'], 'countDistinct'>;
+
+type MeasureMonoids<T> = Readonly<Record<IntegerMeasureKind, MeasureMonoid<T | null>>>;
 
 /**
- * The measures' monoids over any exact integer type: stated once, used with bigint for stored and
- * served rows, and with the evaluator's number-or-bigint while pre-aggregating.
+ * The integer measures' monoids over any exact integer type: stated once, used with bigint for stored
+ * and served rows, and with the evaluator's number-or-bigint while pre-aggregating.
  */
 export function measureMonoids<T extends number | bigint>(
   add: (a: T, b: T) => T,
@@ -51,7 +57,36 @@ export function measureMonoids<T extends number | bigint>(
   };
 }
 
-export const MONOIDS: MeasureMonoids<bigint> = measureMonoids<bigint>((a, b) => a + b, 0n);
+/** A distinct measure's partial value while pre-aggregating: its non-null values, exactly. */
+export type DistinctSet = Set<number | bigint | string>;
+
+/** Distinct values merge by union: the monoid the speed layer's pre-aggregation is exact under. */
+export const DISTINCT_VALUES_MONOID: MeasureMonoid<DistinctSet | null> = {
+  zero: null,
+  plus: (a, b) => (a === null ? b : b === null ? a : new Set([...a, ...b])),
+  storage: 'sketch',
+};
+
+/**
+ * A final distinct count's "monoid": counts of two sets do not add (their union is not known from
+ * them), so `plus` refuses any two non-zero counts rather than answer a wrong number. Zero (no value)
+ * is its identity: the union with an empty set is exact. Where distinct values do merge, they are
+ * sets (`DISTINCT_VALUES_MONOID`) or sketches (`DistinctSketch.merge`), never counts.
+ */
+const DISTINCT_COUNT_MONOID: MeasureMonoid<bigint | null> = {
+  zero: 0n,
+  plus: (a, b) => {
+    if (a === null || a === 0n) return b ?? 0n;
+    if (b === null || b === 0n) return a;
+    throw new DistinctCountsDoNotAddError(a, b);
+  },
+  storage: 'sketch',
+};
+
+export const MONOIDS: Readonly<Record<Measure['kind'], MeasureMonoid<MeasureValue>>> = {
+  ...measureMonoids<bigint>((a, b) => a + b, 0n),
+  countDistinct: DISTINCT_COUNT_MONOID,
+};
 
 export function monoidOf(measure: Measure): MeasureMonoid<MeasureValue> {
   return MONOIDS[measure.kind];

@@ -12,7 +12,10 @@ export interface ViewRow {
   readonly values: Readonly<Record<string, MeasureValue>>;
 }
 
-/** Rows keyed by `rowKey(bucket, group)`; adding a row merges it with the measures' monoids. */
+/**
+ * Rows keyed by `rowKey(bucket, group)`; adding a row merges it with the measures' monoids. Distinct counts
+ * do not add: a second row of a key with a non-zero distinct count throws `DistinctCountsDoNotAddError`.
+ */
 export class ViewRows {
   private readonly rows = new Map<string, ViewRow>();
 

@@ -2,7 +2,7 @@ import { BUCKET_WIDTH_MS, type BucketWidth, bucketStart, dayOf, type GroupValue 
 import type { ServedRow } from './merge';
 import type { MeasureValue } from './monoid';
 import { type ViewRow, ViewRows } from './rows';
-import type { ViewDefinition } from './view';
+import { hasDistinctMeasure, type ViewDefinition } from './view';
 import { type BucketSource, sourceOfStep } from './watermark';
 
 /**
@@ -23,9 +23,18 @@ export interface SeriesGroup {
   readonly values: Readonly<Record<string, EncodedMeasure>>;
 }
 
+/**
+ * What a bucket's distinct measures hold: the exact count (a batch bucket) or the speed layer's
+ * HyperLogLog estimate (a speed bucket). The two never mix in one bucket: it is served at the view's own
+ * bucket, wholly from one side of the watermark.
+ */
+export type DistinctValues = 'exact' | 'sketch';
+
 export interface SeriesBucket {
   readonly start: number;
   readonly source: BucketSource;
+  /** For a view with a distinct measure only: whether this bucket's distinct values are exact or estimates. */
+  readonly distinct?: DistinctValues;
   /** For a batch bucket, the batch version its rows come from (a step is at most a day: one version). */
   readonly batchVersion?: string;
   readonly groups: readonly SeriesGroup[];
@@ -38,6 +47,26 @@ export type GroupFilter = Readonly<Record<string, string>>;
 export function isStepOf(view: ViewDefinition, step: BucketWidth): boolean {
   return BUCKET_WIDTH_MS[step] % BUCKET_WIDTH_MS[view.time.bucket] === 0;
 }
+
+/**
+ * Why `step` cannot be served for the view, or null when it can: distinct counts of two buckets do not
+ * add (a customer in both would count twice), so a view with a distinct measure is served at its own
+ * bucket only.
+ */
+export function distinctStepRefusal(view: ViewDefinition, step: BucketWidth): string | null {
+  if (step === view.time.bucket || !hasDistinctMeasure(view)) return null;
+  return (
+    `view ${view.name} has a distinct measure (${distinctMeasureNames(view).join(', ')}) and is served per ` +
+    `${view.time.bucket} only: distinct counts of different buckets do not add; define a view with a ` +
+    `coarser bucket (${step}) to count distinct values per ${step}`
+  );
+}
+
+/** The names of the view's distinct measures, in definition order. */
+export const distinctMeasureNames = (view: ViewDefinition): string[] =>
+  Object.entries(view.measures).flatMap(([name, measure]) =>
+    measure.kind === 'countDistinct' ? [name] : [],
+  );
 
 /**
  * The rows that pass the filter, each moved to the bucket `bucketOf` names and merged there with the
@@ -82,6 +111,9 @@ export function rollUpSeries(
     readonly batchVersions?: Readonly<Record<string, string>>;
   },
 ): SeriesBucket[] {
+  const refusal = distinctStepRefusal(view, options.step);
+  if (refusal !== null) throw new RangeError(refusal);
+  const distinct = hasDistinctMeasure(view);
   const buckets: SeriesBucket[] = [];
   for (const row of mergedRows(view, rows, options.filter ?? {}, (bucket) =>
     bucketStart(bucket, options.step),
@@ -94,6 +126,8 @@ export function rollUpSeries(
       buckets.push({
         start: row.bucket,
         source,
+        // At the view's own bucket a step is never mixed: below W it is the batch layer's.
+        ...(distinct ? { distinct: source === 'batch' ? 'exact' : 'sketch' } : {}),
         ...(batchVersion === undefined ? {} : { batchVersion }),
         groups: [seriesGroup(view, row)],
       });
@@ -102,17 +136,52 @@ export function rollUpSeries(
   return buckets;
 }
 
+/** A measure a ranking leaves out of its groups' values, and why. */
+export interface OmittedMeasure {
+  readonly measure: string;
+  readonly reason: string;
+}
+
+/**
+ * The distinct measures a ranking over `buckets` buckets leaves out: over more than one, a group's
+ * distinct counts of its buckets do not add up to its distinct count over the range.
+ */
+export function omittedFromTop(view: ViewDefinition, buckets: number): OmittedMeasure[] {
+  if (buckets <= 1) return [];
+  return distinctMeasureNames(view).map((measure) => ({
+    measure,
+    reason:
+      `a distinct count over ${buckets} ${view.time.bucket} buckets is not the sum of theirs: ` +
+      `ask one bucket (from..to one ${view.time.bucket}) or define a view with a coarser bucket`,
+  }));
+}
+
 /**
  * Groups ranked by one measure over all the rows (merged with the monoids): largest first, nulls
- * last, ties in group-key order so the answer is stable.
+ * last, ties in group-key order so the answer is stable. The `omit`ted measures are neither merged
+ * nor answered.
  */
 export function topGroups(
   view: ViewDefinition,
   rows: readonly ServedRow[],
-  options: { readonly measure: string; readonly limit: number; readonly filter?: GroupFilter },
+  options: {
+    readonly measure: string;
+    readonly limit: number;
+    readonly filter?: GroupFilter;
+    readonly omit?: readonly string[];
+  },
 ): SeriesGroup[] {
+  const omit = new Set(options.omit ?? []);
+  if (omit.has(options.measure)) throw new RangeError(`cannot rank by ${options.measure}: it is omitted`);
+  const ranking: ViewDefinition =
+    omit.size === 0
+      ? view
+      : {
+          ...view,
+          measures: Object.fromEntries(Object.entries(view.measures).filter(([name]) => !omit.has(name))),
+        };
   // In group-key order, and Array.sort is stable: ties keep that order.
-  const ranked = mergedRows(view, rows, options.filter ?? {}, () => 0).sort((a, b) => {
+  const ranked = mergedRows(ranking, rows, options.filter ?? {}, () => 0).sort((a, b) => {
     const x = a.values[options.measure] ?? null;
     const y = b.values[options.measure] ?? null;
     if (x === y) return 0;
@@ -120,5 +189,5 @@ export function topGroups(
     if (y === null) return -1;
     return x > y ? -1 : 1;
   });
-  return ranked.slice(0, options.limit).map((row) => seriesGroup(view, row));
+  return ranked.slice(0, options.limit).map((row) => seriesGroup(ranking, row));
 }

@@ -1,8 +1,9 @@
-import type { EventCatalog, FieldError } from './catalog';
+import type { EventCatalog, EventCatalogs, FieldError } from './catalog';
 import type { CompiledView, PartialValue } from './compile-js';
 import { type GroupValue, KeyTooLargeError, padSequence, speedItemKey } from './keys';
-import { monoidOf } from './monoid';
+import { type DistinctSet, monoidOf } from './monoid';
 import type { ViewRow } from './rows';
+import { DistinctSketch } from './sketch';
 import type { ViewDefinition } from './view';
 
 /**
@@ -27,22 +28,32 @@ export interface InvalidRecord {
   readonly errors: readonly FieldError[];
 }
 
-export type DecodedRecord =
-  | { readonly ok: true; readonly record: StreamRecord; readonly event: Readonly<Record<string, unknown>> }
-  | ({ readonly ok: false } & InvalidRecord);
+/** A valid event with the record it came in and the catalog its `type` names. */
+export interface DecodedEvent {
+  readonly record: StreamRecord;
+  readonly event: Readonly<Record<string, unknown>>;
+  readonly catalog: EventCatalog;
+}
 
-/** base64 -> UTF-8 JSON -> the catalog's schema. */
-export function decodeRecord(catalog: EventCatalog, record: StreamRecord): DecodedRecord {
+export type DecodedRecord = ({ readonly ok: true } & DecodedEvent) | ({ readonly ok: false } & InvalidRecord);
+
+/** base64 -> UTF-8 JSON -> the catalog its `type` names -> that catalog's schema. */
+export function decodeRecord(catalogs: EventCatalogs, record: StreamRecord): DecodedRecord {
   let input: unknown;
   try {
     input = JSON.parse(Buffer.from(record.data, 'base64').toString('utf8'));
   } catch (error) {
     return { ok: false, record, reason: `not JSON: ${(error as Error).message}`, errors: [] };
   }
-  // Valid events are used as parsed: fields the catalog does not know are never read.
-  if (catalog.accepts(input)) return { ok: true, record, event: input as Readonly<Record<string, unknown>> };
+  const found = catalogs.catalogOf(input);
+  if (!found.ok)
+    return { ok: false, record, reason: found.errors.map((e) => e.message).join('; '), errors: found.errors };
+  const { catalog } = found;
+  // Valid events are used as parsed: fields the catalog does not know (`type` among them) are never read.
+  if (catalog.accepts(input))
+    return { ok: true, record, catalog, event: input as Readonly<Record<string, unknown>> };
   const parsed = catalog.parse(input);
-  if (parsed.ok) return { ok: true, record, event: parsed.event };
+  if (parsed.ok) return { ok: true, record, catalog, event: parsed.event };
   const fields = [...new Set(parsed.errors.map((error) => error.field))].join(', ');
   return { ok: false, record, reason: `fails the ${catalog.name} schema: ${fields}`, errors: parsed.errors };
 }
@@ -90,12 +101,12 @@ export interface SpeedPlan {
 
 /**
  * Groups a shard's valid events, in sequence order, by the speed item each view row lands in,
- * pre-aggregating into each item's totals as it goes. A record contributes to every view or, if
- * one view cannot evaluate it, to none.
+ * pre-aggregating into each item's totals as it goes. An event counts in the views of its catalog only.
+ * A record contributes to every such view or, if one of them cannot evaluate it, to none.
  */
 export function planSpeedWrites(
   views: readonly CompiledView[],
-  events: readonly { readonly record: StreamRecord; readonly event: Readonly<Record<string, unknown>> }[],
+  events: readonly Pick<DecodedEvent, 'record' | 'event' | 'catalog'>[],
 ): SpeedPlan {
   const keys = new Map<string, SpeedKeyPlan>();
   const unevaluable: InvalidRecord[] = [];
@@ -103,13 +114,22 @@ export function planSpeedWrites(
   const spoiled = new Set<SpeedKeyPlan>();
   // Per view, bucket, then group: no key string built per event.
   const index = views.map(() => new Map<number, Map<unknown, SpeedKeyPlan>>());
+  // The views' indexes by catalog name, once per batch: an event looks up its catalog's, not every view.
+  const viewsOfCatalog = new Map<string, number[]>();
+  views.forEach((compiled, at) => {
+    const name = compiled.view.events.name;
+    viewsOfCatalog.set(name, [...(viewsOfCatalog.get(name) ?? []), at]);
+  });
+  const none: number[] = [];
   for (let position = 0; position < events.length; position++) {
-    const { record, event } = events[position] as (typeof events)[number];
+    const { record, event, catalog } = events[position] as (typeof events)[number];
     touched.length = 0;
+    const counting = viewsOfCatalog.get(catalog.name) ?? none;
     // Outside the loop: when a record fails, the view it failed in.
     let viewIndex = 0;
     try {
-      for (viewIndex = 0; viewIndex < views.length; viewIndex++) {
+      for (let at = 0; at < counting.length; at++) {
+        viewIndex = counting[at] as number;
         const compiled = views[viewIndex] as CompiledView;
         if (!compiled.matches(event)) continue;
         const bucket = compiled.bucketOf(event);
@@ -188,6 +208,14 @@ function tooLargeKeyRecord(
   };
 }
 
+/**
+ * A speed item's delta: its row (the delta's own values) and, per distinct measure, the delta's distinct
+ * values, which the item's sketch absorbs (a count of the delta alone could not be added to anything).
+ */
+export interface SpeedDeltaRow extends ViewRow {
+  readonly distinctValues: Readonly<Record<string, DistinctSet>>;
+}
+
 /** A delta's measures by the DynamoDB operation their monoid's `storage` names; null values (zeros) skipped. */
 export interface SpeedItemWrites {
   /** `ADD`ed once, under the shard's checkpoint. */
@@ -198,32 +226,63 @@ export interface SpeedItemWrites {
     readonly keep: 'min' | 'max';
     readonly value: bigint;
   }[];
+  /**
+   * The delta's distinct values, per distinct measure that has some: sketched, merged into the item's
+   * stored sketch and `SET` (`mergedSketches`), under the checkpoint and the item's sketch version.
+   */
+  readonly sketches: readonly { readonly measure: string; readonly values: DistinctSet }[];
 }
 
-export function speedItemWrites(view: ViewDefinition, row: ViewRow): SpeedItemWrites {
+export function speedItemWrites(view: ViewDefinition, row: ViewRow | SpeedDeltaRow): SpeedItemWrites {
   const adds: { measure: string; value: bigint }[] = [];
   const extremes: { measure: string; keep: 'min' | 'max'; value: bigint }[] = [];
+  const sketches: { measure: string; values: DistinctSet }[] = [];
   for (const [measure, definition] of Object.entries(view.measures)) {
+    const { storage } = monoidOf(definition);
+    if (storage === 'sketch') {
+      const values = 'distinctValues' in row ? row.distinctValues[measure] : undefined;
+      if (values === undefined && (row.values[measure] ?? 0n) !== 0n)
+        throw new TypeError(`a distinct count of ${measure} is not a delta: its values are needed`);
+      if (values !== undefined && values.size > 0) sketches.push({ measure, values });
+      continue;
+    }
     const value = row.values[measure] ?? null;
     if (value === null) continue;
-    const { storage } = monoidOf(definition);
     if (storage === 'add') adds.push({ measure, value });
     else extremes.push({ measure, keep: storage === 'extreme-min' ? 'min' : 'max', value });
   }
-  return { adds, extremes };
+  return { adds, extremes, sketches };
 }
 
-const toRow = (plan: SpeedKeyPlan, totals: readonly PartialValue[]): ViewRow => ({
+/**
+ * An item's sketches after a delta: the delta's values sketched at the view's precision and merged with
+ * the sketch the item holds (read with its sketch version), so the write `SET`s the union of every
+ * shard's values.
+ */
+export function mergedSketches(
+  view: ViewDefinition,
+  stored: ReadonlyMap<string, DistinctSketch>,
+  writes: Pick<SpeedItemWrites, 'sketches'>,
+): { readonly measure: string; readonly sketch: DistinctSketch }[] {
+  return writes.sketches.map(({ measure, values }) => {
+    const sketch = DistinctSketch.of(view.distinctPrecision, values);
+    const before = stored.get(measure);
+    return { measure, sketch: before === undefined ? sketch : sketch.merge(before) };
+  });
+}
+
+const toRow = (plan: SpeedKeyPlan, totals: readonly PartialValue[]): SpeedDeltaRow => ({
   bucket: plan.bucket,
   group: plan.group,
   values: plan.compiled.valuesOf(totals),
+  distinctValues: plan.compiled.distinctValuesOf(totals),
 });
 
 /**
  * The monoid sum of a key's contributions after a checkpoint (a padded sequence number; all when
  * null), or null if none.
  */
-export function deltaAfter(plan: SpeedKeyPlan, afterSequence: string | null): ViewRow | null {
+export function deltaAfter(plan: SpeedKeyPlan, afterSequence: string | null): SpeedDeltaRow | null {
   if (afterSequence === null) return toRow(plan, plan.totals);
   let totals: PartialValue[] | null = null;
   for (const { sequenceNumber, event } of plan.contributions) {

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { EventCatalog } from './catalog';
+import type { EventCatalogs } from './catalog';
 import { ViewDefinitionError } from './errors';
 import type { Expr } from './expr';
 import type { BucketWidth } from './keys';
-import { type Measure, type ViewDefinition, validateView } from './view';
+import { DEFAULT_DISTINCT_PRECISION } from './sketch';
+import { hasDistinctMeasure, type Measure, type ViewDefinition, validateView } from './view';
 
 /**
  * A view definition as data: what the table keeps of each version, so that a version the code no longer
@@ -18,6 +19,11 @@ export interface ViewDocument {
   readonly time: { readonly field: string; readonly bucket: BucketWidth };
   readonly groupBy: readonly string[];
   readonly measures: Readonly<Record<string, Measure>>;
+  /**
+   * Kept only for a view with a distinct measure, whose speed values it shapes: the hash of any other
+   * view stays what it was before the setting existed. Absent reads as the default.
+   */
+  readonly distinctPrecision?: number;
 }
 
 export function viewDocument(view: ViewDefinition): ViewDocument {
@@ -29,16 +35,21 @@ export function viewDocument(view: ViewDefinition): ViewDocument {
     time: view.time,
     groupBy: view.groupBy,
     measures: view.measures,
+    ...(hasDistinctMeasure(view) ? { distinctPrecision: view.distinctPrecision } : {}),
   };
 }
 
-/** The view a document describes, over the catalog it names; checked as `defineView` checks a view. */
-export function viewFromDocument(document: ViewDocument, catalog: EventCatalog): ViewDefinition {
-  if (document.catalog !== catalog.name)
+/**
+ * The view a document describes, over the catalog of `catalogs` it names; checked as `defineView` checks a
+ * view. A catalog no longer defined is an error, as a catalog whose rules no longer fit it.
+ */
+export function viewFromDocument(document: ViewDocument, catalogs: EventCatalogs): ViewDefinition {
+  const catalog = catalogs.get(document.catalog);
+  if (catalog === undefined)
     throw new ViewDefinitionError(
       document.name,
       'catalog',
-      `names ${document.catalog}, not the catalog ${catalog.name} it was read with`,
+      `names ${document.catalog}, which is not an event catalog: one of ${catalogs.names.join(', ')}`,
     );
   const view: ViewDefinition = {
     name: document.name,
@@ -48,6 +59,7 @@ export function viewFromDocument(document: ViewDocument, catalog: EventCatalog):
     time: document.time,
     groupBy: [...document.groupBy],
     measures: { ...document.measures },
+    distinctPrecision: document.distinctPrecision ?? DEFAULT_DISTINCT_PRECISION,
   };
   validateView(view);
   return Object.freeze(view);

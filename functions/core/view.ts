@@ -2,18 +2,32 @@ import type { EventCatalog, FieldSpecs, IntegerFieldSpec, TypedEventCatalog } fr
 import { ViewDefinitionError } from './errors';
 import { type BoolExpr, type Expr, type ExprType, IntExpr, StrExpr } from './expr';
 import type { BucketWidth } from './keys';
+import { DEFAULT_DISTINCT_PRECISION, MAX_DISTINCT_PRECISION, MIN_DISTINCT_PRECISION } from './sketch';
 
-export type MeasureKind = 'count' | 'sum' | 'min' | 'max';
+export type MeasureKind = 'count' | 'sum' | 'min' | 'max' | 'countDistinct';
 
 export type Measure =
   | { readonly kind: 'count' }
-  | { readonly kind: 'sum' | 'min' | 'max'; readonly expr: Expr };
+  | { readonly kind: 'sum' | 'min' | 'max' | 'countDistinct'; readonly expr: Expr };
 
 export const count = (): Measure => ({ kind: 'count' });
 /** Sum of the non-null values; null when there are none (as in SQL). */
 export const sum = (expr: IntExpr): Measure => ({ kind: 'sum', expr: expr.node });
 export const min = (expr: IntExpr): Measure => ({ kind: 'min', expr: expr.node });
 export const max = (expr: IntExpr): Measure => ({ kind: 'max', expr: expr.node });
+/**
+ * How many distinct non-null values (as SQL's COUNT(DISTINCT)): exact in the batch layer, a HyperLogLog
+ * estimate in the speed layer (the view's `distinctPrecision`). Distinct counts of two buckets do not
+ * add: a view with one is served at its own bucket only.
+ */
+export const countDistinct = (expr: IntExpr | StrExpr): Measure => ({
+  kind: 'countDistinct',
+  expr: expr.node,
+});
+
+/** Whether a view has a distinct measure: its buckets do not roll up, and its speed values are estimates. */
+export const hasDistinctMeasure = (view: ViewDefinition): boolean =>
+  Object.values(view.measures).some((measure) => measure.kind === 'countDistinct');
 
 /** A view: which events count, into which time buckets and groups, measured how. */
 export interface ViewDefinition {
@@ -25,6 +39,8 @@ export interface ViewDefinition {
   readonly time: { readonly field: string; readonly bucket: BucketWidth };
   readonly groupBy: readonly string[];
   readonly measures: Readonly<Record<string, Measure>>;
+  /** HyperLogLog precision of the speed layer's distinct measures: 2^p registers (see `sketch.ts`). */
+  readonly distinctPrecision: number;
 }
 
 type FieldExprs<F extends FieldSpecs> = {
@@ -50,6 +66,12 @@ export function fieldsOf<F extends FieldSpecs>(catalog: TypedEventCatalog<F>): F
 const IDENTIFIER = /^(?!__)[a-z_][a-z0-9_]*$/;
 const RESERVED_COLUMNS = new Set(['bucket']);
 export const MAX_GROUP_FIELDS = 4;
+/**
+ * The registers (one byte each) a speed item may hold over its distinct measures: their deflated
+ * sketches are at most about this (deflate adds a few bytes per 16 KB block), well under DynamoDB's
+ * 400 KB item limit with the counters and keys beside them.
+ */
+export const MAX_SKETCH_REGISTER_BYTES = 256 * 1024;
 
 export function defineView<F extends FieldSpecs>(
   catalog: TypedEventCatalog<F>,
@@ -60,6 +82,8 @@ export function defineView<F extends FieldSpecs>(
     bucket: BucketWidth;
     groupBy?: readonly StringFieldOf<F>[];
     measures: Readonly<Record<string, Measure>>;
+    /** @default DEFAULT_DISTINCT_PRECISION */
+    distinctPrecision?: number;
   },
 ): ViewDefinition {
   const view: ViewDefinition = {
@@ -70,6 +94,7 @@ export function defineView<F extends FieldSpecs>(
     time: { field: catalog.timeField, bucket: definition.bucket },
     groupBy: [...(definition.groupBy ?? [])],
     measures: { ...definition.measures },
+    distinctPrecision: definition.distinctPrecision ?? DEFAULT_DISTINCT_PRECISION,
   };
   validateView(view);
   return Object.freeze(view);
@@ -108,10 +133,31 @@ export function validateView(view: ViewDefinition): void {
     if (columns.has(name)) fail(path, 'name clashes with the bucket or a group field');
     columns.add(name);
     if (measure.kind === 'count') continue;
-    if (!['sum', 'min', 'max'].includes(measure.kind)) fail(path, `unknown measure kind ${measure.kind}`);
+    if (!['sum', 'min', 'max', 'countDistinct'].includes(measure.kind))
+      fail(path, `unknown measure kind ${measure.kind}`);
     const type = typeOfExpr(view.events, measure.expr, fail, `${path}.expr`);
-    if (type !== 'integer') fail(path, `${measure.kind} needs an integer expression, not ${type}`);
+    if (measure.kind === 'countDistinct') {
+      if (type === 'boolean') fail(path, 'countDistinct needs an integer or string expression, not boolean');
+    } else if (type !== 'integer') fail(path, `${measure.kind} needs an integer expression, not ${type}`);
   }
+  const precision = view.distinctPrecision;
+  if (
+    !Number.isSafeInteger(precision) ||
+    precision < MIN_DISTINCT_PRECISION ||
+    precision > MAX_DISTINCT_PRECISION
+  )
+    fail(
+      'distinctPrecision',
+      `must be an integer from ${MIN_DISTINCT_PRECISION} to ${MAX_DISTINCT_PRECISION}`,
+    );
+  const sketches = measures.filter(([, measure]) => measure.kind === 'countDistinct').length;
+  if (sketches * 2 ** precision > MAX_SKETCH_REGISTER_BYTES)
+    fail(
+      'distinctPrecision',
+      `${sketches} distinct measures at precision ${precision} hold ${(sketches * 2 ** precision) / 1024} KiB ` +
+        `of sketch registers per speed item, over the ${MAX_SKETCH_REGISTER_BYTES / 1024} KiB budget ` +
+        `(DynamoDB items hold 400 KB): lower distinctPrecision or split the measures over views`,
+    );
 }
 
 /** The type of an expression over a catalog's fields; `fail` reports the first ill-typed node. */

@@ -1,6 +1,6 @@
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { z } from 'zod';
-import { orderEvents } from '../../events';
+import { catalogs } from '../../events';
 import { views } from '../../views';
 import { DynamoBatchStore } from '../adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../adapters/dynamo-speed-store';
@@ -29,7 +29,7 @@ export const speedFunction = defineFunction({
   build: (config, platform) => {
     const { logger, metrics } = createPowertools(config);
     const processor = new SpeedProcessor({
-      catalog: orderEvents,
+      catalogs,
       views,
       store: new DynamoSpeedStore(platform.dynamo, config.TABLE_NAME),
       quarantine: new Quarantine(platform.bucket(config.QUARANTINE_BUCKET)),
@@ -37,7 +37,7 @@ export const speedFunction = defineFunction({
       metrics,
       retentionMs: config.SPEED_RETENTION_HOURS * 3_600_000,
       now: platform.now,
-      registry: registryOver(new DynamoBatchStore(platform.dynamo, config.TABLE_NAME), {
+      registry: registryOver(new DynamoBatchStore(platform.dynamo, config.TABLE_NAME, catalogs), {
         rollbackRetentionMs: config.ROLLBACK_RETENTION_DAYS * 86_400_000,
       }),
       lateness: latenessRecorderOver(

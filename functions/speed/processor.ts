@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import pLimit from 'p-limit';
-import { applyAboveCheckpoint } from '../adapters/checkpointed-write';
+import { applyAboveCheckpoint, applyAfterRead } from '../adapters/checkpointed-write';
 import type { SpeedStore } from '../adapters/dynamo-speed-store';
 import {
   MalformedAggregatedRecordError,
@@ -12,10 +12,13 @@ import {
 import { SPEED_METRICS } from '../commons/metrics';
 import {
   compareSequenceNumbers,
+  type DecodedEvent,
   decodeRecord,
   deltaAfter,
-  type EventCatalog,
+  type EventCatalogs,
+  hasDistinctMeasure,
   type InvalidRecord,
+  mergedSketches,
   padSequence,
   planSpeedWrites,
   type SpeedKeyPlan,
@@ -28,7 +31,8 @@ import type { LatenessRecorder } from './lateness';
 import type { Quarantine } from './quarantine';
 
 export interface SpeedProcessorOptions {
-  readonly catalog: EventCatalog;
+  /** The stack's event catalogs: each event is decoded by the one its `type` names. */
+  readonly catalogs: EventCatalogs;
   readonly views: readonly ViewDefinition[];
   readonly store: SpeedStore;
   readonly quarantine: Quarantine;
@@ -105,7 +109,7 @@ export class SpeedProcessor {
     if (first === undefined) return { batchItemFailures: [] };
     const shardId = shardIdOf(first);
     const records = event.Records.map(toStreamRecord);
-    const valid: { record: StreamRecord; event: Readonly<Record<string, unknown>> }[] = [];
+    const valid: DecodedEvent[] = [];
     const invalid: InvalidRecord[] = [];
     for (const record of records) {
       const userRecords = userRecordsOf(record);
@@ -114,7 +118,7 @@ export class SpeedProcessor {
         continue;
       }
       for (const userRecord of userRecords) {
-        const decoded = decodeRecord(this.options.catalog, userRecord);
+        const decoded = decodeRecord(this.options.catalogs, userRecord);
         if (decoded.ok) valid.push(decoded);
         else invalid.push(decoded);
       }
@@ -193,31 +197,76 @@ export class SpeedProcessor {
     const lastSequence = last === undefined ? undefined : padSequence(last);
     const conflicted =
       lastSequence !== undefined &&
-      (await applyAboveCheckpoint(
-        shardId,
-        (after) => {
-          const first = plan.contributions.find(
-            ({ sequenceNumber }) => after === null || padSequence(sequenceNumber) > after,
-          );
-          const row = deltaAfter(plan, after);
-          if (row === null || first === undefined) return null;
-          return store.addDelta({
-            view: plan.view,
-            pk: plan.pk,
-            sk: plan.sk,
+      (hasDistinctMeasure(plan.view)
+        ? await this.mergeKey(shardId, plan, lastSequence, expiresAt)
+        : await applyAboveCheckpoint(
             shardId,
-            firstSequence: padSequence(first.sequenceNumber),
-            lastSequence,
-            row,
-            expiresAt,
-          });
-        },
-        () => store.checkpoint(plan.pk, plan.sk, shardId),
-      ));
+            (after) => {
+              const first = plan.contributions.find(
+                ({ sequenceNumber }) => after === null || padSequence(sequenceNumber) > after,
+              );
+              const row = deltaAfter(plan, after);
+              if (row === null || first === undefined) return null;
+              return store.addDelta({
+                view: plan.view,
+                pk: plan.pk,
+                sk: plan.sk,
+                shardId,
+                firstSequence: padSequence(first.sequenceNumber),
+                lastSequence,
+                row,
+                expiresAt,
+              });
+            },
+            () => store.checkpoint(plan.pk, plan.sk, shardId),
+          ));
     // Extremes are idempotent: applied from every contribution, redelivered or not.
     const whole = deltaAfter(plan, null);
     for (const { measure, keep, value } of whole === null ? [] : speedItemWrites(plan.view, whole).extremes)
       await store.applyExtreme(plan.pk, plan.sk, measure, keep, value);
     return conflicted;
+  }
+
+  /**
+   * A view with distinct measures: the item's sketches are read, merged with the delta's values and
+   * written back with its counters, under the checkpoint read and the sketch version read (another shard
+   * may merge into the same item). Reading first, the delta is already what lies above the checkpoint.
+   * True when the checkpoint read showed a redelivery.
+   */
+  private async mergeKey(
+    shardId: string,
+    plan: SpeedKeyPlan,
+    lastSequence: string,
+    expiresAt: number,
+  ): Promise<boolean> {
+    const { store } = this.options;
+    const state = await applyAfterRead(
+      `speed item ${plan.pk} ${plan.sk}`,
+      () => store.readSketched(plan.view, plan.pk, plan.sk, shardId),
+      (read) => {
+        const after = read.checkpoint;
+        const first = plan.contributions.find(
+          ({ sequenceNumber }) => after === null || padSequence(sequenceNumber) > after,
+        );
+        const row = deltaAfter(plan, after);
+        if (row === null || first === undefined) return null;
+        return store.mergeDelta({
+          view: plan.view,
+          pk: plan.pk,
+          sk: plan.sk,
+          shardId,
+          firstSequence: padSequence(first.sequenceNumber),
+          lastSequence,
+          row,
+          expiresAt,
+          readVersion: read.version,
+          sketches: mergedSketches(plan.view, read.sketches, speedItemWrites(plan.view, row)),
+        });
+      },
+    );
+    const firstOfBatch = plan.contributions[0]?.sequenceNumber;
+    return (
+      state.checkpoint !== null && firstOfBatch !== undefined && padSequence(firstOfBatch) <= state.checkpoint
+    );
   }
 }

@@ -235,6 +235,45 @@ describe('the dashboard page', () => {
     );
   });
 
+  it("marks a distinct measure's speed buckets as estimates within the view's stated bound, and its batch buckets not", async () => {
+    // Prepare: the views with a distinct measure (none is a check too: no panel then shows the legend)
+    const answer = await fetch(`${runtime.apiUrl}/views`, { headers: { 'x-api-key': runtime.apiKey } });
+    const { views } = (await answer.json()) as {
+      views: { name: string; distinct: { measures: string[]; errorBound: number } | null }[];
+    };
+    const distinctViews = views.filter((view) => view.distinct !== null);
+    await expect(page.locator('.estimate-legend').count()).resolves.toBe(distinctViews.length);
+    for (const view of distinctViews) {
+      const panel = `section[data-view="${view.name}"]`;
+      const measure = view.distinct?.measures[0] as string;
+      // Act
+      await page.selectOption(`${panel} select[data-role="measure"]`, measure);
+      const shown = await waitFor<Record<string, string> | null>(
+        async () => {
+          const data = await panelData(panel);
+          return data.measure === measure ? data : null;
+        },
+        { what: `the ${view.name} panel charting ${measure}` },
+      );
+      // Assess: the legend states the bound GET /views gives, as a percentage
+      const bound = `±${Number(((view.distinct?.errorBound ?? 0) * 100).toFixed(1))}%`;
+      await expect(page.textContent(`${panel} .estimate-legend`)).resolves.toContain(
+        `≈ estimate (HyperLogLog, ${bound})`,
+      );
+      // Every bucket is either exact (batch) or marked (speed), as the series answer says; the orders
+      // span the watermark, so both are charted, and the latest (speed) bucket's value carries the mark.
+      expect(Number(shown?.exactBuckets)).toBe(Number(shown?.batchBuckets));
+      expect(Number(shown?.estimateBuckets)).toBe(Number(shown?.speedBuckets));
+      if (Number(shown?.speedBuckets) > 0) {
+        expect(Number(shown?.exactBuckets)).toBeGreaterThan(0);
+        await expect(page.textContent(`${panel} .latest`)).resolves.toMatch(/≈[\d,]+$/);
+      }
+      await expect(page.textContent(`${panel} .summary`)).resolves.toContain('do not add, so no total');
+      expect(shown?.total).toBe('');
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
   it('switching the group charts that group only', async () => {
     const all = await panelData(revenuePanel);
     await page.selectOption(`${revenuePanel} select[data-field="country"]`, 'US');
@@ -264,8 +303,15 @@ describe('the dashboard page', () => {
 
   it('shows a total past 2^53 exactly', async () => {
     const huge = [
-      { id: 'xl-1', ts: Date.now(), country: 'XL', amount: Number.MAX_SAFE_INTEGER, status: 'paid' },
-      { id: 'xl-2', ts: Date.now(), country: 'XL', amount: 2, status: 'paid' },
+      {
+        type: 'order',
+        id: 'xl-1',
+        ts: Date.now(),
+        country: 'XL',
+        amount: Number.MAX_SAFE_INTEGER,
+        status: 'paid',
+      },
+      { type: 'order', id: 'xl-2', ts: Date.now(), country: 'XL', amount: 2, status: 'paid' },
     ];
     const posted = await fetch(`${runtime.apiUrl}/events`, {
       method: 'POST',

@@ -20,7 +20,7 @@ import type {
 } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs, orderEvents } from '../../events';
 import { executionArnOf } from '../../functions/adapters/batch-runner';
 import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
@@ -28,6 +28,11 @@ import { DynamoExportJobs } from '../../functions/adapters/exports';
 import { unpackRecord } from '../../functions/adapters/kinesis-aggregation';
 import { archiveMarkerFunction } from '../../functions/batch/marker';
 import type { DriftReport } from '../../functions/batch/reconcile';
+import {
+  ARCHIVE_EVENTS_PREFIX,
+  archiveCatalogPrefix,
+  archiveDayPrefix,
+} from '../../functions/commons/layout';
 import { METRICS_NAMESPACE, SERVICES } from '../../functions/commons/metrics';
 import {
   compileJs,
@@ -59,6 +64,7 @@ import {
   type DeployedStack,
   synthesizeDeployedStack,
 } from '../support/deployed-stack';
+import { sentOrders, withType } from '../support/events';
 import { kinesisEvent, kinesisRecord, packedData, sequenceNumber } from '../support/kinesis-factory';
 import {
   type AssetReport,
@@ -84,16 +90,16 @@ const HOUR = 60 * MINUTE;
 // Three hours before this hour: every bucket settled for both runs, no speed item near its TTL.
 const T0 = Date.now() - (Date.now() % HOUR) - 3 * HOUR;
 
-const ORDERS: readonly EventRecord[] = [
+const ORDERS: readonly EventRecord[] = sentOrders([
   { id: 'a1', ts: T0 + 5 * MINUTE, country: 'DE', amount: 1000, discount: 100, status: 'paid' },
   { id: 'a2', ts: T0 + 10 * MINUTE, country: 'FR', amount: 2500, status: 'paid' },
   { id: 'a3', ts: T0 + 20 * MINUTE, country: 'DE', amount: 500, status: 'refunded' },
   { id: 'b1', ts: T0 + 65 * MINUTE, country: 'DE', amount: 4000, status: 'paid' },
   { id: 'b2', ts: T0 + 70 * MINUTE, country: 'FR', amount: 1200, discount: 200, status: 'paid' },
-];
+]);
 /** b1 sent again by its producer: the speed layer counts it, the batch layer removes it. */
 const DUPLICATE = ORDERS[3] as EventRecord;
-const INVALID = { id: 'bad-1', ts: T0 + 30 * MINUTE, amount: -5, status: 'paid' };
+const INVALID = withType(orderEvents, { id: 'bad-1', ts: T0 + 30 * MINUTE, amount: -5, status: 'paid' });
 const RECORDS: readonly EventRecord[] = [...ORDERS, DUPLICATE, INVALID];
 const ACCEPTED = [...ORDERS, DUPLICATE];
 const SHARD_ID = 'shardId-000000000000';
@@ -353,7 +359,7 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
     const buckets = logicalIdsOf('AWS::S3::Bucket').map((logicalId) => stack.names.ref(logicalId));
     s3 = await S3Fake.start({ root: join(root, 's3'), buckets, region: LOCAL_REGION });
     athena = await AthenaFake.start({
-      catalog: orderEvents,
+      catalogs,
       region: LOCAL_REGION,
       // The batch layer's work group (exports run in their own, which no bundle here queries).
       workGroup: stack.names.ref(
@@ -579,15 +585,20 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
     const archive = archiveLocationOf(stack.template, stack.names);
     const deliveryStream = localName('AWS::KinesisFirehose::DeliveryStream');
     const stamp = new Date().toISOString().slice(0, 19).replace(/[T:]/g, '-');
-    const byDay = Map.groupBy(
+    const byFolder = Map.groupBy(
       answer.records.filter((record) => record.result === 'Ok'),
-      (record) => record.metadata?.partitionKeys?.dt as string,
+      (record) =>
+        archiveDayPrefix(
+          record.metadata?.partitionKeys?.type ?? '',
+          record.metadata?.partitionKeys?.dt ?? '',
+        ),
     );
-    for (const [day, records] of byDay) {
+    for (const [folder, records] of byFolder) {
+      expect(archive.tables.map(({ prefix }) => prefix)).toContain(archiveCatalogPrefix(orderEvents.name));
       const lines = records.map((record) => Buffer.from(record.data ?? '', 'base64'));
       await s3.put(
         archive.bucket,
-        `${archive.prefix}dt=${day}/${deliveryStream}-1-${stamp}-${randomUUID()}.gz`,
+        `${folder}${deliveryStream}-1-${stamp}-${randomUUID()}.gz`,
         gzipSync(Buffer.concat(lines)),
       );
     }
@@ -597,7 +608,7 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
     // Prepare: the objects delivered above, announced as S3 announces them to EventBridge
     const marker = functionNamed(archiveMarkerFunction.name);
     const archive = archiveLocationOf(stack.template, stack.names);
-    const objects = await s3.list(archive.bucket, archive.prefix);
+    const objects = await s3.list(archive.bucket, ARCHIVE_EVENTS_PREFIX);
     // Act
     for (const [index, object] of objects.entries())
       await invoke(
@@ -613,7 +624,7 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
     // Assess: the batch runs below find these days through the markers
     const store = new DynamoBatchStore(emulators.dynamo, marker.environment.TABLE_NAME as string);
     expect(objects.length).toBeGreaterThan(0);
-    expect(await store.archiveDays('', '9999-12-31')).toEqual(
+    expect(await store.archiveDays(orderEvents.name, '', '9999-12-31')).toEqual(
       [...new Set(ACCEPTED.map((record) => dayOf(record.ts as number)))].sort(),
     );
   });
@@ -744,11 +755,11 @@ describe('the bundles cdk deploy ships, run as Lambda runs them', { timeout: 120
 
   it('api: accepts a base64 POST /events with 202 and puts the valid events on the stream', async () => {
     // Prepare
-    const posted = [
+    const posted = sentOrders([
       { id: 'api-1', ts: T0 + 150 * MINUTE, country: 'DE', amount: 700, status: 'paid' },
       { id: 'api-2', ts: T0 + 151 * MINUTE, country: 'FR', amount: 300, status: 'pending' },
       { id: 'api-bad', ts: T0 + 152 * MINUTE, amount: 'lots', status: 'paid' },
-    ];
+    ]);
     const event = apiEvent('POST', '/events', {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(posted),

@@ -2,7 +2,7 @@ import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { MockIntegration, RestApi } from 'aws-cdk-lib/aws-apigateway';
 import { describe, expect, it } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs } from '../../events';
 import { BatchLayer } from '../../lib/batch-layer';
 import { DEFAULT_STAGE_CONFIG } from '../../lib/config';
 import { Observability } from '../../lib/observability';
@@ -16,7 +16,7 @@ import { renderIntrinsics, synthesizeStack, templateApp } from '../support/templ
 const stack = new Stack(templateApp(), 'Test');
 const storage = new Storage(stack, 'Storage');
 const speed = new SpeedLayer(stack, 'Speed', { table: storage.table });
-const archive = new RawArchive(stack, 'Archive', { stream: speed.stream, catalog: orderEvents });
+const archive = new RawArchive(stack, 'Archive', { stream: speed.stream, catalogs });
 const batch = new BatchLayer(stack, 'Batch', { table: storage.table, archive, views });
 const api = new RestApi(stack, 'Api', { restApiName: 'driftless-test-api' });
 api.root.addMethod('GET', new MockIntegration());

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs } from '../../events';
 import { createApi } from '../../functions/api/app';
 import type { ApiDeps } from '../../functions/api/deps';
 import { apiRoutes } from '../../functions/api/routes';
@@ -45,7 +45,7 @@ function routerOnly(): ProxyHandler {
   );
   // The stores are never called on the paths these tests take; the proxy fails the test if they are.
   const deps = {
-    catalog: orderEvents,
+    catalogs,
     views,
     batchStore: unused,
     speedStore: unused,
@@ -233,7 +233,7 @@ describe('the local API Gateway, reproduced from the synthesized template', () =
 
   it('has refused bodies for every route that takes one', () => {
     const viewNames = views.map((view) => view.name);
-    const bodyRoutes = apiRoutes({ viewNames, catalog: orderEvents }).filter((route) => route.body);
+    const bodyRoutes = apiRoutes({ viewNames, catalogs }).filter((route) => route.body);
     expect(new Set(refusedBodies.map(([method, path]) => `${method} ${path}`))).toEqual(
       new Set(bodyRoutes.map((route) => `${route.method} ${route.path}`)),
     );

@@ -28,6 +28,7 @@ const hourStart = now - (now % HOUR);
 
 /** Orders over the last two days and the current hour, some with discounts, some not paid. */
 const orders: EventRecord[] = Array.from({ length: 1_200 }, (_, index) => ({
+  type: 'order',
   id: `order-${index}`,
   ts:
     index < 1_000
@@ -193,7 +194,7 @@ describe('the serving API over the local pipeline', () => {
     const before = { US: await latest('&country=US'), FR: await latest('&country=FR') };
     expect(await latest('&country=US')).toEqual(before.US);
     expect(await latest('&country=FR')).toEqual(before.FR);
-    await postAll([{ id: 'again-1', ts: now, country: 'US', amount: 7, status: 'paid' }]);
+    await postAll([{ type: 'order', id: 'again-1', ts: now, country: 'US', amount: 7, status: 'paid' }]);
     const afterUs = await waitFor(async () => {
       const us = await latest('&country=US');
       return us !== undefined && us.orders === (before.US?.orders ?? 0) + 1 ? us : undefined;
@@ -216,6 +217,8 @@ describe('the serving API over the local pipeline', () => {
       batchRun: { id: runId },
     });
     expect(summary.measures).toEqual({ revenue: 'sum', orders: 'count' });
+    // No distinct measure: no sketch bound, and its series buckets carry no `distinct`.
+    expect(summary.distinct).toBeNull();
     expect(summary.speed.latestBucket).toBe(hourStart);
     // Freshness: how far the latest speed bucket trails the API's now.
     expect(summary.speed.lagMs).toBeGreaterThanOrEqual(asked - hourStart);
@@ -240,6 +243,7 @@ describe('the serving API over the local pipeline', () => {
     // Batch days were read (and cached) by the calls above: one manifest read and the speed days remain.
     expect(await measure()).toBe(1 + speedDays);
     const manyCountries = Array.from({ length: 300 }, (_, index) => ({
+      type: 'order',
       id: `many-${index}`,
       ts: now,
       country: `C${index}`,
@@ -260,7 +264,9 @@ describe('the serving API over the local pipeline', () => {
       new PutRecordCommand({
         StreamName: runtime.streamName,
         PartitionKey: 'raw',
-        Data: Buffer.from(JSON.stringify({ id: 'raw-1', ts: now, amount: -1, status: 'paid' })),
+        Data: Buffer.from(
+          JSON.stringify({ type: 'order', id: 'raw-1', ts: now, amount: -1, status: 'paid' }),
+        ),
       }),
     );
     const quarantined = await waitFor(async () => {

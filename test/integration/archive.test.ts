@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs, orderEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import { readSkippedLines, skippedLinesSql } from '../../functions/batch/skipped-lines';
 import { archiveDayPrefix } from '../../functions/commons/layout';
@@ -14,7 +14,7 @@ import { jsAnswer } from '../support/differential';
 
 let engine: DuckDbQueryEngine;
 beforeAll(async () => {
-  engine = await DuckDbQueryEngine.open(orderEvents);
+  engine = await DuckDbQueryEngine.open(catalogs);
 });
 afterAll(() => engine.close());
 
@@ -75,7 +75,7 @@ describe('archive files written before a field existed', () => {
     const folder = join(dir, archiveDayPrefix('2026-11-25'));
     await mkdir(folder, { recursive: true });
     const ts = Date.UTC(2026, 10, 25, 8);
-    const writer = await DuckDbQueryEngine.open(orderEvents);
+    const writer = await DuckDbQueryEngine.open(catalogs);
     try {
       await writer.query(
         `COPY (SELECT 'old-1' AS id, CAST(${ts} AS BIGINT) AS ts, NULL AS customer, 'US' AS country, NULL AS product, ` +

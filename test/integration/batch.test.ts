@@ -6,7 +6,7 @@ import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import pLimit from 'p-limit';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs, orderEvents } from '../../events';
 import {
   DynamoBatchStore,
   type Manifest,
@@ -139,7 +139,7 @@ async function speedProcess(
   orders: readonly Order[],
 ) {
   const processor = new SpeedProcessor({
-    catalog: orderEvents,
+    catalogs,
     views: deps.views,
     store: deps.speed,
     quarantine: new Quarantine(env.quarantine),

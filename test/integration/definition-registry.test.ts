@@ -1,6 +1,6 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs, orderEvents } from '../../events';
 import { DynamoBatchStore, type Manifest } from '../../functions/adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
 import { FileObjectStore } from '../../functions/adapters/object-store';
@@ -90,7 +90,7 @@ async function setUp() {
     options: { registry?: ViewRegistry; metrics?: Metrics } = {},
   ) =>
     new SpeedProcessor({
-      catalog: orderEvents,
+      catalogs,
       views,
       store: speed,
       quarantine: new Quarantine(new FileObjectStore(dir)),

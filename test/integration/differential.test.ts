@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs, orderEvents, pageViewEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import {
   type CompiledView,
@@ -9,6 +9,7 @@ import {
   compileSql,
   type DayRange,
   dedupeReadRanges,
+  eventsTableOf,
   parseDistantCopiesRow,
   type SqlOptions,
   type ViewDefinition,
@@ -19,10 +20,11 @@ import { dayRangePredicate } from '../../functions/core/compile-sql';
 import { dayNumberOfTime } from '../../functions/core/days';
 import { distantCopies } from '../../functions/core/dedupe';
 import {
+  arbCatalogView,
   arbComputedDays,
   arbHorizon,
+  arbMixedEvents,
   arbOrderEvents,
-  arbView,
   maxLengthOf,
   orderEventsWithHorizon,
   TIME_RANGE,
@@ -43,7 +45,7 @@ const TIMEOUT_MS = 60_000 + RUNS * 200;
 
 let engine: DuckDbQueryEngine;
 beforeAll(async () => {
-  engine = await DuckDbQueryEngine.open(orderEvents);
+  engine = await DuckDbQueryEngine.open(catalogs);
 });
 afterAll(() => engine.close());
 
@@ -70,6 +72,12 @@ const coverage = {
   chainBeyondHorizon: 0,
   noHorizon: 0,
   someDaysComputed: 0,
+  orderView: 0,
+  pageViewView: 0,
+  /** Valid events of another catalog than the view's: counted by their own views only. */
+  otherCatalogEvents: 0,
+  /** Events of no catalog: an unknown, missing or non-string type. */
+  strayEvents: 0,
 };
 
 /** How the valid copies of each id spread over days: what the dedupe rule decides on. */
@@ -120,9 +128,14 @@ function recordCoverage(
     coverage.pastTwoPow53++;
   if (rows.some((row) => row.group.includes(null))) coverage.nullGroup++;
   if (new Set(ids).size < ids.length) coverage.duplicateIds++;
-  if (events.some((event) => !orderEvents.parse(event).ok)) coverage.invalidEvents++;
+  if (events.some((event) => !catalogs.parse(event).ok)) coverage.invalidEvents++;
   if (events.some((event) => typeof event.ts === 'number' && event.ts % width === 0)) coverage.onBoundary++;
-  const valid = events.filter((event) => orderEvents.parse(event).ok);
+  const valid = validEvents(view.events, events);
+  if (view.events.name === orderEvents.name) coverage.orderView++;
+  else coverage.pageViewView++;
+  if (events.some((event) => catalogs.parse(event).catalog?.name !== view.events.name && catalogs.parse(event).ok))
+    coverage.otherCatalogEvents++;
+  if (events.some((event) => !catalogs.catalogOf(event).ok)) coverage.strayEvents++;
   recordCopyCoverage(view, valid);
   if (days !== undefined) coverage.someDaysComputed++;
   if (valid.some((event) => event.ts === TIME_RANGE.from || event.ts === TIME_RANGE.to - 1))
@@ -139,11 +152,14 @@ function recordCoverage(
     coverage.loneSurrogate++;
 }
 
-/** Random views over random events, computed over every day or over a random subset of days. */
+/**
+ * Random views over either catalog, over random events of both catalogs mixed (and of none), computed over
+ * every day or over a random subset of days.
+ */
 const agreement = (compilers: Compilers, track = false) =>
   fc.asyncProperty(
-    arbView,
-    arbOrderEvents({ illFormed: true }),
+    arbCatalogView,
+    arbMixedEvents({ illFormed: true }),
     arbComputedDays,
     async (view, events, days) => {
       const comparison = await compareCompilations(engine, view, events, compilers, days);
@@ -269,7 +285,18 @@ const brokenCompilers: [string, Compilers][] = [
     {
       js: compileJs,
       // Reading more days than needed changes nothing: only the validity rules go.
-      sql: editedSql((sql) => sql.replace(/FROM raw_events\n {2}WHERE [\s\S]*?\n\),/, 'FROM raw_events\n),')),
+      sql: editedSql((sql) => sql.replace(/FROM (events_[a-z_]+)\n {2}WHERE [\s\S]*?\n\),/, 'FROM $1\n),')),
+    },
+  ],
+  [
+    "reads another catalog's table",
+    {
+      js: compileJs,
+      sql: (view, options) =>
+        compileSql(view, {
+          ...options,
+          relation: eventsTableOf(view.events.name === orderEvents.name ? pageViewEvents : orderEvents),
+        }),
     },
   ],
   [

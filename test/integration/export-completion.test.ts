@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs } from '../../events';
 import { AthenaExportEngine } from '../../functions/adapters/athena-export';
 import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
 import { DynamoExportJobs, type ExportJob } from '../../functions/adapters/exports';
@@ -68,7 +68,7 @@ beforeAll(async () => {
     },
   );
   const deps = {
-    catalog: orderEvents,
+    catalogs,
     views,
     batchStore: new DynamoBatchStore(fixture.dynamo, tableName),
     speedStore: unused,

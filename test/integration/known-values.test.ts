@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs, orderEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import {
   compileDistantCopiesSql,
@@ -81,7 +81,7 @@ const expectedOrdersPerMinute: ViewRow[] = [
 
 let engine: DuckDbQueryEngine;
 beforeAll(async () => {
-  engine = await DuckDbQueryEngine.open(orderEvents);
+  engine = await DuckDbQueryEngine.open(catalogs);
 });
 afterAll(() => engine.close());
 

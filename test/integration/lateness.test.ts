@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs } from '../../events';
 import { Manifests, packManifest } from '../../functions/adapters/batch-store/manifest';
 import { DynamoBatchStore, type Manifest } from '../../functions/adapters/dynamo-batch-store';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
@@ -42,7 +42,7 @@ async function processorWith(
   const speedStore = new DynamoSpeedStore(fixture.dynamo, table);
   const metrics = quietMetrics();
   const processor = new SpeedProcessor({
-    catalog: orderEvents,
+    catalogs,
     views,
     store: speedStore,
     quarantine: new Quarantine(new FileObjectStore('/nonexistent-quarantine')),

@@ -9,7 +9,7 @@ import {
 import type { KinesisStreamRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs, orderEvents } from '../../events';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
 import { FileObjectStore } from '../../functions/adapters/object-store';
 import {
@@ -172,7 +172,7 @@ describe('speed layer: exactly-once counters on at-least-once delivery', () => {
         });
         const quarantine = new Quarantine(new FileObjectStore(dir));
         const processor = new SpeedProcessor({
-          catalog: orderEvents,
+          catalogs,
           views,
           store: new DynamoSpeedStore(client, table),
           quarantine,

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { orderEvents } from '../../events';
+import { orderEvents, pageViewEvents } from '../../events';
 import {
   type BucketWidth,
   type DayRange,
@@ -26,28 +26,33 @@ const SPAN_MS = 2 * DAY_MS;
 /** The dedupe horizons generated: none, the default, and longer ones. */
 export const HORIZONS = [0, 1, 2, 3] as const;
 
-/** The order catalog with another dedupe horizon: same fields and bounds, so the same archive and table. */
-export const orderEventsWithHorizon = (() => {
+/** A catalog with another dedupe horizon: same name, fields and bounds, so the same archive and table. */
+const withHorizon = (base: EventCatalog) => {
   const catalogs = new Map<number, EventCatalog>();
   return (horizonDays: number): EventCatalog => {
     let catalog = catalogs.get(horizonDays);
     if (catalog === undefined) {
       catalog =
-        horizonDays === orderEvents.dedupeHorizonDays
-          ? orderEvents
+        horizonDays === base.dedupeHorizonDays
+          ? base
           : defineEventCatalog({
-              name: orderEvents.name,
-              idField: orderEvents.idField,
-              timeField: orderEvents.timeField,
-              timeRange: orderEvents.timeRange,
-              fields: orderEvents.fields,
+              name: base.name,
+              idField: base.idField,
+              timeField: base.timeField,
+              timeRange: base.timeRange,
+              fields: base.fields,
               dedupeHorizonDays: horizonDays,
             });
       catalogs.set(horizonDays, catalog);
     }
     return catalog;
   };
-})();
+};
+
+/** The order catalog with another dedupe horizon. */
+export const orderEventsWithHorizon = withHorizon(orderEvents);
+/** The page-view catalog with another dedupe horizon. */
+export const pageViewEventsWithHorizon = withHorizon(pageViewEvents);
 
 export const arbHorizon = fc.constantFrom(...HORIZONS);
 
@@ -84,8 +89,9 @@ const copyDelay = fc.oneof(
 
 /** The catalog's bounds, which events are generated just inside and just outside of. */
 export const TIME_RANGE = orderEvents.timeRange;
+/** A string field's maximum length: an order's, else a page view's (the fields both have agree). */
 export const maxLengthOf = (field: string): number => {
-  const rule = orderEvents.rules[field];
+  const rule = orderEvents.rules[field] ?? pageViewEvents.rules[field];
   if (rule?.type !== 'string') throw new Error(`${field} is not a string field`);
   return rule.maxLength;
 };
@@ -100,9 +106,27 @@ export const pastMaxLength = (field: string) => stringOfLength(maxLengthOf(field
 /** Valid JSON text, not valid Unicode: no archive reader reads it (DuckDB fails on the whole file). */
 export const LONE_SURROGATE = 'x\ud800y';
 
-const INTEGER_FIELDS = ['ts', 'amount', 'discount'] as const;
-const STRING_FIELDS = ['id', 'customer', 'country', 'product', 'status'] as const;
-const GROUP_FIELDS = ['country', 'status', 'product', 'customer'] as const;
+/** What the view arbitraries draw on of a catalog: its fields by type, and those a view may group by. */
+interface CatalogShape {
+  readonly catalog: (horizonDays: number) => EventCatalog;
+  readonly integerFields: readonly string[];
+  readonly stringFields: readonly string[];
+  readonly groupFields: readonly string[];
+}
+
+const ORDERS: CatalogShape = {
+  catalog: orderEventsWithHorizon,
+  integerFields: ['ts', 'amount', 'discount'],
+  stringFields: ['id', 'customer', 'country', 'product', 'status'],
+  groupFields: ['country', 'status', 'product', 'customer'],
+};
+
+const PAGE_VIEWS: CatalogShape = {
+  catalog: pageViewEventsWithHorizon,
+  integerFields: ['ts'],
+  stringFields: ['id', 'session', 'path', 'country'],
+  groupFields: ['country', 'path', 'session'],
+};
 /** Strings that trip up quoting and key encoding: quotes, the text "null", empty, non-ASCII. */
 const STRINGS = ['US', 'FR', 'DE', 'null', '', "o'brien", 'a"b', 'ünï', '日本', 'paid', '\\'];
 const HUGE = fc.integer({ min: 2 ** 50, max: MAX_EVENT_INTEGER });
@@ -171,7 +195,7 @@ const breakage = fc.oneof(
 export type RawEvent = Record<string, unknown>;
 
 /**
- * Order events as they arrive: optional fields missing or null, huge amounts, times on bucket
+ * Order events as they arrive (each with `type: 'order'`): optional fields missing or null, huge amounts, times on bucket
  * boundaries, producer duplicates (copies, some re-sent with another time: the same day, the days
  * either side, or further apart than any horizon) and invalid records; times and strings just inside
  * and just outside the catalog's bounds.
@@ -241,7 +265,7 @@ export const arbOrderEvents = (
           longId === null
             ? prefix
             : prefix + [...longId].slice(0, maxLengthOf('id') - prefix.length).join('');
-        const event: RawEvent = { id, ...order, ...broken };
+        const event: RawEvent = { type: orderEvents.name, id, ...order, ...broken };
         for (const [key, value] of Object.entries(event)) if (value === undefined) delete event[key];
         events.push(event);
         // A re-sent copy keeps its id; the dedupe rule (functions/core/dedupe.ts) decides which copies count.
@@ -251,86 +275,176 @@ export const arbOrderEvents = (
       return fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length });
     });
 
+const validPageView = fc.record({
+  ts: eventTime,
+  session: optional(stringField('session', ['s1', 's2', ...STRINGS])),
+  path: fc.oneof(
+    { weight: 9, arbitrary: fc.constantFrom('/', '/docs', '/pricing', 'null', "o'brien", '日本') },
+    { weight: 1, arbitrary: atMaxLength('path') },
+  ),
+  country: optional(stringField('country', STRINGS)),
+});
+
+/** One rule of the page-view catalog broken. */
+const pageViewBreakage = fc.oneof(
+  fc.constantFrom<Record<string, unknown>>(
+    { path: '' },
+    { path: null },
+    { id: '' },
+    { ts: TIME_RANGE.from - 1 },
+    { ts: TIME_RANGE.to },
+  ),
+  fc
+    .constantFrom('path', 'session', 'country')
+    .chain((field) => pastMaxLength(field).map((value): Record<string, unknown> => ({ [field]: value }))),
+);
+
+/** Page views as they arrive (`type: 'page_view'`): some invalid, some sent again (later, or at once). */
+export const arbPageViews = (options: { maxLength?: number } = {}) =>
+  fc
+    .array(
+      fc.record({
+        view: validPageView,
+        broken: fc.option(pageViewBreakage, { nil: null, freq: 10 }),
+        copies: fc.array(copyDelay, { maxLength: 1 }),
+      }),
+      { maxLength: options.maxLength ?? 20 },
+    )
+    .map((drafts) =>
+      drafts.flatMap(({ view, broken, copies }, index) => {
+        const event: RawEvent = { type: pageViewEvents.name, id: `v${index}`, ...view, ...broken };
+        for (const [key, value] of Object.entries(event)) if (value === undefined) delete event[key];
+        return [event, ...copies.map((delay) => ({ ...event, ts: (event.ts as number) + delay }))];
+      }),
+    );
+
+/**
+ * Events of no catalog or of the wrong one, as a careless producer sends them: an unknown type, none, one
+ * that is not a string, and an order typed as a page view. The speed layer quarantines them, the archive
+ * drops them (the mistyped order is filed as a page view, which its catalog refuses).
+ */
+const arbStrayEvents = fc.array(
+  fc
+    .tuple(
+      validOrder,
+      fc.constantFrom<unknown>('refund', 'Order', '', 7, null, undefined, pageViewEvents.name),
+      fc.nat(99),
+    )
+    .map(([order, type, n]): RawEvent => {
+      const event: RawEvent = { type, id: `x${n}`, ...order };
+      for (const [key, value] of Object.entries(event)) if (value === undefined) delete event[key];
+      return event;
+    }),
+  { maxLength: 4 },
+);
+
+/**
+ * One stream of both demo catalogs' events mixed, with strays of no catalog: what a stack with several
+ * catalogs receives. Each view must count its own catalog's events only.
+ */
+export const arbMixedEvents = (options: { illFormed?: boolean } = {}) =>
+  fc
+    .tuple(
+      arbOrderEvents({ maxLength: 30, illFormed: options.illFormed ?? false }),
+      arbPageViews(),
+      arbStrayEvents,
+    )
+    .chain(([orders, views, strays]) => {
+      const events = [...orders, ...views, ...strays];
+      return fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length });
+    });
+
 const intLiteral = (range: number): fc.Arbitrary<IntegerLiteral> =>
   fc.integer({ min: -range, max: range }).map((value) => ({ kind: 'integer', value }));
 
-export const { intExpr, boolExpr } = fc.letrec<{ intExpr: Expr; strExpr: Expr; boolExpr: Expr }>((tie) => ({
-  intExpr: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    fc.constantFrom(...INTEGER_FIELDS).map((name): Expr => ({ kind: 'field', name })),
-    intLiteral(1_000),
-    fc
-      .tuple(fc.constantFrom('+', '-') as fc.Arbitrary<'+' | '-'>, tie('intExpr'), tie('intExpr'))
-      .map(([op, left, right]): Expr => ({ kind: 'arith', op, left, right })),
-    fc
-      .tuple(tie('intExpr'), intLiteral(8))
-      .map(([left, right]): Expr => ({ kind: 'arith', op: '*', left, right })),
-    fc
-      .array(tie('intExpr'), { minLength: 1, maxLength: 3 })
-      .map((args): Expr => ({ kind: 'coalesce', args })),
-    fc
-      .tuple(
-        fc.array(fc.record({ when: tie('boolExpr'), value: tie('intExpr') }), { minLength: 1, maxLength: 3 }),
-        fc.option(tie('intExpr'), { nil: null }),
-      )
-      .map(([whens, otherwise]): Expr => ({ kind: 'case', whens, else: otherwise })),
-  ),
-  strExpr: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    fc.constantFrom(...STRING_FIELDS).map((name): Expr => ({ kind: 'field', name })),
-    fc.constantFrom(...STRINGS).map((value): Expr => ({ kind: 'string', value })),
-    fc
-      .array(tie('strExpr'), { minLength: 1, maxLength: 3 })
-      .map((args): Expr => ({ kind: 'coalesce', args })),
-    fc
-      .tuple(
-        fc.array(fc.record({ when: tie('boolExpr'), value: tie('strExpr') }), { minLength: 1, maxLength: 3 }),
-        fc.option(tie('strExpr'), { nil: null }),
-      )
-      .map(([whens, otherwise]): Expr => ({ kind: 'case', whens, else: otherwise })),
-  ),
-  boolExpr: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    fc
-      .tuple(
-        fc.constantFrom('=', '<>', '<', '<=', '>', '>=') as fc.Arbitrary<'='>,
-        tie('intExpr'),
-        tie('intExpr'),
-      )
-      .map(([op, left, right]): Expr => ({ kind: 'compare', op, left, right })),
-    fc
-      .tuple(fc.constantFrom('=', '<>') as fc.Arbitrary<'='>, tie('strExpr'), tie('strExpr'))
-      .map(([op, left, right]): Expr => ({ kind: 'compare', op, left, right })),
-    fc
-      .tuple(
-        tie('strExpr'),
-        fc.uniqueArray(fc.constantFrom(...STRINGS, 'paid', 'refunded'), { minLength: 1, maxLength: 3 }),
-      )
-      .map(
-        ([arg, values]): Expr => ({
-          kind: 'in',
-          arg,
-          values: values.map((value) => ({ kind: 'string', value })),
-        }),
-      ),
-    fc
-      .tuple(
-        tie('intExpr'),
-        fc.uniqueArray(fc.integer({ min: -5, max: 5_000 }), { minLength: 1, maxLength: 3 }),
-      )
-      .map(
-        ([arg, values]): Expr => ({
-          kind: 'in',
-          arg,
-          values: values.map((value) => ({ kind: 'integer', value })),
-        }),
-      ),
-    fc.oneof(tie('intExpr'), tie('strExpr'), tie('boolExpr')).map((arg): Expr => ({ kind: 'isNull', arg })),
-    fc.array(tie('boolExpr'), { minLength: 1, maxLength: 3 }).map((args): Expr => ({ kind: 'and', args })),
-    fc.array(tie('boolExpr'), { minLength: 1, maxLength: 3 }).map((args): Expr => ({ kind: 'or', args })),
-    tie('boolExpr').map((arg): Expr => ({ kind: 'not', arg })),
-  ),
-}));
+/** Type-correct expressions over a catalog's fields. */
+const exprsOver = (shape: CatalogShape) =>
+  fc.letrec<{ intExpr: Expr; strExpr: Expr; boolExpr: Expr }>((tie) => ({
+    intExpr: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.constantFrom(...shape.integerFields).map((name): Expr => ({ kind: 'field', name })),
+      intLiteral(1_000),
+      fc
+        .tuple(fc.constantFrom('+', '-') as fc.Arbitrary<'+' | '-'>, tie('intExpr'), tie('intExpr'))
+        .map(([op, left, right]): Expr => ({ kind: 'arith', op, left, right })),
+      fc
+        .tuple(tie('intExpr'), intLiteral(8))
+        .map(([left, right]): Expr => ({ kind: 'arith', op: '*', left, right })),
+      fc
+        .array(tie('intExpr'), { minLength: 1, maxLength: 3 })
+        .map((args): Expr => ({ kind: 'coalesce', args })),
+      fc
+        .tuple(
+          fc.array(fc.record({ when: tie('boolExpr'), value: tie('intExpr') }), {
+            minLength: 1,
+            maxLength: 3,
+          }),
+          fc.option(tie('intExpr'), { nil: null }),
+        )
+        .map(([whens, otherwise]): Expr => ({ kind: 'case', whens, else: otherwise })),
+    ),
+    strExpr: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.constantFrom(...shape.stringFields).map((name): Expr => ({ kind: 'field', name })),
+      fc.constantFrom(...STRINGS).map((value): Expr => ({ kind: 'string', value })),
+      fc
+        .array(tie('strExpr'), { minLength: 1, maxLength: 3 })
+        .map((args): Expr => ({ kind: 'coalesce', args })),
+      fc
+        .tuple(
+          fc.array(fc.record({ when: tie('boolExpr'), value: tie('strExpr') }), {
+            minLength: 1,
+            maxLength: 3,
+          }),
+          fc.option(tie('strExpr'), { nil: null }),
+        )
+        .map(([whens, otherwise]): Expr => ({ kind: 'case', whens, else: otherwise })),
+    ),
+    boolExpr: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc
+        .tuple(
+          fc.constantFrom('=', '<>', '<', '<=', '>', '>=') as fc.Arbitrary<'='>,
+          tie('intExpr'),
+          tie('intExpr'),
+        )
+        .map(([op, left, right]): Expr => ({ kind: 'compare', op, left, right })),
+      fc
+        .tuple(fc.constantFrom('=', '<>') as fc.Arbitrary<'='>, tie('strExpr'), tie('strExpr'))
+        .map(([op, left, right]): Expr => ({ kind: 'compare', op, left, right })),
+      fc
+        .tuple(
+          tie('strExpr'),
+          fc.uniqueArray(fc.constantFrom(...STRINGS, 'paid', 'refunded'), { minLength: 1, maxLength: 3 }),
+        )
+        .map(
+          ([arg, values]): Expr => ({
+            kind: 'in',
+            arg,
+            values: values.map((value) => ({ kind: 'string', value })),
+          }),
+        ),
+      fc
+        .tuple(
+          tie('intExpr'),
+          fc.uniqueArray(fc.integer({ min: -5, max: 5_000 }), { minLength: 1, maxLength: 3 }),
+        )
+        .map(
+          ([arg, values]): Expr => ({
+            kind: 'in',
+            arg,
+            values: values.map((value) => ({ kind: 'integer', value })),
+          }),
+        ),
+      fc.oneof(tie('intExpr'), tie('strExpr'), tie('boolExpr')).map((arg): Expr => ({ kind: 'isNull', arg })),
+      fc.array(tie('boolExpr'), { minLength: 1, maxLength: 3 }).map((args): Expr => ({ kind: 'and', args })),
+      fc.array(tie('boolExpr'), { minLength: 1, maxLength: 3 }).map((args): Expr => ({ kind: 'or', args })),
+      tie('boolExpr').map((arg): Expr => ({ kind: 'not', arg })),
+    ),
+  }));
+
+/** Expressions over order fields. */
+export const { intExpr, boolExpr } = exprsOver(ORDERS);
 
 /** Largest magnitude an integer expression can reach on valid events (every field within 2^53). */
 export function magnitudeBound(expr: Expr): number {
@@ -386,40 +500,57 @@ const SAFE_BOUND = 2 ** 62;
 const fitsBigint = (expr: Expr): boolean =>
   integerSubexpressions(expr).every((node) => magnitudeBound(node) < SAFE_BOUND);
 
-const measure: fc.Arbitrary<Measure> = fc.oneof(
-  fc.constant<Measure>({ kind: 'count' }),
-  fc
-    .tuple(fc.constantFrom('sum', 'min', 'max') as fc.Arbitrary<'sum'>, intExpr)
-    .map(([kind, expr]) => ({ kind, expr })),
-);
+/** The measures of a view over a catalog, over its fields. */
+const measureOver = (shape: CatalogShape, intExpr: fc.Arbitrary<Expr>): fc.Arbitrary<Measure> =>
+  fc.oneof(
+    fc.constant<Measure>({ kind: 'count' }),
+    fc
+      .tuple(fc.constantFrom('sum', 'min', 'max') as fc.Arbitrary<'sum'>, intExpr)
+      .map(([kind, expr]) => ({ kind, expr })),
+    // Distinct counts of a field (ids repeat across copies: the dedupe must come first), an integer's too.
+    fc
+      .constantFrom(...shape.stringFields, ...shape.integerFields)
+      .map((name): Measure => ({ kind: 'countDistinct', expr: { kind: 'field', name } })),
+  );
 
 /**
- * Random views over order events, every expression type-correct and clear of BIGINT overflow, with a
+ * Random views over a catalog's events, every expression type-correct and clear of BIGINT overflow, with a
  * random dedupe horizon.
  */
-export const arbView: fc.Arbitrary<ViewDefinition> = fc
-  .record({
-    horizon: arbHorizon,
-    bucket: fc.constantFrom<BucketWidth>('minute', 'hour', 'day'),
-    groupBy: fc.uniqueArray(fc.constantFrom(...GROUP_FIELDS), { maxLength: 2 }),
-    where: fc.option(boolExpr, { nil: null, freq: 3 }),
-    measures: fc.array(measure, { minLength: 1, maxLength: 4 }),
-  })
-  .filter(
-    ({ where, measures }) =>
-      (where === null || fitsBigint(where)) &&
-      measures.every((m) => m.kind === 'count' || fitsBigint(m.expr)),
-  )
-  .map(({ horizon, bucket, groupBy, where, measures }) => {
-    const view: ViewDefinition = {
-      name: 'random_view',
-      version: 1,
-      events: orderEventsWithHorizon(horizon),
-      where,
-      time: { field: 'ts', bucket },
-      groupBy,
-      measures: Object.fromEntries(measures.map((m, index) => [`m${index}`, m])),
-    };
-    validateView(view);
-    return view;
-  });
+function arbViewOver(shape: CatalogShape): fc.Arbitrary<ViewDefinition> {
+  const { intExpr, boolExpr } = exprsOver(shape);
+  const measure = measureOver(shape, intExpr);
+  return fc
+    .record({
+      horizon: arbHorizon,
+      bucket: fc.constantFrom<BucketWidth>('minute', 'hour', 'day'),
+      groupBy: fc.uniqueArray(fc.constantFrom(...shape.groupFields), { maxLength: 2 }),
+      where: fc.option(boolExpr, { nil: null, freq: 3 }),
+      measures: fc.array(measure, { minLength: 1, maxLength: 4 }),
+    })
+    .filter(
+      ({ where, measures }) =>
+        (where === null || fitsBigint(where)) &&
+        measures.every((m) => m.kind === 'count' || fitsBigint(m.expr)),
+    )
+    .map(({ horizon, bucket, groupBy, where, measures }) => {
+      const view: ViewDefinition = {
+        name: 'random_view',
+        version: 1,
+        events: shape.catalog(horizon),
+        where,
+        time: { field: 'ts', bucket },
+        groupBy,
+        measures: Object.fromEntries(measures.map((m, index) => [`m${index}`, m])),
+        distinctPrecision: 12,
+      };
+      validateView(view);
+      return view;
+    });
+}
+
+/** Random views over order events. */
+export const arbView: fc.Arbitrary<ViewDefinition> = arbViewOver(ORDERS);
+
+/** Random views over either demo catalog, orders or page views: each counts its own catalog's events only. */
+export const arbCatalogView: fc.Arbitrary<ViewDefinition> = fc.oneof(arbView, arbViewOver(PAGE_VIEWS));

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
-import { ARCHIVE_EVENTS_PREFIX } from '../../functions/commons/layout';
-import type { EventCatalog, SqlCell } from '../../functions/core';
+import { archiveCatalogPrefix } from '../../functions/commons/layout';
+import { type EventCatalogs, eventsTableOf, type SqlCell } from '../../functions/core';
 import { readBody, type S3Fake, signingProblem } from './s3-fake';
 
 type QueryState = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
@@ -69,7 +69,7 @@ const MAX_RESULTS = 1000;
  * Athena on loopback, speaking its JSON protocol (`X-Amz-Target: AmazonAthena.<Operation>`) for
  * StartQueryExecution, GetQueryExecution and GetQueryResults. Queries run on DuckDB
  * (`DuckDbQueryEngine`) straight from the S3 fake's folder of the archive bucket, the way Athena reads
- * the `raw_events` table: each gzip JSON object under `events/dt=<day>/`, whatever its name. Results
+ * each catalog's table: each gzip JSON object under `events/<catalog>/dt=<day>/`, whatever its name. Results
  * are shaped as Athena's: the header row first on the first page, every value as VarCharValue text, a
  * null as no VarCharValue, and ColumnInfo.
  */
@@ -96,11 +96,14 @@ export class AthenaFake {
   ) {}
 
   static async start(options: AthenaFakeOptions): Promise<AthenaFake> {
-    if (options.tableLocation.prefix !== ARCHIVE_EVENTS_PREFIX)
-      throw new Error(
-        `the table reads ${options.tableLocation.prefix}, DuckDbQueryEngine reads ${ARCHIVE_EVENTS_PREFIX}`,
-      );
-    const engine = await DuckDbQueryEngine.open(options.catalog);
+    for (const catalog of options.catalogs.all) {
+      const table = options.tableLocation.tables.find(({ name }) => name === eventsTableOf(catalog));
+      if (table?.prefix !== archiveCatalogPrefix(catalog.name))
+        throw new Error(
+          `the table ${eventsTableOf(catalog)} reads ${table?.prefix}, DuckDbQueryEngine reads ${archiveCatalogPrefix(catalog.name)}`,
+        );
+    }
+    const engine = await DuckDbQueryEngine.open(options.catalogs);
     const fake = new AthenaFake(engine, options);
     await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
     fake.endpoint = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`;
@@ -201,15 +204,17 @@ export class AthenaFake {
 
   /**
    * Points DuckDB at the table's objects, refusing any it would pass over: Athena reads every object of
-   * a partition, DuckDbQueryEngine the `.gz` (and `.parquet`) files of each `events/dt=<day>/` folder.
+   * a partition, DuckDbQueryEngine the `.gz` (and `.parquet`) files of each `events/<catalog>/dt=<day>/`
+   * folder.
    */
   private async readTableObjects(): Promise<void> {
-    const { bucket, prefix } = this.options.tableLocation;
-    for (const { key } of await this.options.s3.list(bucket, prefix)) {
-      const name = /^dt=\d{4}-\d{2}-\d{2}\/([^/]+)$/.exec(key.slice(prefix.length))?.[1];
-      if (name === undefined) throw new Error(`HIVE_BAD_DATA: ${key} is not in a dt= partition`);
-      if (!name.endsWith('.gz')) throw new Error(`the fake reads gzip JSON objects only; ${key} is not one`);
-    }
+    const { bucket, tables } = this.options.tableLocation;
+    for (const { prefix } of tables)
+      for (const { key } of await this.options.s3.list(bucket, prefix)) {
+        const name = /^dt=\d{4}-\d{2}-\d{2}\/([^/]+)$/.exec(key.slice(prefix.length))?.[1];
+        if (name === undefined) throw new Error(`HIVE_BAD_DATA: ${key} is not in a dt= partition`);
+        if (!name.endsWith('.gz')) throw new Error(`the fake reads gzip JSON objects only; ${key} is not one`);
+      }
     await this.engine.useArchive(this.options.s3.folderOf(bucket));
   }
 
@@ -267,13 +272,16 @@ export class AthenaFake {
 }
 
 export interface AthenaFakeOptions {
-  readonly catalog: EventCatalog;
+  readonly catalogs: EventCatalogs;
   readonly region: string;
   /** The only work group and Glue database that exist. */
   readonly workGroup: string;
   readonly database: string;
   /** Where the table's objects are stored: a bucket of this fake S3, which keeps each as a file. */
   readonly s3: S3Fake;
-  /** The `raw_events` table's location (`archiveLocationOf`): the archive bucket's `events/`. */
-  readonly tableLocation: { readonly bucket: string; readonly prefix: string };
+  /** The catalogs' tables' location (`archiveLocationOf`): the archive bucket, each table's folder. */
+  readonly tableLocation: {
+    readonly bucket: string;
+    readonly tables: readonly { readonly name: string; readonly prefix: string }[];
+  };
 }

@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { orderEvents } from '../../events';
+import { catalogs } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import { archiveTransformFunction } from '../../functions/archive/firehose-transform';
 import { batchDeps, batchFunctions } from '../../functions/batch/context';
@@ -63,7 +63,7 @@ export async function startBatchStack(
   const table = await fixture.newTable();
   const dir = await tempDir(options.name);
   const names = new LocalNames(template, { table });
-  const engine = await DuckDbQueryEngine.open(orderEvents);
+  const engine = await DuckDbQueryEngine.open(catalogs);
   const archiveBucket = archiveLocationOf(template, names).bucket;
   let eventBridge: LocalEventBridge | undefined;
   const local = localPlatform({

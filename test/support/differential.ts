@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { catalogs as demoCatalogs } from '../../events';
 import type { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import {
   archiveRecord,
@@ -8,9 +9,13 @@ import {
   type DayRange,
   dayOf,
   daysInRanges,
+  decodeRecord,
   deduplicateEvents,
+  defineEventCatalogs,
   type EventCatalog,
+  type EventCatalogs,
   type EventRecord,
+  type StreamRecord,
   rowKey,
   type SqlOptions,
   type ViewDefinition,
@@ -38,12 +43,35 @@ const byKey = (rows: readonly ViewRow[]): ViewRow[] =>
     return a.bucket - b.bucket || (ka < kb ? -1 : ka > kb ? 1 : 0);
   });
 
-/** The events the catalog accepts, as it parses them. */
-export const validEvents = (catalog: EventCatalog, rawEvents: readonly EventRecord[]): EventRecord[] =>
-  rawEvents.flatMap((raw) => {
-    const parsed = catalog.parse(raw);
+/**
+ * The demo's catalogs with `catalog` in place of the one of its name (a test's variant: another dedupe
+ * horizon): what events are decoded by alongside it.
+ */
+export const catalogsWith = (catalog: EventCatalog): EventCatalogs =>
+  defineEventCatalogs([catalog, ...demoCatalogs.all.filter((other) => other.name !== catalog.name)]);
+
+/** A raw event as a stream record: its JSON, base64. */
+const streamRecordOf = (event: EventRecord): StreamRecord => ({
+  sequenceNumber: '0',
+  partitionKey: '',
+  data: Buffer.from(JSON.stringify(event)).toString('base64'),
+  approximateArrivalTimestamp: 0,
+});
+
+/**
+ * The events of `catalog` it accepts, as it parses them: each raw event decoded as the speed layer decodes
+ * it (`decodeRecord`, by its `type`), kept when its type names this catalog, as a view counts its
+ * catalog's events only.
+ */
+export const validEvents = (catalog: EventCatalog, rawEvents: readonly EventRecord[]): EventRecord[] => {
+  const catalogs = catalogsWith(catalog);
+  return rawEvents.flatMap((raw) => {
+    const decoded = decodeRecord(catalogs, streamRecordOf(raw));
+    if (!decoded.ok || decoded.catalog !== catalog) return [];
+    const parsed = catalog.parse(decoded.event);
     return parsed.ok ? [parsed.event] : [];
   });
+};
 
 /**
  * What the JavaScript side computes from raw events: the valid ones that count by the dedupe rule, over
@@ -67,31 +95,29 @@ const wellFormed = (event: EventRecord): boolean =>
   Object.values(event).every((value) => typeof value !== 'string' || value.isWellFormed());
 
 /**
- * The raw events as the batch layer reads them: all but those holding a string that is not well-formed
- * Unicode. No archive holds such a line (the transform refuses it, checked here), and no JSON reader
- * reads one: DuckDB fails on the whole file. The validity predicate sees every other invalid event.
+ * The raw events as the batch layer reads them, each in its catalog's table (`type`): all but those of no
+ * catalog and those holding a string that is not well-formed Unicode. No archive holds either (the
+ * transform refuses them, checked here), and no JSON reader reads the latter: DuckDB fails on the whole
+ * file. The validity predicates see every other invalid event, mistyped ones among them.
  */
 export function batchReadable(
   view: Pick<ViewDefinition, 'events'>,
   rawEvents: readonly EventRecord[],
 ): EventRecord[] {
+  const catalogs = catalogsWith(view.events);
   return rawEvents.filter((event) => {
-    if (wellFormed(event)) return true;
-    const record = {
-      sequenceNumber: '0',
-      partitionKey: '',
-      data: Buffer.from(JSON.stringify(event)).toString('base64'),
-      approximateArrivalTimestamp: 0,
-    };
-    if (archiveRecord(view.events, record).ok) throw new Error(`the archive kept ${JSON.stringify(event)}`);
+    if (wellFormed(event) && catalogs.catalogOf(event).ok) return true;
+    if (archiveRecord(catalogs, streamRecordOf(event)).ok)
+      throw new Error(`the archive kept ${JSON.stringify(event)}`);
     return false;
   });
 }
 
 /**
- * Runs one view over one event set both ways: the JS reducer over the valid, deduplicated events of all
- * days, and the compiled SQL on DuckDB over the raw events a JSON reader can read, every day of them
- * held as the archive holds them. With `days`, the SQL computes only those (reading what it needs) and
+ * Runs one view over one event set (of any catalogs mixed) both ways: the JS reducer over the valid,
+ * deduplicated events of the view's catalog (decoded by type) of all days, and the compiled SQL on DuckDB
+ * over the raw events a JSON reader can read, each in its catalog's table, every day of them held as the
+ * archive holds them. With `days`, the SQL computes only those (reading what it needs) and
  * the JS rows are those of the same days. They agree when the rows are identical.
  */
 export async function compareCompilations(

@@ -1,11 +1,12 @@
 import type { FirehoseTransformationEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs, orderEvents } from '../../events';
 import {
   createTransform,
   transformRecords as handler,
   type ProcessingFailure,
 } from '../../functions/archive/firehose-transform';
+import { defineEventCatalogs } from '../../functions/core';
 
 const record = (recordId: string, data: string) => ({
   recordId,
@@ -21,12 +22,20 @@ const firehoseEvent = (records: ReturnType<typeof record>[]) =>
     records,
   }) as FirehoseTransformationEvent;
 
-const paid = { id: 'o1', ts: Date.UTC(2026, 10, 24, 12), country: 'US', amount: 100, status: 'paid' };
+const paid = {
+  type: 'order',
+  id: 'o1',
+  ts: Date.UTC(2026, 10, 24, 12),
+  country: 'US',
+  amount: 100,
+  status: 'paid',
+};
 
 describe('Firehose transform', () => {
   it('files a valid event under its event-time day as one JSON line, and drops an invalid one', async () => {
     // Prepare
     const order = {
+      type: 'order',
       id: 'o1',
       ts: Date.UTC(2026, 10, 24, 23, 59),
       country: 'US',
@@ -43,14 +52,38 @@ describe('Firehose transform', () => {
     // Act
     const { records } = await handler(event);
     // Assess
-    const { note: _, ...known } = order;
+    // The line holds the catalog's fields: the type is the folder.
+    const { note: _, type: __, ...known } = order;
     expect(records[0]).toEqual({
       recordId: '1',
       result: 'Ok',
       data: Buffer.from(`${JSON.stringify(known)}\n`).toString('base64'),
-      metadata: { partitionKeys: { dt: '2026-11-24' } },
+      metadata: { partitionKeys: { type: 'order', dt: '2026-11-24' } },
     });
     expect(records[1]).toMatchObject({ recordId: '2', result: 'Dropped' });
+  });
+
+  it('files each event under its own catalog, and drops an event of an unknown or missing type', async () => {
+    // Prepare
+    const view = { type: 'page_view', id: 'v1', ts: Date.UTC(2026, 10, 25, 1), path: '/docs', country: 'FR' };
+    const { type: _, ...order } = paid;
+    const event = firehoseEvent([
+      record('1', JSON.stringify(paid)),
+      record('2', JSON.stringify(view)),
+      record('3', JSON.stringify({ ...paid, type: 'refund' })),
+      record('4', JSON.stringify(order)),
+    ]);
+    // Act
+    const { records } = await handler(event);
+    // Assess
+    expect(records.map((answer) => [answer.result, answer.metadata?.partitionKeys ?? null])).toEqual([
+      ['Ok', { type: 'order', dt: '2026-11-24' }],
+      ['Ok', { type: 'page_view', dt: '2026-11-25' }],
+      ['Dropped', null],
+      ['Dropped', null],
+    ]);
+    const { type: __, ...viewLine } = view;
+    expect(Buffer.from(records[1]?.data ?? '', 'base64').toString()).toBe(`${JSON.stringify(viewLine)}\n`);
   });
 
   it.each([
@@ -81,7 +114,10 @@ describe('Firehose transform', () => {
         return orderEvents.accepts(input);
       },
     };
-    const transform = createTransform(failing, (failure) => failures.push(failure));
+    const others = catalogs.all.filter((catalog) => catalog.name !== orderEvents.name);
+    const transform = createTransform(defineEventCatalogs([failing, ...others]), (failure) =>
+      failures.push(failure),
+    );
     const event = firehoseEvent([
       record('1', JSON.stringify({ ...paid, id: 'boom' })),
       record('2', JSON.stringify(paid)),

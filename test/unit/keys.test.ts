@@ -137,7 +137,7 @@ describe('table keys whose sort order carries meaning', () => {
     fc.assert(
       fc.property(time, time, fc.constantFrom('2000-01-01', '2099-12-31'), (a, b, day) => {
         // Act
-        const [first, second] = [archiveChangeKey(a, day), archiveChangeKey(b, '2050-06-15')];
+        const [first, second] = [archiveChangeKey('order', a, day), archiveChangeKey('order', b, '2050-06-15')];
         // Assess
         if (Math.floor(a / HOUR) < Math.floor(b / HOUR)) expect(first.sk < second.sk).toBe(true);
         if (Math.floor(a / HOUR) > Math.floor(b / HOUR)) expect(first.sk > second.sk).toBe(true);
@@ -150,7 +150,7 @@ describe('table keys whose sort order carries meaning', () => {
     fc.assert(
       fc.property(time, time, (since, markedAt) => {
         // Act
-        const read = inRange(archiveChangesSince(since), archiveChangeKey(markedAt, '2026-11-25'));
+        const read = inRange(archiveChangesSince('order', since), archiveChangeKey('order', markedAt, '2026-11-25'));
         // Assess
         if (markedAt >= since) expect(read).toBe(true);
         if (markedAt < since - (since % HOUR)) expect(read).toBe(false);
@@ -161,14 +161,30 @@ describe('table keys whose sort order carries meaning', () => {
   it('reads the archive days after one day and through another, both ends as named', () => {
     // Prepare
     const days = Array.from({ length: 5 }, (_, index) => dayOf(Date.UTC(2026, 10, 28) + index * DAY));
-    const range = archiveDaysRange('2026-11-29', '2026-12-01') as SortKeyRange;
+    const range = archiveDaysRange('order', '2026-11-29', '2026-12-01') as SortKeyRange;
     // Act
-    const read = days.filter((day) => inRange(range, archiveDayKey(day)));
+    const read = days.filter((day) => inRange(range, archiveDayKey('order', day)));
     // Assess
     expect(read).toEqual(['2026-11-30', '2026-12-01']);
     expect(
-      days.filter((day) => inRange(archiveDaysRange('', '2026-11-29') as SortKeyRange, archiveDayKey(day))),
+      days.filter((day) =>
+        inRange(archiveDaysRange('order', '', '2026-11-29') as SortKeyRange, archiveDayKey('order', day)),
+      ),
     ).toEqual(['2026-11-28', '2026-11-29']);
-    expect(archiveDaysRange('2026-12-01', '2026-12-01')).toBeNull();
+    expect(archiveDaysRange('order', '2026-12-01', '2026-12-01')).toBeNull();
+  });
+
+  it("keeps each catalog's archive days and changes apart: a view reads its catalog's only", () => {
+    // Prepare
+    const day = '2026-11-25';
+    const markedAt = Date.UTC(2026, 10, 25, 12);
+    // Act
+    const orderDays = archiveDaysRange('order', '', '9999-12-31') as SortKeyRange;
+    const orderChanges = archiveChangesSince('order', markedAt);
+    // Assess
+    expect(inRange(orderDays, archiveDayKey('order', day))).toBe(true);
+    expect(inRange(orderDays, archiveDayKey('page_view', day))).toBe(false);
+    expect(inRange(orderChanges, archiveChangeKey('order', markedAt, day))).toBe(true);
+    expect(inRange(orderChanges, archiveChangeKey('page_view', markedAt, day))).toBe(false);
   });
 });

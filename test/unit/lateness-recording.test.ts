@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it, vi } from 'vitest';
+import { orderEvents } from '../../events';
 import { durationText } from '../../bin/cli/commands/status';
 import {
   applyAboveCheckpoint,
@@ -141,6 +142,7 @@ describe('LatenessRecorder', () => {
   const paidOrder = {
     record: { sequenceNumber: '1', partitionKey: 'o1', data: '', approximateArrivalTimestamp: arrival },
     event: { id: 'o1', ts: arrival - MINUTE, amount: 10, status: 'paid', country: 'FR' },
+    catalog: orderEvents,
   };
   const plan = planSpeedWrites(views.map(compileJs), [paidOrder]);
 

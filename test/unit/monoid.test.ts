@@ -1,12 +1,22 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type MeasureValue, MONOIDS, type StorageOperation } from '../../functions/core';
+import {
+  DISTINCT_VALUES_MONOID,
+  DistinctCountsDoNotAddError,
+  type DistinctSet,
+  type MeasureValue,
+  MONOIDS,
+  type StorageOperation,
+} from '../../functions/core';
 
 const value: fc.Arbitrary<MeasureValue> = fc.option(fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }), {
   nil: null,
 });
 
-describe.each(Object.entries(MONOIDS).filter(([kind]) => kind !== 'count'))('the %s monoid', (_, monoid) => {
+/** The integer measures' monoids: a distinct count's is tested on its own below. */
+const INTEGER_MONOIDS = Object.entries(MONOIDS).filter(([kind]) => kind !== 'countDistinct');
+
+describe.each(INTEGER_MONOIDS.filter(([kind]) => kind !== 'count'))('the %s monoid', (_, monoid) => {
   it('has zero as identity', () => {
     fc.assert(
       fc.property(value, (a) => monoid.plus(monoid.zero, a) === a && monoid.plus(a, monoid.zero) === a),
@@ -47,7 +57,11 @@ describe('exactness', () => {
 });
 
 /** What DynamoDB leaves in a speed item's attribute after applying a delta with the operation. */
-function applyInDynamo(operation: StorageOperation, stored: MeasureValue, delta: bigint): bigint {
+function applyInDynamo(
+  operation: Exclude<StorageOperation, 'sketch'>,
+  stored: MeasureValue,
+  delta: bigint,
+): bigint {
   switch (operation) {
     case 'add': // ADD: an absent attribute counts as 0
       return (stored ?? 0n) + delta;
@@ -58,15 +72,65 @@ function applyInDynamo(operation: StorageOperation, stored: MeasureValue, delta:
   }
 }
 
-describe.each(Object.entries(MONOIDS))('the %s monoid in a speed item', (kind, monoid) => {
+describe.each(INTEGER_MONOIDS)('the %s monoid in a speed item', (kind, monoid) => {
   const stored = kind === 'count' ? fc.bigInt({ min: 0n, max: 2n ** 70n }) : value;
   const delta = fc.bigInt({ min: kind === 'count' ? 0n : -(2n ** 70n), max: 2n ** 70n });
 
   it(`is stored by ${monoid.storage}, which computes its plus from the stored value and a delta`, () => {
     fc.assert(
       fc.property(stored, delta, (before, added) => {
-        expect(applyInDynamo(monoid.storage, before, added)).toBe(monoid.plus(before, added));
+        expect(applyInDynamo(monoid.storage as 'add', before, added)).toBe(monoid.plus(before, added));
       }),
     );
+  });
+});
+
+describe('distinct counts', () => {
+  const count = fc.bigInt({ min: 1n, max: 2n ** 40n });
+
+  it('refuse to add two non-zero counts: a value in both would count twice', () => {
+    fc.assert(
+      fc.property(count, count, (a, b) => {
+        expect(() => MONOIDS.countDistinct.plus(a, b)).toThrow(DistinctCountsDoNotAddError);
+      }),
+    );
+    expect(() => MONOIDS.countDistinct.plus(3n, 4n)).toThrow(/cannot add the distinct counts 3 and 4/);
+  });
+
+  it('have 0 (no value) as identity: the union with an empty set is exact', () => {
+    fc.assert(
+      fc.property(count, (a) => {
+        expect(MONOIDS.countDistinct.plus(MONOIDS.countDistinct.zero, a)).toBe(a);
+        expect(MONOIDS.countDistinct.plus(a, 0n)).toBe(a);
+        expect(MONOIDS.countDistinct.plus(null, a)).toBe(a);
+      }),
+    );
+    expect(MONOIDS.countDistinct.plus(0n, 0n)).toBe(0n);
+  });
+
+  it('are stored as a sketch, never as a number DynamoDB adds', () => {
+    expect(MONOIDS.countDistinct.storage).toBe('sketch');
+    expect(DISTINCT_VALUES_MONOID.storage).toBe('sketch');
+  });
+
+  it('merge their values by union, associative and commutative, with no value as identity', () => {
+    const values: fc.Arbitrary<DistinctSet | null> = fc.option(
+      fc
+        .array(fc.oneof(fc.integer({ min: -5, max: 5 }), fc.constantFrom('a', 'b', '5')))
+        .map((list) => new Set(list)),
+      { nil: null },
+    );
+    const sorted = (set: DistinctSet | null) => [...(set ?? [])].map(String).sort();
+    const plus = DISTINCT_VALUES_MONOID.plus;
+    fc.assert(
+      fc.property(values, values, values, (a, b, c) => {
+        expect(sorted(plus(plus(a, b), c))).toEqual(sorted(plus(a, plus(b, c))));
+        expect(sorted(plus(a, b))).toEqual(sorted(plus(b, a)));
+        expect(plus(DISTINCT_VALUES_MONOID.zero, a)).toBe(a);
+        expect(plus(a, b)?.size ?? 0).toBe(new Set([...(a ?? []), ...(b ?? [])]).size);
+      }),
+    );
+    // 5 and '5' are two values: an expression has one type, but the union does not guess.
+    expect(plus(new Set([5]), new Set(['5']))?.size).toBe(2);
   });
 });

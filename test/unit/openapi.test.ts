@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { orderEvents } from '../../events';
+import { catalogs } from '../../events';
 import { openApiDocument } from '../../functions/api/openapi';
 import { apiRoutes } from '../../functions/api/routes';
 import { views } from '../../views';
@@ -9,11 +9,20 @@ type Operation = {
   requestBody?: { required: boolean; content: Record<string, { schema: object }> };
   parameters?: { name: string; in: string }[];
 };
-type OpenApi = { paths: Record<string, Record<string, Operation>> };
+type JsonSchema = {
+  properties?: Record<string, JsonSchema>;
+  items?: JsonSchema;
+  enum?: unknown[];
+  anyOf?: JsonSchema[];
+};
+type OpenApi = {
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, JsonSchema> };
+};
 
 const viewNames = views.map((view) => view.name);
-const routes = apiRoutes({ viewNames, catalog: orderEvents });
-const document = openApiDocument(viewNames, orderEvents) as OpenApi;
+const routes = apiRoutes({ viewNames, catalogs });
+const document = openApiDocument(viewNames, catalogs) as OpenApi;
 const operationOf = (method: string, path: string) =>
   document.paths[path.replace(/:(\w+)/g, '{$1}')]?.[method.toLowerCase()];
 
@@ -45,5 +54,31 @@ describe('the OpenAPI document', () => {
     }
     const operations = Object.values(document.paths).flatMap((operations) => Object.keys(operations));
     expect(operations).toHaveLength(routes.length);
+  });
+});
+
+describe('the OpenAPI document of distinct measures', () => {
+  const { schemas } = document.components;
+
+  it('documents per series bucket whether its distinct values are exact or sketch estimates', () => {
+    const bucket = schemas.Series?.properties?.buckets?.items;
+    expect(bucket?.properties?.distinct?.enum).toEqual(['exact', 'sketch']);
+  });
+
+  it("documents the distinct measures a ranking leaves out, and each view's stated sketch error", () => {
+    expect(Object.keys(schemas.Top?.properties?.omitted?.items?.properties ?? {})).toEqual([
+      'measure',
+      'reason',
+    ]);
+    const view = schemas.Views?.properties?.views?.items;
+    expect(view?.properties?.measures).toMatchObject({
+      additionalProperties: { enum: expect.arrayContaining(['countDistinct']) },
+    });
+    expect(Object.keys(view?.properties?.distinct?.anyOf?.[0]?.properties ?? {})).toEqual([
+      'measures',
+      'precision',
+      'standardError',
+      'errorBound',
+    ]);
   });
 });

@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { orderEvents } from '../../events';
-import { compareLayers } from '../../functions/batch/reconcile';
-import { count, defineView, fieldsOf, max, min, type ViewRow } from '../../functions/core';
+import { compareLayers, SKETCH_ERROR_ROWS_LISTED } from '../../functions/batch/reconcile';
+import {
+  count,
+  countDistinct,
+  DistinctSketch,
+  defineView,
+  fieldsOf,
+  max,
+  min,
+  sketchErrorBound,
+  type ViewRow,
+} from '../../functions/core';
 import { revenue } from '../../views';
 
 const HOUR = 3_600_000;
@@ -91,5 +101,99 @@ describe('reconciliation', () => {
     expect(report.measures.smallest).toEqual({ batch: '100', speed: null, difference: null });
     expect(report.measures.orders).toEqual({ batch: '1', speed: '0', difference: '-1' });
     expect(report.driftRatio).toBe(1);
+  });
+});
+
+describe('reconciliation of a distinct measure: the sketch error', () => {
+  const customers = defineView(orderEvents, {
+    name: 'customers',
+    version: 1,
+    bucket: 'hour',
+    groupBy: ['country'],
+    measures: { orders: count(), customers: countDistinct(order.customer) },
+  });
+  const customerRow = (bucket: number, country: string, orders: bigint, distinct: bigint): ViewRow => ({
+    bucket,
+    group: [country],
+    values: { orders, customers: distinct },
+  });
+
+  it("reports each settled row's exact count, estimate and relative error against the stated bound, not as drift", () => {
+    // Prepare: every order counted alike; estimates 1% off (within 6.5%), 20% off (past it), and exact
+    const bound = sketchErrorBound(12);
+    const batch = [
+      customerRow(0, 'US', 1_500n, 1_000n),
+      customerRow(0, 'FR', 150n, 100n),
+      customerRow(HOUR, 'US', 9n, 7n),
+    ];
+    const speed = [
+      customerRow(0, 'US', 1_500n, 1_010n),
+      customerRow(0, 'FR', 150n, 120n),
+      customerRow(HOUR, 'US', 9n, 7n),
+    ];
+    // Act
+    const report = compareLayers('run', customers, { from: 0, to: 2 * HOUR }, batch, speed);
+    // Assess: no drift, and the distinct measure has no range total (distinct counts do not add)
+    expect(report).toMatchObject({ rowsCompared: 3, rowsDiffering: 0, driftRatio: 0, examples: [] });
+    expect(report.measures).toEqual({ orders: { batch: '1659', speed: '1659', difference: '0' } });
+    const overFr = { bucket: 0, group: ['FR'], exact: '100', estimate: '120', relativeError: 0.2 };
+    expect(report.sketchError).toEqual({
+      customers: {
+        precision: 12,
+        errorBound: bound,
+        rowsCompared: 3,
+        rowsOverBound: 1,
+        meanRelativeError: expect.closeTo(0.07, 9),
+        largest: overFr,
+        rows: [
+          overFr,
+          { bucket: 0, group: ['US'], exact: '1000', estimate: '1010', relativeError: 0.01 },
+          { bucket: HOUR, group: ['US'], exact: '7', estimate: '7', relativeError: 0 },
+        ],
+      },
+    });
+    expect(bound).toBeCloseTo(0.065, 9);
+  });
+
+  it("finds a real sketch's estimates within the bound", () => {
+    // Prepare: the speed layer's estimate of 1..n distinct customers per hour, rounded as a speed row holds it
+    const sizes = [1, 10, 100, 1_000, 10_000];
+    const batch = sizes.map((n, index) => customerRow(index * HOUR, 'US', BigInt(n), BigInt(n)));
+    const speed = sizes.map((n, index) => {
+      const sketch = DistinctSketch.of(
+        customers.distinctPrecision,
+        Array.from({ length: n }, (_, value) => `customer-${index}-${value}`),
+      );
+      return customerRow(index * HOUR, 'US', BigInt(n), BigInt(Math.round(sketch.estimate())));
+    });
+    // Act
+    const report = compareLayers('run', customers, { from: 0, to: sizes.length * HOUR }, batch, speed);
+    // Assess
+    const error = report.sketchError?.customers;
+    expect(error?.rowsCompared).toBe(sizes.length);
+    expect(error?.rowsOverBound).toBe(0);
+    expect(error?.largest?.relativeError).toBeLessThanOrEqual(sketchErrorBound(customers.distinctPrecision));
+    expect(report.driftRatio).toBe(0);
+  });
+
+  it('still counts a row only one layer has as drift, and lists at most the rows a report holds', () => {
+    // Prepare: the speed layer missed one hour; many hours otherwise
+    const hours = SKETCH_ERROR_ROWS_LISTED + 5;
+    const batch = Array.from({ length: hours }, (_, index) => customerRow(index * HOUR, 'US', 2n, 2n));
+    const speed = batch.slice(1);
+    // Act
+    const report = compareLayers('run', customers, { from: 0, to: hours * HOUR }, batch, speed);
+    // Assess
+    expect(report.rowsDiffering).toBe(1);
+    expect(report.driftRatio).toBeGreaterThan(0);
+    expect(report.sketchError?.customers?.rowsCompared).toBe(hours - 1);
+    expect(report.sketchError?.customers?.rows).toHaveLength(SKETCH_ERROR_ROWS_LISTED);
+  });
+
+  it('has no sketch error section for a view without a distinct measure', () => {
+    const rows = [row(0, 'US', 100n, 2n)];
+    expect(compareLayers('run', revenue, { from: 0, to: HOUR }, rows, rows)).not.toHaveProperty(
+      'sketchError',
+    );
   });
 });

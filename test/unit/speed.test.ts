@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it, vi } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs, orderEvents } from '../../events';
 import type { SpeedDelta, SpeedStore } from '../../functions/adapters/dynamo-speed-store';
 import type { ObjectStore } from '../../functions/adapters/object-store';
 import {
@@ -26,6 +26,7 @@ import { kinesisEvent, kinesisRecord, packedData, sequenceNumber } from '../supp
 
 const order = (index: number) =>
   JSON.stringify({
+    type: 'order',
     id: `o${index}`,
     ts: Date.UTC(2026, 10, 25, 9, 30),
     country: 'US',
@@ -42,6 +43,13 @@ class RecordingStore implements SpeedStore {
   }
   async checkpoint(): Promise<string | null> {
     return null;
+  }
+  // The views here have no distinct measure: these are never called.
+  async readSketched(): Promise<never> {
+    throw new Error('no distinct measure here');
+  }
+  async mergeDelta(): Promise<never> {
+    throw new Error('no distinct measure here');
   }
   async applyExtreme(_pk: string, _sk: string, measure: string, kind: 'min' | 'max', value: bigint) {
     this.extremes.push([measure, kind, value]);
@@ -78,7 +86,7 @@ describe('speed processor', () => {
     // Prepare
     const store = new RecordingStore();
     const processor = new SpeedProcessor({
-      catalog: orderEvents,
+      catalogs,
       views,
       store,
       quarantine: new Quarantine(memoryObjects()),
@@ -110,7 +118,7 @@ describe('speed processor', () => {
     const added = vi.spyOn(metrics, 'addMetric');
     vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
     const processor = new SpeedProcessor({
-      catalog: orderEvents,
+      catalogs,
       views,
       store: new RecordingStore(),
       quarantine: new Quarantine(memoryObjects()),
@@ -148,7 +156,7 @@ describe('speed processor', () => {
       return 'applied';
     };
     const processor = new SpeedProcessor({
-      catalog: orderEvents,
+      catalogs,
       views: views.filter((view) => view.name === 'revenue'),
       store,
       quarantine: new Quarantine(memoryObjects()),
@@ -170,7 +178,7 @@ describe('speed processor', () => {
 describe('speed processor, packed records', () => {
   const processorWith = (store: SpeedStore, objects = memoryObjects()) =>
     new SpeedProcessor({
-      catalog: orderEvents,
+      catalogs,
       views: views.filter((view) => view.name === 'revenue'),
       store,
       quarantine: new Quarantine(objects),
@@ -317,6 +325,7 @@ describe('how a speed item stores each measure', () => {
         { measure: 'smallest', keep: 'min', value: 100n },
         { measure: 'largest', keep: 'max', value: 900n },
       ],
+      sketches: [],
     });
   });
 
@@ -324,7 +333,7 @@ describe('how a speed item stores each measure', () => {
     // Prepare: three orders in one hour
     const store = new RecordingStore();
     const processor = new SpeedProcessor({
-      catalog: orderEvents,
+      catalogs,
       views: [amounts],
       store,
       quarantine: new Quarantine(memoryObjects()),
@@ -357,14 +366,30 @@ describe('how a speed item stores each measure', () => {
 describe('record decoding', () => {
   it.each([
     ['not base64 JSON', 'not json', /^not JSON/],
-    ['a JSON array', '[1, 2]', /fails the order schema: event/],
+    ['a JSON array', '[1, 2]', /^no type: one of order, page_view$/],
+    [
+      'an event without a type',
+      order(1).replace('"type":"order",', ''),
+      /^no type: one of order, page_view$/,
+    ],
+    [
+      'an event of an unknown type',
+      order(1).replace('"type":"order"', '"type":"refund"'),
+      /^unknown event type "refund": one of order, page_view$/,
+    ],
+    ['a type that is not a string', order(1).replace('"type":"order"', '"type":7'), /^not a string: one of/],
+    [
+      'a page view missing its path',
+      JSON.stringify({ type: 'page_view', id: 'v1', ts: 1 }),
+      /page_view schema/,
+    ],
     ['a wrong field', order(1).replace('"paid"', '"lost"'), /fails the order schema: status/],
     ['a string past its maximum length', order(1).replace('"US"', `"${'U'.repeat(17)}"`), /schema: country$/],
     ['a lone surrogate', order(1).replace('"US"', '"U\\ud800S"'), /fails the order schema: country$/],
     ['a time past the catalog range', order(1).replace(/"ts":\d+/, '"ts":9000000000000000'), /schema: ts$/],
   ])('quarantines %s with its reason', (_, data, reason) => {
     const record = kinesisRecord({ shardId: 's', sequenceNumber: sequenceNumber(1), data }).kinesis;
-    const decoded = decodeRecord(orderEvents, { ...record, approximateArrivalTimestamp: 0 });
+    const decoded = decodeRecord(catalogs, { ...record, approximateArrivalTimestamp: 0 });
     expect(decoded.ok).toBe(false);
     if (!decoded.ok) expect(decoded.reason).toMatch(reason);
   });
@@ -379,6 +404,7 @@ describe('DynamoDB key limits in the speed layer', () => {
       approximateArrivalTimestamp: 0,
     },
     event,
+    catalog: orderEvents,
   });
   const event = { id: 'o1', ts: Date.UTC(2026, 10, 25, 9), country: 'US', amount: 100, status: 'paid' };
 
@@ -402,7 +428,7 @@ describe('DynamoDB key limits in the speed layer', () => {
     const store = new RecordingStore();
     const longName = { ...revenue, name: `v${'x'.repeat(DYNAMODB_PARTITION_KEY_MAX_BYTES)}` };
     const processor = new SpeedProcessor({
-      catalog: orderEvents,
+      catalogs,
       views: [longName],
       store,
       quarantine: new Quarantine(objects),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs, orderEvents } from '../../events';
 import { defineView, fieldsOf, sum } from '../../functions/core';
 import { ViewDefinitionError } from '../../functions/core/errors';
 import { definitionHash, viewDocument, viewFromDocument } from '../../functions/core/view-document';
@@ -11,7 +11,7 @@ describe('view documents', () => {
   it('round-trips every demo view through JSON to an equal view with the same hash', () => {
     for (const view of views) {
       const document = JSON.parse(JSON.stringify(viewDocument(view)));
-      const back = viewFromDocument(document, orderEvents);
+      const back = viewFromDocument(document, catalogs);
       expect(back).toEqual(view);
       expect(definitionHash(back)).toBe(definitionHash(view));
     }
@@ -24,19 +24,27 @@ describe('view documents', () => {
     expect(definitionHash(a)).not.toBe(definitionHash(b));
     const reordered = viewFromDocument(
       Object.fromEntries(Object.entries(viewDocument(a)).reverse()) as ReturnType<typeof viewDocument>,
-      orderEvents,
+      catalogs,
     );
     expect(definitionHash(reordered)).toBe(definitionHash(a));
     expect(definitionHash(a)).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('refuses a document of another catalog, or an ill-typed one, naming the field', () => {
+  it('refuses a document of a catalog that is gone, or ill-typed over the catalog it names, naming the field', () => {
     const [first] = views;
     if (first === undefined) throw new Error('no demo view');
     const document = viewDocument(first);
-    expect(() => viewFromDocument({ ...document, catalog: 'page_view' }, orderEvents)).toThrow(
-      ViewDefinitionError,
+    expect(() => viewFromDocument({ ...document, catalog: 'refund' }, catalogs)).toThrow(
+      /catalog: names refund, which is not an event catalog: one of order, page_view/,
     );
-    expect(() => viewFromDocument({ ...document, groupBy: ['amount'] }, orderEvents)).toThrow(/groupBy\.0/);
+    // Over the page views, the revenue's fields do not exist.
+    expect(() => viewFromDocument({ ...document, catalog: 'page_view' }, catalogs)).toThrow(ViewDefinitionError);
+    expect(() => viewFromDocument({ ...document, groupBy: ['amount'] }, catalogs)).toThrow(/groupBy\.0/);
+  });
+
+  it('builds a stored document over the catalog it names', () => {
+    const pageViews = views.find((view) => view.events.name === 'page_view');
+    if (pageViews === undefined) throw new Error('no page-view demo view');
+    expect(viewFromDocument(viewDocument(pageViews), catalogs).events).toBe(catalogs.get('page_view'));
   });
 });

@@ -23,4 +23,29 @@ export const drift = (program: Command): Command =>
           })),
         ),
       );
+      // Distinct measures: the speed layer's estimates against the exact counts, expected to differ a little.
+      const sketchLines = views.flatMap((view) =>
+        view.reports.flatMap((report) =>
+          Object.entries(report.sketchError ?? {}).map(([measure, error]) => ({
+            view: view.view,
+            run: report.runId,
+            measure,
+            rowsCompared: error.rowsCompared,
+            meanError: percent(error.meanRelativeError),
+            largestError: error.largest === null ? '-' : percent(error.largest.relativeError),
+            largestAt:
+              error.largest === null
+                ? '-'
+                : `${iso(error.largest.bucket)} ${error.largest.group.join(',')} ${error.largest.estimate} vs ${error.largest.exact}`,
+            bound: `±${percent(error.errorBound)}`,
+            overBound: error.rowsOverBound,
+          })),
+        ),
+      );
+      if (sketchLines.length === 0) return;
+      console.log('\nsketch error (distinct measures: HyperLogLog estimates vs exact counts, not drift)');
+      printTable(sketchLines);
     });
+
+/** A relative error as a percentage, two decimals. */
+const percent = (ratio: number): string => `${(ratio * 100).toFixed(2)}%`;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Command } from 'commander';
-import { generateOrders } from '../../../local/demo';
+import { type Command, Option } from 'commander';
+import { generateDemoEvents, generateOrders, generatePageViews } from '../../../local/demo';
 import { parseCount, parseDuration, parseRate, parseShare } from '../parse';
 import { apiOf } from '../program';
 import { sendAll } from '../send-all';
@@ -14,12 +14,22 @@ interface GenerateOptions {
   readonly invalid: number;
   readonly seed?: number;
   readonly post?: boolean;
+  readonly type: GeneratedType;
 }
+
+/** Which events: one catalog's, or the demo's mix of both. */
+const GENERATORS = { order: generateOrders, page_view: generatePageViews, mixed: generateDemoEvents };
+type GeneratedType = keyof typeof GENERATORS;
 
 export const generate = (program: Command): Command =>
   program
     .command('generate')
-    .description('synthetic order events, as NDJSON on stdout or posted to the API (--post)')
+    .description('synthetic events (orders, page views), as NDJSON on stdout or posted to the API (--post)')
+    .addOption(
+      new Option('--type <type>', 'which events: one catalog, or both mixed (an order, then 3 page views)')
+        .choices(Object.keys(GENERATORS))
+        .default('order'),
+    )
     .option('-n, --count <n>', 'how many records (0: until stopped)', parseCount, 1_000)
     .option('--rate <events/s>', 'records per second (0: as fast as possible)', parseRate, 0)
     .option('--duplicates <share>', 'share of records repeating an earlier event id', parseShare, 0)
@@ -46,7 +56,7 @@ export const generate = (program: Command): Command =>
 
 /** The records asked for, numbered from 1, at the rate asked for. */
 async function* paced(options: GenerateOptions): AsyncGenerator<{ number: number; event: unknown }> {
-  const records = generateOrders({
+  const records = GENERATORS[options.type]({
     ...(options.seed === undefined ? {} : { seed: options.seed, idPrefix: `g${options.seed}` }),
     duplicates: options.duplicates,
     late: options.late,

@@ -55,6 +55,8 @@ export const query = (program: Command): Command =>
           bucket.groups.map((group) => ({
             bucket: iso(bucket.start),
             source: bucket.source,
+            // A view with a distinct measure: its values here are exact counts or HyperLogLog estimates.
+            ...(bucket.distinct === undefined ? {} : { distinct: bucket.distinct }),
             ...group.key,
             ...group.values,
           })),

@@ -26,8 +26,8 @@ export const start = (program: Command): Command =>
     .command('start')
     .description('start the whole pipeline locally: emulators, speed and batch layers, API, dashboard, demo')
     .option('--port <port>', 'the API and dashboard port (0: any free one)', parsePort, 3000)
-    .option('--no-demo', 'do not generate demo order events')
-    .option('--demo-rate <events/s>', 'demo order events per second', parseRate, 20)
+    .option('--no-demo', 'do not generate demo events (orders and page views)')
+    .option('--demo-rate <events/s>', 'demo events per second (an order, then 3 page views)', parseRate, 20)
     .option(
       '--batch-every <duration>',
       'how often a batch run starts (0s: only on request)',
@@ -71,7 +71,7 @@ export const start = (program: Command): Command =>
           ? `batch run every ${options.batchEvery / 1000}s`
           : 'batch runs on request (driftless batch run)';
       console.log(
-        `  demo      ${runtime.demo ? `${options.demoRate} orders/s` : 'off'}; ${runs}, settle ${options.settle === 'auto' ? 'auto' : `${options.settle / 1000}s`}`,
+        `  demo      ${runtime.demo ? `${options.demoRate} events/s (orders and page views)` : 'off'}; ${runs}, settle ${options.settle === 'auto' ? 'auto' : `${options.settle / 1000}s`}`,
       );
       console.log('Ctrl-C stops (accepted events are kept; a restart resumes).');
       stopOnSignals(runtime);

@@ -31,7 +31,9 @@ export function pendingText(pending: ViewStatus['pending']): string {
 export const status = (program: Command): Command =>
   program
     .command('status')
-    .description('each view: watermark, last batch run, speed lag, lateness and settle time')
+    .description(
+      'each view: watermark, last batch run, speed lag, lateness, settle time and the sketch bound of its distinct measures',
+    )
     .action(async (_options: object, command: Command) => {
       const api = apiOf(command);
       const { views } = await api.views();
@@ -53,6 +55,8 @@ export const status = (program: Command): Command =>
           lateP99: view.lateness.events === 0 ? '-' : durationText(view.lateness.p99Ms),
           lateAfterExact: `${(view.lateness.lateAfterExactShare * 100).toFixed(2)}%`,
           settle: `${view.settle.mode} ${durationText(view.settle.ms)}`,
+          // Distinct measures: exact below the watermark, HyperLogLog estimates within this bound from it.
+          sketchBound: view.distinct === null ? '-' : `±${(view.distinct.errorBound * 100).toFixed(1)}%`,
         })),
       );
       // Why a manifest's version cannot be served, when it cannot (alarmed too).

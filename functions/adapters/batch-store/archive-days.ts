@@ -16,40 +16,41 @@ export interface ArchiveRead {
 }
 
 /**
- * What the archive marker records the archive received (`functions/batch/marker.ts`), per event-time
- * day and per (hour of marking, day): each item keeps the latest marking time and the latest object time.
+ * What the archive marker records the archive received (`functions/batch/marker.ts`), per catalog: per
+ * event-time day and per (hour of marking, day). Each item keeps the latest marking time and the latest
+ * object time. A view's days are its catalog's.
  */
 export class ArchiveDays {
   constructor(private readonly table: Table) {}
 
   /**
-   * Records that the archive received an object of `day` (its time `objectAt`), seen at `markedAt`: on
-   * the day's item and on the item of the day and the hour of `markedAt`. Each keeps the latest of both
-   * times, whatever order concurrent markings land in.
+   * Records that the archive received an object of `catalog`'s `day` (its time `objectAt`), seen at
+   * `markedAt`: on the day's item and on the item of the day and the hour of `markedAt`. Each keeps the
+   * latest of both times, whatever order concurrent markings land in.
    */
-  async mark(day: string, objectAt: number, markedAt: number, bytes?: number): Promise<void> {
+  async mark(catalog: string, day: string, objectAt: number, markedAt: number, bytes?: number): Promise<void> {
     await Promise.all([
-      this.keepLatest(archiveDayKey(day), day, objectAt, markedAt),
-      this.keepLatest(archiveChangeKey(markedAt, day), day, objectAt, markedAt),
+      this.keepLatest(archiveDayKey(catalog, day), day, objectAt, markedAt),
+      this.keepLatest(archiveChangeKey(catalog, markedAt, day), day, objectAt, markedAt),
     ]);
     // Last, so that a marking retried after a failed write above adds its object once (see `received`).
     if (bytes !== undefined)
-      await this.table.update(archiveDayKey(day), 'ADD objects :one, #bytes :bytes', {
+      await this.table.update(archiveDayKey(catalog, day), 'ADD objects :one, #bytes :bytes', {
         names: { '#bytes': 'bytes' },
         values: { ':one': { N: '1' }, ':bytes': { N: String(bytes) } },
       });
   }
 
   /**
-   * The objects and bytes the archive received on the days of the ranges, as marked so far: what a query
-   * over those days reads. Counted from the markings, not a listing: an "Object Created" event delivered
+   * The objects and bytes the archive received of `catalog` on the days of the ranges, as marked so far:
+   * what a query over those days of its table reads. Counted from the markings, not a listing: an "Object Created" event delivered
    * twice counts its object twice, and objects marked before the counts were kept are not counted.
    */
-  async received(ranges: readonly DayRange[]): Promise<ArchiveRead> {
+  async received(catalog: string, ranges: readonly DayRange[]): Promise<ArchiveRead> {
     const read = { objects: 0, bytes: 0 };
     for (const [first, last] of ranges) {
       // The days' own items: their sort keys are the days.
-      for await (const item of this.table.query(archiveDayKey(first).pk, {
+      for await (const item of this.table.query(archiveDayKey(catalog, first).pk, {
         range: { from: first, to: last },
       })) {
         read.objects += Number(item.objects?.N ?? 0);
@@ -59,9 +60,12 @@ export class ArchiveDays {
     return read;
   }
 
-  /** The days with archive objects in (`after`, `through`] (`after` `''`: from the first), in order, at most `limit`. */
-  async list(after: string, through: string, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
-    const range = archiveDaysRange(after, through);
+  /**
+   * The days with archive objects of `catalog` in (`after`, `through`] (`after` `''`: from the first), in
+   * order, at most `limit`.
+   */
+  async list(catalog: string, after: string, through: string, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
+    const range = archiveDaysRange(catalog, after, through);
     if (range === null || limit <= 0) return [];
     const days: string[] = [];
     for await (const item of this.table.query(range.pk, {
@@ -74,20 +78,20 @@ export class ArchiveDays {
     return days;
   }
 
-  /** How many days up to `through` have archive objects. */
-  async count(through: string): Promise<number> {
-    const range = archiveDaysRange('', through);
+  /** How many days up to `through` have archive objects of `catalog`. */
+  async count(catalog: string, through: string): Promise<number> {
+    const range = archiveDaysRange(catalog, '', through);
     return range === null ? 0 : this.table.count(range.pk, consistentRange(range));
   }
 
   /**
-   * The days up to `through` whose archive received objects marked at or after `since`, in order: one
+   * The days up to `through` whose archive of `catalog` received objects marked at or after `since`, in order: one
    * range of the changes' sort keys, from the hour of `since` on, so the read grows with what changed
    * since then, not with history.
    */
-  async changedSince(since: number, through: string): Promise<string[]> {
+  async changedSince(catalog: string, since: number, through: string): Promise<string[]> {
     const days = new Set<string>();
-    const range = archiveChangesSince(since);
+    const range = archiveChangesSince(catalog, since);
     for await (const item of this.table.query(range.pk, consistentRange(range))) {
       const day = item.day?.S;
       if (day !== undefined && day <= through && Number(item.markedAt?.N) >= since) days.add(day);

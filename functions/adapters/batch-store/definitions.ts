@@ -1,5 +1,8 @@
 import {
+  defineEventCatalogs,
   definitionHash,
+  type EventCatalog,
+  type EventCatalogs,
   type ViewDefinition,
   type ViewDocument,
   viewDocument,
@@ -35,7 +38,7 @@ export interface CountedVersion {
 
 /**
  * What a view version is served and counted as (`Definitions.definitionOf`): the code's view when it is
- * that version, else the stored definition, built over the code's catalog; or why it cannot be (not
+ * that version, else the stored definition, built over the catalog it names; or why it cannot be (not
  * registered, or no longer valid over the catalog). `definitionHash` is the version's as registered (the
  * rows were computed with it), not a hash of the view rebuilt over today's catalog.
  */
@@ -65,7 +68,11 @@ function entryOf(item: Item | undefined): DefinitionEntry | null {
  * once (`if_not_exists`): the first registration of a version stays, whoever makes it later.
  */
 export class Definitions {
-  constructor(private readonly table: Table) {}
+  constructor(
+    private readonly table: Table,
+    /** Where a stored definition's catalog is found by name, after the code view's own. */
+    private readonly catalogs?: EventCatalogs,
+  ) {}
 
   /**
    * Registers a view version as of `now` and returns the entry as stored. With `counting`, the caller is a
@@ -146,7 +153,7 @@ export class Definitions {
 
   /**
    * What `version` of the code's view is served and counted as: the code's view when it is that version,
-   * the stored definition over the code's catalog when the code holds another (a manifest still serves it
+   * the stored definition over the catalog it names when the code holds another (a manifest still serves it
    * while a new definition backfills, or a rollback returned to it), or why neither can be. The one place
    * that decides it: the API, the speed layer and rollbacks ask here.
    */
@@ -162,7 +169,7 @@ export class Definitions {
       };
     try {
       return {
-        view: viewFromDocument(entry.document, code.events),
+        view: viewFromDocument(entry.document, this.catalogsWith(code.events)),
         definitionHash: entry.definitionHash,
         error: null,
       };
@@ -175,5 +182,11 @@ export class Definitions {
         registered: true,
       };
     }
+  }
+
+  /** The code view's catalog, then the stack's others: the code's wins a name both hold (a test's variant). */
+  private catalogsWith(catalog: EventCatalog): EventCatalogs {
+    const others = (this.catalogs?.all ?? []).filter((other) => other.name !== catalog.name);
+    return defineEventCatalogs([catalog, ...others]);
   }
 }

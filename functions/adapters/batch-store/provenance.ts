@@ -50,20 +50,26 @@ export class Provenance {
   ) {}
 
   /**
-   * Records what a load of `batchVersion` read: the objects and bytes the archive received on the days
-   * its query reads (`readRanges`; the load's first day names it).
+   * Records what a load of `batchVersion` read: the objects and bytes the archive received of the view's
+   * catalog on the days its query reads (`readRanges`; the load's first day names it).
    */
-  async recordLoad(view: string, batchVersion: string, firstDay: string, readRanges: readonly DayRange[]) {
-    const read = await this.archiveDays.received(readRanges);
+  async recordLoad(
+    view: string,
+    batchVersion: string,
+    firstDay: string,
+    catalog: string,
+    readRanges: readonly DayRange[],
+  ) {
+    const read = await this.archiveDays.received(catalog, readRanges);
     await this.table.update(provenanceKey(view, batchVersion), 'SET #read = :read', {
       names: { '#read': `r_${firstDay}` },
       values: { ':read': { M: { objects: { N: String(read.objects) }, bytes: { N: String(read.bytes) } } } },
     });
   }
 
-  /** The archive objects and bytes of the days of the ranges, as marked so far (an export's read). */
-  archiveReceived(ranges: readonly DayRange[]): Promise<ArchiveRead> {
-    return this.archiveDays.received(ranges);
+  /** The archive objects and bytes of a catalog's days of the ranges, as marked so far (an export's read). */
+  archiveReceived(catalog: string, ranges: readonly DayRange[]): Promise<ArchiveRead> {
+    return this.archiveDays.received(catalog, ranges);
   }
 
   /** What the loads of `batchVersion` recorded they read, summed. */

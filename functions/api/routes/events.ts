@@ -1,5 +1,6 @@
-/** Ingest: events put on the stream, each held to the catalog apart. */
+/** Ingest: events put on the stream, each held apart to the catalog its `type` names. */
 import { ServiceUnavailableError } from '@aws-lambda-powertools/event-handler/http';
+import { EVENT_TYPE_FIELD } from '../../core';
 import { MAX_EVENTS_PER_REQUEST } from '../limits';
 import type { RequestSchemas } from '../request-schemas';
 import { answer, answerOneOf, json, route } from '../route';
@@ -11,7 +12,10 @@ export const eventRoutes = (schemas: RequestSchemas) => [
   route({
     method: 'POST',
     path: '/events',
-    summary: `Ingest one event or up to ${MAX_EVENTS_PER_REQUEST}`,
+    summary: `Ingest one event or up to ${MAX_EVENTS_PER_REQUEST}, of any catalogs mixed`,
+    description:
+      `Each event names its catalog in \`${EVENT_TYPE_FIELD}\` and is held to it apart: a missing or unknown ` +
+      `type, or a field its catalog refuses, is an error at the event's index; the others are put.`,
     body: schemas.Events,
     responses: {
       '202': answer('IngestResult', 'Some or all accepted.'),
@@ -24,22 +28,25 @@ export const eventRoutes = (schemas: RequestSchemas) => [
     handler:
       ({ deps }) =>
       async ({ body }) => {
-        const { catalog } = deps;
         const errors: EventError[] = [];
         const valid: { index: number; partitionKey: string; data: string }[] = [];
         (Array.isArray(body) ? body : [body]).forEach((input, index) => {
-          const parsed = catalog.parse(input);
+          const parsed = deps.catalogs.parse(input);
+          const fields = parsed.ok ? [] : parsed.errors.map((e) => ({ field: e.field, message: e.message }));
           if (parsed.ok)
             valid.push({
               index,
-              partitionKey: String(parsed.event[catalog.idField]),
-              data: JSON.stringify(parsed.event),
+              partitionKey: String(parsed.event[parsed.catalog.idField]),
+              // The type stays on the record: the speed layer and Firehose decode by it.
+              data: JSON.stringify({ [EVENT_TYPE_FIELD]: parsed.catalog.name, ...parsed.event }),
             });
+          else if (parsed.catalog === null)
+            errors.push({ index, message: fields.map((e) => e.message).join('; '), fields });
           else
             errors.push({
               index,
-              message: `fails the ${catalog.name} schema: ${[...new Set(parsed.errors.map((e) => e.field))].join(', ')}`,
-              fields: parsed.errors.map((e) => ({ field: e.field, message: e.message })),
+              message: `fails the ${parsed.catalog.name} schema: ${[...new Set(fields.map((e) => e.field))].join(', ')}`,
+              fields,
             });
         });
         const notPut = valid.length === 0 ? new Map<number, string>() : await deps.events.put(valid);

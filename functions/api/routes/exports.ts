@@ -49,7 +49,7 @@ export const exportRoutes = (schemas: RequestSchemas) => [
           consecutiveDayRanges(daysBetween(range.from, range.to)),
           view.events.dedupeHorizonDays,
         );
-        const archive = await deps.batchStore.provenance.archiveReceived(readRanges);
+        const archive = await deps.batchStore.provenance.archiveReceived(view.events.name, readRanges);
         const engineRef = await deps.exports.start(
           id,
           compileExportSql(view, range.from, range.to),

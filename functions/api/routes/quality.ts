@@ -39,8 +39,10 @@ export const qualityRoutes = [
     handler:
       ({ deps }) =>
       async ({ query: { limit } }) => {
-        const reports = await deps.batchStore.latestDataQualityReports(deps.catalog.name, limit);
-        return json({ catalog: deps.catalog.name, reports });
+        // The catalog the batch plan reports on: its first view's (functions/batch/plan.ts).
+        const catalog = deps.views[0]?.events.name ?? (deps.catalogs.names[0] as string);
+        const reports = await deps.batchStore.latestDataQualityReports(catalog, limit);
+        return json({ catalog, reports });
       },
   }),
   route({

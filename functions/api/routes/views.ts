@@ -1,7 +1,19 @@
 /** The views: their list with freshness, a view over time, its top groups. */
 import { z } from 'zod';
-import { BUCKET_WIDTH_MS, definitionSwitchFrom, isStepOf, topGroups, type ViewDefinition } from '../../core';
-import { servedWatermark } from '../../core/watermark';
+import {
+  BUCKET_WIDTH_MS,
+  definitionSwitchFrom,
+  distinctMeasureNames,
+  distinctStepRefusal,
+  hasDistinctMeasure,
+  isStepOf,
+  omittedFromTop,
+  relativeStandardError,
+  sketchErrorBound,
+  topGroups,
+  type ViewDefinition,
+} from '../../core';
+import { isBatchBucket, servedWatermark } from '../../core/watermark';
 import type { ApiDeps } from '../deps';
 import { LatenessReports } from '../lateness';
 import { MAX_SERIES_BUCKETS, MAX_TOP_LIMIT } from '../limits';
@@ -43,6 +55,17 @@ async function pendingVersion(deps: ApiDeps, view: ViewDefinition, servedWaterma
   };
 }
 
+/** A view's distinct measures and the error their speed-layer estimates are stated within; null for none. */
+function distinctSummary(view: ViewDefinition) {
+  if (!hasDistinctMeasure(view)) return null;
+  return {
+    measures: distinctMeasureNames(view),
+    precision: view.distinctPrecision,
+    standardError: relativeStandardError(view.distinctPrecision),
+    errorBound: sketchErrorBound(view.distinctPrecision),
+  };
+}
+
 export const viewRoutes = (viewName: ViewNameSchema) => [
   route({
     method: 'GET',
@@ -69,6 +92,7 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
               bucket: view.time.bucket,
               groupBy: [...view.groupBy],
               measures: Object.fromEntries(Object.entries(view.measures).map(([name, m]) => [name, m.kind])),
+              distinct: distinctSummary(view),
               watermark: servedWatermark(manifest),
               // The stored manifest's even when it serves nothing (`servingProblem`): a rollback may be the fix.
               revision,
@@ -114,6 +138,8 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
         const step = query.step ?? view.time.bucket;
         if (!isStepOf(view, step))
           throw badParameter('step', `${step} is finer than view ${view.name}'s ${view.time.bucket} buckets`);
+        const refusal = distinctStepRefusal(view, step);
+        if (refusal !== null) throw badParameter('step', refusal);
         const range = stepRange(query, step);
         const buckets = (range.to - range.from) / BUCKET_WIDTH_MS[step];
         if (buckets > MAX_SERIES_BUCKETS)
@@ -135,7 +161,13 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
       measure: measureQuery,
       limit: limitQuery(10, MAX_TOP_LIMIT),
     },
-    responses: { '200': answer('Top') },
+    responses: {
+      '200': answer('Top'),
+      '400': answer(
+        'Error',
+        'Bad input (`details.parameter` names it), among it `measure` naming a distinct measure over more than one bucket.',
+      ),
+    },
     handler:
       ({ deps, reader }) =>
       async ({ params, query, others }) => {
@@ -147,10 +179,21 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
             `${JSON.stringify(query.measure)} is not a measure: one of ${Object.keys(view.measures).join(', ')}`,
           );
         const { from, to } = stepRange(query, view.time.bucket);
+        // Over more than one bucket a distinct count is not the sum of the buckets': it is left out.
+        const omitted = omittedFromTop(view, (to - from) / BUCKET_WIDTH_MS[view.time.bucket]);
+        const byOmitted = omitted.find((omission) => omission.measure === query.measure);
+        if (byOmitted !== undefined)
+          throw badParameter('measure', `cannot rank by ${query.measure}: ${byOmitted.reason}`);
         const filter = groupFilter(view, others);
         const served = await reader.read(view, from, to, deps.now(), manifest);
         const { measure, limit } = query;
-        const groups = topGroups(view, served.rows, { measure, limit, filter });
+        const omit = omitted.map((omission) => omission.measure);
+        const groups = topGroups(view, served.rows, { measure, limit, filter, omit });
+        // One bucket of a view with a distinct measure: its distinct values are exact below W, else estimates.
+        const distinct =
+          omitted.length === 0 && hasDistinctMeasure(view)
+            ? { distinct: isBatchBucket(from, served.watermark) ? 'exact' : 'sketch' }
+            : {};
         return json({
           view: view.name,
           version: view.version,
@@ -159,6 +202,8 @@ export const viewRoutes = (viewName: ViewNameSchema) => [
           to,
           measure,
           groups,
+          ...distinct,
+          ...(omitted.length === 0 ? {} : { omitted }),
         });
       },
   }),

@@ -1,0 +1,16 @@
+import { orderEvents, pageViewEvents } from '../../events';
+import { EVENT_TYPE_FIELD, type EventCatalog } from '../../functions/core';
+
+/** An event as a producer sends it: its catalog's name in `type` (the catalog's fields alone are refused). */
+export const withType = <E extends object>(
+  catalog: Pick<EventCatalog, 'name'>,
+  event: E,
+): E & { readonly type: string } => ({ [EVENT_TYPE_FIELD]: catalog.name, ...event }) as E & { type: string };
+
+/** Orders as sent: most tests write an order's fields alone, this adds `type: 'order'`. */
+export const sentOrders = <E extends object>(events: readonly E[]): (E & { readonly type: string })[] =>
+  events.map((event) => withType(orderEvents, event));
+
+/** Page views as sent: with `type: 'page_view'`. */
+export const sentPageViews = <E extends object>(events: readonly E[]): (E & { readonly type: string })[] =>
+  events.map((event) => withType(pageViewEvents, event));
