@@ -1,5 +1,5 @@
 import { orderEvents, pageViewEvents } from './events';
-import { coalesce, count, defineView, fieldsOf, sum } from './functions/core';
+import { coalesce, count, countDistinct, defineView, fieldsOf, sum } from './functions/core';
 
 const order = fieldsOf(orderEvents);
 
@@ -34,4 +34,18 @@ export const pageViews = defineView(pageViewEvents, {
   measures: { views: count() },
 });
 
-export const views = [revenue, ordersPerMinute, pageViews];
+/**
+ * Customers with a paid order, per hour and country: exact below the watermark (COUNT(DISTINCT) in SQL),
+ * a HyperLogLog estimate above it (±1.6% standard error at the default precision, 12). Served at its
+ * own bucket only: distinct counts of two hours do not add up to the day's.
+ */
+export const uniqueCustomers = defineView(orderEvents, {
+  name: 'unique_customers',
+  version: 1,
+  where: order.status.eq('paid'),
+  bucket: 'hour',
+  groupBy: ['country'],
+  measures: { customers: countDistinct(order.customer) },
+});
+
+export const views = [revenue, ordersPerMinute, pageViews, uniqueCustomers];

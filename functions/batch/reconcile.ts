@@ -227,16 +227,13 @@ export async function reconcile(deps: BatchDeps, input: CommitOutput): Promise<{
     const metric = deps.metrics.singleMetric();
     metric.addDimension(BATCH_METRICS.driftRatio.dimensions[0] as string, view.name);
     metric.addMetric(BATCH_METRICS.driftRatio.name, MetricUnit.NoUnit, report.driftRatio);
-    if (report.sketchError !== undefined) {
-      // Apart from driftRatio: an estimate within its bound is no drift, one past it is worth a look.
-      const overBound = deps.metrics.singleMetric();
-      overBound.addDimension(BATCH_METRICS.sketchRowsOverBound.dimensions[0] as string, view.name);
-      overBound.addMetric(
+    // Apart from driftRatio (an estimate within its bound is no drift), on the same line: one past it is worth a look.
+    if (report.sketchError !== undefined)
+      metric.addMetric(
         BATCH_METRICS.sketchRowsOverBound.name,
         MetricUnit.Count,
         Object.values(report.sketchError).reduce((sum, measure) => sum + measure.rowsOverBound, 0),
       );
-    }
     reports.push(report);
   }
   deps.logger.info('batch run reconciled', {

@@ -234,9 +234,9 @@ export function compileJs(view: ViewDefinition): CompiledView {
       lift: (event: EventRecord) => evaluate(event) as PartialValue,
     };
   });
-  // A distinct measure's count is its set's size: 0 over no non-null value, as COUNT(DISTINCT).
   const measureValue = (value: PartialValue | undefined): MeasureValue =>
-    value instanceof Set ? BigInt(value.size) : value === null || value === undefined ? null : BigInt(value);
+    value === null || value === undefined ? null : BigInt(value as Int);
+  // A distinct measure's count is its set's size: 0 over no non-null value, as COUNT(DISTINCT).
   const distinctValue = (value: Value): MeasureValue => (value === null ? 0n : 1n);
   const compiled: CompiledView = {
     view,
@@ -270,7 +270,9 @@ export function compileJs(view: ViewDefinition): CompiledView {
     valuesOf(totals) {
       const values: Record<string, MeasureValue> = {};
       measures.forEach((measure, index) => {
-        values[measure.name] = measureValue(totals[index]);
+        values[measure.name] = measure.distinct
+          ? BigInt((totals[index] as DistinctSet | null)?.size ?? 0)
+          : measureValue(totals[index]);
       });
       return values;
     },

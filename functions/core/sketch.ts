@@ -1,4 +1,4 @@
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 
 /**
  * The speed layer's approximate distinct count: a HyperLogLog (Flajolet, Fusy, Gandouet, Meunier 2007)
@@ -122,9 +122,16 @@ export class DistinctSketch {
     return (m * m) / (2 * Math.LN2 * z);
   }
 
-  /** Version, precision, then the registers deflated: a small set's sketch is a few dozen bytes. */
+  /**
+   * Version, precision, then the registers deflated: a small set's sketch is a few dozen bytes. Level 1
+   * with run-length matching only: the speed layer encodes every sketch it merges, the default level took
+   * 6x as long (~250 µs at precision 12), and registers (small numbers, runs of zeros) compress as well.
+   */
   encode(): Buffer {
-    return Buffer.concat([Buffer.from([FORMAT, this.precision]), deflateRawSync(this.registers)]);
+    return Buffer.concat([
+      Buffer.from([FORMAT, this.precision]),
+      deflateRawSync(this.registers, { level: 1, strategy: constants.Z_RLE }),
+    ]);
   }
 
   static decode(encoded: Uint8Array): DistinctSketch {

@@ -60,6 +60,8 @@ const STATUSES = ['paid', 'paid', 'paid', 'refunded', 'pending'] as const;
 /** `n` orders timed by `timeOf`, about half of them discounted. */
 const ordersOf = (prefix: string, n: number, timeOf: (index: number) => number): OrderEvent[] =>
   Array.from({ length: n }, (_, index) => ({
+    // Sent with its type; the catalog's parse leaves it out of what a view reads.
+    type: 'order',
     id: `${prefix}-${index}`,
     ts: timeOf(index),
     country: COUNTRIES[index % COUNTRIES.length] as string,

@@ -23,6 +23,7 @@ beforeAll(async () => {
 afterAll(() => env?.stop());
 
 interface Order {
+  type: 'order';
   id: string;
   ts: number;
   country: string;
@@ -34,6 +35,7 @@ interface Order {
 function ordersLate(prefix: string, count: number, lateMs: number, status: Order['status']): Order[] {
   const now = Date.now();
   return Array.from({ length: count }, (_, index) => ({
+    type: 'order',
     id: `${prefix}-${index}`,
     ts: now - lateMs,
     country: 'US',

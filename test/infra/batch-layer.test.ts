@@ -1,9 +1,10 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs } from '../../events';
 import { archiveMarkerFunction } from '../../functions/batch/marker';
 import { FUNCTION_METADATA_KEY } from '../../functions/commons/function';
+import { dayOf } from '../../functions/core';
 import {
   ATHENA_TRANSIENT_ERRORS,
   BATCH_STATES,
@@ -56,11 +57,11 @@ const definition = stateMachineDefinitionOf(templateJson, new LocalNames(templat
 };
 
 describe('raw archive', () => {
-  it('delivers the stream to S3 by event-time day, gzip, through the transform Lambda, with dynamic partitioning', () => {
+  it('delivers the stream to S3 by catalog and event-time day, gzip, through the transform Lambda, with dynamic partitioning', () => {
     template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
       DeliveryStreamType: 'KinesisStreamAsSource',
       ExtendedS3DestinationConfiguration: Match.objectLike({
-        Prefix: 'events/dt=!{partitionKeyFromLambda:dt}/',
+        Prefix: 'events/!{partitionKeyFromLambda:type}/dt=!{partitionKeyFromLambda:dt}/',
         CompressionFormat: 'GZIP',
         BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 64 },
         DynamicPartitioningConfiguration: { Enabled: true },
@@ -72,25 +73,37 @@ describe('raw archive', () => {
     });
   });
 
-  it('has a Glue table raw_events whose columns are the catalog fields, partitioned by dt with projection', () => {
-    template.hasResourceProperties('AWS::Glue::Table', {
-      TableInput: Match.objectLike({
-        Name: 'raw_events',
-        PartitionKeys: [{ Name: 'dt', Type: 'string' }],
-        Parameters: Match.objectLike({
-          'projection.enabled': 'true',
-          'projection.dt.type': 'date',
-          'projection.dt.format': 'yyyy-MM-dd',
+  it.each(catalogs.all.map((catalog) => [catalog.name, catalog]))(
+    'has a Glue table events_%s over its folder, its columns the catalog fields, partitioned by dt with projection',
+    (_, catalog) => {
+      template.hasResourceProperties('AWS::Glue::Table', {
+        TableInput: Match.objectLike({
+          Name: `events_${catalog.name}`,
+          PartitionKeys: [{ Name: 'dt', Type: 'string' }],
+          Parameters: Match.objectLike({
+            'projection.enabled': 'true',
+            'projection.dt.type': 'date',
+            'projection.dt.format': 'yyyy-MM-dd',
+            'projection.dt.range': `${dayOf(catalog.timeRange.from)},NOW`,
+            'storage.location.template': Match.objectLike({
+              'Fn::Join': ['', Match.arrayWith([`/events/${catalog.name}/dt=\${dt}/`])],
+            }),
+          }),
+          StorageDescriptor: Match.objectLike({
+            Location: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([`/events/${catalog.name}/`])] }),
+            Columns: Object.entries(catalog.fields).map(([name, spec]) => ({
+              Name: name,
+              Type: spec.type === 'integer' ? 'bigint' : 'string',
+            })),
+            SerdeInfo: { SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' },
+          }),
         }),
-        StorageDescriptor: Match.objectLike({
-          Columns: Object.entries(orderEvents.fields).map(([name, spec]) => ({
-            Name: name,
-            Type: spec.type === 'integer' ? 'bigint' : 'string',
-          })),
-          SerdeInfo: { SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' },
-        }),
-      }),
-    });
+      });
+    },
+  );
+
+  it('has one Glue table per catalog and no other', () => {
+    expect(Object.keys(template.findResources('AWS::Glue::Table'))).toHaveLength(catalogs.all.length);
   });
 
   it('queries in an Athena engine 3 workgroup with enforced results location and a bytes-scanned cutoff', () => {

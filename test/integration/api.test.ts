@@ -11,7 +11,8 @@ import {
   type ViewRow,
 } from '../../functions/core';
 import type { Runtime } from '../../local/runtime';
-import { revenue } from '../../views';
+import { pageViews, revenue } from '../../views';
+import { sentOrders } from '../support/events';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
 import { answeredSeries, expectedSeries, seriesKey } from '../support/series';
 import { waitFor } from '../support/wait';
@@ -42,8 +43,10 @@ const orders: EventRecord[] = Array.from({ length: 1_200 }, (_, index) => ({
 /** Producer retries: the same events again. The speed layer counts them; the batch layer removes them. */
 const duplicates = orders.filter((_, index) => index % 10 === 3);
 const invalid = [
-  { id: 'bad-1', ts: -5, amount: 10, status: 'paid' },
-  { id: 'bad-2', ts: now, status: 'lost' },
+  ...sentOrders([
+    { id: 'bad-1', ts: -5, amount: 10, status: 'paid' },
+    { id: 'bad-2', ts: now, status: 'lost' },
+  ]),
   'not an object',
 ];
 
@@ -69,6 +72,47 @@ describe('the serving API over the local pipeline', () => {
   const to = hourStart + HOUR;
   let runId: string;
   let watermark: number;
+
+  it('takes a mixed batch and answers per index: an order, a page view, an unknown type and none', async () => {
+    // Prepare
+    const pageView = { type: 'page_view', id: 'mixed-v1', ts: now, path: '/docs', country: 'JP' };
+    const mixed = [
+      // Pending: it counts in no revenue, which the tests below hold to the orders above.
+      { ...orders[0], id: 'mixed-o1', status: 'pending' },
+      pageView,
+      { ...pageView, id: 'mixed-v2', type: 'click' },
+      { id: 'mixed-v3', ts: now, path: '/', country: 'JP' },
+    ];
+    // Act
+    const answer = await call('POST', '/events', mixed);
+    // Assess
+    expect(answer.status).toBe(202);
+    expect(answer.body).toEqual({
+      accepted: 2,
+      rejected: 2,
+      errors: [
+        {
+          index: 2,
+          message: 'unknown event type "click": one of order, page_view',
+          fields: [{ field: 'type', message: 'unknown event type "click": one of order, page_view' }],
+        },
+        {
+          index: 3,
+          message: 'no type: one of order, page_view',
+          fields: [{ field: 'type', message: 'no type: one of order, page_view' }],
+        },
+      ],
+    });
+    // The page view counts in the page-view view only (its hour, JP), and in no order view.
+    const path = `/views/page_views/series?from=${hourStart}&to=${hourStart + HOUR}`;
+    const truth = expectedSeries(pageViews, [pageView], hourStart, hourStart + HOUR);
+    await waitFor(async () => {
+      const series = await call('GET', path);
+      expect(series.status).toBe(200);
+      expect(answeredSeries(series.body)).toEqual(truth);
+      return true;
+    });
+  });
 
   it('accepts valid events, names each invalid one by index, and counts them in the speed layer', async () => {
     const answer = await call('POST', '/events', [orders[0], ...invalid, orders[1]]);
@@ -525,7 +569,7 @@ describe('bad input gets a 4xx naming the parameter', () => {
     expect(answer.body.details?.parameter).toBe(parameter);
   });
 
-  const order = { id: 'bounded-1', ts: now, country: 'US', amount: 100, status: 'paid' };
+  const order = { type: 'order', id: 'bounded-1', ts: now, country: 'US', amount: 100, status: 'paid' };
   it.each([
     ['ts', { ...order, ts: Date.UTC(2100, 0, 1) }],
     ['ts', { ...order, ts: 9e15 }],

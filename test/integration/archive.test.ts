@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalogs, orderEvents } from '../../events';
+import { catalogs, orderEvents, pageViewEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import { readSkippedLines, skippedLinesSql } from '../../functions/batch/skipped-lines';
 import { archiveDayPrefix } from '../../functions/commons/layout';
@@ -11,6 +11,7 @@ import { views } from '../../views';
 import { arbOrderEvents, arbView } from '../support/arbitraries';
 import { tempDir, writeArchive } from '../support/archive';
 import { jsAnswer } from '../support/differential';
+import { sentOrders } from '../support/events';
 
 let engine: DuckDbQueryEngine;
 beforeAll(async () => {
@@ -19,7 +20,7 @@ beforeAll(async () => {
 afterAll(() => engine.close());
 
 describe('DuckDB over a local archive folder', () => {
-  it('reads gzip JSON lines and Parquet under events/dt=... as raw_events, matching the JS reducer', async () => {
+  it('reads gzip JSON lines and Parquet under events/order/dt=... as events_order, matching the JS reducer', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(arbView, fc.constantFrom(...views)),
@@ -72,7 +73,7 @@ describe('archive files written before a field existed', () => {
   it('read the missing field as NULL in Parquet as in JSON', async () => {
     // Prepare: a Parquet file without the optional discount column
     const dir = await tempDir('old-schema');
-    const folder = join(dir, archiveDayPrefix('2026-11-25'));
+    const folder = join(dir, archiveDayPrefix(orderEvents.name, '2026-11-25'));
     await mkdir(folder, { recursive: true });
     const ts = Date.UTC(2026, 10, 25, 8);
     const writer = await DuckDbQueryEngine.open(catalogs);
@@ -101,12 +102,12 @@ describe('archive lines DuckDB cannot parse', () => {
     { id: 'good-1', ts, country: 'US', amount: 700, status: 'paid' },
     { id: 'good-2', ts: ts + 60_000, country: 'FR', amount: 300, status: 'paid' },
   ];
-  const key = `${archiveDayPrefix('2026-11-25')}driftless-1-bad-lines.gz`;
+  const key = `${archiveDayPrefix(orderEvents.name, '2026-11-25')}driftless-1-bad-lines.gz`;
 
   /** One object: a good event, malformed JSON, a lone surrogate escape, garbage, another good event. */
   async function archiveWithBadLines(): Promise<string> {
     const dir = await tempDir('bad-lines');
-    await mkdir(join(dir, archiveDayPrefix('2026-11-25')), { recursive: true });
+    await mkdir(join(dir, archiveDayPrefix(orderEvents.name, '2026-11-25')), { recursive: true });
     const lines = [
       JSON.stringify(good[0]),
       '{"id":"cut-short","ts":',
@@ -127,7 +128,7 @@ describe('archive lines DuckDB cannot parse', () => {
     // Act
     const rows = await engine.runView(revenue);
     // Assess
-    expect(rows).toEqual(jsAnswer(revenue, good));
+    expect(rows).toEqual(jsAnswer(revenue, sentOrders(good)));
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -136,7 +137,12 @@ describe('archive lines DuckDB cannot parse', () => {
     const dir = await archiveWithBadLines();
     await engine.useArchive(dir);
     // Act
-    const queryId = await engine.start(skippedLinesSql(orderEvents, ['2026-11-25']));
+    const queryId = await engine.start(
+      skippedLinesSql([
+        { catalog: orderEvents, days: ['2026-11-25'] },
+        { catalog: pageViewEvents, days: ['2026-11-25'] },
+      ]),
+    );
     const skipped = await readSkippedLines(engine, queryId);
     // Assess
     expect(skipped).toEqual({ lines: 3, objects: 1, byObject: [{ object: key, lines: 3 }], error: null });

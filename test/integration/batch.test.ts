@@ -6,7 +6,7 @@ import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import pLimit from 'p-limit';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { catalogs, orderEvents } from '../../events';
+import { catalogs, orderEvents, pageViewEvents } from '../../events';
 import {
   DynamoBatchStore,
   type Manifest,
@@ -19,6 +19,7 @@ import type { BatchDeps } from '../../functions/batch/deps';
 import type { LoadInput } from '../../functions/batch/load';
 import { plan, type ViewPlan } from '../../functions/batch/plan';
 import type { DriftReport } from '../../functions/batch/reconcile';
+import { archiveDayPrefix } from '../../functions/commons/layout';
 import {
   BUCKET_WIDTH_MS,
   caseWhen,
@@ -42,6 +43,7 @@ import { KinesisConsumer } from '../../local/kinesis-consumer';
 import { bucketDir, withListingsObserved } from '../../local/platform';
 import { views as demoViews } from '../../views';
 import { type Order, runBatch, settledNowTemplate, startBatchStack } from '../support/batch-stack';
+import { sentOrders, sentPageViews, withType } from '../support/events';
 import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
 import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
 import { policyStatements, synthesizeStack } from '../support/template';
@@ -151,7 +153,7 @@ async function speedProcess(
     kinesisRecord({
       shardId: 'shardId-000000000001',
       sequenceNumber: sequenceNumber(sequence++),
-      data: JSON.stringify(order),
+      data: JSON.stringify(withType(orderEvents, order)),
     }),
   );
   const response = await processor.process(kinesisEvent(records));
@@ -180,11 +182,16 @@ const ordersOver = (days: number, perDay: number, prefix = 'o'): Order[] =>
   }));
 
 /** The exact answer below the watermark: valid events, one per id. */
-function exact(view: ViewDefinition, orders: readonly (Order | string)[], watermark: number): ViewRow[] {
+function exact(
+  view: ViewDefinition,
+  orders: readonly (Order | object | string)[],
+  watermark: number,
+): ViewRow[] {
+  // Each event counts in its catalog's views only; one without a type is an order, as `send` sends it.
   const valid = orders.flatMap((order) => {
     if (typeof order === 'string') return [];
-    const parsed = orderEvents.parse(order);
-    return parsed.ok ? [parsed.event] : [];
+    const parsed = catalogs.parse(withType(orderEvents, order));
+    return parsed.ok && parsed.catalog.name === view.events.name ? [parsed.event] : [];
   });
   return compileJs(view)
     .reduce(deduplicateEvents(view, valid))
@@ -203,7 +210,7 @@ async function served(deps: BatchDeps, view: ViewDefinition) {
   return { manifest, rows: sorted(await deps.store.readRows(view, manifest, 0, manifest.watermark)) };
 }
 
-async function expectExact(deps: BatchDeps, orders: readonly (Order | string)[]) {
+async function expectExact(deps: BatchDeps, orders: readonly (Order | object | string)[]) {
   for (const view of deps.views) {
     const { manifest, rows } = await served(deps, view);
     expect(manifest, view.name).not.toBeNull();
@@ -212,7 +219,7 @@ async function expectExact(deps: BatchDeps, orders: readonly (Order | string)[])
 }
 
 describe('local archiver', () => {
-  it('consumes the stream into events/dt=<event day>/ gzip JSON lines, valid events only', async () => {
+  it('consumes the stream into events/order/dt=<event day>/ gzip JSON lines, valid events only', async () => {
     // Prepare
     const env = await setUp();
     const stream = `archive-${Date.now()}`;
@@ -221,10 +228,12 @@ describe('local archiver', () => {
     await fixture.kinesis.send(
       new PutRecordsCommand({
         StreamName: stream,
-        Records: [...orders.map((order) => JSON.stringify(order)), 'garbage'].map((data, index) => ({
-          Data: Buffer.from(data),
-          PartitionKey: `k${index}`,
-        })),
+        Records: [...sentOrders(orders).map((order) => JSON.stringify(order)), 'garbage'].map(
+          (data, index) => ({
+            Data: Buffer.from(data),
+            PartitionKey: `k${index}`,
+          }),
+        ),
       }),
     );
     const consumer = new KinesisConsumer({
@@ -243,9 +252,9 @@ describe('local archiver', () => {
     await consumer.stop();
     // Assess
     const keys = (await env.archive.list('events/')).map((object) => object.key);
-    expect(keys.every((key) => /^events\/dt=\d{4}-\d{2}-\d{2}\/shardId-\d+-\d+\.json\.gz$/.test(key))).toBe(
-      true,
-    );
+    expect(
+      keys.every((key) => /^events\/order\/dt=\d{4}-\d{2}-\d{2}\/shardId-\d+-\d+\.json\.gz$/.test(key)),
+    ).toBe(true);
     await runBatch(env.deps);
     await expectExact(env.deps, orders);
   });
@@ -267,9 +276,47 @@ describe('batch layer: the synthesized state machine run locally', () => {
       const manifest = await env.deps.store.getManifest(view.name);
       const width = BUCKET_WIDTH_MS[view.time.bucket];
       expect(manifest?.watermark).toBe(started - (started % width));
-      expect(Object.keys(manifest?.days ?? {})).toHaveLength(3);
+      // A view's days are its catalog's: no page view was sent.
+      expect(Object.keys(manifest?.days ?? {})).toHaveLength(view.events.name === orderEvents.name ? 3 : 0);
     }
     await expectExact(env.deps, orders);
+  });
+
+  it("runs over both catalogs: each view exact from its own catalog's table and days only", async () => {
+    // Prepare: orders over three days, page views on the last two, a page-view copy, an invalid page view
+    const env = await setUp();
+    const orders = ordersOver(3, 20);
+    const pageViews = sentPageViews(
+      Array.from({ length: 30 }, (_, index) => ({
+        id: `v${index}`,
+        ts: today - 2 * DAY + index * 5_000_000,
+        session: `s${index % 4}`,
+        path: index % 2 === 0 ? '/' : '/docs',
+        country: countries[index % 3],
+      })),
+    );
+    const events = [
+      ...orders,
+      ...pageViews,
+      { ...pageViews[4] },
+      withType(pageViewEvents, { id: 'v-bad', ts: today - DAY, path: '' }),
+      withType({ name: 'click' }, { id: 'c1', ts: today - DAY }),
+    ];
+    await env.send(events);
+    // Act
+    await runBatch(env.deps);
+    // Assess
+    await expectExact(env.deps, events);
+    const pageViewDays = await env.deps.store.getManifest('page_views');
+    expect(Object.keys(pageViewDays?.days ?? {}).sort()).toEqual([
+      dayName(today - 2 * DAY),
+      dayName(today - DAY),
+    ]);
+    const { rows } = await served(
+      env.deps,
+      demoViews.find((view) => view.name === 'page_views') as ViewDefinition,
+    );
+    expect(rows.reduce((total, row) => total + (row.values.views ?? 0n), 0n)).toBe(30n);
   });
 
   it('corrects a late event in an old day on the next run, rereading only the dirty days', async () => {
@@ -689,7 +736,7 @@ describe('batch layer: archive lines that cannot be read', () => {
       amount: 990,
       status: 'paid',
     };
-    const key = `events/dt=${day}/driftless-1-malformed.gz`;
+    const key = `${archiveDayPrefix(orderEvents.name, day)}driftless-1-malformed.gz`;
     const lines = [
       JSON.stringify(good),
       '{"id":"cut-short","ts":',
@@ -710,7 +757,7 @@ describe('batch layer: archive lines that cannot be read', () => {
     const outcome = await env.deps.store.runOutcome('run-malformed');
     // Assess
     expect(run).toBeNull();
-    expect(outcome?.views.map((view) => view.status)).toEqual(['committed', 'committed']);
+    expect(outcome?.views.map((view) => view.status)).toEqual(env.deps.views.map(() => 'committed'));
     await expectExact(env.deps, orders);
   });
 
@@ -1017,7 +1064,7 @@ describe('batch layer: payloads that do not grow with history', () => {
       history.map((day, index) =>
         limit(() => {
           const markedAt = index % 2 === 0 ? lastRunStartedAt + 1 : lastRunStartedAt - 1;
-          return store.markArchiveDay(day, markedAt, markedAt);
+          return store.markArchiveDay(orderEvents.name, day, markedAt, markedAt);
         }),
       ),
     );
@@ -1088,15 +1135,23 @@ describe('batch layer: dirty days from the archive markers', () => {
     await expectExact(env.deps, [...orders, late]);
   });
 
-  it("marks each day the archive receives an object, from S3's Object Created event through the template's rule", async () => {
+  it("marks each catalog's day the archive receives an object, from S3's Object Created event through the template's rule", async () => {
     // Prepare
     const env = await setUp();
     const days = [dayName(today - 3 * DAY), dayName(today - DAY)];
     // Act
-    for (const day of days) await env.archive.put(`events/dt=${day}/delivery-1.gz`, gzipSync('{}\n'));
-    await env.archive.put(`events/dt=${days[0]}/delivery-2.gz`, gzipSync('{}\n'));
+    for (const day of days)
+      await env.archive.put(`${archiveDayPrefix('order', day)}delivery-1.gz`, gzipSync('{}\n'));
+    await env.archive.put(`${archiveDayPrefix('order', days[0] as string)}delivery-2.gz`, gzipSync('{}\n'));
+    await env.archive.put(
+      `${archiveDayPrefix('page_view', days[1] as string)}delivery-3.gz`,
+      gzipSync('{}\n'),
+    );
+    // The layout before several catalogs: no table reads it, so no day is marked for it.
+    await env.archive.put(`events/dt=${dayName(today - 2 * DAY)}/delivery-4.gz`, gzipSync('{}\n'));
     // Assess
-    expect(await env.deps.store.archiveDays('', '9999-12-31')).toEqual(days);
+    expect(await env.deps.store.archiveDays('order', '', '9999-12-31')).toEqual(days);
+    expect(await env.deps.store.archiveDays('page_view', '', '9999-12-31')).toEqual([days[1]]);
   });
 
   it('marks no day for objects outside events/, such as Firehose errors', async () => {
@@ -1105,7 +1160,7 @@ describe('batch layer: dirty days from the archive markers', () => {
     // Act
     await env.archive.put(`errors/processing-failed/${dayName(today)}/delivery-1.gz`, gzipSync('{}\n'));
     // Assess
-    expect(await env.deps.store.archiveDays('', '9999-12-31')).toEqual([]);
+    expect(await env.deps.store.archiveDays('order', '', '9999-12-31')).toEqual([]);
   });
 
   it('recomputes a day whose object was announced after the last run started, however old the object', async () => {
@@ -1116,7 +1171,7 @@ describe('batch layer: dirty days from the archive markers', () => {
     await runBatch(env.deps);
     const started = (await env.deps.store.getManifest('revenue'))?.lastRunStartedAt as number;
     const late: Order = { id: 'slow', ts: today - 2 * DAY + HOUR, country: 'DE', amount: 11, status: 'paid' };
-    const key = `events/dt=${dayName(late.ts)}/slow-delivery.gz`;
+    const key = `${archiveDayPrefix(orderEvents.name, dayName(late.ts))}slow-delivery.gz`;
     await env.archive.put(key, gzipSync(`${JSON.stringify(late)}\n`));
     const file = join(env.archiveDir, ...key.split('/'));
     await utimes(file, new Date(started - HOUR), new Date(started - HOUR));
@@ -1144,7 +1199,10 @@ describe('batch layer: dirty days from the archive markers', () => {
     );
     // Act
     try {
-      await env.archive.put(`events/dt=${dayName(today - DAY)}/delivery-1.gz`, gzipSync('{}\n'));
+      await env.archive.put(
+        `${archiveDayPrefix(orderEvents.name, dayName(today - DAY))}delivery-1.gz`,
+        gzipSync('{}\n'),
+      );
     } finally {
       fixture.dynamo.middlewareStack.remove('recordMarkerActions');
     }

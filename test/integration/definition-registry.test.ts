@@ -68,6 +68,7 @@ const ordersEvent = (prefix: string, n: number) =>
         shardId: 'shardId-000000000000',
         sequenceNumber: sequenceNumber(sequence++),
         data: JSON.stringify({
+          type: 'order',
           id: `${prefix}-${index}`,
           ts: BUCKET + index,
           country: 'US',

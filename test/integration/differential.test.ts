@@ -133,7 +133,11 @@ function recordCoverage(
   const valid = validEvents(view.events, events);
   if (view.events.name === orderEvents.name) coverage.orderView++;
   else coverage.pageViewView++;
-  if (events.some((event) => catalogs.parse(event).catalog?.name !== view.events.name && catalogs.parse(event).ok))
+  if (
+    events.some(
+      (event) => catalogs.parse(event).catalog?.name !== view.events.name && catalogs.parse(event).ok,
+    )
+  )
     coverage.otherCatalogEvents++;
   if (events.some((event) => !catalogs.catalogOf(event).ok)) coverage.strayEvents++;
   recordCopyCoverage(view, valid);
@@ -312,6 +316,10 @@ const brokenCompilers: [string, Compilers][] = [
     },
   ],
   ['sums nothing to 0 instead of NULL', { js: zeroSums, sql: compileSql }],
+  [
+    'counts every value of a distinct measure, repeats included',
+    { js: compileJs, sql: editedSql((sql) => sql.replaceAll('COUNT(DISTINCT ', 'COUNT(')) },
+  ],
   [
     'ignores the time range',
     {

@@ -81,6 +81,8 @@ describe('countDistinct in both compilations', () => {
       .sorted();
     const forward = compileJs(customers).reduce(events).sorted();
     expect(reversed).toEqual(forward);
+    const compiled = compileJs(customers);
+    expect(compiled.valuesOf(compiled.zeros())).toEqual({ customers: 0n, amounts: 0n, orders: 0n });
     // Without the dedupe, the copy's customer c9 counts: 3 customers in US at 10:00.
     expect(forward.find((row) => row.bucket === H10 && row.group[0] === 'US')?.values.customers).toBe(3n);
   });

@@ -17,6 +17,7 @@ import {
 import { ordersPerMinute, revenue } from '../../views';
 import { tempDir, writeArchive } from '../support/archive';
 import { jsAnswer } from '../support/differential';
+import { sentOrders } from '../support/events';
 
 const at = (hh: number, mm: number, ss = 0, ms = 0) => Date.UTC(2026, 10, 25, hh, mm, ss, ms);
 const H10 = at(10, 0);
@@ -90,11 +91,11 @@ describe.each([
   ['orders_per_minute', ordersPerMinute, expectedOrdersPerMinute],
 ])('demo view %s on a hand-made morning of orders', (_, view, expected) => {
   it('the JS reducer gives the hand-computed rows', () => {
-    expect(jsAnswer(view, orders)).toEqual(expected);
+    expect(jsAnswer(view, sentOrders(orders))).toEqual(expected);
   });
 
   it('the SQL on DuckDB gives the hand-computed rows', async () => {
-    await engine.useEvents(orders);
+    await engine.useEvents(sentOrders(orders));
     expect(await engine.runView(view)).toEqual(expected);
   });
 
@@ -122,7 +123,7 @@ describe('exact sums', () => {
       { bucket: H10, group: ['US'], values: { revenue: 1_100n * BigInt(big), orders: 1_100n } },
     ];
     // Act
-    await engine.useEvents(events);
+    await engine.useEvents(sentOrders(events));
     const sql = await engine.runView(revenue);
     const js = compileJs(revenue).reduce(events).sorted();
     // Assess
@@ -141,7 +142,7 @@ describe('exact sums', () => {
       measures: { scaled: sum(order.amount.times(1_000_000_000)) },
     });
     const events = [{ id: 'x', ts: H10, amount: 10_000_000_000_000, status: 'paid' }];
-    await engine.useEvents(events);
+    await engine.useEvents(sentOrders(events));
     // Act and assess
     expect(() => compileJs(view).reduce(events)).toThrow(ExpressionOverflowError);
     await expect(engine.runView(view)).rejects.toThrow(/overflow/i);
@@ -188,11 +189,11 @@ describe('producer duplicates across days, with the default horizon of one day',
   const d3 = [row(day(2, 11), 'FR', 500n), row(day(2, 13), 'FR', 200n)];
 
   it('the JS reference over every copy gives the hand-computed rows', () => {
-    expect(jsAnswer(revenue, resent)).toEqual([...d1, ...d2, ...d3]);
+    expect(jsAnswer(revenue, sentOrders(resent))).toEqual([...d1, ...d2, ...d3]);
   });
 
   it('the SQL over every day gives the same rows', async () => {
-    await engine.useEvents(resent);
+    await engine.useEvents(sentOrders(resent));
     expect(await engine.runView(revenue)).toEqual([...d1, ...d2, ...d3]);
   });
 
@@ -203,7 +204,7 @@ describe('producer duplicates across days, with the default horizon of one day',
   ])(
     'the SQL recomputing only %s reads the day before and gives that day its rows',
     async (_, days, expected) => {
-      await engine.useEvents(resent);
+      await engine.useEvents(sentOrders(resent));
       expect(await engine.runView(revenue, compileSql(revenue, { days }))).toEqual(expected);
     },
   );
@@ -225,7 +226,7 @@ describe('producer duplicates across days, with the default horizon of one day',
     ['D2 and D3 (reading D1)', [D2, D3], [{ id: 'c2', days: [D1, D3] }]],
     ['D3 (reading D2, not D1)', [D3], []],
   ])('the distant-copies report over %s lists the ids it sees counted twice', async (_, days, expected) => {
-    await engine.useEvents(resent);
+    await engine.useEvents(sentOrders(resent));
     const rows = await engine.query(compileDistantCopiesSql(orderEvents, days === undefined ? {} : { days }));
     expect(rows.map(parseDistantCopiesRow)).toEqual(expected);
   });

@@ -32,6 +32,7 @@ import { definitionKey } from '../../functions/core/keys';
 import { revenue } from '../../views';
 import { batchRunThroughApi } from '../support/batch-runs';
 import { type Order, runBatch, settledNowTemplate, startBatchStack } from '../support/batch-stack';
+import { sentOrders } from '../support/events';
 import { startFixture } from '../support/fixture';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
 import { waitFor } from '../support/wait';
@@ -858,7 +859,7 @@ describe('restatements and rollback through the API and the CLI', () => {
 
   let archived = 0;
   async function post(orders: readonly Order[]) {
-    const answer = await runtime.call('POST', '/events', orders);
+    const answer = await runtime.call('POST', '/events', sentOrders(orders));
     expect(answer.status).toBe(202);
     archived += orders.length;
     await waitFor(() => runtime.runtime.archiveConsumer.stats.records >= archived, { what: 'the archive' });

@@ -29,6 +29,7 @@ import { bucketDir, localPlatform } from '../../local/platform';
 import { LocalNames, templateFunctions } from '../../local/template';
 import { revenue } from '../../views';
 import { batchRunThroughApi } from '../support/batch-runs';
+import { sentOrders } from '../support/events';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
 import { waitFor } from '../support/wait';
 
@@ -82,7 +83,7 @@ const lateOrder = {
 
 let archived = 0;
 async function post(events: readonly EventRecord[]) {
-  const answer = await call('POST', '/events', events);
+  const answer = await call('POST', '/events', sentOrders(events));
   expect(answer.status).toBe(202);
   expect(answer.body.accepted).toBe(events.length);
   archived += events.length;
@@ -98,7 +99,7 @@ async function runBatch() {
 async function listedArchive(days: readonly string[]) {
   const listed = { objects: 0, bytes: 0 };
   for (const day of days) {
-    const folder = join(runtime.archiveDir, archiveDayPrefix(day));
+    const folder = join(runtime.archiveDir, archiveDayPrefix('order', day));
     const names = await readdir(folder).catch(() => [] as string[]);
     for (const name of names) {
       listed.objects++;

@@ -51,6 +51,7 @@ afterAll(async () => {
 const countries = ['US', 'FR', 'DE', 'JP', 'BR'];
 const statuses = ['paid', 'paid', 'refunded', 'pending'];
 const orderAt = (index: number) => ({
+  type: 'order',
   id: `order-${index}`,
   ts: DAY_ZERO + 3_600_000 * 10 + index * 997,
   customer: `c${index % 17}`,

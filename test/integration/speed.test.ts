@@ -12,16 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { catalogs, orderEvents } from '../../events';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
 import { FileObjectStore } from '../../functions/adapters/object-store';
-import {
-  compileJs,
-  defineView,
-  fieldsOf,
-  max,
-  min,
-  sum,
-  type ViewDefinition,
-  type ViewRow,
-} from '../../functions/core';
+import { defineView, fieldsOf, max, min, sum, type ViewDefinition, type ViewRow } from '../../functions/core';
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators';
@@ -29,6 +20,7 @@ import { views as demoViews } from '../../views';
 import { arbOrderEvents, DAY_ZERO, type RawEvent } from '../support/arbitraries';
 import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
 import { kinesisEvent, kinesisRecord, packedData, sequenceNumber } from '../support/kinesis-factory';
+import { expectedSpeedRows } from '../support/speed-rows';
 
 const SCHEDULES = Number(process.env.DRIFTLESS_SPEED_SCHEDULES ?? 100);
 /** fast-check's seed, to replay a failing run (it prints the seed); random when not set. */
@@ -238,7 +230,9 @@ describe('speed layer: exactly-once counters on at-least-once delivery', () => {
         const ranges = dayRanges([DAY_ZERO, ...times]);
         let expectedItems = 0;
         for (const view of views) {
-          const expected = compileJs(view).reduce(valid).sorted();
+          // The events are orders: a view of another catalog counts none. A distinct count reads as the
+          // estimate of the sketch of its values, each once.
+          const expected = view.events.name === orderEvents.name ? expectedSpeedRows(view, valid) : [];
           expectedItems += expected.length;
           const stored: ViewRow[] = [];
           // Read "as of" the earliest event, before any TTL could have passed.

@@ -39,7 +39,9 @@ export async function writeArchive(
         .map((field) => `"${field}"`)
         .join(', ');
       const file = quoteString(join(folder, 'part-1.parquet'));
-      await parquetWriter.query(`COPY (SELECT ${columns} FROM ${eventsTableOf(catalog)}) TO ${file} (FORMAT parquet)`);
+      await parquetWriter.query(
+        `COPY (SELECT ${columns} FROM ${eventsTableOf(catalog)}) TO ${file} (FORMAT parquet)`,
+      );
     }
   } finally {
     parquetWriter.close();

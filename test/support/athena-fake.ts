@@ -213,7 +213,8 @@ export class AthenaFake {
       for (const { key } of await this.options.s3.list(bucket, prefix)) {
         const name = /^dt=\d{4}-\d{2}-\d{2}\/([^/]+)$/.exec(key.slice(prefix.length))?.[1];
         if (name === undefined) throw new Error(`HIVE_BAD_DATA: ${key} is not in a dt= partition`);
-        if (!name.endsWith('.gz')) throw new Error(`the fake reads gzip JSON objects only; ${key} is not one`);
+        if (!name.endsWith('.gz'))
+          throw new Error(`the fake reads gzip JSON objects only; ${key} is not one`);
       }
     await this.engine.useArchive(this.options.s3.folderOf(bucket));
   }

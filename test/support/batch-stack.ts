@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { catalogs } from '../../events';
+import { catalogs, orderEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import { archiveTransformFunction } from '../../functions/archive/firehose-transform';
 import { batchDeps, batchFunctions } from '../../functions/batch/context';
@@ -21,6 +21,7 @@ import {
   synthesizeTemplate,
 } from '../../local/template';
 import { tempDir } from './archive';
+import { withType } from './events';
 import { type Fixture, quietLogger, quietMetrics } from './fixture';
 import { kinesisEvent, kinesisRecord, sequenceNumber } from './kinesis-factory';
 
@@ -90,15 +91,18 @@ export async function startBatchStack(
     buildFunction(template, archiveTransformFunction, platform, names),
     platform.bucket(delivery.bucket),
   );
-  /** Sends orders (or raw lines) through the stream's stand-in to Firehose, one record each. */
-  const send = (orders: readonly (Order | string)[]) =>
+  /**
+   * Sends orders (or raw lines, or events of another type) through the stream's stand-in to Firehose, one
+   * record each: an event is sent with `type: 'order'` unless it names another type.
+   */
+  const send = (orders: readonly (Order | object | string)[]) =>
     firehose(
       kinesisEvent(
         orders.map((order) =>
           kinesisRecord({
             shardId: 'shardId-000000000000',
             sequenceNumber: sequenceNumber(sequence++),
-            data: typeof order === 'string' ? order : JSON.stringify(order),
+            data: typeof order === 'string' ? order : JSON.stringify(withType(orderEvents, order)),
           }),
         ),
       ),

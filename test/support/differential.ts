@@ -15,9 +15,9 @@ import {
   type EventCatalog,
   type EventCatalogs,
   type EventRecord,
-  type StreamRecord,
   rowKey,
   type SqlOptions,
+  type StreamRecord,
   type ViewDefinition,
   type ViewRow,
 } from '../../functions/core';

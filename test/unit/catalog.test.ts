@@ -1,11 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs, orderEvents, pageViewEvents } from '../../events';
 import {
   codePointLength,
   DEFAULT_DEDUPE_HORIZON_DAYS,
   DEFAULT_TIME_RANGE,
   defineEventCatalog,
+  defineEventCatalogs,
+  EVENT_TYPE_FIELD,
   MAX_DAY_TIME,
   MAX_DEDUPE_HORIZON_DAYS,
   ROW_SORT_KEY_BUDGET_BYTES,
@@ -296,5 +298,69 @@ describe('codePointLength', () => {
     ['x\udfff\ud83d', 3],
   ])('counts %j as %i characters, as SQL length() does', (text, expected) => {
     expect(codePointLength(text)).toBe(expected);
+  });
+});
+
+describe('event catalogs: an event names its own in `type`', () => {
+  const view = { type: 'page_view', id: 'v1', ts: 1_764_000_000_000, path: '/docs', country: 'FR' };
+
+  it('finds the catalog an event names, and parses it by that catalog (its fields only)', () => {
+    expect(catalogs.names).toEqual(['order', 'page_view']);
+    expect(catalogs.catalogOf({ ...paid, type: 'order' })).toEqual({ ok: true, catalog: orderEvents });
+    expect(catalogs.parse(view)).toEqual({
+      ok: true,
+      catalog: pageViewEvents,
+      event: { id: 'v1', ts: 1_764_000_000_000, path: '/docs', country: 'FR' },
+    });
+  });
+
+  it.each([
+    ['an unknown type', { ...paid, type: 'refund' }, 'unknown event type "refund": one of order, page_view'],
+    ['no type', paid, 'no type: one of order, page_view'],
+    ['a null type', { ...paid, type: null }, 'no type: one of order, page_view'],
+    ['a type that is not a string', { ...paid, type: ['order'] }, 'not a string: one of order, page_view'],
+    ['not an object', 'order', 'no type: one of order, page_view'],
+  ])('refuses %s, naming the type field and the known types', (_, input, message) => {
+    expect(catalogs.catalogOf(input)).toEqual({ ok: false, errors: [{ field: EVENT_TYPE_FIELD, message }] });
+    expect(catalogs.parse(input)).toEqual({ ok: false, catalog: null, errors: [{ field: 'type', message }] });
+  });
+
+  it("holds an event to the catalog its type names, not another's", () => {
+    // An order's fields under the page views' type: a page view without a path.
+    const parsed = catalogs.parse({ ...paid, type: 'page_view' });
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) {
+      expect(parsed.catalog).toBe(pageViewEvents);
+      expect(parsed.errors.map((error) => error.field)).toEqual(['path']);
+    }
+  });
+
+  it('refuses two catalogs of one name, and none', () => {
+    expect(() => defineEventCatalogs([orderEvents, pageViewEvents, orderEvents])).toThrow(
+      'event catalogs: two catalogs are named order',
+    );
+    expect(() => defineEventCatalogs([])).toThrow('define at least one');
+  });
+
+  it('refuses a field named type, and a name that cannot be a folder and a table', () => {
+    const fields = {
+      id: { type: 'string', required: true, nonEmpty: true },
+      ts: { type: 'integer', required: true, min: 0 },
+    } as const;
+    expect(() =>
+      defineEventCatalog({
+        name: 'click',
+        idField: 'id',
+        timeField: 'ts',
+        fields: { ...fields, type: { type: 'string', required: false } },
+      }),
+    ).toThrow('event catalog click: a field may not be named type');
+    for (const name of ['Click', '_click', 'page-view', '1st', ''])
+      expect(() => defineEventCatalog({ name, idField: 'id', timeField: 'ts', fields })).toThrow(
+        'its name is not [a-z][a-z0-9_]*',
+      );
+    expect(defineEventCatalog({ name: 'click_2', idField: 'id', timeField: 'ts', fields }).name).toBe(
+      'click_2',
+    );
   });
 });

@@ -137,7 +137,10 @@ describe('table keys whose sort order carries meaning', () => {
     fc.assert(
       fc.property(time, time, fc.constantFrom('2000-01-01', '2099-12-31'), (a, b, day) => {
         // Act
-        const [first, second] = [archiveChangeKey('order', a, day), archiveChangeKey('order', b, '2050-06-15')];
+        const [first, second] = [
+          archiveChangeKey('order', a, day),
+          archiveChangeKey('order', b, '2050-06-15'),
+        ];
         // Assess
         if (Math.floor(a / HOUR) < Math.floor(b / HOUR)) expect(first.sk < second.sk).toBe(true);
         if (Math.floor(a / HOUR) > Math.floor(b / HOUR)) expect(first.sk > second.sk).toBe(true);
@@ -150,7 +153,10 @@ describe('table keys whose sort order carries meaning', () => {
     fc.assert(
       fc.property(time, time, (since, markedAt) => {
         // Act
-        const read = inRange(archiveChangesSince('order', since), archiveChangeKey('order', markedAt, '2026-11-25'));
+        const read = inRange(
+          archiveChangesSince('order', since),
+          archiveChangeKey('order', markedAt, '2026-11-25'),
+        );
         // Assess
         if (markedAt >= since) expect(read).toBe(true);
         if (markedAt < since - (since % HOUR)) expect(read).toBe(false);

@@ -14,7 +14,9 @@ import { kinesisEvent, kinesisRecord, packedData, sequenceNumber } from '../supp
 const template = synthesizeTemplate();
 const delivery = deliveryOf(template, new LocalNames(template));
 const ts = Date.UTC(2026, 10, 25, 9);
-const order = (id: string) => JSON.stringify({ id, ts, country: 'US', amount: 100, status: 'paid' });
+const order = (id: string) =>
+  JSON.stringify({ type: 'order', id, ts, country: 'US', amount: 100, status: 'paid' });
+const pageView = (id: string) => JSON.stringify({ type: 'page_view', id, ts, path: '/docs', country: 'FR' });
 const batch = (data: readonly (string | Uint8Array)[]) =>
   kinesisEvent(
     data.map((text, index) =>
@@ -51,9 +53,38 @@ describe('local Firehose, from the synthesized delivery stream', () => {
     // Assess
     const delivered = await objects(bucket, ARCHIVE_EVENTS_PREFIX);
     expect(delivered.map(({ key }) => key)).toEqual([
-      expect.stringMatching(/^events\/dt=2026-11-25\/shardId-000000000000-\d+\.json\.gz$/),
+      expect.stringMatching(/^events\/order\/dt=2026-11-25\/shardId-000000000000-\d+\.json\.gz$/),
     ]);
     expect(delivered[0]?.lines.map((line) => JSON.parse(line).id)).toEqual(['a', 'b']);
+    expect(await bucket.list(ARCHIVE_ERRORS_PREFIX)).toEqual([]);
+  });
+
+  it("files each event under its catalog's folder, the prefix read from the template, and drops an unknown type", async () => {
+    // Prepare
+    dir = await mkdtemp(join(tmpdir(), 'firehose-'));
+    const bucket = new FileObjectStore(dir);
+    const refund = order('r').replace('"type":"order"', '"type":"refund"');
+    // Act
+    await localFirehose(
+      delivery,
+      transformRecords,
+      bucket,
+    )(batch([order('a'), pageView('v'), refund, order('b')]));
+    // Assess
+    expect(delivery.prefix).toBe('events/!{partitionKeyFromLambda:type}/dt=!{partitionKeyFromLambda:dt}/');
+    const delivered = await objects(bucket, ARCHIVE_EVENTS_PREFIX);
+    expect(
+      delivered.map(({ key, lines }) => [
+        key.split('/').slice(0, 3).join('/'),
+        lines.map((line) => JSON.parse(line)),
+      ]),
+    ).toEqual([
+      [
+        'events/order/dt=2026-11-25',
+        [JSON.parse(order('a')), JSON.parse(order('b'))].map(({ type: _, ...event }) => event),
+      ],
+      ['events/page_view/dt=2026-11-25', [{ id: 'v', ts, path: '/docs', country: 'FR' }]],
+    ]);
     expect(await bucket.list(ARCHIVE_ERRORS_PREFIX)).toEqual([]);
   });
 

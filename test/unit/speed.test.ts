@@ -2,7 +2,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it, vi } from 'vitest';
 import { catalogs, orderEvents } from '../../events';
-import type { SpeedDelta, SpeedStore } from '../../functions/adapters/dynamo-speed-store';
+import type {
+  SketchedDelta,
+  SketchedItemState,
+  SpeedDelta,
+  SpeedStore,
+} from '../../functions/adapters/dynamo-speed-store';
 import type { ObjectStore } from '../../functions/adapters/object-store';
 import {
   compileJs,
@@ -44,12 +49,12 @@ class RecordingStore implements SpeedStore {
   async checkpoint(): Promise<string | null> {
     return null;
   }
-  // The views here have no distinct measure: these are never called.
-  async readSketched(): Promise<never> {
-    throw new Error('no distinct measure here');
+  // A view with a distinct measure reads the item first: here it has never been written.
+  async readSketched(): Promise<SketchedItemState> {
+    return { checkpoint: null, version: null, sketches: new Map() };
   }
-  async mergeDelta(): Promise<never> {
-    throw new Error('no distinct measure here');
+  async mergeDelta(delta: SketchedDelta): Promise<'applied' | 'conflict'> {
+    return this.addDelta(delta);
   }
   async applyExtreme(_pk: string, _sk: string, measure: string, kind: 'min' | 'max', value: bigint) {
     this.extremes.push([measure, kind, value]);
@@ -103,13 +108,61 @@ describe('speed processor', () => {
     );
     // Act
     const response = await processor.process(kinesisEvent(records));
-    // Assess: revenue (one hour, one country) and orders_per_minute (one minute, one status)
+    // Assess: revenue (one hour, one country), orders_per_minute (one minute, one status) and
+    // unique_customers (one hour, one country; these orders name no customer)
     expect(response.batchItemFailures).toEqual([]);
-    expect(store.deltas).toHaveLength(2);
+    expect(store.deltas).toHaveLength(3);
     const revenue = store.deltas.find((delta) => delta.view.name === 'revenue');
     expect(revenue?.row.values).toEqual({ revenue: 500_000n, orders: 500n });
     expect(revenue?.firstSequence).toBe(padSequence(sequenceNumber(0)));
     expect(revenue?.lastSequence).toBe(padSequence(sequenceNumber(499)));
+  });
+
+  it("counts each event in its own catalog's views only, and quarantines an unknown or missing type with why", async () => {
+    // Prepare: an order, two page views (one packed with the order), a refund (no catalog) and an untyped order
+    const objects = memoryObjects();
+    const store = new RecordingStore();
+    const processor = new SpeedProcessor({
+      catalogs,
+      views,
+      store,
+      quarantine: new Quarantine(objects),
+      logger: new Logger({ logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'Test' }),
+      retentionMs: 3_600_000,
+    });
+    const view = (id: string) =>
+      JSON.stringify({
+        type: 'page_view',
+        id,
+        ts: Date.UTC(2026, 10, 25, 9, 40),
+        path: '/docs',
+        country: 'US',
+      });
+    const records = [
+      packedData([order(1), view('v1')]),
+      view('v2'),
+      order(2).replace('"type":"order"', '"type":"refund"'),
+      order(3).replace('"type":"order",', ''),
+    ].map((data, index) => kinesisRecord({ shardId: 's', sequenceNumber: sequenceNumber(index), data }));
+    // Act
+    const response = await processor.process(kinesisEvent(records));
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    const rows = Object.fromEntries(store.deltas.map((delta) => [delta.view.name, delta.row.values]));
+    expect(rows).toEqual({
+      revenue: { revenue: 1000n, orders: 1n },
+      orders_per_minute: { orders: 1n },
+      page_views: { views: 2n },
+      unique_customers: { customers: 0n },
+    });
+    const reasons = [...objects.objects.values()].map(
+      (body) => (JSON.parse(body) as QuarantinedRecord).reason,
+    );
+    expect(reasons.sort()).toEqual([
+      'no type: one of order, page_view',
+      'unknown event type "refund": one of order, page_view',
+    ]);
   });
 
   it('publishes events, invalid, keys written, conflicts, lateness not recorded, unbuildable definitions and batch age', async () => {
@@ -139,7 +192,7 @@ describe('speed processor', () => {
     expect(published).toEqual({
       events: 1,
       invalid: 1,
-      keysWritten: 2,
+      keysWritten: 3,
       conflicts: 0,
       latenessNotRecorded: 0,
       unbuildableDefinitions: 0,

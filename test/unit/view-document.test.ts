@@ -38,7 +38,9 @@ describe('view documents', () => {
       /catalog: names refund, which is not an event catalog: one of order, page_view/,
     );
     // Over the page views, the revenue's fields do not exist.
-    expect(() => viewFromDocument({ ...document, catalog: 'page_view' }, catalogs)).toThrow(ViewDefinitionError);
+    expect(() => viewFromDocument({ ...document, catalog: 'page_view' }, catalogs)).toThrow(
+      ViewDefinitionError,
+    );
     expect(() => viewFromDocument({ ...document, groupBy: ['amount'] }, catalogs)).toThrow(/groupBy\.0/);
   });
 
