@@ -156,7 +156,14 @@ export async function benchBatch(options: { events: number; days: number; dataDi
   };
 
   const full = await timedRun('full');
-  const late = { type: 'order', id: 'late-1', ts: start + DAY + 3_600_000, country: 'C1', amount: 4_200, status: 'paid' };
+  const late = {
+    type: 'order',
+    id: 'late-1',
+    ts: start + DAY + 3_600_000,
+    country: 'C1',
+    amount: 4_200,
+    status: 'paid',
+  };
   await localFirehose(
     deliveryOf(template, names),
     transformRecords,

@@ -61,7 +61,11 @@ export function grantAthenaQuery(
         stack.formatArn({ service: 'glue', resource: 'catalog' }),
         stack.formatArn({ service: 'glue', resource: 'database', resourceName: archive.database }),
         ...archive.tableNames.map((table) =>
-          stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${archive.database}/${table}` }),
+          stack.formatArn({
+            service: 'glue',
+            resource: 'table',
+            resourceName: `${archive.database}/${table}`,
+          }),
         ),
       ],
     }),

@@ -109,7 +109,9 @@ export class DuckDbQueryEngine implements QueryEngine {
       const type = event[EVENT_TYPE_FIELD];
       const held = typeof type === 'string' ? byCatalog.get(type) : undefined;
       if (held === undefined)
-        throw new RangeError(`an event of no catalog (${EVENT_TYPE_FIELD} ${JSON.stringify(type)}) cannot be held`);
+        throw new RangeError(
+          `an event of no catalog (${EVENT_TYPE_FIELD} ${JSON.stringify(type)}) cannot be held`,
+        );
       held.push(event);
     }
     for (const catalog of this.catalogs.all)

@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EventCatalogs } from '../core';
 import { ArchiveDays } from './batch-store/archive-days';
 import { DataQualityReports } from './batch-store/data-quality';
 import { DayVersions } from './batch-store/day-versions';
@@ -10,7 +11,6 @@ import { Progress } from './batch-store/progress';
 import { Provenance } from './batch-store/provenance';
 import { Restatements } from './batch-store/restatements';
 import { Runs } from './batch-store/runs';
-import type { EventCatalogs } from '../core';
 import { DynamoLatenessStore } from './lateness-store';
 import { Table } from './table';
 

@@ -21,7 +21,7 @@ const apiEnvironment = {
   STREAM_NAME: requiredVariable('STREAM_NAME', 'the Kinesis stream events are put on'),
   STATE_MACHINE_ARN: requiredVariable('STATE_MACHINE_ARN', 'the batch state machine'),
   ATHENA_WORKGROUP: requiredVariable('ATHENA_WORKGROUP', 'the Athena work group exports run in'),
-  GLUE_DATABASE: requiredVariable('GLUE_DATABASE', 'the Glue database of the catalogs\' tables'),
+  GLUE_DATABASE: requiredVariable('GLUE_DATABASE', "the Glue database of the catalogs' tables"),
   EXPORT_BUCKET: requiredVariable('EXPORT_BUCKET', 'the bucket Parquet exports are unloaded to'),
   EXPORT_PREFIX: requiredVariable('EXPORT_PREFIX', 'the key prefix of exports (expired by a lifecycle rule)'),
   QUARANTINE_BUCKET: requiredVariable('QUARANTINE_BUCKET', 'the bucket of quarantined records'),

@@ -52,7 +52,9 @@ export function createTransform(
             recordId: record.recordId,
             result: 'Ok',
             data: Buffer.from(archived.line).toString('base64'),
-            metadata: { partitionKeys: { [EVENT_TYPE_FIELD]: archived.type, [PARTITION_COLUMN]: archived.day } },
+            metadata: {
+              partitionKeys: { [EVENT_TYPE_FIELD]: archived.type, [PARTITION_COLUMN]: archived.day },
+            },
           };
         if (archived.invalid) return { recordId: record.recordId, result: 'Dropped', data: record.data };
         return failed(record.recordId, record.data, archived.reason);

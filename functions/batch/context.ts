@@ -25,7 +25,7 @@ import { reconcile } from './reconcile';
 const batchEnvironment = {
   TABLE_NAME: requiredVariable('TABLE_NAME', 'the DynamoDB table'),
   ATHENA_WORKGROUP: requiredVariable('ATHENA_WORKGROUP', 'the Athena workgroup'),
-  GLUE_DATABASE: requiredVariable('GLUE_DATABASE', 'the Glue database of the catalogs\' tables'),
+  GLUE_DATABASE: requiredVariable('GLUE_DATABASE', "the Glue database of the catalogs' tables"),
   DELIVERY_STREAM_NAME: requiredVariable(
     'DELIVERY_STREAM_NAME',
     'the Firehose delivery stream writing the archive (the plan reads its metrics)',

@@ -126,7 +126,8 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
   /** Per catalog (by name), the catalog and the days the run reads of it. */
   const daysRead = new Map<string, { catalog: EventCatalog; days: Set<string> }>();
   for (const view of deps.views)
-    if (!daysRead.has(view.events.name)) daysRead.set(view.events.name, { catalog: view.events, days: new Set() });
+    if (!daysRead.has(view.events.name))
+      daysRead.set(view.events.name, { catalog: view.events, days: new Set() });
   const rolledBack: { view: string; version: number; reason: string }[] = [];
   const unservable: { view: string; version: number; reason: string }[] = [];
   for (const view of deps.views) {

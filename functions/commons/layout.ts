@@ -30,7 +30,9 @@ export const archiveDayPrefix = (catalog: string, day: string): string =>
   `${archiveCatalogPrefix(catalog)}${PARTITION_COLUMN}=${day}/`;
 
 // The prefix, the column and a catalog's name are plain words: nothing in them needs escaping in a pattern.
-const DAY_FOLDER = new RegExp(`^${ARCHIVE_EVENTS_PREFIX}([a-z][a-z0-9_]*)/${PARTITION_COLUMN}=(\\d{4}-\\d{2}-\\d{2})/`);
+const DAY_FOLDER = new RegExp(
+  `^${ARCHIVE_EVENTS_PREFIX}([a-z][a-z0-9_]*)/${PARTITION_COLUMN}=(\\d{4}-\\d{2}-\\d{2})/`,
+);
 
 /**
  * The catalog and event-time day of an archive object's key (`events/<catalog>/dt=YYYY-MM-DD/...`), or

@@ -380,12 +380,14 @@ export interface EventCatalogs {
   /** The catalog `input.type` names, or why there is none (missing, not a string, unknown). */
   catalogOf(input: unknown): CatalogOfResult;
   /** `catalogOf`, then the catalog's `parse`: the event (its catalog's fields only) with its catalog. */
-  parse(input: unknown): { ok: true; catalog: EventCatalog; event: Readonly<Record<string, unknown>> } | {
-    ok: false;
-    /** Null when the type named none. */
-    catalog: EventCatalog | null;
-    errors: FieldError[];
-  };
+  parse(input: unknown):
+    | { ok: true; catalog: EventCatalog; event: Readonly<Record<string, unknown>> }
+    | {
+        ok: false;
+        /** Null when the type named none. */
+        catalog: EventCatalog | null;
+        errors: FieldError[];
+      };
 }
 
 /** The catalogs an event may name, one per type; names are unique (each is a folder and a table). */
@@ -408,7 +410,9 @@ export function defineEventCatalogs(catalogs: readonly EventCatalog[]): EventCat
       if (catalog !== undefined) return { ok: true, catalog };
       return {
         ok: false,
-        errors: [{ field: EVENT_TYPE_FIELD, message: `unknown event type ${JSON.stringify(type)}: ${known}` }],
+        errors: [
+          { field: EVENT_TYPE_FIELD, message: `unknown event type ${JSON.stringify(type)}: ${known}` },
+        ],
       };
     }
     const message =

@@ -344,11 +344,7 @@ const arbStrayEvents = fc.array(
  */
 export const arbMixedEvents = (options: { illFormed?: boolean } = {}) =>
   fc
-    .tuple(
-      arbOrderEvents({ illFormed: options.illFormed ?? false }),
-      arbPageViews(),
-      arbStrayEvents,
-    )
+    .tuple(arbOrderEvents({ illFormed: options.illFormed ?? false }), arbPageViews(), arbStrayEvents)
     .chain(([orders, views, strays]) => {
       const events = [...orders, ...views, ...strays];
       return fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length });

@@ -28,7 +28,13 @@ export class ArchiveDays {
    * `markedAt`: on the day's item and on the item of the day and the hour of `markedAt`. Each keeps the
    * latest of both times, whatever order concurrent markings land in.
    */
-  async mark(catalog: string, day: string, objectAt: number, markedAt: number, bytes?: number): Promise<void> {
+  async mark(
+    catalog: string,
+    day: string,
+    objectAt: number,
+    markedAt: number,
+    bytes?: number,
+  ): Promise<void> {
     await Promise.all([
       this.keepLatest(archiveDayKey(catalog, day), day, objectAt, markedAt),
       this.keepLatest(archiveChangeKey(catalog, markedAt, day), day, objectAt, markedAt),
@@ -64,7 +70,12 @@ export class ArchiveDays {
    * The days with archive objects of `catalog` in (`after`, `through`] (`after` `''`: from the first), in
    * order, at most `limit`.
    */
-  async list(catalog: string, after: string, through: string, limit = Number.POSITIVE_INFINITY): Promise<string[]> {
+  async list(
+    catalog: string,
+    after: string,
+    through: string,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<string[]> {
     const range = archiveDaysRange(catalog, after, through);
     if (range === null || limit <= 0) return [];
     const days: string[] = [];
