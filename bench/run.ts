@@ -20,14 +20,28 @@ program
   .option('--batch-size <n>', 'records per batch', '1000')
   .option('--groups <n>', 'distinct groups per batch', '50')
   .option('--rounds <n>', 'alternating rounds of floor and handler; medians are reported', '5')
-  .action(async (options: { batches: string; batchSize: string; groups: string; rounds: string }) => {
-    await benchSpeed({
-      batches: Number(options.batches),
-      batchSize: Number(options.batchSize),
-      groups: Number(options.groups),
-      rounds: Number(options.rounds),
-    });
-  });
+  .option(
+    '--page-view-share <share>',
+    "page views among the events, as the demo's mix (0: orders only)",
+    '0.75',
+  )
+  .action(
+    async (options: {
+      batches: string;
+      batchSize: string;
+      groups: string;
+      rounds: string;
+      pageViewShare: string;
+    }) => {
+      await benchSpeed({
+        batches: Number(options.batches),
+        batchSize: Number(options.batchSize),
+        groups: Number(options.groups),
+        rounds: Number(options.rounds),
+        pageViewShare: Number(options.pageViewShare),
+      });
+    },
+  );
 
 program
   .command('batch')

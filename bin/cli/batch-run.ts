@@ -76,10 +76,12 @@ export function printBatchRun(run: BatchRunAnswer): void {
     console.log(
       `archive lines skipped (malformed): ${skipped.lines} in ${skipped.objects} objects, e.g. ${skipped.byObject[0]?.object}`,
     );
-  const distant = run.distantCopies;
-  if (distant?.error) console.log(`duplicates beyond the dedupe horizon: not checked (${distant.error})`);
-  else if (distant?.ids)
-    console.log(
-      `ids counted more than once (copies over ${distant.horizonDays} day(s) apart): ${distant.ids}, e.g. ${distant.listed.slice(0, 3).join(', ')} (driftless data-quality)`,
-    );
+  for (const distant of run.distantCopies ?? []) {
+    if (distant.error)
+      console.log(`${distant.catalog}: duplicates beyond the dedupe horizon: not checked (${distant.error})`);
+    else if (distant.ids)
+      console.log(
+        `${distant.catalog}: ids counted more than once (copies over ${distant.horizonDays} day(s) apart): ${distant.ids}, e.g. ${distant.listed.slice(0, 3).join(', ')} (driftless data-quality --type ${distant.catalog})`,
+      );
+  }
 }

@@ -97,8 +97,12 @@ export class DriftlessApi {
     return this.call('GET', `/drift?limit=${limit}`, DRIFT);
   }
 
-  dataQuality(limit: number): Promise<ResponseOf<'DataQuality'>> {
-    return this.call('GET', `/data-quality?limit=${limit}`, RESPONSE_SCHEMAS.DataQuality);
+  /** Every catalog's latest data-quality reports, or `type`'s; `limit` per catalog (the API's default when not given). */
+  dataQuality(options: { limit?: number; type?: string } = {}): Promise<ResponseOf<'DataQuality'>> {
+    const query = new URLSearchParams();
+    if (options.type !== undefined) query.set('type', options.type);
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    return this.call('GET', `/data-quality?${query}`, RESPONSE_SCHEMAS.DataQuality);
   }
 
   /** A page of the view's restatement ledger (`since`, `from`, `to`, `limit`, `cursor`). */

@@ -21,22 +21,25 @@ const day = z
 
 /** Copies of an id further apart than the dedupe horizon count once each: listed, not fixed. */
 const distantCopiesSummary = z
-  .object({
-    horizonDays: z.number().int().meta({ description: 'Copies at most this many days apart count once.' }),
-    ids: z
-      .number()
-      .int()
-      .nullable()
-      .meta({ description: 'Ids counted more than once; null when the query failed.' }),
-    listed: z
-      .array(z.string())
-      .meta({ description: `The first ${DISTANT_COPIES_LISTED} of those ids, by id.` }),
-    error: z.string().nullable(),
-  })
+  .array(
+    z.object({
+      catalog: z.string().meta({ description: 'The event catalog (event type) whose table was read.' }),
+      horizonDays: z.number().int().meta({ description: 'Copies at most this many days apart count once.' }),
+      ids: z
+        .number()
+        .int()
+        .nullable()
+        .meta({ description: 'Ids counted more than once; null when the query failed.' }),
+      listed: z
+        .array(z.string())
+        .meta({ description: `The first ${DISTANT_COPIES_LISTED} of those ids, by id.` }),
+      error: z.string().nullable(),
+    }),
+  )
   .nullable()
   .meta({
     description:
-      'Ids the run counted more than once, their copies further apart than the dedupe horizon (their days: GET /data-quality).',
+      'Per catalog the views read, the ids the run counted more than once, their copies further apart than the catalog’s dedupe horizon (their days: GET /data-quality).',
   });
 
 const dataQualityReport = z.object({
@@ -188,6 +191,18 @@ export const drift = z.object({
 });
 
 export const dataQuality = z.object({
-  catalog: z.string(),
-  reports: z.array(dataQualityReport).meta({ description: 'The latest runs’ reports, newest first.' }),
+  catalogs: z
+    .array(
+      z.object({
+        catalog: z.string().meta({ description: 'An event catalog (event type).' }),
+        horizonDays: z
+          .number()
+          .int()
+          .meta({ description: 'Its dedupe horizon as defined now (each report has the one it ran with).' }),
+        reports: z.array(dataQualityReport).meta({
+          description: 'The latest runs’ reports, newest first; none when no view reads the catalog.',
+        }),
+      }),
+    )
+    .meta({ description: 'Every catalog of the stack, or the one `type` names.' }),
 });

@@ -1,4 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { distantCopiesSummary } from '../adapters/batch-store/data-quality';
 import { switchOf } from '../adapters/batch-store/manifest';
 import {
   type BackfillProgress,
@@ -87,9 +88,10 @@ const truncated = (text: string, chars: number) =>
  * loaded (until then the manifest serves the previous version, whole). Each view commits on its own:
  * one whose query or load failed, or whose manifest another run moved first, keeps its manifest while
  * the others commit. The run's outcome (per view, backfill progress, the archive lines skipped as
- * unreadable, and the ids counted more than once) is recorded for the API, and its data-quality report
- * (those ids with their days) beside the catalog's others; a run with a failed view, or whose count or
- * report failed, is reported incomplete, so that the state machine ends it failed (alarmed).
+ * unreadable, and the ids counted more than once) is recorded for the API, and its data-quality reports
+ * (those ids with their days, one per catalog the views read) beside each catalog's others; a run with a
+ * failed view, or whose count or report failed, is reported incomplete, so that the state machine ends
+ * it failed (alarmed).
  */
 export async function commit(deps: BatchDeps, input: CommitInput): Promise<CommitOutput> {
   const committed: CommittedView[] = [];
@@ -157,8 +159,8 @@ export async function commit(deps: BatchDeps, input: CommitInput): Promise<Commi
   for (const { view, version, reason } of input.rolledBack ?? [])
     outcomes.push({ view, status: 'rolled-back', version, reason });
   const skippedLines = await countSkippedLines(deps, input.skippedLines);
-  const report = await reportDistantCopies(deps, input);
-  await deps.store.putDataQualityReport(report, deps.now());
+  const reports = await reportDistantCopies(deps, input);
+  for (const report of reports) await deps.store.putDataQualityReport(report, deps.now());
   await deps.store.putRunOutcome(
     {
       runId: input.runId,
@@ -166,12 +168,7 @@ export async function commit(deps: BatchDeps, input: CommitInput): Promise<Commi
       recordedAt: deps.now(),
       views: outcomes,
       skippedLines,
-      distantCopies: {
-        horizonDays: report.horizonDays,
-        ids: report.ids,
-        listed: report.listed.map(({ id }) => id),
-        error: report.error,
-      },
+      distantCopies: reports.map(distantCopiesSummary),
     },
     deps.now(),
   );
@@ -183,19 +180,23 @@ export async function commit(deps: BatchDeps, input: CommitInput): Promise<Commi
       deps.logger.error('batch view failed', { runId: input.runId, ...outcome });
   if (skippedLines.lines !== 0)
     deps.logger.warn('archive lines skipped as unreadable', { runId: input.runId, ...skippedLines });
-  if (report.ids !== 0)
-    deps.logger.warn('ids counted more than once: copies further apart than the dedupe horizon', {
-      runId: input.runId,
-      ids: report.ids,
-      horizonDays: report.horizonDays,
-      listed: report.listed.slice(0, 10),
-    });
+  for (const report of reports)
+    if (report.ids !== 0)
+      deps.logger.warn('ids counted more than once: copies further apart than the dedupe horizon', {
+        runId: input.runId,
+        catalog: report.catalog,
+        ids: report.ids,
+        horizonDays: report.horizonDays,
+        listed: report.listed.slice(0, 10),
+      });
+  // One query reports on every catalog: when it fails, every report holds the same error.
+  const reportError = reports.find((report) => report.error !== null)?.error ?? null;
   await recordWatermarkAges(deps, input.views);
   const problems = [
     ...failed.map(({ view, step, error }) => `${view} failed in ${step} (${error})`),
     ...(input.unservable ?? []).map(({ view, reason }) => `${view} cannot be served: ${reason}`),
     ...(skippedLines.error === null ? [] : [`skipped lines not counted (${skippedLines.error})`]),
-    ...(report.error === null ? [] : [`distant copies not listed (${report.error})`]),
+    ...(reportError === null ? [] : [`distant copies not listed (${reportError})`]),
   ];
   const incomplete =
     problems.length === 0
@@ -321,18 +322,22 @@ async function countSkippedLines(deps: BatchDeps, count: CommitInput['skippedLin
   return read.ok ? read.value : { lines: null, objects: null, byObject: [], error: read.error };
 }
 
-async function reportDistantCopies(deps: BatchDeps, input: CommitInput): Promise<DataQualityReport> {
-  const { catalog, horizonDays, dayRanges } = input.distantCopies;
+/** The run's data-quality report of each catalog its views read, from the one query over them all. */
+async function reportDistantCopies(deps: BatchDeps, input: CommitInput): Promise<DataQualityReport[]> {
   const read = await readQuery(input.distantCopies, 'distant-copies', (queryId) =>
     readDistantCopies(deps.engine, queryId),
   );
-  return {
+  const recordedAt = deps.now();
+  return input.distantCopies.catalogs.map(({ catalog, horizonDays, dayRanges }) => ({
     runId: input.runId,
     catalog,
     startedAt: input.startedAt,
-    recordedAt: deps.now(),
+    recordedAt,
     horizonDays,
     dayRanges,
-    ...(read.ok ? { ...read.value, error: null } : { ids: null, listed: [], error: read.error }),
-  };
+    ...(read.ok
+      ? // The query lists no row for a catalog without distant copies.
+        { ...(read.value.get(catalog) ?? { ids: 0, listed: [] }), error: null }
+      : { ids: null, listed: [], error: read.error }),
+  }));
 }

@@ -62,6 +62,13 @@ export interface ViewPlan {
   readonly sql: string;
 }
 
+/** One catalog's part of the data-quality report, as the plan passes it on to Commit. */
+export interface DistantCopiesCatalog {
+  readonly catalog: string;
+  readonly horizonDays: number;
+  readonly dayRanges: readonly DayRange[];
+}
+
 export interface RunPlan {
   readonly runId: string;
   readonly startedAt: number;
@@ -86,13 +93,12 @@ export interface RunPlan {
   /** The query counting the archive lines the engine skips as unreadable, over every day the run reads. */
   readonly skippedLines: { readonly sql: string };
   /**
-   * The data-quality report's query: the ids whose copies lie further apart than the catalog's dedupe
-   * horizon, counted again on a day the run recomputes (the days of every view, as ranges).
+   * The data-quality report's query: per catalog the views read, the ids whose copies lie further apart
+   * than its dedupe horizon, counted again on a day the run recomputes of it (its views' days).
    */
   readonly distantCopies: {
-    readonly catalog: string;
-    readonly horizonDays: number;
-    readonly dayRanges: readonly DayRange[];
+    /** Each catalog reported on, with its horizon and its days as ranges (at most MAX_DAY_RANGES each). */
+    readonly catalogs: readonly DistantCopiesCatalog[];
     readonly sql: string;
   };
 }
@@ -113,9 +119,7 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
   if (!RUN_ID.test(runId)) throw new RangeError(`bad run id ${JSON.stringify(runId)}: want ${RUN_ID.source}`);
   if (input.executionArn !== undefined)
     await deps.store.putRunExecution(runId, input.executionArn, deps.now());
-  // The data-quality report's catalog: the first view's (a report per catalog is not built yet).
-  const reportCatalog = deps.views[0]?.events;
-  if (reportCatalog === undefined) throw new Error('no views to plan');
+  if (deps.views.length === 0) throw new Error('no views to plan');
   // Asked once the run has started: every event accepted before the answer is in the archive.
   const bounds = {
     startedAt,
@@ -243,7 +247,10 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     })),
   });
   // Ranges, not days: the count's and the report's SQL stay as small as a view's however scattered the days.
-  const dayRanges = dayRangesOf(daysRead.get(reportCatalog.name)?.days ?? []);
+  const reads = [...daysRead.values()].map(({ catalog, days }) => ({
+    catalog,
+    dayRanges: dayRangesOf(days),
+  }));
   return {
     runId,
     startedAt,
@@ -252,17 +259,17 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     ...(unservable.length === 0 ? {} : { unservable }),
     skippedLines: {
       sql: skippedLinesSql(
-        [...daysRead.values()].map(({ catalog, days }) => ({
-          catalog,
-          days: daysInRanges(dayRangesOf(days)),
-        })),
+        reads.map(({ catalog, dayRanges }) => ({ catalog, days: daysInRanges(dayRanges) })),
       ),
     },
+    // A report per catalog the views read (each over its own days), none for a catalog no view reads.
     distantCopies: {
-      catalog: reportCatalog.name,
-      horizonDays: reportCatalog.dedupeHorizonDays,
-      dayRanges,
-      sql: distantCopiesSql(reportCatalog, dayRanges),
+      catalogs: reads.map(({ catalog, dayRanges }) => ({
+        catalog: catalog.name,
+        horizonDays: catalog.dedupeHorizonDays,
+        dayRanges,
+      })),
+      sql: distantCopiesSql(reads),
     },
   };
 }

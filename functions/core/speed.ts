@@ -283,7 +283,11 @@ const toRow = (plan: SpeedKeyPlan, totals: readonly PartialValue[]): SpeedDeltaR
  * null), or null if none.
  */
 export function deltaAfter(plan: SpeedKeyPlan, afterSequence: string | null): SpeedDeltaRow | null {
-  if (afterSequence === null) return toRow(plan, plan.totals);
+  // Contributions are in stream order: a checkpoint below the first is below them all (the usual case,
+  // met by every read-first write), and the totals kept while planning are the delta.
+  const first = plan.contributions[0];
+  if (afterSequence === null || (first !== undefined && padSequence(first.sequenceNumber) > afterSequence))
+    return toRow(plan, plan.totals);
   let totals: PartialValue[] | null = null;
   for (const { sequenceNumber, event } of plan.contributions) {
     if (padSequence(sequenceNumber) <= afterSequence) continue;

@@ -7,7 +7,12 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderEvent } from '../../events';
 import { packRecords, unpackRecord } from '../../functions/adapters/kinesis-aggregation';
-import { BUCKET_WIDTH_MS, deduplicateEvents, type ViewDefinition } from '../../functions/core';
+import {
+  BUCKET_WIDTH_MS,
+  deduplicateEvents,
+  hasDistinctMeasure,
+  type ViewDefinition,
+} from '../../functions/core';
 import { generateOrders, take } from '../../local/demo';
 import type { Runtime } from '../../local/runtime';
 import { views } from '../../views';
@@ -52,6 +57,13 @@ function brokenField(record: Record<string, unknown>): string {
   if (!['paid', 'refunded', 'pending'].includes(String(record.status))) return 'status';
   return 'amount'; // negative, or missing
 }
+
+/**
+ * The demo views over orders: this test sends orders only (page views: `catalogs-distinct.test.ts`). A
+ * distinct measure's speed values are estimates, held to their bound there; here its exact batch values.
+ */
+const orderViews = views.filter((view) => view.events.name === 'order');
+const exactInSpeed = (view: ViewDefinition) => !hasDistinctMeasure(view);
 
 let runtime: Runtime;
 let stop: () => Promise<void>;
@@ -151,7 +163,7 @@ describe('the local pipeline end to end: 10,000 records, packed and plain, with 
     );
     expect(put.FailedRecordCount).toBe(0);
 
-    for (const view of views) {
+    for (const view of orderViews.filter(exactInSpeed)) {
       const { from, to } = windowOf(view);
       const speedTruth = expectedSeries(view, onTime, from, to);
       await waitFor(
@@ -177,7 +189,7 @@ describe('the local pipeline end to end: 10,000 records, packed and plain, with 
       `e2e stream: ${held.events} events in ${held.records} Kinesis records (${held.packed} packed), ${held.bytes} bytes`,
     );
     firstWatermarks = await batchRun();
-    for (const view of views) {
+    for (const view of orderViews) {
       const watermark = firstWatermarks.get(view.name) as number;
       const width = BUCKET_WIDTH_MS[view.time.bucket];
       // W moved from none to the newest bucket boundary settled (settle 0s: the current bucket's start).
@@ -191,7 +203,8 @@ describe('the local pipeline end to end: 10,000 records, packed and plain, with 
       const exact = expectedSeries(view, deduplicateEvents(view, onTime), from, watermark);
       expect(exact.size).toBeGreaterThan(0);
       expect(answeredSeries(body, from, watermark)).toEqual(exact);
-      expect(answeredSeries(body, watermark, to)).toEqual(expectedSeries(view, onTime, watermark, to));
+      if (exactInSpeed(view))
+        expect(answeredSeries(body, watermark, to)).toEqual(expectedSeries(view, onTime, watermark, to));
     }
   }, 60_000);
 
@@ -202,7 +215,7 @@ describe('the local pipeline end to end: 10,000 records, packed and plain, with 
     expect(await postEvents(late)).toBe(late.length);
     await consumed(onTime.length + INVALID_RECORDS + late.length);
     // Counted by the speed layer in buckets below the watermark, which are served from the batch layer.
-    for (const view of views) {
+    for (const view of orderViews) {
       const watermark = firstWatermarks.get(view.name) as number;
       const { from } = windowOf(view);
       expect(answeredSeries(await series(view), from, watermark)).toEqual(
@@ -212,7 +225,7 @@ describe('the local pipeline end to end: 10,000 records, packed and plain, with 
 
     const watermarks = await batchRun();
     const all = [...onTime, ...late];
-    for (const view of views) {
+    for (const view of orderViews) {
       const watermark = watermarks.get(view.name) as number;
       expect(watermark).toBeGreaterThanOrEqual(firstWatermarks.get(view.name) as number);
       const { from } = windowOf(view);

@@ -366,25 +366,41 @@ describe('the serving API over the local pipeline', () => {
     expect(reports).toEqual([{ runId: 'run-b', view: 'revenue', driftRatio: 0 }]);
   });
 
-  it("lists the batch run's data-quality report: no id counted twice when copies share their day", async () => {
+  /** The reports `GET /data-quality` answered for one catalog. */
+  const reportsOf = (
+    answer: { body: { catalogs: { catalog: string; reports: unknown[] }[] } },
+    catalog: string,
+  ) => answer.body.catalogs.find((entry) => entry.catalog === catalog)?.reports;
+
+  it("lists the batch run's data-quality report of every catalog: no id counted twice when copies share their day", async () => {
     // Act
     const answer = await call('GET', '/data-quality');
     // Assess
     expect(answer.status).toBe(200);
-    expect(answer.body.catalog).toBe('order');
-    expect(answer.body.reports.find((report: { runId: string }) => report.runId === runId)).toMatchObject({
-      horizonDays: 1,
-      ids: 0,
-      listed: [],
-      error: null,
-    });
+    expect(answer.body.catalogs.map((entry: { catalog: string }) => entry.catalog)).toEqual([
+      'order',
+      'page_view',
+    ]);
+    for (const catalog of ['order', 'page_view'])
+      expect(
+        reportsOf(answer, catalog)?.find((report) => (report as { runId: string }).runId === runId),
+      ).toMatchObject({
+        catalog,
+        horizonDays: 1,
+        ids: 0,
+        listed: [],
+        error: null,
+      });
   });
 
-  it("summarizes the run's distant copies in GET /batch-runs/{id}", async () => {
+  it("summarizes the run's distant copies per catalog in GET /batch-runs/{id}", async () => {
     // Act
     const run = await call('GET', `/batch-runs/${runId}`);
     // Assess
-    expect(run.body.distantCopies).toEqual({ horizonDays: 1, ids: 0, listed: [], error: null });
+    expect(run.body.distantCopies).toEqual([
+      { catalog: 'order', horizonDays: 1, ids: 0, listed: [], error: null },
+      { catalog: 'page_view', horizonDays: 1, ids: 0, listed: [], error: null },
+    ]);
   });
 
   it('serves the latest data-quality reports, newest first, each id with its days', async () => {
@@ -408,12 +424,45 @@ describe('the serving API over the local pipeline', () => {
     // Act
     const answer = await call('GET', '/data-quality?limit=1');
     // Assess
-    expect(answer.body.reports).toEqual([
+    expect(reportsOf(answer, 'order')).toEqual([
       expect.objectContaining({
         runId: 'run-zz-2',
         listed: [{ id: 'resent-run-zz-2', days: ['2026-11-20', '2026-11-25'], dayCount: 2 }],
       }),
     ]);
+    expect(reportsOf(answer, 'page_view')).toEqual([expect.objectContaining({ runId })]);
+  });
+
+  it('serves one catalog’s reports when type names it, up to the whole answer’s 20', async () => {
+    // Act
+    const answer = await call('GET', '/data-quality?type=page_view&limit=20');
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(answer.body.catalogs).toEqual([
+      {
+        catalog: 'page_view',
+        horizonDays: 1,
+        reports: [expect.objectContaining({ runId, catalog: 'page_view' })],
+      },
+    ]);
+  });
+
+  it('refuses a type that names no catalog with a 400 naming type and the known ones', async () => {
+    // Act
+    const answer = await call('GET', '/data-quality?type=click');
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.body.details?.parameter).toBe('type');
+    expect(answer.body.message).toMatch(/click.*order, page_view/);
+  });
+
+  it('refuses more reports per catalog than 20 over every catalog, saying to name one with type', async () => {
+    // Act
+    const answer = await call('GET', '/data-quality?limit=11');
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.body.details?.parameter).toBe('limit');
+    expect(answer.body.message).toMatch(/at most 10 per catalog over the 2 catalogs, or name one with type/);
   });
 
   it.each(['csv', 'parquet'] as const)('exports the exact rows below the watermark as %s', async (format) => {
@@ -563,6 +612,8 @@ describe('bad input gets a 4xx naming the parameter', () => {
     ['GET', '/quarantine?limit=%ED%A0%80', undefined, 400, 'limit'],
     ['GET', '/data-quality?limit=0', undefined, 400, 'limit'],
     ['GET', '/data-quality?limit=21', undefined, 400, 'limit'],
+    ['GET', '/data-quality?type=order&limit=21', undefined, 400, 'limit'],
+    ['GET', '/data-quality?type=Order', undefined, 400, 'type'],
   ] as const)('%s %s', async (method, path, body, status, parameter) => {
     const answer = await call(method, path, body);
     expect(answer.status).toBe(status);

@@ -848,13 +848,16 @@ describe('batch layer: copies of an id further apart than the dedupe horizon', (
     expect(days).toEqual(expect.arrayContaining(orders.map((order) => dayOfTime(order.ts))));
   });
 
-  it("summarizes the report in the run's outcome: the horizon and the ids listed", async () => {
+  it("summarizes the report in the run's outcome per catalog: the horizon and the ids listed", async () => {
     // Prepare
     const { outcome } = await runOverCopies();
     // Act
     const summary = outcome?.distantCopies;
-    // Assess
-    expect(summary).toEqual({ horizonDays: 1, ids: 1, listed: ['far'], error: null });
+    // Assess: the demo views read both catalogs; no page view was sent
+    expect(summary).toEqual([
+      { catalog: orderEvents.name, horizonDays: 1, ids: 1, listed: ['far'], error: null },
+      { catalog: pageViewEvents.name, horizonDays: 1, ids: 0, listed: [], error: null },
+    ]);
   });
 
   it('records why when the report query fails, and every view still commits', async () => {
@@ -866,7 +869,11 @@ describe('batch layer: copies of an id further apart than the dedupe horizon', (
     expect(statuses).toEqual(demoViews.map(() => 'committed'));
     expect(report).toMatchObject({ runId: 'run-copies', ids: null, listed: [] });
     expect(report?.error).toMatch(/^States\.TaskFailed: .*injected: HIVE_CURSOR_ERROR/);
-    expect(outcome?.distantCopies).toMatchObject({ ids: null, error: report?.error });
+    expect(outcome?.distantCopies).toEqual(
+      [orderEvents, pageViewEvents].map((catalog) =>
+        expect.objectContaining({ catalog: catalog.name, ids: null, error: report?.error }),
+      ),
+    );
     await expectExact(env.deps, orders);
   });
 
@@ -878,6 +885,98 @@ describe('batch layer: copies of an id further apart than the dedupe horizon', (
     // Assess
     expect(failure.cause?.name).toBe(RUN_INCOMPLETE_ERROR);
     expect(failure.message).toMatch(/distant copies not listed \(States\.TaskFailed/);
+  });
+
+  describe('over two catalogs, each with its own dedupe horizon', () => {
+    /** Page views whose copies count once up to 3 days apart: the demo's catalog with a wider horizon. */
+    const pageViewsWithin3Days = defineEventCatalog({
+      name: pageViewEvents.name,
+      idField: 'id',
+      timeField: 'ts',
+      dedupeHorizonDays: 3,
+      fields: {
+        id: { type: 'string', required: true, nonEmpty: true, maxLength: 64 },
+        ts: { type: 'integer', required: true, min: 0 },
+        session: { type: 'string', required: false, maxLength: 32 },
+        path: { type: 'string', required: true, nonEmpty: true, maxLength: 32 },
+        country: { type: 'string', required: false, maxLength: 16 },
+      },
+    });
+    const viewsPerPath = defineView(pageViewsWithin3Days, {
+      name: 'views_per_path',
+      version: 1,
+      bucket: 'hour',
+      groupBy: ['path'],
+      measures: { views: count() },
+    });
+    const pageView = (id: string, ts: number) => ({ id, ts, path: '/docs', session: 's1' });
+    /** Copies 5 days apart (past 3: counted twice), 2 days apart (within 3: once, though past the orders' 1). */
+    const pvFar = [pageView('pv-far', today - 6 * DAY + HOUR), pageView('pv-far', today - DAY + HOUR)];
+    const pvMid = [pageView('pv-mid', today - 4 * DAY + HOUR), pageView('pv-mid', today - 2 * DAY + HOUR)];
+    /** An order and a page view sharing an id days apart: different catalogs, never copies of each other. */
+    const sharedId = [pageView('far', today - 6 * DAY + 2 * HOUR)];
+    const pageViews = sentPageViews([...pvFar, ...pvMid, ...sharedId, ...ordersOver(2, 3, 'pv')]);
+    const events = [...orders, ...pageViews];
+
+    async function runOverBoth(views: readonly ViewDefinition[]) {
+      const env = await setUp(views);
+      await env.send(events);
+      await runBatch(env.deps, { input: { runId: 'run-both' } });
+      const reportOf = async (catalog: string) =>
+        (await env.deps.store.latestDataQualityReports(catalog, 1))[0] ?? null;
+      return {
+        env,
+        order: await reportOf(orderEvents.name),
+        pageView: await reportOf(pageViewEvents.name),
+        outcome: await env.deps.store.runOutcome('run-both'),
+      };
+    }
+
+    it('reports each catalog over its own table, days and horizon: the ids its own copies count twice', async () => {
+      // Prepare
+      const { env, order, pageView } = await runOverBoth([revenueV1, viewsPerPath]);
+      // Act
+      const listed = (report: typeof order) => report?.listed.map((entry) => entry.id);
+      // Assess
+      expect(order).toMatchObject({ runId: 'run-both', catalog: orderEvents.name, horizonDays: 1, ids: 1 });
+      expect(listed(order)).toEqual(['far']);
+      expect(pageView).toMatchObject({
+        runId: 'run-both',
+        catalog: pageViewEvents.name,
+        horizonDays: 3,
+        ids: 1,
+      });
+      expect(pageView?.listed).toEqual([
+        { id: 'pv-far', days: pvFar.map((event) => dayOfTime(event.ts)), dayCount: 2 },
+      ]);
+      // Each report read its catalog's days: the page views' start a day before the orders'.
+      expect(daysInRanges(pageView?.dayRanges ?? [])).toContain(dayOfTime(today - 6 * DAY));
+      expect(daysInRanges(order?.dayRanges ?? [])).not.toContain(dayOfTime(today - 6 * DAY));
+      await expectExact(env.with([revenueV1, viewsPerPath]), events);
+    });
+
+    it("summarizes both catalogs' reports in the run's outcome, each with its horizon", async () => {
+      // Prepare
+      const { outcome } = await runOverBoth([revenueV1, viewsPerPath]);
+      // Act
+      const summary = outcome?.distantCopies;
+      // Assess
+      expect(summary).toEqual([
+        { catalog: orderEvents.name, horizonDays: 1, ids: 1, listed: ['far'], error: null },
+        { catalog: pageViewEvents.name, horizonDays: 3, ids: 1, listed: ['pv-far'], error: null },
+      ]);
+    });
+
+    it('reports on no catalog that no view reads, whatever its archive holds', async () => {
+      // Prepare
+      const { order, pageView, outcome } = await runOverBoth([revenueV1]);
+      // Act
+      const summary = outcome?.distantCopies;
+      // Assess
+      expect(summary).toEqual([expect.objectContaining({ catalog: orderEvents.name, ids: 1 })]);
+      expect(order?.listed.map((entry) => entry.id)).toEqual(['far']);
+      expect(pageView).toBeNull();
+    });
   });
 
   describe('with more distant copies than a report lists', () => {

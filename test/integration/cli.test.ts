@@ -6,6 +6,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../../cost/model';
+import {
+  type DataQualityReport,
+  DynamoBatchStore,
+  type ListedDistantCopies,
+} from '../../functions/adapters/dynamo-batch-store';
 import { views } from '../../views';
 import { tempDir } from '../support/archive';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
@@ -183,6 +188,72 @@ describe('driftless query', () => {
     expect(groups.length).toBeGreaterThan(0);
     expect(groups.every((group) => group.key.country === 'QG')).toBe(true);
     expect(help.stdout).toMatch(/-g, --group <field=value> +only this group \(repeatable\)\n/);
+  });
+});
+
+describe('driftless data-quality', () => {
+  /** A run's report as the batch layer records it: per catalog, the ids its days counted again. */
+  const report = (
+    catalog: string,
+    horizonDays: number,
+    listed: ListedDistantCopies[],
+  ): DataQualityReport => ({
+    runId: 'run-20261130T000000000Z-c11c11',
+    catalog,
+    startedAt: Date.UTC(2026, 10, 30),
+    recordedAt: Date.UTC(2026, 10, 30),
+    horizonDays,
+    dayRanges: [['2026-11-20', '2026-11-29']],
+    ids: listed.length,
+    listed,
+    error: null,
+  });
+
+  beforeAll(async () => {
+    const { emulators, tableName } = testRuntime.runtime;
+    const store = new DynamoBatchStore(emulators.dynamo, tableName);
+    const days = Array.from({ length: 31 }, (_, index) =>
+      new Date(Date.UTC(2026, 9, 1 + index)).toISOString().slice(0, 10),
+    );
+    await store.putDataQualityReport(
+      report('order', 1, [{ id: 'o-resent', days, dayCount: 33 }]),
+      Date.now(),
+    );
+    await store.putDataQualityReport(
+      report('page_view', 3, [{ id: 'pv-resent', days: ['2026-11-20', '2026-11-25'], dayCount: 2 }]),
+      Date.now(),
+    );
+  });
+
+  it('prints every catalog’s reports, each id with its days and its catalog’s horizon', async () => {
+    // Act
+    const run = await driftless(['data-quality']);
+    // Assess
+    expect(run.code, run.stderr).toBe(0);
+    const [header, , ...rows] = linesOf(run.stdout);
+    expect(header?.split(/ +/)).toEqual(['catalog', 'run', 'horizonDays', 'ids', 'id', 'days']);
+    expect(rows.map((row) => row.split(/ +/).slice(0, 5))).toEqual([
+      ['order', 'run-20261130T000000000Z-c11c11', '1', '1', 'o-resent'],
+      ['page_view', 'run-20261130T000000000Z-c11c11', '3', '1', 'pv-resent'],
+    ]);
+    // An id on more days than a report lists says how many more.
+    expect(rows[0]).toMatch(/ 2026-10-01 2026-10-02 .* 2026-10-31 \(\+2\)$/);
+    expect(rows[1]).toMatch(/ 2026-11-20 2026-11-25$/);
+  });
+
+  it('prints one catalog’s reports with --type, and names --type for a catalog the API does not know', async () => {
+    // Act
+    const run = await driftless(['data-quality', '--type', 'page_view', '--limit', '20']);
+    const unknown = await driftless(['data-quality', '--type', 'click']);
+    // Assess
+    expect(run.code, run.stderr).toBe(0);
+    expect(linesOf(run.stdout).slice(2)).toEqual([
+      expect.stringMatching(/^page_view +run-\S+ +3 +1 +pv-resent /),
+    ]);
+    expectOneLineError(
+      unknown,
+      /^driftless: GET \/data-quality answered 400: type: unknown event type "click": one of order, page_view; fix --type$/,
+    );
   });
 });
 

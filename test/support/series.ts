@@ -8,7 +8,10 @@ export interface SeriesAnswer {
 
 export const seriesKey = (start: number, key: Record<string, unknown>) => `${start}|${JSON.stringify(key)}`;
 
-/** The view's rows over [from, to) as the series answers them (the JS reducer), keyed by bucket and group. */
+/**
+ * The view's rows over [from, to) as the series answers them (the JS reducer), keyed by bucket and group:
+ * from the events of its catalog (an event's `type`; an untyped one is taken as the view's).
+ */
 export function expectedSeries(
   view: ViewDefinition,
   events: readonly EventRecord[],
@@ -17,7 +20,7 @@ export function expectedSeries(
 ) {
   return new Map(
     compileJs(view)
-      .reduce(events)
+      .reduce(events.filter((event) => (event.type ?? view.events.name) === view.events.name))
       .sorted()
       .filter((row) => row.bucket >= from && row.bucket < to)
       .map((row) => [

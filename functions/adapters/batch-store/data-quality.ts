@@ -38,12 +38,35 @@ export interface DataQualityReport {
   readonly error: string | null;
 }
 
-/** What a run's outcome keeps of its data-quality report (the ids, without their days). */
+/** What a run's outcome keeps of a catalog's data-quality report (the ids, without their days). */
 export interface DistantCopiesSummary {
+  readonly catalog: string;
   readonly horizonDays: number;
   readonly ids: number | null;
   readonly listed: readonly string[];
   readonly error: string | null;
+}
+
+/** An outcome's summary as recorded before reports were per catalog: one, of the first view's catalog. */
+export type SingleDistantCopiesSummary = Omit<DistantCopiesSummary, 'catalog'>;
+
+export const distantCopiesSummary = (report: DataQualityReport): DistantCopiesSummary => ({
+  catalog: report.catalog,
+  horizonDays: report.horizonDays,
+  ids: report.ids,
+  listed: report.listed.map(({ id }) => id),
+  error: report.error,
+});
+
+/**
+ * An outcome's summaries, one per catalog reported on; an outcome recorded before reports were per
+ * catalog holds one, of `firstViewCatalog` (the catalog its plan reported on).
+ */
+export function distantCopiesPerCatalog(
+  recorded: readonly DistantCopiesSummary[] | SingleDistantCopiesSummary,
+  firstViewCatalog: string,
+): readonly DistantCopiesSummary[] {
+  return 'horizonDays' in recorded ? [{ catalog: firstViewCatalog, ...recorded }] : recorded;
 }
 
 /** The runs' data-quality reports, per catalog. */

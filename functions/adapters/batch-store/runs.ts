@@ -1,7 +1,7 @@
 import { runExecutionKey, runOutcomeKey, TABLE_ATTRIBUTES } from '../../core/keys';
 import { getJson, putJson } from '../json-records';
 import type { Item, Table } from '../table';
-import type { DistantCopiesSummary } from './data-quality';
+import type { DistantCopiesSummary, SingleDistantCopiesSummary } from './data-quality';
 import type { BackfillProgress } from './progress';
 
 /** Step Functions keeps a Standard execution's history 90 days; a run's records are kept as long. */
@@ -97,7 +97,8 @@ export interface BatchRunOutcome {
   readonly recordedAt: number;
   readonly views: readonly ViewOutcome[];
   readonly skippedLines: SkippedLines;
-  readonly distantCopies: DistantCopiesSummary;
+  /** Per catalog the views read (one summary, without its catalog, in outcomes recorded before). */
+  readonly distantCopies: readonly DistantCopiesSummary[] | SingleDistantCopiesSummary;
 }
 
 /** A batch run's records: its Step Functions execution and its outcome. */

@@ -1,5 +1,6 @@
 /** Batch runs: started on demand, and described with what each view became. */
 import { z } from 'zod';
+import { distantCopiesPerCatalog } from '../../adapters/batch-store/data-quality';
 import { newRunId } from '../../batch/plan';
 import { RUN_ID } from '../../core/keys';
 import { servedWatermark } from '../../core/watermark';
@@ -73,7 +74,13 @@ export const batchRunRoutes = (schemas: RequestSchemas) => [
           views,
           skippedLines: outcome?.skippedLines ?? null,
           // Outcomes recorded before the report existed have none.
-          distantCopies: outcome?.distantCopies ?? null,
+          distantCopies:
+            outcome?.distantCopies === undefined
+              ? null
+              : distantCopiesPerCatalog(
+                  outcome.distantCopies,
+                  deps.views[0]?.events.name ?? (deps.catalogs.names[0] as string),
+                ),
         });
       },
   }),
