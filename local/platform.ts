@@ -16,7 +16,7 @@ export interface LocalPlatformOptions {
   readonly kinesis: KinesisClient;
   /** Each bucket is a folder of this one, named as the template's bucket resolves locally. */
   readonly bucketsDir: string;
-  /** Athena's stand-in: `raw_events` over the archive bucket's folder. @default none: a function that queries fails */
+  /** Athena's stand-in: one `events_<catalog>` view per catalog over the archive bucket's folder. @default none: a function that queries fails */
   readonly engine?: DuckDbQueryEngine;
   /** Where the local server serves a bucket folder from (export downloads). @default file URLs */
   readonly downloadBaseUrl?: (bucket: string, prefix: string) => string;

@@ -101,7 +101,7 @@ export interface Runtime {
   /** The demo generator, when it runs. */
   readonly demo: Demo | null;
   readonly dataDir: string;
-  /** The archive bucket's folder: what Firehose delivers and `raw_events` reads. */
+  /** The archive bucket's folder: what Firehose delivers and the `events_<catalog>` tables read. */
   readonly archiveDir: string;
   readonly emulators: Emulators;
   readonly tableName: string;

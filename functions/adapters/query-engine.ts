@@ -1,7 +1,7 @@
 import type { SqlCell } from '../core';
 
 /**
- * The object a row of `raw_events` was read from: Athena's pseudo-column, which the DuckDB engine
+ * The object a row of an `events_<catalog>` table was read from: Athena's pseudo-column, which the DuckDB engine
  * exposes under the same name, so the same SQL can name where a row came from on both.
  */
 export const OBJECT_PATH_COLUMN = '$path';

@@ -6,7 +6,7 @@ import type { ExportEngine } from '../adapters/exports';
 import type { ObjectStore } from '../adapters/object-store';
 import type { QueryEngine } from '../adapters/query-engine';
 
-/** Where Athena runs a function's queries: the workgroup and the Glue database of `raw_events`. */
+/** Where Athena runs a function's queries: the workgroup and the Glue database of the `events_<catalog>` tables. */
 export interface QueryPlace {
   readonly workGroup: string;
   readonly database: string;

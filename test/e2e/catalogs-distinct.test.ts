@@ -267,6 +267,11 @@ describe('two catalogs and a distinct count through the local pipeline', () => {
     // Settle 0: W is the start of the current hour (later only if the hour turned meanwhile).
     expect(watermark).toBeGreaterThanOrEqual(hourStart);
 
+    // The archive is filed per catalog; nothing under the old single-catalog layout.
+    const archived = await filesUnder(runtime.archiveDir);
+    const folders = new Set(archived.map((path) => path.replace(/dt=.*$/, 'dt=')));
+    expect([...folders].sort()).toEqual(['events/order/dt=', 'events/page_view/dt=']);
+
     const customers = await series(uniqueCustomers);
     expect(customers.watermark).toBe(watermark);
     for (const bucket of customers.buckets) {
@@ -284,11 +289,6 @@ describe('two catalogs and a distinct count through the local pipeline', () => {
     // The retries make the exact counts differ from the speed layer's.
     expect(deduplicated).not.toEqual(expectedSeries(pageViews, views, from, watermark));
     expect(answeredSeries(viewsAnswer, from, watermark)).toEqual(deduplicated);
-
-    // The archive is filed per catalog; nothing under the old single-catalog layout.
-    const archived = await filesUnder(runtime.archiveDir);
-    const folders = new Set(archived.map((path) => path.replace(/dt=.*$/, 'dt=')));
-    expect([...folders].sort()).toEqual(['events/order/dt=', 'events/page_view/dt=']);
   }, 60_000);
 
   it('reports the sketch error of every bucket the run settled, within its bound, not as drift', async () => {
