@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,6 +72,8 @@ const FIRST_SETTLE_MS = 2 * HOUR;
 let runtime: Runtime;
 let stop: () => Promise<void>;
 let call: TestRuntime['call'];
+/** The data folder the runtime restarted in (the first runtime's). */
+let restartedIn: string | undefined;
 
 /** The view's series over the test's window, at its own bucket. */
 async function series(view: ViewDefinition): Promise<SeriesAnswer & { buckets: Bucket[] }> {
@@ -124,7 +126,11 @@ beforeAll(async () => {
   ({ runtime, call, stop } = await startTestRuntime('catalogs-distinct', { settleMs: FIRST_SETTLE_MS }));
 }, 60_000);
 
-afterAll(() => stop?.());
+afterAll(async () => {
+  await stop?.();
+  // startTestRuntime's stop removes the folder it made, not one passed in: the restart's is removed here.
+  if (restartedIn !== undefined) await rm(restartedIn, { recursive: true, force: true });
+});
 
 describe('two catalogs and a distinct count through the local pipeline', () => {
   const bound = sketchErrorBound(uniqueCustomers.distinctPrecision);
@@ -258,9 +264,12 @@ describe('two catalogs and a distinct count through the local pipeline', () => {
 
   it('after a restart with settle 0, serves every settled hour exact: distinct customers and deduplicated page views', async () => {
     // The same data folder: the stream, the tables and the archive carry over, as across a deploy.
-    const dataDir = runtime.dataDir;
+    restartedIn = runtime.dataDir;
     await runtime.stop();
-    ({ runtime, call, stop } = await startTestRuntime('catalogs-distinct', { dataDir, settleMs: 0 }));
+    ({ runtime, call, stop } = await startTestRuntime('catalogs-distinct', {
+      dataDir: restartedIn,
+      settleMs: 0,
+    }));
     const run = await batchRun();
     secondRun = run.answer;
     watermark = run.watermark;
