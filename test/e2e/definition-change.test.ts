@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { type OrderEvent, orderEvents } from '../../events';
 import {
@@ -140,6 +141,8 @@ const prefixTotals = (version: 1 | 2, events: readonly OrderEvent[], from: numbe
 describe('a definition change never serves a hole', { timeout: 240_000 }, () => {
   afterAll(async () => {
     await env?.stop();
+    // The restarted runtime was given the first one's folder: it is the test's to remove.
+    if (env !== undefined) await rm(env.runtime.dataDir, { recursive: true, force: true });
     vi.doUnmock('../../views');
   });
 

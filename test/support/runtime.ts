@@ -21,9 +21,10 @@ export async function startTestRuntime(
   name: string,
   options: Partial<RuntimeOptions> = {},
 ): Promise<TestRuntime> {
-  const dataDir = await tempDir(name);
+  // A folder given (a restart on the same data) is the caller's to remove; one made here is removed by stop.
+  const ownDataDir = options.dataDir === undefined ? await tempDir(name) : null;
   const runtime = await startRuntime({
-    dataDir,
+    dataDir: ownDataDir ?? (options.dataDir as string),
     port: 0,
     batchEveryMs: 0,
     settleMs: 0,
@@ -39,7 +40,7 @@ export async function startTestRuntime(
     ),
     async stop() {
       await runtime.stop();
-      await rm(dataDir, { recursive: true, force: true });
+      if (ownDataDir !== null) await rm(ownDataDir, { recursive: true, force: true });
     },
   };
 }
