@@ -6,7 +6,7 @@ import serverlessChromium from '@sparticuz/chromium';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderEvent } from '../../events';
-import { generateOrders, take } from '../../local/demo';
+import { generateOrders, generatePageViews, take } from '../../local/demo';
 import { type Runtime, startRuntime } from '../../local/runtime';
 import { tempDir } from '../support/archive';
 import { quietLogger } from '../support/fixture';
@@ -54,6 +54,12 @@ const orders = [
   ),
 ].map((record) => record.event as OrderEvent);
 
+/** Page views over the same two days, so the page-view panel has batch and speed buckets too. */
+const pageViews = take(
+  generatePageViews({ seed: 13, idPrefix: 'b-views', time: (index) => now - 46 * HOUR + index * 60_000 }),
+  2_700,
+).map((record) => record.event);
+
 /** The revenue view's measure over the given orders: paid amounts net of discount. */
 const revenueOf = (events: readonly OrderEvent[]) =>
   events
@@ -93,18 +99,19 @@ beforeAll(async () => {
     dashboard: true,
     logger: quietLogger(),
   });
-  for (let offset = 0; offset < orders.length; offset += 500) {
+  const events = [...orders, ...pageViews];
+  for (let offset = 0; offset < events.length; offset += 500) {
     const response = await fetch(`${runtime.apiUrl}/events`, {
       method: 'POST',
       headers: { 'x-api-key': runtime.apiKey },
-      body: JSON.stringify(orders.slice(offset, offset + 500)),
+      body: JSON.stringify(events.slice(offset, offset + 500)),
     });
     expect(response.status).toBe(202);
   }
   await waitFor(
     () =>
-      runtime.speedConsumer.stats.records >= orders.length &&
-      runtime.archiveConsumer.stats.records >= orders.length,
+      runtime.speedConsumer.stats.records >= events.length &&
+      runtime.archiveConsumer.stats.records >= events.length,
     { timeoutMs: 30_000, what: 'the consumers' },
   );
   const runId = await runtime.startBatchRun();
