@@ -3,6 +3,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
 import { catalogs } from '../events';
+import { checkViewCatalogs } from '../functions/core';
 import { views } from '../views';
 import { BatchLayer } from './batch-layer';
 import { type ApiAuth, DEFAULT_STAGE_CONFIG, type StageConfig } from './config';
@@ -36,6 +37,8 @@ export class DriftlessStack extends Stack {
     super(scope, id, props);
     // S3 server access logs are granted by bucket policy, not the legacy LogDeliveryWrite ACL.
     this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
+    // A view over a catalog the stack lacks would fail every batch run: refuse it at synth.
+    checkViewCatalogs(views, catalogs);
     const config = props.config ?? DEFAULT_STAGE_CONFIG;
     this.config = config;
     this.apiAuth = config.apiAuth;

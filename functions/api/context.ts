@@ -12,6 +12,7 @@ import { SERVICES } from '../commons/metrics';
 import type { Platform } from '../commons/platform';
 import { createPowertools } from '../commons/powertools';
 import { settleEnvironment, settlePolicyOf } from '../commons/settle';
+import { checkViewCatalogs } from '../core';
 import { Quarantine } from '../speed/quarantine';
 import { createApi } from './app';
 import type { ApiDeps } from './deps';
@@ -39,6 +40,7 @@ type ApiConfig = z.output<z.ZodObject<typeof apiEnvironment>> & {
 
 /** The API's dependencies, from its environment and the platform. */
 export function apiDeps(config: ApiConfig, platform: Platform): ApiDeps {
+  checkViewCatalogs(views, catalogs);
   const { logger } = createPowertools(config);
   const batchStore = new DynamoBatchStore(platform.dynamo, config.TABLE_NAME, catalogs);
   const place = { workGroup: config.ATHENA_WORKGROUP, database: config.GLUE_DATABASE };

@@ -9,6 +9,7 @@ import { SERVICES } from '../commons/metrics';
 import type { Platform } from '../commons/platform';
 import { createPowertools } from '../commons/powertools';
 import { longestSettleMs, settleEnvironment, settlePolicyOf } from '../commons/settle';
+import { checkViewCatalogs } from '../core';
 import { BACKFILL_LOADS_PER_RUN, DAYS_PER_LOAD } from './chunks';
 import { cleanup } from './cleanup';
 import { commit } from './commit';
@@ -43,6 +44,7 @@ type BatchConfig = z.output<z.ZodObject<typeof batchEnvironment>> & {
 
 /** The batch steps' dependencies, from their environment and the platform. */
 export function batchDeps(config: BatchConfig, platform: Platform): BatchDeps {
+  checkViewCatalogs(views, catalogs);
   const { logger, metrics } = createPowertools(config);
   const settle = settlePolicyOf(config);
   return {

@@ -132,6 +132,12 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 const CATALOG_NAME = /^[a-z][a-z0-9_]*$/;
 
 /**
+ * The longest catalog name: Glue takes a table name (`events_<name>`) of 1 to 255 characters; 64 leaves the
+ * folder, the table and the keys that name it short, with room to spare.
+ */
+export const MAX_CATALOG_NAME_LENGTH = 64;
+
+/**
  * The top-level field an event names its catalog in (`{"type": "page_view", ...}`): one rule for
  * `POST /events` and for a producer writing straight to the stream. No catalog may have a field of
  * that name. The archive keeps it out of the lines (the folder says it).
@@ -249,6 +255,11 @@ export function defineEventCatalog<const F extends FieldSpecs>(definition: {
 }): TypedEventCatalog<F> {
   const { name, idField, timeField, fields } = definition;
   if (!CATALOG_NAME.test(name)) throw new Error(`event catalog ${name}: its name is not [a-z][a-z0-9_]*`);
+  if (name.length > MAX_CATALOG_NAME_LENGTH)
+    throw new Error(
+      `event catalog ${name}: its name has ${name.length} characters; at most ${MAX_CATALOG_NAME_LENGTH} ` +
+        `(it names the Glue table events_<name>)`,
+    );
   if (Object.hasOwn(fields, EVENT_TYPE_FIELD))
     throw new Error(
       `event catalog ${name}: a field may not be named ${EVENT_TYPE_FIELD}: events name their catalog in it`,
@@ -433,4 +444,14 @@ export function defineEventCatalogs(catalogs: readonly EventCatalog[]): EventCat
         : { ok: false, catalog: found.catalog, errors: parsed.errors };
     },
   };
+}
+
+/**
+ * The catalogs with `catalog` in place of the one of its name (or added, if none has it), first: what a
+ * view over a variant of a catalog (another dedupe horizon, a stored definition's) is decoded and rebuilt
+ * with alongside the stack's others.
+ */
+export function withCatalog(catalogs: EventCatalogs | undefined, catalog: EventCatalog): EventCatalogs {
+  const others = (catalogs?.all ?? []).filter((other) => other.name !== catalog.name);
+  return defineEventCatalogs([catalog, ...others]);
 }

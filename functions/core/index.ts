@@ -24,9 +24,11 @@ export {
   type FieldSpec,
   type FieldSpecs,
   KINESIS_PARTITION_KEY_MAX_UNITS,
+  MAX_CATALOG_NAME_LENGTH,
   MAX_DEDUPE_HORIZON_DAYS,
   MAX_EVENT_INTEGER,
   type TypedEventCatalog,
+  withCatalog,
 } from './catalog';
 // The speed layer's compilation of a view.
 export { type CompiledView, compileJs, type EventRecord } from './compile-js';
@@ -154,6 +156,7 @@ export {
 } from './speed';
 // Views: measures and the definition (views.ts).
 export {
+  checkViewCatalogs,
   count,
   countDistinct,
   defineView,

@@ -8,6 +8,7 @@ import { requiredVariable } from '../commons/config';
 import { defineFunction } from '../commons/function';
 import { SERVICES } from '../commons/metrics';
 import { createPowertools } from '../commons/powertools';
+import { checkViewCatalogs } from '../core';
 import { registryOver } from './counted-views';
 import { latenessRecorderOver } from './lateness';
 import { SpeedProcessor } from './processor';
@@ -27,6 +28,7 @@ export const speedFunction = defineFunction({
     ROLLBACK_RETENTION_DAYS: z.coerce.number().int().nonnegative(),
   },
   build: (config, platform) => {
+    checkViewCatalogs(views, catalogs);
     const { logger, metrics } = createPowertools(config);
     const processor = new SpeedProcessor({
       catalogs,

@@ -416,9 +416,9 @@ describe('archive markers', () => {
       objectCreatedEvent(bucket, { key, body: 'x' }, new Date(), 0);
     // Act
     const matched = [
-      event(archive, 'events/dt=2024-05-01/delivery.gz'),
+      event(archive, 'events/order/dt=2024-05-01/delivery.gz'),
       event(archive, 'errors/processing-failed/2024-05-01/delivery.gz'),
-      event('another-bucket', 'events/dt=2024-05-01/delivery.gz'),
+      event('another-bucket', 'events/order/dt=2024-05-01/delivery.gz'),
     ].map((candidate) => matchesPattern(rule?.pattern ?? {}, candidate));
     // Assess
     expect(others).toEqual([]);

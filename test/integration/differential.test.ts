@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalogs, orderEvents, pageViewEvents } from '../../events';
+import { orderEvents, pageViewEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import {
   type CompiledView,
@@ -25,6 +25,7 @@ import {
   arbHorizon,
   arbMixedEvents,
   arbOrderEvents,
+  DIFFERENTIAL_CATALOGS as catalogs,
   maxLengthOf,
   orderEventsWithHorizon,
   TIME_RANGE,
@@ -74,8 +75,14 @@ const coverage = {
   someDaysComputed: 0,
   orderView: 0,
   pageViewView: 0,
-  /** Valid events of another catalog than the view's: counted by their own views only. */
+  visitView: 0,
+  /**
+   * Events typed as another catalog than the view's that would be valid in the view's catalog: what
+   * counts in the view if another catalog's events leak into it.
+   */
   otherCatalogEvents: 0,
+  /** An id held by events of two catalogs. */
+  idsSharedAcrossCatalogs: 0,
   /** Events of no catalog: an unknown, missing or non-string type. */
   strayEvents: 0,
 };
@@ -132,13 +139,21 @@ function recordCoverage(
   if (events.some((event) => typeof event.ts === 'number' && event.ts % width === 0)) coverage.onBoundary++;
   const valid = validEvents(view.events, events);
   if (view.events.name === orderEvents.name) coverage.orderView++;
-  else coverage.pageViewView++;
+  else if (view.events.name === pageViewEvents.name) coverage.pageViewView++;
+  else coverage.visitView++;
   if (
-    events.some(
-      (event) => catalogs.parse(event).catalog?.name !== view.events.name && catalogs.parse(event).ok,
-    )
+    events.some((event) => {
+      const typed = catalogs.catalogOf(event);
+      return typed.ok && typed.catalog.name !== view.events.name && view.events.parse(event).ok;
+    })
   )
     coverage.otherCatalogEvents++;
+  const typesOfId = Map.groupBy(
+    events.filter((event) => catalogs.catalogOf(event).ok),
+    (event) => event.id,
+  );
+  if ([...typesOfId.values()].some((typed) => new Set(typed.map((event) => event.type)).size > 1))
+    coverage.idsSharedAcrossCatalogs++;
   if (events.some((event) => !catalogs.catalogOf(event).ok)) coverage.strayEvents++;
   recordCopyCoverage(view, valid);
   if (days !== undefined) coverage.someDaysComputed++;
@@ -157,8 +172,8 @@ function recordCoverage(
 }
 
 /**
- * Random views over either catalog, over random events of both catalogs mixed (and of none), computed over
- * every day or over a random subset of days.
+ * Random views over any of the three catalogs, over random events of the three mixed (and of none), ids
+ * shared across them, computed over every day or over a random subset of days.
  */
 const agreement = (compilers: Compilers, track = false) =>
   fc.asyncProperty(
@@ -300,6 +315,20 @@ const brokenCompilers: [string, Compilers][] = [
         compileSql(view, {
           ...options,
           relation: eventsTableOf(view.events.name === orderEvents.name ? pageViewEvents : orderEvents),
+        }),
+    },
+  ],
+  [
+    "reads every catalog's table, as one",
+    {
+      js: compileJs,
+      sql: (view, options) =>
+        compileSql(view, {
+          ...options,
+          // Columns matched by name: a catalog lacking one reads it as NULL.
+          relation: `(${catalogs.all
+            .map((catalog) => `SELECT * FROM ${eventsTableOf(catalog)}`)
+            .join(' UNION ALL BY NAME ')}) AS every_event`,
         }),
     },
   ],

@@ -1,10 +1,11 @@
 import fc from 'fast-check';
-import { orderEvents, pageViewEvents } from '../../events';
+import { catalogs as demoCatalogs, orderEvents, pageViewEvents } from '../../events';
 import {
   type BucketWidth,
   type DayRange,
   dayOf,
   defineEventCatalog,
+  defineEventCatalogs,
   type EventCatalog,
   type Expr,
   MAX_EVENT_INTEGER,
@@ -53,6 +54,28 @@ const withHorizon = (base: EventCatalog) => {
 export const orderEventsWithHorizon = withHorizon(orderEvents);
 /** The page-view catalog with another dedupe horizon. */
 export const pageViewEventsWithHorizon = withHorizon(pageViewEvents);
+
+/**
+ * A test-only third catalog whose fields every order and page view has (with the same rules): each of
+ * those would be a valid visit, so a view over visits sees any event of another catalog that leaks into
+ * it. The demo's two catalogs cannot show a leak: each one's required fields drop the other's events.
+ */
+export const visitEvents = defineEventCatalog({
+  name: 'visit',
+  idField: 'id',
+  timeField: 'ts',
+  fields: {
+    id: { type: 'string', required: true, nonEmpty: true, maxLength: 64 },
+    ts: { type: 'integer', required: true, min: 0 },
+    country: { type: 'string', required: false, maxLength: 16 },
+  },
+});
+
+/** The visit catalog with another dedupe horizon. */
+export const visitEventsWithHorizon = withHorizon(visitEvents);
+
+/** The catalogs the differential test's stack has: the demo's and visits. */
+export const DIFFERENTIAL_CATALOGS = defineEventCatalogs([...demoCatalogs.all, visitEvents]);
 
 export const arbHorizon = fc.constantFrom(...HORIZONS);
 
@@ -126,6 +149,13 @@ const PAGE_VIEWS: CatalogShape = {
   integerFields: ['ts'],
   stringFields: ['id', 'session', 'path', 'country'],
   groupFields: ['country', 'path', 'session'],
+};
+
+const VISITS: CatalogShape = {
+  catalog: visitEventsWithHorizon,
+  integerFields: ['ts'],
+  stringFields: ['id', 'country'],
+  groupFields: ['country'],
 };
 /** Strings that trip up quoting and key encoding: quotes, the text "null", empty, non-ASCII. */
 const STRINGS = ['US', 'FR', 'DE', 'null', '', "o'brien", 'a"b', 'ünï', '日本', 'paid', '\\'];
@@ -319,6 +349,57 @@ export const arbPageViews = (options: { maxLength?: number } = {}) =>
     );
 
 /**
+ * Half the time, an id the first orders or page views hold too (so an SQL that deduplicates across
+ * catalogs, or counts another's events, gets other rows); null for one of its own.
+ */
+const sharedId = fc.option(
+  fc.oneof(
+    { weight: 2, arbitrary: fc.nat(9).map((n) => `o${n}`) },
+    { weight: 1, arbitrary: fc.nat(9).map((n) => `v${n}`) },
+  ),
+  { nil: null, freq: 2 },
+);
+
+const validVisit = fc.record({
+  ts: eventTime,
+  country: optional(stringField('country', STRINGS)),
+});
+
+/** One rule of the visit catalog broken. */
+const visitBreakage = fc.oneof(
+  fc.constantFrom<Record<string, unknown>>(
+    { id: '' },
+    { id: null },
+    { ts: TIME_RANGE.from - 1 },
+    { ts: TIME_RANGE.to },
+  ),
+  pastMaxLength('country').map((country): Record<string, unknown> => ({ country })),
+);
+
+/**
+ * Visits as they arrive (`type: 'visit'`), many with an order's or a page view's id: some invalid, some
+ * sent again.
+ */
+export const arbVisits = (options: { maxLength?: number } = {}) =>
+  fc
+    .array(
+      fc.record({
+        visit: validVisit,
+        shared: sharedId,
+        broken: fc.option(visitBreakage, { nil: null, freq: 10 }),
+        copies: fc.array(copyDelay, { maxLength: 1 }),
+      }),
+      { maxLength: options.maxLength ?? 20 },
+    )
+    .map((drafts) =>
+      drafts.flatMap(({ visit, shared, broken, copies }, index) => {
+        const event: RawEvent = { type: visitEvents.name, id: shared ?? `w${index}`, ...visit, ...broken };
+        for (const [key, value] of Object.entries(event)) if (value === undefined) delete event[key];
+        return [event, ...copies.map((delay) => ({ ...event, ts: (event.ts as number) + delay }))];
+      }),
+    );
+
+/**
  * Events of no catalog or of the wrong one, as a careless producer sends them: an unknown type, none, one
  * that is not a string, and an order typed as a page view. The speed layer quarantines them, the archive
  * drops them (the mistyped order is filed as a page view, which its catalog refuses).
@@ -339,14 +420,20 @@ const arbStrayEvents = fc.array(
 );
 
 /**
- * One stream of both demo catalogs' events mixed, with strays of no catalog: what a stack with several
- * catalogs receives. Each view must count its own catalog's events only.
+ * One stream of the three catalogs' events mixed (`DIFFERENTIAL_CATALOGS`), ids shared across them, with
+ * strays of no catalog: what a stack with several catalogs receives. Each view must count its own
+ * catalog's events only.
  */
 export const arbMixedEvents = (options: { illFormed?: boolean } = {}) =>
   fc
-    .tuple(arbOrderEvents({ illFormed: options.illFormed ?? false }), arbPageViews(), arbStrayEvents)
-    .chain(([orders, views, strays]) => {
-      const events = [...orders, ...views, ...strays];
+    .tuple(
+      arbOrderEvents({ illFormed: options.illFormed ?? false }),
+      arbPageViews(),
+      arbVisits(),
+      arbStrayEvents,
+    )
+    .chain(([orders, pageViews, visits, strays]) => {
+      const events = [...orders, ...pageViews, ...visits, ...strays];
       return fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length });
     });
 
@@ -549,10 +636,11 @@ function arbViewOver(shape: CatalogShape): fc.Arbitrary<ViewDefinition> {
 export const arbView: fc.Arbitrary<ViewDefinition> = arbViewOver(ORDERS);
 
 /**
- * Random views over either demo catalog, each counting its own catalog's events only: mostly orders, whose
- * amounts reach past 2^53 (a page view's only integer is its time).
+ * Random views over any of the three catalogs (`DIFFERENTIAL_CATALOGS`), each counting its own catalog's
+ * events only: mostly orders, whose amounts reach past 2^53 (the others' only integer is their time).
  */
 export const arbCatalogView: fc.Arbitrary<ViewDefinition> = fc.oneof(
   { weight: 3, arbitrary: arbView },
   { weight: 1, arbitrary: arbViewOver(PAGE_VIEWS) },
+  { weight: 1, arbitrary: arbViewOver(VISITS) },
 );

@@ -1,5 +1,4 @@
 import { isDeepStrictEqual } from 'node:util';
-import { catalogs as demoCatalogs } from '../../events';
 import type { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import {
   archiveRecord,
@@ -7,20 +6,23 @@ import {
   compileJs,
   compileSql,
   type DayRange,
+  DEFAULT_DISTINCT_PRECISION,
+  type DecodedEvent,
   dayOf,
   daysInRanges,
   decodeRecord,
   deduplicateEvents,
-  defineEventCatalogs,
   type EventCatalog,
-  type EventCatalogs,
   type EventRecord,
+  planSpeedWrites,
   rowKey,
   type SqlOptions,
   type StreamRecord,
   type ViewDefinition,
   type ViewRow,
+  withCatalog,
 } from '../../functions/core';
+import { DIFFERENTIAL_CATALOGS } from './arbitraries';
 
 /** The two compilations under test; a test swaps in a broken one to prove the checker notices. */
 export interface Compilers {
@@ -43,13 +45,6 @@ const byKey = (rows: readonly ViewRow[]): ViewRow[] =>
     return a.bucket - b.bucket || (ka < kb ? -1 : ka > kb ? 1 : 0);
   });
 
-/**
- * The demo's catalogs with `catalog` in place of the one of its name (a test's variant: another dedupe
- * horizon): what events are decoded by alongside it.
- */
-export const catalogsWith = (catalog: EventCatalog): EventCatalogs =>
-  defineEventCatalogs([catalog, ...demoCatalogs.all.filter((other) => other.name !== catalog.name)]);
-
 /** A raw event as a stream record: its JSON, base64. */
 const streamRecordOf = (event: EventRecord): StreamRecord => ({
   sequenceNumber: '0',
@@ -59,17 +54,41 @@ const streamRecordOf = (event: EventRecord): StreamRecord => ({
 });
 
 /**
- * The events of `catalog` it accepts, as it parses them: each raw event decoded as the speed layer decodes
- * it (`decodeRecord`, by its `type`), kept when its type names this catalog, as a view counts its
- * catalog's events only.
+ * A view of every event of a catalog, one speed item per day: its contributions are the events the speed
+ * layer routes to the catalog's views.
+ */
+const everyEventOf = (catalog: EventCatalog): ViewDefinition => ({
+  name: 'every_event',
+  version: 1,
+  events: catalog,
+  where: null,
+  time: { field: catalog.timeField, bucket: 'day' },
+  groupBy: [],
+  measures: { events: { kind: 'count' } },
+  distinctPrecision: DEFAULT_DISTINCT_PRECISION,
+});
+
+/**
+ * The events of `catalog` the speed layer counts, as its catalog parses them, in the order given: each raw
+ * event decoded as the speed layer decodes it (`decodeRecord`, by its `type`, among the differential
+ * test's catalogs with `catalog` in place of the one of its name), then routed as it routes them
+ * (`planSpeedWrites`: an event counts in its catalog's views only).
  */
 export const validEvents = (catalog: EventCatalog, rawEvents: readonly EventRecord[]): EventRecord[] => {
-  const catalogs = catalogsWith(catalog);
-  return rawEvents.flatMap((raw) => {
-    const decoded = decodeRecord(catalogs, streamRecordOf(raw));
-    if (!decoded.ok || decoded.catalog !== catalog) return [];
-    const parsed = catalog.parse(decoded.event);
-    return parsed.ok ? [parsed.event] : [];
+  const catalogs = withCatalog(DIFFERENTIAL_CATALOGS, catalog);
+  const decoded = rawEvents.flatMap((raw): DecodedEvent[] => {
+    const result = decodeRecord(catalogs, streamRecordOf(raw));
+    return result.ok ? [result] : [];
+  });
+  const plan = planSpeedWrites([compileJs(everyEventOf(catalog))], decoded);
+  if (plan.unevaluable.length > 0) throw new Error(`unevaluable: ${plan.unevaluable[0]?.reason}`);
+  const positions = [...plan.keys.values()]
+    .flatMap((item) => item.contributions.map((contribution) => contribution.position))
+    .sort((a, b) => a - b);
+  return positions.map((position) => {
+    const parsed = catalog.parse(decoded[position]?.event);
+    if (!parsed.ok) throw new Error('the speed layer counted an event its catalog refuses');
+    return parsed.event;
   });
 };
 
@@ -104,7 +123,7 @@ export function batchReadable(
   view: Pick<ViewDefinition, 'events'>,
   rawEvents: readonly EventRecord[],
 ): EventRecord[] {
-  const catalogs = catalogsWith(view.events);
+  const catalogs = withCatalog(DIFFERENTIAL_CATALOGS, view.events);
   return rawEvents.filter((event) => {
     if (wellFormed(event) && catalogs.catalogOf(event).ok) return true;
     if (archiveRecord(catalogs, streamRecordOf(event)).ok)

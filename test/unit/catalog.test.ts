@@ -8,9 +8,11 @@ import {
   defineEventCatalog,
   defineEventCatalogs,
   EVENT_TYPE_FIELD,
+  MAX_CATALOG_NAME_LENGTH,
   MAX_DAY_TIME,
   MAX_DEDUPE_HORIZON_DAYS,
   ROW_SORT_KEY_BUDGET_BYTES,
+  withCatalog,
 } from '../../functions/core';
 
 const paid = { id: 'o1', ts: 1_764_000_000_000, country: 'US', amount: 1999, status: 'paid' };
@@ -362,5 +364,25 @@ describe('event catalogs: an event names its own in `type`', () => {
     expect(defineEventCatalog({ name: 'click_2', idField: 'id', timeField: 'ts', fields }).name).toBe(
       'click_2',
     );
+  });
+
+  it('refuses a name longer than 64 characters: the Glue table events_<name> must stay short', () => {
+    const fields = {
+      id: { type: 'string', required: true, nonEmpty: true },
+      ts: { type: 'integer', required: true, min: 0 },
+    } as const;
+    const longest = `c${'x'.repeat(MAX_CATALOG_NAME_LENGTH - 1)}`;
+    expect(defineEventCatalog({ name: longest, idField: 'id', timeField: 'ts', fields }).name).toBe(longest);
+    expect(() => defineEventCatalog({ name: `${longest}x`, idField: 'id', timeField: 'ts', fields })).toThrow(
+      `its name has 65 characters; at most 64 (it names the Glue table events_<name>)`,
+    );
+  });
+
+  it('puts a variant of a catalog in place of the one of its name, first, the others kept', () => {
+    const longerHorizon = defineEventCatalog({ ...pageViewEvents, dedupeHorizonDays: 3 });
+    const replaced = withCatalog(catalogs, longerHorizon);
+    expect(replaced.all).toEqual([longerHorizon, orderEvents]);
+    expect(replaced.get('page_view')).toBe(longerHorizon);
+    expect(withCatalog(undefined, longerHorizon).all).toEqual([longerHorizon]);
   });
 });

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { orderEvents } from '../../events';
+import { catalogs, orderEvents } from '../../events';
 import {
   caseWhen,
+  checkViewCatalogs,
   coalesce,
   count,
+  defineEventCatalog,
   defineView,
   fieldsOf,
   type Measure,
@@ -12,7 +14,7 @@ import {
   ViewDefinitionError,
   validateView,
 } from '../../functions/core';
-import { ordersPerMinute, revenue } from '../../views';
+import { ordersPerMinute, revenue, views } from '../../views';
 
 const order = fieldsOf(orderEvents);
 
@@ -147,5 +149,50 @@ describe('view validation names the offending part', () => {
       expect(error).toBeInstanceOf(ViewDefinitionError);
       expect((error as ViewDefinitionError).path).toBe(path);
     }
+  });
+});
+
+describe('a view over a catalog the stack does not define', () => {
+  const signups = defineEventCatalog({
+    name: 'signup',
+    idField: 'id',
+    timeField: 'ts',
+    fields: {
+      id: { type: 'string', required: true, nonEmpty: true },
+      ts: { type: 'integer', required: true, min: 0 },
+    },
+  });
+  const signupsPerDay = defineView(signups, {
+    name: 'signups_per_day',
+    version: 1,
+    bucket: 'day',
+    measures: { signups: count() },
+  });
+
+  it("accepts the demo's views over the demo's catalogs", () => {
+    expect(() => checkViewCatalogs(views, catalogs)).not.toThrow();
+  });
+
+  it('is refused, naming the view and the catalog', () => {
+    expect(() => checkViewCatalogs([revenue, signupsPerDay], catalogs)).toThrow(
+      new ViewDefinitionError(
+        'signups_per_day',
+        'events',
+        "its catalog signup is not one of the stack's (order, page_view): add it to catalogs in events.ts",
+      ),
+    );
+  });
+
+  it("is refused over a look-alike of a stack's catalog: another definition under the same name", () => {
+    const lookAlike = defineEventCatalog({ ...orderEvents, dedupeHorizonDays: 0 });
+    const view = defineView(lookAlike, {
+      name: 'orders_no_dedupe',
+      version: 1,
+      bucket: 'hour',
+      measures: { n: count() },
+    });
+    expect(() => checkViewCatalogs([view], catalogs)).toThrow(
+      "view orders_no_dedupe: events: its catalog order is another definition than the stack's order",
+    );
   });
 });

@@ -1,12 +1,11 @@
 import {
-  defineEventCatalogs,
   definitionHash,
-  type EventCatalog,
   type EventCatalogs,
   type ViewDefinition,
   type ViewDocument,
   viewDocument,
   viewFromDocument,
+  withCatalog,
 } from '../../core';
 import { definitionKey, definitionPartition } from '../../core/keys';
 import { type Item, Table } from '../table';
@@ -169,7 +168,8 @@ export class Definitions {
       };
     try {
       return {
-        view: viewFromDocument(entry.document, this.catalogsWith(code.events)),
+        // The code view's catalog wins a name both hold (a test's variant).
+        view: viewFromDocument(entry.document, withCatalog(this.catalogs, code.events)),
         definitionHash: entry.definitionHash,
         error: null,
       };
@@ -182,11 +182,5 @@ export class Definitions {
         registered: true,
       };
     }
-  }
-
-  /** The code view's catalog, then the stack's others: the code's wins a name both hold (a test's variant). */
-  private catalogsWith(catalog: EventCatalog): EventCatalogs {
-    const others = (this.catalogs?.all ?? []).filter((other) => other.name !== catalog.name);
-    return defineEventCatalogs([catalog, ...others]);
   }
 }
