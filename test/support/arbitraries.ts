@@ -584,16 +584,22 @@ const fitsBigint = (expr: Expr): boolean =>
   integerSubexpressions(expr).every((node) => magnitudeBound(node) < SAFE_BOUND);
 
 /** The measures of a view over a catalog, over its fields. */
-const measureOver = (shape: CatalogShape, intExpr: fc.Arbitrary<Expr>): fc.Arbitrary<Measure> =>
+const measureOver = (
+  shape: CatalogShape,
+  intExpr: fc.Arbitrary<Expr>,
+  strExpr: fc.Arbitrary<Expr>,
+): fc.Arbitrary<Measure> =>
   fc.oneof(
     fc.constant<Measure>({ kind: 'count' }),
     fc
       .tuple(fc.constantFrom('sum', 'min', 'max') as fc.Arbitrary<'sum'>, intExpr)
       .map(([kind, expr]) => ({ kind, expr })),
-    // Distinct counts of a field (ids repeat across copies: the dedupe must come first), an integer's too.
+    // Distinct counts of a field (ids repeat across copies: the dedupe must come first), an integer's too,
+    // and of any expression: COUNT(DISTINCT <expr>) must agree with the reducer's set over its values.
     fc
       .constantFrom(...shape.stringFields, ...shape.integerFields)
       .map((name): Measure => ({ kind: 'countDistinct', expr: { kind: 'field', name } })),
+    fc.oneof(intExpr, strExpr).map((expr): Measure => ({ kind: 'countDistinct', expr })),
   );
 
 /**
@@ -601,8 +607,8 @@ const measureOver = (shape: CatalogShape, intExpr: fc.Arbitrary<Expr>): fc.Arbit
  * random dedupe horizon.
  */
 function arbViewOver(shape: CatalogShape): fc.Arbitrary<ViewDefinition> {
-  const { intExpr, boolExpr } = exprsOver(shape);
-  const measure = measureOver(shape, intExpr);
+  const { intExpr, strExpr, boolExpr } = exprsOver(shape);
+  const measure = measureOver(shape, intExpr, strExpr);
   return fc
     .record({
       horizon: arbHorizon,
