@@ -94,6 +94,8 @@ class RecordingDynamo {
   readonly items = new Map<string, Record<string, AttributeValue>>();
   readonly requests = new Map<string, number>();
   writeUnits = 0;
+  /** Read request units of the strongly consistent reads (a distinct measure's merge reads its item first). */
+  readUnits = 0;
   latencyMs = 0;
 
   async send(command: { readonly input: unknown }): Promise<unknown> {
@@ -101,7 +103,16 @@ class RecordingDynamo {
     this.requests.set(name, (this.requests.get(name) ?? 0) + 1);
     if (this.latencyMs > 0) await sleep(this.latencyMs);
     if (command instanceof UpdateItemCommand) this.update(command.input);
-    if (command instanceof GetItemCommand) return { Item: this.items.get(JSON.stringify(command.input.Key)) };
+    if (command instanceof GetItemCommand) {
+      const item = this.items.get(JSON.stringify(command.input.Key));
+      // A strongly consistent read costs one unit per 4 KB of the item, rounded up (at least one).
+      this.readUnits +=
+        Math.max(
+          1,
+          Math.ceil((item === undefined ? 0 : itemBytes(item)) / BILLING_RULES.dynamodbReadUnit.bytes),
+        ) * (command.input.ConsistentRead === true ? 1 : 0.5);
+      return { Item: item };
+    }
     return {};
   }
 
@@ -330,6 +341,7 @@ async function measureSpeed(
     plan,
     writesPerInvocation: dynamo.updates / invocations.length,
     writeUnitsPerWrite: dynamo.writeUnits / dynamo.updates,
+    readUnitsPerInvocation: dynamo.readUnits / invocations.length,
     handlerMsPerInvocation: mean(timedMs),
     computeMsPerEvent:
       computedEvents > 0 ? computeMs / computedEvents : mean(timedMs) / plan.eventsPerInvocation,

@@ -78,6 +78,8 @@ export interface Measured {
     readonly writesPerInvocation: number;
     /** Write request units per UpdateItem: the larger item size, before or after, rounded up to 1 KB. */
     readonly writeUnitsPerWrite: number;
+    /** Read request units per invocation: a distinct measure's merge reads each item it writes first. */
+    readonly readUnitsPerInvocation: number;
     /** Handler wall time per invocation, DynamoDB round trips included (DYNAMODB_ROUND_TRIP_MS each). */
     readonly handlerMsPerInvocation: number;
     /** The handler's compute per event, without I/O: the naive handler is costed from it. */
@@ -497,7 +499,10 @@ function bill(workload: Workload, measured: Measured, usage: Usage): Bill {
   charge(
     'dynamodb',
     'dynamodbReadUnitsMillion',
-    perMonth((workload.dashboards * readUnitsPerRefresh) / workload.dashboardRefreshSeconds) / 1e6,
+    perMonth(
+      (workload.dashboards * readUnitsPerRefresh) / workload.dashboardRefreshSeconds +
+        speed.plan.invocationsPerSec * speed.readUnitsPerInvocation,
+    ) / 1e6,
   );
   const speedItemBytes = speed.views.reduce(
     (bytes, view) =>
@@ -675,7 +680,7 @@ function assumptionsOf(
       ? `on-demand stream: at least ${ON_DEMAND_MIN_SHARDS} shards (a new stream's 4 MB/s), twice those the traffic needs: ${plan.shards}; ${STREAM_CONSUMERS} consumers (the speed function, Firehose) each read every record, billed like writes (1 KB a record)`
       : `provisioned stream of ${plan.shards} shards (each takes 1 MB/s and 1,000 records/s, no headroom); reads are free within the shards' 2 MB/s`,
     `the speed mapping: Lambda reads each shard about every ${LAMBDA_POLL_SECONDS} s, so an invocation carries ${plan.intervalSeconds} s of a shard's records, but at least one packed record (invocations/s = min(shards / interval, records/s)): ${Math.round(plan.eventsPerInvocation)} events (${boundText(plan)}), ${plan.invocationsPerSec.toFixed(2)} invocations/s`,
-    `speed writes: ${speed.writesPerInvocation.toFixed(1)} UpdateItems an invocation of ${Math.round(plan.eventsPerInvocation)} events, ${speed.writeUnitsPerWrite.toFixed(2)} write units each (measured: the speed processor over demo orders, items sized as DynamoDB counts them)`,
+    `speed writes: ${speed.writesPerInvocation.toFixed(1)} UpdateItems an invocation of ${Math.round(plan.eventsPerInvocation)} events, ${speed.writeUnitsPerWrite.toFixed(2)} write units each, and ${speed.readUnitsPerInvocation.toFixed(1)} read units an invocation for distinct measures' merges (measured: the speed processor over demo orders, items sized as DynamoDB counts them)`,
     `speed handler: ${speed.handlerMsPerInvocation.toFixed(1)} ms an invocation (measured, with each DynamoDB round trip taken as ${DYNAMODB_ROUND_TRIP_MS} ms), ${deployment.memoryMb.speed} MB arm64`,
     `freshness estimate: producer flush (${workload.producerFlushSeconds * 1000} ms) + Lambda's poll (up to ${LAMBDA_POLL_SECONDS} s before a record is read) + the ${workload.batchingWindowSeconds} s window (from that read) + the handler's time; the bench measures it on the local pipeline (which polls every ${LOCAL_POLL_MS} ms) and adds ${POLL_ADJUSTMENT_MS} ms`,
     `archive: the transform's JSON lines are ${percent(archive.lineBytesPerEventByte)} of an event's bytes, gzip keeps ${percent(archive.gzipRatio)} of them (measured on demo orders; real events of this size are assumed to compress alike)`,

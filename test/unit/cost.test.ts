@@ -27,6 +27,7 @@ function measuredFor(workload: Workload): Measured {
       plan,
       writesPerInvocation: 9.2,
       writeUnitsPerWrite: 1,
+      readUnitsPerInvocation: 0,
       handlerMsPerInvocation: 30,
       computeMsPerEvent: 0.01,
       emfBytesPerInvocation: 404,
@@ -170,6 +171,21 @@ describe('the cost model', () => {
     // an object, an object every 60 s: 87,600; the batch: 730 runs x 10 writes x 2 views = 14,600
     expect(writeUnits).toBeCloseTo(24_177_600 + 87_600 + 14_600, 0);
     expect(report.plan.invocationsPerSec).toBe(1);
+  });
+
+  it("charges a distinct measure's merge reads: each invocation's read units, every second", () => {
+    // Prepare: the same workload, once without merge reads and once with 4 read units an invocation
+    const workload = { ...DEFAULT_WORKLOAD, eventsPerSec: 100, producerFlushSeconds: 1 };
+    const measured = measuredFor(workload);
+    const without = monthlyCost(workload, measured);
+    // Act
+    const withReads = monthlyCost(workload, {
+      ...measured,
+      speed: { ...measured.speed, readUnitsPerInvocation: 4 },
+    });
+    // Assess: 1 invocation/s x 4 units x 2,628,000 s = 10,512,000 read units more
+    const readUnits = (report: CostReport) => quantityOf(report.ours, 'dynamodbReadUnitsMillion') * 1e6;
+    expect(readUnits(withReads) - readUnits(without)).toBeCloseTo(10_512_000, 0);
   });
 
   it.each([
