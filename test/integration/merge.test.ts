@@ -5,16 +5,12 @@ import { catalogs, orderEvents } from '../../events';
 import { DuckDbQueryEngine } from '../../functions/adapters/duckdb';
 import {
   BUCKET_WIDTH_MS,
-  type CompiledView,
   compileJs,
   compileSql,
-  DistinctSketch,
   dayOf,
   daysAffectedBy,
   type EventRecord,
   hasDistinctMeasure,
-  type MeasureValue,
-  rowKey,
   serveByWatermark,
   type ViewDefinition,
   type ViewRow,
@@ -24,6 +20,7 @@ import {
 import { views } from '../../views';
 import { arbOrderEvents, arbView, DAY_ZERO } from '../support/arbitraries';
 import { jsAnswer, validEvents } from '../support/differential';
+import { expectedSpeedRows } from '../support/speed-rows';
 
 /** The demo's views over orders: the events drawn here are orders (a view counts its catalog's events only). */
 const orderViews = views.filter((view) => view.events.name === orderEvents.name);
@@ -40,39 +37,11 @@ afterAll(() => engine.close());
 const arbSharedEvents = arbOrderEvents({ invalid: false, duplicates: false, maxLength: 60 });
 
 /**
- * Speed rows of a view with a distinct measure as the speed store reads them: one item per (bucket,
- * group), its distinct values a sketch of every value (a sketch merged from any split of the values is the
- * same sketch, so the Lambda batches do not matter), read as the estimate rounded.
- */
-function sketchedSpeedRows(view: ViewDefinition, events: readonly EventRecord[]): ViewRow[] {
-  const compiled = compileJs(view);
-  const items = new Map<
-    string,
-    { bucket: number; group: ViewRow['group']; totals: ReturnType<CompiledView['zeros']> }
-  >();
-  for (const event of events) {
-    if (!compiled.matches(event)) continue;
-    const bucket = compiled.bucketOf(event);
-    const group = compiled.groupOf(event);
-    const key = rowKey(bucket, group);
-    const item = items.get(key) ?? { bucket, group, totals: compiled.zeros() };
-    items.set(key, item);
-    compiled.accumulate(event, item.totals);
-  }
-  return [...items.values()].map(({ bucket, group, totals }) => {
-    const values: Record<string, MeasureValue> = compiled.valuesOf(totals);
-    for (const [name, set] of Object.entries(compiled.distinctValuesOf(totals)))
-      values[name] = BigInt(Math.round(DistinctSketch.of(view.distinctPrecision, set).estimate()));
-    return { bucket, group, values };
-  });
-}
-
-/**
  * Speed rows as DynamoDB holds them: one pre-aggregated delta per Lambda batch, added up; a view with a
  * distinct measure's as its items hold them.
  */
 function speedRows(view: ViewDefinition, events: readonly EventRecord[], cuts: readonly number[]): ViewRow[] {
-  if (hasDistinctMeasure(view)) return sketchedSpeedRows(view, events);
+  if (hasDistinctMeasure(view)) return expectedSpeedRows(view, events);
   const compiled = compileJs(view);
   const bounds = [...new Set([0, ...cuts.map((cut) => cut % (events.length + 1)), events.length])].sort(
     (a, b) => a - b,
@@ -162,12 +131,8 @@ async function batchAfterTwoRuns(
 function expectedServed(view: ViewDefinition, events: readonly EventRecord[], watermark: number): ViewRow[] {
   const batch = jsAnswer(view, events).filter((row) => row.bucket < watermark);
   const speed = (
-    hasDistinctMeasure(view)
-      ? new ViewRows(view).addAll(sketchedSpeedRows(view, events))
-      : compileJs(view).reduce(events)
-  )
-    .sorted()
-    .filter((row) => row.bucket >= watermark);
+    hasDistinctMeasure(view) ? expectedSpeedRows(view, events) : compileJs(view).reduce(events).sorted()
+  ).filter((row) => row.bucket >= watermark);
   return [...new ViewRows(view).addAll(batch).sorted(), ...new ViewRows(view).addAll(speed).sorted()];
 }
 
