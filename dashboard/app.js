@@ -14,6 +14,11 @@ const COLORS = { batch: '#2f6fdf', speed: '#f08c1a' };
 const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
 /** Marks a value that is the speed layer's HyperLogLog estimate, not an exact count. */
 const ESTIMATE_MARK = '≈';
+/**
+ * Marks a distinct count summed over groups: a value in two groups counts in each, so the sum is at most
+ * the true count's upper bound, never the count.
+ */
+const UPPER_BOUND_MARK = '≤';
 /** How many of the latest buckets a distinct measure lists as text, each exact or marked as an estimate. */
 const LATEST_LISTED = 4;
 
@@ -95,11 +100,17 @@ const boundText = (ratio) =>
 
 /**
  * The legend of a view with a distinct measure: its speed buckets carry HyperLogLog estimates within the
- * stated bound (`GET /views`' `distinct.errorBound`); its batch buckets, below the watermark, exact counts.
+ * stated bound (`GET /views`' `distinct`: the larger of `errorBound` and `errorSlack` values, for all but
+ * `overBoundShare` of buckets); its batch buckets, below the watermark, exact counts.
  */
 const estimateLegend = (distinct) =>
-  `${ESTIMATE_MARK} estimate (HyperLogLog, ${boundText(distinct.errorBound)}): ${distinct.measures.join(', ')} ` +
-  'from the watermark on; exact below it. Distinct counts do not add across buckets.';
+  `${ESTIMATE_MARK} estimate (HyperLogLog, ${boundText(distinct.errorBound)} or ±${distinct.errorSlack}, ` +
+  `whichever is more, for all but about 1 in ${Math.round(1 / distinct.overBoundShare).toLocaleString('en')} buckets): ` +
+  `${distinct.measures.join(', ')} from the watermark on; exact below it. Distinct counts do not add across ` +
+  `buckets or groups: one group is charted, ${UPPER_BOUND_MARK} marks a sum over groups (an upper bound).`;
+
+/** The "all" choice of a group selector: for a distinct measure, a sum over groups, marked as an upper bound. */
+const allGroupsText = (distinct) => (distinct ? `all (${UPPER_BOUND_MARK} sum, an upper bound)` : 'all');
 
 /** One view's panel: controls, chart, summary; refreshes itself from the series endpoint. */
 class ViewPanel {
@@ -131,10 +142,17 @@ class ViewPanel {
     this.latest = this.section.querySelector('.latest');
     /** Whether the speed bars now charted are estimates (a distinct measure is shown). */
     this.estimated = false;
+    /** Whether the bars now charted are distinct counts summed over groups: upper bounds. */
+    this.upperBound = false;
+    /** Whether the reader chose "all" for a group field: a distinct measure then stays summed (marked). */
+    this.allChosen = false;
     this.chartElement = this.section.querySelector('.chart');
     this.measureSelect = this.section.querySelector('[data-role="measure"]');
     for (const select of this.section.querySelectorAll('select'))
-      select.addEventListener('change', () => this.refresh());
+      select.addEventListener('change', () => {
+        if (select.dataset.role === 'group') this.allChosen = select.value === '';
+        this.refresh();
+      });
     this.watermarkLine = document.createElement('div');
     this.watermarkLine.className = 'watermark-line';
     this.watermarkLine.innerHTML = '<span>W</span>';
@@ -174,6 +192,29 @@ class ViewPanel {
     }
   }
 
+  /**
+   * A distinct measure over all groups would chart their sum, not a count: unless the reader chose "all",
+   * the panel charts one group, the largest (the most over the answer's buckets). True when it set one.
+   */
+  chooseLargestGroup(buckets, measure) {
+    if (this.allChosen || this.view.groupBy.length === 0) return false;
+    const sizes = new Map();
+    for (const bucket of buckets)
+      for (const group of bucket.groups) {
+        const values = this.view.groupBy.map((field) => group.key[field] ?? null);
+        // A null group value has no choice in the selectors (as in `learnGroups`); '' is "all" there.
+        if (values.some((value) => value === null || value === '')) continue;
+        const key = JSON.stringify(values);
+        sizes.set(key, (sizes.get(key) ?? 0n) + bigIntOf(group.values[measure]));
+      }
+    const [largest] = [...sizes].sort(([a, x], [b, y]) => (y > x ? 1 : y < x ? -1 : a < b ? -1 : 1));
+    if (largest === undefined) return false;
+    const values = JSON.parse(largest[0]);
+    for (const select of this.section.querySelectorAll('[data-role="group"]'))
+      select.value = values[this.view.groupBy.indexOf(select.dataset.field)];
+    return true;
+  }
+
   chart(width) {
     if (this.plot !== undefined) return this.plot;
     const bars = uPlot.paths.bars({ size: [0.85, 40], align: 1 });
@@ -183,11 +224,11 @@ class ViewPanel {
       fill: `${color}cc`,
       paths: bars,
       points: { show: false },
-      // The hover legend: a speed bar of a distinct measure is an estimate.
+      // The hover legend: a speed bar of a distinct measure is an estimate; summed over groups, an upper bound.
       value: (_u, value) =>
         value === null || value === undefined
           ? '-'
-          : `${estimates && this.estimated ? ESTIMATE_MARK : ''}${compact.format(value)}`,
+          : `${this.upperBound ? UPPER_BOUND_MARK : ''}${estimates && this.estimated ? ESTIMATE_MARK : ''}${compact.format(value)}`,
     });
     this.plot = new uPlot(
       {
@@ -226,14 +267,26 @@ class ViewPanel {
     const measure = this.measureSelect.value;
     // A distinct measure: its speed buckets are estimates, and its buckets' values do not add up.
     const distinct = view.distinct?.measures.includes(measure) ?? false;
+    for (const select of this.section.querySelectorAll('[data-role="group"]'))
+      select.options[0].textContent = allGroupsText(distinct);
+    // Summed over groups (some group field is "all"), a distinct measure is an upper bound at most.
+    const summed = Object.keys(filter).length < view.groupBy.length;
+    if (
+      distinct &&
+      summed &&
+      Object.keys(filter).length === 0 &&
+      this.chooseLargestGroup(series.buckets, measure)
+    )
+      return this.refresh();
     this.estimated = distinct;
+    this.upperBound = distinct && summed;
     const xs = [];
     const batch = [];
     const speed = [];
     // The total is shown as text: summed exactly, as BigInt, where the chart's float is close enough.
     let total = 0n;
     const counts = { batch: 0, speed: 0 };
-    const marked = { exact: 0, estimate: 0 };
+    const marked = { exact: 0, estimate: 0, upperBound: 0 };
     const latest = [];
     for (const bucket of series.buckets) {
       const exact = bucket.groups.reduce((sum, group) => sum + bigIntOf(group.values[measure]), 0n);
@@ -246,8 +299,11 @@ class ViewPanel {
       total += exact;
       if (distinct) {
         const estimate = bucket.distinct === 'sketch';
-        marked[estimate ? 'estimate' : 'exact']++;
-        latest.push(`${bucketText(bucket.start)} ${estimate ? ESTIMATE_MARK : ''}${exact.toLocaleString()}`);
+        // A sum over groups is exact in no bucket: an upper bound of exact counts, or of estimates.
+        if (this.upperBound) marked.upperBound++;
+        else marked[estimate ? 'estimate' : 'exact']++;
+        const mark = `${this.upperBound ? UPPER_BOUND_MARK : ''}${estimate ? ESTIMATE_MARK : ''}`;
+        latest.push(`${bucketText(bucket.start)} ${mark}${exact.toLocaleString()}`);
       }
     }
     this.watermark = series.watermark;
@@ -263,9 +319,11 @@ class ViewPanel {
         .map(([field, value]) => `${field}=${value}`)
         .join(', ') || 'all groups';
     // Over groups a bar is their sum (a value seen in two groups counts in each); over buckets there is no total.
+    const bucketsText = this.upperBound
+      ? `${marked.upperBound} ${UPPER_BOUND_MARK} upper bounds, summed over groups: a value in two groups counts twice, so no bar is a count`
+      : `${marked.exact} exact, ${marked.estimate} ${ESTIMATE_MARK} estimates`;
     this.summary.textContent = distinct
-      ? `${measure}, ${filterText}${Object.keys(filter).length === view.groupBy.length ? '' : ' (summed over groups)'}: ` +
-        `${xs.length} buckets (${marked.exact} exact, ${marked.estimate} ${ESTIMATE_MARK} estimates); ` +
+      ? `${measure}, ${filterText}: ${xs.length} buckets (${bucketsText}); ` +
         'distinct counts of different buckets do not add, so no total'
       : `${measure}, ${filterText}: ${total.toLocaleString()} over ${xs.length} buckets (${counts.batch} batch, ${counts.speed} speed)`;
     if (this.latest !== null)
@@ -278,6 +336,7 @@ class ViewPanel {
       total: distinct ? '' : String(total),
       exactBuckets: String(marked.exact),
       estimateBuckets: String(marked.estimate),
+      upperBoundBuckets: String(marked.upperBound),
       buckets: String(xs.length),
       batchBuckets: String(counts.batch),
       speedBuckets: String(counts.speed),

@@ -90,25 +90,36 @@ export async function readCheckpoint(table: Table, key: TableKey, shardId: strin
 /** Attempts of a read-merge-write before the batch fails for the item: other shards merging the same item. */
 export const MERGE_ATTEMPTS = 8;
 
+/** A read-merge-write refused on every attempt: the item is too hot (many shards merging into it). */
+export class MergeContendedError extends Error {
+  constructor(
+    describe: string,
+    readonly attempts: number,
+  ) {
+    super(`${describe} changed under each of ${attempts} attempts to merge into it`);
+    this.name = 'MergeContendedError';
+  }
+}
+
 /**
  * Applies a shard's batch to one item that merges what it holds (a sketch) once per record: reads the
  * item's state (its checkpoint for the shard, strongly consistent), then `write(state)` writes the
  * records above that checkpoint merged with the state read, conditional on the item being as read;
  * refused, it reads again (another shard wrote meanwhile). `write` gives null when nothing is left to
- * write. Throws after `attempts` refusals: the caller fails the batch for the item, to be retried.
+ * write. Gives the state last read and how many writes were refused (`retries`). Throws
+ * `MergeContendedError` after `attempts` refusals: the caller fails the batch for the item, to be retried.
  */
 export async function applyAfterRead<State>(
   describe: string,
   read: () => Promise<State>,
   write: (state: State) => Promise<'applied' | 'conflict'> | null,
   attempts = MERGE_ATTEMPTS,
-): Promise<State> {
+): Promise<{ state: State; retries: number }> {
   for (let attempt = 1; ; attempt++) {
     const state = await read();
     const written = write(state);
-    if (written === null || (await written) === 'applied') return state;
-    if (attempt >= attempts)
-      throw new Error(`${describe} changed under each of ${attempts} attempts to merge into it`);
+    if (written === null || (await written) === 'applied') return { state, retries: attempt - 1 };
+    if (attempt >= attempts) throw new MergeContendedError(describe, attempts);
     // A random pause, longer each time: shards retrying together would collide again.
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
   }

@@ -11,8 +11,12 @@ import {
 /** How a speed row is stored: one item per row. Numbers stay exact: DynamoDB keeps 38 digits. */
 export const BUCKET_ATTRIBUTE = 'bucket';
 export const GROUP_ATTRIBUTE = 'grp';
+/** A measure's value; a distinct measure's is its sketch's estimate, rounded, written with the sketch. */
 export const measureAttribute = (name: string): string => `m_${name}`;
-/** A distinct measure's encoded sketch (`DistinctSketch.encode`), a binary attribute. */
+/**
+ * A distinct measure's encoded sketch (`DistinctSketch.encode`), a binary attribute: what merges read and
+ * write (the source of truth); readers of values read `measureAttribute` instead, not decoding it.
+ */
 export const sketchAttribute = (name: string): string => `d_${name}`;
 /** Bumped by every write of an item's sketches: a merge writes only over the version it read. */
 export const SKETCH_VERSION_ATTRIBUTE = 'sv';
@@ -23,16 +27,19 @@ export function storedSketch(item: Record<string, AttributeValue>, name: string)
   return encoded === undefined ? undefined : DistinctSketch.decode(encoded);
 }
 
+/** A speed row's distinct count: the sketch's estimate, rounded (approximate: `sketch.ts`). */
+export const estimateOf = (sketch: DistinctSketch): bigint => BigInt(Math.round(sketch.estimate()));
+
 export function itemToRow(view: ViewDefinition, item: Record<string, AttributeValue>): ViewRow {
   const values: Record<string, MeasureValue> = {};
   for (const [name, measure] of Object.entries(view.measures)) {
-    if (measure.kind === 'countDistinct') {
-      // The sketch's estimate, rounded: a speed row's distinct count is approximate (`sketch.ts`).
+    const stored = item[measureAttribute(name)]?.N;
+    if (measure.kind === 'countDistinct' && stored === undefined) {
+      // An item last merged before estimates were written beside the sketches: its sketch's estimate.
       const sketch = storedSketch(item, name);
-      values[name] = sketch === undefined ? 0n : BigInt(Math.round(sketch.estimate()));
+      values[name] = sketch === undefined ? 0n : estimateOf(sketch);
       continue;
     }
-    const stored = item[measureAttribute(name)]?.N;
     // An absent attribute holds the measure's zero: a count was never ADDed to, a sum or extreme never set.
     values[name] = stored === undefined ? monoidOf(measure).zero : BigInt(stored);
   }

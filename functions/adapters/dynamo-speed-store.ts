@@ -12,6 +12,7 @@ import {
   type DistinctSketch,
   dayOf,
   daysBetween,
+  distinctMeasureNames,
   speedItemWrites,
   speedPartitionKey,
   speedSortKeyRange,
@@ -22,6 +23,7 @@ import {
 import { checkpointAttribute, readCheckpoint, writeUnderCheckpoint } from './checkpointed-write';
 import {
   BUCKET_ATTRIBUTE,
+  estimateOf,
   GROUP_ATTRIBUTE,
   itemToRow,
   measureAttribute,
@@ -105,11 +107,15 @@ export class DynamoSpeedStore implements SpeedStore {
     return this.writeDelta(delta);
   }
 
+  /** Each merged sketch with its estimate beside it, in the same write: readers read the number. */
   async mergeDelta(delta: SketchedDelta): Promise<'applied' | 'conflict'> {
     return this.writeDelta(
       delta,
       Object.fromEntries(
-        delta.sketches.map(({ measure, sketch }) => [sketchAttribute(measure), { B: sketch.encode() }]),
+        delta.sketches.flatMap(({ measure, sketch }) => [
+          [sketchAttribute(measure), { B: sketch.encode() }],
+          [measureAttribute(measure), { N: estimateOf(sketch).toString() }],
+        ]),
       ),
       { attribute: SKETCH_VERSION_ATTRIBUTE, read: delta.readVersion },
     );
@@ -152,9 +158,7 @@ export class DynamoSpeedStore implements SpeedStore {
     sk: string,
     shardId: string,
   ): Promise<SketchedItemState> {
-    const distinct = Object.keys(view.measures).filter(
-      (name) => view.measures[name]?.kind === 'countDistinct',
-    );
+    const distinct = distinctMeasureNames(view);
     const checkpoint = checkpointAttribute(shardId);
     const item =
       (await this.table.get({ pk, sk }, true, [
@@ -199,32 +203,64 @@ export class DynamoSpeedStore implements SpeedStore {
     }
   }
 
+  /**
+   * Reads each item's values, never its sketches (`d_*`, up to 64 KB each): a distinct measure's value is
+   * the estimate its last merge wrote beside the sketch.
+   */
   async readRows(view: ViewDefinition, from: number, to: number, nowMs = Date.now()): Promise<ViewRow[]> {
     const rows: ViewRow[] = [];
     const { start, end } = speedSortKeyRange(from, to);
+    const distinct = distinctMeasureNames(view);
+    const projected = [
+      SK,
+      BUCKET_ATTRIBUTE,
+      GROUP_ATTRIBUTE,
+      EXPIRES_AT,
+      SKETCH_VERSION_ATTRIBUTE,
+      ...Object.keys(view.measures).map(measureAttribute),
+    ];
     for (const day of daysBetween(from, to)) {
+      const pk = speedPartitionKey(view, day);
       for await (const page of paginateQuery(
         { client: this.client },
         {
           TableName: this.tableName,
           KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :start AND :end',
-          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-          ExpressionAttributeValues: {
-            ':pk': { S: speedPartitionKey(view, day) },
-            ':start': { S: start },
-            ':end': { S: end },
+          ProjectionExpression: projected.map((_, index) => `#p${index}`).join(', '),
+          ExpressionAttributeNames: {
+            '#pk': PK,
+            '#sk': SK,
+            ...Object.fromEntries(projected.map((name, index) => [`#p${index}`, name])),
           },
+          ExpressionAttributeValues: { ':pk': { S: pk }, ':start': { S: start }, ':end': { S: end } },
         },
       )) {
         for (const item of page.Items ?? []) {
           // TTL deletion is lazy in DynamoDB and absent in dynalite: expired items are filtered here.
           const expiresAt = item[EXPIRES_AT]?.N;
           if (expiresAt !== undefined && Number(expiresAt) * 1000 <= nowMs) continue;
-          rows.push(itemToRow(view, item));
+          rows.push(itemToRow(view, await this.withLegacySketches(pk, item, distinct)));
         }
       }
     }
     return rows;
+  }
+
+  /**
+   * An item merged (it has a sketch version) but missing a distinct measure's estimate was last merged
+   * before estimates were written (or that measure never had a value there): its sketches are read, for
+   * `itemToRow` to estimate. Such items end with the speed retention.
+   */
+  private async withLegacySketches(
+    pk: string,
+    item: Record<string, AttributeValue>,
+    distinct: readonly string[],
+  ): Promise<Record<string, AttributeValue>> {
+    const missing = distinct.filter((name) => item[measureAttribute(name)] === undefined);
+    const sk = item[SK]?.S;
+    if (missing.length === 0 || item[SKETCH_VERSION_ATTRIBUTE] === undefined || sk === undefined) return item;
+    const sketches = await this.table.get({ pk, sk }, false, missing.map(sketchAttribute));
+    return { ...item, ...sketches };
   }
 
   /**
@@ -238,14 +274,16 @@ export class DynamoSpeedStore implements SpeedStore {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': PK },
+          // The bucket only: an item's sketches may be tens of KB.
+          ProjectionExpression: '#bucket',
+          ExpressionAttributeNames: { '#pk': PK, '#bucket': BUCKET_ATTRIBUTE },
           ExpressionAttributeValues: { ':pk': { S: speedPartitionKey(view, dayOf(dayStart)) } },
           ScanIndexForward: false,
           Limit: 1,
         }),
       );
-      const item = Items?.[0];
-      if (item !== undefined) return itemToRow(view, item).bucket;
+      const bucket = Items?.[0]?.[BUCKET_ATTRIBUTE]?.N;
+      if (bucket !== undefined) return Number(bucket);
     }
     return null;
   }

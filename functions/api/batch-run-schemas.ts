@@ -164,6 +164,7 @@ const sketchErrorRow = z.object({
   exact: z.string(),
   estimate: z.string(),
   relativeError: z.number(),
+  overBound: z.boolean().optional().meta({ description: 'Past the stated bound; absent in older reports.' }),
 });
 
 /**
@@ -176,12 +177,19 @@ export const sketchErrorReports = z
     z.string(),
     z.object({
       precision: z.number().int(),
-      errorBound: z.number().meta({ description: 'The stated bound, relative: 4 standard errors.' }),
+      errorBound: z.number().meta({ description: 'The stated bound, relative part: 4 standard errors.' }),
+      errorSlack: z.number().int().optional().meta({
+        description:
+          'The stated bound, absolute part: an estimate may be this many values off. Absent in older reports.',
+      }),
       rowsCompared: z.number().int(),
       rowsOverBound: z.number().int(),
       meanRelativeError: z.number(),
       largest: sketchErrorRow.nullable(),
-      rows: z.array(sketchErrorRow).meta({ description: 'Past the bound first, then largest error first.' }),
+      rows: z.array(sketchErrorRow).meta({
+        description:
+          'Past the bound first, then largest error first: at most 100 over the report’s distinct measures.',
+      }),
     }),
   )
   .meta({ description: 'Per distinct measure: the sketch’s observed error against the exact counts.' });

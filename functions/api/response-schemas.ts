@@ -87,7 +87,15 @@ const viewSummary = z.object({
         .meta({ description: 'Relative standard error of an estimate: 1.04 / sqrt(2^p).' }),
       errorBound: z.number().meta({
         description:
-          'The stated bound: an estimate lies within this relative error of the exact count (4 standard errors); the drift report counts buckets past it.',
+          'The stated bound, relative part (4 standard errors): an estimate lies within the larger of `errorBound` × the exact count and `errorSlack` of it, but for about `overBoundShare` of buckets or fewer; the drift report counts buckets past it.',
+      }),
+      errorSlack: z.number().int().meta({
+        description:
+          'The stated bound, absolute part: how many values an estimate of a small set may be off (a register collision among a few values).',
+      }),
+      overBoundShare: z.number().meta({
+        description:
+          'The share of buckets whose estimate may lie past the stated bound by chance (1 in 1,000); a steady share above it means a defect.',
       }),
     })
     .nullable()
@@ -142,7 +150,7 @@ const viewSummary = z.object({
 /** Whether a bucket's distinct measures are exact (batch) or HyperLogLog estimates (speed). */
 const distinctValues = z.enum(['exact', 'sketch']).meta({
   description:
-    'For a view with a distinct measure only: `exact` (batch, below W) or `sketch` (the speed layer’s HyperLogLog estimate, within `distinct.errorBound` of GET /views).',
+    'For a view with a distinct measure only: `exact` (batch, below W) or `sketch` (the speed layer’s HyperLogLog estimate, within the stated bound of GET /views’ `distinct`).',
 });
 
 export const views = z.object({ views: z.array(viewSummary) });

@@ -1,15 +1,18 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { BATCH_METRICS } from '../commons/metrics';
 import {
+  distinctMeasureNames,
   type GroupValue,
   type MeasureValue,
   monoidOf,
   newlyBatchRange,
   rowKey,
-  sketchErrorBound,
+  SKETCH_ERROR_ABSOLUTE_SLACK,
+  sketchRelativeErrorBound,
   type TimeRange,
   type ViewDefinition,
   type ViewRow,
+  withinSketchBound,
 } from '../core';
 import type { CommitOutput } from './commit';
 import { type BatchDeps, viewNamed } from './deps';
@@ -54,28 +57,52 @@ export interface SketchErrorRow {
   readonly estimate: string;
   /** |estimate - exact| / exact; 0 for 0 = 0, 1 for an estimate of a count of 0. */
   readonly relativeError: number;
+  /** Past the stated bound (`withinSketchBound`): absent in reports from before the absolute slack. */
+  readonly overBound: boolean;
 }
 
 /** How far a distinct measure's estimates were from the exact counts, over the rows both layers hold. */
 export interface SketchErrorReport {
   /** HyperLogLog precision of the view's sketches. */
   readonly precision: number;
-  /** The stated bound (relative): `sketchErrorBound(precision)`. */
+  /**
+   * The stated bound's relative part (`sketchRelativeErrorBound(precision)`): an estimate is within the
+   * larger of `errorBound * exact` and `errorSlack` of the exact count (`sketchErrorBound`).
+   */
   readonly errorBound: number;
+  /** The stated bound's absolute part, in values (`SKETCH_ERROR_ABSOLUTE_SLACK`); absent in older reports. */
+  readonly errorSlack: number;
   /** Settled (bucket, group)s with an exact count and an estimate. */
   readonly rowsCompared: number;
-  /** Those whose estimate is past the bound: not expected (about 1 in 16,000), worth a look. */
+  /**
+   * Those whose estimate is past the bound: about 1 in 1,000 or fewer by chance (`SKETCH_OVER_BOUND_SHARE`);
+   * a steady share above that is a defect.
+   */
   readonly rowsOverBound: number;
   /** The mean observed relative error; 0 for no rows. */
   readonly meanRelativeError: number;
   /** The row of the largest observed relative error; null for no rows. */
   readonly largest: SketchErrorRow | null;
-  /** The rows, past the bound first, then by relative error, largest first: at most SKETCH_ERROR_ROWS_LISTED. */
+  /**
+   * Some of the rows, past the bound first, then by relative error, largest first: of the whole report's
+   * rows (every distinct measure's) the first SKETCH_ERROR_ROWS_LISTED in that order.
+   */
   readonly rows: readonly SketchErrorRow[];
 }
 
-/** Rows listed per distinct measure in a report: a report is one DynamoDB item (400 KB at most). */
+/**
+ * Rows listed in a report, over all its distinct measures: a report is one DynamoDB item (400 KB at
+ * most), and a row may carry 4 group values.
+ */
 export const SKETCH_ERROR_ROWS_LISTED = 100;
+
+/** The largest relative error first, then the earliest bucket. */
+const largestFirst = (a: SketchErrorRow, b: SketchErrorRow): number =>
+  b.relativeError - a.relativeError || a.bucket - b.bucket;
+
+/** Past the bound first (a small set's estimate may be far off in ratio and within the slack), then largest. */
+const worstFirst = (a: SketchErrorRow, b: SketchErrorRow): number =>
+  Number(b.overBound) - Number(a.overBound) || largestFirst(a, b);
 
 export interface MeasureDrift {
   readonly batch: string | null;
@@ -101,34 +128,62 @@ function sketchRelativeError(exact: bigint, estimate: bigint): number {
 }
 
 /**
- * A distinct measure's estimates (speed) against its exact counts (batch) on the rows both layers hold: a
- * row only one layer has is counted as drift by the other measures (or `rowsDiffering`).
+ * A distinct measure's estimates (speed) against its exact counts (batch) on the rows both layers hold, all
+ * its rows worst first: a row only one layer has is counted as drift by the other measures (or
+ * `rowsDiffering`).
  */
 function sketchErrorOf(
   name: string,
   precision: number,
   pairs: readonly { bucket: number; group: readonly GroupValue[]; batch: ViewRow; speed: ViewRow }[],
 ): SketchErrorReport {
-  const errorBound = sketchErrorBound(precision);
   const rows: SketchErrorRow[] = [];
+  let largest: SketchErrorRow | null = null;
   for (const { bucket, group, batch, speed } of pairs) {
     // A distinct count is never null (COUNT(DISTINCT) over nothing is 0).
     const exact = batch.values[name] ?? 0n;
     const estimate = speed.values[name] ?? 0n;
-    const relativeError = sketchRelativeError(exact, estimate);
-    rows.push({ bucket, group, exact: exact.toString(), estimate: estimate.toString(), relativeError });
+    const row = {
+      bucket,
+      group,
+      exact: exact.toString(),
+      estimate: estimate.toString(),
+      relativeError: sketchRelativeError(exact, estimate),
+      overBound: !withinSketchBound(estimate, exact, precision),
+    };
+    rows.push(row);
+    if (largest === null || largestFirst(row, largest) < 0) largest = row;
   }
-  rows.sort((a, b) => b.relativeError - a.relativeError || a.bucket - b.bucket);
+  rows.sort(worstFirst);
   const total = rows.reduce((sum, row) => sum + row.relativeError, 0);
   return {
     precision,
-    errorBound,
+    errorBound: sketchRelativeErrorBound(precision),
+    errorSlack: SKETCH_ERROR_ABSOLUTE_SLACK,
     rowsCompared: rows.length,
-    rowsOverBound: rows.filter((row) => row.relativeError > errorBound).length,
+    rowsOverBound: rows.filter((row) => row.overBound).length,
     meanRelativeError: rows.length === 0 ? 0 : total / rows.length,
-    largest: rows[0] ?? null,
-    rows: rows.slice(0, SKETCH_ERROR_ROWS_LISTED),
+    largest,
+    rows,
   };
+}
+
+/**
+ * The reports of a view's distinct measures with the first SKETCH_ERROR_ROWS_LISTED of all their rows,
+ * worst first, listed: each measure's rows are already in that order, so it keeps a prefix.
+ */
+function listWorstRows(
+  reports: readonly (readonly [string, SketchErrorReport])[],
+): Record<string, SketchErrorReport> {
+  const listed = new Map<string, number>();
+  const worst = reports
+    .flatMap(([name, report]) => report.rows.map((row) => ({ name, row })))
+    .sort((a, b) => worstFirst(a.row, b.row))
+    .slice(0, SKETCH_ERROR_ROWS_LISTED);
+  for (const { name } of worst) listed.set(name, (listed.get(name) ?? 0) + 1);
+  return Object.fromEntries(
+    reports.map(([name, report]) => [name, { ...report, rows: report.rows.slice(0, listed.get(name) ?? 0) }]),
+  );
 }
 
 export function compareLayers(
@@ -145,7 +200,7 @@ export function compareLayers(
   const keys = new Set([...batchRows.keys(), ...speedRows.keys()]);
   // A distinct measure's estimate is expected to differ (the sketch's error), and distinct counts of
   // rows do not add to a range total: compared per row, apart.
-  const distinct = Object.keys(view.measures).filter((name) => view.measures[name]?.kind === 'countDistinct');
+  const distinct = distinctMeasureNames(view);
   const measures = Object.entries(view.measures).flatMap(([name, measure]) => {
     if (measure.kind === 'countDistinct') return [];
     const monoid = monoidOf(measure);
@@ -198,8 +253,8 @@ export function compareLayers(
     ...(distinct.length === 0
       ? {}
       : {
-          sketchError: Object.fromEntries(
-            distinct.map((name) => [name, sketchErrorOf(name, view.distinctPrecision, pairs)]),
+          sketchError: listWorstRows(
+            distinct.map((name) => [name, sketchErrorOf(name, view.distinctPrecision, pairs)] as const),
           ),
         }),
   };

@@ -33,6 +33,13 @@ export const SPEED_METRICS = {
   invalid: metric(SERVICES.speed, 'invalid'),
   keysWritten: metric(SERVICES.speed, 'keysWritten'),
   conflicts: metric(SERVICES.speed, 'conflicts'),
+  /**
+   * Per batch: sketch merges refused because another shard merged into the item between the read and the
+   * write, each read again (`applyAfterRead`). One hot item takes one read and write about every 15 ms.
+   */
+  sketchMergeRetries: metric(SERVICES.speed, 'sketchMergeRetries'),
+  /** Per batch: sketch merges refused on every attempt (`MERGE_ATTEMPTS`): the batch is failed, to be retried. */
+  sketchMergesGivenUp: metric(SERVICES.speed, 'sketchMergesGivenUp'),
   batchAge: metric(SERVICES.speed, 'batchAge'),
   /** 1 for a batch whose lateness counts were dropped (a failed read or write) or not written in time. */
   latenessNotRecorded: metric(SERVICES.speed, 'latenessNotRecorded'),

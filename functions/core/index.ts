@@ -117,7 +117,6 @@ export { type ViewRow, ViewRows } from './rows';
 // Served series and top groups.
 export {
   type DistinctValues,
-  distinctMeasureNames,
   distinctStepRefusal,
   type EncodedMeasure,
   encodeMeasure,
@@ -137,8 +136,12 @@ export {
   MAX_DISTINCT_PRECISION,
   MIN_DISTINCT_PRECISION,
   relativeStandardError,
+  SKETCH_ERROR_ABSOLUTE_SLACK,
   SKETCH_ERROR_BOUND_SIGMAS,
+  SKETCH_OVER_BOUND_SHARE,
   sketchErrorBound,
+  sketchRelativeErrorBound,
+  withinSketchBound,
 } from './sketch';
 // The speed layer: decode, pre-aggregate per speed item, write each item's delta once.
 export {
@@ -160,8 +163,10 @@ export {
   count,
   countDistinct,
   defineView,
+  distinctMeasureNames,
   fieldsOf,
   hasDistinctMeasure,
+  MAX_DISTINCT_MEASURES,
   MAX_GROUP_FIELDS,
   MAX_SKETCH_REGISTER_BYTES,
   type Measure,

@@ -2,7 +2,7 @@ import { BUCKET_WIDTH_MS, type BucketWidth, bucketStart, dayOf, type GroupValue 
 import type { ServedRow } from './merge';
 import type { MeasureValue } from './monoid';
 import { type ViewRow, ViewRows } from './rows';
-import { hasDistinctMeasure, type ViewDefinition } from './view';
+import { distinctMeasureNames, hasDistinctMeasure, type ViewDefinition } from './view';
 import { type BucketSource, sourceOfStep } from './watermark';
 
 /**
@@ -61,12 +61,6 @@ export function distinctStepRefusal(view: ViewDefinition, step: BucketWidth): st
     `coarser bucket (${step}) to count distinct values per ${step}`
   );
 }
-
-/** The names of the view's distinct measures, in definition order. */
-export const distinctMeasureNames = (view: ViewDefinition): string[] =>
-  Object.entries(view.measures).flatMap(([name, measure]) =>
-    measure.kind === 'countDistinct' ? [name] : [],
-  );
 
 /**
  * The rows that pass the filter, each moved to the bucket `bucketOf` names and merged there with the

@@ -25,9 +25,14 @@ export const countDistinct = (expr: IntExpr | StrExpr): Measure => ({
   expr: expr.node,
 });
 
+/** The names of the view's distinct measures, in definition order. */
+export const distinctMeasureNames = (view: Pick<ViewDefinition, 'measures'>): string[] =>
+  Object.entries(view.measures).flatMap(([name, measure]) =>
+    measure.kind === 'countDistinct' ? [name] : [],
+  );
+
 /** Whether a view has a distinct measure: its buckets do not roll up, and its speed values are estimates. */
-export const hasDistinctMeasure = (view: ViewDefinition): boolean =>
-  Object.values(view.measures).some((measure) => measure.kind === 'countDistinct');
+export const hasDistinctMeasure = (view: ViewDefinition): boolean => distinctMeasureNames(view).length > 0;
 
 /** A view: which events count, into which time buckets and groups, measured how. */
 export interface ViewDefinition {
@@ -67,11 +72,16 @@ const IDENTIFIER = /^(?!__)[a-z_][a-z0-9_]*$/;
 const RESERVED_COLUMNS = new Set(['bucket']);
 export const MAX_GROUP_FIELDS = 4;
 /**
- * The registers (one byte each) a speed item may hold over its distinct measures: their deflated
+ * Distinct measures per view. Each keeps a sketch per speed item and lists its rows in reconcile's drift
+ * report (one DynamoDB item); 4 at the highest precision hold `MAX_SKETCH_REGISTER_BYTES`.
+ */
+export const MAX_DISTINCT_MEASURES = 4;
+/**
+ * The registers (one byte each) a speed item holds at most over its distinct measures: their deflated
  * sketches are at most about this (deflate adds a few bytes per 16 KB block), well under DynamoDB's
  * 400 KB item limit with the counters and keys beside them.
  */
-export const MAX_SKETCH_REGISTER_BYTES = 256 * 1024;
+export const MAX_SKETCH_REGISTER_BYTES = MAX_DISTINCT_MEASURES * 2 ** MAX_DISTINCT_PRECISION;
 
 export function defineView<F extends FieldSpecs>(
   catalog: TypedEventCatalog<F>,
@@ -150,13 +160,12 @@ export function validateView(view: ViewDefinition): void {
       'distinctPrecision',
       `must be an integer from ${MIN_DISTINCT_PRECISION} to ${MAX_DISTINCT_PRECISION}`,
     );
-  const sketches = measures.filter(([, measure]) => measure.kind === 'countDistinct').length;
-  if (sketches * 2 ** precision > MAX_SKETCH_REGISTER_BYTES)
+  const distinct = distinctMeasureNames(view);
+  if (distinct.length > MAX_DISTINCT_MEASURES)
     fail(
-      'distinctPrecision',
-      `${sketches} distinct measures at precision ${precision} hold ${(sketches * 2 ** precision) / 1024} KiB ` +
-        `of sketch registers per speed item, over the ${MAX_SKETCH_REGISTER_BYTES / 1024} KiB budget ` +
-        `(DynamoDB items hold 400 KB): lower distinctPrecision or split the measures over views`,
+      'measures',
+      `at most ${MAX_DISTINCT_MEASURES} countDistinct measures, not ${distinct.length} (${distinct.join(', ')}): ` +
+        'each keeps a sketch in every speed item and rows in the drift report; split them over views',
     );
 }
 

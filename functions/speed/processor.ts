@@ -2,8 +2,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import pLimit from 'p-limit';
-import { applyAboveCheckpoint, applyAfterRead } from '../adapters/checkpointed-write';
-import type { SpeedStore } from '../adapters/dynamo-speed-store';
+import { applyAboveCheckpoint, applyAfterRead, MergeContendedError } from '../adapters/checkpointed-write';
+import type { SpeedDelta, SpeedStore } from '../adapters/dynamo-speed-store';
 import {
   MalformedAggregatedRecordError,
   mayBeAggregated,
@@ -21,6 +21,7 @@ import {
   mergedSketches,
   padSequence,
   planSpeedWrites,
+  type SpeedDeltaRow,
   type SpeedKeyPlan,
   type StreamRecord,
   speedItemWrites,
@@ -89,6 +90,12 @@ export function userRecordsOf(record: StreamRecord): StreamRecord[] | InvalidRec
 export const shardIdOf = (record: KinesisStreamRecord): string =>
   record.eventID.slice(0, record.eventID.indexOf(':'));
 
+/** A batch's sketch merges that met another shard's: refused and read again, or refused on every attempt. */
+interface MergeContention {
+  retries: number;
+  givenUp: number;
+}
+
 /**
  * The speed layer: decodes a shard's batch (de-aggregating packed records), quarantines invalid user
  * records, pre-aggregates the rest per speed item and applies each item's delta exactly once per user
@@ -130,6 +137,7 @@ export class SpeedProcessor {
 
     const failedSequences: string[] = [];
     let conflicts = 0;
+    const contention: MergeContention = { retries: 0, givenUp: 0 };
     const limit = pLimit(this.options.writeConcurrency ?? 16);
     await Promise.all([
       ...invalid.map((item) =>
@@ -156,8 +164,12 @@ export class SpeedProcessor {
       ...[...plan.keys.values()].map((keyPlan) =>
         limit(async () => {
           try {
-            if (await this.applyKey(shardId, keyPlan)) conflicts++;
+            if (await this.applyKey(shardId, keyPlan, contention)) conflicts++;
           } catch (error) {
+            if (error instanceof MergeContendedError) {
+              contention.retries += error.attempts - 1;
+              contention.givenUp++;
+            }
             logger.error('speed item write failed', { shardId, pk: keyPlan.pk, sk: keyPlan.sk, error });
             failedSequences.push(keyPlan.contributions[0]?.sequenceNumber ?? first.kinesis.sequenceNumber);
           }
@@ -171,6 +183,8 @@ export class SpeedProcessor {
     metrics.addMetric(SPEED_METRICS.invalid.name, MetricUnit.Count, invalid.length);
     metrics.addMetric(SPEED_METRICS.keysWritten.name, MetricUnit.Count, plan.keys.size);
     metrics.addMetric(SPEED_METRICS.conflicts.name, MetricUnit.Count, conflicts);
+    metrics.addMetric(SPEED_METRICS.sketchMergeRetries.name, MetricUnit.Count, contention.retries);
+    metrics.addMetric(SPEED_METRICS.sketchMergesGivenUp.name, MetricUnit.Count, contention.givenUp);
     metrics.addMetric(SPEED_METRICS.latenessNotRecorded.name, MetricUnit.Count, latenessDropped ? 1 : 0);
     // Every batch, 0 too: a served version the speed layer cannot count is alarmed while it lasts.
     metrics.addMetric(SPEED_METRICS.unbuildableDefinitions.name, MetricUnit.Count, this.counted.unbuildable);
@@ -190,36 +204,18 @@ export class SpeedProcessor {
   }
 
   /** Writes one item's delta; returns true when a redelivery was detected and trimmed. */
-  private async applyKey(shardId: string, plan: SpeedKeyPlan): Promise<boolean> {
+  private async applyKey(shardId: string, plan: SpeedKeyPlan, contention: MergeContention): Promise<boolean> {
     const { store } = this.options;
-    const expiresAt = Math.ceil((plan.bucket + this.options.retentionMs) / 1000);
-    const last = plan.contributions.at(-1)?.sequenceNumber;
-    const lastSequence = last === undefined ? undefined : padSequence(last);
-    const conflicted =
-      lastSequence !== undefined &&
-      (hasDistinctMeasure(plan.view)
-        ? await this.mergeKey(shardId, plan, lastSequence, expiresAt)
-        : await applyAboveCheckpoint(
-            shardId,
-            (after) => {
-              const first = plan.contributions.find(
-                ({ sequenceNumber }) => after === null || padSequence(sequenceNumber) > after,
-              );
-              const row = deltaAfter(plan, after);
-              if (row === null || first === undefined) return null;
-              return store.addDelta({
-                view: plan.view,
-                pk: plan.pk,
-                sk: plan.sk,
-                shardId,
-                firstSequence: padSequence(first.sequenceNumber),
-                lastSequence,
-                row,
-                expiresAt,
-              });
-            },
-            () => store.checkpoint(plan.pk, plan.sk, shardId),
-          ));
+    const conflicted = hasDistinctMeasure(plan.view)
+      ? await this.mergeKey(shardId, plan, contention)
+      : await applyAboveCheckpoint(
+          shardId,
+          (after) => {
+            const delta = this.deltaFor(shardId, plan, after);
+            return delta === null ? null : store.addDelta(delta);
+          },
+          () => store.checkpoint(plan.pk, plan.sk, shardId),
+        );
     // Extremes are idempotent: applied from every contribution, redelivered or not.
     const whole = deltaAfter(plan, null);
     for (const { measure, keep, value } of whole === null ? [] : speedItemWrites(plan.view, whole).extremes)
@@ -228,42 +224,54 @@ export class SpeedProcessor {
   }
 
   /**
+   * The item's delta of the records above a checkpoint (all for null), from the first of them to the
+   * batch's last; null when none lies above it.
+   */
+  private deltaFor(
+    shardId: string,
+    plan: SpeedKeyPlan,
+    after: string | null,
+  ): (SpeedDelta & { readonly row: SpeedDeltaRow }) | null {
+    const first = plan.contributions.find(
+      ({ sequenceNumber }) => after === null || padSequence(sequenceNumber) > after,
+    );
+    const last = plan.contributions.at(-1);
+    const row = deltaAfter(plan, after);
+    if (row === null || first === undefined || last === undefined) return null;
+    return {
+      view: plan.view,
+      pk: plan.pk,
+      sk: plan.sk,
+      shardId,
+      firstSequence: padSequence(first.sequenceNumber),
+      lastSequence: padSequence(last.sequenceNumber),
+      row,
+      expiresAt: Math.ceil((plan.bucket + this.options.retentionMs) / 1000),
+    };
+  }
+
+  /**
    * A view with distinct measures: the item's sketches are read, merged with the delta's values and
    * written back with its counters, under the checkpoint read and the sketch version read (another shard
    * may merge into the same item). Reading first, the delta is already what lies above the checkpoint.
    * True when the checkpoint read showed a redelivery.
    */
-  private async mergeKey(
-    shardId: string,
-    plan: SpeedKeyPlan,
-    lastSequence: string,
-    expiresAt: number,
-  ): Promise<boolean> {
+  private async mergeKey(shardId: string, plan: SpeedKeyPlan, contention: MergeContention): Promise<boolean> {
     const { store } = this.options;
-    const state = await applyAfterRead(
+    const { state, retries } = await applyAfterRead(
       `speed item ${plan.pk} ${plan.sk}`,
       () => store.readSketched(plan.view, plan.pk, plan.sk, shardId),
       (read) => {
-        const after = read.checkpoint;
-        const first = plan.contributions.find(
-          ({ sequenceNumber }) => after === null || padSequence(sequenceNumber) > after,
-        );
-        const row = deltaAfter(plan, after);
-        if (row === null || first === undefined) return null;
+        const delta = this.deltaFor(shardId, plan, read.checkpoint);
+        if (delta === null) return null;
         return store.mergeDelta({
-          view: plan.view,
-          pk: plan.pk,
-          sk: plan.sk,
-          shardId,
-          firstSequence: padSequence(first.sequenceNumber),
-          lastSequence,
-          row,
-          expiresAt,
+          ...delta,
           readVersion: read.version,
-          sketches: mergedSketches(plan.view, read.sketches, speedItemWrites(plan.view, row)),
+          sketches: mergedSketches(plan.view, read.sketches, speedItemWrites(plan.view, delta.row)),
         });
       },
     );
+    contention.retries += retries;
     const firstOfBatch = plan.contributions[0]?.sequenceNumber;
     return (
       state.checkpoint !== null && firstOfBatch !== undefined && padSequence(firstOfBatch) <= state.checkpoint

@@ -246,7 +246,15 @@ describe('the dashboard page', () => {
     // Prepare: the views with a distinct measure (none is a check too: no panel then shows the legend)
     const answer = await fetch(`${runtime.apiUrl}/views`, { headers: { 'x-api-key': runtime.apiKey } });
     const { views } = (await answer.json()) as {
-      views: { name: string; distinct: { measures: string[]; errorBound: number } | null }[];
+      views: {
+        name: string;
+        distinct: {
+          measures: string[];
+          errorBound: number;
+          errorSlack: number;
+          overBoundShare: number;
+        } | null;
+      }[];
     };
     const distinctViews = views.filter((view) => view.distinct !== null);
     await expect(page.locator('.estimate-legend').count()).resolves.toBe(distinctViews.length);
@@ -265,8 +273,9 @@ describe('the dashboard page', () => {
       // Assess: the legend states the bound GET /views gives, as a percentage
       const bound = `±${Number(((view.distinct?.errorBound ?? 0) * 100).toFixed(1))}%`;
       await expect(page.textContent(`${panel} .estimate-legend`)).resolves.toContain(
-        `≈ estimate (HyperLogLog, ${bound})`,
+        `≈ estimate (HyperLogLog, ${bound} or ±${view.distinct?.errorSlack}, whichever is more, for all but about 1 in 1,000 buckets)`,
       );
+      expect(view.distinct?.overBoundShare).toBe(1 / 1_000);
       // Every bucket is either exact (batch) or marked (speed), as the series answer says; the orders
       // span the watermark, so both are charted, and the latest (speed) bucket's value carries the mark.
       expect(Number(shown?.exactBuckets)).toBe(Number(shown?.batchBuckets));
@@ -278,6 +287,67 @@ describe('the dashboard page', () => {
       await expect(page.textContent(`${panel} .summary`)).resolves.toContain('do not add, so no total');
       expect(shown?.total).toBe('');
     }
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('charts one group of a distinct measure, the largest, and its sum over groups only marked as an upper bound', async () => {
+    // Prepare: the distinct view's groups over the charted window (48 hours back from the next hour)
+    const view = 'unique_customers';
+    const panel = `section[data-view="${view}"]`;
+    const to = Date.now() + HOUR;
+    const answer = await fetch(`${runtime.apiUrl}/views/${view}/series?from=${to - 48 * HOUR}&to=${to}`, {
+      headers: { 'x-api-key': runtime.apiKey },
+    });
+    const { buckets } = (await answer.json()) as {
+      buckets: { groups: { key: { country: string | null }; values: { customers: number } }[] }[];
+    };
+    const sizes = new Map<string, number>();
+    for (const bucket of buckets)
+      for (const { key, values } of bucket.groups)
+        if (key.country !== null) sizes.set(key.country, (sizes.get(key.country) ?? 0) + values.customers);
+    const [largest] = [...sizes].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))[0] ?? [];
+    expect(sizes.size).toBeGreaterThan(1);
+
+    // Assess: by default one group, the largest, each bucket exact or an estimate as before
+    const shown = await panelData(panel);
+    expect(shown.filter).toBe(`country=${largest}`);
+    expect(shown.upperBoundBuckets).toBe('0');
+    expect(Number(shown.exactBuckets) + Number(shown.estimateBuckets)).toBe(Number(shown.buckets));
+
+    // Act: the reader asks for all groups
+    await page.selectOption(`${panel} select[data-field="country"]`, '');
+    const all = await waitFor<Record<string, string> | null>(
+      async () => {
+        const data = await panelData(panel);
+        return data.filter === 'all groups' ? data : null;
+      },
+      { what: `the ${view} panel over all groups` },
+    );
+
+    // Assess: every bucket is an upper bound, none is called exact, and the choice says so
+    expect(all?.exactBuckets).toBe('0');
+    expect(all?.estimateBuckets).toBe('0');
+    expect(all?.upperBoundBuckets).toBe(all?.buckets);
+    await expect(page.textContent(`${panel} select[data-field="country"] option[value=""]`)).resolves.toBe(
+      'all (≤ sum, an upper bound)',
+    );
+    await expect(page.textContent(`${panel} .summary`)).resolves.toContain(
+      '≤ upper bounds, summed over groups',
+    );
+    const latest = (await page.textContent(`${panel} .latest`)) ?? '';
+    const listed = latest.replace(/^latest: /, '').split(' · ');
+    expect(listed.length).toBeGreaterThan(0);
+    for (const entry of listed) expect(entry).toMatch(/ ≤≈?[\d,]+$/);
+    // Staying there across refreshes: the reader's choice, not replaced by the largest group.
+    const refreshes = Number(all?.refreshes);
+    const later = await waitFor<Record<string, string> | null>(
+      async () => {
+        const data = await panelData(panel);
+        return Number(data.refreshes) > refreshes ? data : null;
+      },
+      { what: 'an auto-refresh' },
+    );
+    expect(later?.filter).toBe('all groups');
     expect(pageErrors).toEqual([]);
   });
 

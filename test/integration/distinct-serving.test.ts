@@ -5,7 +5,17 @@ import { catalogs, orderEvents } from '../../events';
 import type { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
 import { createApi } from '../../functions/api/app';
 import type { ApiDeps } from '../../functions/api/deps';
-import { count, countDistinct, defineView, fieldsOf, sketchErrorBound, sum } from '../../functions/core';
+import {
+  count,
+  countDistinct,
+  defineView,
+  fieldsOf,
+  SKETCH_ERROR_ABSOLUTE_SLACK,
+  SKETCH_OVER_BOUND_SHARE,
+  sketchRelativeErrorBound,
+  sum,
+  withinSketchBound,
+} from '../../functions/core';
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
 import { type LocalApiServer, startApiGateway } from '../../local/api-server';
@@ -156,7 +166,6 @@ describe('a view with a distinct measure, served', () => {
     expect(series.status).toBe(200);
     expect(watermark).toBeGreaterThan(firstWatermark);
     expect(series.body.watermark).toBe(watermark);
-    const bound = sketchErrorBound(customers.distinctPrecision);
     const buckets = series.body.buckets as {
       start: number;
       source: string;
@@ -170,7 +179,7 @@ describe('a view with a distinct measure, served', () => {
       for (const group of bucket.groups) {
         const exact = exactCustomers.get(`${bucket.start}|${group.key.country}`) ?? 0;
         if (bucket.distinct === 'exact') expect(group.values.customers).toBe(exact);
-        else expect(Math.abs(group.values.customers - exact)).toBeLessThanOrEqual(bound * exact);
+        else expect(withinSketchBound(group.values.customers, exact, customers.distinctPrecision)).toBe(true);
       }
     }
     expect(buckets.some((bucket) => bucket.distinct === 'sketch')).toBe(true);
@@ -192,7 +201,9 @@ describe('a view with a distinct measure, served', () => {
         measures: ['customers'],
         precision: customers.distinctPrecision,
         standardError: expect.any(Number),
-        errorBound: sketchErrorBound(customers.distinctPrecision),
+        errorBound: sketchRelativeErrorBound(customers.distinctPrecision),
+        errorSlack: SKETCH_ERROR_ABSOLUTE_SLACK,
+        overBoundShare: SKETCH_OVER_BOUND_SHARE,
       },
       amounts: null,
     });
@@ -260,7 +271,8 @@ describe('the drift report of a distinct measure', () => {
     });
     expect(error).toMatchObject({
       precision: customers.distinctPrecision,
-      errorBound: sketchErrorBound(customers.distinctPrecision),
+      errorBound: sketchRelativeErrorBound(customers.distinctPrecision),
+      errorSlack: SKETCH_ERROR_ABSOLUTE_SLACK,
       rowsCompared: settled.length,
       rowsOverBound: 0,
     });
@@ -286,7 +298,7 @@ describe('the drift report of a distinct measure', () => {
       /^view\s+run\s+measure\s+rowsCompared\s+meanError\s+largestError\s+largestAt\s+bound\s+overBound$/,
     );
     expect(lines[heading + 3]).toMatch(
-      new RegExp(`^customers\\s+${secondRun}\\s+customers\\s+\\d+\\s+.*±6\\.50%\\s+0$`),
+      new RegExp(`^customers\\s+${secondRun}\\s+customers\\s+\\d+\\s+.*max\\(±6\\.50%,±3\\)\\s+0$`),
     );
   });
 });

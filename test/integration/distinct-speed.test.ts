@@ -1,9 +1,21 @@
-import { type AttributeValue, DynamoDBClient, GetItemCommand, paginateScan } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  DynamoDBClient,
+  GetItemCommand,
+  paginateScan,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import type { KinesisStreamRecord } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { catalogs, orderEvents } from '../../events';
-import { DYNAMO_ITEM_LIMIT_BYTES, itemBytes, sketchAttribute } from '../../functions/adapters/dynamo-rows';
+import {
+  DYNAMO_ITEM_LIMIT_BYTES,
+  itemBytes,
+  measureAttribute,
+  sketchAttribute,
+} from '../../functions/adapters/dynamo-rows';
 import { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
+import { SPEED_METRICS } from '../../functions/commons/metrics';
 import {
   compileJs,
   count,
@@ -11,9 +23,9 @@ import {
   DistinctSketch,
   defineView,
   fieldsOf,
-  sketchErrorBound,
   sum,
   type ViewDefinition,
+  withinSketchBound,
 } from '../../functions/core';
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
@@ -54,7 +66,12 @@ const shardRecords = (shardId: string, data: readonly string[], from = 0): Kines
     kinesisRecord({ shardId, sequenceNumber: sequenceNumber(from + index), data: value }),
   );
 
-function processorOn(client: DynamoDBClient, table: string, views: readonly ViewDefinition[] = [customers]) {
+function processorOn(
+  client: DynamoDBClient,
+  table: string,
+  views: readonly ViewDefinition[] = [customers],
+  metrics = quietMetrics(),
+) {
   return new SpeedProcessor({
     catalogs,
     views,
@@ -65,7 +82,7 @@ function processorOn(client: DynamoDBClient, table: string, views: readonly View
       },
     } as never),
     logger: quietLogger(),
-    metrics: quietMetrics(),
+    metrics,
     retentionMs: 72 * 3_600_000,
   });
 }
@@ -130,6 +147,45 @@ describe('distinct counts in the speed layer', () => {
     expect(row?.values.customers).toBe(BigInt(Math.round(sketchOf(applied, 'customers').estimate())));
   });
 
+  it('reads the estimate each merge writes beside the sketch, never the sketch; an item merged before, its sketch’s', async () => {
+    // Prepare: 300 orders of 120 customers in one item
+    const table = await fixture.newTable();
+    const data = Array.from({ length: 300 }, (_, index) => orderData(index, `c${index % 120}`));
+    await processorOn(fixture.dynamo, table).process(kinesisEvent(shardRecords('shardId-0', data)));
+    const [item] = await items(table);
+    const estimate = BigInt(Math.round(sketchOf(item, 'customers').estimate()));
+    const key = { pk: item?.pk ?? { S: '' }, sk: item?.sk ?? { S: '' } };
+    const store = new DynamoSpeedStore(fixture.dynamo, table);
+    const read = async () =>
+      (await store.readRows(customers, DAY_ZERO, DAY_ZERO + 86_400_000, HOUR))[0]?.values.customers;
+    expect(item?.[measureAttribute('customers')]).toEqual({ N: estimate.toString() });
+    // Act: bytes that are no sketch where the sketch was (decoded, they would throw)
+    await fixture.dynamo.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: key,
+        UpdateExpression: 'SET #d = :d',
+        ExpressionAttributeNames: { '#d': sketchAttribute('customers') },
+        ExpressionAttributeValues: { ':d': { B: Buffer.from([9, 9, 9]) } },
+      }),
+    );
+    // Assess
+    await expect(read()).resolves.toBe(estimate);
+    await expect(store.latestBucket(customers, HOUR + 1)).resolves.toBe(HOUR);
+    // Act: an item as merged before estimates were written: its sketch, no estimate
+    await fixture.dynamo.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: key,
+        UpdateExpression: 'SET #d = :d REMOVE #m',
+        ExpressionAttributeNames: { '#d': sketchAttribute('customers'), '#m': measureAttribute('customers') },
+        ExpressionAttributeValues: { ':d': item?.[sketchAttribute('customers')] ?? { NULL: true } },
+      }),
+    );
+    // Assess
+    await expect(read()).resolves.toBe(estimate);
+  });
+
   it('merges two shards writing the same item at once: the sketch of the union, each counter once', async () => {
     // Prepare: two shards, overlapping customers; shard b writes between shard a's read and its write
     const table = await fixture.newTable();
@@ -166,14 +222,18 @@ describe('distinct counts in the speed layer', () => {
       },
       { step: 'initialize', name: 'countRefusals' },
     );
+    const metrics = quietMetrics();
+    const published = vi.spyOn(metrics, 'addMetric');
     // Act
-    const response = await processorOn(client, table, [customers]).process(
+    const response = await processorOn(client, table, [customers], metrics).process(
       kinesisEvent(shardRecords('shardId-a', a)),
     );
     // Assess: shard a's first write was refused (b merged meanwhile), its second read saw b's sketch
     expect(response.batchItemFailures).toEqual([]);
     expect(refused).toBe(1);
     expect(gets).toBe(2);
+    expect(published).toHaveBeenCalledWith(SPEED_METRICS.sketchMergeRetries.name, 'Count', 1);
+    expect(published).toHaveBeenCalledWith(SPEED_METRICS.sketchMergesGivenUp.name, 'Count', 0);
     const [item] = await items(table);
     const union = Array.from({ length: 150 }, (_, index) => `c${index}`);
     expect(sketchOf(item, 'customers').registers).toEqual(
@@ -228,8 +288,8 @@ describe('distinct counts in the speed layer', () => {
         if (definition.kind !== 'countDistinct') continue;
         const truth = Number(exact?.values[measure]);
         const estimate = Number(row?.values[measure]);
-        expect(Math.abs(estimate - truth) / truth, `${view.name}.${measure}`).toBeLessThanOrEqual(
-          sketchErrorBound(view.distinctPrecision),
+        expect(withinSketchBound(estimate, truth, view.distinctPrecision), `${view.name}.${measure}`).toBe(
+          true,
         );
       }
     }

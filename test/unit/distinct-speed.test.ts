@@ -1,15 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { catalogs, orderEvents } from '../../events';
 import { checkpointedUpdate, MERGE_ATTEMPTS } from '../../functions/adapters/checkpointed-write';
-import { itemToRow, sketchAttribute } from '../../functions/adapters/dynamo-rows';
+import { itemToRow, measureAttribute, sketchAttribute } from '../../functions/adapters/dynamo-rows';
 import type {
   SketchedDelta,
   SketchedItemState,
   SpeedDelta,
   SpeedStore,
 } from '../../functions/adapters/dynamo-speed-store';
+import { SPEED_METRICS } from '../../functions/commons/metrics';
 import {
   count,
   countDistinct,
@@ -17,6 +18,7 @@ import {
   defineView,
   definitionHash,
   fieldsOf,
+  MAX_SKETCH_REGISTER_BYTES,
   mergedSketches,
   speedItemWrites,
   sum,
@@ -78,14 +80,14 @@ class ContendedStore implements SpeedStore {
   }
 }
 
-const processorOn = (store: SpeedStore, views = [customers]) =>
+const processorOn = (store: SpeedStore, views = [customers], metrics = new Metrics({ namespace: 'Test' })) =>
   new SpeedProcessor({
     catalogs,
     views,
     store,
     quarantine: new Quarantine({} as never),
     logger: new Logger({ logLevel: 'SILENT' }),
-    metrics: new Metrics({ namespace: 'Test' }),
+    metrics,
     retentionMs: 3_600_000,
   });
 
@@ -113,9 +115,11 @@ describe('a speed item of a view with a distinct measure', () => {
     );
   });
 
-  it('fails the batch for the item after every merge attempt met another shard’s write', async () => {
+  it('fails the batch for the item after every merge attempt met another shard’s write, and says so in metrics', async () => {
     // Prepare
     const store = new ContendedStore();
+    const metrics = new Metrics({ namespace: 'Test' });
+    const published = vi.spyOn(metrics, 'addMetric');
     const records = [0, 1, 2].map((index) =>
       kinesisRecord({
         shardId: 's',
@@ -124,7 +128,7 @@ describe('a speed item of a view with a distinct measure', () => {
       }),
     );
     // Act
-    const response = await processorOn(store).process(kinesisEvent(records));
+    const response = await processorOn(store, [customers], metrics).process(kinesisEvent(records));
     // Assess: retried from the item's first record; each attempt wrote over the version it read
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: sequenceNumber(0) }]);
     expect(store.reads).toBe(MERGE_ATTEMPTS);
@@ -132,6 +136,13 @@ describe('a speed item of a view with a distinct measure', () => {
       Array.from({ length: MERGE_ATTEMPTS }, (_, index) => index + 1),
     );
     expect(store.adds).toEqual([]);
+    // Every refusal but the last was a retry; the last gave up.
+    expect(published).toHaveBeenCalledWith(
+      SPEED_METRICS.sketchMergeRetries.name,
+      'Count',
+      MERGE_ATTEMPTS - 1,
+    );
+    expect(published).toHaveBeenCalledWith(SPEED_METRICS.sketchMergesGivenUp.name, 'Count', 1);
   });
 
   it('leaves views without a distinct measure on the plain path: no read before the write', async () => {
@@ -157,19 +168,26 @@ describe('a speed item of a view with a distinct measure', () => {
     expect(checkpointedUpdate(base).condition).toBe('attribute_not_exists(#ck) OR #ck < :first');
   });
 
-  it('reads as the sketch’s estimate rounded, 0 with no sketch', () => {
+  it('reads the estimate written beside the sketch, without decoding it; the sketch’s estimate for an item merged before; 0 with neither', () => {
     const values = Array.from({ length: 1_000 }, (_, index) => `c${index}`);
     const sketch = DistinctSketch.of(customers.distinctPrecision, values);
-    const item = {
+    const before = {
       bucket: { N: '0' },
       grp: { S: '[]' },
       m_orders: { N: '1500' },
       [sketchAttribute('customers')]: { B: sketch.encode() },
     };
-    expect(itemToRow(customers, item).values).toEqual({
+    expect(itemToRow(customers, before).values).toEqual({
       customers: BigInt(Math.round(sketch.estimate())),
       orders: 1500n,
     });
+    // Bytes that are no sketch: read, they would throw.
+    const written = {
+      ...before,
+      [measureAttribute('customers')]: { N: '997' },
+      [sketchAttribute('customers')]: { B: Buffer.from([9, 9, 9]) },
+    };
+    expect(itemToRow(customers, written).values).toEqual({ customers: 997n, orders: 1500n });
     expect(itemToRow(customers, { bucket: { N: '0' }, grp: { S: '[]' } }).values.customers).toBe(0n);
   });
 });
@@ -182,7 +200,7 @@ describe('distinctPrecision', () => {
     d: countDistinct(order.product),
   };
 
-  it('keeps a speed item’s sketches within the budget: 4 distinct measures at precision 16, not 5', () => {
+  it('allows at most 4 distinct measures per view, naming measures: 4 at precision 16 fit a speed item', () => {
     const at = (precision: number, measures: Record<string, ReturnType<typeof count>>) => () =>
       defineView(orderEvents, {
         name: 'wide',
@@ -192,10 +210,11 @@ describe('distinctPrecision', () => {
         distinctPrecision: precision,
       });
     expect(at(16, four)).not.toThrow();
-    expect(at(16, { ...four, e: countDistinct(order.country) })).toThrow(
-      /distinctPrecision: 5 distinct measures at precision 16 hold 320 KiB/,
+    expect(MAX_SKETCH_REGISTER_BYTES).toBe(4 * 2 ** 16);
+    expect(at(10, { ...four, e: countDistinct(order.country) })).toThrow(
+      /measures: at most 4 countDistinct measures, not 5 \(a, b, c, d, e\)/,
     );
-    expect(at(15, { ...four, e: countDistinct(order.country) })).not.toThrow();
+    expect(at(10, { ...four, orders: count() })).not.toThrow();
     expect(at(9, four)).toThrow(/distinctPrecision: must be an integer from 10 to 16/);
   });
 

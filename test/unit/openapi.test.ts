@@ -79,6 +79,8 @@ describe('the OpenAPI document of distinct measures', () => {
       'precision',
       'standardError',
       'errorBound',
+      'errorSlack',
+      'overBoundShare',
     ]);
   });
 });

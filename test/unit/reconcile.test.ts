@@ -9,8 +9,10 @@ import {
   fieldsOf,
   max,
   min,
-  sketchErrorBound,
+  SKETCH_ERROR_ABSOLUTE_SLACK,
+  sketchRelativeErrorBound,
   type ViewRow,
+  withinSketchBound,
 } from '../../functions/core';
 import { revenue } from '../../views';
 
@@ -119,40 +121,69 @@ describe('reconciliation of a distinct measure: the sketch error', () => {
   });
 
   it("reports each settled row's exact count, estimate and relative error against the stated bound, not as drift", () => {
-    // Prepare: every order counted alike; estimates 1% off (within 6.5%), 20% off (past it), and exact
-    const bound = sketchErrorBound(12);
+    // Prepare: every order counted alike; estimates 1% off (within 6.5%), 20% off (past it), 2 values off
+    // of 7 (29%, within the 3 values a small set's estimate may be off), and exact
+    const bound = sketchRelativeErrorBound(12);
     const batch = [
       customerRow(0, 'US', 1_500n, 1_000n),
       customerRow(0, 'FR', 150n, 100n),
       customerRow(HOUR, 'US', 9n, 7n),
+      customerRow(HOUR, 'FR', 4n, 4n),
     ];
     const speed = [
       customerRow(0, 'US', 1_500n, 1_010n),
       customerRow(0, 'FR', 150n, 120n),
-      customerRow(HOUR, 'US', 9n, 7n),
+      customerRow(HOUR, 'US', 9n, 9n),
+      customerRow(HOUR, 'FR', 4n, 4n),
     ];
     // Act
     const report = compareLayers('run', customers, { from: 0, to: 2 * HOUR }, batch, speed);
     // Assess: no drift, and the distinct measure has no range total (distinct counts do not add)
-    expect(report).toMatchObject({ rowsCompared: 3, rowsDiffering: 0, driftRatio: 0, examples: [] });
-    expect(report.measures).toEqual({ orders: { batch: '1659', speed: '1659', difference: '0' } });
-    const overFr = { bucket: 0, group: ['FR'], exact: '100', estimate: '120', relativeError: 0.2 };
+    expect(report).toMatchObject({ rowsCompared: 4, rowsDiffering: 0, driftRatio: 0, examples: [] });
+    expect(report.measures).toEqual({ orders: { batch: '1663', speed: '1663', difference: '0' } });
+    const overFr = {
+      bucket: 0,
+      group: ['FR'],
+      exact: '100',
+      estimate: '120',
+      relativeError: 0.2,
+      overBound: true,
+    };
+    const smallUs = {
+      bucket: HOUR,
+      group: ['US'],
+      exact: '7',
+      estimate: '9',
+      relativeError: 2 / 7,
+      overBound: false,
+    };
     expect(report.sketchError).toEqual({
       customers: {
         precision: 12,
         errorBound: bound,
-        rowsCompared: 3,
+        errorSlack: 3,
+        rowsCompared: 4,
         rowsOverBound: 1,
-        meanRelativeError: expect.closeTo(0.07, 9),
-        largest: overFr,
+        meanRelativeError: expect.closeTo((0.2 + 0.01 + 2 / 7) / 4, 9),
+        largest: smallUs,
+        // Past the bound first, though a small set within the slack is further off in ratio.
         rows: [
           overFr,
-          { bucket: 0, group: ['US'], exact: '1000', estimate: '1010', relativeError: 0.01 },
-          { bucket: HOUR, group: ['US'], exact: '7', estimate: '7', relativeError: 0 },
+          smallUs,
+          {
+            bucket: 0,
+            group: ['US'],
+            exact: '1000',
+            estimate: '1010',
+            relativeError: 0.01,
+            overBound: false,
+          },
+          { bucket: HOUR, group: ['FR'], exact: '4', estimate: '4', relativeError: 0, overBound: false },
         ],
       },
     });
     expect(bound).toBeCloseTo(0.065, 9);
+    expect(SKETCH_ERROR_ABSOLUTE_SLACK).toBe(3);
   });
 
   it("finds a real sketch's estimates within the bound", () => {
@@ -172,7 +203,10 @@ describe('reconciliation of a distinct measure: the sketch error', () => {
     const error = report.sketchError?.customers;
     expect(error?.rowsCompared).toBe(sizes.length);
     expect(error?.rowsOverBound).toBe(0);
-    expect(error?.largest?.relativeError).toBeLessThanOrEqual(sketchErrorBound(customers.distinctPrecision));
+    for (const listed of error?.rows ?? [])
+      expect(
+        withinSketchBound(BigInt(listed.estimate), BigInt(listed.exact), customers.distinctPrecision),
+      ).toBe(true);
     expect(report.driftRatio).toBe(0);
   });
 
@@ -188,6 +222,49 @@ describe('reconciliation of a distinct measure: the sketch error', () => {
     expect(report.driftRatio).toBeGreaterThan(0);
     expect(report.sketchError?.customers?.rowsCompared).toBe(hours - 1);
     expect(report.sketchError?.customers?.rows).toHaveLength(SKETCH_ERROR_ROWS_LISTED);
+  });
+
+  it('lists at most SKETCH_ERROR_ROWS_LISTED rows over all distinct measures of a report, past the bound first', () => {
+    // Prepare: the most distinct measures a view may have, over many hours; a few estimates past the bound
+    const wide = defineView(orderEvents, {
+      name: 'wide',
+      version: 1,
+      bucket: 'hour',
+      measures: {
+        customers: countDistinct(order.customer),
+        products: countDistinct(order.product),
+        ids: countDistinct(order.id),
+        amounts: countDistinct(order.amount),
+      },
+    });
+    const names = Object.keys(wide.measures);
+    const hours = SKETCH_ERROR_ROWS_LISTED;
+    const rowOf = (bucket: number, value: (name: string) => bigint): ViewRow => ({
+      bucket,
+      group: [],
+      values: Object.fromEntries(names.map((name) => [name, value(name)])),
+    });
+    const batch = Array.from({ length: hours }, (_, index) => rowOf(index * HOUR, () => 1_000n));
+    // Hours 7 and 8 of `amounts` are 10% off (past 6.5%); every other estimate is 1% off.
+    const speed = batch.map(({ bucket }) =>
+      rowOf(bucket, (name) =>
+        name === 'amounts' && (bucket === 7 * HOUR || bucket === 8 * HOUR) ? 1_100n : 1_010n,
+      ),
+    );
+    // Act
+    const report = compareLayers('run', wide, { from: 0, to: hours * HOUR }, batch, speed);
+    // Assess
+    const errors = report.sketchError ?? {};
+    const listed = Object.values(errors).flatMap((error) => error.rows);
+    expect(listed).toHaveLength(SKETCH_ERROR_ROWS_LISTED);
+    expect(errors.amounts?.rows.slice(0, 2).map((row) => [row.bucket, row.overBound])).toEqual([
+      [7 * HOUR, true],
+      [8 * HOUR, true],
+    ]);
+    expect(errors.amounts?.rowsOverBound).toBe(2);
+    for (const name of names) expect(errors[name]?.rowsCompared).toBe(hours);
+    // A report is one DynamoDB item: it stays far below 400 KB.
+    expect(JSON.stringify(report).length).toBeLessThan(100_000);
   });
 
   it('has no sketch error section for a view without a distinct measure', () => {

@@ -194,6 +194,8 @@ describe('speed processor', () => {
       invalid: 1,
       keysWritten: 3,
       conflicts: 0,
+      sketchMergeRetries: 0,
+      sketchMergesGivenUp: 0,
       latenessNotRecorded: 0,
       unbuildableDefinitions: 0,
       countedViewsStale: 0,

@@ -56,7 +56,10 @@ export const status = (program: Command): Command =>
           lateAfterExact: `${(view.lateness.lateAfterExactShare * 100).toFixed(2)}%`,
           settle: `${view.settle.mode} ${durationText(view.settle.ms)}`,
           // Distinct measures: exact below the watermark, HyperLogLog estimates within this bound from it.
-          sketchBound: view.distinct === null ? '-' : `±${(view.distinct.errorBound * 100).toFixed(1)}%`,
+          sketchBound:
+            view.distinct === null
+              ? '-'
+              : `max(±${(view.distinct.errorBound * 100).toFixed(1)}%,±${view.distinct.errorSlack})`,
         })),
       );
       // Why a manifest's version cannot be served, when it cannot (alarmed too).

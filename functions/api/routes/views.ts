@@ -9,7 +9,9 @@ import {
   isStepOf,
   omittedFromTop,
   relativeStandardError,
-  sketchErrorBound,
+  SKETCH_ERROR_ABSOLUTE_SLACK,
+  SKETCH_OVER_BOUND_SHARE,
+  sketchRelativeErrorBound,
   topGroups,
   type ViewDefinition,
 } from '../../core';
@@ -62,7 +64,9 @@ function distinctSummary(view: ViewDefinition) {
     measures: distinctMeasureNames(view),
     precision: view.distinctPrecision,
     standardError: relativeStandardError(view.distinctPrecision),
-    errorBound: sketchErrorBound(view.distinctPrecision),
+    errorBound: sketchRelativeErrorBound(view.distinctPrecision),
+    errorSlack: SKETCH_ERROR_ABSOLUTE_SLACK,
+    overBoundShare: SKETCH_OVER_BOUND_SHARE,
   };
 }
 
