@@ -104,6 +104,8 @@ export class Observability extends Construct {
     readonly watermarkAge: Readonly<Record<string, Alarm>>;
     /** A version a manifest serves whose stored definition no longer builds: the speed layer cannot count it. */
     readonly unbuildableDefinitions: Alarm;
+    /** A distinct measure's merge gave up after its retries (one hot item written by too many shards at once). */
+    readonly sketchMergesGivenUp: Alarm;
   };
   /** Set by `monitorApi` (or the `api` prop). */
   public api5xxAlarm?: Alarm;
@@ -222,6 +224,12 @@ export class Observability extends Construct {
       description:
         "a view version a manifest serves no longer builds over the catalog: the speed layer does not count it and the API serves the code version from speed alone; finish the new version's backfill or roll back the catalog change",
     });
+    const sketchMergesGivenUp = this.alarm('SketchMergesGivenUp', {
+      metric: speedMetric(SPEED_METRICS.sketchMergesGivenUp, 'Sum'),
+      threshold: 0,
+      description:
+        "a distinct measure's sketch merge met another shard's write on every retry and gave up: its batch is retried, and keeps failing while one item (a hot bucket and group) takes more merges than it can (docs/operations.md)",
+    });
     const drift = Object.fromEntries(
       Object.entries(driftMetrics).map(([view, metric]) => [
         view,
@@ -243,6 +251,7 @@ export class Observability extends Construct {
       drift,
       watermarkAge,
       unbuildableDefinitions,
+      sketchMergesGivenUp,
     };
 
     this.dashboard = new Dashboard(this, 'Dashboard', {
@@ -269,6 +278,7 @@ export class Observability extends Construct {
           lostMarkers,
           ...(lostExportHashes === undefined ? [] : [lostExportHashes]),
           unbuildableDefinitions,
+          sketchMergesGivenUp,
           ...Object.values(drift),
           ...Object.values(watermarkAge),
         ],
@@ -293,13 +303,15 @@ export class Observability extends Construct {
     );
     this.dashboard.addWidgets(
       graph(
-        'Speed: events, invalid, conflicts, lateness not recorded, counted views stale',
+        'Speed: events, invalid, conflicts, lateness not recorded, counted views stale, sketch merge retries and give-ups',
         [
           speedMetric(SPEED_METRICS.events),
           speedMetric(SPEED_METRICS.invalid),
           speedMetric(SPEED_METRICS.conflicts),
           speedMetric(SPEED_METRICS.latenessNotRecorded),
           speedMetric(SPEED_METRICS.countedViewsStale),
+          speedMetric(SPEED_METRICS.sketchMergeRetries),
+          speedMetric(SPEED_METRICS.sketchMergesGivenUp),
         ],
         [speedMetric(SPEED_METRICS.keysWritten)],
       ),

@@ -34,13 +34,8 @@ export function itemToRow(view: ViewDefinition, item: Record<string, AttributeVa
   const values: Record<string, MeasureValue> = {};
   for (const [name, measure] of Object.entries(view.measures)) {
     const stored = item[measureAttribute(name)]?.N;
-    if (measure.kind === 'countDistinct' && stored === undefined) {
-      // An item last merged before estimates were written beside the sketches: its sketch's estimate.
-      const sketch = storedSketch(item, name);
-      values[name] = sketch === undefined ? 0n : estimateOf(sketch);
-      continue;
-    }
-    // An absent attribute holds the measure's zero: a count was never ADDed to, a sum or extreme never set.
+    // An absent attribute holds the measure's zero: a count was never ADDed to, a sum or extreme never set,
+    // a distinct measure never had a value (its estimate is written beside its sketch by every merge).
     values[name] = stored === undefined ? monoidOf(measure).zero : BigInt(stored);
   }
   return {

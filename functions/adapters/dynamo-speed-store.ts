@@ -210,13 +210,10 @@ export class DynamoSpeedStore implements SpeedStore {
   async readRows(view: ViewDefinition, from: number, to: number, nowMs = Date.now()): Promise<ViewRow[]> {
     const rows: ViewRow[] = [];
     const { start, end } = speedSortKeyRange(from, to);
-    const distinct = distinctMeasureNames(view);
     const projected = [
-      SK,
       BUCKET_ATTRIBUTE,
       GROUP_ATTRIBUTE,
       EXPIRES_AT,
-      SKETCH_VERSION_ATTRIBUTE,
       ...Object.keys(view.measures).map(measureAttribute),
     ];
     for (const day of daysBetween(from, to)) {
@@ -239,28 +236,11 @@ export class DynamoSpeedStore implements SpeedStore {
           // TTL deletion is lazy in DynamoDB and absent in dynalite: expired items are filtered here.
           const expiresAt = item[EXPIRES_AT]?.N;
           if (expiresAt !== undefined && Number(expiresAt) * 1000 <= nowMs) continue;
-          rows.push(itemToRow(view, await this.withLegacySketches(pk, item, distinct)));
+          rows.push(itemToRow(view, item));
         }
       }
     }
     return rows;
-  }
-
-  /**
-   * An item merged (it has a sketch version) but missing a distinct measure's estimate was last merged
-   * before estimates were written (or that measure never had a value there): its sketches are read, for
-   * `itemToRow` to estimate. Such items end with the speed retention.
-   */
-  private async withLegacySketches(
-    pk: string,
-    item: Record<string, AttributeValue>,
-    distinct: readonly string[],
-  ): Promise<Record<string, AttributeValue>> {
-    const missing = distinct.filter((name) => item[measureAttribute(name)] === undefined);
-    const sk = item[SK]?.S;
-    if (missing.length === 0 || item[SKETCH_VERSION_ATTRIBUTE] === undefined || sk === undefined) return item;
-    const sketches = await this.table.get({ pk, sk }, false, missing.map(sketchAttribute));
-    return { ...item, ...sketches };
   }
 
   /**

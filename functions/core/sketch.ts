@@ -2,7 +2,7 @@ import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 
 /**
  * The speed layer's approximate distinct count: a HyperLogLog (Flajolet, Fusy, Gandouet, Meunier 2007)
- * over a 64-bit hash, with linear counting for small sets. Mergeable (register-wise max), so a sketch
+ * over a 64-bit hash, estimated by Ertl's improved estimator (no switch to linear counting). Mergeable (register-wise max), so a sketch
  * built from any split of the values, in any order, with repeats, is the same sketch: merging a batch
  * twice changes nothing.
  *

@@ -143,6 +143,17 @@ describe('observability', () => {
     });
   });
 
+  it("alarms as soon as a distinct measure's sketch merge gives up (a batch failed on a contended item)", () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'sketchMergesGivenUp',
+      Namespace: 'Driftless',
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [topic],
+    });
+  });
+
   it('alarms on API 5xx past the threshold when given the API', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/ApiGateway',
