@@ -159,7 +159,6 @@ export {
 } from './speed';
 // Views: measures and the definition (views.ts).
 export {
-  checkViewCatalogs,
   count,
   countDistinct,
   defineView,
@@ -178,7 +177,13 @@ export {
   validateView,
 } from './view';
 // A view definition as data (kept per version in the table) and the hash its provenance records.
-export { definitionHash, type ViewDocument, viewDocument, viewFromDocument } from './view-document';
+export {
+  checkViewCatalogs,
+  definitionHash,
+  type ViewDocument,
+  viewDocument,
+  viewFromDocument,
+} from './view-document';
 // The watermark: where batch ends and speed begins, every rule about it.
 export {
   type BucketSource,

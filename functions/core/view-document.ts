@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EventCatalogs } from './catalog';
+import type { EventCatalog, EventCatalogs } from './catalog';
 import { ViewDefinitionError } from './errors';
 import type { Expr } from './expr';
 import type { BucketWidth } from './keys';
@@ -84,20 +84,42 @@ function canonicalJson(value: unknown): string {
  * are valid, how copies are told apart). Two versions with the same hash compute the same numbers.
  */
 export function definitionHash(view: ViewDefinition): string {
-  const { events } = view;
   return createHash('sha256')
-    .update(
-      canonicalJson({
-        view: viewDocument(view),
-        catalog: {
-          name: events.name,
-          idField: events.idField,
-          timeField: events.timeField,
-          timeRange: events.timeRange,
-          dedupeHorizonDays: events.dedupeHorizonDays,
-          rules: events.rules,
-        },
-      }),
-    )
+    .update(canonicalJson({ view: viewDocument(view), catalog: catalogRules(view.events) }))
     .digest('hex');
+}
+
+/** What a catalog decides of a view's numbers: which events are valid, how copies are told apart. */
+const catalogRules = (catalog: EventCatalog) => ({
+  name: catalog.name,
+  idField: catalog.idField,
+  timeField: catalog.timeField,
+  timeRange: catalog.timeRange,
+  dedupeHorizonDays: catalog.dedupeHorizonDays,
+  rules: catalog.rules,
+});
+
+/**
+ * Refuses a view over a catalog the stack does not define: the speed layer would quarantine its events as
+ * of an unknown type and its batch query would fail on a missing table, every run. Its catalog must have
+ * the rules of the one `catalogs` holds under its name (a look-alike may differ in rules the other layers
+ * follow); the same rules in another module instance (a test's fresh import) are the same catalog.
+ */
+export function checkViewCatalogs(views: readonly ViewDefinition[], catalogs: EventCatalogs): void {
+  for (const view of views) {
+    const name = view.events.name;
+    const known = catalogs.get(name);
+    if (
+      known === view.events ||
+      (known !== undefined && canonicalJson(catalogRules(known)) === canonicalJson(catalogRules(view.events)))
+    )
+      continue;
+    throw new ViewDefinitionError(
+      view.name,
+      'events',
+      known === undefined
+        ? `its catalog ${name} is not one of the stack's (${catalogs.names.join(', ')}): add it to catalogs in events.ts`
+        : `its catalog ${name} has other rules than the stack's ${name}: define the view over the catalog events.ts exports`,
+    );
+  }
 }

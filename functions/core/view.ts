@@ -1,4 +1,4 @@
-import type { EventCatalog, EventCatalogs, FieldSpecs, IntegerFieldSpec, TypedEventCatalog } from './catalog';
+import type { EventCatalog, FieldSpecs, IntegerFieldSpec, TypedEventCatalog } from './catalog';
 import { ViewDefinitionError } from './errors';
 import { type BoolExpr, type Expr, type ExprType, IntExpr, StrExpr } from './expr';
 import type { BucketWidth } from './keys';
@@ -167,26 +167,6 @@ export function validateView(view: ViewDefinition): void {
       `at most ${MAX_DISTINCT_MEASURES} countDistinct measures, not ${distinct.length} (${distinct.join(', ')}): ` +
         'each keeps a sketch in every speed item and rows in the drift report; split them over views',
     );
-}
-
-/**
- * Refuses a view over a catalog the stack does not define: the speed layer would quarantine its events as
- * of an unknown type and its batch query would fail on a missing table, every run. Its catalog must be
- * the very one `catalogs` holds under its name (a look-alike may differ in rules the other layers follow).
- */
-export function checkViewCatalogs(views: readonly ViewDefinition[], catalogs: EventCatalogs): void {
-  for (const view of views) {
-    const name = view.events.name;
-    const known = catalogs.get(name);
-    if (known === view.events) continue;
-    throw new ViewDefinitionError(
-      view.name,
-      'events',
-      known === undefined
-        ? `its catalog ${name} is not one of the stack's (${catalogs.names.join(', ')}): add it to catalogs in events.ts`
-        : `its catalog ${name} is another definition than the stack's ${name}: define the view over the catalog events.ts exports`,
-    );
-  }
 }
 
 /** The type of an expression over a catalog's fields; `fail` reports the first ill-typed node. */

@@ -183,6 +183,13 @@ describe('a view over a catalog the stack does not define', () => {
     );
   });
 
+  it("accepts a copy of a stack's catalog with the same rules: the catalog of a fresh import of events.ts", () => {
+    const copy = defineEventCatalog({ ...orderEvents });
+    const view = defineView(copy, { name: 'orders', version: 1, bucket: 'hour', measures: { n: count() } });
+    expect(copy).not.toBe(orderEvents);
+    expect(() => checkViewCatalogs([view], catalogs)).not.toThrow();
+  });
+
   it("is refused over a look-alike of a stack's catalog: another definition under the same name", () => {
     const lookAlike = defineEventCatalog({ ...orderEvents, dedupeHorizonDays: 0 });
     const view = defineView(lookAlike, {
@@ -192,7 +199,7 @@ describe('a view over a catalog the stack does not define', () => {
       measures: { n: count() },
     });
     expect(() => checkViewCatalogs([view], catalogs)).toThrow(
-      "view orders_no_dedupe: events: its catalog order is another definition than the stack's order",
+      "view orders_no_dedupe: events: its catalog order has other rules than the stack's order",
     );
   });
 });
