@@ -15,6 +15,7 @@ import {
 } from '../functions/core';
 
 interface Item {
+  /** As DynamoDB's item reads: a distinct count is the estimate its last merge wrote. */
   row: ViewRow;
   checkpoints: Map<string, string>;
   /** Encoded, as DynamoDB holds them: a merge works on a copy. */
@@ -42,8 +43,10 @@ export class MemorySpeedStore implements SpeedStore {
     const checkpoint = item?.checkpoints.get(delta.shardId);
     if (checkpoint !== undefined && checkpoint >= delta.firstSequence) return 'conflict';
     if (item === undefined) {
+      // A distinct count's delta value is replaced by its sketch's estimate in mergeDelta.
+      const { bucket, group, values } = delta.row;
       this.items.set(id, {
-        row: delta.row,
+        row: { bucket, group, values },
         checkpoints: new Map([[delta.shardId, delta.lastSequence]]),
         sketches: new Map(),
         sketchVersion: null,
@@ -95,7 +98,12 @@ export class MemorySpeedStore implements SpeedStore {
     const written = await this.addDelta(delta);
     if (written === 'conflict') return written;
     const item = this.items.get(id) as Item;
-    for (const { measure, sketch } of delta.sketches) item.sketches.set(measure, sketch.encode());
+    const estimates: Record<string, bigint> = {};
+    for (const { measure, sketch } of delta.sketches) {
+      item.sketches.set(measure, sketch.encode());
+      estimates[measure] = sketch.roundedEstimate();
+    }
+    item.row = { ...item.row, values: { ...item.row.values, ...estimates } };
     item.sketchVersion = (delta.readVersion ?? 0) + 1;
     return 'applied';
   }
@@ -119,14 +127,6 @@ export class MemorySpeedStore implements SpeedStore {
   async readRows(_view: ViewDefinition, from: number, to: number): Promise<ViewRow[]> {
     return [...this.items.values()]
       .filter(({ row }) => row.bucket >= from && row.bucket < to)
-      .map(({ row, sketches }) => {
-        if (sketches.size === 0) return row;
-        // As itemToRow reads an item: a distinct count is its sketch's estimate, rounded.
-        const estimates = [...sketches].map(([measure, encoded]) => [
-          measure,
-          BigInt(Math.round(DistinctSketch.decode(encoded).estimate())),
-        ]);
-        return { ...row, values: { ...row.values, ...Object.fromEntries(estimates) } };
-      });
+      .map(({ row }) => row);
   }
 }

@@ -135,7 +135,7 @@ export async function benchSpeed(options: {
     JSON.parse(Buffer.from(record.kinesis.data, 'base64').toString()),
   );
   const naiveWrites = views.reduce(
-    (writes, view) => writes + (sample ?? []).filter((event) => compileJs(view).rowOf(event) !== null).length,
+    (writes, view) => writes + (sample ?? []).filter((event) => compileJs(view).matches(event)).length,
     0,
   );
   console.log(

@@ -357,7 +357,7 @@ async function measureSpeed(
         bucketMs: BUCKET_WIDTH_MS[view.time.bucket],
         groupsPerBucket: items.length / Math.max(1, buckets.size),
         itemBytes: items.length === 0 ? 0 : mean(items.map(itemBytes)),
-        countedShare: events.filter((event) => compiled.rowOf(event) !== null).length / events.length,
+        countedShare: events.filter((event) => compiled.matches(event)).length / events.length,
       };
     }),
   };
@@ -403,7 +403,7 @@ async function measureMarker(
 ): Promise<Pick<Measured['archive'], 'markerWritesPerObject' | 'markerMsPerObject'>> {
   const dynamo = new RecordingDynamo();
   dynamo.latencyMs = DYNAMODB_ROUND_TRIP_MS;
-  const store = new DynamoBatchStore(dynamo.asClient(), 'cost');
+  const store = new DynamoBatchStore(dynamo.asClient(), 'cost', catalogs);
   const logger = new Logger({ logLevel: 'SILENT' });
   const started = performance.now();
   for (let index = 0; index < objects; index++) {

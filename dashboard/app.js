@@ -15,8 +15,8 @@ const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFracti
 /** Marks a value that is the speed layer's HyperLogLog estimate, not an exact count. */
 const ESTIMATE_MARK = '≈';
 /**
- * Marks a distinct count summed over groups: a value in two groups counts in each, so the sum is at most
- * the true count's upper bound, never the count.
+ * Marks a distinct count summed over groups: a value in two groups counts in each, so the sum is an upper
+ * bound of the count (equal only when no value is in two groups).
  */
 const UPPER_BOUND_MARK = '≤';
 /** How many of the latest buckets a distinct measure lists as text, each exact or marked as an estimate. */
@@ -320,7 +320,7 @@ class ViewPanel {
         .join(', ') || 'all groups';
     // Over groups a bar is their sum (a value seen in two groups counts in each); over buckets there is no total.
     const bucketsText = this.upperBound
-      ? `${marked.upperBound} ${UPPER_BOUND_MARK} upper bounds, summed over groups: a value in two groups counts twice, so no bar is a count`
+      ? `${marked.upperBound} ${UPPER_BOUND_MARK} upper bounds, summed over groups: a value in two groups counts twice, so a bar is an upper bound of the count (equal only when no value is in two groups)`
       : `${marked.exact} exact, ${marked.estimate} ${ESTIMATE_MARK} estimates`;
     this.summary.textContent = distinct
       ? `${measure}, ${filterText}: ${xs.length} buckets (${bucketsText}); ` +

@@ -152,7 +152,9 @@ export class DuckDbQueryEngine implements QueryEngine {
 
   async runView(view: ViewDefinition, sql: string = compileSql(view)): Promise<ViewRow[]> {
     const records = await this.exclusively(async () => {
-      if (this.archiveDir !== null) await this.refreshArchiveView();
+      // The view reads its catalog's table only (the engine's catalog of that name).
+      const read = this.catalogs.get(view.events.name);
+      if (this.archiveDir !== null) await this.refreshArchiveView(read === undefined ? [] : [read]);
       return this.query(sql);
     });
     return records.map((record) => parseSqlRow(view, record));
@@ -165,7 +167,7 @@ export class DuckDbQueryEngine implements QueryEngine {
       this.finished.set(
         id,
         await this.exclusively(async () => {
-          if (this.archiveDir !== null) await this.refreshArchiveView();
+          if (this.archiveDir !== null) await this.refreshArchiveView(this.catalogsReadBy(sql));
           return this.query(sql);
         }),
       );
@@ -179,7 +181,7 @@ export class DuckDbQueryEngine implements QueryEngine {
   async copyTo(sql: string, path: string, format: 'csv' | 'parquet'): Promise<number> {
     const options = format === 'csv' ? 'FORMAT CSV, HEADER' : 'FORMAT PARQUET';
     const [result] = await this.exclusively(async () => {
-      if (this.archiveDir !== null) await this.refreshArchiveView();
+      if (this.archiveDir !== null) await this.refreshArchiveView(this.catalogsReadBy(sql));
       return this.query(`COPY (${sql}) TO ${quoteString(path)} (${options})`);
     });
     return Number(result?.Count ?? 0);
@@ -217,8 +219,17 @@ export class DuckDbQueryEngine implements QueryEngine {
     this.relationKinds.delete(name);
   }
 
-  private async refreshArchiveView(): Promise<void> {
-    for (const catalog of this.catalogs.all) await this.refreshCatalogView(catalog);
+  /**
+   * Rebuilds the catalogs' views over the archive's files as they are now: each lists its folder and
+   * describes its Parquet files, so a query refreshes only the tables it reads.
+   */
+  private async refreshArchiveView(catalogs: readonly EventCatalog[] = this.catalogs.all): Promise<void> {
+    for (const catalog of catalogs) await this.refreshCatalogView(catalog);
+  }
+
+  /** The catalogs whose table a query names (`events_<name>`, a whole word: not `events_<name>_x`). */
+  private catalogsReadBy(sql: string): EventCatalog[] {
+    return this.catalogs.all.filter((catalog) => new RegExp(`\\b${eventsTableOf(catalog)}\\b`).test(sql));
   }
 
   private async refreshCatalogView(catalog: EventCatalog): Promise<void> {

@@ -81,9 +81,9 @@ export class DynamoBatchStore {
 
   /**
    * @param catalogs the stack's event catalogs, where a stored definition's catalog is found by name
-   * (`Definitions.definitionOf`). @default the code view's catalog alone
+   * (`Definitions.definitionOf`)
    */
-  constructor(client: DynamoDBClient, tableName: string, catalogs?: EventCatalogs) {
+  constructor(client: DynamoDBClient, tableName: string, catalogs: EventCatalogs) {
     const table = new Table(client, tableName);
     this.manifests = new Manifests(table);
     this.dayVersions = new DayVersions(table);

@@ -27,9 +27,6 @@ export function storedSketch(item: Record<string, AttributeValue>, name: string)
   return encoded === undefined ? undefined : DistinctSketch.decode(encoded);
 }
 
-/** A speed row's distinct count: the sketch's estimate, rounded (approximate: `sketch.ts`). */
-export const estimateOf = (sketch: DistinctSketch): bigint => BigInt(Math.round(sketch.estimate()));
-
 export function itemToRow(view: ViewDefinition, item: Record<string, AttributeValue>): ViewRow {
   const values: Record<string, MeasureValue> = {};
   for (const [name, measure] of Object.entries(view.measures)) {

@@ -13,6 +13,7 @@ import {
   dayOf,
   daysBetween,
   distinctMeasureNames,
+  type SpeedDeltaRow,
   speedItemWrites,
   speedPartitionKey,
   speedSortKeyRange,
@@ -23,7 +24,6 @@ import {
 import { checkpointAttribute, readCheckpoint, writeUnderCheckpoint } from './checkpointed-write';
 import {
   BUCKET_ATTRIBUTE,
-  estimateOf,
   GROUP_ATTRIBUTE,
   itemToRow,
   measureAttribute,
@@ -42,7 +42,8 @@ export interface SpeedDelta {
   /** Padded sequence numbers of the first and last record the delta covers. */
   readonly firstSequence: string;
   readonly lastSequence: string;
-  readonly row: ViewRow;
+  /** The delta's counters and, per distinct measure, its values (merged into the item's sketch). */
+  readonly row: SpeedDeltaRow;
   /** Epoch seconds after which the item may be deleted. */
   readonly expiresAt: number;
 }
@@ -114,7 +115,7 @@ export class DynamoSpeedStore implements SpeedStore {
       Object.fromEntries(
         delta.sketches.flatMap(({ measure, sketch }) => [
           [sketchAttribute(measure), { B: sketch.encode() }],
-          [measureAttribute(measure), { N: estimateOf(sketch).toString() }],
+          [measureAttribute(measure), { N: sketch.roundedEstimate().toString() }],
         ]),
       ),
       { attribute: SKETCH_VERSION_ATTRIBUTE, read: delta.readVersion },

@@ -164,7 +164,7 @@ const sketchErrorRow = z.object({
   exact: z.string(),
   estimate: z.string(),
   relativeError: z.number(),
-  overBound: z.boolean().optional().meta({ description: 'Past the stated bound; absent in older reports.' }),
+  overBound: z.boolean().meta({ description: 'Past the stated bound.' }),
 });
 
 /**
@@ -178,9 +178,8 @@ export const sketchErrorReports = z
     z.object({
       precision: z.number().int(),
       errorBound: z.number().meta({ description: 'The stated bound, relative part: 4 standard errors.' }),
-      errorSlack: z.number().int().optional().meta({
-        description:
-          'The stated bound, absolute part: an estimate may be this many values off. Absent in older reports.',
+      errorSlack: z.number().int().meta({
+        description: 'The stated bound, absolute part: an estimate may be this many values off.',
       }),
       rowsCompared: z.number().int(),
       rowsOverBound: z.number().int(),

@@ -4,19 +4,8 @@ import {
   type ListedDistantCopies,
 } from '../adapters/dynamo-batch-store';
 import type { QueryEngine } from '../adapters/query-engine';
-import {
-  compileDistantCopiesSql,
-  type DayRange,
-  type EventCatalog,
-  parseDistantCopiesRow,
-  quoteString,
-} from '../core';
-
-/** One catalog's part of a run's data-quality report: the days the run reads of it, as ranges. */
-export interface DistantCopiesRead {
-  readonly catalog: EventCatalog;
-  readonly dayRanges: readonly DayRange[];
-}
+import { compileDistantCopiesSql, parseDistantCopiesRow, quoteString } from '../core';
+import { type CatalogRead, unionOverCatalogs } from './catalog-reads';
 
 /** What a report query found for one catalog: how many ids in all, and the first listed. */
 export interface FoundDistantCopies {
@@ -31,9 +20,10 @@ export interface FoundDistantCopies {
  * id, each with the catalog's name and how many it has in all. Day ranges, not days, as the views' SQL:
  * the text stays small however scattered the days.
  */
-export function distantCopiesSql(reads: readonly DistantCopiesRead[]): string {
-  if (reads.length === 0) throw new RangeError('distant copies: no catalog to report on');
-  const perCatalog = reads.map(
+export function distantCopiesSql(reads: readonly CatalogRead[]): string {
+  const perCatalog = unionOverCatalogs(
+    reads,
+    'distant copies',
     ({ catalog, dayRanges }, index) => `  SELECT ${quoteString(catalog.name)} AS "catalog", "id", "days"
   FROM (
 ${compileDistantCopiesSql(catalog, { dayRanges })}
@@ -45,7 +35,7 @@ FROM (
     COUNT(*) OVER (PARTITION BY "catalog") AS "total_ids",
     ROW_NUMBER() OVER (PARTITION BY "catalog" ORDER BY "id" ASC) AS "id_rank"
   FROM (
-${perCatalog.join('\n  UNION ALL\n')}
+${perCatalog}
   ) AS "distant_copies"
 ) AS "ranked"
 WHERE "id_rank" <= ${DISTANT_COPIES_LISTED}

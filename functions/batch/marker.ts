@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3ObjectCreatedNotificationEvent } from 'aws-lambda';
+import { catalogs } from '../../events';
 import { DynamoBatchStore } from '../adapters/dynamo-batch-store';
 import { requiredVariable } from '../commons/config';
 import { defineFunction } from '../commons/function';
@@ -49,7 +50,7 @@ export const archiveMarkerFunction = defineFunction({
   environment: { TABLE_NAME: requiredVariable('TABLE_NAME', 'the DynamoDB table') },
   build: (config, platform) => {
     const { logger } = createPowertools(config);
-    const store = new DynamoBatchStore(platform.dynamo, config.TABLE_NAME);
+    const store = new DynamoBatchStore(platform.dynamo, config.TABLE_NAME, catalogs);
     return (event: S3ObjectCreatedNotificationEvent) =>
       markArchiveObject(store, logger, event, platform.now());
   },

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
   type DayRange,
-  daysInRanges,
   type EventCatalog,
   lastBatchDay,
   nextWatermark,
@@ -10,6 +9,7 @@ import {
 } from '../core';
 import { RUN_ID } from '../core/keys';
 import type { Settle } from '../core/lateness';
+import type { CatalogRead } from './catalog-reads';
 import { chunkPlan, type DayScope, scopeDays } from './chunks';
 import { dayRangesOf } from './days';
 import type { BatchDeps } from './deps';
@@ -247,7 +247,7 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     })),
   });
   // Ranges, not days: the count's and the report's SQL stay as small as a view's however scattered the days.
-  const reads = [...daysRead.values()].map(({ catalog, days }) => ({
+  const reads: CatalogRead[] = [...daysRead.values()].map(({ catalog, days }) => ({
     catalog,
     dayRanges: dayRangesOf(days),
   }));
@@ -258,9 +258,7 @@ export async function plan(deps: BatchDeps, input: PlanInput = {}): Promise<RunP
     ...(rolledBack.length === 0 ? {} : { rolledBack }),
     ...(unservable.length === 0 ? {} : { unservable }),
     skippedLines: {
-      sql: skippedLinesSql(
-        reads.map(({ catalog, dayRanges }) => ({ catalog, days: daysInRanges(dayRanges) })),
-      ),
+      sql: skippedLinesSql(reads),
     },
     // A report per catalog the views read (each over its own days), none for a catalog no view reads.
     distantCopies: {

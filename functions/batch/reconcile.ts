@@ -57,7 +57,7 @@ export interface SketchErrorRow {
   readonly estimate: string;
   /** |estimate - exact| / exact; 0 for 0 = 0, 1 for an estimate of a count of 0. */
   readonly relativeError: number;
-  /** Past the stated bound (`withinSketchBound`): absent in reports from before the absolute slack. */
+  /** Past the stated bound (`withinSketchBound`). */
   readonly overBound: boolean;
 }
 
@@ -70,7 +70,7 @@ export interface SketchErrorReport {
    * larger of `errorBound * exact` and `errorSlack` of the exact count (`sketchErrorBound`).
    */
   readonly errorBound: number;
-  /** The stated bound's absolute part, in values (`SKETCH_ERROR_ABSOLUTE_SLACK`); absent in older reports. */
+  /** The stated bound's absolute part, in values (`SKETCH_ERROR_ABSOLUTE_SLACK`). */
   readonly errorSlack: number;
   /** Settled (bucket, group)s with an exact count and an estimate. */
   readonly rowsCompared: number;
@@ -129,8 +129,8 @@ function sketchRelativeError(exact: bigint, estimate: bigint): number {
 
 /**
  * A distinct measure's estimates (speed) against its exact counts (batch) on the rows both layers hold, all
- * its rows worst first: a row only one layer has is counted as drift by the other measures (or
- * `rowsDiffering`).
+ * its rows, unsorted (`listWorstRows` orders them): a row only one layer has is counted as drift by the
+ * other measures (or `rowsDiffering`).
  */
 function sketchErrorOf(
   name: string,
@@ -154,7 +154,6 @@ function sketchErrorOf(
     rows.push(row);
     if (largest === null || largestFirst(row, largest) < 0) largest = row;
   }
-  rows.sort(worstFirst);
   const total = rows.reduce((sum, row) => sum + row.relativeError, 0);
   return {
     precision,
@@ -170,19 +169,19 @@ function sketchErrorOf(
 
 /**
  * The reports of a view's distinct measures with the first SKETCH_ERROR_ROWS_LISTED of all their rows,
- * worst first, listed: each measure's rows are already in that order, so it keeps a prefix.
+ * worst first, listed: one sort over every measure's rows, each measure keeping its own, in that order.
  */
 function listWorstRows(
   reports: readonly (readonly [string, SketchErrorReport])[],
 ): Record<string, SketchErrorReport> {
-  const listed = new Map<string, number>();
+  const listed = new Map<string, SketchErrorRow[]>(reports.map(([name]) => [name, []]));
   const worst = reports
     .flatMap(([name, report]) => report.rows.map((row) => ({ name, row })))
     .sort((a, b) => worstFirst(a.row, b.row))
     .slice(0, SKETCH_ERROR_ROWS_LISTED);
-  for (const { name } of worst) listed.set(name, (listed.get(name) ?? 0) + 1);
+  for (const { name, row } of worst) listed.get(name)?.push(row);
   return Object.fromEntries(
-    reports.map(([name, report]) => [name, { ...report, rows: report.rows.slice(0, listed.get(name) ?? 0) }]),
+    reports.map(([name, report]) => [name, { ...report, rows: listed.get(name) ?? [] }]),
   );
 }
 

@@ -1,7 +1,8 @@
 import { SKIPPED_OBJECTS_LISTED, type SkippedLines } from '../adapters/dynamo-batch-store';
 import { OBJECT_PATH_COLUMN, type QueryEngine } from '../adapters/query-engine';
 import { archiveKeyInPath } from '../commons/layout';
-import { dayRangesSql, type EventCatalog, eventsTableOf, quoteIdentifier } from '../core';
+import { dayRangePredicate, eventsTableOf, quoteIdentifier } from '../core';
+import { type CatalogRead, unionOverCatalogs } from './catalog-reads';
 
 /**
  * Counts, per object, the archive lines of these days that the engine read as a row without an id:
@@ -10,20 +11,22 @@ import { dayRangesSql, type EventCatalog, eventsTableOf, quoteIdentifier } from 
  * counts them on both. The archive holds only events the transform accepted, all with an id. One query
  * over every catalog read (each its own table and days): an object lies in one catalog's folder.
  */
-export function skippedLinesSql(
-  reads: readonly { readonly catalog: EventCatalog; readonly days: readonly string[] }[],
-): string {
-  const perCatalog = reads.map(
-    ({ catalog, days }) => `  SELECT ${quoteIdentifier(OBJECT_PATH_COLUMN)} AS "object", COUNT(*) AS "lines"
+export function skippedLinesSql(reads: readonly CatalogRead[]): string {
+  const perCatalog = unionOverCatalogs(
+    reads,
+    'skipped lines',
+    ({
+      catalog,
+      dayRanges,
+    }) => `  SELECT ${quoteIdentifier(OBJECT_PATH_COLUMN)} AS "object", COUNT(*) AS "lines"
   FROM ${eventsTableOf(catalog)}
-  WHERE ${dayRangesSql(days)}
+  WHERE ${dayRangePredicate(dayRanges)}
     AND ${quoteIdentifier(catalog.idField)} IS NULL
   GROUP BY 1`,
   );
-  if (perCatalog.length === 0) throw new RangeError('skipped lines: no catalog to count in');
   return `SELECT "object", "lines", SUM("lines") OVER () AS "total_lines", COUNT(*) OVER () AS "objects"
 FROM (
-${perCatalog.join('\n  UNION ALL\n')}
+${perCatalog}
 ) AS "skipped"
 ORDER BY "lines" DESC, "object" ASC
 LIMIT ${SKIPPED_OBJECTS_LISTED}`;

@@ -4,7 +4,7 @@
  * grant names the prefix the code writes. Metric names have their own table, `./metrics.ts`, which both
  * sides import the same way. Pure: no AWS SDK, no environment.
  */
-import { PARTITION_COLUMN } from '../core';
+import { CATALOG_NAME_PATTERN, PARTITION_COLUMN } from '../core';
 
 /**
  * Firehose files events under this prefix of the archive bucket: one folder per catalog (its name, the
@@ -29,9 +29,9 @@ export const archiveCatalogPrefix = (catalog: string): string => `${ARCHIVE_EVEN
 export const archiveDayPrefix = (catalog: string, day: string): string =>
   `${archiveCatalogPrefix(catalog)}${PARTITION_COLUMN}=${day}/`;
 
-// The prefix, the column and a catalog's name are plain words: nothing in them needs escaping in a pattern.
+// The prefix and the column are plain words: nothing in them needs escaping in a pattern.
 const DAY_FOLDER = new RegExp(
-  `^${ARCHIVE_EVENTS_PREFIX}([a-z][a-z0-9_]*)/${PARTITION_COLUMN}=(\\d{4}-\\d{2}-\\d{2})/`,
+  `^${ARCHIVE_EVENTS_PREFIX}(${CATALOG_NAME_PATTERN})/${PARTITION_COLUMN}=(\\d{4}-\\d{2}-\\d{2})/`,
 );
 
 /**

@@ -129,7 +129,8 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
  * A catalog's name: it names the archive's folder (`events/<name>/`), the Glue table (`events_<name>`)
  * and the events' `type`, so a lowercase identifier that starts with a letter.
  */
-const CATALOG_NAME = /^[a-z][a-z0-9_]*$/;
+export const CATALOG_NAME_PATTERN = '[a-z][a-z0-9_]*';
+const CATALOG_NAME = new RegExp(`^${CATALOG_NAME_PATTERN}$`);
 
 /**
  * The longest catalog name: Glue takes a table name (`events_<name>`) of 1 to 255 characters; 64 leaves the
@@ -254,7 +255,8 @@ export function defineEventCatalog<const F extends FieldSpecs>(definition: {
   fields: F;
 }): TypedEventCatalog<F> {
   const { name, idField, timeField, fields } = definition;
-  if (!CATALOG_NAME.test(name)) throw new Error(`event catalog ${name}: its name is not [a-z][a-z0-9_]*`);
+  if (!CATALOG_NAME.test(name))
+    throw new Error(`event catalog ${name}: its name is not ${CATALOG_NAME_PATTERN}`);
   if (name.length > MAX_CATALOG_NAME_LENGTH)
     throw new Error(
       `event catalog ${name}: its name has ${name.length} characters; at most ${MAX_CATALOG_NAME_LENGTH} ` +
@@ -378,8 +380,8 @@ function compileAcceptor(rules: Readonly<Record<string, FieldRule>>): (input: un
   };
 }
 
-/** Which catalog an event belongs to, by its `type`: the catalog, or errors naming `type`. */
-export type CatalogOfResult = { ok: true; catalog: EventCatalog } | { ok: false; errors: FieldError[] };
+/** Which catalog an event belongs to, by its `type`: the catalog, or the one error naming `type`. */
+export type CatalogOfResult = { ok: true; catalog: EventCatalog } | { ok: false; error: FieldError };
 
 /** The stack's event catalogs (`events.ts`): every catalog, and the one an event names by its `type`. */
 export interface EventCatalogs {
@@ -421,14 +423,12 @@ export function defineEventCatalogs(catalogs: readonly EventCatalog[]): EventCat
       if (catalog !== undefined) return { ok: true, catalog };
       return {
         ok: false,
-        errors: [
-          { field: EVENT_TYPE_FIELD, message: `unknown event type ${JSON.stringify(type)}: ${known}` },
-        ],
+        error: { field: EVENT_TYPE_FIELD, message: `unknown event type ${JSON.stringify(type)}: ${known}` },
       };
     }
     const message =
       type === undefined || type === null ? `no ${EVENT_TYPE_FIELD}: ${known}` : `not a string: ${known}`;
-    return { ok: false, errors: [{ field: EVENT_TYPE_FIELD, message }] };
+    return { ok: false, error: { field: EVENT_TYPE_FIELD, message } };
   };
   return {
     all: [...byName.values()],
@@ -437,21 +437,11 @@ export function defineEventCatalogs(catalogs: readonly EventCatalog[]): EventCat
     catalogOf,
     parse(input) {
       const found = catalogOf(input);
-      if (!found.ok) return { ok: false, catalog: null, errors: found.errors };
+      if (!found.ok) return { ok: false, catalog: null, errors: [found.error] };
       const parsed = found.catalog.parse(input);
       return parsed.ok
         ? { ok: true, catalog: found.catalog, event: parsed.event }
         : { ok: false, catalog: found.catalog, errors: parsed.errors };
     },
   };
-}
-
-/**
- * The catalogs with `catalog` in place of the one of its name (or added, if none has it), first: what a
- * view over a variant of a catalog (another dedupe horizon, a stored definition's) is decoded and rebuilt
- * with alongside the stack's others.
- */
-export function withCatalog(catalogs: EventCatalogs | undefined, catalog: EventCatalog): EventCatalogs {
-  const others = (catalogs?.all ?? []).filter((other) => other.name !== catalog.name);
-  return defineEventCatalogs([catalog, ...others]);
 }

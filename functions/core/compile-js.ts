@@ -1,8 +1,8 @@
 import { ExpressionOverflowError } from './errors';
 import type { ArithOp, Expr } from './expr';
 import { bucketStart, type GroupValue, groupKey, rowKey } from './keys';
-import { DISTINCT_VALUES_MONOID, type DistinctSet, type MeasureValue, measureMonoids } from './monoid';
-import { type ViewRow, ViewRows } from './rows';
+import { type DistinctSet, type MeasureValue, measureMonoids } from './monoid';
+import { ViewRows } from './rows';
 import type { ViewDefinition } from './view';
 
 /** A validated event: field name to JSON value; missing optional fields are null or absent. */
@@ -47,6 +47,13 @@ function arithmetic(op: ArithOp, a: Int, b: Int): Int {
  * distinct measure, the set of its non-null values (null before the first).
  */
 export type PartialValue = Int | null | DistinctSet;
+
+/** One (bucket, group)'s totals (`CompiledView.totalsByKey`). */
+export interface KeyTotals {
+  readonly bucket: number;
+  readonly group: GroupValue[];
+  readonly totals: PartialValue[];
+}
 
 /** Exact sum without BIGINT's limit: measures sum as DECIMAL(38, 0). */
 export function addExact(a: Int, b: Int): Int {
@@ -205,8 +212,11 @@ export interface CompiledView {
   valuesOf(totals: readonly PartialValue[]): Record<string, MeasureValue>;
   /** The distinct measures' sets of values by name (empty when no value was seen). */
   distinctValuesOf(totals: readonly PartialValue[]): Record<string, DistinctSet>;
-  /** The event's own row (one event's contribution), or null when `where` does not hold. */
-  rowOf(event: EventRecord): ViewRow | null;
+  /**
+   * The matching events' totals per (bucket, group), in first-seen order: a distinct measure's set is
+   * exact only over all of its key's events at once.
+   */
+  totalsByKey(events: Iterable<EventRecord>): KeyTotals[];
   /**
    * Pre-aggregates events into rows, one per (bucket, group) with exact distinct counts, then adds them
    * into `into` when given (where a distinct count met twice refuses to add: `DistinctCountsDoNotAddError`).
@@ -222,22 +232,19 @@ export function compileJs(view: ViewDefinition): CompiledView {
   const measures = Object.entries(view.measures).map(([name, measure]) => {
     if (measure.kind === 'count') {
       const monoid = PARTIAL_MONOIDS.count;
-      return { name, distinct: false, monoid, lift: (): PartialValue => 1 };
+      return { name, distinct: false as const, monoid, lift: (): PartialValue => 1 };
     }
     const evaluate = compileExpr(view, measure.expr);
-    if (measure.kind === 'countDistinct')
-      return { name, distinct: true, monoid: DISTINCT_VALUES_MONOID, lift: evaluate };
+    if (measure.kind === 'countDistinct') return { name, distinct: true as const, lift: evaluate };
     return {
       name,
-      distinct: false,
+      distinct: false as const,
       monoid: PARTIAL_MONOIDS[measure.kind],
       lift: (event: EventRecord) => evaluate(event) as PartialValue,
     };
   });
   const measureValue = (value: PartialValue | undefined): MeasureValue =>
     value === null || value === undefined ? null : BigInt(value as Int);
-  // A distinct measure's count is its set's size: 0 over no non-null value, as COUNT(DISTINCT).
-  const distinctValue = (value: Value): MeasureValue => (value === null ? 0n : 1n);
   const compiled: CompiledView = {
     view,
     measureNames: measures.map((measure) => measure.name),
@@ -251,7 +258,8 @@ export function compileJs(view: ViewDefinition): CompiledView {
         : groupFields.length === 1
           ? (event) => event[groupFields[0] as string] ?? null
           : (event) => groupKey(compiled.groupOf(event)),
-    zeros: () => measures.map((measure) => measure.monoid.zero),
+    // A distinct measure's zero is no set yet (`accumulate` makes one).
+    zeros: () => measures.map((measure) => (measure.distinct ? null : measure.monoid.zero)),
     accumulate(event, totals) {
       for (let index = 0; index < measures.length; index++) {
         const measure = measures[index] as (typeof measures)[number];
@@ -283,18 +291,8 @@ export function compileJs(view: ViewDefinition): CompiledView {
       });
       return values;
     },
-    rowOf(event) {
-      if (!compiled.matches(event)) return null;
-      const values: Record<string, MeasureValue> = {};
-      for (const measure of measures)
-        values[measure.name] = measure.distinct
-          ? distinctValue(measure.lift(event) as Value)
-          : measureValue(measure.lift(event) as PartialValue);
-      return { bucket: compiled.bucketOf(event), group: compiled.groupOf(event), values };
-    },
-    reduce(events, into = new ViewRows(view)) {
-      // By key first: a distinct count is exact only over all of its key's events at once.
-      const keys = new Map<string, { bucket: number; group: GroupValue[]; totals: PartialValue[] }>();
+    totalsByKey(events) {
+      const keys = new Map<string, KeyTotals>();
       for (const event of events) {
         if (!compiled.matches(event)) continue;
         const bucket = compiled.bucketOf(event);
@@ -307,7 +305,10 @@ export function compileJs(view: ViewDefinition): CompiledView {
         }
         compiled.accumulate(event, key.totals);
       }
-      for (const { bucket, group, totals } of keys.values())
+      return [...keys.values()];
+    },
+    reduce(events, into = new ViewRows(view)) {
+      for (const { bucket, group, totals } of compiled.totalsByKey(events))
         into.add({ bucket, group, values: compiled.valuesOf(totals) });
       return into;
     },

@@ -9,6 +9,7 @@
 export { archiveRecord } from './archive';
 // Event catalogs: the raw events' schema, its bounds and validation (events.ts).
 export {
+  CATALOG_NAME_PATTERN,
   type CatalogOfResult,
   codePointLength,
   DEFAULT_DEDUPE_HORIZON_DAYS,
@@ -28,7 +29,6 @@ export {
   MAX_DEDUPE_HORIZON_DAYS,
   MAX_EVENT_INTEGER,
   type TypedEventCatalog,
-  withCatalog,
 } from './catalog';
 // The speed layer's compilation of a view.
 export { type CompiledView, compileJs, type EventRecord } from './compile-js';
@@ -37,6 +37,7 @@ export {
   compileDistantCopiesSql,
   compileExportSql,
   compileSql,
+  dayRangePredicate,
   dayRangesSql,
   eventsTableOf,
   PARTITION_COLUMN,
@@ -105,7 +106,6 @@ export {
 export { type RowSource, type ServedRow, serveByWatermark } from './merge';
 // The measures' monoids, how DynamoDB applies each, and the rows every layer combines with them.
 export {
-  DISTINCT_VALUES_MONOID,
   type DistinctSet,
   type MeasureMonoid,
   type MeasureValue,
@@ -167,7 +167,6 @@ export {
   hasDistinctMeasure,
   MAX_DISTINCT_MEASURES,
   MAX_GROUP_FIELDS,
-  MAX_SKETCH_REGISTER_BYTES,
   type Measure,
   type MeasureKind,
   max,

@@ -57,21 +57,17 @@ export function measureMonoids<T extends number | bigint>(
   };
 }
 
-/** A distinct measure's partial value while pre-aggregating: its non-null values, exactly. */
+/**
+ * A distinct measure's partial value while pre-aggregating: its non-null values, exactly (null before
+ * any). `compileJs`'s `accumulate` grows one set per key in place, the union without a set per event.
+ */
 export type DistinctSet = Set<number | bigint | string>;
-
-/** Distinct values merge by union: the monoid the speed layer's pre-aggregation is exact under. */
-export const DISTINCT_VALUES_MONOID: MeasureMonoid<DistinctSet | null> = {
-  zero: null,
-  plus: (a, b) => (a === null ? b : b === null ? a : new Set([...a, ...b])),
-  storage: 'sketch',
-};
 
 /**
  * A final distinct count's "monoid": counts of two sets do not add (their union is not known from
  * them), so `plus` refuses any two non-zero counts rather than answer a wrong number. Zero (no value)
  * is its identity: the union with an empty set is exact. Where distinct values do merge, they are
- * sets (`DISTINCT_VALUES_MONOID`) or sketches (`DistinctSketch.merge`), never counts.
+ * sets (`DistinctSet`) or sketches (`DistinctSketch.merge`), never counts.
  */
 const DISTINCT_COUNT_MONOID: MeasureMonoid<bigint | null> = {
   zero: 0n,

@@ -159,6 +159,11 @@ export class DistinctSketch {
     return (m * m) / (2 * Math.LN2 * z);
   }
 
+  /** The estimate as a speed row holds a distinct count: rounded to a bigint. */
+  roundedEstimate(): bigint {
+    return BigInt(Math.round(this.estimate()));
+  }
+
   /**
    * Version, precision, then the registers deflated: a small set's sketch is a few dozen bytes. Level 1
    * with run-length matching only: the speed layer encodes every sketch it merges, the default level took

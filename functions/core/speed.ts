@@ -46,8 +46,7 @@ export function decodeRecord(catalogs: EventCatalogs, record: StreamRecord): Dec
     return { ok: false, record, reason: `not JSON: ${(error as Error).message}`, errors: [] };
   }
   const found = catalogs.catalogOf(input);
-  if (!found.ok)
-    return { ok: false, record, reason: found.errors.map((e) => e.message).join('; '), errors: found.errors };
+  if (!found.ok) return { ok: false, record, reason: found.error.message, errors: [found.error] };
   const { catalog } = found;
   // Valid events are used as parsed: fields the catalog does not know (`type` among them) are never read.
   if (catalog.accepts(input))
@@ -216,7 +215,10 @@ export interface SpeedDeltaRow extends ViewRow {
   readonly distinctValues: Readonly<Record<string, DistinctSet>>;
 }
 
-/** A delta's measures by the DynamoDB operation their monoid's `storage` names; null values (zeros) skipped. */
+/**
+ * A delta's counters by the DynamoDB operation their monoid's `storage` names; null values (zeros) skipped.
+ * Distinct measures are not here: their values go to `mergedSketches`.
+ */
 export interface SpeedItemWrites {
   /** `ADD`ed once, under the shard's checkpoint. */
   readonly adds: readonly { readonly measure: string; readonly value: bigint }[];
@@ -226,49 +228,38 @@ export interface SpeedItemWrites {
     readonly keep: 'min' | 'max';
     readonly value: bigint;
   }[];
-  /**
-   * The delta's distinct values, per distinct measure that has some: sketched, merged into the item's
-   * stored sketch and `SET` (`mergedSketches`), under the checkpoint and the item's sketch version.
-   */
-  readonly sketches: readonly { readonly measure: string; readonly values: DistinctSet }[];
 }
 
-export function speedItemWrites(view: ViewDefinition, row: ViewRow | SpeedDeltaRow): SpeedItemWrites {
+export function speedItemWrites(view: ViewDefinition, row: ViewRow): SpeedItemWrites {
   const adds: { measure: string; value: bigint }[] = [];
   const extremes: { measure: string; keep: 'min' | 'max'; value: bigint }[] = [];
-  const sketches: { measure: string; values: DistinctSet }[] = [];
   for (const [measure, definition] of Object.entries(view.measures)) {
     const { storage } = monoidOf(definition);
-    if (storage === 'sketch') {
-      const values = 'distinctValues' in row ? row.distinctValues[measure] : undefined;
-      if (values === undefined && (row.values[measure] ?? 0n) !== 0n)
-        throw new TypeError(`a distinct count of ${measure} is not a delta: its values are needed`);
-      if (values !== undefined && values.size > 0) sketches.push({ measure, values });
-      continue;
-    }
     const value = row.values[measure] ?? null;
-    if (value === null) continue;
+    if (storage === 'sketch' || value === null) continue;
     if (storage === 'add') adds.push({ measure, value });
     else extremes.push({ measure, keep: storage === 'extreme-min' ? 'min' : 'max', value });
   }
-  return { adds, extremes, sketches };
+  return { adds, extremes };
 }
 
 /**
- * An item's sketches after a delta: the delta's values sketched at the view's precision and merged with
- * the sketch the item holds (read with its sketch version), so the write `SET`s the union of every
- * shard's values.
+ * An item's sketches after a delta: per distinct measure with values in the delta, those values sketched
+ * at the view's precision and merged with the sketch the item holds (read with its sketch version), so
+ * the write `SET`s the union of every shard's values.
  */
 export function mergedSketches(
   view: ViewDefinition,
   stored: ReadonlyMap<string, DistinctSketch>,
-  writes: Pick<SpeedItemWrites, 'sketches'>,
+  distinctValues: SpeedDeltaRow['distinctValues'],
 ): { readonly measure: string; readonly sketch: DistinctSketch }[] {
-  return writes.sketches.map(({ measure, values }) => {
-    const sketch = DistinctSketch.of(view.distinctPrecision, values);
-    const before = stored.get(measure);
-    return { measure, sketch: before === undefined ? sketch : sketch.merge(before) };
-  });
+  return Object.entries(distinctValues)
+    .filter(([, values]) => values.size > 0)
+    .map(([measure, values]) => {
+      const sketch = DistinctSketch.of(view.distinctPrecision, values);
+      const before = stored.get(measure);
+      return { measure, sketch: before === undefined ? sketch : sketch.merge(before) };
+    });
 }
 
 const toRow = (plan: SpeedKeyPlan, totals: readonly PartialValue[]): SpeedDeltaRow => ({

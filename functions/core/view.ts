@@ -73,15 +73,11 @@ const RESERVED_COLUMNS = new Set(['bucket']);
 export const MAX_GROUP_FIELDS = 4;
 /**
  * Distinct measures per view. Each keeps a sketch per speed item and lists its rows in reconcile's drift
- * report (one DynamoDB item); 4 at the highest precision hold `MAX_SKETCH_REGISTER_BYTES`.
+ * report (one DynamoDB item). 4 at the highest precision are 4 * 2^16 one-byte registers, 256 KiB: their
+ * deflated sketches are at most about this (deflate adds a few bytes per 16 KB block), well under
+ * DynamoDB's 400 KB item limit with the counters and keys beside them.
  */
 export const MAX_DISTINCT_MEASURES = 4;
-/**
- * The registers (one byte each) a speed item holds at most over its distinct measures: their deflated
- * sketches are at most about this (deflate adds a few bytes per 16 KB block), well under DynamoDB's
- * 400 KB item limit with the counters and keys beside them.
- */
-export const MAX_SKETCH_REGISTER_BYTES = MAX_DISTINCT_MEASURES * 2 ** MAX_DISTINCT_PRECISION;
 
 export function defineView<F extends FieldSpecs>(
   catalog: TypedEventCatalog<F>,

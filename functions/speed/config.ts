@@ -30,6 +30,7 @@ export const speedFunction = defineFunction({
   build: (config, platform) => {
     checkViewCatalogs(views, catalogs);
     const { logger, metrics } = createPowertools(config);
+    const batchStore = new DynamoBatchStore(platform.dynamo, config.TABLE_NAME, catalogs);
     const processor = new SpeedProcessor({
       catalogs,
       views,
@@ -39,14 +40,10 @@ export const speedFunction = defineFunction({
       metrics,
       retentionMs: config.SPEED_RETENTION_HOURS * 3_600_000,
       now: platform.now,
-      registry: registryOver(new DynamoBatchStore(platform.dynamo, config.TABLE_NAME, catalogs), {
+      registry: registryOver(batchStore, {
         rollbackRetentionMs: config.ROLLBACK_RETENTION_DAYS * 86_400_000,
       }),
-      lateness: latenessRecorderOver(
-        new DynamoBatchStore(platform.dynamo, config.TABLE_NAME),
-        logger,
-        platform.now,
-      ),
+      lateness: latenessRecorderOver(batchStore, logger, platform.now),
     });
     return (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => processor.process(event);
   },

@@ -21,7 +21,6 @@ import {
   mergedSketches,
   padSequence,
   planSpeedWrites,
-  type SpeedDeltaRow,
   type SpeedKeyPlan,
   type StreamRecord,
   speedItemWrites,
@@ -216,9 +215,9 @@ export class SpeedProcessor {
           },
           () => store.checkpoint(plan.pk, plan.sk, shardId),
         );
-    // Extremes are idempotent: applied from every contribution, redelivered or not.
-    const whole = deltaAfter(plan, null);
-    for (const { measure, keep, value } of whole === null ? [] : speedItemWrites(plan.view, whole).extremes)
+    // Extremes are idempotent: applied from every contribution (the planned totals), redelivered or not.
+    const whole = { bucket: plan.bucket, group: plan.group, values: plan.compiled.valuesOf(plan.totals) };
+    for (const { measure, keep, value } of speedItemWrites(plan.view, whole).extremes)
       await store.applyExtreme(plan.pk, plan.sk, measure, keep, value);
     return conflicted;
   }
@@ -227,11 +226,7 @@ export class SpeedProcessor {
    * The item's delta of the records above a checkpoint (all for null), from the first of them to the
    * batch's last; null when none lies above it.
    */
-  private deltaFor(
-    shardId: string,
-    plan: SpeedKeyPlan,
-    after: string | null,
-  ): (SpeedDelta & { readonly row: SpeedDeltaRow }) | null {
+  private deltaFor(shardId: string, plan: SpeedKeyPlan, after: string | null): SpeedDelta | null {
     const first = plan.contributions.find(
       ({ sequenceNumber }) => after === null || padSequence(sequenceNumber) > after,
     );
@@ -267,7 +262,7 @@ export class SpeedProcessor {
         return store.mergeDelta({
           ...delta,
           readVersion: read.version,
-          sketches: mergedSketches(plan.view, read.sketches, speedItemWrites(plan.view, delta.row)),
+          sketches: mergedSketches(plan.view, read.sketches, delta.row.distinctValues),
         });
       },
     );

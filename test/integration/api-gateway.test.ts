@@ -6,7 +6,6 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { catalogs } from '../../events';
 import { createApi } from '../../functions/api/app';
-import type { ApiDeps } from '../../functions/api/deps';
 import { apiRoutes } from '../../functions/api/routes';
 import {
   type ApiGatewayOptions,
@@ -16,7 +15,7 @@ import {
 } from '../../local/api-server';
 import type { CloudFormationTemplate } from '../../local/template';
 import { views } from '../../views';
-import { quietLogger } from '../support/fixture';
+import { apiDeps } from '../support/api-deps';
 import { synthesizeStack } from '../support/template';
 
 const template = synthesizeStack().template.toJSON() as CloudFormationTemplate;
@@ -35,32 +34,8 @@ function recordingHandler(answer: Partial<APIGatewayProxyResult> = {}) {
 
 /** The router itself, over dependencies it must not reach: only answers made before any read. */
 function routerOnly(): ProxyHandler {
-  const unused = new Proxy(
-    {},
-    {
-      get: (_target, name) => {
-        throw new Error(`the router read ${String(name)}: this test's requests should not reach the stores`);
-      },
-    },
-  );
-  // The stores are never called on the paths these tests take; the proxy fails the test if they are.
-  const deps = {
-    catalogs,
-    views,
-    batchStore: unused,
-    speedStore: unused,
-    speedRetentionMs: 72 * 3_600_000,
-    rollbackRetentionMs: 7 * 86_400_000,
-    definitionSwitchMarginMs: 0,
-    events: unused,
-    batchRuns: unused,
-    exportJobs: unused,
-    exports: unused,
-    quarantine: unused,
-    logger: quietLogger(),
-    now: Date.now,
-  } as unknown as ApiDeps;
-  const api = createApi(deps);
+  // The stores are never called on the paths these tests take; the proxies fail the test if they are.
+  const api = createApi(apiDeps('the router', {}));
   return (event, context) => api.handle(event, context);
 }
 

@@ -1,5 +1,6 @@
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogs } from '../../events';
 import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
 import { MAX_ANSWER_BYTES } from '../../functions/api/limits';
 import {
@@ -354,7 +355,7 @@ describe('the serving API over the local pipeline', () => {
   }, 60_000);
 
   it('serves the latest drift reports, newest first', async () => {
-    const batchStore = new DynamoBatchStore(runtime.emulators.dynamo, runtime.tableName);
+    const batchStore = new DynamoBatchStore(runtime.emulators.dynamo, runtime.tableName, catalogs);
     for (const id of ['run-a', 'run-b'])
       await batchStore.putDriftReport('revenue', id, {
         runId: id,
@@ -405,7 +406,7 @@ describe('the serving API over the local pipeline', () => {
 
   it('serves the latest data-quality reports, newest first, each id with its days', async () => {
     // Prepare: reports of runs started after every other run of this file
-    const batchStore = new DynamoBatchStore(runtime.emulators.dynamo, runtime.tableName);
+    const batchStore = new DynamoBatchStore(runtime.emulators.dynamo, runtime.tableName, catalogs);
     for (const id of ['run-zz-1', 'run-zz-2'])
       await batchStore.putDataQualityReport(
         {
@@ -510,7 +511,7 @@ describe('the serving API over the local pipeline', () => {
   it('refuses a series whose answer would pass 6 MB with a 400 saying how to narrow it, where Lambda would 502', async () => {
     // Prepare: 150 past days of 20 countries per hour, loaded as a batch run loads them. Their JSON
     // is under 6 MiB; escaped into the proxy result, it is over.
-    const batchStore = new DynamoBatchStore(runtime.emulators.dynamo, runtime.tableName);
+    const batchStore = new DynamoBatchStore(runtime.emulators.dynamo, runtime.tableName, catalogs);
     const start = Date.UTC(2025, 0, 1);
     const days = 150;
     const countries = Array.from({ length: 20 }, (_, index) => `country-${index}`.padEnd(16, '-'));

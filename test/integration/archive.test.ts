@@ -139,8 +139,8 @@ describe('archive lines DuckDB cannot parse', () => {
     // Act
     const queryId = await engine.start(
       skippedLinesSql([
-        { catalog: orderEvents, days: ['2026-11-25'] },
-        { catalog: pageViewEvents, days: ['2026-11-25'] },
+        { catalog: orderEvents, dayRanges: [['2026-11-25', '2026-11-25']] },
+        { catalog: pageViewEvents, dayRanges: [['2026-11-25', '2026-11-25']] },
       ]),
     );
     const skipped = await readSkippedLines(engine, queryId);

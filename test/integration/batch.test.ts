@@ -42,6 +42,7 @@ import { createStream } from '../../local/emulators';
 import { KinesisConsumer } from '../../local/kinesis-consumer';
 import { bucketDir, withListingsObserved } from '../../local/platform';
 import { views as demoViews } from '../../views';
+import { pageViewEventsWithHorizon } from '../support/arbitraries';
 import { type Order, runBatch, settledNowTemplate, startBatchStack } from '../support/batch-stack';
 import { sentOrders, sentPageViews, withType } from '../support/events';
 import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
@@ -889,19 +890,7 @@ describe('batch layer: copies of an id further apart than the dedupe horizon', (
 
   describe('over two catalogs, each with its own dedupe horizon', () => {
     /** Page views whose copies count once up to 3 days apart: the demo's catalog with a wider horizon. */
-    const pageViewsWithin3Days = defineEventCatalog({
-      name: pageViewEvents.name,
-      idField: 'id',
-      timeField: 'ts',
-      dedupeHorizonDays: 3,
-      fields: {
-        id: { type: 'string', required: true, nonEmpty: true, maxLength: 64 },
-        ts: { type: 'integer', required: true, min: 0 },
-        session: { type: 'string', required: false, maxLength: 32 },
-        path: { type: 'string', required: true, nonEmpty: true, maxLength: 32 },
-        country: { type: 'string', required: false, maxLength: 16 },
-      },
-    });
+    const pageViewsWithin3Days = pageViewEventsWithHorizon(3);
     const viewsPerPath = defineView(pageViewsWithin3Days, {
       name: 'views_per_path',
       version: 1,
@@ -1155,7 +1144,7 @@ describe('batch layer: payloads that do not grow with history', () => {
       committedAt: lastRunStartedAt,
     };
     const table = await fixture.newTable();
-    const store = new DynamoBatchStore(fixture.dynamo, table);
+    const store = new DynamoBatchStore(fixture.dynamo, table, catalogs);
     await store.commitManifest(manifest, 0);
     // Marked as the marker marks: every other day last marked since the last run started.
     const limit = pLimit(8);
@@ -1582,7 +1571,7 @@ describe('batch layer: a century of days within DynamoDB’s item limit', () => 
 
   it('commits and reads a manifest whose day map covers every day of the catalog’s time range', async () => {
     // Prepare
-    const store = new DynamoBatchStore(fixture.dynamo, await fixture.newTable());
+    const store = new DynamoBatchStore(fixture.dynamo, await fixture.newTable(), catalogs);
     const runIds = Array.from(
       { length: 60 },
       (_, index) => `run-20261130T0000${String(index).padStart(2, '0')}000Z-abcdef`,
@@ -1605,7 +1594,7 @@ describe('batch layer: a century of days within DynamoDB’s item limit', () => 
 
   it('records a backfill loading every day of the catalog’s time range, 31 days a load', async () => {
     // Prepare
-    const store = new DynamoBatchStore(fixture.dynamo, await fixture.newTable());
+    const store = new DynamoBatchStore(fixture.dynamo, await fixture.newTable(), catalogs);
     await store.startProgress({
       view: 'revenue',
       version: 2,

@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../../cost/model';
+import { catalogs } from '../../events';
 import {
   type DataQualityReport,
   DynamoBatchStore,
@@ -13,10 +12,10 @@ import {
 } from '../../functions/adapters/dynamo-batch-store';
 import { views } from '../../views';
 import { tempDir } from '../support/archive';
+import { type CliRun, REPOSITORY, driftless as runDriftless } from '../support/cli';
 import { startTestRuntime, type TestRuntime } from '../support/runtime';
 import { waitFor } from '../support/wait';
 
-const REPOSITORY = fileURLToPath(new URL('../..', import.meta.url));
 const HOUR = 3_600_000;
 
 let testRuntime: TestRuntime;
@@ -33,33 +32,15 @@ afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
-interface CliRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/**
- * Runs `npx tsx bin/driftless.ts <args>` as a user would, in a child process, against the test runtime
- * (or `api`), with its key unless `apiKey` says otherwise; never from the environment.
- */
-function driftless(
+/** The CLI against the test runtime (or `api`), with its key unless `apiKey` says otherwise. */
+const driftless = (
   args: readonly string[],
   options: { api?: string; apiKey?: string } = {},
-): Promise<CliRun> {
-  const { runtime } = testRuntime;
-  const env = { ...process.env };
-  for (const name of ['DRIFTLESS_API', 'DRIFTLESS_API_KEY', 'DRIFTLESS_DATA_DIR']) delete env[name];
-  const global = ['--api', options.api ?? runtime.apiUrl, '--api-key', options.apiKey ?? runtime.apiKey];
-  return new Promise((resolve) => {
-    execFile(
-      'npx',
-      ['tsx', 'bin/driftless.ts', ...global, ...args],
-      { cwd: REPOSITORY, env, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
+): Promise<CliRun> =>
+  runDriftless(args, {
+    api: options.api ?? testRuntime.runtime.apiUrl,
+    apiKey: options.apiKey ?? testRuntime.runtime.apiKey,
   });
-}
 
 const linesOf = (text: string) => text.split('\n').filter((line) => line !== '');
 
@@ -211,7 +192,7 @@ describe('driftless data-quality', () => {
 
   beforeAll(async () => {
     const { emulators, tableName } = testRuntime.runtime;
-    const store = new DynamoBatchStore(emulators.dynamo, tableName);
+    const store = new DynamoBatchStore(emulators.dynamo, tableName, catalogs);
     const days = Array.from({ length: 31 }, (_, index) =>
       new Date(Date.UTC(2026, 9, 1 + index)).toISOString().slice(0, 10),
     );

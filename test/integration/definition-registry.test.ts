@@ -82,7 +82,7 @@ const ordersEvent = (prefix: string, n: number) =>
 
 async function setUp() {
   const table = await fixture.newTable();
-  const batch = new DynamoBatchStore(fixture.dynamo, table);
+  const batch = new DynamoBatchStore(fixture.dynamo, table, catalogs);
   const speed = new DynamoSpeedStore(fixture.dynamo, table);
   let clock = BUCKET + MINUTE;
   const registry = registryOver(batch, { rollbackRetentionMs: ROLLBACK_RETENTION_MS });

@@ -1,13 +1,8 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogs, orderEvents } from '../../events';
 import type { DynamoSpeedStore } from '../../functions/adapters/dynamo-speed-store';
 import { createApi } from '../../functions/api/app';
-import type { ApiDeps } from '../../functions/api/deps';
 import {
-  count,
-  countDistinct,
   defineView,
   fieldsOf,
   SKETCH_ERROR_ABSOLUTE_SLACK,
@@ -20,23 +15,17 @@ import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
 import { type LocalApiServer, startApiGateway } from '../../local/api-server';
 import { apiClient } from '../support/api-client';
+import { apiDeps } from '../support/api-deps';
 import { type Order, runBatch, settledNowTemplate, startBatchStack } from '../support/batch-stack';
+import { driftless } from '../support/cli';
+import { customers } from '../support/distinct-views';
 import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
 import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
 
-const REPOSITORY = fileURLToPath(new URL('../..', import.meta.url));
 const HOUR = 3_600_000;
 const API_KEY = 'distinct-test-key';
 const order = fieldsOf(orderEvents);
 
-/** Distinct customers per hour and country, beside a count: defined here, not in the demo's views. */
-const customers = defineView(orderEvents, {
-  name: 'customers',
-  version: 1,
-  bucket: 'hour',
-  groupBy: ['country'],
-  measures: { orders: count(), customers: countDistinct(order.customer) },
-});
 /** A view without a distinct measure, served alongside: its answers carry no `distinct`. */
 const amounts = defineView(orderEvents, {
   name: 'amounts',
@@ -113,31 +102,13 @@ beforeAll(async () => {
   const manifest = await stack.deps.store.getManifest('customers');
   watermark = manifest?.watermark ?? 0;
   secondRun = manifest?.lastRunId ?? '';
-  const unused = new Proxy(
-    {},
-    {
-      get: (_target, name) => {
-        throw new Error(`this test's API read ${String(name)}`);
-      },
-    },
+  const api = createApi(
+    apiDeps("this test's API", {
+      views,
+      batchStore: stack.deps.store,
+      speedStore: stack.deps.speed as DynamoSpeedStore,
+    }),
   );
-  const deps = {
-    catalogs,
-    views,
-    batchStore: stack.deps.store,
-    speedStore: stack.deps.speed as DynamoSpeedStore,
-    speedRetentionMs: 72 * HOUR,
-    rollbackRetentionMs: 7 * 24 * HOUR,
-    definitionSwitchMarginMs: 0,
-    events: unused,
-    batchRuns: unused,
-    exportJobs: unused,
-    exports: unused,
-    quarantine: unused,
-    logger: quietLogger(),
-    now: Date.now,
-  } as unknown as ApiDeps;
-  const api = createApi(deps);
   server = await startApiGateway((event, context) => api.handle(event, context), {
     template: settledNowTemplate,
     apiKey: API_KEY,
@@ -282,16 +253,10 @@ describe('the drift report of a distinct measure', () => {
 
   it('is printed by `driftless drift` as sketch error lines', async () => {
     // Act
-    const stdout = await new Promise<string>((resolve, reject) =>
-      execFile(
-        'npx',
-        ['tsx', 'bin/driftless.ts', '--api', server.url, '--api-key', API_KEY, 'drift', '--limit', '1'],
-        { cwd: REPOSITORY, timeout: 60_000 },
-        (error, out, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(out)),
-      ),
-    );
+    const run = await driftless(['drift', '--limit', '1'], { api: server.url, apiKey: API_KEY });
     // Assess
-    const lines = stdout.split('\n');
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.split('\n');
     const heading = lines.findIndex((line) => line.startsWith('sketch error'));
     expect(heading).toBeGreaterThan(0);
     expect(lines[heading + 1]).toMatch(

@@ -12,7 +12,6 @@ import { DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
 import { DynamoExportJobs, type ExportJob } from '../../functions/adapters/exports';
 import { Table } from '../../functions/adapters/table';
 import { createApi } from '../../functions/api/app';
-import type { ApiDeps } from '../../functions/api/deps';
 import { EXPORTS_PREFIX } from '../../functions/commons/layout';
 import {
   exportCompletionKey,
@@ -22,8 +21,8 @@ import {
 } from '../../functions/core/keys';
 import { type LocalApiServer, startApiGateway } from '../../local/api-server';
 import type { CloudFormationTemplate } from '../../local/template';
-import { views } from '../../views';
-import { quietLogger, startFixture } from '../support/fixture';
+import { apiDeps } from '../support/api-deps';
+import { startFixture } from '../support/fixture';
 import { synthesizeStack } from '../support/template';
 
 const DAY = 86_400_000;
@@ -59,34 +58,15 @@ beforeAll(async () => {
   fixture = await startFixture();
   tableName = await fixture.newTable();
   const template = synthesizeStack().template.toJSON() as CloudFormationTemplate;
-  const unused = new Proxy(
-    {},
-    {
-      get: (_target, name) => {
-        throw new Error(`an export's GET read ${String(name)}`);
-      },
-    },
-  );
-  const deps = {
-    catalogs,
-    views,
-    batchStore: new DynamoBatchStore(fixture.dynamo, tableName),
-    speedStore: unused,
-    speedRetentionMs: 72 * 3_600_000,
-    rollbackRetentionMs: 7 * DAY,
-    definitionSwitchMarginMs: 0,
-    events: unused,
-    batchRuns: unused,
+  const deps = apiDeps("an export's GET", {
+    batchStore: new DynamoBatchStore(fixture.dynamo, tableName, catalogs),
     exportJobs: new DynamoExportJobs(fixture.dynamo, tableName),
     exports: new AthenaExportEngine(
       athenaFinished(oldResult),
       new S3Client({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
       { workGroup: 'exports', database: 'driftless', bucket: EXPORTS_BUCKET, prefix: EXPORTS_PREFIX },
     ),
-    quarantine: unused,
-    logger: quietLogger(),
-    now: Date.now,
-  } as unknown as ApiDeps;
+  });
   const api = createApi(deps);
   server = await startApiGateway((event, context) => api.handle(event, context), {
     template,

@@ -42,7 +42,7 @@ async function processorWith(
   options: { lateness?: (store: DynamoBatchStore) => LatenessRecorder } = {},
 ) {
   const table = await fixture.newTable();
-  const store = new DynamoBatchStore(fixture.dynamo, table);
+  const store = new DynamoBatchStore(fixture.dynamo, table, catalogs);
   const speedStore = new DynamoSpeedStore(fixture.dynamo, table);
   const metrics = quietMetrics();
   const processor = new SpeedProcessor({

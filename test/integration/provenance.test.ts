@@ -8,6 +8,7 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogs } from '../../events';
 import { type BatchProvenance, DynamoBatchStore } from '../../functions/adapters/dynamo-batch-store';
 import { DynamoExportJobs, EXPORT_VERSION_RANGES } from '../../functions/adapters/exports';
 import { Table } from '../../functions/adapters/table';
@@ -44,7 +45,7 @@ let store: DynamoBatchStore;
 // The runtime synthesizes the stack first: seconds, more on a busy machine.
 beforeAll(async () => {
   ({ runtime, call, stop } = await startTestRuntime('provenance'));
-  store = new DynamoBatchStore(runtime.emulators.dynamo, runtime.tableName);
+  store = new DynamoBatchStore(runtime.emulators.dynamo, runtime.tableName, catalogs);
 }, 60_000);
 
 afterAll(() => stop?.());

@@ -8,8 +8,10 @@ import {
   defineEventCatalogs,
   type EventCatalog,
   type Expr,
+  type FieldSpecs,
   MAX_EVENT_INTEGER,
   type Measure,
+  type TypedEventCatalog,
   type ViewDefinition,
   validateView,
 } from '../../functions/core';
@@ -28,9 +30,9 @@ const SPAN_MS = 2 * DAY_MS;
 export const HORIZONS = [0, 1, 2, 3] as const;
 
 /** A catalog with another dedupe horizon: same name, fields and bounds, so the same archive and table. */
-const withHorizon = (base: EventCatalog) => {
-  const catalogs = new Map<number, EventCatalog>();
-  return (horizonDays: number): EventCatalog => {
+const withHorizon = <F extends FieldSpecs>(base: TypedEventCatalog<F>) => {
+  const catalogs = new Map<number, TypedEventCatalog<F>>();
+  return (horizonDays: number): TypedEventCatalog<F> => {
     let catalog = catalogs.get(horizonDays);
     if (catalog === undefined) {
       catalog =
@@ -137,26 +139,27 @@ interface CatalogShape {
   readonly groupFields: readonly string[];
 }
 
-const ORDERS: CatalogShape = {
-  catalog: orderEventsWithHorizon,
-  integerFields: ['ts', 'amount', 'discount'],
-  stringFields: ['id', 'customer', 'country', 'product', 'status'],
-  groupFields: ['country', 'status', 'product', 'customer'],
+/** A catalog's shape: its fields by type as the catalog declares them; the group fields chosen by hand. */
+const shapeOf = (
+  base: EventCatalog,
+  catalog: (horizonDays: number) => EventCatalog,
+  groupFields: readonly string[],
+): CatalogShape => {
+  const fieldsOfType = (type: 'integer' | 'string') =>
+    Object.entries(base.fields)
+      .filter(([, spec]) => spec.type === type)
+      .map(([name]) => name);
+  return {
+    catalog,
+    integerFields: fieldsOfType('integer'),
+    stringFields: fieldsOfType('string'),
+    groupFields,
+  };
 };
 
-const PAGE_VIEWS: CatalogShape = {
-  catalog: pageViewEventsWithHorizon,
-  integerFields: ['ts'],
-  stringFields: ['id', 'session', 'path', 'country'],
-  groupFields: ['country', 'path', 'session'],
-};
-
-const VISITS: CatalogShape = {
-  catalog: visitEventsWithHorizon,
-  integerFields: ['ts'],
-  stringFields: ['id', 'country'],
-  groupFields: ['country'],
-};
+const ORDERS = shapeOf(orderEvents, orderEventsWithHorizon, ['country', 'status', 'product', 'customer']);
+const PAGE_VIEWS = shapeOf(pageViewEvents, pageViewEventsWithHorizon, ['country', 'path', 'session']);
+const VISITS = shapeOf(visitEvents, visitEventsWithHorizon, ['country']);
 /** Strings that trip up quoting and key encoding: quotes, the text "null", empty, non-ASCII. */
 const STRINGS = ['US', 'FR', 'DE', 'null', '', "o'brien", 'a"b', 'ünï', '日本', 'paid', '\\'];
 const HUGE = fc.integer({ min: 2 ** 50, max: MAX_EVENT_INTEGER });
@@ -175,6 +178,12 @@ const amount = fc.oneof(fc.integer({ min: 0, max: 5_000 }), fc.constant(0), HUGE
 /** undefined stands for a field missing from the JSON event. */
 const optional = <T>(value: fc.Arbitrary<T>) =>
   fc.oneof(value, fc.constant(null), fc.constant(undefined as T | null | undefined));
+
+/** The event as JSON carries it: a field the arbitrary left undefined is missing. */
+const dropUndefined = (event: RawEvent): RawEvent => {
+  for (const [key, value] of Object.entries(event)) if (value === undefined) delete event[key];
+  return event;
+};
 
 /** Mostly the given values (so groups collide), sometimes one at the field's maximum length. */
 const stringField = (field: string, values: readonly string[]) =>
@@ -295,8 +304,7 @@ export const arbOrderEvents = (
           longId === null
             ? prefix
             : prefix + [...longId].slice(0, maxLengthOf('id') - prefix.length).join('');
-        const event: RawEvent = { type: orderEvents.name, id, ...order, ...broken };
-        for (const [key, value] of Object.entries(event)) if (value === undefined) delete event[key];
+        const event = dropUndefined({ type: orderEvents.name, id, ...order, ...broken });
         events.push(event);
         // A re-sent copy keeps its id; the dedupe rule (functions/core/dedupe.ts) decides which copies count.
         for (const { delay, change } of copies)
@@ -329,24 +337,41 @@ const pageViewBreakage = fc.oneof(
     .chain((field) => pastMaxLength(field).map((value): Record<string, unknown> => ({ [field]: value }))),
 );
 
-/** Page views as they arrive (`type: 'page_view'`): some invalid, some sent again (later, or at once). */
-export const arbPageViews = (options: { maxLength?: number } = {}) =>
+/**
+ * A catalog's events as they arrive (`type` its name): valid ones with one rule broken now and then, some
+ * sent again (later, or at once). Each takes the id `shared` draws, else its own (`idPrefix` and index).
+ */
+const arbEventsOf = (
+  catalog: EventCatalog,
+  generator: {
+    readonly valid: fc.Arbitrary<RawEvent>;
+    readonly breakage: fc.Arbitrary<RawEvent>;
+    readonly idPrefix: string;
+    readonly shared?: fc.Arbitrary<string | null>;
+  },
+  options: { maxLength?: number },
+) =>
   fc
     .array(
       fc.record({
-        view: validPageView,
-        broken: fc.option(pageViewBreakage, { nil: null, freq: 10 }),
+        valid: generator.valid,
+        shared: generator.shared ?? fc.constant(null),
+        broken: fc.option(generator.breakage, { nil: null, freq: 10 }),
         copies: fc.array(copyDelay, { maxLength: 1 }),
       }),
       { maxLength: options.maxLength ?? 20 },
     )
     .map((drafts) =>
-      drafts.flatMap(({ view, broken, copies }, index) => {
-        const event: RawEvent = { type: pageViewEvents.name, id: `v${index}`, ...view, ...broken };
-        for (const [key, value] of Object.entries(event)) if (value === undefined) delete event[key];
+      drafts.flatMap(({ valid, shared, broken, copies }, index) => {
+        const id = shared ?? `${generator.idPrefix}${index}`;
+        const event = dropUndefined({ type: catalog.name, id, ...valid, ...broken });
         return [event, ...copies.map((delay) => ({ ...event, ts: (event.ts as number) + delay }))];
       }),
     );
+
+/** Page views as they arrive (`type: 'page_view'`): some invalid, some sent again (later, or at once). */
+export const arbPageViews = (options: { maxLength?: number } = {}) =>
+  arbEventsOf(pageViewEvents, { valid: validPageView, breakage: pageViewBreakage, idPrefix: 'v' }, options);
 
 /**
  * Half the time, an id the first orders or page views hold too (so an SQL that deduplicates across
@@ -381,23 +406,11 @@ const visitBreakage = fc.oneof(
  * sent again.
  */
 export const arbVisits = (options: { maxLength?: number } = {}) =>
-  fc
-    .array(
-      fc.record({
-        visit: validVisit,
-        shared: sharedId,
-        broken: fc.option(visitBreakage, { nil: null, freq: 10 }),
-        copies: fc.array(copyDelay, { maxLength: 1 }),
-      }),
-      { maxLength: options.maxLength ?? 20 },
-    )
-    .map((drafts) =>
-      drafts.flatMap(({ visit, shared, broken, copies }, index) => {
-        const event: RawEvent = { type: visitEvents.name, id: shared ?? `w${index}`, ...visit, ...broken };
-        for (const [key, value] of Object.entries(event)) if (value === undefined) delete event[key];
-        return [event, ...copies.map((delay) => ({ ...event, ts: (event.ts as number) + delay }))];
-      }),
-    );
+  arbEventsOf(
+    visitEvents,
+    { valid: validVisit, breakage: visitBreakage, idPrefix: 'w', shared: sharedId },
+    options,
+  );
 
 /**
  * Events of no catalog or of the wrong one, as a careless producer sends them: an unknown type, none, one
@@ -411,11 +424,7 @@ const arbStrayEvents = fc.array(
       fc.constantFrom<unknown>('refund', 'Order', '', 7, null, undefined, pageViewEvents.name),
       fc.nat(99),
     )
-    .map(([order, type, n]): RawEvent => {
-      const event: RawEvent = { type, id: `x${n}`, ...order };
-      for (const [key, value] of Object.entries(event)) if (value === undefined) delete event[key];
-      return event;
-    }),
+    .map(([order, type, n]) => dropUndefined({ type, id: `x${n}`, ...order })),
   { maxLength: 4 },
 );
 

@@ -20,9 +20,9 @@ import {
   type StreamRecord,
   type ViewDefinition,
   type ViewRow,
-  withCatalog,
 } from '../../functions/core';
 import { DIFFERENTIAL_CATALOGS } from './arbitraries';
+import { withCatalog } from './events';
 
 /** The two compilations under test; a test swaps in a broken one to prove the checker notices. */
 export interface Compilers {

@@ -1,5 +1,10 @@
 import { orderEvents, pageViewEvents } from '../../events';
-import { EVENT_TYPE_FIELD, type EventCatalog } from '../../functions/core';
+import {
+  defineEventCatalogs,
+  EVENT_TYPE_FIELD,
+  type EventCatalog,
+  type EventCatalogs,
+} from '../../functions/core';
 
 /** An event as a producer sends it: its catalog's name in `type` (the catalog's fields alone are refused). */
 export const withType = <E extends object>(
@@ -14,3 +19,13 @@ export const sentOrders = <E extends object>(events: readonly E[]): (E & { reado
 /** Page views as sent: with `type: 'page_view'`. */
 export const sentPageViews = <E extends object>(events: readonly E[]): (E & { readonly type: string })[] =>
   events.map((event) => withType(pageViewEvents, event));
+
+/**
+ * The catalogs with `catalog` in place of the one of its name (or added, if none has it), first: the
+ * catalogs a test's variant of a catalog (another dedupe horizon) is decoded, stored and rebuilt with,
+ * alongside the stack's others.
+ */
+export function withCatalog(catalogs: EventCatalogs | undefined, catalog: EventCatalog): EventCatalogs {
+  const others = (catalogs?.all ?? []).filter((other) => other.name !== catalog.name);
+  return defineEventCatalogs([catalog, ...others]);
+}

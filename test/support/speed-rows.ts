@@ -3,7 +3,6 @@ import {
   DistinctSketch,
   type EventRecord,
   type MeasureValue,
-  rowKey,
   type ViewDefinition,
   type ViewRow,
   ViewRows,
@@ -16,25 +15,12 @@ import {
  */
 export function expectedSpeedRows(view: ViewDefinition, events: Iterable<EventRecord>): ViewRow[] {
   const compiled = compileJs(view);
-  const items = new Map<
-    string,
-    { bucket: number; group: ViewRow['group']; totals: ReturnType<typeof compiled.zeros> }
-  >();
-  for (const event of events) {
-    if (!compiled.matches(event)) continue;
-    const bucket = compiled.bucketOf(event);
-    const group = compiled.groupOf(event);
-    const key = rowKey(bucket, group);
-    const item = items.get(key) ?? { bucket, group, totals: compiled.zeros() };
-    items.set(key, item);
-    compiled.accumulate(event, item.totals);
-  }
   // One row per key: ViewRows only orders them, it never adds two distinct counts here.
   const rows = new ViewRows(view);
-  for (const { bucket, group, totals } of items.values()) {
+  for (const { bucket, group, totals } of compiled.totalsByKey(events)) {
     const values: Record<string, MeasureValue> = compiled.valuesOf(totals);
     for (const [name, set] of Object.entries(compiled.distinctValuesOf(totals)))
-      values[name] = BigInt(Math.round(DistinctSketch.of(view.distinctPrecision, set).estimate()));
+      values[name] = DistinctSketch.of(view.distinctPrecision, set).roundedEstimate();
     rows.add({ bucket, group, values });
   }
   return rows.sorted();

@@ -12,8 +12,8 @@ import {
   MAX_DAY_TIME,
   MAX_DEDUPE_HORIZON_DAYS,
   ROW_SORT_KEY_BUDGET_BYTES,
-  withCatalog,
 } from '../../functions/core';
+import { withCatalog } from '../support/events';
 
 const paid = { id: 'o1', ts: 1_764_000_000_000, country: 'US', amount: 1999, status: 'paid' };
 
@@ -323,7 +323,7 @@ describe('event catalogs: an event names its own in `type`', () => {
     ['a type that is not a string', { ...paid, type: ['order'] }, 'not a string: one of order, page_view'],
     ['not an object', 'order', 'no type: one of order, page_view'],
   ])('refuses %s, naming the type field and the known types', (_, input, message) => {
-    expect(catalogs.catalogOf(input)).toEqual({ ok: false, errors: [{ field: EVENT_TYPE_FIELD, message }] });
+    expect(catalogs.catalogOf(input)).toEqual({ ok: false, error: { field: EVENT_TYPE_FIELD, message } });
     expect(catalogs.parse(input)).toEqual({ ok: false, catalog: null, errors: [{ field: 'type', message }] });
   });
 

@@ -1,29 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { orderEvents } from '../../events';
 import {
-  count,
-  countDistinct,
-  defineView,
   distinctStepRefusal,
-  fieldsOf,
   omittedFromTop,
   rollUpSeries,
   type ServedRow,
   topGroups,
 } from '../../functions/core';
 import { revenue } from '../../views';
+import { customers } from '../support/distinct-views';
 
 const HOUR = 3_600_000;
-const order = fieldsOf(orderEvents);
-
-/** Orders and distinct customers per hour and country: one distinct measure beside a count. */
-const customers = defineView(orderEvents, {
-  name: 'customers',
-  version: 1,
-  bucket: 'hour',
-  groupBy: ['country'],
-  measures: { orders: count(), customers: countDistinct(order.customer) },
-});
 
 const served = (
   bucket: number,

@@ -1,9 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  DISTINCT_VALUES_MONOID,
   DistinctCountsDoNotAddError,
-  type DistinctSet,
   type MeasureValue,
   MONOIDS,
   type StorageOperation,
@@ -110,27 +108,5 @@ describe('distinct counts', () => {
 
   it('are stored as a sketch, never as a number DynamoDB adds', () => {
     expect(MONOIDS.countDistinct.storage).toBe('sketch');
-    expect(DISTINCT_VALUES_MONOID.storage).toBe('sketch');
-  });
-
-  it('merge their values by union, associative and commutative, with no value as identity', () => {
-    const values: fc.Arbitrary<DistinctSet | null> = fc.option(
-      fc
-        .array(fc.oneof(fc.integer({ min: -5, max: 5 }), fc.constantFrom('a', 'b', '5')))
-        .map((list) => new Set(list)),
-      { nil: null },
-    );
-    const sorted = (set: DistinctSet | null) => [...(set ?? [])].map(String).sort();
-    const plus = DISTINCT_VALUES_MONOID.plus;
-    fc.assert(
-      fc.property(values, values, values, (a, b, c) => {
-        expect(sorted(plus(plus(a, b), c))).toEqual(sorted(plus(a, plus(b, c))));
-        expect(sorted(plus(a, b))).toEqual(sorted(plus(b, a)));
-        expect(plus(DISTINCT_VALUES_MONOID.zero, a)).toBe(a);
-        expect(plus(a, b)?.size ?? 0).toBe(new Set([...(a ?? []), ...(b ?? [])]).size);
-      }),
-    );
-    // 5 and '5' are two values: an expression has one type, but the union does not guess.
-    expect(plus(new Set([5]), new Set(['5']))?.size).toBe(2);
   });
 });

@@ -15,6 +15,7 @@ import {
   withinSketchBound,
 } from '../../functions/core';
 import { revenue } from '../../views';
+import { customers } from '../support/distinct-views';
 
 const HOUR = 3_600_000;
 
@@ -107,13 +108,6 @@ describe('reconciliation', () => {
 });
 
 describe('reconciliation of a distinct measure: the sketch error', () => {
-  const customers = defineView(orderEvents, {
-    name: 'customers',
-    version: 1,
-    bucket: 'hour',
-    groupBy: ['country'],
-    measures: { orders: count(), customers: countDistinct(order.customer) },
-  });
   const customerRow = (bucket: number, country: string, orders: bigint, distinct: bigint): ViewRow => ({
     bucket,
     group: [country],
@@ -195,7 +189,7 @@ describe('reconciliation of a distinct measure: the sketch error', () => {
         customers.distinctPrecision,
         Array.from({ length: n }, (_, value) => `customer-${index}-${value}`),
       );
-      return customerRow(index * HOUR, 'US', BigInt(n), BigInt(Math.round(sketch.estimate())));
+      return customerRow(index * HOUR, 'US', BigInt(n), sketch.roundedEstimate());
     });
     // Act
     const report = compareLayers('run', customers, { from: 0, to: sizes.length * HOUR }, batch, speed);

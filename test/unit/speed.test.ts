@@ -380,7 +380,6 @@ describe('how a speed item stores each measure', () => {
         { measure: 'smallest', keep: 'min', value: 100n },
         { measure: 'largest', keep: 'max', value: 900n },
       ],
-      sketches: [],
     });
   });
 

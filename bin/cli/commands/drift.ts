@@ -37,11 +37,7 @@ export const drift = (program: Command): Command =>
               error.largest === null
                 ? '-'
                 : `${iso(error.largest.bucket)} ${error.largest.group.join(',')} ${error.largest.estimate} vs ${error.largest.exact}`,
-            // Older reports have no absolute part.
-            bound:
-              error.errorSlack === undefined
-                ? `±${percent(error.errorBound)}`
-                : `max(±${percent(error.errorBound)},±${error.errorSlack})`,
+            bound: `max(±${percent(error.errorBound)},±${error.errorSlack})`,
             overBound: error.rowsOverBound,
           })),
         ),

@@ -5,7 +5,6 @@ import {
   type ViewDocument,
   viewDocument,
   viewFromDocument,
-  withCatalog,
 } from '../../core';
 import { definitionKey, definitionPartition } from '../../core/keys';
 import { type Item, Table } from '../table';
@@ -69,8 +68,8 @@ function entryOf(item: Item | undefined): DefinitionEntry | null {
 export class Definitions {
   constructor(
     private readonly table: Table,
-    /** Where a stored definition's catalog is found by name, after the code view's own. */
-    private readonly catalogs?: EventCatalogs,
+    /** The stack's catalogs: where a stored definition's catalog is found by name. */
+    private readonly catalogs: EventCatalogs,
   ) {}
 
   /**
@@ -168,8 +167,7 @@ export class Definitions {
       };
     try {
       return {
-        // The code view's catalog wins a name both hold (a test's variant).
-        view: viewFromDocument(entry.document, withCatalog(this.catalogs, code.events)),
+        view: viewFromDocument(entry.document, this.catalogs),
         definitionHash: entry.definitionHash,
         error: null,
       };

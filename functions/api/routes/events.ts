@@ -31,22 +31,26 @@ export const eventRoutes = (schemas: RequestSchemas) => [
         const errors: EventError[] = [];
         const valid: { index: number; partitionKey: string; data: string }[] = [];
         (Array.isArray(body) ? body : [body]).forEach((input, index) => {
-          const parsed = deps.catalogs.parse(input);
-          const fields = parsed.ok ? [] : parsed.errors.map((e) => ({ field: e.field, message: e.message }));
+          const found = deps.catalogs.catalogOf(input);
+          if (!found.ok) {
+            const { field, message } = found.error;
+            errors.push({ index, message, fields: [{ field, message }] });
+            return;
+          }
+          const { catalog } = found;
+          const parsed = catalog.parse(input);
           if (parsed.ok)
             valid.push({
               index,
-              partitionKey: String(parsed.event[parsed.catalog.idField]),
+              partitionKey: String(parsed.event[catalog.idField]),
               // The type stays on the record: the speed layer and Firehose decode by it.
-              data: JSON.stringify({ [EVENT_TYPE_FIELD]: parsed.catalog.name, ...parsed.event }),
+              data: JSON.stringify({ [EVENT_TYPE_FIELD]: catalog.name, ...parsed.event }),
             });
-          else if (parsed.catalog === null)
-            errors.push({ index, message: fields.map((e) => e.message).join('; '), fields });
           else
             errors.push({
               index,
-              message: `fails the ${parsed.catalog.name} schema: ${[...new Set(fields.map((e) => e.field))].join(', ')}`,
-              fields,
+              message: `fails the ${catalog.name} schema: ${[...new Set(parsed.errors.map((e) => e.field))].join(', ')}`,
+              fields: parsed.errors.map((e) => ({ field: e.field, message: e.message })),
             });
         });
         const notPut = valid.length === 0 ? new Map<number, string>() : await deps.events.put(valid);

@@ -17,7 +17,7 @@ const DATA_QUALITY_REPORTS_PER_CATALOG = 5;
 /** The catalog `type` names, or a 400 naming `type` with the known ones (as `POST /events` says it). */
 function catalogNamed(catalogs: EventCatalogs, type: string): EventCatalog {
   const found = catalogs.catalogOf({ [EVENT_TYPE_FIELD]: type });
-  if (!found.ok) throw badParameter('type', found.errors.map((error) => error.message).join('; '));
+  if (!found.ok) throw badParameter('type', found.error.message);
   return found.catalog;
 }
 
