@@ -160,6 +160,8 @@ describe('the dashboard page', () => {
     const perMinute = await panelData('section[data-view="orders_per_minute"]');
     expect(Number(perMinute.batchBuckets)).toBeGreaterThan(0);
     expect(Number(perMinute.speedBuckets)).toBeGreaterThan(0);
+    // The status says refreshed once every panel's first answers are in (the revenue panel may be first).
+    await page.waitForSelector('#status:has-text("refreshed")', { timeout: 10_000 });
     await expect(page.textContent('#status')).resolves.toContain('refreshed');
     expect(pageErrors).toEqual([]);
 
