@@ -11,22 +11,7 @@ import { DriftlessStack } from '../../lib/stack';
 // catalog and forgetting to add it to `catalogs`.
 vi.mock('../../views', async (importOriginal) => {
   const original = await importOriginal<typeof import('../../views')>();
-  const { count, defineEventCatalog, defineView } = await import('../../functions/core');
-  const signups = defineEventCatalog({
-    name: 'signup',
-    idField: 'id',
-    timeField: 'ts',
-    fields: {
-      id: { type: 'string', required: true, nonEmpty: true },
-      ts: { type: 'integer', required: true, min: 0 },
-    },
-  });
-  const signupsPerDay = defineView(signups, {
-    name: 'signups_per_day',
-    version: 1,
-    bucket: 'day',
-    measures: { signups: count() },
-  });
+  const { signupsPerDay } = await import('../support/events');
   return { ...original, views: [...original.views, signupsPerDay] };
 });
 

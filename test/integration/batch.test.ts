@@ -28,7 +28,6 @@ import {
   dayOf,
   daysInRanges,
   deduplicateEvents,
-  defineEventCatalog,
   defineView,
   fieldsOf,
   sum,
@@ -44,7 +43,7 @@ import { bucketDir, withListingsObserved } from '../../local/platform';
 import { views as demoViews } from '../../views';
 import { pageViewEventsWithHorizon } from '../support/arbitraries';
 import { type Order, runBatch, settledNowTemplate, startBatchStack } from '../support/batch-stack';
-import { sentOrders, sentPageViews, withType } from '../support/events';
+import { ordersWithCoupon, sentOrders, sentPageViews, withType } from '../support/events';
 import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
 import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
 import { policyStatements, synthesizeStack } from '../support/template';
@@ -1524,23 +1523,12 @@ describe('batch layer: a backfill runs day by day and resumes', () => {
   });
 
   it('ends the run failed while the served version no longer builds, and goes on with the backfill that ends it', async () => {
-    // Prepare: v1 was stored over a catalog with a field the orders' catalog no longer has
+    // Prepare: v1 was stored over a catalog with a field the orders' catalog no longer has (`ordersWithCoupon`)
     const env = await setUp([v1]);
-    const withCoupon = defineEventCatalog({
-      name: orderEvents.name,
-      idField: 'id',
-      timeField: 'ts',
-      dedupeHorizonDays: 1,
-      fields: {
-        id: { type: 'string', required: true, nonEmpty: true, maxLength: 64 },
-        ts: { type: 'integer', required: true, min: 0 },
-        coupon: { type: 'string', required: false, maxLength: 16 },
-      },
-    });
-    const storedV1 = defineView(withCoupon, {
+    const storedV1 = defineView(ordersWithCoupon, {
       name: 'revenue',
       version: 1,
-      where: fieldsOf(withCoupon).coupon.eq('SPRING'),
+      where: fieldsOf(ordersWithCoupon).coupon.eq('SPRING'),
       bucket: 'hour',
       groupBy: [],
       measures: { orders: count() },

@@ -9,7 +9,6 @@ import { SPEED_METRICS } from '../../functions/commons/metrics';
 import {
   coalesce,
   count,
-  defineEventCatalog,
   defineView,
   definitionHash,
   fieldsOf,
@@ -26,6 +25,7 @@ import {
 import { SpeedProcessor } from '../../functions/speed/processor';
 import { Quarantine } from '../../functions/speed/quarantine';
 import { tempDir } from '../support/archive';
+import { ordersWithCoupon } from '../support/events';
 import { quietLogger, quietMetrics, startFixture } from '../support/fixture';
 import { kinesisEvent, kinesisRecord, sequenceNumber } from '../support/kinesis-factory';
 
@@ -306,26 +306,13 @@ describe('a registry that fails', () => {
 });
 
 describe('a served version whose stored definition no longer builds', () => {
-  /** A catalog named as the orders' with a field the orders' lacks: a view over it is stored, then its field is gone. */
-  const withCoupon = defineEventCatalog({
-    name: orderEvents.name,
-    idField: 'id',
-    timeField: 'ts',
-    dedupeHorizonDays: 1,
-    fields: {
-      id: { type: 'string', required: true, nonEmpty: true, maxLength: 64 },
-      ts: { type: 'integer', required: true, min: 0 },
-      coupon: { type: 'string', required: false, maxLength: 16 },
-      amount: { type: 'integer', required: true, min: 0 },
-    },
-  });
-  const couponV1 = defineView(withCoupon, {
+  const couponV1 = defineView(ordersWithCoupon, {
     name: 'paid_revenue',
     version: 1,
-    where: fieldsOf(withCoupon).coupon.eq('SPRING'),
+    where: fieldsOf(ordersWithCoupon).coupon.eq('SPRING'),
     bucket: 'minute',
     groupBy: [],
-    measures: { revenue: sum(fieldsOf(withCoupon).amount) },
+    measures: { revenue: sum(fieldsOf(ordersWithCoupon).amount) },
   });
 
   it('is not counted (the code version still is), is reported, and the API serves the code version from speed alone, naming the stored revision', async () => {

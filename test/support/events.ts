@@ -1,6 +1,9 @@
 import { orderEvents, pageViewEvents } from '../../events';
 import {
+  count,
+  defineEventCatalog,
   defineEventCatalogs,
+  defineView,
   EVENT_TYPE_FIELD,
   type EventCatalog,
   type EventCatalogs,
@@ -29,3 +32,40 @@ export function withCatalog(catalogs: EventCatalogs | undefined, catalog: EventC
   const others = (catalogs?.all ?? []).filter((other) => other.name !== catalog.name);
   return defineEventCatalogs([catalog, ...others]);
 }
+
+/**
+ * A catalog `events.ts` does not define, and a view over it: what a user gets by defining a catalog and
+ * forgetting to add it to `catalogs`.
+ */
+export const signupEvents = defineEventCatalog({
+  name: 'signup',
+  idField: 'id',
+  timeField: 'ts',
+  fields: {
+    id: { type: 'string', required: true, nonEmpty: true },
+    ts: { type: 'integer', required: true, min: 0 },
+  },
+});
+export const signupsPerDay = defineView(signupEvents, {
+  name: 'signups_per_day',
+  version: 1,
+  bucket: 'day',
+  measures: { signups: count() },
+});
+
+/**
+ * A catalog named as the orders' with a field the orders' lacks (`coupon`): a view stored over it no
+ * longer builds over the orders' catalog, as after a catalog change that dropped the field.
+ */
+export const ordersWithCoupon = defineEventCatalog({
+  name: orderEvents.name,
+  idField: 'id',
+  timeField: 'ts',
+  dedupeHorizonDays: 1,
+  fields: {
+    id: { type: 'string', required: true, nonEmpty: true, maxLength: 64 },
+    ts: { type: 'integer', required: true, min: 0 },
+    coupon: { type: 'string', required: false, maxLength: 16 },
+    amount: { type: 'integer', required: true, min: 0 },
+  },
+});

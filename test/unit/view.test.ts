@@ -15,6 +15,7 @@ import {
   validateView,
 } from '../../functions/core';
 import { ordersPerMinute, revenue, views } from '../../views';
+import { signupsPerDay } from '../support/events';
 
 const order = fieldsOf(orderEvents);
 
@@ -153,22 +154,6 @@ describe('view validation names the offending part', () => {
 });
 
 describe('a view over a catalog the stack does not define', () => {
-  const signups = defineEventCatalog({
-    name: 'signup',
-    idField: 'id',
-    timeField: 'ts',
-    fields: {
-      id: { type: 'string', required: true, nonEmpty: true },
-      ts: { type: 'integer', required: true, min: 0 },
-    },
-  });
-  const signupsPerDay = defineView(signups, {
-    name: 'signups_per_day',
-    version: 1,
-    bucket: 'day',
-    measures: { signups: count() },
-  });
-
   it("accepts the demo's views over the demo's catalogs", () => {
     expect(() => checkViewCatalogs(views, catalogs)).not.toThrow();
   });
